@@ -1,0 +1,132 @@
+/* softprompt.h - the narrow C ABI that the JS module (web/engine.js) wraps.
+ *
+ * Conventions
+ *  - Every fallible call takes an sp_error* owned by the caller (sp_error_new) and returns
+ *    NULL / a negative number on failure with err->code (sp_status) and err->msg set.
+ *    Nothing here exits or aborts on bad input; after an error every object stays usable.
+ *  - Options travel as JSON text (one small object), so the ABI stays narrow.
+ *  - Returned char* / uint8_t* documented as "malloc'd" are freed by the caller with sp_free.
+ *    Returned const char* are owned by the object and valid until its next call or free.
+ *  - Long work is split into steps (one token, one optimiser step) so the caller can pause,
+ *    abort and report progress between calls.
+ */
+#ifndef SOFTPROMPT_H
+#define SOFTPROMPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common.h"
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#define SP_API EMSCRIPTEN_KEEPALIVE
+#else
+#define SP_API
+#endif
+
+typedef struct sp_engine sp_engine;
+typedef struct sp_model sp_model;
+typedef struct sp_adapter sp_adapter;
+typedef struct sp_gen sp_gen;
+typedef struct sp_tuner sp_tuner;
+
+#define SP_ABI_VERSION 1
+
+SP_API int32_t sp_abi_version(void);
+SP_API void *sp_malloc(size_t size);
+SP_API void sp_free(void *p);
+
+/* ---- errors ---- */
+SP_API sp_error *sp_error_new(void);
+SP_API void sp_error_delete(sp_error *err);
+SP_API int32_t sp_error_code(const sp_error *err);          /* sp_status */
+SP_API const char *sp_error_message(const sp_error *err);
+SP_API const char *sp_error_code_name(int32_t code);          /* "SP_ERR_FORMAT" ... */
+
+/* ---- engine: thread pool + kernel choice ---- */
+SP_API sp_engine *sp_engine_create(int32_t n_threads, sp_error *err);
+SP_API void sp_engine_free(sp_engine *eng);
+SP_API int32_t sp_engine_threads(const sp_engine *eng);
+SP_API const char *sp_engine_isa(const sp_engine *eng);      /* "wasmsimd" or "scalar" */
+
+/* ---- models ---- */
+/* buf is malloc'd (sp_malloc) by the caller; the model takes ownership, even on failure. */
+SP_API sp_model *sp_model_load_gguf(sp_engine *eng, uint8_t *buf, size_t size, sp_error *err);
+SP_API sp_model *sp_model_load_hf(sp_engine *eng, const char *config_json, size_t config_len,
+                                  uint8_t *safetensors, size_t st_size,
+                                  const char *tokenizer_json, size_t tok_len, sp_error *err);
+SP_API void sp_model_free(sp_model *m);
+/* {"arch":"llama","format":"gguf"|"hf","name":..,"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
+ *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,
+ *  "rope_theta":..,"norm_eps":..,"rope_style":"adjacent"|"half","tied":bool,"n_params":..,
+ *  "weight_bytes":..,"bos_id":..,"eos_id":..,"tokenizer":"spm"|"bpe"} */
+SP_API const char *sp_model_info_json(sp_model *m);
+
+/* ---- tokenizer ---- */
+/* Returns the number of ids the text needs (writes min(n, cap)); -1 on error. */
+SP_API int32_t sp_tokenize(sp_model *m, const char *text, int32_t len, int32_t add_bos,
+                           int32_t *ids, int32_t cap, sp_error *err);
+/* Returns the number of bytes needed (writes min(n, cap)); -1 on error (bad id). */
+SP_API int32_t sp_detokenize(sp_model *m, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err);
+/* Bytes of token id as it follows token prev (-1 at start); -1 on a bad id. */
+SP_API int32_t sp_token_piece(sp_model *m, int32_t prev, int32_t id, char *out, int32_t cap);
+
+/* ---- adapters (PEFT prompt tuning / prefix tuning) ---- */
+/* From adapter_model.safetensors + adapter_config.json bytes. Checks peft_type, shapes vs model. */
+SP_API sp_adapter *sp_adapter_load(sp_model *m, const uint8_t *st, size_t st_size,
+                                   const char *config_json, size_t config_len, sp_error *err);
+SP_API void sp_adapter_free(sp_adapter *ad);
+/* {"method":"prompt"|"prefix","num_virtual_tokens":N,"token_dim":..,"num_layers":..} */
+SP_API const char *sp_adapter_info_json(sp_adapter *ad);
+/* malloc'd bytes of adapter_model.safetensors; *out_size set. */
+SP_API uint8_t *sp_adapter_save_safetensors(sp_adapter *ad, size_t *out_size, sp_error *err);
+/* malloc'd NUL-terminated adapter_config.json (sorted keys, PEFT fields). */
+SP_API char *sp_adapter_save_config(sp_adapter *ad, const char *base_model_name, sp_error *err);
+/* malloc'd JSON: [[{"id":..,"piece":"..","score":cos},...k] per virtual token]. Prompt tuning only
+ * (prefix adapters: SP_ERR_UNSUPPORTED). */
+SP_API char *sp_adapter_nearest_json(sp_adapter *ad, int32_t k, sp_error *err);
+
+/* ---- generation ---- */
+/* opts: {"max_tokens":128,"temperature":1.0,"top_k":0,"top_p":1.0,"seed":0,"stop_at_eos":true}
+ * temperature 0 = greedy. Seeds give the same text on every machine (own xorshift RNG, f32 math).
+ * ids: the prompt (usually BOS + text). adapter may be NULL. The context must hold
+ * virtual tokens + prompt + max_tokens, else SP_ERR_CONTEXT. */
+SP_API sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n,
+                             const char *opts_json, sp_error *err);
+/* Next token id (>= 0); -1 when finished (EOS or max_tokens); -2 on error. The first call runs the prefill. */
+SP_API int32_t sp_gen_next(sp_gen *g, sp_error *err);
+/* Logits [vocab] that produced the last token (after the first sp_gen_next call). */
+SP_API const float *sp_gen_logits(sp_gen *g);
+SP_API void sp_gen_free(sp_gen *g);
+
+/* ---- evaluation ---- */
+/* data: JSONL ({"text"} or {"input","output"} per line). opts: {"max_length":256,"batch_size":8}.
+ * malloc'd JSON {"loss":..,"perplexity":..,"tokens":N,"examples":N[,"accuracy":..,"labels":[..]]} */
+SP_API char *sp_eval_json(sp_model *m, sp_adapter *ad, const char *data, size_t data_len,
+                          const char *opts_json, sp_error *err);
+
+/* ---- tuning ---- */
+/* opts (all optional): {"method":"prompt"|"prefix","virtual_tokens":20,"init":"random"|"vocab"|"text",
+ *  "init_text":"..","optimizer":"adam"|"adamw"|"sgd","lr":..,"weight_decay":0.01,
+ *  "schedule":"constant"|"linear"|"cosine","warmup":0,"clip":0,"steps":0,"epochs":1,"batch_size":4,
+ *  "max_length":256,"seed":0,"shuffle":true,"eval_split":0.1,"eval_every":0,"patience":0}
+ * init_adapter (may be NULL) initialises from a saved adapter. */
+SP_API sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, size_t data_len,
+                                 sp_adapter *init_adapter, sp_error *err);
+/* One optimiser step. 1 = a step was taken, 0 = the run is finished, -1 = error
+ * (SP_ERR_NUMERIC on NaN/Inf loss: the last good prompt is kept). */
+SP_API int32_t sp_tuner_step(sp_tuner *t, sp_error *err);
+/* Last step: {"step":..,"epoch":..,"loss":..,"lr":..,"tokens":..,"total_steps":..} */
+SP_API const char *sp_tuner_report_json(sp_tuner *t);
+/* Runs the held-out split: {"eval_loss":..,"perplexity":..,"tokens":..[,"accuracy":..]} or NULL on error. */
+SP_API const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err);
+/* The current prompt (best=0) or the best by eval loss (best=1), as a new adapter owned by the caller. */
+SP_API sp_adapter *sp_tuner_adapter(sp_tuner *t, int32_t best, sp_error *err);
+/* Checkpoint (prompt, optimiser state, step, data order): malloc'd bytes; resume with sp_tuner_resume. */
+SP_API uint8_t *sp_tuner_checkpoint(sp_tuner *t, size_t *out_size, sp_error *err);
+SP_API int32_t sp_tuner_resume(sp_tuner *t, const uint8_t *ckpt, size_t size, sp_error *err);
+/* {"arena_bytes":..,"activation_bytes":..,"recompute":bool} */
+SP_API const char *sp_tuner_memory_json(sp_tuner *t);
+SP_API void sp_tuner_free(sp_tuner *t);
+
+#endif

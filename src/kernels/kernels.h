@@ -1,0 +1,57 @@
+/* kernels.h - the compute kernels and their single dispatch point.
+ *
+ * Organised like XNNPACK: every kernel has a scalar reference (kernels_scalar.c) and a
+ * wasm SIMD128 variant (kernels_wasmsimd.c) with the same signature. sp_kernels_get()
+ * is the one place that chooses; the rest of the engine calls through sp_kernels.
+ * Multi-threading: the matrix kernels take a thread pool and split rows over it. */
+#ifndef SP_KERNELS_H
+#define SP_KERNELS_H
+
+#include "../tensor.h"
+
+/* ---- thread pool (pthreads when built with -pthread, else runs inline) ---- */
+typedef struct sp_pool sp_pool;
+typedef void (*sp_task_fn)(void *ctx, int32_t task, int32_t n_tasks);
+/* n_threads <= 1 (or a build without threads) gives a pool that runs tasks inline.
+ * Returns NULL on failure. */
+sp_pool *sp_pool_create(int32_t n_threads);
+void sp_pool_free(sp_pool *p);
+int32_t sp_pool_threads(const sp_pool *p); /* 1 for NULL */
+/* Runs fn(ctx, i, n_tasks) for i in [0, n_tasks) over the pool's threads and waits.
+ * p may be NULL (inline). Results must not depend on which thread runs a task. */
+void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks);
+
+/* ---- kernel table ---- */
+typedef struct {
+    const char *isa; /* "scalar" or "wasmsimd" */
+    /* Y[n, w.rows] = X[n, w.cols] · Wᵀ  (the forward layout). Overwrites y. */
+    void (*matmul)(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
+    /* dX[n, w.cols] += dY[n, w.rows] · W  (the backward layout). Accumulates; handles cols [col0, col1)
+     * (col0/col1 multiples of 32 except at the end) so threads can split over columns. */
+    void (*matmul_dx)(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1);
+    /* out[w.cols] = row r of W, dequantized to f32. */
+    void (*mat_row)(float *out, const sp_mat *w, int32_t r);
+    /* dot product and out += a*x over n floats */
+    float (*dot)(const float *a, const float *b, int32_t n);
+    void (*axpy)(float *out, float a, const float *x, int32_t n);
+} sp_kernels;
+
+typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;
+/* Returns the table for isa, or NULL if this build lacks it. SP_ISA_BEST: the fastest available. */
+const sp_kernels *sp_kernels_get(sp_isa isa);
+
+/* Threaded drivers: split rows (matmul) or columns (matmul_dx) over the pool.
+ * Bitwise identical results for any thread count (each output element is computed by
+ * exactly one task, with a fixed summation order). */
+void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n);
+void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n);
+
+/* ---- small kernels (scalar; cheap next to the matrix products) ---- */
+/* out[i,:] = x[i,:] * rstd_i * w, rstd_i = 1/sqrt(mean(x[i,:]^2) + eps); rstd may be NULL. */
+void sp_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps);
+/* dx[i,:] += d/dx of the above given dout, x, w, rstd (w is frozen: no dw). */
+void sp_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, const float *rstd, int32_t n, int32_t dim);
+void sp_softmax_inplace(float *x, int32_t n);
+float sp_silu(float x);
+
+#endif

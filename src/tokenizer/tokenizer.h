@@ -1,0 +1,60 @@
+/* tokenizer.h - the two tokenizers the engine reads, in C.
+ *   SP_TOK_SPM: SentencePiece-style BPE from GGUF metadata (tokenizer.ggml.model = "llama"):
+ *               merges chosen by piece score, byte fallback <0xXX>, add_space_prefix.
+ *   SP_TOK_BPE: BPE from a Hugging Face tokenizer.json (model.type = "BPE"): merges by rank,
+ *               the Prepend("▁")/Replace(" ","▁") normalizer, byte_fallback, and the decoder
+ *               chain (Replace ▁->space, ByteFallback, Fuse, Strip).
+ * Both map text to ids and back; decode(encode(s)) == s for any UTF-8 (invalid bytes go
+ * through byte fallback, so round trips are byte exact whenever the vocab has <0xXX>). */
+#ifndef SP_TOKENIZER_H
+#define SP_TOKENIZER_H
+
+#include "../common.h"
+#include "../readers/gguf.h"
+
+typedef enum { SP_TOK_SPM = 1, SP_TOK_BPE = 2 } sp_tok_kind;
+
+typedef struct sp_tok_map sp_tok_map; /* piece -> id hash table (private) */
+
+typedef struct {
+    int32_t kind;           /* sp_tok_kind */
+    int32_t vocab_size;
+    sp_str *pieces;         /* [vocab_size] token text as stored (with ▁ for space), in the arena */
+    float *scores;          /* [vocab_size] SPM merge scores (NULL for BPE) */
+    uint8_t *types;         /* [vocab_size] 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte */
+    int32_t bos_id, eos_id, unk_id, pad_id; /* -1 when absent */
+    int32_t add_bos;        /* encode prepends BOS by default */
+    int32_t add_space_prefix; /* prepend ▁ to the text before encoding */
+    int32_t byte_ids[256];  /* id of the <0xXX> piece for each byte, or -1 */
+    sp_tok_map *map;        /* piece -> id */
+    sp_tok_map *merges;     /* BPE: "left right" -> rank */
+    int32_t max_piece_len;
+} sp_tokenizer;
+
+/* From GGUF metadata (tokenizer.ggml.*). SP_ERR_TOKENIZER if missing or malformed;
+ * SP_ERR_UNSUPPORTED for models other than "llama". */
+sp_status sp_tokenizer_from_gguf(sp_tokenizer *t, const sp_gguf *g, sp_arena *a, sp_error *err);
+/* From the bytes of a tokenizer.json. SP_ERR_TOKENIZER on anything malformed or unsupported,
+ * naming the field. bos/eos come from the post_processor / added_tokens when present; the
+ * caller may override them with config.json's ids. */
+sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t len, sp_arena *a, sp_error *err);
+
+/* Encode text[0..len) (any bytes). Writes at most max_ids ids; *n_ids gets the number the full
+ * encoding needs, so a too-small buffer is detected (returns SP_ERR_INVALID_ARG then). */
+sp_status sp_tokenizer_encode(const sp_tokenizer *t, const char *text, size_t len, int32_t add_bos,
+                              int32_t *ids, int32_t max_ids, int32_t *n_ids, sp_error *err);
+
+/* The bytes of one token as it appears in decoded text following token prev (pass -1 at the start):
+ * ▁ becomes a space, <0xXX> becomes that byte, control tokens (BOS/EOS) give nothing, and the space
+ * that add_space_prefix put in front of the first piece is dropped when prev is BOS or -1.
+ * Returns the byte count (may be 0); writes at most cap bytes. A streaming caller concatenates
+ * these and decodes UTF-8 incrementally. Returns -1 for an id out of range. */
+int32_t sp_tokenizer_piece(const sp_tokenizer *t, int32_t prev, int32_t id, char *out, int32_t cap);
+
+/* Decode a whole id sequence; *out_len gets the needed length (may exceed cap). */
+sp_status sp_tokenizer_decode(const sp_tokenizer *t, const int32_t *ids, int32_t n, char *out, int32_t cap,
+                              int32_t *out_len, sp_error *err);
+
+int32_t sp_tokenizer_find(const sp_tokenizer *t, const char *piece, size_t len); /* -1 if absent */
+
+#endif
