@@ -1,0 +1,155 @@
+/* common.c - errors, arena, size arithmetic, half-float conversions. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...) {
+    if (err) {
+        err->code = (int32_t)code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void sp_error_clear(sp_error *err) {
+    if (err) {
+        err->code = SP_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *sp_status_name(sp_status code) {
+    switch (code) {
+    case SP_OK: return "SP_OK";
+    case SP_ERR_INVALID_ARG: return "SP_ERR_INVALID_ARG";
+    case SP_ERR_NOMEM: return "SP_ERR_NOMEM";
+    case SP_ERR_FORMAT: return "SP_ERR_FORMAT";
+    case SP_ERR_UNSUPPORTED: return "SP_ERR_UNSUPPORTED";
+    case SP_ERR_SHAPE: return "SP_ERR_SHAPE";
+    case SP_ERR_TOKENIZER: return "SP_ERR_TOKENIZER";
+    case SP_ERR_CONTEXT: return "SP_ERR_CONTEXT";
+    case SP_ERR_DATA: return "SP_ERR_DATA";
+    case SP_ERR_NUMERIC: return "SP_ERR_NUMERIC";
+    case SP_ERR_TOO_LARGE: return "SP_ERR_TOO_LARGE";
+    case SP_ERR_ABORTED: return "SP_ERR_ABORTED";
+    case SP_ERR_STATE: return "SP_ERR_STATE";
+    }
+    return "SP_ERR_UNKNOWN";
+}
+
+/* ---- arena ---- */
+struct sp_arena_chunk {
+    sp_arena_chunk *prev;
+    size_t size, used;
+    /* data follows, 16-byte aligned */
+};
+#define SP_CHUNK_HDR ((sizeof(sp_arena_chunk) + 15) & ~(size_t)15)
+
+void sp_arena_init(sp_arena *a, size_t chunk_size) {
+    a->head = NULL;
+    a->total = 0;
+    a->chunk_size = chunk_size ? chunk_size : ((size_t)1 << 20);
+}
+
+void *sp_arena_alloc(sp_arena *a, size_t size) {
+    size_t need = (size + 15) & ~(size_t)15;
+    if (need < size) return NULL; /* overflow */
+    if (!a->head || a->head->size - a->head->used < need) {
+        size_t cs = a->chunk_size ? a->chunk_size : ((size_t)1 << 20);
+        if (need > cs) cs = need;
+        if (cs > SIZE_MAX - SP_CHUNK_HDR) return NULL;
+        sp_arena_chunk *c = (sp_arena_chunk *)malloc(SP_CHUNK_HDR + cs);
+        if (!c) return NULL;
+        c->prev = a->head;
+        c->size = cs;
+        c->used = 0;
+        a->head = c;
+        a->total += SP_CHUNK_HDR + cs;
+    }
+    uint8_t *p = (uint8_t *)a->head + SP_CHUNK_HDR + a->head->used;
+    a->head->used += need;
+    memset(p, 0, size);
+    return p;
+}
+
+char *sp_arena_strndup(sp_arena *a, const char *s, size_t len) {
+    if (len == SIZE_MAX) return NULL;
+    char *p = (char *)sp_arena_alloc(a, len + 1);
+    if (!p) return NULL;
+    if (len) memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+void sp_arena_free(sp_arena *a) {
+    sp_arena_chunk *c = a->head;
+    while (c) {
+        sp_arena_chunk *prev = c->prev;
+        free(c);
+        c = prev;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+int sp_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int sp_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+/* ---- half floats ---- */
+static float f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+float sp_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0) {
+        if (man == 0) return f32_from_bits(sign);
+        /* subnormal: value = man * 2^-24 */
+        float v = (float)man * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return f32_from_bits(sign | 0x7f800000u | (man << 13));
+    return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t sp_f32_to_f16(float f) {
+    uint32_t u = f32_bits(f);
+    uint32_t sign = (u >> 16) & 0x8000;
+    uint32_t exp = (u >> 23) & 0xff;
+    uint32_t man = u & 0x7fffff;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0)); /* inf / nan */
+    int32_t e = (int32_t)exp - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00); /* overflow -> inf */
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign; /* underflow -> 0 */
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t half = man >> shift;
+        uint32_t rem = man & ((1u << shift) - 1);
+        uint32_t mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)e << 10) | (man >> 13);
+    uint32_t rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* round to nearest even; carries into exp correctly */
+    return (uint16_t)half;
+}
+
+float sp_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
