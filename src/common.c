@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...) {
     if (err) {
@@ -153,3 +154,31 @@ uint16_t sp_f32_to_f16(float f) {
 }
 
 float sp_bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+/* ---- rng ---- */
+void sp_rng_seed(sp_rng *r, uint64_t seed) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull; /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    r->s = z ? z : 0x2545f4914f6cdd1dull;
+}
+
+uint32_t sp_rng_u32(sp_rng *r) {
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+float sp_rng_f32(sp_rng *r) { return (float)(sp_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+
+float sp_rng_normal(sp_rng *r) {
+    float u1 = sp_rng_f32(r), u2 = sp_rng_f32(r);
+    if (u1 < 1e-7f) u1 = 1e-7f;
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
+
+uint32_t sp_rng_below(sp_rng *r, uint32_t n) { return (uint32_t)(((uint64_t)sp_rng_u32(r) * n) >> 32); }

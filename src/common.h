@@ -71,4 +71,12 @@ float sp_f16_to_f32(uint16_t h);
 uint16_t sp_f32_to_f16(float f);
 float sp_bf16_to_f32(uint16_t h);
 
+/* ---- a small seeded RNG (splitmix64 seeding + xorshift64*): same seed, same stream on every machine ---- */
+typedef struct { uint64_t s; } sp_rng;
+void sp_rng_seed(sp_rng *r, uint64_t seed);
+uint32_t sp_rng_u32(sp_rng *r);
+float sp_rng_f32(sp_rng *r);          /* uniform in [0, 1), 24 random bits */
+float sp_rng_normal(sp_rng *r);       /* standard normal (Box-Muller, float math) */
+uint32_t sp_rng_below(sp_rng *r, uint32_t n); /* uniform in [0, n), n > 0 */
+
 #endif
