@@ -1,0 +1,488 @@
+// softprompt.d.ts - types of the public JS API (web/softprompt.js).
+//
+//   import { Softprompt } from 'softprompt';           // or './web/softprompt.js'
+//   const sp = await Softprompt.create();               // engine in a Web Worker / worker_threads
+//   const model = await sp.loadModel('/models/stories260K.gguf', { onProgress: p => ... });
+//   for await (const piece of model.generate('Once upon a time', { maxTokens: 60 })) out += piece;
+//   const job = model.tune({ data: jsonl, virtualTokens: 20, steps: 100 });
+//   job.on('progress', s => chart.add(s.step, s.loss));
+//   const { adapter } = await job.done;
+//   const files = await adapter.save();                 // PEFT adapter_config.json + adapter_model.safetensors
+//
+// Every failure is a SoftpromptError with a stable .code. Everything long-running is async,
+// cancellable (AbortSignal) and reports progress. Nothing is fetched except the model URL given.
+
+// ---------------------------------------------------------------- errors
+
+export type ErrorCode =
+  | 'SP_ERR_INVALID_ARG' // bad options or arguments
+  | 'SP_ERR_NOMEM' // an allocation failed
+  | 'SP_ERR_FORMAT' // not the expected format, malformed or truncated
+  | 'SP_ERR_UNSUPPORTED' // unsupported architecture, tensor type or feature
+  | 'SP_ERR_SHAPE' // tensor shapes inconsistent with the metadata
+  | 'SP_ERR_TOKENIZER' // tokenizer missing, malformed or not matching the model
+  | 'SP_ERR_CONTEXT' // sequence longer than the context
+  | 'SP_ERR_DATA' // training/eval data malformed or empty
+  | 'SP_ERR_NUMERIC' // NaN or Inf met (weights, loss)
+  | 'SP_ERR_TOO_LARGE' // would not fit in memory; refused before allocating
+  | 'SP_ERR_ABORTED' // cancelled by the caller (AbortSignal, abort())
+  | 'SP_ERR_STATE' // call not valid now (e.g. the model or adapter was freed)
+  | 'SP_ERR_WORKER' // the engine's worker crashed or was terminated
+  | 'SP_ERR_IO' // a file could not be read or written (Node paths)
+  | 'SP_ERR_NETWORK' // a download failed (network error or HTTP status)
+  | 'SP_ERR_INTERNAL'; // an unexpected exception (a bug)
+
+export class SoftpromptError extends Error {
+  constructor(code: ErrorCode, message: string);
+  readonly name: 'SoftpromptError';
+  readonly code: ErrorCode;
+  toJSON(): { code: ErrorCode; message: string };
+  static from(obj: unknown): SoftpromptError;
+}
+
+export const ErrorCodes: Readonly<{ [K in ErrorCode]: K }>;
+
+// ---------------------------------------------------------------- engine
+
+export interface CreateOptions {
+  /** Threads for the compute pool. Default: hardware concurrency (browser: navigator.hardwareConcurrency,
+   *  capped at 8). The threaded build is used only when SharedArrayBuffer is usable (cross-origin-isolated
+   *  page, or Node); otherwise 1. */
+  threads?: number;
+  /** Node only: run the engine in worker_threads (true, default) or in this thread (false).
+   *  In the browser the engine always runs in a Web Worker; false is refused there. */
+  worker?: boolean;
+  /** Where wasm/softprompt*.js|.wasm live. Default: new URL('../wasm/', import.meta.url). */
+  wasmBase?: string | URL;
+}
+
+export interface EngineInfo {
+  /** Threads actually used (1 when not threaded). */
+  threads: number;
+  /** True when the pthreads build (softprompt-mt) is running. */
+  threaded: boolean;
+  /** Kernel set chosen by the C engine. */
+  isa: 'wasmsimd' | 'scalar' | string;
+  abiVersion: number;
+  /** Why the engine is single-threaded, when it is (e.g. 'page is not cross-origin isolated'). */
+  singleThreadReason?: string;
+  /** 'worker' (Web Worker or worker_threads) or 'inline' (Node, {worker:false}). */
+  mode: 'worker' | 'inline';
+}
+
+export interface MemoryInfo {
+  /** Current size of the wasm heap in bytes (it only grows). */
+  heapBytes: number;
+  /** Objects alive in the engine. */
+  models: number;
+  adapters: number;
+}
+
+export declare class Softprompt {
+  static create(options?: CreateOptions): Promise<Softprompt>;
+  readonly info: EngineInfo;
+  /** Load a model. See ModelSource. Rejects with SP_ERR_ABORTED when options.signal aborts. */
+  loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
+  /** Engine heap figures (for leak checks and the page's memory display). */
+  memory(): Promise<MemoryInfo>;
+  /** Stop the worker at once. Pending calls reject with SP_ERR_WORKER; later calls too. */
+  terminate(): void;
+  /** True once terminate() ran or the worker died. */
+  readonly terminated: boolean;
+  /** Called once if the worker dies (crash, out of memory, terminate()). */
+  onerror: ((error: SoftpromptError) => void) | null;
+}
+
+// ---------------------------------------------------------------- models
+
+/** Bytes in any of the usual shapes. */
+export type Bytes = Uint8Array | ArrayBuffer | Blob;
+
+/** The files of a Hugging Face LlamaForCausalLM folder, by name (only these three are used). */
+export interface HFFiles {
+  'config.json': Bytes | string;
+  'model.safetensors': Bytes;
+  'tokenizer.json': Bytes | string;
+  [other: string]: Bytes | string | undefined;
+}
+
+/**
+ * Where a model comes from:
+ *  - a URL (string or URL; http(s):, relative to the page, blob:, data:), fetched with progress;
+ *    a string that is not a URL is a filesystem path under Node (a .gguf file or an HF folder);
+ *  - a File/Blob or bytes of a .gguf;
+ *  - { files: {...} } or an array / FileList of Files of an HF folder (matched by file name);
+ *  - { url: 'https://.../folder/' , hf: true } fetches config.json, model.safetensors, tokenizer.json
+ *    from that folder.
+ */
+export type ModelSource =
+  | string
+  | URL
+  | Bytes
+  | { files: HFFiles | File[] | FileList }
+  | { url: string | URL; hf?: boolean }
+  | File[]
+  | FileList;
+
+export interface LoadProgress {
+  /** 'download' (fetching a URL), 'read' (reading a file/Blob), 'load' (the engine parses), 'done'. */
+  status: 'download' | 'read' | 'load' | 'done';
+  /** The file being read or downloaded (name or URL), when there is one. */
+  file?: string;
+  /** Bytes so far, over all files. */
+  loaded: number;
+  /** Total bytes over all files, known up front when the server sends Content-Length (else 0). */
+  total: number;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Name recorded in adapters saved from this model (base_model_name_or_path). Default: info.name. */
+  name?: string;
+  /** Extra fetch options for URL sources (headers, credentials...). */
+  fetchOptions?: RequestInit;
+  /** Browser, URL sources: keep the download in the Cache API (cache 'softprompt-models') and load it
+   *  from there next time. Quota errors fall back to memory silently. Default false. */
+  cache?: boolean;
+}
+
+export interface ModelInfo {
+  arch: string;
+  format: 'gguf' | 'hf';
+  name: string;
+  file_type: string;
+  dim: number;
+  n_layers: number;
+  n_heads: number;
+  n_kv_heads: number;
+  head_dim: number;
+  hidden_dim: number;
+  vocab_size: number;
+  context_length: number;
+  rope_theta: number;
+  norm_eps: number;
+  rope_style: 'adjacent' | 'half';
+  tied: boolean;
+  n_params: number;
+  weight_bytes: number;
+  bos_id: number;
+  eos_id: number;
+  tokenizer: 'spm' | 'bpe';
+  [key: string]: unknown;
+}
+
+export interface TokenizeOptions {
+  /** Prepend BOS (default true). */
+  addBos?: boolean;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate at most (default 128). */
+  maxTokens?: number;
+  /** 0 = greedy (default 1.0). */
+  temperature?: number;
+  /** 0 = off (default). */
+  topK?: number;
+  /** 1 = off (default). */
+  topP?: number;
+  /** Same seed, same text, on every machine (default 0). */
+  seed?: number;
+  /** Stop at the model's EOS token (default true). */
+  stopAtEos?: boolean;
+  /** Prepend BOS to a string prompt (default true). Ignored for id prompts. */
+  addBos?: boolean;
+  /** A soft prompt (prompt or prefix tuning) to generate with. */
+  adapter?: Adapter | null;
+  signal?: AbortSignal;
+  /** Called for every token as it is made. text is the UTF-8 text it completes (may be ''). */
+  onToken?: (token: GeneratedToken) => void;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text this token adds to the output (a token may end in the middle of a UTF-8 character:
+   *  the bytes then appear with the next token). */
+  text: string;
+  /** 0-based index among generated tokens. */
+  index: number;
+}
+
+export interface GenerateResult {
+  /** The continuation only (the prompt is not repeated). */
+  text: string;
+  /** Generated ids. */
+  tokens: number[];
+  /** Prompt ids (BOS + text when addBos). */
+  promptTokens: number[];
+  /** Why it stopped. */
+  finishReason: 'eos' | 'length';
+  /** Milliseconds for the prefill (first token) and the whole run. */
+  prefillMs: number;
+  totalMs: number;
+}
+
+/** Both a promise of the result and an async iterator of text pieces. */
+export interface Generation extends PromiseLike<GenerateResult>, AsyncIterable<string> {
+  catch<T = never>(onrejected?: ((reason: any) => T | PromiseLike<T>) | null): Promise<GenerateResult | T>;
+  finally(onfinally?: (() => void) | null): Promise<GenerateResult>;
+  /** Stop generating: the promise (and the iterator) reject with SP_ERR_ABORTED. */
+  abort(): void;
+}
+
+// ---------------------------------------------------------------- data
+
+/** One training/eval example. {text}: loss on every token after BOS. {input, output}: loss on
+ *  output + EOS only. */
+export type Example = { text: string } | { input: string; output: string };
+
+/** Training/eval data: text in JSONL, CSV (header input,output or text) or plain text (examples
+ *  separated by blank lines), or examples. */
+export type DataSource = string | Example[] | Bytes;
+
+export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'text';
+
+export interface DataIssue {
+  /** 1-based line in the given text. */
+  line: number;
+  message: string;
+}
+
+export interface DataPreview {
+  format: 'jsonl' | 'csv' | 'text' | 'examples';
+  kind: 'text' | 'input-output' | 'mixed';
+  count: number;
+  /** The first `limit` examples (default 20). */
+  examples: Example[];
+  errors: DataIssue[];
+  /** With a model: token counts (BOS included, EOS for input/output). */
+  tokens?: { total: number; min: number; max: number; mean: number; truncated: number; perExample: number[] };
+  /** Distinct outputs when there are at most 20 (a classification task: eval reports accuracy). */
+  labels?: string[];
+}
+
+export interface DataOptions {
+  format?: DataFormat;
+}
+
+// ---------------------------------------------------------------- evaluation
+
+export interface EvaluateOptions extends DataOptions {
+  adapter?: Adapter | null;
+  maxLength?: number;
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface EvalResult {
+  loss: number;
+  perplexity: number;
+  tokens: number;
+  examples: number;
+  /** Present when the outputs form a small label set (at most 20 distinct). */
+  accuracy?: number;
+  labels?: string[];
+}
+
+// ---------------------------------------------------------------- tuning
+
+export interface TuneOptions extends DataOptions {
+  data: DataSource;
+  method?: 'prompt' | 'prefix';
+  /** Soft prompt length N (default 20). */
+  virtualTokens?: number;
+  /** 'random' (default), 'vocab' (sample-vocab), 'text' (initText, PEFT repeat/truncate) or a saved adapter. */
+  init?: 'random' | 'vocab' | 'text' | Adapter;
+  initText?: string;
+  optimizer?: 'adam' | 'adamw' | 'sgd';
+  lr?: number;
+  weightDecay?: number;
+  schedule?: 'constant' | 'linear' | 'cosine';
+  warmup?: number;
+  /** Gradient-norm clipping (0 = off, the default). */
+  clip?: number;
+  /** Optimiser steps (0 = use epochs). */
+  steps?: number;
+  epochs?: number;
+  batchSize?: number;
+  maxLength?: number;
+  seed?: number;
+  shuffle?: boolean;
+  /** Fraction of the examples held out for evaluation (default 0.1; 0 = none). */
+  evalSplit?: number;
+  /** Evaluate every K steps (0 = once per epoch and at the end). */
+  evalEvery?: number;
+  /** Early stopping: evaluations without improvement before stopping (0 = off). */
+  patience?: number;
+  /** Emit a 'checkpoint' event every K steps (0 = never). */
+  checkpointEvery?: number;
+  /** Resume from a checkpoint (bytes from a 'checkpoint' event). Options must match the original run. */
+  resumeFrom?: Bytes;
+  signal?: AbortSignal;
+}
+
+export interface TuneStep {
+  /** 1-based optimiser step. */
+  step: number;
+  epoch: number;
+  /** Mean loss over the batch's target tokens, before this step's update. */
+  loss: number;
+  lr: number;
+  tokensPerSecond: number;
+  elapsedMs: number;
+  totalSteps: number;
+  tokens: number;
+}
+
+export interface TuneEval {
+  step: number;
+  evalLoss: number;
+  perplexity: number;
+  accuracy?: number;
+}
+
+export interface TuneCheckpoint {
+  step: number;
+  bytes: Uint8Array;
+}
+
+export interface TuneMemory {
+  arena_bytes: number;
+  activation_bytes: number;
+  recompute: boolean;
+}
+
+export interface TuneResult {
+  /** The prompt as it is at the end (or when stopped). */
+  adapter: Adapter;
+  /** The prompt with the best eval loss (the same object as adapter when there was no eval). */
+  best: Adapter;
+  history: { steps: TuneStep[]; evals: TuneEval[] };
+  /** 'finished' (all steps), 'early-stop' (patience), 'stopped' (stop() was called). */
+  reason: 'finished' | 'early-stop' | 'stopped';
+  memory?: TuneMemory;
+}
+
+export type TuneState = 'running' | 'paused' | 'done' | 'failed';
+
+export interface TuneEvents {
+  progress: TuneStep;
+  eval: TuneEval;
+  checkpoint: TuneCheckpoint;
+  state: TuneState;
+}
+
+export interface TuneJob {
+  on<K extends keyof TuneEvents>(event: K, fn: (value: TuneEvents[K]) => void): this;
+  off<K extends keyof TuneEvents>(event: K, fn: (value: TuneEvents[K]) => void): this;
+  readonly state: TuneState;
+  /** Pause between steps (the worker stays responsive). */
+  pause(): void;
+  resume(): void;
+  /** Finish now, keeping the prompt: done resolves with reason 'stopped'. */
+  stop(): void;
+  /** Throw the run away: done rejects with SP_ERR_ABORTED; the model stays usable. */
+  abort(): void;
+  readonly done: Promise<TuneResult>;
+}
+
+// ---------------------------------------------------------------- adapters
+
+export interface AdapterInfo {
+  method: 'prompt' | 'prefix';
+  num_virtual_tokens: number;
+  token_dim: number;
+  num_layers: number;
+  [key: string]: unknown;
+}
+
+/** A PEFT adapter folder: adapter_config.json text and adapter_model.safetensors bytes. */
+export interface AdapterFiles {
+  config: string;
+  safetensors: Uint8Array;
+}
+
+export interface AdapterSource {
+  /** adapter_config.json: text, bytes, Blob or the parsed object. */
+  config: string | Bytes | Record<string, unknown>;
+  /** adapter_model.safetensors. */
+  safetensors: Bytes;
+}
+
+export interface NearestToken {
+  id: number;
+  piece: string;
+  /** Cosine similarity. */
+  score: number;
+}
+
+export declare class Adapter {
+  readonly model: Model;
+  readonly info: AdapterInfo;
+  /** PEFT files. baseModelName defaults to the model's name. */
+  save(options?: { baseModelName?: string }): Promise<AdapterFiles>;
+  /** For each virtual token, its k nearest vocabulary tokens by cosine (prompt tuning only). */
+  nearest(k?: number): Promise<NearestToken[][]>;
+  free(): Promise<void>;
+  readonly freed: boolean;
+}
+
+// ---------------------------------------------------------------- model
+
+export declare class Model {
+  readonly info: ModelInfo;
+  readonly engine: Softprompt;
+  tokenize(text: string, options?: TokenizeOptions): Promise<number[]>;
+  detokenize(ids: ArrayLike<number>): Promise<string>;
+  /** Generate after a prompt (text, or ids used as they are). */
+  generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): Generation;
+  evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
+  tune(options: TuneOptions): TuneJob;
+  loadAdapter(source: AdapterSource): Promise<Adapter>;
+  /** Parse and check data (with line numbers) and count its tokens. */
+  dataPreview(data: DataSource, options?: DataOptions & { limit?: number; maxLength?: number }): Promise<DataPreview>;
+  /** Speed figures on this model with this engine's threads. */
+  bench(options?: BenchOptions): Promise<BenchResult>;
+  /** Free the model, its adapters and anything running on it (running calls reject with SP_ERR_ABORTED). */
+  free(): Promise<void>;
+  readonly freed: boolean;
+}
+
+export interface BenchOptions {
+  /** Prompt length for prefill (default 128). */
+  promptTokens?: number;
+  /** Tokens decoded (default 64). */
+  decodeTokens?: number;
+  /** Training steps measured (default 3; 0 = skip training). */
+  trainSteps?: number;
+  /** Sequence length and batch for training (default 64 and 4). */
+  trainLength?: number;
+  trainBatch?: number;
+}
+
+export interface BenchResult {
+  threads: number;
+  /** f32x4 mul+add probe (GFLOP/s), when the engine provides it (else null). */
+  peakGflops: number | null;
+  /** GEMM on the model's shapes (GFLOP/s), when the engine provides it (else null). */
+  gemmGflops: number | null;
+  prefillTokS: number;
+  decodeTokS: number;
+  trainTokS: number | null;
+  trainGflops: number | null;
+  peakMemoryBytes: number;
+  [key: string]: unknown;
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** Parse training/eval data in the browser or Node, without the engine (the same parser the worker uses). */
+export function parseData(
+  data: string | Example[],
+  options?: DataOptions,
+): { format: DataPreview['format']; kind: DataPreview['kind']; examples: Example[]; errors: DataIssue[]; jsonl: string };
+
+/** True when the threaded engine can run here (SharedArrayBuffer + cross-origin isolation). */
+export function threadsAvailable(): boolean;
+
+export default Softprompt;

@@ -1,0 +1,820 @@
+// softprompt.js - the public JS API (the same file runs in the browser and in Node).
+//
+//   const sp = await Softprompt.create({ threads: 2 });
+//   const model = await sp.loadModel(urlOrFileOrBytesOrPath, { onProgress, signal });
+//   const { text } = await model.generate('Once upon a time', { maxTokens: 60, temperature: 0 });
+//   const job = model.tune({ data, virtualTokens: 20, steps: 100 }); const { adapter } = await job.done;
+//
+// The engine (web/engine.js around the wasm build) never runs on the caller's thread in the
+// browser: it lives in a module Web Worker (web/worker.js). Under Node it runs in worker_threads
+// by default, or in this thread with {worker: false}. Both speak the same protocol
+//   request {id, op, args} -> reply {id, result} | {id, error: {code, message}} | {id, progress}
+//   control {op: 'cancel' | 'pause' | 'resume' | 'stop', target: id}
+// A worker that dies rejects every pending call with SoftpromptError code SP_ERR_WORKER.
+// Types: web/softprompt.d.ts.
+
+import { SoftpromptError, ErrorCodes } from './errors.js';
+import { parseData } from './data.js';
+
+export { SoftpromptError, ErrorCodes, parseData };
+
+const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
+  && typeof window === 'undefined';
+
+/** True when the threaded engine can run here (SharedArrayBuffer + cross-origin isolation in browsers). */
+export function threadsAvailable() {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  if (IS_NODE) return true;
+  return globalThis.crossOriginIsolated === true;
+}
+
+function err(code, message) {
+  return new SoftpromptError(code, message);
+}
+
+// ---------------------------------------------------------------- transports
+
+/** A transport: post(msg, transfer), onMessage(fn), onFatal(fn), terminate(), ref(), unref(). */
+async function browserWorkerTransport(workerUrl) {
+  let worker;
+  try {
+    worker = new Worker(workerUrl, { type: 'module', name: 'softprompt' });
+  } catch (e) {
+    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker: ${e?.message ?? e}`);
+  }
+  const t = {
+    post: (msg, transfer) => worker.postMessage(msg, transfer || []),
+    onMessage: null,
+    onFatal: null,
+    terminate: () => worker.terminate(),
+    ref() {},
+    unref() {},
+  };
+  worker.onmessage = (e) => t.onMessage && t.onMessage(e.data);
+  worker.onmessageerror = () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read'));
+  worker.onerror = (e) => {
+    e.preventDefault?.();
+    const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
+    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e.message || 'error while loading the worker script'}${where}`));
+  };
+  return t;
+}
+
+async function nodeWorkerTransport(workerUrl) {
+  const { Worker } = await import('node:worker_threads');
+  let worker;
+  try {
+    worker = new Worker(workerUrl, { workerData: { softprompt: true }, stdout: false, stderr: false });
+  } catch (e) {
+    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker: ${e?.message ?? e}`);
+  }
+  let exited = false;
+  const t = {
+    post: (msg, transfer) => worker.postMessage(msg, transfer || []),
+    onMessage: null,
+    onFatal: null,
+    terminate: () => { if (!exited) worker.terminate(); },
+    ref: () => worker.ref(),
+    unref: () => worker.unref(),
+  };
+  worker.on('message', (m) => t.onMessage && t.onMessage(m));
+  worker.on('messageerror', () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read')));
+  worker.on('error', (e) => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e?.message ?? e}`)));
+  worker.on('exit', (code) => {
+    exited = true;
+    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker exited (code ${code})`));
+  });
+  return t;
+}
+
+/** Node, {worker: false}: the same protocol over a MessageChannel inside this thread. */
+async function inlineTransport() {
+  const { serve } = await import('./worker.js');
+  const { port1, port2 } = new MessageChannel();
+  const server = serve({
+    post: (msg, transfer) => port2.postMessage(msg, transfer || []),
+    listen: (fn) => { port2.onmessage = (e) => fn(e.data); },
+    close: () => port2.close(),
+  });
+  let closed = false;
+  const t = {
+    post: (msg, transfer) => port1.postMessage(msg, transfer || []),
+    onMessage: null,
+    onFatal: null,
+    terminate: () => {
+      if (closed) return;
+      closed = true;
+      server.shutdown();
+      port1.close();
+      port2.close();
+    },
+    ref: () => { port1.ref?.(); port2.ref?.(); },
+    unref: () => { port1.unref?.(); port2.unref?.(); },
+  };
+  port1.onmessage = (e) => t.onMessage && t.onMessage(e.data);
+  server.onFatal = (e) => t.onFatal && t.onFatal(e);
+  return t;
+}
+
+// ---------------------------------------------------------------- RPC client
+
+class Client {
+  constructor(transport) {
+    this.t = transport;
+    this.nextId = 1;
+    this.pending = new Map(); // id -> {resolve, reject, onProgress}
+    this.dead = null; // SoftpromptError once the worker is gone
+    this.onDeath = null;
+    this.readyWaiters = [];
+    this.ready = false;
+    transport.onMessage = (m) => this._onMessage(m);
+    transport.onFatal = (e) => this._die(e);
+    transport.unref();
+  }
+
+  waitReady() {
+    if (this.ready) return Promise.resolve();
+    if (this.dead) return Promise.reject(this.dead);
+    this.t.ref();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject })).finally(() => {
+      if (this.pending.size === 0) this.t.unref();
+    });
+  }
+
+  _onMessage(m) {
+    if (!m || typeof m !== 'object') return;
+    if (m.ready) {
+      this.ready = true;
+      for (const w of this.readyWaiters.splice(0)) w.resolve();
+      return;
+    }
+    if (m.fatal) {
+      this._die(SoftpromptError.from(m.fatal));
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if ('progress' in m) {
+      if (p.onProgress) {
+        try { p.onProgress(m.progress); } catch (e) { queueMicrotask(() => { throw e; }); }
+      }
+      return;
+    }
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.t.unref();
+    if (m.error) p.reject(SoftpromptError.from(m.error));
+    else p.resolve(m.result);
+  }
+
+  _die(e) {
+    if (this.dead) return;
+    this.dead = e instanceof SoftpromptError && e.code === ErrorCodes.SP_ERR_WORKER ? e : err(ErrorCodes.SP_ERR_WORKER, e?.message ?? String(e));
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.dead);
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(this.dead);
+    try { this.t.terminate(); } catch { /* already gone */ }
+    this.t.unref();
+    if (this.onDeath) {
+      try { this.onDeath(this.dead); } catch (x) { queueMicrotask(() => { throw x; }); }
+    }
+  }
+
+  /** Start a call; returns {id, promise}. */
+  start(op, args, { onProgress, transfer } = {}) {
+    if (this.dead) {
+      return { id: 0, promise: Promise.reject(this.dead) };
+    }
+    const id = this.nextId++;
+    const promise = new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+    });
+    if (this.pending.size === 1) this.t.ref();
+    try {
+      this.t.post({ id, op, args }, transfer);
+    } catch (e) {
+      this.pending.delete(id);
+      if (this.pending.size === 0) this.t.unref();
+      const code = e?.name === 'DataCloneError' ? ErrorCodes.SP_ERR_INVALID_ARG : ErrorCodes.SP_ERR_WORKER;
+      return { id, promise: Promise.reject(err(code, `cannot send '${op}' to the engine worker: ${e?.message ?? e}`)) };
+    }
+    return { id, promise };
+  }
+
+  call(op, args, opts) {
+    return this.start(op, args, opts).promise;
+  }
+
+  /** Fire-and-forget control message (cancel, pause, resume, stop). */
+  control(op, target) {
+    if (this.dead || !target) return;
+    try { this.t.post({ op, target }); } catch { /* dying */ }
+  }
+
+  terminate() {
+    this._die(err(ErrorCodes.SP_ERR_WORKER, 'engine terminated'));
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function isBlob(x) {
+  return typeof Blob !== 'undefined' && x instanceof Blob;
+}
+
+function isBytes(x) {
+  return x instanceof ArrayBuffer || ArrayBuffer.isView(x)
+    || (typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer);
+}
+
+function toU8(x) {
+  if (x instanceof Uint8Array) return x;
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  return new Uint8Array(x);
+}
+
+/** signal -> throw if already aborted; returns a detach function. */
+function watchSignal(signal, onAbort) {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    onAbort();
+    return () => {};
+  }
+  const fn = () => onAbort();
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
+}
+
+function abortedError(what) {
+  return err(ErrorCodes.SP_ERR_ABORTED, `${what} aborted`);
+}
+
+function looksLikeUrl(s) {
+  return /^(https?|blob|data|file):/i.test(s);
+}
+
+const HF_NAMES = ['config.json', 'model.safetensors', 'tokenizer.json'];
+
+function baseName(name) {
+  return String(name).split(/[\\/]/).pop();
+}
+
+/** A source part (one file) as the worker takes it. */
+function describePart(x, name) {
+  if (typeof x === 'string') return { kind: 'text', text: x, name };
+  if (isBlob(x)) return { kind: 'blob', blob: x, name: x.name || name };
+  if (isBytes(x)) return { kind: 'bytes', bytes: toU8(x), name };
+  if (x instanceof URL) return { kind: 'url', url: x.href, name };
+  if (x && typeof x === 'object' && (x.url || x.path)) {
+    return x.url ? { kind: 'url', url: String(x.url), name } : { kind: 'path', path: String(x.path), name };
+  }
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, `model file '${name}': expected a Blob, bytes or text`);
+}
+
+function hfFromList(list) {
+  const files = {};
+  for (const f of Array.from(list)) {
+    if (!isBlob(f)) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'a list of model files must hold File objects');
+    files[baseName(f.webkitRelativePath || f.name)] = f;
+  }
+  const ggufs = Object.keys(files).filter((n) => n.toLowerCase().endsWith('.gguf'));
+  if (ggufs.length === 1 && !files['model.safetensors']) return { kind: 'blob', blob: files[ggufs[0]], name: ggufs[0] };
+  return hfFromFiles(files);
+}
+
+function hfFromFiles(files) {
+  if (!files || typeof files !== 'object') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'files must be an object of name -> file');
+  if (Array.isArray(files) || (typeof FileList !== 'undefined' && files instanceof FileList)) return hfFromList(files);
+  const missing = HF_NAMES.filter((n) => files[n] == null);
+  if (missing.length) {
+    throw err(ErrorCodes.SP_ERR_INVALID_ARG, `a Hugging Face model folder needs config.json, model.safetensors and tokenizer.json; missing: ${missing.join(', ')}`);
+  }
+  const parts = {};
+  for (const n of HF_NAMES) parts[n] = describePart(files[n], n);
+  return { kind: 'hf', files: parts };
+}
+
+function resolveUrl(u) {
+  const base = globalThis.location?.href ?? globalThis.document?.baseURI;
+  try {
+    return base ? new URL(u, base).href : new URL(u).href;
+  } catch {
+    throw err(ErrorCodes.SP_ERR_INVALID_ARG, `not a valid URL: ${u}`);
+  }
+}
+
+async function describeSource(source, options) {
+  if (source instanceof URL) source = source.href;
+  if (typeof source === 'string') {
+    if (source === '') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'empty model source');
+    if (IS_NODE && (!looksLikeUrl(source) || /^file:/i.test(source))) {
+      const { fileURLToPath } = await import('node:url');
+      const { resolve } = await import('node:path');
+      const p = /^file:/i.test(source) ? fileURLToPath(source) : resolve(source);
+      return { kind: 'path', path: p, name: p };
+    }
+    const url = resolveUrl(source);
+    if (url.endsWith('/')) {
+      const files = {};
+      for (const n of HF_NAMES) files[n] = { kind: 'url', url: url + n, name: n };
+      return { kind: 'hf', files };
+    }
+    return { kind: 'url', url, name: url };
+  }
+  if (isBlob(source)) return { kind: 'blob', blob: source, name: source.name || 'model.gguf' };
+  if (isBytes(source)) return { kind: 'bytes', bytes: toU8(source), name: 'model.gguf' };
+  if (Array.isArray(source) || (typeof FileList !== 'undefined' && source instanceof FileList)) return hfFromList(source);
+  if (source && typeof source === 'object') {
+    if (source.files) return hfFromFiles(source.files);
+    if (source.url) {
+      const url = resolveUrl(String(source.url instanceof URL ? source.url.href : source.url));
+      if (source.hf || url.endsWith('/')) {
+        const base = url.endsWith('/') ? url : url + '/';
+        const files = {};
+        for (const n of HF_NAMES) files[n] = { kind: 'url', url: base + n, name: n };
+        return { kind: 'hf', files };
+      }
+      return { kind: 'url', url, name: url };
+    }
+  }
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'model source must be a URL, a path (Node), a File/Blob, bytes, {files} or a list of Files');
+}
+
+async function readText(x, what) {
+  if (typeof x === 'string') return x;
+  if (isBlob(x)) return await x.text();
+  if (isBytes(x)) return new TextDecoder().decode(toU8(x));
+  if (x && typeof x === 'object') return JSON.stringify(x);
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: expected text, bytes, a Blob or an object`);
+}
+
+async function readBytes(x, what) {
+  if (isBlob(x)) return new Uint8Array(await x.arrayBuffer());
+  if (isBytes(x)) return toU8(x);
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: expected bytes or a Blob`);
+}
+
+/** Data for tune/evaluate/dataPreview: text (any format) or examples, sent as text or examples. */
+async function dataArg(data, what) {
+  if (typeof data === 'string') return data;
+  if (Array.isArray(data)) return data;
+  if (isBlob(data) || isBytes(data)) return await readText(data, what);
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: data must be text (JSONL, CSV or plain), bytes, a Blob or an array of examples`);
+}
+
+// ---------------------------------------------------------------- Softprompt
+
+export class Softprompt {
+  /** @private use Softprompt.create */
+  constructor(client, info) {
+    this._client = client;
+    this.info = info;
+    this.onerror = null;
+    this._models = new Set();
+    client.onDeath = (e) => {
+      if (typeof this.onerror === 'function') this.onerror(e);
+    };
+  }
+
+  static async create(options = {}) {
+    const { threads, worker } = options;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, `threads must be an integer in 1..64 (got ${threads})`);
+    }
+    const workerUrl = new URL('./worker.js', import.meta.url);
+    let transport;
+    let mode = 'worker';
+    if (IS_NODE) {
+      if (worker === false) {
+        transport = await inlineTransport();
+        mode = 'inline';
+      } else {
+        transport = await nodeWorkerTransport(workerUrl);
+      }
+    } else {
+      if (worker === false) {
+        throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'in the browser the engine always runs in a Web Worker (worker: false is for Node)');
+      }
+      if (typeof Worker === 'undefined') {
+        throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this environment has no Web Worker');
+      }
+      transport = await browserWorkerTransport(workerUrl);
+    }
+    const client = new Client(transport);
+    try {
+      await client.waitReady();
+      const wasmBase = options.wasmBase !== undefined ? String(options.wasmBase instanceof URL ? options.wasmBase.href : options.wasmBase) : undefined;
+      const info = await client.call('init', { threads, wasmBase: wasmBase && !IS_NODE ? resolveUrl(wasmBase) : wasmBase });
+      info.mode = mode;
+      return new Softprompt(client, info);
+    } catch (e) {
+      client.terminate();
+      throw SoftpromptError.from(e);
+    }
+  }
+
+  get terminated() {
+    return this._client.dead !== null;
+  }
+
+  async loadModel(source, options = {}) {
+    const { onProgress, signal, name, fetchOptions } = options;
+    if (signal?.aborted) throw abortedError('model load');
+    const desc = await describeSource(source, options);
+    const { id, promise } = this._client.start('loadModel', { source: desc, fetchOptions: plainFetchOptions(fetchOptions) }, {
+      onProgress: onProgress ? (p) => onProgress(p) : undefined,
+    });
+    const detach = watchSignal(signal, () => this._client.control('cancel', id));
+    try {
+      const res = await promise;
+      const model = new Model(this, res.model, res.info, name ?? res.info?.name ?? '');
+      this._models.add(model);
+      return model;
+    } finally {
+      detach();
+    }
+  }
+
+  async memory() {
+    return await this._client.call('memory', {});
+  }
+
+  terminate() {
+    this._client.terminate();
+  }
+}
+
+function plainFetchOptions(o) {
+  if (!o) return undefined;
+  const out = {};
+  for (const k of ['method', 'headers', 'credentials', 'mode', 'cache', 'redirect', 'referrerPolicy', 'integrity']) {
+    if (o[k] === undefined) continue;
+    out[k] = k === 'headers' && typeof Headers !== 'undefined' && o[k] instanceof Headers ? Object.fromEntries(o[k].entries()) : o[k];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- Model
+
+export class Model {
+  /** @private */
+  constructor(sp, id, info, name) {
+    this.engine = sp;
+    this._id = id;
+    this.info = info;
+    this._name = name;
+    this._freed = false;
+    this._adapters = new Set();
+  }
+
+  get freed() {
+    return this._freed;
+  }
+
+  _call(op, args, opts) {
+    if (this._freed) return Promise.reject(err(ErrorCodes.SP_ERR_STATE, 'the model was freed'));
+    return this.engine._client.call(op, { model: this._id, ...args }, opts);
+  }
+
+  async tokenize(text, options = {}) {
+    if (typeof text !== 'string') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'tokenize: text must be a string');
+    return await this._call('tokenize', { text, addBos: options.addBos !== false });
+  }
+
+  async detokenize(ids) {
+    return await this._call('detokenize', { ids: Array.from(ids ?? [], Number) });
+  }
+
+  generate(prompt, options = {}) {
+    return new Generation(this, prompt, options);
+  }
+
+  async evaluate(data, options = {}) {
+    const { adapter, signal, format, maxLength, batchSize } = options;
+    if (signal?.aborted) throw abortedError('evaluation');
+    checkAdapter(this, adapter);
+    const payload = await dataArg(data, 'evaluate');
+    const { id, promise } = this._startCall('evaluate', {
+      data: payload, format, adapter: adapter ? adapter._id : 0, maxLength, batchSize,
+    });
+    const detach = watchSignal(signal, () => this.engine._client.control('cancel', id));
+    try {
+      return await promise;
+    } finally {
+      detach();
+    }
+  }
+
+  _startCall(op, args, opts) {
+    if (this._freed) return { id: 0, promise: Promise.reject(err(ErrorCodes.SP_ERR_STATE, 'the model was freed')) };
+    return this.engine._client.start(op, { model: this._id, ...args }, opts);
+  }
+
+  tune(options) {
+    return new TuneJob(this, options ?? {});
+  }
+
+  async loadAdapter(source) {
+    if (!source || typeof source !== 'object' || source.config == null || source.safetensors == null) {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'loadAdapter needs {config, safetensors} (adapter_config.json and adapter_model.safetensors)');
+    }
+    const config = await readText(source.config, 'adapter config');
+    const safetensors = await readBytes(source.safetensors, 'adapter safetensors');
+    const res = await this._call('loadAdapter', { config, safetensors });
+    return this._adopt(res);
+  }
+
+  /** @private wrap an adapter handle returned by the worker */
+  _adopt(res) {
+    const a = new Adapter(this, res.adapter, res.info);
+    this._adapters.add(a);
+    return a;
+  }
+
+  async dataPreview(data, options = {}) {
+    const payload = await dataArg(data, 'dataPreview');
+    return await this._call('dataPreview', { data: payload, format: options.format, limit: options.limit, maxLength: options.maxLength });
+  }
+
+  async bench(options = {}) {
+    return await this._call('bench', { ...options });
+  }
+
+  async free() {
+    if (this._freed) return;
+    this._freed = true;
+    for (const a of this._adapters) a._freed = true;
+    this._adapters.clear();
+    this.engine._models.delete(this);
+    if (this.engine._client.dead) return;
+    await this.engine._client.call('freeModel', { model: this._id });
+  }
+}
+
+function checkAdapter(model, adapter) {
+  if (adapter == null) return;
+  if (!(adapter instanceof Adapter)) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'adapter must be an Adapter from model.loadAdapter or a tuning run');
+  if (adapter.model !== model) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'the adapter belongs to another model');
+  if (adapter._freed) throw err(ErrorCodes.SP_ERR_STATE, 'the adapter was freed');
+}
+
+// ---------------------------------------------------------------- Generation
+
+class Generation {
+  constructor(model, prompt, options) {
+    this._model = model;
+    this._pieces = [];
+    this._waiters = [];
+    this._finished = false;
+    this._error = null;
+    this._id = 0;
+    this._iterating = false;
+    this._promise = this._run(prompt, options);
+    this._promise.catch(() => {}); // the caller may only iterate; errors reach it there
+  }
+
+  async _run(prompt, options) {
+    const { signal, onToken, adapter } = options;
+    try {
+      if (signal?.aborted) throw abortedError('generation');
+      checkAdapter(this._model, adapter);
+      const args = {
+        maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
+        seed: options.seed, stopAtEos: options.stopAtEos, addBos: options.addBos,
+        adapter: adapter ? adapter._id : 0,
+      };
+      if (typeof prompt === 'string') args.prompt = prompt;
+      else if (prompt != null && typeof prompt.length === 'number') args.ids = Array.from(prompt, Number);
+      else throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'generate: prompt must be a string or an array of token ids');
+      const { id, promise } = this._model._startCall('generate', args, {
+        onProgress: (tok) => {
+          if (onToken) {
+            try { onToken(tok); } catch (e) { queueMicrotask(() => { throw e; }); }
+          }
+          if (tok.text) this._push(tok.text);
+        },
+      });
+      this._id = id;
+      if (this._abortRequested) this._model.engine._client.control('cancel', id);
+      const detach = watchSignal(signal, () => this.abort());
+      try {
+        const res = await promise;
+        this._finish(null);
+        return res;
+      } finally {
+        detach();
+      }
+    } catch (e) {
+      const se = SoftpromptError.from(e);
+      this._finish(se);
+      throw se;
+    }
+  }
+
+  _push(text) {
+    const w = this._waiters.shift();
+    if (w) w.resolve({ value: text, done: false });
+    else this._pieces.push(text);
+  }
+
+  _finish(error) {
+    this._finished = true;
+    this._error = error;
+    for (const w of this._waiters.splice(0)) {
+      if (error) w.reject(error);
+      else w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  abort() {
+    this._abortRequested = true;
+    if (this._id) this._model.engine._client.control('cancel', this._id);
+  }
+
+  then(onFulfilled, onRejected) {
+    return this._promise.then(onFulfilled, onRejected);
+  }
+
+  catch(onRejected) {
+    return this._promise.catch(onRejected);
+  }
+
+  finally(fn) {
+    return this._promise.finally(fn);
+  }
+
+  [Symbol.asyncIterator]() {
+    return {
+      next: () => {
+        if (this._pieces.length) return Promise.resolve({ value: this._pieces.shift(), done: false });
+        if (this._finished) {
+          return this._error ? Promise.reject(this._error) : Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
+      },
+      return: () => {
+        if (!this._finished) this.abort();
+        this._pieces.length = 0;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() { return this; },
+    };
+  }
+}
+
+// ---------------------------------------------------------------- tuning
+
+const TUNE_KEYS = ['method', 'virtualTokens', 'initText', 'optimizer', 'lr', 'weightDecay', 'schedule', 'warmup', 'clip',
+  'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format'];
+
+class TuneJob {
+  constructor(model, options) {
+    this._model = model;
+    this._listeners = { progress: new Set(), eval: new Set(), checkpoint: new Set(), state: new Set() };
+    this._state = 'running';
+    this._id = 0;
+    this._pendingControl = [];
+    this.done = this._run(options);
+    this.done.catch(() => {});
+  }
+
+  get state() {
+    return this._state;
+  }
+
+  _setState(s) {
+    if (this._state === s) return;
+    this._state = s;
+    this._emit('state', s);
+  }
+
+  _emit(event, value) {
+    for (const fn of this._listeners[event] ?? []) {
+      try { fn(value); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  }
+
+  on(event, fn) {
+    if (!this._listeners[event]) throw err(ErrorCodes.SP_ERR_INVALID_ARG, `unknown tune event '${event}' (progress, eval, checkpoint, state)`);
+    this._listeners[event].add(fn);
+    return this;
+  }
+
+  off(event, fn) {
+    this._listeners[event]?.delete(fn);
+    return this;
+  }
+
+  _control(op) {
+    if (this._state === 'done' || this._state === 'failed') return;
+    if (this._id) this._model.engine._client.control(op, this._id);
+    else this._pendingControl.push(op);
+  }
+
+  pause() {
+    this._control('pause');
+    if (this._state === 'running') this._setState('paused');
+  }
+
+  resume() {
+    this._control('resume');
+    if (this._state === 'paused') this._setState('running');
+  }
+
+  stop() {
+    this._control('stop');
+  }
+
+  abort() {
+    this._control('cancel');
+  }
+
+  async _run(options) {
+    const model = this._model;
+    const { signal } = options;
+    try {
+      if (signal?.aborted) throw abortedError('tuning');
+      if (options.data == null) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'tune: options.data is required');
+      const args = {};
+      for (const k of TUNE_KEYS) if (options[k] !== undefined) args[k] = options[k];
+      args.data = await dataArg(options.data, 'tune');
+      if (options.init instanceof Adapter) {
+        checkAdapter(model, options.init);
+        args.initAdapter = options.init._id;
+      } else if (options.init !== undefined) {
+        args.init = options.init;
+      }
+      if (options.resumeFrom != null) args.resumeFrom = await readBytes(options.resumeFrom, 'resumeFrom');
+      const { id, promise } = model._startCall('tune', args, {
+        onProgress: (p) => {
+          if (p.type === 'step') {
+            const { type, ...step } = p;
+            this._emit('progress', step);
+          } else if (p.type === 'eval') {
+            const { type, ...ev } = p;
+            this._emit('eval', ev);
+          } else if (p.type === 'checkpoint') {
+            this._emit('checkpoint', { step: p.step, bytes: p.bytes });
+          } else if (p.type === 'state') {
+            this._setState(p.state);
+          }
+        },
+      });
+      this._id = id;
+      for (const op of this._pendingControl.splice(0)) model.engine._client.control(op, id);
+      const detach = watchSignal(signal, () => this.abort());
+      let res;
+      try {
+        res = await promise;
+      } finally {
+        detach();
+      }
+      const adapter = model._adopt(res.adapter);
+      const best = res.best && res.best.adapter !== res.adapter.adapter ? model._adopt(res.best) : adapter;
+      this._setState('done');
+      return { adapter, best, history: res.history, reason: res.reason, memory: res.memory };
+    } catch (e) {
+      this._setState('failed');
+      throw SoftpromptError.from(e);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Adapter
+
+export class Adapter {
+  /** @private */
+  constructor(model, id, info) {
+    this.model = model;
+    this._id = id;
+    this.info = info;
+    this._freed = false;
+  }
+
+  get freed() {
+    return this._freed || this.model._freed;
+  }
+
+  _call(op, args) {
+    if (this.freed) return Promise.reject(err(ErrorCodes.SP_ERR_STATE, 'the adapter was freed'));
+    return this.model.engine._client.call(op, { adapter: this._id, ...args });
+  }
+
+  async save(options = {}) {
+    return await this._call('saveAdapter', { baseModelName: options.baseModelName ?? this.model._name ?? '' });
+  }
+
+  async nearest(k = 5) {
+    return await this._call('nearest', { k });
+  }
+
+  async free() {
+    if (this.freed) return;
+    this._freed = true;
+    this.model._adapters.delete(this);
+    if (this.model.engine._client.dead) return;
+    await this.model.engine._client.call('freeAdapter', { adapter: this._id });
+  }
+}
+
+export default Softprompt;
