@@ -1,0 +1,264 @@
+/* generate.c - sampling and incremental decoding with a KV cache.
+ *
+ * sp_gen_next() returns one token per call, so the caller (a Web Worker) can stream tokens
+ * and cancel between them. The first call runs the prefill: the soft prompt (prompt tuning)
+ * or the per-layer prefix (prefix tuning, placed in the cache at positions 0..N-1, keys used
+ * as stored, no RoPE) followed by the prompt ids; the virtual tokens never appear in output.
+ *
+ * Sampling is deterministic for a seed: an own xorshift RNG, f32 softmax, and a stable order
+ * (probability descending, then token id ascending) for top-k / top-p. */
+#include "../api/softprompt.h"
+#include "../readers/json.h"
+#include "../train/adapter.h"
+#include "transformer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int32_t max_tokens;
+    float temperature; /* 0 = greedy */
+    int32_t top_k;     /* 0 = off */
+    float top_p;       /* 1 = off */
+    uint64_t seed;
+    int32_t stop_at_eos;
+} sp_sample_opts;
+
+struct sp_gen {
+    sp_model *m;
+    sp_sample_opts o;
+    sp_rng rng;
+    int32_t *prompt;     /* (n_prompt) */
+    int32_t n_prompt;
+    const float *soft;   /* (n_soft, dim) virtual token embeddings, or NULL */
+    int32_t n_soft;
+    int32_t n_prefix;    /* cache rows pre-filled by a prefix adapter */
+    int32_t cap;         /* cache capacity in positions */
+    float *cache_k;      /* (n_layers, cap, kv_dim) */
+    float *cache_v;      /* (n_layers, cap, kv_dim) */
+    sp_acts acts;        /* B = 1, T = prefill rows; one layer slot, no stored probabilities */
+    float *logits;       /* (vocab) */
+    int32_t *order;      /* (vocab) sampling order */
+    int32_t *tmp;        /* (vocab) sort scratch */
+    float *probs;        /* (vocab) */
+    int32_t pos;         /* positions in the cache */
+    int32_t n_generated;
+    int32_t last;        /* last token returned, -1 before the first */
+    int32_t done;
+    sp_arena arena;
+};
+
+static sp_status parse_sample_opts(sp_sample_opts *o, const char *json, sp_error *err) {
+    o->max_tokens = 128;
+    o->temperature = 1.0f;
+    o->top_k = 0;
+    o->top_p = 1.0f;
+    o->seed = 0;
+    o->stop_at_eos = 1;
+    if (!json || !*json) return SP_OK;
+    sp_arena a;
+    sp_arena_init(&a, 4096);
+    sp_error jerr;
+    sp_json *j = sp_json_parse(&a, json, strlen(json), &jerr);
+    sp_status s = SP_OK;
+    if (!j || j->type != SP_JSON_OBJECT) {
+        s = sp_error_set(err, SP_ERR_INVALID_ARG, "generate options: %s", j ? "not a JSON object" : jerr.msg);
+        goto done;
+    }
+    double mt = sp_json_number(j, "max_tokens", 128), t = sp_json_number(j, "temperature", 1.0);
+    double tk = sp_json_number(j, "top_k", 0), tp = sp_json_number(j, "top_p", 1.0), sd = sp_json_number(j, "seed", 0);
+    if (!(mt >= 0 && mt <= 1e7 && mt == floor(mt))) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "max_tokens must be a whole number >= 0 (got %g)", mt); goto done; }
+    if (!(t >= 0 && t <= 100)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "temperature must be in [0, 100] (got %g)", t); goto done; }
+    if (!(tk >= 0 && tk == floor(tk) && tk <= 1e7)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "top_k must be a whole number >= 0 (got %g)", tk); goto done; }
+    if (!(tp > 0 && tp <= 1)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "top_p must be in (0, 1] (got %g)", tp); goto done; }
+    if (!(sd >= 0 && sd == floor(sd) && sd < 18446744073709551616.0)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "seed must be a whole number >= 0 (got %g)", sd); goto done; }
+    o->max_tokens = (int32_t)mt;
+    o->temperature = (float)t;
+    o->top_k = (int32_t)tk;
+    o->top_p = (float)tp;
+    o->seed = (uint64_t)sd;
+    o->stop_at_eos = sp_json_bool(j, "stop_at_eos", 1);
+done:
+    sp_arena_free(&a);
+    return s;
+}
+
+sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, const char *opts_json, sp_error *err) {
+    sp_error_clear(err);
+    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
+    const sp_config *c = &m->cfg;
+    sp_sample_opts o;
+    if (parse_sample_opts(&o, opts_json, err)) return NULL;
+    if (n <= 0 && !(ad && ad->method == SP_METHOD_PROMPT)) { sp_error_set(err, SP_ERR_INVALID_ARG, "the prompt is empty (pass at least BOS)"); return NULL; }
+    if (n < 0) n = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size) { sp_error_set(err, SP_ERR_INVALID_ARG, "token id %d at %d is out of range [0, %d)", ids[i], i, c->vocab_size); return NULL; }
+    int32_t n_soft = 0, n_prefix = 0;
+    if (ad) {
+        if (ad->model != m) { sp_error_set(err, SP_ERR_INVALID_ARG, "the adapter belongs to another model"); return NULL; }
+        if (ad->method == SP_METHOD_PROMPT) n_soft = ad->n_virtual;
+        else n_prefix = ad->n_virtual;
+    }
+    int64_t need = (int64_t)n_prefix + n_soft + n + o.max_tokens;
+    if (need > c->ctx_len) {
+        sp_error_set(err, SP_ERR_CONTEXT, "%d virtual + %d prompt + %d new tokens = %lld positions, more than the context of %d",
+                     n_soft + n_prefix, n, o.max_tokens, (long long)need, c->ctx_len);
+        return NULL;
+    }
+    sp_gen *g = (sp_gen *)calloc(1, sizeof(sp_gen));
+    if (!g) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
+    sp_arena_init(&g->arena, 1 << 16);
+    g->m = m;
+    g->o = o;
+    sp_rng_seed(&g->rng, o.seed);
+    g->n_prompt = n;
+    g->n_soft = n_soft;
+    g->soft = n_soft ? ad->params : NULL;
+    g->n_prefix = n_prefix;
+    g->cap = (int32_t)need;
+    g->last = -1;
+    const int32_t T = n_soft + n > 0 ? n_soft + n : 1;
+    size_t cache_floats;
+    if (!sp_mul_size((size_t)c->n_layers * (size_t)g->cap, (size_t)c->kv_dim, &cache_floats)) goto nomem;
+    g->prompt = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)(n ? n : 1));
+    g->cache_k = (float *)sp_arena_alloc(&g->arena, cache_floats * sizeof(float));
+    g->cache_v = (float *)sp_arena_alloc(&g->arena, cache_floats * sizeof(float));
+    g->logits = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)c->vocab_size);
+    g->probs = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)c->vocab_size);
+    g->order = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
+    g->tmp = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
+    if (!g->prompt || !g->cache_k || !g->cache_v || !g->logits || !g->probs || !g->order || !g->tmp) goto nomem;
+    if (n) memcpy(g->prompt, ids, sizeof(int32_t) * (size_t)n);
+    if (sp_acts_alloc(&g->acts, &g->arena, c, 1, T, g->cap, 1, 0, 1, err)) goto fail;
+    if (n_prefix) { /* prefix (n_layers, 2, N, kv_dim) -> cache rows 0..N-1 of every layer */
+        for (int32_t l = 0; l < c->n_layers; l++) {
+            const float *pk = ad->params + (size_t)l * 2 * n_prefix * c->kv_dim;
+            const float *pv = pk + (size_t)n_prefix * c->kv_dim;
+            memcpy(g->cache_k + (size_t)l * g->cap * c->kv_dim, pk, sizeof(float) * (size_t)n_prefix * c->kv_dim);
+            memcpy(g->cache_v + (size_t)l * g->cap * c->kv_dim, pv, sizeof(float) * (size_t)n_prefix * c->kv_dim);
+        }
+        g->pos = n_prefix;
+    }
+    if (n_soft) { /* keep a private copy: the caller may free or keep training the adapter */
+        float *soft = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)n_soft * c->dim);
+        if (!soft) goto nomem;
+        memcpy(soft, ad->params, sizeof(float) * (size_t)n_soft * c->dim);
+        g->soft = soft;
+    }
+    return g;
+nomem:
+    sp_error_set(err, SP_ERR_NOMEM, "out of memory for a %d-position KV cache", g->cap);
+fail:
+    sp_arena_free(&g->arena);
+    free(g);
+    return NULL;
+}
+
+void sp_gen_free(sp_gen *g) {
+    if (!g) return;
+    sp_arena_free(&g->arena);
+    free(g);
+}
+
+const float *sp_gen_logits(sp_gen *g) { return g ? g->logits : NULL; }
+
+/* Run T rows starting at cache position g->pos; leaves the last row's logits. */
+static void gen_forward(sp_gen *g, const float *x0, int32_t T) {
+    const sp_config *c = &g->m->cfg;
+    sp_past past = {g->cache_k, g->cache_v, (int64_t)g->cap * c->kv_dim, g->pos, g->cache_k, g->cache_v};
+    sp_forward(g->m, &g->acts, x0, 1, T, &past);
+    sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits);
+    g->pos += T;
+}
+
+static int cmp_prob_desc(const void *a, const void *b, const float *p) {
+    int32_t ia = *(const int32_t *)a, ib = *(const int32_t *)b;
+    if (p[ia] > p[ib]) return -1;
+    if (p[ia] < p[ib]) return 1;
+    return ia < ib ? -1 : ia > ib;
+}
+
+/* insertion-merge sort keeping it portable and deterministic (qsort has no context argument in C11) */
+static void sort_by_prob(int32_t *idx, int32_t n, const float *p, int32_t *tmp) {
+    for (int32_t width = 1; width < n; width *= 2) {
+        for (int32_t lo = 0; lo < n; lo += 2 * width) {
+            int32_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int32_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) tmp[o++] = cmp_prob_desc(&idx[j], &idx[i], p) < 0 ? idx[j++] : idx[i++];
+            while (i < mid) tmp[o++] = idx[i++];
+            while (j < hi) tmp[o++] = idx[j++];
+        }
+        memcpy(idx, tmp, sizeof(int32_t) * (size_t)n);
+    }
+}
+
+static int32_t sample(sp_gen *g) {
+    const int32_t V = g->m->cfg.vocab_size;
+    const float *lg = g->logits;
+    if (g->o.temperature == 0.0f) { /* greedy: first maximum */
+        int32_t best = 0;
+        for (int32_t i = 1; i < V; i++)
+            if (lg[i] > lg[best]) best = i;
+        return best;
+    }
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    float sum = 0.0f;
+    for (int32_t i = 0; i < V; i++) {
+        g->probs[i] = expf((lg[i] - mx) / g->o.temperature);
+        sum += g->probs[i];
+    }
+    for (int32_t i = 0; i < V; i++) g->probs[i] /= sum;
+    int32_t n = V;
+    if (g->o.top_k > 0 || g->o.top_p < 1.0f) {
+        for (int32_t i = 0; i < V; i++) g->order[i] = i;
+        sort_by_prob(g->order, V, g->probs, g->tmp);
+        if (g->o.top_k > 0 && g->o.top_k < n) n = g->o.top_k;
+        if (g->o.top_p < 1.0f) {
+            float cum = 0.0f;
+            int32_t k;
+            for (k = 0; k < n; k++) {
+                cum += g->probs[g->order[k]];
+                if (cum >= g->o.top_p) { k++; break; }
+            }
+            n = k < n ? k : n;
+        }
+        float tot = 0.0f;
+        for (int32_t i = 0; i < n; i++) tot += g->probs[g->order[i]];
+        float r = sp_rng_f32(&g->rng) * tot, cdf = 0.0f;
+        for (int32_t i = 0; i < n; i++) {
+            cdf += g->probs[g->order[i]];
+            if (r < cdf) return g->order[i];
+        }
+        return g->order[n - 1];
+    }
+    float r = sp_rng_f32(&g->rng), cdf = 0.0f;
+    for (int32_t i = 0; i < V; i++) {
+        cdf += g->probs[i];
+        if (r < cdf) return i;
+    }
+    return V - 1;
+}
+
+int32_t sp_gen_next(sp_gen *g, sp_error *err) {
+    if (!g) { sp_error_set(err, SP_ERR_INVALID_ARG, "no generator"); return -2; }
+    if (g->done || g->n_generated >= g->o.max_tokens) { g->done = 1; return -1; }
+    const sp_config *c = &g->m->cfg;
+    if (g->last < 0) { /* prefill: [soft prompt ; prompt ids] */
+        const int32_t T = g->n_soft + g->n_prompt;
+        float *x0 = g->acts.x;
+        if (g->n_soft) memcpy(x0, g->soft, sizeof(float) * (size_t)g->n_soft * c->dim);
+        sp_embed(g->m, x0 + (size_t)g->n_soft * c->dim, g->prompt, g->n_prompt);
+        gen_forward(g, x0, T);
+    } else {
+        if (g->pos >= g->cap) { g->done = 1; return -1; }
+        sp_embed(g->m, g->acts.x, &g->last, 1);
+        gen_forward(g, g->acts.x, 1);
+    }
+    int32_t tok = sample(g);
+    if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return -1; }
+    g->last = tok;
+    g->n_generated++;
+    return tok;
+}

@@ -1,0 +1,104 @@
+/* transformer.h - the Llama forward pass and its backward pass (activations only).
+ *
+ * One full-sequence forward serves training (B sequences of T rows, all positions at once),
+ * prefill (B = 1) and decoding (B = 1, T = 1, with a KV cache). Row t of a sequence sits at
+ * position n_past + t and attends to the n_past "past" rows (a trainable prefix, or the KV
+ * cache) and to rows 0..t of its own sequence.
+ *
+ * The backward pass is the exact reverse of sp_forward with every weight frozen: it produces
+ * the gradient with respect to the input embeddings (prompt tuning) and to the past K/V rows
+ * (prefix tuning). Layer pairs: sp_layer_forward / sp_layer_backward. Backward ACCUMULATES. */
+#ifndef SP_TRANSFORMER_H
+#define SP_TRANSFORMER_H
+
+#include "model.h"
+
+/* What the rows attend to before themselves. */
+typedef struct {
+    const float *k;       /* layer l: k + l*layer_stride, (n_past, kv_dim) */
+    const float *v;       /* same layout as k */
+    int64_t layer_stride; /* floats between layers */
+    int32_t n_past;
+    float *cache_k;       /* decoding: where this call's rows are written (same layout as k, rows n_past..), or NULL */
+    float *cache_v;
+} sp_past;
+
+/* Activations of one forward call. Layer-internal buffers hold n_slots layers: n_layers when
+ * everything is kept for the backward, 1 for inference or for training with recompute (the
+ * backward re-runs each layer's forward from x[l] just before differentiating it). */
+typedef struct {
+    int32_t B, T;       /* capacity: sequences, rows per sequence */
+    int32_t S;          /* capacity of attended positions per row: n_past + T */
+    int32_t n_slots;    /* layers of internal activations kept: n_layers or 1 */
+    int32_t keep_att;   /* store attention probabilities (needed by the backward) */
+    float *x;      /* (n_layers+1, B, T, dim) residual stream entering each layer; [n_layers] = last */
+    float *rstd1;  /* (n_slots, B, T) attention RMSNorm 1/rms */
+    float *q;      /* (n_slots, B, T, q_dim) after RoPE */
+    float *k;      /* (n_slots, B, T, kv_dim) after RoPE */
+    float *v;      /* (n_slots, B, T, kv_dim) */
+    float *att;    /* (n_slots, B, n_heads, T, S) softmax probabilities, or NULL */
+    float *ao;     /* (n_slots, B, T, q_dim) attention output before wo */
+    float *xmid;   /* (n_slots, B, T, dim) stream after the attention residual */
+    float *rstd2;  /* (n_slots, B, T) feed-forward RMSNorm 1/rms */
+    float *gate;   /* (n_slots, B, T, hidden) gate pre-activation */
+    float *up;     /* (n_slots, B, T, hidden) */
+    float *rstdf;  /* (B, T) final norm 1/rms */
+    float *xf;     /* (B, T, dim) final normed stream (input of the LM head) */
+    float *xn;     /* (B, T, dim) scratch: normed input of the current block */
+    float *hb;     /* (B, T, hidden) scratch: silu(gate)*up */
+    float *scores; /* (threads, S) scratch for attention without keep_att */
+    int32_t n_threads;
+} sp_acts;
+
+/* Gradient buffers of one backward call. */
+typedef struct {
+    float *dx;     /* (B, T, dim) gradient of the loss w.r.t. the stream, flowing down; ends as d(x0) */
+    float *dxn;    /* (B, T, dim) */
+    float *dq;     /* (B, T, q_dim) */
+    float *dk;     /* (B, T, kv_dim) */
+    float *dv;     /* (B, T, kv_dim) */
+    float *dao;    /* (B, T, q_dim) */
+    float *dh;     /* (B, T, hidden) */
+    float *dgate;  /* (B, T, hidden) */
+    float *dup;    /* (B, T, hidden) */
+    float *datt;   /* (n_kv_heads, S) scratch per task */
+} sp_grads;
+
+/* Bytes of an sp_acts / sp_grads for (B, T, n_past); 0 on overflow. */
+size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att, int32_t n_threads);
+size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past);
+/* Carve the buffers out of an arena; NULL members on failure (returns SP_ERR_NOMEM). */
+sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past,
+                        int32_t n_slots, int32_t keep_att, int32_t n_threads, sp_error *err);
+sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past, sp_error *err);
+
+/* x_out[n, dim] = rows ids[n] of the token embedding (dequantized). Ids must be in range. */
+void sp_embed(const sp_model *m, float *x_out, const int32_t *ids, int32_t n);
+
+/* Forward over B sequences of T rows. x0 (B, T, dim) is the embedded input (virtual tokens
+ * included). Fills acts (x[0] = x0 ... xf). past may be NULL. */
+void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32_t T, const sp_past *past);
+/* One block: reads a->x[l], writes a->x[l+1] and the slot's activations. */
+void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32_t T, const sp_past *past);
+
+/* LM head + cross-entropy at n selected rows of xf (row index b*T + t, target token id).
+ * Returns the summed loss (natural log). If dxf is not NULL, accumulates
+ * scale * d(loss)/d(xf) into dxf (B*T, dim). logits: scratch of chunk*(vocab + 2*dim) floats, chunk >= 1. */
+double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
+                       float *dxf, float scale, float *logits, int32_t chunk);
+/* logits[vocab] for one row of xf. */
+void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits);
+
+/* Backward. On entry g->dx holds d(loss)/d(xf) (B, T, dim) as accumulated by sp_lm_head_loss;
+ * on exit g->dx holds d(loss)/d(x0). dpast_k/dpast_v (same layout as past, may be NULL) accumulate
+ * the gradient w.r.t. the past rows. With a->n_slots == 1 each layer's forward is recomputed. */
+void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t T, const sp_past *past,
+                 float *dpast_k, float *dpast_v);
+void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, int32_t B, int32_t T,
+                       const sp_past *past, float *dpast_k, float *dpast_v);
+
+/* RoPE on n rows of n_heads heads, row r at position pos0 + r (row stride = n_heads*head_dim).
+ * sign = +1 rotates forward, -1 applies the transpose (backward). */
+void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t pos0, int32_t sign);
+
+#endif
