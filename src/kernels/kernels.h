@@ -54,4 +54,10 @@ void sp_rmsnorm_backward(float *dx, const float *dout, const float *x, const flo
 void sp_softmax_inplace(float *x, int32_t n);
 float sp_silu(float x);
 
+/* ---- quantization (tests, benchmarks, tools) ---- */
+/* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0,
+ * round-to-nearest-even for F16/BF16). Returns bytes written (sp_dtype_row_bytes(t, n)),
+ * or 0 if t is unsupported or n is not a multiple of the block size. */
+size_t sp_quantize_row(uint32_t t, void *dst, const float *src, int64_t n);
+
 #endif

@@ -1,0 +1,86 @@
+/* dispatch.c - the one place that picks a kernel table, and the threaded drivers.
+ *
+ * The drivers split output rows (matmul) or output columns (matmul_dx) into contiguous
+ * chunks, one task each. Each output element is computed by exactly one task with a
+ * formula that does not depend on where the chunk starts, so results are bitwise
+ * identical for any thread count. */
+#include "kernels_impl.h"
+
+const sp_kernels *sp_kernels_get(sp_isa isa) {
+    switch (isa) {
+    case SP_ISA_SCALAR:
+        return &sp_kernels_scalar;
+    case SP_ISA_WASMSIMD:
+#ifdef __wasm_simd128__
+        return &sp_kernels_wasmsimd;
+#else
+        return NULL;
+#endif
+    case SP_ISA_BEST:
+#ifdef __wasm_simd128__
+        return &sp_kernels_wasmsimd;
+#else
+        return &sp_kernels_scalar;
+#endif
+    }
+    return NULL;
+}
+
+/* Below this many multiply-adds a product runs on the calling thread: waking workers
+ * costs more than it saves. */
+#define SP_PAR_MIN_MACS (1 << 17)
+
+typedef struct {
+    const sp_kernels *k;
+    float *out;        /* y (n, rows) or dx (n, cols) */
+    const float *in;   /* x (n, cols) or dy (n, rows) */
+    const sp_mat *w;
+    int32_t n;
+    int32_t chunk;     /* rows or columns per task */
+    int32_t total;     /* rows or columns in all */
+} mm_job;
+
+static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
+    const mm_job *j = ctx;
+    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
+    if (b > j->total) b = j->total;
+    if (a < b) j->k->matmul(j->out, j->in, j->w, j->n, (int32_t)a, (int32_t)b);
+}
+
+static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
+    const mm_job *j = ctx;
+    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
+    if (b > j->total) b = j->total;
+    if (a < b) j->k->matmul_dx(j->out, j->in, j->w, j->n, (int32_t)a, (int32_t)b);
+}
+
+/* Chunk size: total split over the threads, rounded up to a multiple of align. */
+static int32_t split_chunk(int32_t total, int32_t threads, int32_t align) {
+    int32_t c = (total + threads - 1) / threads;
+    c = (c + align - 1) / align * align;
+    return c < align ? align : c;
+}
+
+void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n) {
+    if (n <= 0 || w->rows <= 0) return;
+    int32_t threads = sp_pool_threads(p);
+    double macs = (double)n * w->rows * w->cols;
+    if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
+        k->matmul(y, x, w, n, 0, w->rows);
+        return;
+    }
+    mm_job j = {k, y, x, w, n, split_chunk(w->rows, threads, 12), w->rows};
+    sp_pool_run(p, matmul_task, &j, (w->rows + j.chunk - 1) / j.chunk);
+}
+
+void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
+    if (n <= 0 || w->cols <= 0) return;
+    int32_t threads = sp_pool_threads(p);
+    double macs = (double)n * w->rows * w->cols;
+    if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
+        k->matmul_dx(dx, dy, w, n, 0, w->cols);
+        return;
+    }
+    mm_job j = {k, dx, dy, w, n, split_chunk(w->cols, threads, SP_COL_ALIGN), w->cols};
+    sp_pool_run(p, matmul_dx_task, &j, (w->cols + j.chunk - 1) / j.chunk);
+}

@@ -1,0 +1,129 @@
+/* pool.c - a small persistent thread pool.
+ *
+ * With SP_THREADS (native builds) or __EMSCRIPTEN_PTHREADS__ (the -pthread wasm build),
+ * n_threads-1 workers wait on a condition variable; sp_pool_run hands out task indices
+ * under a mutex, the calling thread works too, and it returns when every task is done.
+ * If the workers never start (a browser that cannot spawn them yet), the caller simply
+ * runs every task itself. Otherwise everything runs inline.
+ * Not re-entrant: do not call sp_pool_run from inside a task, or from two threads at once. */
+#include <stdlib.h>
+#include "kernels.h"
+
+#if defined(SP_THREADS) || defined(__EMSCRIPTEN_PTHREADS__)
+#define SP_POOL_PTHREADS 1
+#include <pthread.h>
+#endif
+
+struct sp_pool {
+    int32_t n_threads;        /* including the caller */
+#ifdef SP_POOL_PTHREADS
+    int32_t n_workers;        /* threads actually started */
+    pthread_t *workers;       /* (n_workers) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;   /* workers: a new job or stop */
+    pthread_cond_t cv_done;   /* caller: remaining reached 0 */
+    sp_task_fn fn;            /* current job */
+    void *ctx;
+    int32_t n_tasks;
+    int32_t next;             /* next task index to hand out */
+    int32_t remaining;        /* tasks not yet finished */
+    int stop;
+#endif
+};
+
+#ifdef SP_POOL_PTHREADS
+/* Runs tasks of the current job until none is left. Called and returns with p->mu held. */
+static void pool_work(sp_pool *p) {
+    while (p->next < p->n_tasks) {
+        int32_t t = p->next++;
+        sp_task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        int32_t nt = p->n_tasks;
+        pthread_mutex_unlock(&p->mu);
+        fn(ctx, t, nt);
+        pthread_mutex_lock(&p->mu);
+        if (--p->remaining == 0) pthread_cond_broadcast(&p->cv_done);
+    }
+}
+
+static void *pool_worker(void *arg) {
+    sp_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->next >= p->n_tasks) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop) break;
+        pool_work(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+#endif
+
+sp_pool *sp_pool_create(int32_t n_threads) {
+    sp_pool *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->n_threads = n_threads < 1 ? 1 : n_threads;
+#ifdef SP_POOL_PTHREADS
+    if (p->n_threads > 256) p->n_threads = 256;
+    if (p->n_threads == 1) return p;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) { free(p); return NULL; }
+    if (pthread_cond_init(&p->cv_work, NULL) != 0) { pthread_mutex_destroy(&p->mu); free(p); return NULL; }
+    if (pthread_cond_init(&p->cv_done, NULL) != 0) {
+        pthread_cond_destroy(&p->cv_work); pthread_mutex_destroy(&p->mu); free(p); return NULL;
+    }
+    p->workers = calloc((size_t)p->n_threads - 1, sizeof(pthread_t));
+    if (!p->workers) { sp_pool_free(p); return NULL; }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* kernels keep ~20 KB tiles on the stack */
+    for (int32_t i = 0; i < p->n_threads - 1; i++) {
+        if (pthread_create(&p->workers[i], &attr, pool_worker, p) != 0) break;
+        p->n_workers++;
+    }
+    pthread_attr_destroy(&attr);
+    p->n_threads = p->n_workers + 1;
+#else
+    p->n_threads = 1;
+#endif
+    return p;
+}
+
+void sp_pool_free(sp_pool *p) {
+    if (!p) return;
+#ifdef SP_POOL_PTHREADS
+    if (p->workers || p->n_threads > 1) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+        for (int32_t i = 0; i < p->n_workers; i++) pthread_join(p->workers[i], NULL);
+        free(p->workers);
+        pthread_cond_destroy(&p->cv_done);
+        pthread_cond_destroy(&p->cv_work);
+        pthread_mutex_destroy(&p->mu);
+    }
+#endif
+    free(p);
+}
+
+int32_t sp_pool_threads(const sp_pool *p) { return p ? p->n_threads : 1; }
+
+void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks) {
+    if (n_tasks <= 0) return;
+#ifdef SP_POOL_PTHREADS
+    if (p && p->n_workers > 0 && n_tasks > 1) {
+        pthread_mutex_lock(&p->mu);
+        p->fn = fn;
+        p->ctx = ctx;
+        p->n_tasks = n_tasks;
+        p->next = 0;
+        p->remaining = n_tasks;
+        pthread_cond_broadcast(&p->cv_work);
+        pool_work(p);
+        while (p->remaining > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+#endif
+    for (int32_t t = 0; t < n_tasks; t++) fn(ctx, t, n_tasks);
+}

@@ -1,0 +1,170 @@
+/* probe.c - peak-flops and copy-bandwidth probes, and the matmul benchmarks. */
+#define _POSIX_C_SOURCE 199309L
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "probe.h"
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
+double sp_now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+#define PEAK_ITERS 200000
+
+/* 12 independent acc = acc*m + c chains, PEAK_ITERS times; 96 flops per iteration (wasm)
+ * or 24 (scalar). The seeds come from the caller so nothing folds at compile time. */
+__attribute__((noinline)) static float peak_chunk(const float *seed) {
+#ifdef __wasm_simd128__
+    v128_t a0 = wasm_f32x4_splat(seed[0]), a1 = wasm_f32x4_splat(seed[1]), a2 = wasm_f32x4_splat(seed[2]),
+           a3 = wasm_f32x4_splat(seed[3]), a4 = wasm_f32x4_splat(seed[4]), a5 = wasm_f32x4_splat(seed[5]),
+           a6 = wasm_f32x4_splat(seed[6]), a7 = wasm_f32x4_splat(seed[7]), a8 = wasm_f32x4_splat(seed[8]),
+           a9 = wasm_f32x4_splat(seed[9]), a10 = wasm_f32x4_splat(seed[10]), a11 = wasm_f32x4_splat(seed[11]);
+    const v128_t m = wasm_f32x4_splat(seed[12]), c = wasm_f32x4_splat(seed[13]);
+#define STEP(a) a = wasm_f32x4_add(wasm_f32x4_mul(a, m), c)
+    for (int32_t i = 0; i < PEAK_ITERS; i++) {
+        STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5);
+        STEP(a6); STEP(a7); STEP(a8); STEP(a9); STEP(a10); STEP(a11);
+    }
+#undef STEP
+    v128_t s = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)),
+                              wasm_f32x4_add(wasm_f32x4_add(a4, a5), wasm_f32x4_add(a6, a7)));
+    s = wasm_f32x4_add(s, wasm_f32x4_add(wasm_f32x4_add(a8, a9), wasm_f32x4_add(a10, a11)));
+    return wasm_f32x4_extract_lane(s, 0);
+#else
+    float a[12];
+    for (int j = 0; j < 12; j++) a[j] = seed[j];
+    const float m = seed[12], c = seed[13];
+    for (int32_t i = 0; i < PEAK_ITERS; i++)
+        for (int j = 0; j < 12; j++) a[j] = a[j] * m + c;
+    float s = 0.0f;
+    for (int j = 0; j < 12; j++) s += a[j];
+    return s;
+#endif
+}
+
+double sp_probe_peak_gflops(double seconds) {
+#ifdef __wasm_simd128__
+    const double flops = 96.0 * PEAK_ITERS;
+#else
+    const double flops = 24.0 * PEAK_ITERS;
+#endif
+    float seed[14];
+    double t = sp_now_ms();
+    for (int j = 0; j < 12; j++) seed[j] = (float)((int64_t)t % 7) * 0.01f + (float)j * 0.125f;
+    seed[12] = 0.99990f;
+    seed[13] = 0.00013f;
+    double best = 0.0, end = t + seconds * 1e3;
+    volatile float sink = 0.0f;
+    int runs = 0;
+    do {
+        double t0 = sp_now_ms();
+        sink += peak_chunk(seed);
+        double dt = sp_now_ms() - t0;
+        if (dt > 0.0 && flops / dt * 1e-6 > best) best = flops / dt * 1e-6;
+        runs++;
+    } while (sp_now_ms() < end || runs < 3);
+    (void)sink;
+    return best;
+}
+
+/* dst[0..n) = src[0..n) with 16-byte loads and stores (n multiple of 64). */
+__attribute__((noinline)) static void copy_chunk(uint8_t *dst, const uint8_t *src, size_t n) {
+#ifdef __wasm_simd128__
+    for (size_t i = 0; i < n; i += 64) {
+        v128_t a = wasm_v128_load(src + i), b = wasm_v128_load(src + i + 16);
+        v128_t c = wasm_v128_load(src + i + 32), d = wasm_v128_load(src + i + 48);
+        wasm_v128_store(dst + i, a);
+        wasm_v128_store(dst + i + 16, b);
+        wasm_v128_store(dst + i + 32, c);
+        wasm_v128_store(dst + i + 48, d);
+    }
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+double sp_probe_copy_gbs(size_t bytes, double seconds) {
+    if (bytes == 0) bytes = (size_t)64 << 20;
+    bytes = (bytes + 63) & ~(size_t)63;
+    uint8_t *a = malloc(bytes), *b = malloc(bytes);
+    if (!a || !b) { free(a); free(b); return -1.0; }
+    memset(a, 1, bytes);
+    memset(b, 2, bytes);
+    const size_t piece = bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20); /* per call */
+    double best = 0.0, end = sp_now_ms() + seconds * 1e3;
+    int runs = 0;
+    do {
+        double t0 = sp_now_ms();
+        for (size_t off = 0; off < bytes; off += piece)
+            copy_chunk(b + off, a + off, bytes - off < piece ? bytes - off : piece);
+        double dt = sp_now_ms() - t0;
+        double gbs = 2.0 * (double)bytes / (dt * 1e6);
+        if (dt > 0.0 && gbs > best) best = gbs;
+        runs++;
+    } while (sp_now_ms() < end || runs < 3);
+    free(a);
+    free(b);
+    return best;
+}
+
+size_t sp_bench_weight_bytes(uint32_t type, int32_t rows, int32_t cols) {
+    size_t rb = sp_dtype_row_bytes(type, cols), total;
+    if (rows <= 0 || rb == 0 || !sp_mul_size(rb, (size_t)rows, &total)) return 0;
+    return total;
+}
+
+static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds) {
+    size_t wbytes = sp_bench_weight_bytes(type, rows, cols), xs, ys;
+    if (!k || n <= 0 || wbytes == 0 || !sp_dtype_supported(type)) return -1.0;
+    if (!sp_mul_size((size_t)n * 4, (size_t)cols, &xs) || !sp_mul_size((size_t)n * 4, (size_t)rows, &ys)) return -1.0;
+    uint8_t *wd = malloc(wbytes);
+    float *x = malloc(xs), *y = malloc(ys), *tmp = malloc((size_t)cols * 4);
+    double result = -1.0;
+    if (!wd || !x || !y || !tmp) goto done;
+    sp_rng rng;
+    sp_rng_seed(&rng, 1234);
+    size_t rb = wbytes / (size_t)rows;
+    for (int32_t r = 0; r < rows; r++) {
+        for (int32_t c = 0; c < cols; c++) tmp[c] = sp_rng_normal(&rng) * 0.05f;
+        sp_quantize_row(type, wd + (size_t)r * rb, tmp, cols);
+    }
+    for (size_t i = 0; i < xs / 4; i++) x[i] = sp_rng_normal(&rng);
+    for (size_t i = 0; i < ys / 4; i++) y[i] = sp_rng_normal(&rng) * 1e-3f;
+    sp_mat w = {type, rows, cols, rb, wd};
+    const double flops = 2.0 * n * (double)rows * cols;
+    /* calls per timed batch: aim for about 2 ms */
+    int32_t per = 1;
+    double best = 1e300, end = sp_now_ms() + seconds * 1e3;
+    int runs = 0;
+    do {
+        double t0 = sp_now_ms();
+        for (int32_t c = 0; c < per; c++) {
+            if (backward) sp_matmul_dx(p, k, x, y, &w, n);
+            else sp_matmul(p, k, y, x, &w, n);
+        }
+        double dt = (sp_now_ms() - t0) / per;
+        if (dt < best) best = dt;
+        if (dt * per < 1.0 && per < (1 << 20)) per *= 2;
+        runs++;
+    } while (sp_now_ms() < end || runs < 4);
+    if (best > 0.0) result = flops / (best * 1e6);
+done:
+    free(wd);
+    free(x);
+    free(y);
+    free(tmp);
+    return result;
+}
+
+double sp_bench_matmul_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds) {
+    return bench(0, p, k, type, n, rows, cols, seconds);
+}
+
+double sp_bench_matmul_dx_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds) {
+    return bench(1, p, k, type, n, rows, cols, seconds);
+}

@@ -1,0 +1,31 @@
+/* probe.h - machine probes and kernel benchmarks (for `npm run bench` and tuning).
+ *
+ * All timings use sp_now_ms. Under V8 a wasm function first runs in the baseline
+ * compiler and is only replaced by optimised code on a later call, so every probe calls
+ * short chunks repeatedly and reports the best chunk, never one long call. */
+#ifndef SP_PROBE_H
+#define SP_PROBE_H
+
+#include "kernels.h"
+
+/* Milliseconds from a monotonic clock (CLOCK_MONOTONIC, in wasm and natively). */
+double sp_now_ms(void);
+
+/* GFLOP/s of a 12-accumulator f32x4 mul+add loop (scalar natively): the roof for f32 kernels.
+ * Runs for about `seconds`. */
+double sp_probe_peak_gflops(double seconds);
+
+/* Copy bandwidth in GB/s, counting bytes read plus bytes written, over a `bytes` buffer
+ * (0 = 64 MiB), for about `seconds`. Returns -1 if the buffers cannot be allocated. */
+double sp_probe_copy_gbs(size_t bytes, double seconds);
+
+/* GFLOP/s (2*n*rows*cols per call) of sp_matmul (Y = X·Wᵀ) / sp_matmul_dx (dX += dY·W)
+ * on random weights of `type`, for about `seconds`. Returns -1 on bad arguments
+ * (unsupported type, cols not a multiple of 32 for quantized types) or out of memory. */
+double sp_bench_matmul_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds);
+double sp_bench_matmul_dx_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds);
+
+/* Bytes of a rows x cols weight of `type` (what a matvec streams), 0 if invalid. */
+size_t sp_bench_weight_bytes(uint32_t type, int32_t rows, int32_t cols);
+
+#endif

@@ -1,0 +1,306 @@
+/* wasmsimd.c - wasm SIMD128 kernels, same signatures as scalar.c.
+ *
+ * Forward  Y = X·Wᵀ : "dot form" register tiles, 3 rows of X x 3 rows of W (9 f32x4
+ *   accumulators over k), or 1 x 4 for n == 1 (decoding). W is used in place when F32,
+ *   otherwise a 3- or 4-row x KC tile is dequantized to f32 into a stack buffer first.
+ *   Every output element follows one formula whatever the tile (batch invariant, so
+ *   matvec and GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4,
+ *   a fixed horizontal sum, then the k % 4 tail in order, added to y.
+ * Backward dX += dY·W : "outer product" tiles, 4 rows of dY x 8 columns (8 accumulators),
+ *   W rows read in place (F32) or dequantized 128 rows x 32 columns at a time. Each dx
+ *   element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
+ * Leftover rows are handled by clamping row pointers (duplicate work, stores only valid).
+ * No relaxed SIMD, no FMA: mul then add. */
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#include "kernels_impl.h"
+
+#define NOINLINE __attribute__((noinline))
+
+static inline int32_t imin(int32_t a, int32_t b) { return a < b ? a : b; }
+
+static inline float hsum4(v128_t v) {
+    v128_t t = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    t = wasm_f32x4_add(t, wasm_i32x4_shuffle(t, t, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(t, 0);
+}
+
+/* ---- dequantization to f32 ---- */
+
+/* 16 signed bytes -> out[0..16) = d * q */
+static inline void i8x16_to_f32(float *out, v128_t q, v128_t d) {
+    v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+    wasm_v128_store(out + 0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), d));
+    wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), d));
+    wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), d));
+    wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), d));
+}
+
+/* 4 halves (low 16 bits of each u32 lane) -> f32, exact (no denormal arithmetic). */
+static inline v128_t f16x4_to_f32x4(v128_t h) {
+    v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x38000000));
+    v128_t infnan = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
+    norm = wasm_i32x4_add(norm, wasm_v128_and(infnan, wasm_i32x4_splat(0x38000000)));
+    v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_splat(1.0f / 16777216.0f));
+    v128_t issub = wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400));
+    return wasm_v128_or(wasm_v128_bitselect(sub, norm, issub), sign);
+}
+
+/* out[0..len) = cols [c0, c0+len) of a weight row as f32 (quantized: c0, len multiples of 32). */
+static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len) {
+    int32_t j = 0;
+    switch (type) {
+    case SP_DTYPE_F32:
+        memcpy(out, row + (size_t)c0 * 4, (size_t)len * 4);
+        break;
+    case SP_DTYPE_F16: {
+        const uint8_t *p = row + (size_t)c0 * 2;
+        for (; j + 8 <= len; j += 8) {
+            v128_t v = wasm_v128_load(p + (size_t)j * 2);
+            wasm_v128_store(out + j, f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v)));
+            wasm_v128_store(out + j + 4, f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(v)));
+        }
+        for (; j < len; j++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)j * 2, 2);
+            out[j] = sp_half_to_f32(h);
+        }
+        break;
+    }
+    case SP_DTYPE_BF16: {
+        const uint8_t *p = row + (size_t)c0 * 2;
+        const v128_t zero = wasm_i32x4_splat(0);
+        for (; j + 8 <= len; j += 8) {
+            v128_t v = wasm_v128_load(p + (size_t)j * 2);
+            wasm_v128_store(out + j, wasm_i16x8_shuffle(zero, v, 0, 8, 0, 9, 0, 10, 0, 11));
+            wasm_v128_store(out + j + 4, wasm_i16x8_shuffle(zero, v, 0, 12, 0, 13, 0, 14, 0, 15));
+        }
+        for (; j < len; j++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)j * 2, 2);
+            out[j] = sp_bits_f32((uint32_t)h << 16);
+        }
+        break;
+    }
+    case SP_DTYPE_Q8_0: {
+        const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q8_0);
+        for (; j < len; j += SP_QK, blk += sizeof(sp_block_q8_0)) {
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
+            i8x16_to_f32(out + j, wasm_v128_load(blk + 2), d);
+            i8x16_to_f32(out + j + 16, wasm_v128_load(blk + 18), d);
+        }
+        break;
+    }
+    case SP_DTYPE_Q4_0: {
+        const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q4_0);
+        const v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
+        for (; j < len; j += SP_QK, blk += sizeof(sp_block_q4_0)) {
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
+            v128_t v = wasm_v128_load(blk + 2);
+            i8x16_to_f32(out + j, wasm_i8x16_sub(wasm_v128_and(v, m4), b8), d);
+            i8x16_to_f32(out + j + 16, wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8), d);
+        }
+        break;
+    }
+    default:
+        memset(out, 0, (size_t)len * 4);
+        break;
+    }
+}
+
+/* ---- forward: y = x · Wᵀ ---- */
+
+#define MA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+/* y[a*ldy + b] (a < ni, b < nr) (first ? = : +=) dot(x_a, w_b) over len values. */
+NOINLINE static void fw_tile_3x3(float *y, int32_t ldy, int first, int32_t ni, int32_t nr,
+                                 const float *x0, const float *x1, const float *x2,
+                                 const float *w0, const float *w1, const float *w2, int32_t len) {
+    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+           c20 = c00, c21 = c00, c22 = c00;
+    const int32_t k4 = len & ~3;
+    for (int32_t k = 0; k < k4; k += 4) {
+        v128_t b0 = wasm_v128_load(w0 + k), b1 = wasm_v128_load(w1 + k), b2 = wasm_v128_load(w2 + k), a;
+        a = wasm_v128_load(x0 + k); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2);
+        a = wasm_v128_load(x1 + k); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2);
+        a = wasm_v128_load(x2 + k); MA(c20, a, b0); MA(c21, a, b1); MA(c22, a, b2);
+    }
+    float s[9] = {hsum4(c00), hsum4(c01), hsum4(c02), hsum4(c10), hsum4(c11), hsum4(c12),
+                  hsum4(c20), hsum4(c21), hsum4(c22)};
+    const float *xs[3] = {x0, x1, x2}, *ws[3] = {w0, w1, w2};
+    for (int32_t a = 0; a < ni; a++) {
+        for (int32_t b = 0; b < nr; b++) {
+            float v = s[a * 3 + b];
+            for (int32_t k = k4; k < len; k++) v += xs[a][k] * ws[b][k];
+            float *yp = y + (size_t)a * ldy + b;
+            *yp = first ? v : *yp + v;
+        }
+    }
+}
+
+/* n == 1: y[b] (b < nr) (first ? = : +=) dot(x, w_b), same formula as fw_tile_3x3. */
+NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x,
+                                 const float *w0, const float *w1, const float *w2, const float *w3, int32_t len) {
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    const int32_t k4 = len & ~3;
+    for (int32_t k = 0; k < k4; k += 4) {
+        v128_t a = wasm_v128_load(x + k);
+        MA(c0, a, wasm_v128_load(w0 + k));
+        MA(c1, a, wasm_v128_load(w1 + k));
+        MA(c2, a, wasm_v128_load(w2 + k));
+        MA(c3, a, wasm_v128_load(w3 + k));
+    }
+    float s[4] = {hsum4(c0), hsum4(c1), hsum4(c2), hsum4(c3)};
+    const float *ws[4] = {w0, w1, w2, w3};
+    for (int32_t b = 0; b < nr; b++) {
+        float v = s[b];
+        for (int32_t k = k4; k < len; k++) v += x[k] * ws[b][k];
+        y[b] = first ? v : y[b] + v;
+    }
+}
+
+static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
+    const int32_t K = w->cols, ldy = w->rows;
+    const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
+    float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
+    for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {
+        const int32_t len = imin(SP_FW_KC, K - k0);
+        const int first = k0 == 0;
+        for (int32_t r = row0; r < row1; r += nrt) {
+            const int32_t nr = imin(nrt, row1 - r);
+            const float *wp[4];
+            for (int32_t b = 0; b < 4; b++) {
+                if (b >= nr) { wp[b] = wp[nr - 1]; continue; } /* clamp leftover rows */
+                const uint8_t *row = sp_mat_row_ptr(w, r + b);
+                if (w->type == SP_DTYPE_F32) {
+                    wp[b] = (const float *)row + k0;
+                } else if (b < nrt) {
+                    dequant_span(wbuf + b * SP_FW_KC, row, w->type, k0, len);
+                    wp[b] = wbuf + b * SP_FW_KC;
+                } else {
+                    wp[b] = wp[nrt - 1];
+                }
+            }
+            if (n == 1) {
+                fw_tile_1x4(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
+                continue;
+            }
+            for (int32_t i = 0; i < n; i += 3) {
+                const int32_t ni = imin(3, n - i);
+                const float *x0 = x + (size_t)i * K + k0;
+                const float *x1 = x + (size_t)(i + imin(1, ni - 1)) * K + k0;
+                const float *x2 = x + (size_t)(i + imin(2, ni - 1)) * K + k0;
+                fw_tile_3x3(y + (size_t)i * ldy + r, ldy, first, ni, nr, x0, x1, x2, wp[0], wp[1], wp[2], len);
+            }
+        }
+    }
+}
+
+/* ---- backward: dx += dy · W ---- */
+
+/* dx_a[0..8) += sum_r dy_a[r] * wt[r*ldw + 0..8) for a < 4, r < nrows, in row order.
+ * Aliased (clamped) rows load and store identical values. */
+NOINLINE static void bw_tile_4x8(float *dx0, float *dx1, float *dx2, float *dx3,
+                                 const float *dy0, const float *dy1, const float *dy2, const float *dy3,
+                                 const float *wt, int32_t ldw, int32_t nrows) {
+    v128_t c00 = wasm_v128_load(dx0), c01 = wasm_v128_load(dx0 + 4);
+    v128_t c10 = wasm_v128_load(dx1), c11 = wasm_v128_load(dx1 + 4);
+    v128_t c20 = wasm_v128_load(dx2), c21 = wasm_v128_load(dx2 + 4);
+    v128_t c30 = wasm_v128_load(dx3), c31 = wasm_v128_load(dx3 + 4);
+    for (int32_t r = 0; r < nrows; r++, wt += ldw) {
+        v128_t b0 = wasm_v128_load(wt), b1 = wasm_v128_load(wt + 4), a;
+        a = wasm_v128_load32_splat(dy0 + r); MA(c00, a, b0); MA(c01, a, b1);
+        a = wasm_v128_load32_splat(dy1 + r); MA(c10, a, b0); MA(c11, a, b1);
+        a = wasm_v128_load32_splat(dy2 + r); MA(c20, a, b0); MA(c21, a, b1);
+        a = wasm_v128_load32_splat(dy3 + r); MA(c30, a, b0); MA(c31, a, b1);
+    }
+    wasm_v128_store(dx0, c00); wasm_v128_store(dx0 + 4, c01);
+    wasm_v128_store(dx1, c10); wasm_v128_store(dx1 + 4, c11);
+    wasm_v128_store(dx2, c20); wasm_v128_store(dx2 + 4, c21);
+    wasm_v128_store(dx3, c30); wasm_v128_store(dx3 + 4, c31);
+}
+
+static void matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1) {
+    const int32_t K = w->cols, R = w->rows;
+    float wbuf[SP_BW_RB * SP_QK] __attribute__((aligned(16))); /* (RB, 32) dequantized W tile */
+    for (int32_t c0 = col0; c0 < col1; c0 += SP_QK) {
+        const int32_t cw = imin(SP_QK, col1 - c0), c8 = cw & ~7;
+        for (int32_t r0 = 0; r0 < R; r0 += SP_BW_RB) {
+            const int32_t rl = imin(SP_BW_RB, R - r0);
+            const float *wt;
+            int32_t ldw;
+            if (w->type == SP_DTYPE_F32) {
+                wt = (const float *)sp_mat_row_ptr(w, r0) + c0;
+                ldw = (int32_t)(w->row_bytes / 4);
+            } else {
+                for (int32_t r = 0; r < rl; r++) dequant_span(wbuf + r * SP_QK, sp_mat_row_ptr(w, r0 + r), w->type, c0, cw);
+                wt = wbuf;
+                ldw = SP_QK;
+            }
+            for (int32_t i = 0; i < n; i += 4) {
+                const int32_t ni = imin(4, n - i);
+                float *dxp[4];
+                const float *dyp[4];
+                for (int32_t a = 0; a < 4; a++) {
+                    int32_t ii = i + imin(a, ni - 1);
+                    dxp[a] = dx + (size_t)ii * K + c0;
+                    dyp[a] = dy + (size_t)ii * R + r0;
+                }
+                for (int32_t j = 0; j < c8; j += 8)
+                    bw_tile_4x8(dxp[0] + j, dxp[1] + j, dxp[2] + j, dxp[3] + j, dyp[0], dyp[1], dyp[2], dyp[3], wt + j, ldw, rl);
+                for (int32_t a = 0; a < ni; a++) { /* columns past the last multiple of 8 */
+                    for (int32_t j = c8; j < cw; j++) {
+                        float acc = dxp[a][j];
+                        for (int32_t r = 0; r < rl; r++) acc += dyp[a][r] * wt[(size_t)r * ldw + j];
+                        dxp[a][j] = acc;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- vectors ---- */
+
+static void mat_row_wasmsimd(float *out, const sp_mat *w, int32_t r) {
+    dequant_span(out, sp_mat_row_ptr(w, r), w->type, 0, w->cols);
+}
+
+static float dot_wasmsimd(const float *a, const float *b, int32_t n) {
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        MA(acc0, wasm_v128_load(a + i), wasm_v128_load(b + i));
+        MA(acc1, wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4));
+    }
+    acc0 = wasm_f32x4_add(acc0, acc1);
+    for (; i + 4 <= n; i += 4) MA(acc0, wasm_v128_load(a + i), wasm_v128_load(b + i));
+    float s = hsum4(acc0);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_wasmsimd(float *out, float a, const float *x, int32_t n) {
+    const v128_t va = wasm_f32x4_splat(a);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), wasm_f32x4_mul(va, wasm_v128_load(x + i))));
+    for (; i < n; i++) out[i] += a * x[i];
+}
+
+const sp_kernels sp_kernels_wasmsimd = {
+    .isa = "wasmsimd",
+    .matmul = matmul_wasmsimd,
+    .matmul_dx = matmul_dx_wasmsimd,
+    .mat_row = mat_row_wasmsimd,
+    .dot = dot_wasmsimd,
+    .axpy = axpy_wasmsimd,
+};
+
+#endif /* __wasm_simd128__ */
