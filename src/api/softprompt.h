@@ -105,6 +105,16 @@ SP_API void sp_gen_free(sp_gen *g);
 SP_API char *sp_eval_json(sp_model *m, sp_adapter *ad, const char *data, size_t data_len,
                           const char *opts_json, sp_error *err);
 
+/* ---- data preview (implemented in src/train/data.c) ---- */
+/* Parses training data as the tuner would and summarises it for the page. format: "jsonl" | "csv" |
+ * "text" | "auto" (NULL = auto). m may be NULL (then tokens/targets are null). Tokens are counted
+ * after truncation to the model's context length. malloc'd JSON:
+ * {"examples":N,"format":"jsonl"|"csv"|"text","tokens":T,"targets":T,"max_tokens":..,"truncated":..,
+ *  "labels":[..] or null,"preview":[{"input":..,"output":..,"line":L} or {"text":..,"line":L}, ...]}
+ * (the first max_examples examples). NULL on malformed data: err is SP_ERR_DATA "line N: ...". */
+SP_API char *sp_data_preview_json(sp_model *m, const char *data, size_t len, const char *format,
+                                  int32_t max_examples, sp_error *err);
+
 /* ---- tuning ---- */
 /* opts (all optional): {"method":"prompt"|"prefix","virtual_tokens":20,"init":"random"|"vocab"|"text",
  *  "init_text":"..","optimizer":"adam"|"adamw"|"sgd","lr":..,"weight_decay":0.01,
