@@ -14,7 +14,8 @@
 
 typedef enum { SP_TOK_SPM = 1, SP_TOK_BPE = 2 } sp_tok_kind;
 
-typedef struct sp_tok_map sp_tok_map; /* piece -> id hash table (private) */
+typedef struct sp_tok_map sp_tok_map;   /* byte-string -> (int32, int32) hash table (private) */
+typedef struct sp_tok_priv sp_tok_priv; /* special-token matchers, normalizer, BPE options (private) */
 
 typedef struct {
     int32_t kind;           /* sp_tok_kind */
@@ -27,8 +28,9 @@ typedef struct {
     int32_t add_space_prefix; /* prepend ▁ to the text before encoding */
     int32_t byte_ids[256];  /* id of the <0xXX> piece for each byte, or -1 */
     sp_tok_map *map;        /* piece -> id */
-    sp_tok_map *merges;     /* BPE: "left right" -> rank */
-    int32_t max_piece_len;
+    sp_tok_map *merges;     /* BPE: (left id, right id) -> (rank, merged id); NULL for SPM */
+    int32_t max_piece_len;  /* longest piece in bytes (a decoded piece is never longer) */
+    sp_tok_priv *priv;      /* everything else the encoder needs; lives in the arena */
 } sp_tokenizer;
 
 /* From GGUF metadata (tokenizer.ggml.*). SP_ERR_TOKENIZER if missing or malformed;
