@@ -1,0 +1,869 @@
+// app.js - the softprompt studio page: choose a model, give examples, train a soft prompt in the
+// engine's Web Worker, compare outputs, look inside the prompt, keep it.
+//
+// The page uses only the public API of ./softprompt.js; the engine (C compiled to wasm) runs in
+// the library's Worker, so nothing here blocks the page's thread for long. Everything the page
+// keeps stays in this browser (IndexedDB, Cache API); the only network request it makes is for
+// the model the user chooses.
+//
+// For tests and the curious, window.__softprompt exposes the page's state (see `debug` below).
+
+import { Softprompt, parseData, threadsAvailable } from './softprompt.js';
+import { LossChart } from './page/chart.js';
+import * as store from './page/storage.js';
+import { EXAMPLES, exampleById } from './page/examples.js';
+import {
+  $, el, setStatus, fmtBytes, fmtCount, fmtDuration, fmtLoss, fmtDate, showPiece, download, debounce, filesFromDrop,
+} from './page/ui.js';
+
+const SETTINGS_KEY = 'softprompt-studio.settings.v1';
+const NEAREST_K = 5;
+
+// ---- state --------------------------------------------------------------------------------
+
+const S = {
+  sp: null, // Softprompt engine
+  model: null, // Model
+  modelMeta: null, // {name, source, from}
+  loadAbort: null, // AbortController of a model load
+  data: { text: '', format: 'auto', preview: null, ok: false, seq: 0 },
+  job: null, // TuneJob while training
+  jobState: 'idle', // idle | running | paused | stopping | done | failed
+  history: { train: [], eval: [], total: 0 }, // chart data of the current/last run
+  active: null, // the soft prompt in use: {adapter, name, savedId, origin, method, losses, evals, finalLoss, evalLoss, settings}
+  gens: [], // running Generation objects
+};
+
+// What tests (and curious people) can read: plain data only.
+const debug = {
+  get engine() { return S.sp ? { ...S.sp.info } : null; },
+  get model() { return S.model ? { ...S.model.info, from: S.modelMeta?.from } : null; },
+  get data() { return S.data.preview ? { count: S.data.preview.count, errors: S.data.preview.errors.length, format: S.data.preview.format } : null; },
+  get trainState() { return S.jobState; },
+  get losses() { return S.history.train.map((p) => p[1]); },
+  get evalLosses() { return S.history.eval.map((p) => p[1]); },
+  get active() { return S.active ? { name: S.active.name, savedId: S.active.savedId, origin: S.active.origin, finalLoss: S.active.finalLoss } : null; },
+  outputs: { plain: '', prompt: '' },
+  lastError: null,
+};
+window.__softprompt = debug;
+
+// ---- start --------------------------------------------------------------------------------
+
+const trainChart = new LossChart($('loss-chart'), { title: 'Training loss' });
+const insideChart = new LossChart($('inside-chart'), { title: 'Prompt loss' });
+
+function setPageState(key, value) { document.body.dataset[key] = value; }
+
+function showError(err, where = '') {
+  const msg = err?.message ?? String(err);
+  const code = err?.code ? ` (${err.code})` : '';
+  debug.lastError = { where, code: err?.code ?? null, message: msg };
+  $('error-text').textContent = `${where ? `${where}: ` : ''}${msg}${code}`;
+  $('error-banner').hidden = false;
+  console.error(where, err);
+}
+$('error-close').addEventListener('click', () => { $('error-banner').hidden = true; });
+
+async function startEngine() {
+  setPageState('engine', 'starting');
+  try {
+    S.sp = await Softprompt.create();
+  } catch (e) {
+    $('badge-engine').textContent = 'engine: failed';
+    $('badge-engine').classList.add('badge-warn');
+    setPageState('engine', 'failed');
+    showError(e, 'The engine could not start (has `npm run build` been run?)');
+    return;
+  }
+  const info = S.sp.info;
+  $('badge-engine').textContent = `engine: ${info.isa === 'wasmsimd' ? 'wasm SIMD' : info.isa}`;
+  $('badge-engine').title = `ABI ${info.abiVersion}, running in a ${info.mode === 'worker' ? 'Web Worker' : 'page thread'}`;
+  const threads = $('badge-threads');
+  if (info.threaded) {
+    threads.textContent = `${info.threads} threads`;
+    threads.classList.add('badge-ok');
+  } else {
+    threads.textContent = 'single-threaded';
+    threads.classList.add('badge-warn');
+  }
+  if (!info.threaded || !globalThis.crossOriginIsolated) {
+    const n = $('isolation-notice');
+    const why = info.singleThreadReason || (!globalThis.crossOriginIsolated ? 'this page is not cross-origin isolated' : 'threads are not available here');
+    n.textContent = `Running on one thread: ${why}. Everything works, only slower. `
+      + 'Serving the page with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp '
+      + '(as `npm start` does) lets the engine use several threads.';
+    n.hidden = false;
+  }
+  S.sp.onerror = (e) => {
+    showError(e, 'The engine stopped');
+    setPageState('engine', 'failed');
+  };
+  setPageState('engine', 'ready');
+  updateButtons();
+  maybeLoadCachedModel();
+}
+
+// ---- 1. model -------------------------------------------------------------------------------
+
+function modelNameFromUrl(url) {
+  const path = String(url).split(/[?#]/)[0];
+  const file = path.split('/').filter(Boolean).pop() || 'model';
+  return file.replace(/\.gguf$/i, '');
+}
+
+function showLoadProgress({ loaded = 0, total = 0, label = '' }) {
+  $('model-progress-wrap').hidden = false;
+  const bar = $('model-progress');
+  if (total > 0) {
+    const pct = Math.min(100, (loaded / total) * 100);
+    bar.classList.remove('indeterminate');
+    bar.querySelector('.bar').style.width = `${pct.toFixed(1)}%`;
+    bar.setAttribute('aria-valuenow', pct.toFixed(0));
+    $('model-progress-text').textContent = `${label} ${fmtBytes(loaded)} of ${fmtBytes(total)}`;
+  } else {
+    bar.classList.add('indeterminate');
+    bar.removeAttribute('aria-valuenow');
+    $('model-progress-text').textContent = `${label} ${loaded ? fmtBytes(loaded) : ''}`;
+  }
+}
+
+function hideLoadProgress() { $('model-progress-wrap').hidden = true; }
+
+async function loadModelFrom(kind, what) {
+  if (!S.sp) return;
+  if (S.jobState === 'running' || S.jobState === 'paused') {
+    showError(new Error('stop the training run before changing the model'), 'Model');
+    return;
+  }
+  S.loadAbort?.abort();
+  const ac = new AbortController();
+  S.loadAbort = ac;
+  const status = $('model-status');
+  setPageState('model', 'loading');
+  $('model-load').disabled = true;
+  let name;
+  let source;
+  let from = 'file';
+  let cacheNote = '';
+  try {
+    let input;
+    if (kind === 'url') {
+      const url = new URL(what, location.href).href;
+      name = modelNameFromUrl(url);
+      source = what;
+      setStatus(status, `Fetching ${name}…`);
+      const got = await store.fetchModel(url, {
+        signal: ac.signal,
+        onProgress: (p) => showLoadProgress({ ...p, label: p.phase === 'cache' ? 'Read from this browser’s cache:' : 'Downloading' }),
+      });
+      from = got.from === 'network' ? 'network' : got.from === 'disk' ? 'cache' : 'memory';
+      if (got.stored?.where === 'disk') cacheNote = 'Saved in this browser’s cache: the next visit loads it from disk.';
+      else if (got.stored?.where === 'memory') cacheNote = `Not cached on disk (${got.stored.reason}); kept in memory for this visit.`;
+      else if (from === 'cache') cacheNote = 'Loaded from this browser’s cache: no download needed.';
+      input = got.blob;
+    } else {
+      const files = [...what];
+      const gguf = files.find((f) => /\.gguf$/i.test(f.name));
+      if (gguf) { input = gguf; name = gguf.name.replace(/\.gguf$/i, ''); source = gguf.name; }
+      else {
+        const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
+        const missing = need.filter((n) => !files.some((f) => f.name === n));
+        if (missing.length) throw new Error(`choose a .gguf file, or the three files of a Hugging Face folder (missing: ${missing.join(', ')})`);
+        input = files;
+        const rel = files[0].webkitRelativePath || '';
+        name = rel.includes('/') ? rel.split('/')[0] : 'Hugging Face model';
+        source = need.join(' + ');
+      }
+    }
+    setStatus(status, `Loading ${name} into the engine…`);
+    showLoadProgress({ loaded: 0, total: 0, label: 'Reading the weights…' });
+    const model = await S.sp.loadModel(input, {
+      signal: ac.signal,
+      name,
+      onProgress: (p) => {
+        if (p.status === 'read' || p.status === 'download') showLoadProgress({ ...p, label: 'Reading' });
+        else if (p.status === 'load') showLoadProgress({ loaded: 0, total: 0, label: 'The engine is parsing the model…' });
+      },
+    });
+    if (S.model) {
+      await dropActivePrompt();
+      S.model.free().catch(() => {});
+    }
+    S.model = model;
+    S.modelMeta = { name: model.info.name || name, source, from };
+    hideLoadProgress();
+    setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
+    $('model-cache-line').textContent = cacheNote;
+    showModelFacts();
+    setPageState('model', 'loaded');
+    setPageState('modelFrom', from);
+    if (kind === 'url') rememberSettings();
+    refreshData();
+    renderSaved();
+  } catch (e) {
+    hideLoadProgress();
+    setPageState('model', S.model ? 'loaded' : 'failed');
+    if (e?.name === 'AbortError' || e?.code === 'SP_ERR_ABORTED') { setStatus(status, 'Loading cancelled.'); }
+    else { setStatus(status, `Could not load the model: ${e.message}`, 'err'); showError(e, 'Model'); }
+  } finally {
+    $('model-load').disabled = false;
+    if (S.loadAbort === ac) S.loadAbort = null;
+    updateButtons();
+  }
+}
+
+function showModelFacts() {
+  const i = S.model.info;
+  const facts = [
+    ['name', S.modelMeta.name],
+    ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.file_type}`],
+    ['parameters', fmtCount(i.n_params)],
+    ['layers', i.n_layers],
+    ['width (dim)', i.dim],
+    ['heads (kv)', `${i.n_heads} (${i.n_kv_heads})`],
+    ['vocabulary', fmtCount(i.vocab_size)],
+    ['context', fmtCount(i.context_length)],
+    ['weights', fmtBytes(i.weight_bytes)],
+    ['threads in use', S.sp.info.threads],
+  ];
+  const dl = $('model-facts');
+  dl.replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
+  dl.hidden = false;
+  dl.dataset.layers = String(i.n_layers);
+  dl.dataset.vocab = String(i.vocab_size);
+}
+
+async function maybeLoadCachedModel() {
+  // A model already in this browser's cache loads without asking: it costs no download.
+  const url = new URL($('model-url').value, location.href).href;
+  const hit = await store.cachedModel(url);
+  if (hit && hit.where === 'disk' && !S.model) loadModelFrom('url', $('model-url').value);
+}
+
+$('model-url-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const url = $('model-url').value.trim();
+  if (url) loadModelFrom('url', url);
+});
+$('model-file').addEventListener('change', (e) => {
+  if (e.target.files.length) loadModelFrom('files', e.target.files);
+  e.target.value = '';
+});
+setupDrop($('model-drop'), async (dt) => {
+  const files = await filesFromDrop(dt);
+  if (files.length) loadModelFrom('files', files);
+});
+$('model-drop').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('model-file').click(); }
+});
+
+function setupDrop(node, onDrop) {
+  let depth = 0;
+  node.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; node.classList.add('over'); });
+  node.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; });
+  node.addEventListener('dragleave', () => { if (--depth <= 0) { depth = 0; node.classList.remove('over'); } });
+  node.addEventListener('drop', (e) => {
+    e.preventDefault();
+    depth = 0;
+    node.classList.remove('over');
+    onDrop(e.dataTransfer);
+  });
+}
+
+// ---- 2. data --------------------------------------------------------------------------------
+
+function renderExamples() {
+  const box = $('example-buttons');
+  box.replaceChildren(...EXAMPLES.map((ex) => el('button', {
+    type: 'button', class: 'example small', 'data-example': ex.id, title: ex.blurb,
+    onclick: () => useExample(ex.id),
+  }, ex.title, el('small', {}, ex.short))));
+}
+
+function useExample(id) {
+  const ex = exampleById(id);
+  if (!ex) return;
+  $('data-text').value = ex.text;
+  $('data-format').value = ex.format;
+  if (ex.suggestedPrompt) $('try-input').value = ex.suggestedPrompt;
+  refreshData.flush();
+}
+
+const refreshData = debounce(async () => {
+  const text = $('data-text').value;
+  const format = $('data-format').value;
+  const seq = ++S.data.seq;
+  S.data.text = text;
+  S.data.format = format;
+  if (!text.trim()) {
+    S.data.preview = null; S.data.ok = false;
+    setStatus($('data-summary'), '');
+    $('data-errors').hidden = true;
+    $('data-preview').hidden = true;
+    setPageState('data', 'empty');
+    updateButtons();
+    return;
+  }
+  let preview;
+  try {
+    if (S.model) {
+      preview = await S.model.dataPreview(text, { format, limit: 8, maxLength: readSettings().maxLength });
+    } else {
+      const p = parseData(text, { format });
+      preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 8), errors: p.errors };
+    }
+  } catch (e) {
+    if (seq !== S.data.seq) return;
+    preview = { format, kind: 'text', count: 0, examples: [], errors: [{ line: e.line ?? 1, message: e.message }] };
+  }
+  if (seq !== S.data.seq) return; // a newer edit arrived meanwhile
+  S.data.preview = preview;
+  S.data.ok = preview.count > 0 && preview.errors.length === 0;
+  renderDataPreview(preview);
+  setPageState('data', S.data.ok ? 'ok' : 'invalid');
+  updateButtons();
+}, 250);
+
+function renderDataPreview(p) {
+  const kind = { text: 'text examples', 'input-output': 'input → output examples', mixed: 'examples (text and input → output mixed)' }[p.kind] ?? 'examples';
+  let summary = `${p.count} ${kind}, read as ${p.format === 'text' ? 'plain text' : p.format.toUpperCase()}`;
+  if (p.tokens) {
+    summary += ` · ${fmtCount(p.tokens.total)} tokens (${p.tokens.min}–${p.tokens.max} each)`;
+    if (p.tokens.truncated) summary += ` · ${p.tokens.truncated} longer than the max length will be cut`;
+  }
+  if (p.labels?.length) summary += ` · labels: ${p.labels.map((l) => JSON.stringify(l)).join(', ')}`;
+  if (p.errors.length) summary += ` · ${p.errors.length} problem${p.errors.length > 1 ? 's' : ''}`;
+  setStatus($('data-summary'), summary, p.errors.length ? 'err' : p.count ? 'ok' : '');
+
+  const errs = $('data-errors');
+  errs.replaceChildren(...p.errors.slice(0, 50).map((e) => el('li', {}, `line ${e.line}: ${e.message}`)));
+  if (p.errors.length > 50) errs.append(el('li', {}, `…and ${p.errors.length - 50} more`));
+  errs.hidden = p.errors.length === 0;
+
+  const tbody = $('data-preview').querySelector('tbody');
+  tbody.replaceChildren(...p.examples.map((ex, i) => {
+    const isPair = 'input' in ex;
+    const n = p.tokens?.perExample?.[i];
+    return el('tr', {},
+      el('td', { class: 'num' }, i + 1),
+      el('td', {}, isPair ? ex.input : ex.text),
+      isPair ? el('td', {}, ex.output) : el('td', { class: 'whole' }, 'the whole text'),
+      el('td', { class: 'num' }, n ?? '–'));
+  }));
+  if (p.count > p.examples.length) {
+    tbody.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, `…and ${p.count - p.examples.length} more`)));
+  }
+  $('data-preview').hidden = p.examples.length === 0;
+}
+
+$('data-text').addEventListener('input', () => refreshData());
+$('data-format').addEventListener('change', () => refreshData.flush());
+$('data-file').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (f) await loadDataFile(f);
+});
+setupDrop($('data-text'), async (dt) => { const f = dt.files?.[0]; if (f) await loadDataFile(f); });
+
+async function loadDataFile(f) {
+  if (f.size > 64 * 1024 * 1024) { showError(new Error(`${f.name} is ${fmtBytes(f.size)}; the page takes data files up to 64 MB`), 'Data'); return; }
+  const text = await f.text();
+  $('data-text').value = text;
+  const n = f.name.toLowerCase();
+  $('data-format').value = n.endsWith('.csv') ? 'csv' : /\.(jsonl|ndjson|json)$/.test(n) ? 'jsonl' : /\.(txt|md)$/.test(n) ? 'text' : 'auto';
+  refreshData.flush();
+}
+
+// ---- 3. settings ----------------------------------------------------------------------------
+
+const form = $('settings-form');
+
+function readSettings() {
+  const f = new FormData(form);
+  const num = (k) => Number(f.get(k));
+  return {
+    method: f.get('method'),
+    virtualTokens: Math.round(num('virtualTokens')),
+    init: f.get('init'),
+    initText: String(f.get('initText') ?? ''),
+    lr: num('lr'),
+    optimizer: f.get('optimizer'),
+    length: Math.round(num('length')),
+    lengthUnit: f.get('lengthUnit'),
+    batchSize: Math.round(num('batchSize')),
+    maxLength: Math.round(num('maxLength')),
+    evalSplit: num('evalSplit'),
+    evalEvery: Math.round(num('evalEvery')),
+    seed: Math.round(num('seed')),
+  };
+}
+
+function writeSettings(s) {
+  for (const [k, v] of Object.entries(s)) {
+    const inputs = form.elements.namedItem(k);
+    if (!inputs) continue;
+    if (inputs instanceof RadioNodeList) { for (const r of inputs) r.checked = r.value === v; } else inputs.value = v;
+  }
+}
+
+function settingsProblems(s) {
+  const p = [];
+  if (!(s.virtualTokens >= 1 && s.virtualTokens <= 256)) p.push('virtual tokens must be 1–256');
+  if (!(s.lr > 0)) p.push('the learning rate must be above 0');
+  if (!(s.length >= 1)) p.push('train for at least 1 step or epoch');
+  if (!(s.batchSize >= 1)) p.push('the batch size must be at least 1');
+  if (!(s.maxLength >= 8)) p.push('max length must be at least 8 tokens');
+  if (!(s.evalSplit >= 0 && s.evalSplit < 1)) p.push('the eval split is a fraction from 0 to 0.5');
+  if (s.init === 'text' && !s.initText.trim()) p.push('give the init text, or choose another start');
+  if (!(s.seed >= 0)) p.push('the seed is a whole number ≥ 0');
+  return p;
+}
+
+function describeSettings() {
+  const s = readSettings();
+  const problems = settingsProblems(s);
+  const node = $('settings-summary');
+  $('init-text-label').hidden = s.init !== 'text';
+  if (problems.length) { setStatus(node, `Fix: ${problems.join('; ')}.`, 'err'); updateButtons(); return; }
+  let trained = '';
+  if (S.model) {
+    const i = S.model.info;
+    const n = s.method === 'prompt' ? s.virtualTokens * i.dim : s.virtualTokens * i.n_layers * 2 * i.n_kv_heads * i.head_dim;
+    trained = ` That is ${fmtCount(n)} trainable numbers against the model's ${fmtCount(i.n_params)} frozen ones (${((n / i.n_params) * 100).toFixed(2)}%).`;
+  }
+  setStatus(node, `${s.method === 'prompt' ? 'Prompt' : 'Prefix'} tuning with ${s.virtualTokens} virtual tokens, ${s.optimizer === 'sgd' ? 'SGD' : s.optimizer === 'adamw' ? 'AdamW' : 'Adam'} at ${s.lr}, for ${s.length} ${s.lengthUnit}.${trained}`);
+  updateButtons();
+}
+
+function rememberSettings() {
+  try { localStorage.setItem(SETTINGS_KEY, JSON.stringify({ ...readSettings(), modelUrl: $('model-url').value })); } catch { /* private mode */ }
+}
+
+function restoreSettings() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null');
+    if (!s) return;
+    const { modelUrl, ...rest } = s;
+    writeSettings(rest);
+    if (modelUrl) $('model-url').value = modelUrl;
+  } catch { /* ignore a broken entry */ }
+}
+
+form.addEventListener('input', () => { describeSettings(); rememberSettings(); });
+form.addEventListener('change', () => { describeSettings(); rememberSettings(); });
+form.addEventListener('submit', (e) => e.preventDefault());
+
+// ---- 4. training ----------------------------------------------------------------------------
+
+function setJobState(st) {
+  S.jobState = st;
+  setPageState('train', st);
+  const pill = $('train-state');
+  const labels = { idle: 'ready', running: 'training…', paused: 'paused', stopping: 'stopping…', done: 'done', failed: 'failed' };
+  pill.textContent = labels[st] ?? st;
+  pill.className = `pill ${st === 'running' || st === 'stopping' ? 'running' : st === 'done' ? 'done' : st === 'failed' ? 'error' : ''}`;
+  updateButtons();
+}
+
+function updateButtons() {
+  const hasModel = !!S.model;
+  const training = S.jobState === 'running' || S.jobState === 'paused' || S.jobState === 'stopping';
+  const settingsOk = settingsProblems(readSettings()).length === 0;
+  $('train-start').disabled = !hasModel || !S.data.ok || training || !settingsOk;
+  $('train-pause').disabled = S.jobState !== 'running';
+  $('train-resume').disabled = S.jobState !== 'paused';
+  $('train-stop').disabled = !(S.jobState === 'running' || S.jobState === 'paused');
+  $('try-run').disabled = !hasModel || training;
+  $('try-stop').disabled = S.gens.length === 0;
+  $('save-btn').disabled = !S.active || S.active.savedId !== undefined || training;
+  $('export-btn').disabled = !S.active || training;
+  if (!training && S.jobState !== 'done' && S.jobState !== 'failed') {
+    const pill = $('train-state');
+    pill.textContent = !hasModel ? 'waiting for a model' : !S.data.ok ? 'waiting for valid data' : 'ready';
+  }
+}
+
+function resetStats() {
+  for (const id of ['st-step', 'st-epoch', 'st-loss', 'st-eval', 'st-tps', 'st-eta']) $(id).textContent = '–';
+  $('train-progress').querySelector('.bar').style.width = '0%';
+}
+
+async function startTraining() {
+  const s = readSettings();
+  if (!S.model || !S.data.ok) return;
+  rememberSettings();
+  S.history = { train: [], eval: [], total: s.lengthUnit === 'steps' ? s.length : 0 };
+  trainChart.setSeries({ train: [], eval: [], total: S.history.total });
+  resetStats();
+  setJobState('running');
+  const opts = {
+    data: S.data.text,
+    format: S.data.format,
+    method: s.method,
+    virtualTokens: s.virtualTokens,
+    init: s.init,
+    initText: s.initText,
+    optimizer: s.optimizer,
+    lr: s.lr,
+    steps: s.lengthUnit === 'steps' ? s.length : 0,
+    epochs: s.lengthUnit === 'epochs' ? s.length : 1,
+    batchSize: s.batchSize,
+    maxLength: s.maxLength,
+    evalSplit: s.evalSplit,
+    evalEvery: s.evalEvery,
+    seed: s.seed,
+  };
+  let job;
+  try {
+    job = S.model.tune(opts);
+  } catch (e) {
+    setJobState('failed');
+    showError(e, 'Training');
+    return;
+  }
+  S.job = job;
+  const t0 = performance.now();
+  job.on('progress', (st) => {
+    S.history.train.push([st.step, st.loss]);
+    if (st.totalSteps && st.totalSteps !== S.history.total) { S.history.total = st.totalSteps; trainChart.setTotal(st.totalSteps); }
+    trainChart.addTrain(st.step, st.loss);
+    $('st-step').textContent = st.totalSteps ? `${st.step} / ${st.totalSteps}` : String(st.step);
+    $('st-epoch').textContent = String(st.epoch);
+    $('st-loss').textContent = fmtLoss(st.loss);
+    $('st-tps').textContent = Number.isFinite(st.tokensPerSecond) ? fmtCount(Math.round(st.tokensPerSecond)) : '–';
+    const elapsed = st.elapsedMs ?? performance.now() - t0;
+    if (st.totalSteps) {
+      const pct = (st.step / st.totalSteps) * 100;
+      $('train-progress').querySelector('.bar').style.width = `${pct.toFixed(1)}%`;
+      $('train-progress').setAttribute('aria-valuenow', pct.toFixed(0));
+      $('st-eta').textContent = st.step >= st.totalSteps ? 'done' : fmtDuration((elapsed / st.step) * (st.totalSteps - st.step));
+    }
+  });
+  job.on('eval', (ev) => {
+    S.history.eval.push([ev.step, ev.evalLoss]);
+    trainChart.addEval(ev.step, ev.evalLoss);
+    $('st-eval').textContent = fmtLoss(ev.evalLoss) + (Number.isFinite(ev.accuracy) ? ` · ${(ev.accuracy * 100).toFixed(0)}% right` : '');
+  });
+  job.on('state', (st) => {
+    if (st === 'running' || st === 'paused') setJobState(st);
+  });
+  try {
+    const result = await job.done;
+    await adoptTrained(result, s);
+    setJobState('done');
+    $('train-state').textContent = result.reason === 'stopped' ? 'stopped: prompt kept' : result.reason === 'early-stop' ? 'done (stopped early)' : 'done';
+    $('st-eta').textContent = 'done';
+  } catch (e) {
+    if (e?.code === 'SP_ERR_ABORTED') setJobState('idle');
+    else { setJobState('failed'); showError(e, 'Training'); }
+  } finally {
+    S.job = null;
+    updateButtons();
+  }
+}
+
+async function adoptTrained(result, settings) {
+  const best = result.best ?? result.adapter;
+  if (result.adapter && result.adapter !== best) result.adapter.free().catch(() => {});
+  const evals = result.history?.evals?.map((e) => [e.step, e.evalLoss]) ?? S.history.eval;
+  const steps = result.history?.steps?.map((st) => [st.step, st.loss]) ?? S.history.train;
+  const lastTrain = steps.length ? steps[steps.length - 1][1] : NaN;
+  const bestEval = evals.length ? Math.min(...evals.map((e) => e[1])) : NaN;
+  await setActive({
+    adapter: best,
+    name: suggestName(settings),
+    origin: 'trained',
+    method: best.info?.method ?? settings.method,
+    losses: steps,
+    evals,
+    finalLoss: lastTrain,
+    evalLoss: bestEval,
+    settings,
+  });
+  $('save-name').value = S.active.name;
+}
+
+function suggestName(s) {
+  const ex = EXAMPLES.find((e) => e.text === S.data.text);
+  const what = ex ? ex.title : `${S.data.preview?.count ?? ''} examples`;
+  return `${what}, ${s.method} ×${s.virtualTokens}, ${S.history.train.length} steps`;
+}
+
+$('train-start').addEventListener('click', () => startTraining());
+$('train-pause').addEventListener('click', () => { if (S.job) { S.job.pause(); setJobState('paused'); } });
+$('train-resume').addEventListener('click', () => { if (S.job) { S.job.resume(); setJobState('running'); } });
+$('train-stop').addEventListener('click', () => { if (S.job) { S.job.stop(); setJobState('stopping'); } });
+
+// ---- the active prompt, 6. look inside -----------------------------------------------------
+
+async function dropActivePrompt() {
+  const a = S.active;
+  S.active = null;
+  if (a?.adapter && !a.adapter.freed) await a.adapter.free().catch(() => {});
+  renderInside();
+}
+
+async function setActive(a) {
+  if (S.active && S.active.adapter !== a.adapter) await dropActivePrompt();
+  S.active = a;
+  $('active-prompt-name').textContent = `(${a.name})`;
+  renderInside();
+  renderSavedActive();
+  updateButtons();
+}
+
+async function renderInside() {
+  const a = S.active;
+  $('inside-empty').hidden = !!a;
+  $('inside-curve-wrap').hidden = !(a && a.losses?.length);
+  $('nearest-wrap').hidden = !a;
+  if (!a) { $('nearest').replaceChildren(); insideChart.clear(); setPageState('inside', 'empty'); return; }
+  insideChart.setSeries({ train: a.losses ?? [], eval: a.evals ?? [] });
+  const list = $('nearest');
+  if (a.method === 'prefix') {
+    list.replaceChildren(el('li', { class: 'muted' }, 'This is a prefix-tuned prompt: its vectors are keys and values inside each layer, not word-like vectors, so they have no nearest words.'));
+    setPageState('inside', 'prefix');
+    return;
+  }
+  list.replaceChildren(el('li', { class: 'muted' }, 'Measuring…'));
+  try {
+    const near = await a.adapter.nearest(NEAREST_K);
+    if (S.active !== a) return;
+    list.replaceChildren(...near.map((toks, i) => el('li', {},
+      el('span', { class: 'v' }, `v${i + 1}`),
+      ...toks.map((t) => el('span', { class: 't', title: `token ${t.id}, cosine ${t.score.toFixed(3)}`, style: `opacity:${(0.45 + 0.55 * Math.max(0, Math.min(1, t.score))).toFixed(2)}` }, showPiece(t.piece))))));
+    setPageState('inside', 'ready');
+  } catch (e) {
+    list.replaceChildren(el('li', { class: 'muted' }, `Could not list the nearest tokens: ${e.message}`));
+    setPageState('inside', 'failed');
+  }
+}
+
+// ---- 5. try it ------------------------------------------------------------------------------
+
+function stopGenerations() {
+  for (const g of S.gens) g.abort();
+}
+
+async function runComparison() {
+  if (!S.model) return;
+  stopGenerations();
+  const input = $('try-input').value;
+  const opts = {
+    maxTokens: Math.max(1, Math.round(Number($('gen-max').value) || 60)),
+    temperature: Math.max(0, Number($('gen-temp').value) || 0),
+    seed: Math.max(0, Math.round(Number($('gen-seed').value) || 0)),
+  };
+  setPageState('gen', 'running');
+  const sides = [
+    { key: 'plain', out: $('out-plain'), adapter: null },
+    { key: 'prompt', out: $('out-prompt'), adapter: S.active?.adapter ?? null },
+  ];
+  const runs = sides.map(async (side) => {
+    const node = side.out;
+    node.replaceChildren(el('span', { class: 'in' }, input));
+    debug.outputs[side.key] = '';
+    if (side.key === 'prompt' && !side.adapter) {
+      node.append(el('span', { class: 'muted' }, '\n\nTrain a prompt, or load a saved one, to see the difference.'));
+      return;
+    }
+    const textNode = document.createTextNode('');
+    node.append(textNode);
+    node.classList.add('busy');
+    const gen = S.model.generate(input, {
+      ...opts,
+      adapter: side.adapter,
+      onToken: (t) => { textNode.data += t.text; debug.outputs[side.key] += t.text; },
+    });
+    S.gens.push(gen);
+    updateButtons();
+    try {
+      const res = await gen;
+      textNode.data = res.text; // the final text, whole characters only
+      debug.outputs[side.key] = res.text;
+      node.title = `${res.tokens.length} tokens in ${res.totalMs.toFixed(0)} ms (${res.finishReason === 'eos' ? 'the model ended the text' : 'length limit'})`;
+    } catch (e) {
+      if (e?.code !== 'SP_ERR_ABORTED') { node.append(el('span', { class: 'muted' }, `\n[${e.message}]`)); throw e; }
+    } finally {
+      node.classList.remove('busy');
+      S.gens = S.gens.filter((g) => g !== gen);
+      updateButtons();
+    }
+  });
+  const results = await Promise.allSettled(runs);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) showError(failed.reason, 'Generation');
+  setPageState('gen', failed ? 'failed' : 'done');
+}
+
+$('try-form').addEventListener('submit', (e) => { e.preventDefault(); runComparison(); });
+$('try-stop').addEventListener('click', () => stopGenerations());
+
+// ---- 7. keep it -----------------------------------------------------------------------------
+
+function baseModelRecord() {
+  const i = S.model.info;
+  return { name: S.modelMeta.name, source: S.modelMeta.source, vocab: i.vocab_size, dim: i.dim, layers: i.n_layers, params: i.n_params };
+}
+
+function sameBase(rec) {
+  if (!S.model || !rec?.baseModel) return false;
+  const i = S.model.info;
+  const b = rec.baseModel;
+  return b.vocab === i.vocab_size && b.dim === i.dim && b.layers === i.n_layers && b.params === i.n_params;
+}
+
+async function saveActive(name) {
+  const a = S.active;
+  if (!a || !S.model) return;
+  const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+  const id = await store.savePrompt({
+    name: name || a.name,
+    baseModel: baseModelRecord(),
+    createdAt: Date.now(),
+    finalLoss: a.finalLoss,
+    evalLoss: a.evalLoss,
+    method: a.method,
+    numVirtualTokens: a.adapter.info.num_virtual_tokens,
+    settings: a.settings ?? null,
+    losses: a.losses ?? [],
+    evalLosses: a.evals ?? [],
+    config: files.config,
+    weights: files.safetensors.slice().buffer,
+  });
+  a.savedId = id;
+  a.name = name || a.name;
+  $('active-prompt-name').textContent = `(${a.name})`;
+  setStatus($('keep-status'), `Saved “${a.name}” in this browser.`, 'ok');
+  await renderSaved();
+  updateButtons();
+  return id;
+}
+
+async function renderSaved() {
+  let list = [];
+  try { list = await store.listPrompts(); } catch (e) { setStatus($('keep-status'), `Saved prompts are unavailable: ${e.message}`, 'err'); }
+  const tbody = $('saved').querySelector('tbody');
+  tbody.replaceChildren(...list.map((rec) => {
+    const match = S.model ? sameBase(rec) : null;
+    const load = el('button', { type: 'button', class: 'small', 'data-action': 'load', disabled: !S.model || match === false, title: !S.model ? 'Load the base model first' : match === false ? 'This prompt was trained for another model' : 'Use this prompt' }, 'Load');
+    load.addEventListener('click', () => loadSaved(rec.id));
+    const exp = el('button', { type: 'button', class: 'small', 'data-action': 'export', title: 'Download adapter_config.json and adapter_model.safetensors' }, 'Export');
+    exp.addEventListener('click', () => exportSaved(rec.id));
+    const del = el('button', { type: 'button', class: 'small danger', 'data-action': 'delete' }, 'Delete');
+    del.addEventListener('click', () => {
+      if (del.dataset.armed) { deleteSaved(rec.id); return; }
+      del.dataset.armed = '1';
+      del.textContent = 'Really delete?';
+      setTimeout(() => { delete del.dataset.armed; del.textContent = 'Delete'; }, 3000);
+    });
+    return el('tr', { 'data-id': rec.id, 'data-name': rec.name },
+      el('td', {}, rec.name),
+      el('td', { title: rec.baseModel?.source ?? '', 'data-label': 'base model' }, rec.baseModel?.name ?? '?', match === false ? el('span', { class: 'muted small' }, ' (not loaded)') : null),
+      el('td', { 'data-label': 'method' }, `${rec.method ?? 'prompt'} ×${rec.numVirtualTokens ?? '?'}`),
+      el('td', { 'data-label': 'saved' }, fmtDate(rec.createdAt)),
+      el('td', { class: 'num', 'data-label': 'final loss', title: Number.isFinite(rec.evalLoss) ? `best eval loss ${fmtLoss(rec.evalLoss)}` : '' }, fmtLoss(rec.finalLoss)),
+      el('td', {}, load, exp, del));
+  }));
+  $('saved-empty').hidden = list.length > 0;
+  $('saved').hidden = list.length === 0;
+  setPageState('saved', String(list.length));
+  renderSavedActive();
+}
+
+function renderSavedActive() {
+  for (const tr of $('saved').querySelectorAll('tbody tr')) {
+    tr.classList.toggle('active', S.active?.savedId !== undefined && String(S.active.savedId) === tr.dataset.id);
+  }
+}
+
+async function loadSaved(id) {
+  try {
+    const rec = await store.getPrompt(id);
+    if (!rec) throw new Error('that prompt is no longer saved');
+    if (!S.model) throw new Error('load the base model first');
+    const adapter = await S.model.loadAdapter({ config: rec.config, safetensors: new Uint8Array(rec.weights) });
+    await setActive({
+      adapter, name: rec.name, savedId: rec.id, origin: 'saved', method: adapter.info.method,
+      losses: rec.losses ?? [], evals: rec.evalLosses ?? [], finalLoss: rec.finalLoss, evalLoss: rec.evalLoss, settings: rec.settings,
+    });
+    setStatus($('keep-status'), `Loaded “${rec.name}”. Try it above.`, 'ok');
+    setPageState('activePrompt', String(rec.id));
+  } catch (e) {
+    setStatus($('keep-status'), `Could not load it: ${e.message}`, 'err');
+  }
+}
+
+function safeFileStem(name) { return String(name).replace(/[^\w.-]+/g, '_').slice(0, 60) || 'prompt'; }
+
+function downloadPeft(config, safetensors) {
+  // Two plain downloads, named exactly as PEFT expects them in a folder.
+  download('adapter_config.json', new TextEncoder().encode(config), 'application/json');
+  setTimeout(() => download('adapter_model.safetensors', safetensors), 250);
+}
+
+async function exportSaved(id) {
+  const rec = await store.getPrompt(id);
+  if (!rec) return;
+  downloadPeft(rec.config, new Uint8Array(rec.weights));
+  setStatus($('keep-status'), `Exported “${rec.name}”: put both files in one folder (e.g. ${safeFileStem(rec.name)}/).`, 'ok');
+}
+
+async function exportActive() {
+  const a = S.active;
+  if (!a) return;
+  try {
+    const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+    downloadPeft(files.config, files.safetensors);
+    setStatus($('keep-status'), `Exported “${a.name}”: put both files in one folder (e.g. ${safeFileStem(a.name)}/).`, 'ok');
+  } catch (e) { showError(e, 'Export'); }
+}
+
+async function deleteSaved(id) {
+  await store.deletePrompt(id);
+  if (S.active?.savedId === id) S.active.savedId = undefined;
+  setStatus($('keep-status'), 'Deleted.');
+  await renderSaved();
+  updateButtons();
+}
+
+async function importPeft(fileList) {
+  const files = [...fileList];
+  const cfgFile = files.find((f) => f.name === 'adapter_config.json') ?? files.find((f) => /\.json$/i.test(f.name));
+  const stFile = files.find((f) => /\.safetensors$/i.test(f.name));
+  try {
+    if (!cfgFile || !stFile) throw new Error('choose both adapter_config.json and adapter_model.safetensors');
+    if (!S.model) throw new Error('load the base model first');
+    const config = await cfgFile.text();
+    const safetensors = new Uint8Array(await stFile.arrayBuffer());
+    const adapter = await S.model.loadAdapter({ config, safetensors });
+    let parsed = {};
+    try { parsed = JSON.parse(config); } catch { /* the engine already accepted it */ }
+    const folder = (cfgFile.webkitRelativePath || '').split('/')[0];
+    const name = folder || `imported ${parsed.peft_type === 'PREFIX_TUNING' ? 'prefix' : 'prompt'} for ${parsed.base_model_name_or_path || S.modelMeta.name}`;
+    await setActive({ adapter, name, origin: 'imported', method: adapter.info.method, losses: [], evals: [], finalLoss: NaN, evalLoss: NaN, settings: null });
+    await saveActive(name);
+    setStatus($('keep-status'), `Imported “${name}” and saved it in this browser.`, 'ok');
+  } catch (e) {
+    setStatus($('keep-status'), `Could not import: ${e.message}`, 'err');
+  }
+}
+
+$('save-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  saveActive($('save-name').value.trim()).catch((err) => showError(err, 'Save'));
+});
+$('export-btn').addEventListener('click', () => exportActive());
+$('import-files').addEventListener('change', (e) => { const f = e.target.files; if (f.length) importPeft(f); e.target.value = ''; });
+setupDrop($('keep'), async (dt) => importPeft(await filesFromDrop(dt)));
+
+// ---- boot -----------------------------------------------------------------------------------
+
+restoreSettings();
+renderExamples();
+describeSettings();
+updateButtons();
+renderSaved();
+if (!threadsAvailable()) setPageState('threads', 'single');
+startEngine();
