@@ -177,7 +177,8 @@ sp_status sp_safetensors_write_f32(const char *name, const int64_t *shape, uint3
     for (uint32_t d = 0; d < n_dims; d++) {
         if (shape[d] < 0 || (uint64_t)shape[d] > 9007199254740992ull)
             return sp_error_set(err, SP_ERR_INVALID_ARG, "safetensors: shape[%u] = %lld is invalid", d, (long long)shape[d]);
-        if (!sp_mul_size(count, (size_t)shape[d], &count)) return sp_error_set(err, SP_ERR_TOO_LARGE, "safetensors: tensor too large");
+        if ((uint64_t)shape[d] > SIZE_MAX || !sp_mul_size(count, (size_t)shape[d], &count))
+            return sp_error_set(err, SP_ERR_TOO_LARGE, "safetensors: tensor too large");
     }
     size_t nbytes;
     if (!sp_mul_size(count, 4, &nbytes)) return sp_error_set(err, SP_ERR_TOO_LARGE, "safetensors: tensor too large");
