@@ -29,9 +29,9 @@ for (const name of sources) {
     assert.equal(r.status, 0, `${name} failed (status ${r.status}, signal ${r.signal}):\n${r.out.slice(-4000)}`);
   });
   test(`wasm SIMD: ${name}`, () => {
-    const js = join(root, 'build', 'wasm', 'tests', `${name}.js`);
+    const js = join(root, 'build', 'wasm', 'tests', `${name}.cjs`);
     assert.ok(existsSync(js), `${js} is missing: run npm run build`);
     const r = run(process.execPath, [js]);
-    assert.equal(r.status, 0, `${name}.js failed (status ${r.status}):\n${r.out.slice(-4000)}`);
+    assert.equal(r.status, 0, `${name}.cjs failed (status ${r.status}):\n${r.out.slice(-4000)}`);
   });
 }
