@@ -1,0 +1,444 @@
+/* test_kernels.c - the matrix kernels against naive double-precision loops, the SIMD
+ * table against the scalar one, thread/split determinism, the small kernels, the probes.
+ * Built natively (scalar table only, ASan/UBSan) and to wasm with SIMD128 (both tables). */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "kernels/kernels.h"
+#include "kernels/probe.h"
+
+static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0};
+#define N_TYPES 5
+
+/* ---- test-side weights: raw random encodings and an independent decoder ---- */
+
+/* A random weight row of type t, drawn over the encoding itself (all int8 codes incl. -128,
+ * all nibbles, f16 subnormals) rather than through the quantizer. */
+static void random_row(sp_rng *rng, uint32_t t, uint8_t *out, int32_t cols) {
+    if (t == SP_DTYPE_F32) {
+        for (int32_t c = 0; c < cols; c++) {
+            float v = sp_rng_normal(rng);
+            memcpy(out + 4 * c, &v, 4);
+        }
+    } else if (t == SP_DTYPE_F16) {
+        for (int32_t c = 0; c < cols; c++) { /* exponents 0..17: subnormals up to |v| < 8 */
+            uint16_t h = (uint16_t)((sp_rng_below(rng, 2) << 15) | (sp_rng_below(rng, 18) << 10) | sp_rng_below(rng, 1024));
+            memcpy(out + 2 * c, &h, 2);
+        }
+    } else if (t == SP_DTYPE_BF16) {
+        for (int32_t c = 0; c < cols; c++) {
+            uint16_t h = (uint16_t)((sp_rng_below(rng, 2) << 15) | ((118 + sp_rng_below(rng, 12)) << 7) | sp_rng_below(rng, 128));
+            memcpy(out + 2 * c, &h, 2);
+        }
+    } else if (t == SP_DTYPE_Q8_0) {
+        for (int32_t b = 0; b < cols / 32; b++) {
+            sp_block_q8_0 blk;
+            blk.d = sp_f32_to_f16((sp_rng_f32(rng) * 0.02f + 0.001f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
+            for (int j = 0; j < 32; j++) blk.qs[j] = (int8_t)((int32_t)sp_rng_below(rng, 256) - 128);
+            memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
+        }
+    } else {
+        for (int32_t b = 0; b < cols / 32; b++) {
+            sp_block_q4_0 blk;
+            blk.d = sp_f32_to_f16((sp_rng_f32(rng) * 0.02f + 0.001f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
+            for (int j = 0; j < 16; j++) blk.qs[j] = (uint8_t)sp_rng_below(rng, 256);
+            memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
+        }
+    }
+}
+
+/* Decodes element c of a row, straight from the format description. */
+static double decode(uint32_t t, const uint8_t *row, int32_t c) {
+    uint16_t h;
+    switch (t) {
+    case SP_DTYPE_F32: { float v; memcpy(&v, row + 4 * c, 4); return v; }
+    case SP_DTYPE_F16: memcpy(&h, row + 2 * c, 2); return sp_f16_to_f32(h);
+    case SP_DTYPE_BF16: memcpy(&h, row + 2 * c, 2); return sp_bf16_to_f32(h);
+    case SP_DTYPE_Q8_0: {
+        const uint8_t *blk = row + (c / 32) * 34;
+        memcpy(&h, blk, 2);
+        return (double)sp_f16_to_f32(h) * (int8_t)blk[2 + c % 32];
+    }
+    default: {
+        const uint8_t *blk = row + (c / 32) * 18;
+        memcpy(&h, blk, 2);
+        int j = c % 32;
+        int q = j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4);
+        return (double)sp_f16_to_f32(h) * (q - 8);
+    }
+    }
+}
+
+typedef struct {
+    sp_mat w;
+    uint8_t *data;    /* (rows, row_bytes) */
+    double *deq;      /* (rows, cols) decoded by the test */
+} test_mat;
+
+static int make_mat(test_mat *m, sp_rng *rng, uint32_t t, int32_t rows, int32_t cols) {
+    size_t rb = sp_dtype_row_bytes(t, cols);
+    m->data = malloc(rb * (size_t)rows);
+    m->deq = malloc(sizeof(double) * (size_t)rows * cols);
+    if (!m->data || !m->deq) return 0;
+    for (int32_t r = 0; r < rows; r++) {
+        random_row(rng, t, m->data + (size_t)r * rb, cols);
+        for (int32_t c = 0; c < cols; c++) m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
+    }
+    m->w = (sp_mat){t, rows, cols, rb, m->data};
+    return 1;
+}
+
+static void free_mat(test_mat *m) { free(m->data); free(m->deq); }
+
+static float *random_vec(sp_rng *rng, size_t n) {
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; v && i < n; i++) v[i] = sp_rng_normal(rng);
+    return v;
+}
+
+/* |got - ref| <= max(abs_tol, rel*|ref|), abs_tol scaled by the sum of |terms| */
+static int close_to(double got, double ref, double abs_scale) {
+    double tol = 2e-5 * abs_scale + 1e-30, rel = 2e-5 * (ref < 0 ? -ref : ref);
+    double err = got - ref;
+    if (err < 0) err = -err;
+    return err <= (tol > rel ? tol : rel);
+}
+
+static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+/* Forward and backward of table k on one shape, against the naive loops. */
+static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rng, uint32_t t, int32_t n, int32_t rows, int32_t cols) {
+    test_mat m;
+    if (!make_mat(&m, rng, t, rows, cols)) { CHECK(!"out of memory"); return; }
+    float *x = random_vec(rng, (size_t)n * cols), *y = random_vec(rng, (size_t)n * rows);
+    float *dy = random_vec(rng, (size_t)n * rows), *dx = random_vec(rng, (size_t)n * cols);
+    float *dx0 = malloc(sizeof(float) * (size_t)n * cols), *y2 = malloc(sizeof(float) * (size_t)n * rows);
+    float *dx2 = malloc(sizeof(float) * (size_t)n * cols);
+    memcpy(dx0, dx, sizeof(float) * (size_t)n * cols);
+    const char *tn = sp_dtype_name(t);
+
+    /* forward: y = x · Wᵀ (y starts as garbage: must be overwritten) */
+    k->matmul(y, x, &m.w, n, 0, rows);
+    int bad = 0;
+    for (int32_t i = 0; i < n && !bad; i++) {
+        for (int32_t r = 0; r < rows && !bad; r++) {
+            double s = 0, a = 0;
+            for (int32_t c = 0; c < cols; c++) {
+                double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c];
+                s += p;
+                a += p < 0 ? -p : p;
+            }
+            if (!close_to(y[(size_t)i * rows + r], s, a)) {
+                bad = 1;
+                CHECK_MSG(0, "%s matmul %s n=%d rows=%d cols=%d: y[%d,%d]=%.9g ref=%.9g", k->isa, tn, n, rows, cols, i, r, y[(size_t)i * rows + r], s);
+            }
+        }
+    }
+    /* batch invariance: each row alone (n=1, the decoding path) gives the same bits */
+    for (int32_t i = 0; i < n; i++) {
+        k->matmul(y2, x + (size_t)i * cols, &m.w, 1, 0, rows);
+        CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matmul %s row %d alone differs (n=%d rows=%d cols=%d)", k->isa, tn, i, n, rows, cols);
+    }
+    /* any split of the rows gives the same bits */
+    int32_t s1 = rows / 3, s2 = rows - rows / 4;
+    k->matmul(y2, x, &m.w, n, 0, s1);
+    k->matmul(y2, x, &m.w, n, s1, s2);
+    k->matmul(y2, x, &m.w, n, s2, rows);
+    CHECK_MSG(bits_equal(y2, y, (size_t)n * rows), "%s matmul %s row split differs (n=%d rows=%d cols=%d)", k->isa, tn, n, rows, cols);
+    /* against the scalar table */
+    if (ref_k && ref_k != k) {
+        ref_k->matmul(y2, x, &m.w, n, 0, rows);
+        bad = 0;
+        for (size_t e = 0; e < (size_t)n * rows && !bad; e++) {
+            double sc = 0;
+            int32_t i = (int32_t)(e / rows), r = (int32_t)(e % rows);
+            for (int32_t c = 0; c < cols; c++) { double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c]; sc += p < 0 ? -p : p; }
+            if (!close_to(y[e], y2[e], sc)) { bad = 1; CHECK_MSG(0, "%s vs %s matmul %s n=%d rows=%d cols=%d at %zu", k->isa, ref_k->isa, tn, n, rows, cols, e); }
+        }
+    }
+
+    /* backward: dx += dy · W */
+    k->matmul_dx(dx, dy, &m.w, n, 0, cols);
+    bad = 0;
+    for (int32_t i = 0; i < n && !bad; i++) {
+        for (int32_t c = 0; c < cols && !bad; c++) {
+            double s = dx0[(size_t)i * cols + c], a = s < 0 ? -s : s;
+            for (int32_t r = 0; r < rows; r++) {
+                double p = (double)dy[(size_t)i * rows + r] * m.deq[(size_t)r * cols + c];
+                s += p;
+                a += p < 0 ? -p : p;
+            }
+            if (!close_to(dx[(size_t)i * cols + c], s, a)) {
+                bad = 1;
+                CHECK_MSG(0, "%s matmul_dx %s n=%d rows=%d cols=%d: dx[%d,%d]=%.9g ref=%.9g", k->isa, tn, n, rows, cols, i, c, dx[(size_t)i * cols + c], s);
+            }
+        }
+    }
+    /* column split at multiples of 32 gives the same bits */
+    memcpy(dx2, dx0, sizeof(float) * (size_t)n * cols);
+    int32_t cs = cols > 32 ? 32 * ((cols / 32 + 1) / 2) : cols;
+    k->matmul_dx(dx2, dy, &m.w, n, 0, cs);
+    k->matmul_dx(dx2, dy, &m.w, n, cs, cols);
+    CHECK_MSG(bits_equal(dx2, dx, (size_t)n * cols), "%s matmul_dx %s column split differs (n=%d rows=%d cols=%d)", k->isa, tn, n, rows, cols);
+    /* the backward formula (dx + dy0*w0 + dy1*w1 + ... in row order) is the same in every
+     * table, so the SIMD result equals the scalar one bit for bit */
+    if (ref_k && ref_k != k) {
+        memcpy(dx2, dx0, sizeof(float) * (size_t)n * cols);
+        ref_k->matmul_dx(dx2, dy, &m.w, n, 0, cols);
+        CHECK_MSG(bits_equal(dx2, dx, (size_t)n * cols), "%s vs %s matmul_dx %s differ (n=%d rows=%d cols=%d)", k->isa, ref_k->isa, tn, n, rows, cols);
+    }
+
+    /* mat_row decodes exactly */
+    float *row = malloc(sizeof(float) * (size_t)cols);
+    for (int32_t r = 0; r < rows; r += (rows > 3 ? rows / 3 : 1)) {
+        k->mat_row(row, &m.w, r);
+        int ok = 1;
+        for (int32_t c = 0; c < cols; c++) ok &= (double)row[c] == m.deq[(size_t)r * cols + c];
+        CHECK_MSG(ok, "%s mat_row %s row %d cols=%d", k->isa, tn, r, cols);
+    }
+    free(row);
+    free(x); free(y); free(dy); free(dx); free(dx0); free(y2); free(dx2);
+    free_mat(&m);
+}
+
+static void test_matrix_kernels(const sp_kernels *k, const sp_kernels *ref_k) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 42);
+    static const int32_t NS[] = {1, 2, 3, 4, 5, 7, 8, 13};
+    /* (rows, cols): one tile, smaller, larger, rows not multiples of the tiles,
+     * cols crossing the 512-wide k block; the odd cols are for unblocked types */
+    static const int32_t SHAPES[][2] = {{1, 32}, {3, 32}, {4, 64}, {2, 96}, {7, 544}, {13, 128}, {37, 1056}, {12, 256},
+                                        {5, 5}, {3, 1}, {7, 13}, {2, 515}, {4, 3}, {9, 71}};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++) {
+            int32_t rows = SHAPES[si][0], cols = SHAPES[si][1];
+            if (sp_dtype_row_bytes(TYPES[ti], cols) == 0) continue; /* quantized: cols % 32 */
+            for (size_t ni = 0; ni < sizeof(NS) / sizeof(NS[0]); ni++) {
+                if (rows * cols > 20000 && NS[ni] > 5 && NS[ni] != 13) continue; /* keep it quick */
+                check_shape(k, ref_k, &rng, TYPES[ti], NS[ni], rows, cols);
+            }
+        }
+    }
+}
+
+static void count_task(void *ctx, int32_t t, int32_t n_tasks) {
+    int32_t *hits = ctx;
+    if (n_tasks == 37 && t >= 0 && t < 37) hits[t]++; /* distinct t per task: no race */
+}
+
+/* sp_matmul / sp_matmul_dx over pools of 1, 2, 3 threads: bitwise identical. */
+static void test_threads(const sp_kernels *k) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 7);
+    static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}};
+    sp_pool *pools[3] = {sp_pool_create(1), sp_pool_create(2), sp_pool_create(3)};
+    CHECK(pools[0] && pools[1] && pools[2]);
+    if (!pools[0] || !pools[1] || !pools[2]) return;
+    CHECK(sp_pool_threads(pools[0]) == 1);
+    CHECK(sp_pool_threads(NULL) == 1);
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        for (size_t s = 0; s < sizeof(SH) / sizeof(SH[0]); s++) {
+            int32_t n = SH[s][0], rows = SH[s][1], cols = SH[s][2];
+            test_mat m;
+            if (!make_mat(&m, &rng, TYPES[ti], rows, cols)) { CHECK(!"oom"); continue; }
+            float *x = random_vec(&rng, (size_t)n * cols), *dy = random_vec(&rng, (size_t)n * rows);
+            float *dxi = random_vec(&rng, (size_t)n * cols);
+            float *y[3], *dx[3];
+            for (int p = 0; p < 3; p++) {
+                y[p] = malloc(sizeof(float) * (size_t)n * rows);
+                dx[p] = malloc(sizeof(float) * (size_t)n * cols);
+                memcpy(dx[p], dxi, sizeof(float) * (size_t)n * cols);
+                sp_matmul(pools[p], k, y[p], x, &m.w, n);
+                sp_matmul_dx(pools[p], k, dx[p], dy, &m.w, n);
+            }
+            for (int p = 1; p < 3; p++) {
+                CHECK_MSG(bits_equal(y[0], y[p], (size_t)n * rows), "%s sp_matmul %s %d threads differs", k->isa, sp_dtype_name(TYPES[ti]), p + 1);
+                CHECK_MSG(bits_equal(dx[0], dx[p], (size_t)n * cols), "%s sp_matmul_dx %s %d threads differs", k->isa, sp_dtype_name(TYPES[ti]), p + 1);
+            }
+            /* and the drivers agree with one direct kernel call */
+            float *yd = malloc(sizeof(float) * (size_t)n * rows);
+            k->matmul(yd, x, &m.w, n, 0, rows);
+            CHECK(bits_equal(yd, y[2], (size_t)n * rows));
+            free(yd);
+            for (int p = 0; p < 3; p++) { free(y[p]); free(dx[p]); }
+            free(x); free(dy); free(dxi);
+            free_mat(&m);
+        }
+    }
+    /* the pool runs every task exactly once */
+    for (int p = 0; p < 3; p++) {
+        int32_t hits[37] = {0};
+        sp_pool_run(pools[p], count_task, hits, 0); /* no tasks: no call */
+        for (int rep = 0; rep < 20; rep++) sp_pool_run(pools[p], count_task, hits, 37);
+        int ok = 1;
+        for (int i = 0; i < 37; i++) ok &= hits[i] == 20;
+        CHECK_MSG(ok, "pool of %d: tasks not run exactly once", p + 1);
+    }
+    for (int p = 0; p < 3; p++) sp_pool_free(pools[p]);
+    sp_pool_free(NULL);
+}
+
+static void test_vectors(const sp_kernels *k) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 3);
+    static const int32_t LENS[] = {0, 1, 3, 4, 5, 8, 13, 33, 100};
+    for (size_t li = 0; li < sizeof(LENS) / sizeof(LENS[0]); li++) {
+        int32_t n = LENS[li];
+        float *a = random_vec(&rng, (size_t)n), *b = random_vec(&rng, (size_t)n), *o = random_vec(&rng, (size_t)n);
+        float *o0 = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        memcpy(o0, o, sizeof(float) * (size_t)n);
+        double s = 0, sa = 0;
+        for (int32_t i = 0; i < n; i++) { s += (double)a[i] * b[i]; sa += fabs((double)a[i] * b[i]); }
+        CHECK_MSG(close_to(k->dot(a, b, n), s, sa), "%s dot n=%d", k->isa, n);
+        k->axpy(o, 0.75f, a, n);
+        int ok = 1;
+        for (int32_t i = 0; i < n; i++) ok &= o[i] == o0[i] + 0.75f * a[i];
+        CHECK_MSG(ok, "%s axpy n=%d", k->isa, n);
+        free(a); free(b); free(o); free(o0);
+    }
+}
+
+/* ---- small kernels ---- */
+
+static void rms_ref(double *out, const double *x, const float *w, int32_t dim, double eps) {
+    double ss = 0;
+    for (int32_t j = 0; j < dim; j++) ss += x[j] * x[j];
+    double r = 1.0 / sqrt(ss / dim + eps);
+    for (int32_t j = 0; j < dim; j++) out[j] = x[j] * r * w[j];
+}
+
+static void test_small(void) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 11);
+    const int32_t n = 3, dim = 37;
+    const float eps = 1e-5f;
+    float *x = random_vec(&rng, (size_t)n * dim), *w = random_vec(&rng, dim), *g = random_vec(&rng, (size_t)n * dim);
+    float out[3 * 37], rstd[3], dx[3 * 37];
+    sp_rmsnorm_forward(out, rstd, x, w, n, dim, eps);
+    for (int32_t i = 0; i < n; i++) {
+        double xd[37], od[37];
+        for (int32_t j = 0; j < dim; j++) xd[j] = x[i * dim + j];
+        rms_ref(od, xd, w, dim, eps);
+        for (int32_t j = 0; j < dim; j++) CHECK_NEAR(out[i * dim + j], od[j], 1e-5 * (1 + fabs(od[j])));
+    }
+    sp_rmsnorm_forward(out, NULL, x, w, n, dim, eps); /* rstd optional */
+    /* backward against central differences of L = sum(out * g) in double; dx accumulates */
+    for (int32_t e = 0; e < n * dim; e++) dx[e] = 0.5f;
+    sp_rmsnorm_backward(dx, g, x, w, rstd, n, dim);
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t j = 0; j < dim; j++) {
+            double xp[37], xm[37], op[37], om[37], h = 1e-5, lp = 0, lm = 0;
+            for (int32_t c = 0; c < dim; c++) xp[c] = xm[c] = x[i * dim + c];
+            xp[j] += h;
+            xm[j] -= h;
+            rms_ref(op, xp, w, dim, eps);
+            rms_ref(om, xm, w, dim, eps);
+            for (int32_t c = 0; c < dim; c++) { lp += op[c] * g[i * dim + c]; lm += om[c] * g[i * dim + c]; }
+            double num = (lp - lm) / (2 * h);
+            CHECK_NEAR(dx[i * dim + j] - 0.5, num, 1e-4 * (1 + fabs(num)));
+        }
+    }
+    /* zero input: finite output thanks to eps */
+    float z[4] = {0, 0, 0, 0}, zw[4] = {1, 1, 1, 1}, zo[4], zr;
+    sp_rmsnorm_forward(zo, &zr, z, zw, 1, 4, eps);
+    CHECK(zo[0] == 0.0f && isfinite(zr));
+
+    /* softmax */
+    float s1[5] = {1, 2, 3, 4, 5};
+    sp_softmax_inplace(s1, 5);
+    double den = 0;
+    for (int i = 0; i < 5; i++) den += exp(i + 1.0);
+    for (int i = 0; i < 5; i++) CHECK_NEAR(s1[i], exp(i + 1.0) / den, 1e-6);
+    float s2[4] = {-INFINITY, 0.0f, -INFINITY, 0.0f};
+    sp_softmax_inplace(s2, 4);
+    CHECK(s2[0] == 0.0f && s2[2] == 0.0f && s2[1] == 0.5f && s2[3] == 0.5f);
+    float s3[3] = {-INFINITY, -INFINITY, -INFINITY};
+    sp_softmax_inplace(s3, 3);
+    CHECK(s3[0] == 0.0f && s3[1] == 0.0f && s3[2] == 0.0f);
+    float s4[3] = {1.0f, NAN, 2.0f};
+    sp_softmax_inplace(s4, 3);
+    CHECK(isnan(s4[0]) && isnan(s4[1]) && isnan(s4[2]));
+    float s5[2] = {1000.0f, 1000.0f}; /* large but finite: no overflow */
+    sp_softmax_inplace(s5, 2);
+    CHECK(s5[0] == 0.5f && s5[1] == 0.5f);
+    float s6[1] = {-3.0f};
+    sp_softmax_inplace(s6, 1);
+    CHECK(s6[0] == 1.0f);
+    sp_softmax_inplace(s6, 0); /* no-op */
+
+    /* silu */
+    CHECK(sp_silu(0.0f) == 0.0f);
+    CHECK_NEAR(sp_silu(1.0f), 1.0 / (1.0 + exp(-1.0)), 1e-7);
+    CHECK_NEAR(sp_silu(-2.5f), -2.5 / (1.0 + exp(2.5)), 1e-7);
+    CHECK(sp_silu(INFINITY) == INFINITY);
+    CHECK(sp_silu(-INFINITY) == 0.0f);
+    CHECK(isnan(sp_silu(NAN)));
+    CHECK(sp_silu(-200.0f) == 0.0f && sp_silu(200.0f) == 200.0f);
+    free(x); free(w); free(g);
+}
+
+/* ---- quantizer round trip ---- */
+static void test_quantize(void) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 5);
+    float src[64], back[64];
+    uint8_t buf[256];
+    for (int i = 0; i < 64; i++) src[i] = sp_rng_normal(&rng) * 0.1f;
+    src[7] = 0.0f;
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        uint32_t t = TYPES[ti];
+        size_t nb = sp_quantize_row(t, buf, src, 64);
+        CHECK(nb == sp_dtype_row_bytes(t, 64));
+        sp_mat m = {t, 1, 64, nb, buf};
+        sp_kernels_get(SP_ISA_SCALAR)->mat_row(back, &m, 0);
+        double amax = 0;
+        for (int i = 0; i < 64; i++) amax = fmax(amax, fabs(src[i]));
+        for (int i = 0; i < 64; i++) {
+            double tol = t == SP_DTYPE_F32 ? 0 : t == SP_DTYPE_F16 ? fabs(src[i]) / 1024 : t == SP_DTYPE_BF16 ? fabs(src[i]) / 128
+                       : t == SP_DTYPE_Q8_0 ? amax / 127 / 2 * 1.01 : amax / 8 * 1.01;
+            CHECK_MSG(fabs(back[i] - src[i]) <= tol, "%s round trip [%d] %g -> %g", sp_dtype_name(t), i, src[i], back[i]);
+        }
+    }
+    CHECK(sp_quantize_row(SP_DTYPE_Q8_0, buf, src, 33) == 0);
+    CHECK(sp_quantize_row(SP_DTYPE_UNKNOWN, buf, src, 32) == 0);
+    float zeros[32] = {0};
+    CHECK(sp_quantize_row(SP_DTYPE_Q4_0, buf, zeros, 32) == 18);
+}
+
+static void test_probes(const sp_kernels *k) {
+    double t0 = sp_now_ms(), t1 = sp_now_ms();
+    CHECK(t1 >= t0 && t0 > 0);
+    CHECK(sp_probe_peak_gflops(0.02) > 0);
+    CHECK(sp_probe_copy_gbs(1 << 20, 0.02) > 0);
+    CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q8_0, 4, 32, 64, 0.01) > 0);
+    CHECK(sp_bench_matmul_dx_gflops(NULL, k, SP_DTYPE_F16, 3, 17, 40, 0.01) > 0);
+    CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q4_0, 4, 32, 33, 0.01) < 0);
+    CHECK(sp_bench_matmul_gflops(NULL, k, 12, 4, 32, 64, 0.01) < 0);
+    CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_F32, 0, 32, 64, 0.01) < 0);
+    CHECK(sp_bench_weight_bytes(SP_DTYPE_Q8_0, 2, 64) == 136);
+}
+
+int main(void) {
+    const sp_kernels *scalar = sp_kernels_get(SP_ISA_SCALAR), *best = sp_kernels_get(SP_ISA_BEST);
+    CHECK(scalar && best && strcmp(scalar->isa, "scalar") == 0);
+    CHECK(sp_kernels_get((sp_isa)99) == NULL);
+#ifdef __wasm_simd128__
+    const sp_kernels *simd = sp_kernels_get(SP_ISA_WASMSIMD);
+    CHECK(simd && simd == best && strcmp(simd->isa, "wasmsimd") == 0);
+#else
+    CHECK(sp_kernels_get(SP_ISA_WASMSIMD) == NULL && best == scalar);
+#endif
+    test_matrix_kernels(scalar, NULL);
+    test_vectors(scalar);
+    test_threads(scalar);
+    if (best != scalar) {
+        test_matrix_kernels(best, scalar);
+        test_vectors(best);
+        test_threads(best);
+    }
+    test_small();
+    test_quantize();
+    test_probes(best);
+    printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");
+    CHECK_DONE();
+}
