@@ -162,8 +162,13 @@ class Client {
     }
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.t.unref();
-    if (m.error) p.reject(SoftpromptError.from(m.error));
-    else p.resolve(m.result);
+    if (m.error) {
+      const e = SoftpromptError.from(m.error);
+      if (m.error.partial) e.partial = m.error.partial;
+      p.reject(e);
+    } else {
+      p.resolve(m.result);
+    }
   }
 
   _die(e) {
@@ -421,7 +426,7 @@ export class Softprompt {
     const { onProgress, signal, name, fetchOptions } = options;
     if (signal?.aborted) throw abortedError('model load');
     const desc = await describeSource(source, options);
-    const { id, promise } = this._client.start('loadModel', { source: desc, fetchOptions: plainFetchOptions(fetchOptions) }, {
+    const { id, promise } = this._client.start('loadModel', { source: desc, fetchOptions: plainFetchOptions(fetchOptions), cache: !!options.cache }, {
       onProgress: onProgress ? (p) => onProgress(p) : undefined,
     });
     const detach = watchSignal(signal, () => this._client.control('cancel', id));
@@ -775,7 +780,14 @@ class TuneJob {
       return { adapter, best, history: res.history, reason: res.reason, memory: res.memory };
     } catch (e) {
       this._setState('failed');
-      throw SoftpromptError.from(e);
+      const se = SoftpromptError.from(e);
+      if (e && e.partial) {
+        // SP_ERR_NUMERIC: the run stopped, the last good prompt is kept
+        const a = model._adopt(e.partial.adapter);
+        se.result = { adapter: a, best: a, history: e.partial.history, reason: 'stopped', memory: e.partial.memory };
+        delete se.partial;
+      }
+      throw se;
     }
   }
 }

@@ -1,0 +1,801 @@
+// engine.js - the wasm engine (wasm/softprompt*.js + .wasm) wrapped into JS classes.
+//
+// Runs wherever the engine lives: a module Web Worker (web/worker.js), a Node worker_threads
+// worker, or the Node main thread ({worker:false}). It wraps the C ABI of src/api/softprompt.h:
+//   Engine  - sp_engine (thread pool, kernels), memory helpers, model loading
+//   Model   - sp_model: info, tokenize, detokenize, token pieces, generation (a step loop),
+//             evaluation, tuners, adapters
+//   Adapter - sp_adapter (PEFT prompt / prefix), Tuner - sp_tuner (one optimiser step per call)
+// Every C error becomes a thrown SoftpromptError(code name, C message). Every sp_malloc is
+// freed. Heap views are re-taken after every call, because memory may grow (and with threads
+// another thread may grow it).
+//
+// Loading the Emscripten glue (MODULARIZE, EXPORT_NAME createSoftprompt, not ES6):
+//  - Node: createRequire (wasm/package.json marks wasm/ CommonJS) and our own instantiateWasm
+//    with bytes read by fs (Node 20's fetch cannot load file paths, REFERENCE.md section 4).
+//  - Browser worker: fetch the glue text and evaluate it; locateFile and mainScriptUrlOrBlob
+//    point the pthread workers at wasm/softprompt-mt.worker.js and the glue.
+// The threaded build is used when SharedArrayBuffer works (Node, or a cross-origin-isolated
+// page) and more than one thread is asked for; its pool is sized at instantiation
+// (Module.spThreads, see emscripten.cmake) to the thread count, so the C pool never has to
+// wait for a worker to start.
+
+import { SoftpromptError, ErrorCodes, C_STATUS_NAMES } from './errors.js';
+
+const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
+  && typeof window === 'undefined';
+
+export const ABI_VERSION = 1;
+const MAX_THREADS = 16;
+
+/** True when the pthreads build can run in this context. */
+export function threadsAvailable() {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  if (IS_NODE) return true;
+  return globalThis.crossOriginIsolated === true;
+}
+
+async function defaultThreads() {
+  if (IS_NODE) {
+    const os = await import('node:os');
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  }
+  return globalThis.navigator?.hardwareConcurrency || 2;
+}
+
+function fail(code, message) {
+  throw new SoftpromptError(code, message);
+}
+
+/** The WebAssembly.Memory in an imports or exports object (names are minified). */
+function findMemory(obj, depth = 0) {
+  if (!obj || typeof obj !== 'object' || depth > 2) return null;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (v instanceof WebAssembly.Memory) return v;
+    if (v && typeof v === 'object' && !(v instanceof WebAssembly.Table)) {
+      const m = findMemory(v, depth + 1);
+      if (m) return m;
+    }
+  }
+  return null;
+}
+
+function compileErrorToSp(e) {
+  const msg = String(e?.message ?? e);
+  if (e instanceof WebAssembly.CompileError || /simd|v128/i.test(msg)) {
+    return new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `cannot compile the engine (this runtime needs WebAssembly SIMD): ${msg}`);
+  }
+  if (e instanceof SoftpromptError) return e;
+  return new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, `cannot start the engine: ${msg}`);
+}
+
+/** Instantiate the Emscripten module. Returns {M, memory, threaded, threads}. */
+async function instantiate({ threaded, threads, wasmBase }) {
+  const name = threaded ? 'softprompt-mt' : 'softprompt';
+  let factory;
+  let getWasm; // async (imports) -> {instance, module}
+  let locate;
+  let mainScript;
+  if (IS_NODE) {
+    const [{ createRequire }, fs, url] = await Promise.all([import('node:module'), import('node:fs'), import('node:url')]);
+    const base = wasmBase ? new URL(wasmBase, url.pathToFileURL(process.cwd() + '/')) : new URL('../wasm/', import.meta.url);
+    const dir = url.fileURLToPath(base);
+    const jsPath = url.fileURLToPath(new URL(`${name}.js`, base));
+    const wasmPath = url.fileURLToPath(new URL(`${name}.wasm`, base));
+    if (!fs.existsSync(jsPath) || !fs.existsSync(wasmPath)) {
+      fail(ErrorCodes.SP_ERR_IO, `the wasm build is missing (${jsPath}); run: npm run build`);
+    }
+    const require = createRequire(import.meta.url);
+    factory = require(jsPath);
+    if (typeof factory !== 'function') {
+      fail(ErrorCodes.SP_ERR_INTERNAL, `${jsPath} did not export createSoftprompt (is wasm/package.json {"type":"commonjs"} there?)`);
+    }
+    const bytes = fs.readFileSync(wasmPath);
+    getWasm = (imports) => WebAssembly.instantiate(bytes, imports);
+    locate = (p) => dir.replace(/\/?$/, '/') + p;
+    mainScript = jsPath;
+  } else {
+    const base = new URL(wasmBase ?? '../wasm/', import.meta.url);
+    const glueUrl = new URL(`${name}.js`, base).href;
+    const wasmUrl = new URL(`${name}.wasm`, base).href;
+    let text;
+    try {
+      const res = await fetch(glueUrl);
+      if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status} for ${glueUrl}`);
+      text = await res.text();
+    } catch (e) {
+      if (e instanceof SoftpromptError) throw e;
+      fail(ErrorCodes.SP_ERR_NETWORK, `cannot fetch ${glueUrl}: ${e?.message ?? e}`);
+    }
+    // The glue is a classic script defining `var createSoftprompt`; module workers have no
+    // importScripts, so evaluate it as a function body.
+    // eslint-disable-next-line no-new-func
+    factory = new Function(`${text}\n;return createSoftprompt;`)();
+    getWasm = async (imports) => {
+      const res = await fetch(wasmUrl);
+      if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status} for ${wasmUrl}`);
+      if (typeof WebAssembly.instantiateStreaming === 'function' && /application\/wasm/.test(res.headers.get('content-type') || '')) {
+        return await WebAssembly.instantiateStreaming(res, imports);
+      }
+      return await WebAssembly.instantiate(await res.arrayBuffer(), imports);
+    };
+    locate = (p) => new URL(p, base).href;
+    mainScript = glueUrl;
+  }
+
+  let memory = null;
+  let rejectInit;
+  const failed = new Promise((_, reject) => { rejectInit = reject; });
+  let aborted = null;
+  const moduleArg = {
+    spThreads: threads,
+    locateFile: locate,
+    mainScriptUrlOrBlob: mainScript,
+    print: (s) => console.log(s),
+    printErr: (s) => console.error(s),
+    onAbort: (what) => {
+      aborted = String(what);
+      rejectInit(new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, `engine aborted: ${what}`));
+    },
+    instantiateWasm(imports, receiveInstance) {
+      memory = findMemory(imports);
+      getWasm(imports).then(({ instance, module }) => {
+        memory = memory || findMemory(instance.exports);
+        receiveInstance(instance, module);
+      }, (e) => rejectInit(compileErrorToSp(e)));
+      return {};
+    },
+  };
+  let M;
+  try {
+    M = await Promise.race([factory(moduleArg), failed]);
+  } catch (e) {
+    throw compileErrorToSp(e);
+  }
+  // MODULARIZE's promise resolves to the module, whose own `then` would confuse awaiting code.
+  delete M.then;
+  return { M, memory: memory || findMemory(M.asm), abortedRef: () => aborted };
+}
+
+/**
+ * Instantiate the engine.
+ * @param {{threads?: number, wasmBase?: string}} [options]
+ * @returns {Promise<Engine>}
+ */
+export async function loadEngine(options = {}) {
+  let threads = options.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
+    fail(ErrorCodes.SP_ERR_INVALID_ARG, `threads must be an integer in 1..64 (got ${threads})`);
+  }
+  let singleThreadReason;
+  if (threads === undefined) threads = Math.max(1, Math.min(MAX_THREADS, await defaultThreads()));
+  let threaded = threads > 1;
+  if (threaded && !threadsAvailable()) {
+    threaded = false;
+    singleThreadReason = IS_NODE || typeof SharedArrayBuffer === 'undefined'
+      ? (globalThis.crossOriginIsolated === false ? 'the page is not cross-origin isolated (COOP/COEP headers)' : 'SharedArrayBuffer is not available')
+      : 'the page is not cross-origin isolated (COOP/COEP headers)';
+  }
+  if (!threaded) threads = 1;
+  const inst = await instantiate({ threaded, threads, wasmBase: options.wasmBase });
+  const eng = new Engine(inst.M, inst.memory, threaded, inst.abortedRef);
+  eng._create(threads);
+  if (singleThreadReason) eng.singleThreadReason = singleThreadReason;
+  if (IS_NODE) eng._unrefThreads();
+  return eng;
+}
+
+const enc = new TextEncoder();
+
+export class Engine {
+  /** @private use loadEngine */
+  constructor(M, memory, threaded, abortedRef) {
+    this.M = M;
+    this.memory = memory; // WebAssembly.Memory, or null (then M.HEAPU8 is used)
+    this.threaded = threaded;
+    this._abortedRef = abortedRef;
+    this._u8 = null;
+    this.ptr = 0;
+    this.err = 0;
+    this.threads = 1;
+    this.isa = 'scalar';
+    this.singleThreadReason = undefined;
+    this.freed = false;
+    const v = M._sp_abi_version ? M._sp_abi_version() : -1;
+    if (v !== ABI_VERSION) fail(ErrorCodes.SP_ERR_UNSUPPORTED, `wasm engine ABI version ${v}, this JS needs ${ABI_VERSION}: rebuild (npm run build)`);
+    this.err = M._sp_error_new() >>> 0;
+    if (!this.err) fail(ErrorCodes.SP_ERR_NOMEM, 'out of memory creating the error object');
+  }
+
+  _create(threads) {
+    const p = this.M._sp_engine_create(threads, this.err) >>> 0;
+    if (!p) this.throwError();
+    this.ptr = p;
+    this.threads = this.M._sp_engine_threads(p);
+    this.isa = this.cstr(this.M._sp_engine_isa(p));
+  }
+
+  /** Node: the pthread workers must not keep the process alive. */
+  _unrefThreads() {
+    const P = this.M.PThread;
+    if (!P) return;
+    const all = [...(P.unusedWorkers || []), ...(P.runningWorkers || [])];
+    for (const t of Object.values(P.pthreads || {})) if (t && t.worker) all.push(t.worker);
+    for (const w of all) if (w && typeof w.unref === 'function') w.unref();
+  }
+
+  get aborted() {
+    return this._abortedRef() !== null;
+  }
+
+  info() {
+    return { threads: this.threads, threaded: this.threaded, isa: this.isa, abiVersion: ABI_VERSION, singleThreadReason: this.singleThreadReason };
+  }
+
+  // ---- memory helpers
+
+  /** Current Uint8Array view of the whole heap. */
+  heap() {
+    if (this.memory) {
+      const buf = this.memory.buffer;
+      if (!this._u8 || this._u8.buffer !== buf || this._u8.byteLength !== buf.byteLength) this._u8 = new Uint8Array(buf);
+      return this._u8;
+    }
+    return this.M.HEAPU8;
+  }
+
+  heapBytes() {
+    return this.heap().byteLength;
+  }
+
+  malloc(size) {
+    if (!Number.isSafeInteger(size) || size < 0) fail(ErrorCodes.SP_ERR_INVALID_ARG, `bad allocation size ${size}`);
+    if (size > 0xffff0000) fail(ErrorCodes.SP_ERR_TOO_LARGE, `${size} bytes do not fit in wasm memory (4 GB at most)`);
+    const p = this.M._sp_malloc(Math.max(1, size)) >>> 0;
+    if (!p) fail(ErrorCodes.SP_ERR_TOO_LARGE, `out of wasm memory allocating ${size} bytes (heap is ${this.heapBytes()} bytes)`);
+    return p;
+  }
+
+  free(p) {
+    if (p) this.M._sp_free(p);
+  }
+
+  /** Copy bytes into the heap at p + offset. */
+  write(p, bytes, offset = 0) {
+    this.heap().set(bytes, p + offset);
+  }
+
+  /** A copy (not a view) of heap bytes. */
+  read(p, n) {
+    return this.heap().slice(p, p + n);
+  }
+
+  u32(p) {
+    const h = this.heap();
+    return (h[p] | (h[p + 1] << 8) | (h[p + 2] << 16) | (h[p + 3] << 24)) >>> 0;
+  }
+
+  bytes(u8) {
+    const p = this.malloc(u8.byteLength);
+    this.write(p, u8);
+    return p;
+  }
+
+  /** NUL-terminated UTF-8 copy of a string: {p, len} (len without the NUL). */
+  string(s) {
+    const s2 = String(s);
+    const cap = s2.length * 3 + 1;
+    const p = this.malloc(cap);
+    let written;
+    try {
+      written = enc.encodeInto(s2, this.heap().subarray(p, p + cap - 1)).written;
+    } catch {
+      // encodeInto on shared memory is not allowed everywhere: encode, then copy.
+      const b = enc.encode(s2);
+      this.write(p, b);
+      written = b.byteLength;
+    }
+    this.heap()[p + written] = 0;
+    return { p, len: written };
+  }
+
+  cstr(p) {
+    p >>>= 0;
+    if (!p) return '';
+    const h = this.heap();
+    let e = p;
+    while (h[e] !== 0) e++;
+    return new TextDecoder().decode(h.slice(p, e));
+  }
+
+  int32s(ids) {
+    const n = ids.length;
+    const p = this.malloc(n * 4);
+    const h = this.heap();
+    for (let i = 0; i < n; i++) {
+      const v = ids[i] | 0;
+      const o = p + i * 4;
+      h[o] = v & 255;
+      h[o + 1] = (v >> 8) & 255;
+      h[o + 2] = (v >> 16) & 255;
+      h[o + 3] = (v >>> 24) & 255;
+    }
+    return p;
+  }
+
+  readInt32s(p, n) {
+    const out = new Array(n);
+    const dv = new DataView(this.heap().buffer, p, n * 4);
+    for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+    return out;
+  }
+
+  readFloat32s(p, n) {
+    const out = new Float32Array(n);
+    const dv = new DataView(this.heap().buffer, p, n * 4);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+    return out;
+  }
+
+  // ---- errors
+
+  /** The last C error as a SoftpromptError. */
+  lastError() {
+    const code = this.M._sp_error_code(this.err);
+    let name = this.M._sp_error_code_name ? this.cstr(this.M._sp_error_code_name(code)) : '';
+    if (!name || !name.startsWith('SP_ERR_')) name = C_STATUS_NAMES[code] && code > 0 ? C_STATUS_NAMES[code] : ErrorCodes.SP_ERR_INTERNAL;
+    const msg = this.cstr(this.M._sp_error_message(this.err)) || name;
+    return new SoftpromptError(name, msg);
+  }
+
+  throwError() {
+    throw this.lastError();
+  }
+
+  /** A JSON object for the options argument: drops undefined, checks numbers. */
+  optsJson(obj) {
+    const out = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined || v === null) continue;
+      if (typeof v === 'number' && !Number.isFinite(v)) fail(ErrorCodes.SP_ERR_INVALID_ARG, `option ${k} must be a finite number (got ${v})`);
+      out[k] = v;
+    }
+    return JSON.stringify(out);
+  }
+
+  /** Call fn(p, len) with a temporary C string; frees it. */
+  withString(s, fn) {
+    const { p, len } = this.string(s);
+    try {
+      return fn(p, len);
+    } finally {
+      this.free(p);
+    }
+  }
+
+  /** malloc'd char* JSON result -> parsed object (frees it). 0 -> throws the C error. */
+  takeJson(p) {
+    p >>>= 0;
+    if (!p) this.throwError();
+    try {
+      return JSON.parse(this.cstr(p));
+    } finally {
+      this.free(p);
+    }
+  }
+
+  // ---- models
+
+  /** Load a GGUF from bytes already in the heap at p (sp_malloc'd). The model owns p, even on failure. */
+  loadGgufAt(p, size) {
+    const m = this.M._sp_model_load_gguf(this.ptr, p, size, this.err) >>> 0;
+    if (!m) this.throwError();
+    return new Model(this, m);
+  }
+
+  loadGguf(bytes) {
+    const p = this.bytes(bytes);
+    return this.loadGgufAt(p, bytes.byteLength);
+  }
+
+  /** Load an HF folder; the safetensors bytes are in the heap at stP (owned by the model from here). */
+  loadHfAt(configText, stP, stSize, tokenizerText) {
+    let cfg = null;
+    let tok = null;
+    try {
+      cfg = this.string(configText);
+      tok = this.string(tokenizerText);
+    } catch (e) {
+      if (cfg) this.free(cfg.p);
+      this.free(stP);
+      throw e;
+    }
+    try {
+      const m = this.M._sp_model_load_hf(this.ptr, cfg.p, cfg.len, stP, stSize, tok.p, tok.len, this.err) >>> 0;
+      if (!m) this.throwError();
+      return new Model(this, m);
+    } finally {
+      this.free(cfg.p);
+      this.free(tok.p);
+    }
+  }
+
+  loadHf(configText, safetensors, tokenizerText) {
+    const p = this.bytes(safetensors);
+    return this.loadHfAt(configText, p, safetensors.byteLength, tokenizerText);
+  }
+
+  /** Free the engine (models must be freed first). */
+  dispose() {
+    if (this.freed) return;
+    this.freed = true;
+    if (this.ptr) this.M._sp_engine_free(this.ptr);
+    if (this.err) this.M._sp_error_delete(this.err);
+    this.ptr = 0;
+    this.err = 0;
+    try {
+      this.M.PThread?.terminateAllThreads();
+    } catch { /* best effort */ }
+  }
+}
+
+export class Model {
+  /** @private */
+  constructor(engine, ptr) {
+    this.e = engine;
+    this.ptr = ptr;
+    this.freed = false;
+    this._piece = 0;
+    this._pieceCap = 0;
+    this.info = JSON.parse(engine.cstr(engine.M._sp_model_info_json(ptr)));
+  }
+
+  _live() {
+    if (this.freed) fail(ErrorCodes.SP_ERR_STATE, 'the model was freed');
+  }
+
+  /** @returns {number[]} token ids */
+  tokenize(text, addBos = true) {
+    this._live();
+    const e = this.e;
+    return e.withString(text, (tp, len) => {
+      let cap = len + 8;
+      for (;;) {
+        const ids = e.malloc(cap * 4);
+        try {
+          const n = e.M._sp_tokenize(this.ptr, tp, len, addBos ? 1 : 0, ids, cap, e.err);
+          if (n < 0) e.throwError();
+          if (n <= cap) return e.readInt32s(ids, n);
+          cap = n;
+        } finally {
+          e.free(ids);
+        }
+      }
+    });
+  }
+
+  /** Bytes of the text for ids. */
+  detokenizeBytes(ids) {
+    this._live();
+    const e = this.e;
+    const idp = e.int32s(ids);
+    try {
+      let cap = ids.length * 8 + 16;
+      for (;;) {
+        const out = e.malloc(cap);
+        try {
+          const n = e.M._sp_detokenize(this.ptr, idp, ids.length, out, cap, e.err);
+          if (n < 0) e.throwError();
+          if (n <= cap) return e.read(out, n);
+          cap = n;
+        } finally {
+          e.free(out);
+        }
+      }
+    } finally {
+      e.free(idp);
+    }
+  }
+
+  detokenize(ids) {
+    return new TextDecoder().decode(this.detokenizeBytes(ids));
+  }
+
+  /** Bytes of token id as it follows prev (-1 at the start). */
+  tokenPiece(prev, id) {
+    this._live();
+    const e = this.e;
+    if (!this._piece) {
+      this._pieceCap = 256;
+      this._piece = e.malloc(this._pieceCap);
+    }
+    for (;;) {
+      const n = e.M._sp_token_piece(this.ptr, prev, id, this._piece, this._pieceCap);
+      if (n < 0) fail(ErrorCodes.SP_ERR_INVALID_ARG, `token id ${id} is not in the vocabulary (0..${this.info.vocab_size - 1})`);
+      if (n <= this._pieceCap) return e.read(this._piece, n);
+      e.free(this._piece);
+      this._piece = 0;
+      this._pieceCap = n;
+      this._piece = e.malloc(n);
+    }
+  }
+
+  /**
+   * Start a generation (a step loop: call next() until it returns null).
+   * @param {number[]} ids prompt ids
+   * @param {{maxTokens?, temperature?, topK?, topP?, seed?, stopAtEos?}} opts
+   * @param {Adapter|null} adapter
+   */
+  startGeneration(ids, opts = {}, adapter = null) {
+    this._live();
+    if (adapter) adapter._live();
+    const e = this.e;
+    if (!ids.length) fail(ErrorCodes.SP_ERR_INVALID_ARG, 'the prompt has no tokens');
+    const json = e.optsJson({
+      max_tokens: opts.maxTokens, temperature: opts.temperature, top_k: opts.topK, top_p: opts.topP,
+      seed: opts.seed, stop_at_eos: opts.stopAtEos,
+    });
+    const idp = e.int32s(ids);
+    try {
+      return e.withString(json, (op) => {
+        const g = e.M._sp_gen_create(this.ptr, adapter ? adapter.ptr : 0, idp, ids.length, op, e.err) >>> 0;
+        if (!g) e.throwError();
+        return new Generation(this, g, ids[ids.length - 1]);
+      });
+    } finally {
+      e.free(idp);
+    }
+  }
+
+  /** Evaluate JSONL data: {loss, perplexity, tokens, examples[, accuracy, labels]}. */
+  evaluate(jsonl, opts = {}, adapter = null) {
+    this._live();
+    if (adapter) adapter._live();
+    const e = this.e;
+    const json = e.optsJson({ format: opts.format, max_length: opts.maxLength, batch_size: opts.batchSize });
+    return e.withString(jsonl, (dp, dlen) => e.withString(json, (op) =>
+      e.takeJson(e.M._sp_eval_json(this.ptr, adapter ? adapter.ptr : 0, dp, dlen, op, e.err))));
+  }
+
+  /** The engine's data parser: {result} (sp_data_preview_json) or {error} (a SoftpromptError). */
+  dataPreview(text, format = 'auto', maxExamples = 0) {
+    this._live();
+    const e = this.e;
+    if (!e.M._sp_data_preview_json) return {};
+    try {
+      return {
+        result: e.withString(text, (dp, dlen) => e.withString(format, (fp) =>
+          e.takeJson(e.M._sp_data_preview_json(this.ptr, dp, dlen, fp, maxExamples, e.err)))),
+      };
+    } catch (err) {
+      if (err instanceof SoftpromptError && err.code === ErrorCodes.SP_ERR_DATA) return { error: err };
+      throw err;
+    }
+  }
+
+  /** Create a tuner. opts are the C option names (snake_case). */
+  createTuner(opts, jsonl, initAdapter = null) {
+    this._live();
+    if (initAdapter) initAdapter._live();
+    const e = this.e;
+    const json = e.optsJson(opts);
+    return e.withString(jsonl, (dp, dlen) => e.withString(json, (op) => {
+      const t = e.M._sp_tuner_create(this.ptr, op, dp, dlen, initAdapter ? initAdapter.ptr : 0, e.err) >>> 0;
+      if (!t) e.throwError();
+      return new Tuner(this, t);
+    }));
+  }
+
+  /** Load a PEFT adapter from adapter_model.safetensors bytes and adapter_config.json text. */
+  loadAdapter(safetensors, configText) {
+    this._live();
+    const e = this.e;
+    const sp = e.bytes(safetensors);
+    try {
+      return e.withString(configText, (cp, clen) => {
+        const a = e.M._sp_adapter_load(this.ptr, sp, safetensors.byteLength, cp, clen, e.err) >>> 0;
+        if (!a) e.throwError();
+        return new Adapter(this, a);
+      });
+    } finally {
+      e.free(sp);
+    }
+  }
+
+  free() {
+    if (this.freed) return;
+    this.freed = true;
+    if (this._piece) this.e.free(this._piece);
+    this._piece = 0;
+    this.e.M._sp_model_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+/** One generation: next() -> {id, text} per token, or null when finished. */
+export class Generation {
+  constructor(model, ptr, lastPromptId) {
+    this.model = model;
+    this.ptr = ptr;
+    this.prev = lastPromptId;
+    this.decoder = new TextDecoder('utf-8');
+    this.count = 0;
+    this.finished = false;
+  }
+
+  next() {
+    if (this.finished) return null;
+    this.model._live();
+    const e = this.model.e;
+    const id = e.M._sp_gen_next(this.ptr, e.err);
+    if (id === -2) e.throwError();
+    if (id < 0) {
+      this.finished = true;
+      return null;
+    }
+    const bytes = this.model.tokenPiece(this.prev, id);
+    this.prev = id;
+    this.count++;
+    return { id, text: this.decoder.decode(bytes, { stream: true }) };
+  }
+
+  /** Text of bytes still held by the streaming decoder (an incomplete UTF-8 sequence at the end). */
+  flush() {
+    return this.decoder.decode();
+  }
+
+  /** Logits [vocab] behind the last token (a copy). */
+  logits() {
+    const e = this.model.e;
+    const p = e.M._sp_gen_logits(this.ptr) >>> 0;
+    if (!p) fail(ErrorCodes.SP_ERR_STATE, 'no logits yet (call next() first)');
+    return e.readFloat32s(p, this.model.info.vocab_size);
+  }
+
+  free() {
+    if (!this.ptr) return;
+    if (!this.model.freed) this.model.e.M._sp_gen_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+export class Adapter {
+  constructor(model, ptr) {
+    this.model = model;
+    this.ptr = ptr;
+    this.freed = false;
+    this.info = JSON.parse(model.e.cstr(model.e.M._sp_adapter_info_json(ptr)));
+  }
+
+  _live() {
+    if (this.freed) fail(ErrorCodes.SP_ERR_STATE, 'the adapter was freed');
+    this.model._live();
+  }
+
+  /** adapter_model.safetensors bytes. */
+  saveSafetensors() {
+    this._live();
+    const e = this.model.e;
+    const sz = e.malloc(8);
+    try {
+      const p = e.M._sp_adapter_save_safetensors(this.ptr, sz, e.err) >>> 0;
+      if (!p) e.throwError();
+      const out = e.read(p, e.u32(sz));
+      e.free(p);
+      return out;
+    } finally {
+      e.free(sz);
+    }
+  }
+
+  /** adapter_config.json text. */
+  saveConfig(baseModelName = '') {
+    this._live();
+    const e = this.model.e;
+    return e.withString(baseModelName, (np) => {
+      const p = e.M._sp_adapter_save_config(this.ptr, np, e.err) >>> 0;
+      if (!p) e.throwError();
+      try {
+        return e.cstr(p);
+      } finally {
+        e.free(p);
+      }
+    });
+  }
+
+  nearest(k = 5) {
+    this._live();
+    const e = this.model.e;
+    return e.takeJson(e.M._sp_adapter_nearest_json(this.ptr, k, e.err));
+  }
+
+  free() {
+    if (this.freed) return;
+    this.freed = true;
+    if (!this.model.freed) this.model.e.M._sp_adapter_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+export class Tuner {
+  constructor(model, ptr) {
+    this.model = model;
+    this.ptr = ptr;
+    this.freed = false;
+  }
+
+  _live() {
+    if (this.freed) fail(ErrorCodes.SP_ERR_STATE, 'the tuner was freed');
+    this.model._live();
+  }
+
+  /** One optimiser step: true if a step was taken, false when the run is finished. */
+  step() {
+    this._live();
+    const e = this.model.e;
+    const r = e.M._sp_tuner_step(this.ptr, e.err);
+    if (r < 0) e.throwError();
+    return r > 0;
+  }
+
+  report() {
+    this._live();
+    return JSON.parse(this.model.e.cstr(this.model.e.M._sp_tuner_report_json(this.ptr)) || '{}');
+  }
+
+  eval() {
+    this._live();
+    const e = this.model.e;
+    const p = e.M._sp_tuner_eval_json(this.ptr, e.err) >>> 0;
+    if (!p) e.throwError();
+    return JSON.parse(e.cstr(p));
+  }
+
+  /** The current prompt (best=false) or the best by eval loss, as a new Adapter. */
+  adapter(best = false) {
+    this._live();
+    const e = this.model.e;
+    const a = e.M._sp_tuner_adapter(this.ptr, best ? 1 : 0, e.err) >>> 0;
+    if (!a) e.throwError();
+    return new Adapter(this.model, a);
+  }
+
+  checkpoint() {
+    this._live();
+    const e = this.model.e;
+    const sz = e.malloc(8);
+    try {
+      const p = e.M._sp_tuner_checkpoint(this.ptr, sz, e.err) >>> 0;
+      if (!p) e.throwError();
+      const out = e.read(p, e.u32(sz));
+      e.free(p);
+      return out;
+    } finally {
+      e.free(sz);
+    }
+  }
+
+  resume(bytes) {
+    this._live();
+    const e = this.model.e;
+    const p = e.bytes(bytes);
+    try {
+      if (e.M._sp_tuner_resume(this.ptr, p, bytes.byteLength, e.err) < 0) e.throwError();
+    } finally {
+      e.free(p);
+    }
+  }
+
+  memory() {
+    this._live();
+    return JSON.parse(this.model.e.cstr(this.model.e.M._sp_tuner_memory_json(this.ptr)) || '{}');
+  }
+
+  free() {
+    if (this.freed) return;
+    this.freed = true;
+    if (!this.model.freed) this.model.e.M._sp_tuner_free(this.ptr);
+    this.ptr = 0;
+  }
+}
