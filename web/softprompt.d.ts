@@ -200,6 +200,7 @@ export interface GenerateOptions {
 }
 
 export interface GeneratedToken {
+  /** Token id; -1 for a final piece that only flushes an incomplete UTF-8 sequence (as U+FFFD). */
   id: number;
   /** Text this token adds to the output (a token may end in the middle of a UTF-8 character:
    *  the bytes then appear with the next token). */
@@ -346,10 +347,15 @@ export interface TuneCheckpoint {
   bytes: Uint8Array;
 }
 
+/** Training memory, as the engine reports it (sp_tuner_memory_json). */
 export interface TuneMemory {
   arena_bytes: number;
-  activation_bytes: number;
+  train_activation_bytes?: number;
+  eval_activation_bytes?: number;
+  /** True when activations are recomputed to fit the memory budget. */
   recompute: boolean;
+  params?: number;
+  [key: string]: unknown;
 }
 
 export interface TuneResult {
@@ -383,6 +389,8 @@ export interface TuneJob {
   stop(): void;
   /** Throw the run away: done rejects with SP_ERR_ABORTED; the model stays usable. */
   abort(): void;
+  /** Rejects on errors. A NaN/Inf loss rejects with SP_ERR_NUMERIC and error.result holds the
+   *  last good prompt ({adapter, best, history, reason: 'stopped'}). */
   readonly done: Promise<TuneResult>;
 }
 
