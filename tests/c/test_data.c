@@ -9,36 +9,7 @@
 #include "model/model.h"
 #include "api/softprompt.h"
 
-/* ---- a tiny character-level tokenizer.json: <unk> <s> </s>, 256 byte pieces, ▁ and a..z, no merges ---- */
-#define ID_BOS 1
-#define ID_EOS 2
-#define ID_META 259
-#define ID(c) (260 + ((c) - 'a'))
-
-static char *tiny_tokenizer_json(void) {
-    sp_buf b;
-    memset(&b, 0, sizeof(b));
-    sp_buf_printf(&b, "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
-                      "{\"id\":0,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
-                      "{\"id\":1,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
-                      "{\"id\":2,\"content\":\"</s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],"
-                      "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\xE2\x96\x81\"},"
-                      "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xE2\x96\x81\"}]},"
-                      "\"pre_tokenizer\":null,"
-                      "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
-                      "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
-                      "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":1}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}}],"
-                      "\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}},"
-                      "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"\xE2\x96\x81\"},\"content\":\" \"},"
-                      "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":0}]},"
-                      "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_prefix\":null,"
-                      "\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2");
-    for (int i = 0; i < 256; i++) sp_buf_printf(&b, ",\"<0x%02X>\":%d", i, 3 + i);
-    sp_buf_printf(&b, ",\"\xE2\x96\x81\":%d", ID_META);
-    for (int c = 'a'; c <= 'z'; c++) sp_buf_printf(&b, ",\"%c\":%d", c, ID(c));
-    sp_buf_printf(&b, "},\"merges\":[]}}");
-    return b.data;
-}
+#include "tiny_tokenizer.h"
 
 static sp_arena tok_arena;
 static sp_tokenizer tok;
