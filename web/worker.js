@@ -406,6 +406,24 @@ export function serve(channel) {
     return new TextDecoder().decode(all);
   }
 
+  /** Run a loader; its errors name the file (or folder / URL) they are about. */
+  function withFile(fn, name) {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof SoftpromptError && name && !err.message.includes(name)) {
+        throw new SoftpromptError(err.code, `${err.message}: ${name}`);
+      }
+      throw err;
+    }
+  }
+
+  function hfName(files) {
+    const p = files['model.safetensors'];
+    const n = p?.path ?? p?.url ?? '';
+    return n ? n.replace(/[\\/]?model\.safetensors$/, '') : '';
+  }
+
   async function opLoadModel(id, args) {
     const e = engine();
     let { source } = args;
@@ -430,7 +448,7 @@ export function serve(channel) {
             }
             files[n] = { kind: 'path', path: f, name: f };
           }
-          source = { kind: 'hf', files };
+          source = { kind: 'hf', files, name: source.path };
         }
       }
       if (args.cache) {
@@ -452,7 +470,7 @@ export function serve(channel) {
         const st = await readIntoHeap(opened['model.safetensors'], job, prog);
         prog.report('load', undefined, true);
         S.lastLoaded = prog.loaded;
-        model = e.loadHfAt(config, st.p, st.size, tok);
+        model = withFile(() => e.loadHfAt(config, st.p, st.size, tok), source.name ?? hfName(f));
         try {
           const c = JSON.parse(config);
           name = c._name_or_path || '';
@@ -468,7 +486,7 @@ export function serve(channel) {
           e.free(buf.p);
           fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
         }
-        model = e.loadGgufAt(buf.p, buf.size);
+        model = withFile(() => e.loadGgufAt(buf.p, buf.size), opened.name);
       }
       const h = S.nextHandle++;
       if (!name) name = model.info.name || '';

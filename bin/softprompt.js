@@ -1,0 +1,523 @@
+#!/usr/bin/env node
+// softprompt - command line for the softprompt engine (Node 20+).
+//
+//   softprompt info     --model PATH [--json]
+//   softprompt generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
+//                       [--top-p P] [--seed S] [--adapter DIR]
+//   softprompt tune     --model PATH --data FILE --out DIR [options]   (softprompt help tune)
+//   softprompt eval     --model PATH --data FILE [--adapter DIR] [--json]
+//   softprompt nearest  --model PATH --adapter DIR [--k K] [--json]
+//   softprompt bench    --model PATH [--threads N] [--json]
+// Every command takes --threads N. PATH is a .gguf file or a Hugging Face model folder
+// (config.json, model.safetensors, tokenizer.json).
+//
+// Output: results on stdout (generate prints only the continuation, streaming, then a newline);
+// diagnostics on stderr. Any error: exit status 1 (2 for usage errors) and ONE line on stderr,
+// "softprompt: error: CODE: message", never a stack trace.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { Softprompt, SoftpromptError, ErrorCodes } from '../web/softprompt.js';
+
+const PROG = 'softprompt';
+
+class UsageError extends Error {}
+
+// ---------------------------------------------------------------- flags
+
+// type: 'string' | 'int' | 'float' | 'bool' | string[] (one of)
+const COMMON = { model: 'string', threads: 'int', help: 'bool' };
+
+const COMMANDS = {
+  info: {
+    summary: 'print a model\'s facts',
+    usage: 'info --model PATH [--json]',
+    flags: { ...COMMON, json: 'bool' },
+    required: ['model'],
+  },
+  generate: {
+    summary: 'continue a prompt (prints only the continuation)',
+    usage: 'generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--adapter DIR] [--no-stop-at-eos]',
+    flags: {
+      ...COMMON, prompt: 'string', 'max-tokens': 'int', temperature: 'float', 'top-k': 'int', 'top-p': 'float',
+      seed: 'int', adapter: 'string', 'stop-at-eos': 'bool', 'no-bos': 'bool',
+    },
+    required: ['model', 'prompt'],
+  },
+  tune: {
+    summary: 'learn a soft prompt (PEFT prompt or prefix tuning) from JSONL/CSV/text data',
+    usage: 'tune --model PATH --data FILE --out DIR [--method prompt|prefix] [--virtual-tokens N] '
+      + '[--init random|vocab|text:STRING|DIR] [--optimizer adam|adamw|sgd] [--lr X] [--weight-decay X] '
+      + '[--schedule constant|linear|cosine] [--warmup N] [--clip X] [--steps N | --epochs N] [--batch-size B] '
+      + '[--max-length L] [--seed S] [--no-shuffle] [--eval-split F] [--eval-every K] [--patience N] '
+      + '[--format auto|jsonl|csv|text] [--checkpoint-every K] [--resume DIR] [--json]',
+    flags: {
+      ...COMMON, data: 'string', out: 'string', method: ['prompt', 'prefix'], 'virtual-tokens': 'int', init: 'string',
+      optimizer: ['adam', 'adamw', 'sgd'], lr: 'float', 'weight-decay': 'float', schedule: ['constant', 'linear', 'cosine'],
+      warmup: 'int', clip: 'float', steps: 'int', epochs: 'int', 'batch-size': 'int', 'max-length': 'int', seed: 'int',
+      shuffle: 'bool', 'eval-split': 'float', 'eval-every': 'int', patience: 'int', format: ['auto', 'jsonl', 'csv', 'text'],
+      'checkpoint-every': 'int', resume: 'string', json: 'bool',
+    },
+    required: ['model', 'data', 'out'],
+  },
+  eval: {
+    summary: 'loss and perplexity of data (with an adapter, or none)',
+    usage: 'eval --model PATH --data FILE [--adapter DIR] [--max-length L] [--batch-size B] [--format F] [--json]',
+    flags: { ...COMMON, data: 'string', adapter: 'string', 'max-length': 'int', 'batch-size': 'int', format: ['auto', 'jsonl', 'csv', 'text'], json: 'bool' },
+    required: ['model', 'data'],
+  },
+  nearest: {
+    summary: 'the nearest vocabulary tokens of each virtual token (cosine)',
+    usage: 'nearest --model PATH --adapter DIR [--k K] [--json]',
+    flags: { ...COMMON, adapter: 'string', k: 'int', json: 'bool' },
+    required: ['model', 'adapter'],
+  },
+  bench: {
+    summary: 'speed: prefill, decode and training tokens/s (threads 1 and 2 unless --threads)',
+    usage: 'bench --model PATH [--threads N] [--prompt-tokens N] [--decode-tokens N] [--train-steps N] [--json]',
+    flags: { ...COMMON, json: 'bool', 'prompt-tokens': 'int', 'decode-tokens': 'int', 'train-steps': 'int' },
+    required: ['model'],
+  },
+};
+
+function parseFlags(cmd, argv) {
+  const spec = COMMANDS[cmd].flags;
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--') || a === '--') throw new UsageError(`unexpected argument '${a}'`);
+    let name = a.slice(2);
+    let value;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let negated = false;
+    if (!(name in spec) && name.startsWith('no-') && spec[name.slice(3)] === 'bool') {
+      negated = true;
+      name = name.slice(3);
+    }
+    const type = spec[name];
+    if (!type) throw new UsageError(`unknown flag --${name} for '${cmd}'`);
+    if (name in out) throw new UsageError(`--${name} is given twice`);
+    if (type === 'bool') {
+      if (value !== undefined) {
+        if (!/^(true|false|1|0)$/.test(value)) throw new UsageError(`--${name} takes no value (got '${value}')`);
+        out[name] = (value === 'true' || value === '1') !== negated;
+      } else {
+        out[name] = !negated;
+      }
+      continue;
+    }
+    if (negated) throw new UsageError(`unknown flag --no-${name} for '${cmd}'`);
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    out[name] = convert(name, type, value);
+  }
+  return out;
+}
+
+function convert(name, type, value) {
+  if (type === 'string') {
+    if (value === '' && name !== 'prompt') throw new UsageError(`--${name} needs a non-empty value`);
+    return value;
+  }
+  if (type === 'int') {
+    if (!/^[+-]?\d+$/.test(value.trim())) throw new UsageError(`--${name} must be a whole number (got '${value}')`);
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} is out of range (got '${value}')`);
+    return n;
+  }
+  if (type === 'float') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got '${value}')`);
+    return n;
+  }
+  if (Array.isArray(type)) {
+    if (!type.includes(value)) throw new UsageError(`--${name} must be one of ${type.join(', ')} (got '${value}')`);
+    return value;
+  }
+  throw new Error(`bad flag type for ${name}`);
+}
+
+function helpText(cmd) {
+  if (cmd && COMMANDS[cmd]) {
+    const c = COMMANDS[cmd];
+    return `usage: ${PROG} ${c.usage} [--threads N]\n\n${c.summary}.\nPATH is a .gguf file or a Hugging Face model folder.\n`;
+  }
+  const lines = Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(9)} ${c.summary}`);
+  return `usage: ${PROG} <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\n`
+    + `Run '${PROG} help <command>' for its flags. PATH is a .gguf file or a Hugging Face model folder.\n`;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function oneLine(s) {
+  return String(s).replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function ioError(file, e) {
+  const why = e?.code === 'ENOENT' ? 'no such file or directory' : e?.code === 'EISDIR' ? 'is a directory' : (e?.message ?? String(e));
+  return new SoftpromptError(ErrorCodes.SP_ERR_IO, `cannot read ${file}: ${why}`);
+}
+
+function readFile(file, encoding) {
+  try {
+    if (file === '-') return fs.readFileSync(0, encoding);
+    return fs.readFileSync(file, encoding);
+  } catch (e) {
+    throw ioError(file, e);
+  }
+}
+
+function writeFileAtomic(file, data) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* ignore */ }
+    throw new SoftpromptError(ErrorCodes.SP_ERR_IO, `cannot write ${file}: ${e?.message ?? e}`);
+  }
+}
+
+function checkModelPath(p) {
+  try {
+    fs.statSync(p);
+  } catch (e) {
+    throw new SoftpromptError(ErrorCodes.SP_ERR_IO, `cannot read ${p}: ${e?.code === 'ENOENT' ? 'no such file or directory' : e?.message ?? e}`);
+  }
+}
+
+function readAdapterDir(dir) {
+  let st;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    throw ioError(dir, e);
+  }
+  if (!st.isDirectory()) {
+    throw new SoftpromptError(ErrorCodes.SP_ERR_IO, `${dir} is not a folder (an adapter is a folder with adapter_config.json and adapter_model.safetensors)`);
+  }
+  return {
+    config: readFile(path.join(dir, 'adapter_config.json'), 'utf8'),
+    safetensors: new Uint8Array(readFile(path.join(dir, 'adapter_model.safetensors'))),
+  };
+}
+
+const out = (s) => process.stdout.write(s);
+const diag = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+async function openEngine(flags, threads) {
+  const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: false });
+  return sp;
+}
+
+async function openModel(sp, flags) {
+  const p = path.resolve(flags.model);
+  checkModelPath(p);
+  return await sp.loadModel(p);
+}
+
+function fmt(x, d = 4) {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x);
+}
+
+// ---------------------------------------------------------------- commands
+
+async function cmdInfo(flags) {
+  const sp = await openEngine(flags);
+  const model = await openModel(sp, flags);
+  const info = { ...model.info };
+  if (flags.json) {
+    out(JSON.stringify(info) + '\n');
+  } else {
+    const w = Math.max(...Object.keys(info).map((k) => k.length));
+    for (const [k, v] of Object.entries(info)) out(`${k.padEnd(w)}  ${typeof v === 'object' ? JSON.stringify(v) : v}\n`);
+  }
+  sp.terminate();
+}
+
+async function cmdGenerate(flags, signals) {
+  const sp = await openEngine(flags);
+  const model = await openModel(sp, flags);
+  let adapter = null;
+  if (flags.adapter) adapter = await model.loadAdapter(readAdapterDir(flags.adapter));
+  const ac = new AbortController();
+  signals.onInterrupt = () => ac.abort();
+  const gen = model.generate(flags.prompt, {
+    maxTokens: flags['max-tokens'], temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'],
+    seed: flags.seed, adapter, signal: ac.signal, stopAtEos: flags['stop-at-eos'], addBos: flags['no-bos'] ? false : undefined,
+  });
+  for await (const piece of gen) out(piece);
+  const res = await gen;
+  out('\n');
+  diag(`${PROG}: ${res.tokens.length} tokens (${res.finishReason}), prompt ${res.promptTokens.length} tokens, `
+    + `${fmt(res.tokens.length / Math.max(1e-9, (res.totalMs - res.prefillMs) / 1000), 1)} tokens/s`);
+  sp.terminate();
+}
+
+const TUNE_FLAG_TO_OPT = {
+  method: 'method', 'virtual-tokens': 'virtualTokens', optimizer: 'optimizer', lr: 'lr', 'weight-decay': 'weightDecay',
+  schedule: 'schedule', warmup: 'warmup', clip: 'clip', steps: 'steps', epochs: 'epochs', 'batch-size': 'batchSize',
+  'max-length': 'maxLength', seed: 'seed', shuffle: 'shuffle', 'eval-split': 'evalSplit', 'eval-every': 'evalEvery',
+  patience: 'patience', format: 'format',
+};
+
+async function cmdTune(flags, signals) {
+  // --resume DIR: the run's folder (its checkpoint.json names the model, data and options).
+  let saved = null;
+  if (flags.resume) {
+    const meta = path.join(flags.resume, 'checkpoint.json');
+    try {
+      saved = JSON.parse(readFile(meta, 'utf8'));
+    } catch (e) {
+      if (e instanceof SoftpromptError) throw e;
+      throw new SoftpromptError(ErrorCodes.SP_ERR_FORMAT, `${meta}: not valid JSON`);
+    }
+    flags.out = flags.out ?? flags.resume;
+    flags.model = flags.model ?? saved.model;
+    flags.data = flags.data ?? saved.data;
+    for (const [k, v] of Object.entries(saved.flags ?? {})) if (!(k in flags)) flags[k] = v;
+  }
+  for (const r of ['model', 'data', 'out']) if (flags[r] === undefined) throw new UsageError(`tune needs --${r}`);
+  if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  const opts = {};
+  for (const [f, o] of Object.entries(TUNE_FLAG_TO_OPT)) if (flags[f] !== undefined) opts[o] = flags[f];
+  const dataPath = flags.data === '-' ? '-' : path.resolve(flags.data);
+  const data = readFile(dataPath, 'utf8');
+  const outDir = path.resolve(flags.out);
+  const checkpointEvery = flags['checkpoint-every'] ?? 10;
+  if (checkpointEvery < 0) throw new UsageError('--checkpoint-every must be >= 0');
+
+  const sp = await openEngine(flags);
+  const model = await openModel(sp, flags);
+  let initAdapter = null;
+  if (flags.init !== undefined) {
+    const v = flags.init;
+    if (v === 'random' || v === 'vocab' || v === 'text') {
+      if (v === 'text') throw new UsageError('--init text needs the text: --init text:STRING');
+      opts.init = v;
+    } else if (v.startsWith('text:')) {
+      opts.init = 'text';
+      opts.initText = v.slice(5);
+    } else {
+      initAdapter = await model.loadAdapter(readAdapterDir(v));
+      opts.init = initAdapter;
+    }
+  }
+  if (saved) {
+    opts.resumeFrom = new Uint8Array(readFile(path.join(flags.resume, 'checkpoint.bin')));
+  }
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new SoftpromptError(ErrorCodes.SP_ERR_IO, `cannot create ${outDir}: ${e?.message ?? e}`);
+  }
+  const savedFlags = {};
+  for (const f of Object.keys(TUNE_FLAG_TO_OPT)) if (flags[f] !== undefined) savedFlags[f] = flags[f];
+  if (flags.init !== undefined) savedFlags.init = flags.init;
+
+  const job = model.tune({ ...opts, data, checkpointEvery });
+  let interrupted = false;
+  signals.onInterrupt = () => {
+    if (interrupted) return false; // second ^C: exit now
+    interrupted = true;
+    diag(`${PROG}: interrupted: stopping after this step and saving the prompt (^C again to quit at once)`);
+    job.stop();
+    return true;
+  };
+  let pending = null; // the last step's JSON line, held so its eval can join it
+  const flush = () => {
+    if (pending) out(JSON.stringify(pending) + '\n');
+    pending = null;
+  };
+  job.on('progress', (s) => {
+    if (flags.json) {
+      flush();
+      pending = {
+        step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, tokens: s.tokens,
+        tokens_per_second: Math.round(s.tokensPerSecond * 10) / 10, elapsed_ms: Math.round(s.elapsedMs), total_steps: s.totalSteps,
+      };
+    } else {
+      out(`step ${s.step}/${s.totalSteps}  epoch ${s.epoch}  loss ${fmt(s.loss)}  lr ${s.lr.toPrecision(3)}  ${Math.round(s.tokensPerSecond)} tok/s\n`);
+    }
+  });
+  job.on('eval', (e) => {
+    if (flags.json) {
+      if (pending && pending.step === e.step) {
+        pending.eval_loss = e.evalLoss;
+        pending.perplexity = e.perplexity;
+        if (e.accuracy !== undefined) pending.accuracy = e.accuracy;
+      } else {
+        diag(`${PROG}: eval at step ${e.step}: loss ${fmt(e.evalLoss)} perplexity ${fmt(e.perplexity, 2)}`);
+      }
+    } else {
+      out(`eval at step ${e.step}: loss ${fmt(e.evalLoss)}  perplexity ${fmt(e.perplexity, 2)}${e.accuracy !== undefined ? `  accuracy ${fmt(e.accuracy, 3)}` : ''}\n`);
+    }
+  });
+  job.on('checkpoint', (c) => {
+    writeFileAtomic(path.join(outDir, 'checkpoint.bin'), c.bytes);
+    writeFileAtomic(path.join(outDir, 'checkpoint.json'), JSON.stringify({
+      version: 1, step: c.step, model: path.resolve(flags.model), data: dataPath, flags: savedFlags,
+    }, null, 1) + '\n');
+  });
+  let res;
+  try {
+    res = await job.done;
+  } catch (e) {
+    flush();
+    if (e.result?.adapter) {
+      await saveAdapterDir(e.result.adapter, outDir);
+      diag(`${PROG}: the last good prompt was saved to ${outDir}`);
+    }
+    throw e;
+  }
+  flush();
+  const best = res.best ?? res.adapter;
+  await saveAdapterDir(best, outDir);
+  const last = res.history.steps.at(-1);
+  const ev = res.history.evals.at(-1);
+  diag(`${PROG}: ${res.reason === 'early-stop' ? 'stopped early' : res.reason} after ${last?.step ?? 0} steps`
+    + `${last ? `, last loss ${fmt(last.loss)}` : ''}${ev ? `, eval loss ${fmt(ev.evalLoss)}` : ''}; wrote ${path.join(outDir, 'adapter_config.json')} and adapter_model.safetensors`);
+  sp.terminate();
+  if (interrupted) process.exitCode = 130;
+}
+
+async function saveAdapterDir(adapter, dir) {
+  const files = await adapter.save();
+  writeFileAtomic(path.join(dir, 'adapter_model.safetensors'), files.safetensors);
+  writeFileAtomic(path.join(dir, 'adapter_config.json'), files.config.endsWith('\n') ? files.config : files.config + '\n');
+}
+
+async function cmdEval(flags) {
+  const data = readFile(flags.data === '-' ? '-' : path.resolve(flags.data), 'utf8');
+  const sp = await openEngine(flags);
+  const model = await openModel(sp, flags);
+  let adapter = null;
+  if (flags.adapter) adapter = await model.loadAdapter(readAdapterDir(flags.adapter));
+  const r = await model.evaluate(data, { adapter, maxLength: flags['max-length'], batchSize: flags['batch-size'], format: flags.format });
+  if (flags.json) {
+    out(JSON.stringify(r) + '\n');
+  } else {
+    out(`loss ${fmt(r.loss)}\nperplexity ${fmt(r.perplexity, 3)}\ntokens ${r.tokens}\nexamples ${r.examples}\n`);
+    if (r.accuracy !== undefined) out(`accuracy ${fmt(r.accuracy, 4)}${r.labels ? ` (labels: ${r.labels.map((l) => JSON.stringify(l)).join(', ')})` : ''}\n`);
+  }
+  sp.terminate();
+}
+
+async function cmdNearest(flags) {
+  const k = flags.k ?? 5;
+  if (k < 1) throw new UsageError('--k must be at least 1');
+  const sp = await openEngine(flags);
+  const model = await openModel(sp, flags);
+  const adapter = await model.loadAdapter(readAdapterDir(flags.adapter));
+  const near = await adapter.nearest(k);
+  if (flags.json) {
+    out(JSON.stringify(near) + '\n');
+  } else {
+    near.forEach((row, i) => {
+      out(`${String(i).padStart(3)}: ${row.map((t) => `${JSON.stringify(t.piece)} ${fmt(t.score, 3)}`).join('  ')}\n`);
+    });
+  }
+  sp.terminate();
+}
+
+async function cmdBench(flags) {
+  const threadList = flags.threads !== undefined ? [flags.threads] : [1, 2];
+  const modelPath = path.resolve(flags.model);
+  checkModelPath(modelPath);
+  for (const threads of threadList) {
+    const sp = await openEngine(flags, threads);
+    try {
+      const model = await sp.loadModel(modelPath);
+      const r = await model.bench({ promptTokens: flags['prompt-tokens'], decodeTokens: flags['decode-tokens'], trainSteps: flags['train-steps'] });
+      const row = {
+        threads: sp.info.threads,
+        model: model.info.name || path.basename(modelPath),
+        file_type: model.info.file_type,
+        peak_gflops: r.peakGflops,
+        gemm_gflops: r.gemmGflops,
+        gemm_vs_peak: r.peakGflops && r.gemmGflops ? r.gemmGflops / r.peakGflops : null,
+        prefill_tok_s: r.prefillTokS,
+        decode_tok_s: r.decodeTokS,
+        train_tok_s: r.trainTokS,
+        train_gflops: r.trainGflops,
+        peak_memory_bytes: r.peakMemoryBytes,
+      };
+      for (const [k, v] of Object.entries(r.kernels ?? {})) if (!(k in row)) row[k] = v;
+      if (flags.json) {
+        out(JSON.stringify(row) + '\n');
+      } else {
+        out(`threads ${row.threads} (${sp.info.isa}), ${row.model} ${row.file_type}\n`);
+        if (row.peak_gflops != null) out(`  f32x4 mul+add peak   ${fmt(row.peak_gflops, 1)} GFLOP/s\n`);
+        if (row.gemm_gflops != null) out(`  GEMM (model shapes)  ${fmt(row.gemm_gflops, 1)} GFLOP/s  (${fmt(100 * row.gemm_vs_peak, 0)}% of peak)\n`);
+        out(`  prefill              ${fmt(row.prefill_tok_s, 1)} tokens/s\n`);
+        out(`  decode               ${fmt(row.decode_tok_s, 1)} tokens/s\n`);
+        if (row.train_tok_s != null) out(`  training (fwd+bwd)   ${fmt(row.train_tok_s, 1)} tokens/s${row.train_gflops != null ? `, ${fmt(row.train_gflops, 2)} GFLOP/s` : ''}\n`);
+        out(`  peak memory          ${(row.peak_memory_bytes / 1048576).toFixed(1)} MiB\n`);
+      }
+    } finally {
+      sp.terminate();
+    }
+  }
+}
+
+const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench };
+
+// ---------------------------------------------------------------- main
+
+function die(e) {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${PROG}: usage error: ${oneLine(e.message)} (see '${PROG} help')\n`);
+    process.exit(2);
+  }
+  const se = e instanceof SoftpromptError ? e : new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, e?.message ?? String(e));
+  process.stderr.write(`${PROG}: error: ${se.code}: ${oneLine(se.message)}\n`);
+  process.exit(1);
+}
+
+async function main(argv) {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    out(helpText(rest[0]));
+    return;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    out(`${pkg.version}\n`);
+    return;
+  }
+  if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (${Object.keys(COMMANDS).join(', ')})`);
+  const flags = parseFlags(cmd, rest);
+  if (flags.help) {
+    out(helpText(cmd));
+    return;
+  }
+  if (cmd !== 'tune' || !flags.resume) {
+    for (const r of COMMANDS[cmd].required) if (flags[r] === undefined) throw new UsageError(`${cmd} needs --${r}`);
+  }
+  if (flags.threads !== undefined && (flags.threads < 1 || flags.threads > 64)) throw new UsageError('--threads must be in 1..64');
+  const signals = { onInterrupt: null };
+  process.on('SIGINT', () => {
+    if (signals.onInterrupt && signals.onInterrupt() !== false) return;
+    process.stderr.write(`${PROG}: interrupted\n`);
+    process.exit(130);
+  });
+  await RUN[cmd](flags, signals);
+}
+
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  die(e);
+});
+
+main(process.argv.slice(2)).then(() => {
+  // stdout to a pipe may still be draining
+  process.stdout.write('', () => process.exit(process.exitCode ?? 0));
+}, die);
