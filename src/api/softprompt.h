@@ -139,4 +139,12 @@ SP_API int32_t sp_tuner_resume(sp_tuner *t, const uint8_t *ckpt, size_t size, sp
 SP_API const char *sp_tuner_memory_json(sp_tuner *t);
 SP_API void sp_tuner_free(sp_tuner *t);
 
+/* ---- benchmark ---- */
+/* Measures one engine (its thread count): probes, GEMM on the model's shapes, prefill, decode,
+ * a training step, peak memory. model may be NULL: then opts "model" names a random-weight preset
+ * ("stories15M" | "stories110M" | "smollm-135m") and "type" ("F32" | "Q8_0" | "Q4_0" | "F16").
+ * opts: {"prompt_tokens":128,"decode_tokens":64,"train_batch":4,"train_tokens":128,"seconds":0.5,
+ *        "probes":true}. Returns malloc'd JSON (see api/bench.c). */
+SP_API char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_error *err);
+
 #endif

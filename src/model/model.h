@@ -75,5 +75,9 @@ sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, si
                                uint8_t *safetensors, size_t st_size,
                                const char *tokenizer_json, size_t tok_len, sp_error *err);
 void sp_model_free_(sp_model *m);
+/* A model of the given shape with random weights of `type` (F32, F16, Q8_0, Q4_0) and no
+ * tokenizer, for benchmarks (model/random.c). cfg needs dim, n_layers, n_heads, n_kv_heads,
+ * hidden_dim, vocab_size, ctx_len, norm_eps, rope_theta, rope_style, tied. */
+sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
 
 #endif

@@ -1,0 +1,210 @@
+/* bench.c - the benchmark behind `npm run bench` / `softprompt bench`, in C so that Node and the
+ * browser's worker measure exactly the same code. One call measures one engine (one thread
+ * count); the JS side runs it for threads 1 and 2 and prints the table.
+ *
+ *   peak_gflops   12-accumulator f32x4 mul+add probe (the roof for f32 kernels)
+ *   copy_gbs      read+write bandwidth of a large copy (the roof for decoding)
+ *   gemm_gflops   Y = X·Wᵀ on the model's own matrix shapes, X = prompt_tokens rows (FLOP-weighted)
+ *   prefill_tok_s prompt_tokens through the forward with the KV cache (sp_gen)
+ *   decode_tok_s  decode_tokens further tokens, one at a time
+ *   decode_gbs    weight bytes streamed per decoded token x decode_tok_s
+ *   train_tok_s   forward + backward (activation gradients) of a batch, tokens per second
+ *   train_gflops  the FLOPs of that step (counted below) per second
+ *   peak_memory_bytes  the wasm heap size (it only grows), or the process peak RSS natively */
+#include "softprompt.h"
+#include "../kernels/probe.h"
+#include "../model/transformer.h"
+#include "../readers/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifndef __EMSCRIPTEN__
+#include <sys/resource.h>
+#endif
+
+static size_t peak_memory_bytes(void) {
+#ifdef __EMSCRIPTEN__
+    return (size_t)__builtin_wasm_memory_size(0) * 65536u;
+#else
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (size_t)ru.ru_maxrss * 1024u;
+#endif
+}
+
+typedef struct { const char *name; int32_t dim, layers, heads, kv_heads, hidden, vocab, tied; } shape_preset;
+static const shape_preset PRESETS[] = {
+    {"stories15M", 288, 6, 6, 6, 768, 32000, 1},
+    {"stories110M", 768, 12, 12, 12, 2048, 32000, 1},
+    {"smollm-135m", 576, 30, 9, 3, 1536, 49152, 1},
+};
+
+/* FLOPs of the forward over n rows of one sequence whose rows sit at positions p0..p0+n-1. */
+static double forward_flops(const sp_config *c, double n, double p0) {
+    double mm = 2.0 * (double)c->dim * (2.0 * c->q_dim + 2.0 * c->kv_dim + 3.0 * c->hidden_dim);
+    double att = 2.0 * 2.0 * c->q_dim * (p0 + (n + 1) / 2.0); /* scores + weighted sum, average context */
+    return c->n_layers * n * (mm + att);
+}
+
+char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_error *err) {
+    sp_error_clear(err);
+    if (!eng) { sp_error_set(err, SP_ERR_INVALID_ARG, "no engine"); return NULL; }
+    sp_arena a;
+    sp_arena_init(&a, 1 << 16);
+    char *out = NULL;
+    sp_model *own = NULL;
+    sp_gen *g = NULL;
+    const char *txt = opts_json && *opts_json ? opts_json : "{}";
+    sp_error jerr;
+    sp_json *j = sp_json_parse(&a, txt, strlen(txt), &jerr);
+    if (!j || j->type != SP_JSON_OBJECT) { sp_error_set(err, SP_ERR_INVALID_ARG, "bench options: %s", j ? "not an object" : jerr.msg); goto done; }
+    const int32_t n_prompt = (int32_t)sp_json_number(j, "prompt_tokens", 128);
+    const int32_t n_decode = (int32_t)sp_json_number(j, "decode_tokens", 64);
+    const int32_t train_B = (int32_t)sp_json_number(j, "train_batch", 4);
+    const int32_t train_T = (int32_t)sp_json_number(j, "train_tokens", 128);
+    const double secs = sp_json_number(j, "seconds", 0.5);
+    const int probes = sp_json_bool(j, "probes", 1);
+    if (n_prompt < 1 || n_prompt > 8192 || n_decode < 1 || n_decode > 8192 || train_B < 1 || train_B > 64 || train_T < 2 || train_T > 8192 || !(secs > 0 && secs < 60)) {
+        sp_error_set(err, SP_ERR_INVALID_ARG, "bench options out of range");
+        goto done;
+    }
+    sp_model *m = model;
+    if (!m) {
+        const char *preset = sp_json_string(j, "model", "stories15M"), *type = sp_json_string(j, "type", "F32");
+        const shape_preset *p = NULL;
+        for (size_t i = 0; i < sizeof(PRESETS) / sizeof(PRESETS[0]); i++)
+            if (strcmp(PRESETS[i].name, preset) == 0) p = &PRESETS[i];
+        if (!p) { sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (stories15M, stories110M, smollm-135m)", preset); goto done; }
+        uint32_t t = strcmp(type, "F32") == 0 ? SP_DTYPE_F32 : strcmp(type, "Q8_0") == 0 ? SP_DTYPE_Q8_0 : strcmp(type, "Q4_0") == 0 ? SP_DTYPE_Q4_0 :
+                     strcmp(type, "F16") == 0 ? SP_DTYPE_F16 : SP_DTYPE_UNKNOWN;
+        if (t == SP_DTYPE_UNKNOWN) { sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0)", type); goto done; }
+        sp_config c = {0};
+        c.dim = p->dim; c.n_layers = p->layers; c.n_heads = p->heads; c.n_kv_heads = p->kv_heads; c.hidden_dim = p->hidden;
+        c.vocab_size = p->vocab; c.ctx_len = 2048; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_ADJACENT; c.tied = p->tied;
+        char name[64];
+        snprintf(name, sizeof(name), "%s %s (random)", p->name, type);
+        own = sp_model_random(eng, &c, t, 42, name, err);
+        if (!own) goto done;
+        m = own;
+    }
+    const sp_config *c = &m->cfg;
+    if (n_prompt + n_decode > c->ctx_len || train_T > c->ctx_len) { sp_error_set(err, SP_ERR_CONTEXT, "bench lengths exceed the context of %d", c->ctx_len); goto done; }
+
+    sp_buf b = {0};
+    sp_buf_printf(&b, "{\"model\":");
+    sp_buf_json_string(&b, m->name, strlen(m->name));
+    sp_buf_printf(&b, ",\"type\":\"%s\",\"n_params\":%llu,\"weight_bytes\":%llu,\"threads\":%d,\"isa\":\"%s\"", m->file_type,
+                  (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes, sp_pool_threads(eng->pool), eng->k->isa);
+
+    /* probes */
+    if (probes) {
+        double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs);
+        sp_buf_printf(&b, ",\"peak_gflops\":%.4g,\"copy_gbs\":%.4g", peak, copy);
+    }
+
+    /* GEMM on the model's shapes (one layer's matrices + LM head), FLOP-weighted over a layer */
+    {
+        const sp_layer *L = &m->layers[0];
+        const sp_mat *ms[4] = {&L->wq, &L->wk, &L->w_gate, &L->w_down};
+        double flops = 0.0, secs_total = 0.0;
+        sp_buf_printf(&b, ",\"gemm\":[");
+        for (int i = 0; i < 4; i++) {
+            double gf = sp_bench_matmul_gflops(eng->pool, eng->k, ms[i]->type, n_prompt, ms[i]->rows, ms[i]->cols, secs / 2);
+            double f = 2.0 * n_prompt * ms[i]->rows * ms[i]->cols * (i == 0 ? 2 : i == 2 ? 2 : 1); /* wq~wo, gate~up */
+            flops += f;
+            secs_total += gf > 0 ? f / (gf * 1e9) : 0;
+            sp_buf_printf(&b, "%s{\"rows\":%d,\"cols\":%d,\"n\":%d,\"gflops\":%.4g}", i ? "," : "", ms[i]->rows, ms[i]->cols, n_prompt, gf);
+        }
+        double dx = sp_bench_matmul_dx_gflops(eng->pool, eng->k, L->w_gate.type, n_prompt, L->w_gate.rows, L->w_gate.cols, secs / 2);
+        sp_buf_printf(&b, "],\"gemm_gflops\":%.4g,\"gemm_dx_gflops\":%.4g", secs_total > 0 ? flops / secs_total / 1e9 : 0.0, dx);
+    }
+
+    /* prefill and decode through the real generation path */
+    {
+        int32_t *ids = (int32_t *)sp_arena_alloc(&a, sizeof(int32_t) * (size_t)n_prompt);
+        if (!ids) { sp_buf_free(&b); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
+        sp_rng rng;
+        sp_rng_seed(&rng, 7);
+        for (int32_t i = 0; i < n_prompt; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)c->vocab_size);
+        char o[128];
+        snprintf(o, sizeof(o), "{\"max_tokens\":%d,\"temperature\":0,\"stop_at_eos\":false}", n_decode + 1);
+        /* warm-up run (lets V8 tier up the wasm), then the measured one */
+        double best_prefill = 1e30, best_decode = 1e30;
+        for (int rep = 0; rep < 2; rep++) {
+            g = sp_gen_create(m, NULL, ids, n_prompt, o, err);
+            if (!g) { sp_buf_free(&b); goto done; }
+            double t0 = sp_now_ms();
+            sp_gen_next(g, err);
+            double t1 = sp_now_ms();
+            for (int32_t i = 0; i < n_decode; i++) sp_gen_next(g, err);
+            double t2 = sp_now_ms();
+            sp_gen_free(g);
+            g = NULL;
+            if (t1 - t0 < best_prefill) best_prefill = t1 - t0;
+            if (t2 - t1 < best_decode) best_decode = t2 - t1;
+        }
+        double dec = n_decode / (best_decode / 1000.0);
+        double bytes_per_tok = (double)m->weight_bytes - (c->tied ? 0.0 : 0.0);
+        sp_buf_printf(&b, ",\"prefill_tok_s\":%.4g,\"prefill_gflops\":%.4g,\"decode_tok_s\":%.4g,\"decode_gbs\":%.4g", n_prompt / (best_prefill / 1000.0),
+                      (forward_flops(c, n_prompt, 0) + 2.0 * c->vocab_size * c->dim) / (best_prefill / 1000.0) / 1e9, dec, dec * bytes_per_tok / 1e9);
+    }
+
+    /* training step: prompt-tuning shaped batch, loss at every row, forward + backward */
+    {
+        sp_arena ta;
+        sp_arena_init(&ta, 1 << 20);
+        sp_acts acts;
+        sp_grads grads;
+        const int32_t B = train_B, T = train_T, n = B * (T - 1);
+        int32_t *rows = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
+        int32_t *tgts = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
+        int32_t *ids = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
+        float *scratch = (float *)sp_arena_alloc(&ta, sizeof(float) * 32 * ((size_t)c->vocab_size + 2 * (size_t)c->dim));
+        int keep = sp_acts_bytes(c, B, T, 0, c->n_layers, 1, 1) < ((size_t)1 << 30);
+        if (!rows || !tgts || !ids || !scratch || sp_acts_alloc(&acts, &ta, c, B, T, 0, keep ? c->n_layers : 1, 1, 1, err) ||
+            sp_grads_alloc(&grads, &ta, c, B, T, 0, err)) {
+            sp_arena_free(&ta);
+            sp_buf_free(&b);
+            if (!err->code) sp_error_set(err, SP_ERR_NOMEM, "out of memory for the training benchmark");
+            goto done;
+        }
+        sp_rng rng;
+        sp_rng_seed(&rng, 9);
+        for (int32_t i = 0; i < B * T; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)c->vocab_size);
+        int32_t k = 0;
+        for (int32_t bb = 0; bb < B; bb++)
+            for (int32_t t = 0; t + 1 < T; t++) { rows[k] = bb * T + t; tgts[k] = ids[bb * T + t + 1]; k++; }
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = sp_now_ms();
+            sp_embed(m, acts.x, ids, B * T);
+            sp_forward(m, &acts, acts.x, B, T, NULL);
+            memset(grads.dx, 0, sizeof(float) * (size_t)B * T * c->dim);
+            sp_lm_head_loss(m, acts.xf, rows, tgts, n, grads.dx, 1.0f / n, scratch, 32);
+            sp_backward(m, &acts, &grads, B, T, NULL, NULL, NULL);
+            double dt = sp_now_ms() - t0;
+            if (dt < best) best = dt;
+            if (rep == 0 && dt > secs * 4000) break; /* big models: one timed step is enough */
+        }
+        double fwd = B * forward_flops(c, T, 0);
+        double attn = B * c->n_layers * 2.0 * 2.0 * c->q_dim * ((T + 1) / 2.0) * T;
+        double bwd = fwd + attn; /* dX = dY·W per weight (same FLOPs), attention backward ~2x its forward */
+        double head = 2.0 * 2.0 * (double)c->vocab_size * c->dim * n;
+        if (!keep) fwd *= 2.0; /* recompute */
+        double flops = fwd + bwd + head;
+        sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_tok_s\":%.4g,\"train_gflops\":%.4g,\"train_recompute\":%s", B, T,
+                      B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, keep ? "false" : "true");
+        sp_arena_free(&ta);
+    }
+    sp_buf_printf(&b, ",\"peak_memory_bytes\":%zu}", peak_memory_bytes());
+    sp_buf_append(&b, "", 1);
+    if (b.failed) { sp_buf_free(&b); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
+    out = b.data;
+done:
+    sp_gen_free(g);
+    sp_model_free_(own);
+    sp_arena_free(&a);
+    return out;
+}
