@@ -81,7 +81,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             f->len = j - (r->pos + 1);
             f->quoted = 1;
             j++; /* past the closing quote */
-            if (j < r->n && r->s[j] == '\r' && j + 1 < r->n && r->s[j + 1] == '\n') j++;
+            if (j < r->n && r->s[j] == '\r' && (j + 1 == r->n || r->s[j + 1] == '\n')) j++; /* CRLF, or a CR at the very end */
             if (j >= r->n) { r->pos = j; return 1; }
             if (r->s[j] == ',') { r->pos = j + 1; if (r->pos >= r->n) { /* trailing comma: one more empty field */ goto empty_last; } continue; }
             if (r->s[j] == '\n') { r->pos = j + 1; r->line++; return 1; }

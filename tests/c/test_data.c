@@ -135,6 +135,8 @@ static void test_csv(void) {
     if (ds.n == 2) { CHECK(ex_is(&ds.ex[0], SP_EX_TEXT, "a, b", NULL, 2)); CHECK(ex_is(&ds.ex[1], SP_EX_TEXT, "c", NULL, 3)); }
     sp_dataset_free(&ds);
 
+    CHECK(parse(&ds, "input,output\r\n\"a\",\"b\"\r", SP_DATA_CSV, &err) == SP_OK && ds.n == 1 && ex_is(&ds.ex[0], SP_EX_PAIR, "a", "b", 2));
+    sp_dataset_free(&ds);
     expect_error("input,output\na,b\nc,d,e\n", SP_DATA_CSV, "line 3: expected 2 fields like the header, found 3");
     expect_error("input,output\n\"multi\nline\",x\nc\n", SP_DATA_CSV, "line 4: expected 2 fields");
     expect_error("input,output\na,b\n\"open,x\n\n", SP_DATA_CSV, "line 3: unterminated quoted field");
