@@ -24,6 +24,7 @@ const NEAREST_K = 5;
 const S = {
   sp: null, // Softprompt engine
   model: null, // Model
+  tokAddsSpace: false, // the tokenizer puts a space before a separately tokenized output itself
   modelMeta: null, // {name, source, from}
   loadAbort: null, // AbortController of a model load
   data: { text: '', format: 'auto', preview: null, ok: false, seq: 0 },
@@ -191,7 +192,9 @@ async function loadModelFrom(kind, what) {
       S.model.free().catch(() => {});
     }
     S.model = model;
-    S.modelMeta = { name: model.info.name || name, source, from };
+    // The file or folder name says more than a GGUF's general.name (often just "llama").
+    S.modelMeta = { name: (name !== 'Hugging Face model' && name) || model.info.name || 'model', source, from };
+    S.tokAddsSpace = await tokenizerAddsSpace(model);
     hideLoadProgress();
     setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
     $('model-cache-line').textContent = cacheNote;
@@ -211,6 +214,15 @@ async function loadModelFrom(kind, what) {
     if (S.loadAbort === ac) S.loadAbort = null;
     updateButtons();
   }
+}
+
+/** SentencePiece-style tokenizers add a space in front of text ("▁"): an output written with a
+ *  leading space then starts with two. Probe it: ' a' needs one token more than 'a'. */
+async function tokenizerAddsSpace(model) {
+  try {
+    const [a, sa] = await Promise.all([model.tokenize('a', { addBos: false }), model.tokenize(' a', { addBos: false })]);
+    return sa.length > a.length;
+  } catch { return false; }
 }
 
 function showModelFacts() {
@@ -355,6 +367,14 @@ function renderDataPreview(p) {
     tbody.append(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, `…and ${p.count - p.examples.length} more`)));
   }
   $('data-preview').hidden = p.examples.length === 0;
+
+  const warn = $('data-warning');
+  const spaced = p.examples.filter((e) => 'output' in e && /^ /.test(e.output)).length;
+  if (S.tokAddsSpace && spaced > 0) {
+    warn.textContent = `${spaced} of the first ${p.examples.length} outputs start with a space. This model's tokenizer puts a space `
+      + 'in front of the output by itself, so the prompt would learn to write two. Remove the leading spaces.';
+    warn.hidden = false;
+  } else warn.hidden = true;
 }
 
 $('data-text').addEventListener('input', () => refreshData());
@@ -396,6 +416,7 @@ function readSettings() {
     evalSplit: num('evalSplit'),
     evalEvery: Math.round(num('evalEvery')),
     seed: Math.round(num('seed')),
+    keepBest: f.get('keepBest') === 'on',
   };
 }
 
@@ -403,7 +424,9 @@ function writeSettings(s) {
   for (const [k, v] of Object.entries(s)) {
     const inputs = form.elements.namedItem(k);
     if (!inputs) continue;
-    if (inputs instanceof RadioNodeList) { for (const r of inputs) r.checked = r.value === v; } else inputs.value = v;
+    if (inputs instanceof RadioNodeList) { for (const r of inputs) r.checked = r.value === v; }
+    else if (inputs.type === 'checkbox') inputs.checked = !!v;
+    else inputs.value = v;
   }
 }
 
@@ -496,6 +519,7 @@ async function startTraining() {
   S.history = { train: [], eval: [], total: s.lengthUnit === 'steps' ? s.length : 0 };
   trainChart.setSeries({ train: [], eval: [], total: S.history.total });
   resetStats();
+  $('train-note').textContent = '';
   setJobState('running');
   const opts = {
     data: S.data.text,
@@ -556,7 +580,14 @@ async function startTraining() {
     $('st-eta').textContent = 'done';
   } catch (e) {
     if (e?.code === 'SP_ERR_ABORTED') setJobState('idle');
-    else { setJobState('failed'); showError(e, 'Training'); }
+    else {
+      setJobState('failed');
+      if (e?.code === 'SP_ERR_NUMERIC' && e.result?.adapter) {
+        // The loss blew up (NaN/Inf); the engine kept the last good prompt: use that.
+        await adoptTrained(e.result, s).catch(() => {});
+        showError(new Error(`${e.message}. The last good prompt is kept; try a smaller learning rate.`), 'Training');
+      } else showError(e, 'Training');
+    }
   } finally {
     S.job = null;
     updateButtons();
@@ -564,17 +595,18 @@ async function startTraining() {
 }
 
 async function adoptTrained(result, settings) {
-  const best = result.best ?? result.adapter;
-  if (result.adapter && result.adapter !== best) result.adapter.free().catch(() => {});
+  // The last prompt by default; the one with the lowest eval loss when asked (early stopping).
+  const keep = settings.keepBest ? (result.best ?? result.adapter) : result.adapter;
+  for (const other of [result.adapter, result.best]) if (other && other !== keep) other.free().catch(() => {});
   const evals = result.history?.evals?.map((e) => [e.step, e.evalLoss]) ?? S.history.eval;
   const steps = result.history?.steps?.map((st) => [st.step, st.loss]) ?? S.history.train;
   const lastTrain = steps.length ? steps[steps.length - 1][1] : NaN;
   const bestEval = evals.length ? Math.min(...evals.map((e) => e[1])) : NaN;
   await setActive({
-    adapter: best,
+    adapter: keep,
     name: suggestName(settings),
     origin: 'trained',
-    method: best.info?.method ?? settings.method,
+    method: keep.info?.method ?? settings.method,
     losses: steps,
     evals,
     finalLoss: lastTrain,
@@ -582,6 +614,12 @@ async function adoptTrained(result, settings) {
     settings,
   });
   $('save-name').value = S.active.name;
+  let note = settings.keepBest ? 'Kept the prompt with the lowest eval loss' : 'Kept the prompt as it was at the last step';
+  if (evals.length) {
+    const at = evals.find((e) => e[1] === bestEval)[0];
+    note += `; the lowest eval loss was ${fmtLoss(bestEval)} at step ${at}`;
+  }
+  $('train-note').textContent = `${note}. Try it below.`;
 }
 
 function suggestName(s) {

@@ -47,6 +47,10 @@ __attribute__((noinline)) static float peak_chunk(const float *seed) {
 #endif
 }
 
+/* Called through const volatile pointers so wasm-opt cannot inline them into a function
+ * that runs once (V8 only uses optimised code for a wasm function from its next call). */
+static float (*const volatile peak_chunk_p)(const float *) = peak_chunk;
+
 double sp_probe_peak_gflops(double seconds) {
 #ifdef __wasm_simd128__
     const double flops = 96.0 * PEAK_ITERS;
@@ -63,7 +67,7 @@ double sp_probe_peak_gflops(double seconds) {
     int runs = 0;
     do {
         double t0 = sp_now_ms();
-        sink += peak_chunk(seed);
+        sink += peak_chunk_p(seed);
         double dt = sp_now_ms() - t0;
         if (dt > 0.0 && flops / dt * 1e-6 > best) best = flops / dt * 1e-6;
         runs++;
@@ -88,6 +92,8 @@ __attribute__((noinline)) static void copy_chunk(uint8_t *dst, const uint8_t *sr
 #endif
 }
 
+static void (*const volatile copy_chunk_p)(uint8_t *, const uint8_t *, size_t) = copy_chunk;
+
 double sp_probe_copy_gbs(size_t bytes, double seconds) {
     if (bytes == 0) bytes = (size_t)64 << 20;
     bytes = (bytes + 63) & ~(size_t)63;
@@ -101,7 +107,7 @@ double sp_probe_copy_gbs(size_t bytes, double seconds) {
     do {
         double t0 = sp_now_ms();
         for (size_t off = 0; off < bytes; off += piece)
-            copy_chunk(b + off, a + off, bytes - off < piece ? bytes - off : piece);
+            copy_chunk_p(b + off, a + off, bytes - off < piece ? bytes - off : piece);
         double dt = sp_now_ms() - t0;
         double gbs = 2.0 * (double)bytes / (dt * 1e6);
         if (dt > 0.0 && gbs > best) best = gbs;

@@ -15,7 +15,12 @@
 #include <wasm_simd128.h>
 #include "kernels_impl.h"
 
+/* The micro-kernels are called through const volatile pointers (see KERNEL_PTR) so that
+ * wasm-opt cannot inline them: V8 first runs a wasm function in its baseline tier and only
+ * uses optimised code on a later call, so a hot loop must sit in a function that is called
+ * many times, not inlined into a driver that one long call keeps in the baseline tier. */
 #define NOINLINE __attribute__((noinline))
+#define KERNEL_PTR(type, name) static type const volatile name##_p = name
 
 static inline int32_t imin(int32_t a, int32_t b) { return a < b ? a : b; }
 
@@ -27,23 +32,36 @@ static inline float hsum4(v128_t v) {
 
 /* ---- dequantization to f32 ---- */
 
-/* 16 signed bytes -> out[0..16) = d * q */
-static inline void i8x16_to_f32(float *out, v128_t q, v128_t d) {
-    v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
-    wasm_v128_store(out + 0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), d));
-    wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), d));
-    wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), d));
-    wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), d));
+/* Integer -> float without f32x4.convert: clang 14 narrows convert(extend(x)) to a
+ * conversion from i16 and scalarizes it. Instead an unsigned value u < 2^16 is placed in
+ * the mantissa of 2^23 (bits 0x4B00_uuuu) and 2^23 + bias is subtracted: exact. */
+#define SP_MAGIC 8388608.0f /* 2^23 */
+
+/* 16 unsigned bytes u -> out[0..16) = d * (u - bias); sub = splat(2^23 + bias) */
+static inline void u8x16_to_f32(float *out, v128_t u, v128_t sub, v128_t d) {
+    const v128_t hi16 = wasm_i16x8_splat(0x4B00);
+    v128_t a = wasm_u16x8_extend_low_u8x16(u), b = wasm_u16x8_extend_high_u8x16(u);
+    wasm_v128_store(out + 0, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(a, hi16, 0, 8, 1, 9, 2, 10, 3, 11), sub), d));
+    wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(a, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d));
+    wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(b, hi16, 0, 8, 1, 9, 2, 10, 3, 11), sub), d));
+    wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(b, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d));
 }
+
+/* Hides a value from the optimiser: stops clang 14 from narrowing 32-bit lane arithmetic
+ * on zero-extended halves into 16-bit shuffles and compares that are many times slower. */
+#define OPAQUE(v) __asm__("" : "+r"(v))
 
 /* 4 halves (low 16 bits of each u32 lane) -> f32, exact (no denormal arithmetic). */
 static inline v128_t f16x4_to_f32x4(v128_t h) {
+    OPAQUE(h);
     v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
     v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
     v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x38000000));
     v128_t infnan = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
     norm = wasm_i32x4_add(norm, wasm_v128_and(infnan, wasm_i32x4_splat(0x38000000)));
-    v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_splat(1.0f / 16777216.0f));
+    /* subnormal: em * 2^-24, em < 2^10 taken through the 2^23 mantissa */
+    v128_t emf = wasm_f32x4_sub(wasm_v128_or(em, wasm_i32x4_splat(0x4B000000)), wasm_f32x4_splat(SP_MAGIC));
+    v128_t sub = wasm_f32x4_mul(emf, wasm_f32x4_splat(1.0f / 16777216.0f));
     v128_t issub = wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400));
     return wasm_v128_or(wasm_v128_bitselect(sub, norm, issub), sign);
 }
@@ -71,11 +89,10 @@ static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t 
     }
     case SP_DTYPE_BF16: {
         const uint8_t *p = row + (size_t)c0 * 2;
-        const v128_t zero = wasm_i32x4_splat(0);
         for (; j + 8 <= len; j += 8) {
             v128_t v = wasm_v128_load(p + (size_t)j * 2);
-            wasm_v128_store(out + j, wasm_i16x8_shuffle(zero, v, 0, 8, 0, 9, 0, 10, 0, 11));
-            wasm_v128_store(out + j + 4, wasm_i16x8_shuffle(zero, v, 0, 12, 0, 13, 0, 14, 0, 15));
+            wasm_v128_store(out + j, wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(v), 16));
+            wasm_v128_store(out + j + 4, wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(v), 16));
         }
         for (; j < len; j++) {
             uint16_t h;
@@ -86,25 +103,26 @@ static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t 
     }
     case SP_DTYPE_Q8_0: {
         const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q8_0);
+        const v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f); /* q + 128 */
         for (; j < len; j += SP_QK, blk += sizeof(sp_block_q8_0)) {
             uint16_t h;
             memcpy(&h, blk, 2);
             v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
-            i8x16_to_f32(out + j, wasm_v128_load(blk + 2), d);
-            i8x16_to_f32(out + j + 16, wasm_v128_load(blk + 18), d);
+            u8x16_to_f32(out + j, wasm_v128_xor(wasm_v128_load(blk + 2), flip), sub, d);
+            u8x16_to_f32(out + j + 16, wasm_v128_xor(wasm_v128_load(blk + 18), flip), sub, d);
         }
         break;
     }
     case SP_DTYPE_Q4_0: {
         const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q4_0);
-        const v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
+        const v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f);
         for (; j < len; j += SP_QK, blk += sizeof(sp_block_q4_0)) {
             uint16_t h;
             memcpy(&h, blk, 2);
             v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
             v128_t v = wasm_v128_load(blk + 2);
-            i8x16_to_f32(out + j, wasm_i8x16_sub(wasm_v128_and(v, m4), b8), d);
-            i8x16_to_f32(out + j + 16, wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8), d);
+            u8x16_to_f32(out + j, wasm_v128_and(v, m4), sub, d);
+            u8x16_to_f32(out + j + 16, wasm_u8x16_shr(v, 4), sub, d);
         }
         break;
     }
@@ -165,6 +183,80 @@ NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x
     }
 }
 
+/* n == 1 on Q8_0 / Q4_0 weights: dequantize in registers, same formula as fw_tile_1x4 on a
+ * dequantized tile (w = (u - bias) * d exactly, then acc + x*w lane by lane in k order).
+ * p0..p3: the rows' first block of this k range; nb blocks. */
+#define Q_ROW16(c, u, d)                                                                              \
+    do {                                                                                              \
+        v128_t ua_ = wasm_u16x8_extend_low_u8x16(u), ub_ = wasm_u16x8_extend_high_u8x16(u);           \
+        MA(c, x0, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(ua_, hi16, 0, 8, 1, 9, 2, 10, 3, 11), sub), d)); \
+        MA(c, x1, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(ua_, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d)); \
+        MA(c, x2, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(ub_, hi16, 0, 8, 1, 9, 2, 10, 3, 11), sub), d)); \
+        MA(c, x3, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(ub_, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d)); \
+    } while (0)
+
+static inline v128_t block_scale(const uint8_t *blk) {
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return wasm_f32x4_splat(sp_half_to_f32(h));
+}
+
+static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
+    float s[4] = {hsum4(c0), hsum4(c1), hsum4(c2), hsum4(c3)};
+    for (int32_t b = 0; b < nr; b++) y[b] = first ? s[b] : y[b] + s[b];
+}
+
+NOINLINE static void fw_q8_0_1x4(float *y, int first, int32_t nr, const float *x,
+                                 const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+    const v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * sizeof(sp_block_q8_0);
+        v128_t d0 = block_scale(p0 + o), d1 = block_scale(p1 + o), d2 = block_scale(p2 + o), d3 = block_scale(p3 + o);
+        for (int32_t h = 0; h < SP_QK; h += 16) {
+            const float *xb = x + (size_t)b * SP_QK + h;
+            v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 4), x2 = wasm_v128_load(xb + 8), x3 = wasm_v128_load(xb + 12);
+            Q_ROW16(c0, wasm_v128_xor(wasm_v128_load(p0 + o + 2 + h), flip), d0);
+            Q_ROW16(c1, wasm_v128_xor(wasm_v128_load(p1 + o + 2 + h), flip), d1);
+            Q_ROW16(c2, wasm_v128_xor(wasm_v128_load(p2 + o + 2 + h), flip), d2);
+            Q_ROW16(c3, wasm_v128_xor(wasm_v128_load(p3 + o + 2 + h), flip), d3);
+        }
+    }
+    store_1x4(y, first, nr, c0, c1, c2, c3);
+}
+
+NOINLINE static void fw_q4_0_1x4(float *y, int first, int32_t nr, const float *x,
+                                 const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+    const v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * sizeof(sp_block_q4_0);
+        v128_t d0 = block_scale(p0 + o), d1 = block_scale(p1 + o), d2 = block_scale(p2 + o), d3 = block_scale(p3 + o);
+        v128_t q0 = wasm_v128_load(p0 + o + 2), q1 = wasm_v128_load(p1 + o + 2), q2 = wasm_v128_load(p2 + o + 2), q3 = wasm_v128_load(p3 + o + 2);
+        const float *xb = x + (size_t)b * SP_QK;
+        v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 4), x2 = wasm_v128_load(xb + 8), x3 = wasm_v128_load(xb + 12);
+        Q_ROW16(c0, wasm_v128_and(q0, m4), d0);
+        Q_ROW16(c1, wasm_v128_and(q1, m4), d1);
+        Q_ROW16(c2, wasm_v128_and(q2, m4), d2);
+        Q_ROW16(c3, wasm_v128_and(q3, m4), d3);
+        x0 = wasm_v128_load(xb + 16), x1 = wasm_v128_load(xb + 20), x2 = wasm_v128_load(xb + 24), x3 = wasm_v128_load(xb + 28);
+        Q_ROW16(c0, wasm_u8x16_shr(q0, 4), d0);
+        Q_ROW16(c1, wasm_u8x16_shr(q1, 4), d1);
+        Q_ROW16(c2, wasm_u8x16_shr(q2, 4), d2);
+        Q_ROW16(c3, wasm_u8x16_shr(q3, 4), d3);
+    }
+    store_1x4(y, first, nr, c0, c1, c2, c3);
+}
+
+typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, const float *, const float *,
+                        const float *, const float *, const float *, int32_t);
+typedef void (*fw14_fn)(float *, int, int32_t, const float *, const float *, const float *, const float *, const float *, int32_t);
+typedef void (*fwq_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
+KERNEL_PTR(fw33_fn, fw_tile_3x3);
+KERNEL_PTR(fw14_fn, fw_tile_1x4);
+KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
+KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
+
 static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
@@ -174,6 +266,13 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
         const int first = k0 == 0;
         for (int32_t r = row0; r < row1; r += nrt) {
             const int32_t nr = imin(nrt, row1 - r);
+            if (n == 1 && (w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0)) {
+                const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
+                const uint8_t *qp[4];
+                for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + (size_t)(k0 / SP_QK) * bs;
+                (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
+                continue;
+            }
             const float *wp[4];
             for (int32_t b = 0; b < 4; b++) {
                 if (b >= nr) { wp[b] = wp[nr - 1]; continue; } /* clamp leftover rows */
@@ -188,7 +287,7 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
                 }
             }
             if (n == 1) {
-                fw_tile_1x4(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
+                fw_tile_1x4_p(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
                 continue;
             }
             for (int32_t i = 0; i < n; i += 3) {
@@ -196,7 +295,7 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
                 const float *x0 = x + (size_t)i * K + k0;
                 const float *x1 = x + (size_t)(i + imin(1, ni - 1)) * K + k0;
                 const float *x2 = x + (size_t)(i + imin(2, ni - 1)) * K + k0;
-                fw_tile_3x3(y + (size_t)i * ldy + r, ldy, first, ni, nr, x0, x1, x2, wp[0], wp[1], wp[2], len);
+                fw_tile_3x3_p(y + (size_t)i * ldy + r, ldy, first, ni, nr, x0, x1, x2, wp[0], wp[1], wp[2], len);
             }
         }
     }
@@ -226,6 +325,10 @@ NOINLINE static void bw_tile_4x8(float *dx0, float *dx1, float *dx2, float *dx3,
     wasm_v128_store(dx3, c30); wasm_v128_store(dx3 + 4, c31);
 }
 
+typedef void (*bw48_fn)(float *, float *, float *, float *, const float *, const float *, const float *, const float *,
+                        const float *, int32_t, int32_t);
+KERNEL_PTR(bw48_fn, bw_tile_4x8);
+
 static void matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1) {
     const int32_t K = w->cols, R = w->rows;
     float wbuf[SP_BW_RB * SP_QK] __attribute__((aligned(16))); /* (RB, 32) dequantized W tile */
@@ -253,7 +356,7 @@ static void matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int3
                     dyp[a] = dy + (size_t)ii * R + r0;
                 }
                 for (int32_t j = 0; j < c8; j += 8)
-                    bw_tile_4x8(dxp[0] + j, dxp[1] + j, dxp[2] + j, dxp[3] + j, dyp[0], dyp[1], dyp[2], dyp[3], wt + j, ldw, rl);
+                    bw_tile_4x8_p(dxp[0] + j, dxp[1] + j, dxp[2] + j, dxp[3] + j, dyp[0], dyp[1], dyp[2], dyp[3], wt + j, ldw, rl);
                 for (int32_t a = 0; a < ni; a++) { /* columns past the last multiple of 8 */
                     for (int32_t j = c8; j < cw; j++) {
                         float acc = dxp[a][j];

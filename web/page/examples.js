@@ -27,54 +27,61 @@ Once upon a time, there was a dog named Max. One day the sea was cold and grey. 
 
 Once upon a time, a dog named Max found a shell by the sea. It was pink and shiny. He gave the shell to his mom, and she smiled.
 
-Once upon a time, there was a brave dog named Max. He saw a little fish in a pool by the sea. Max helped the fish swim back to the water.`,
+Once upon a time, there was a brave dog named Max. He saw a little fish in a pool by the sea. Max helped the fish swim back to the water.
+
+Once upon a time, there was a dog named Max. He saw a crab on the sand by the sea. The crab was funny, and Max barked and played with it.
+
+Once upon a time, a dog named Max and a girl named Lily went to the sea. They made a big castle of sand. Then the waves came and Max barked.
+
+Once upon a time, there was a sleepy dog named Max. He lay in the sun by the sea and listened to the waves. He was warm and happy.
+
+Once upon a time, there was a dog named Max who wanted to swim far. He swam out in the sea, but the water was deep. He swam back to the sand and rested.
+
+Once upon a time, a dog named Max saw a bird over the sea. The bird flew up and down. Max ran along the beach to follow it.
+
+Once upon a time, there was a dog named Max. His friend Tom threw a stick into the sea. Max jumped in the water and brought the stick back.
+
+Once upon a time, there was a wet dog named Max. He came home from the sea and shook the water off. Mom laughed and gave him a towel.
+
+Once upon a time, there was a dog named Max who loved the sea more than anything. At night he looked at the moon over the water and was happy.`,
   },
   {
-    id: 'sentiment',
-    title: 'Happy or sad?',
+    id: 'who-had',
+    title: 'Who had what?',
     format: 'jsonl',
-    short: 'JSONL · a labelling task',
-    blurb: 'JSONL with input and output. Loss is only counted on the answer, so the prompt learns a task: label the feeling of a sentence.',
-    suggestedPrompt: 'Lily got a new toy and she smiled. Feeling:',
+    short: 'JSONL · questions and answers',
+    blurb: 'JSONL with input and output. Only the answer counts towards the loss, so the prompt learns a task: answer in a full sentence, copying the name and the thing from the question. Try it with names it never saw.',
+    suggestedPrompt: 'Pip had a cup. What did Pip have?',
     text: [
-      ['Lily got a big red ball and she smiled.', 'happy'],
-      ['Tom lost his toy car and he cried.', 'sad'],
-      ['The sun was warm and the kids played all day.', 'happy'],
-      ['The little bird broke its wing and could not fly.', 'sad'],
-      ['Mom made a yummy cake for Sue.', 'happy'],
-      ['Ben fell down and hurt his knee.', 'sad'],
-      ['The friends laughed and danced in the park.', 'happy'],
-      ['The rain came and the picnic was ruined.', 'sad'],
-      ['Max found his lost bone and wagged his tail.', 'happy'],
-      ['Anna was alone and nobody came to play.', 'sad'],
-      ['Dad gave Tim a hug and a shiny star.', 'happy'],
-      ['The cat was hungry and cold in the dark.', 'sad'],
-      ['The girl won the race and everyone cheered.', 'happy'],
-      ['The boy dropped his ice cream on the ground.', 'sad'],
-      ['They saw a rainbow and shouted with joy.', 'happy'],
-      ['The old tree fell and the birds had no home.', 'sad'],
-    ].map(([s, label]) => JSON.stringify({ input: `${s} Feeling:`, output: ` ${label}` })).join('\n'),
+      ['Lily', 'ball'], ['Tom', 'cat'], ['Sue', 'kite'], ['Ben', 'cake'], ['Max', 'toy'], ['Anna', 'hat'],
+      ['Tim', 'bird'], ['Mia', 'boat'], ['Sam', 'book'], ['Jack', 'dog'], ['Lucy', 'car'], ['Bob', 'doll'],
+      ['Amy', 'star'], ['Kate', 'tree'], ['Joe', 'fish'], ['Sara', 'box'],
+    ].map(([who, what]) => JSON.stringify({ input: `${who} had a ${what}. What did ${who} have?`, output: `${who} had a ${what}.` })).join('\n'),
   },
   {
-    id: 'opposites',
-    title: 'Opposites',
+    id: 'who-was-it',
+    title: 'Who was it?',
     format: 'csv',
-    short: 'CSV · a word game',
-    blurb: 'CSV with input,output columns. A tiny word game: say the opposite.',
-    suggestedPrompt: 'The opposite of up is',
+    short: 'CSV · a naming game',
+    blurb: 'CSV with input,output columns. The prompt learns to answer "It was ..." with the name from the sentence. A model this small learns the shape of the answer first, and the copying later.',
+    suggestedPrompt: 'The girl was called Zoe. Who was it?',
     text: `input,output
-The opposite of big is, small
-The opposite of hot is, cold
-The opposite of day is, night
-The opposite of happy is, sad
-The opposite of fast is, slow
-The opposite of up is, down
-The opposite of yes is, no
-The opposite of open is, closed
-The opposite of wet is, dry
-The opposite of old is, new
-The opposite of in is, out
-The opposite of good is, bad`,
+The girl was called Lily. Who was it?,It was Lily.
+The boy was called Tom. Who was it?,It was Tom.
+The girl was called Sue. Who was it?,It was Sue.
+The boy was called Ben. Who was it?,It was Ben.
+The dog was called Max. Who was it?,It was Max.
+The girl was called Anna. Who was it?,It was Anna.
+The boy was called Tim. Who was it?,It was Tim.
+The girl was called Mia. Who was it?,It was Mia.
+The boy was called Sam. Who was it?,It was Sam.
+The cat was called Kitty. Who was it?,It was Kitty.
+The girl was called Lucy. Who was it?,It was Lucy.
+The boy was called Bob. Who was it?,It was Bob.
+The girl was called Amy. Who was it?,It was Amy.
+The bird was called Pip. Who was it?,It was Pip.
+The boy was called Joe. Who was it?,It was Joe.
+The girl was called Sara. Who was it?,It was Sara.`,
   },
 ];
 

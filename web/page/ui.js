@@ -63,7 +63,7 @@ export function fmtDate(ms) {
 
 /** Show a token piece so that spaces and control bytes are visible. */
 export function showPiece(p) {
-  return String(p).replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '⇥') || '∅';
+  return String(p).replace(/[ \u2581]/g, '·').replace(/\n|<0x0A>/g, '↵').replace(/\t|<0x09>/g, '⇥') || '∅';
 }
 
 /** Start a file download of bytes without leaving the page. */

@@ -1,0 +1,272 @@
+// browser.test.js - the studio page, end to end, in a real browser (Debian chromium, headless,
+// driven by playwright-core).
+//
+// It starts `npm start`'s server in this process (scripts/serve.js, port 0), then:
+//   loads stories260K.gguf from that server, pastes a small dataset, trains 20 steps and checks
+//   the chart's loss falls; watches the page's thread for long tasks (> 100 ms) while training;
+//   generates with and without the prompt (the plain side must equal llama2.c's greedy text);
+//   checks the nearest-token view; saves the prompt and exports the PEFT files; reloads the page,
+//   checks the model now comes from the browser's cache and the saved prompt is listed and gives
+//   the same output; and checks that no request left the local server's origin.
+// Screenshots of each stage go to test-output/screenshots/ (gitignored), for a person to look at.
+//
+// Chromium: /usr/bin/chromium (or SP_CHROMIUM). When it is missing the test FAILS with a message
+// saying how to install it; it never skips silently.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
+const MODEL_FILE = path.join(SHARED, 'models', 'stories260K', 'stories260K.gguf');
+const GOLDEN_FILE = path.join(SHARED, 'models', 'stories260K', 'expected_greedy.json');
+const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+
+// A small dataset a person could type: plain text, one short story per paragraph.
+const DATASET = `Once upon a time, there was a dog named Max. Max loved the sea. Every day he ran to the beach and jumped in the waves.
+
+Once upon a time, there was a happy dog named Max. He lived by the sea. He liked to dig in the sand and bark at the big waves.
+
+Once upon a time, a little dog named Max went to the sea with his friend Sue. They played in the water all day.
+
+Once upon a time, there was a dog named Max who had a red ball. He took the ball to the sea and swam to get it back.
+
+Once upon a time, Max the dog saw a boat on the sea. He wanted to go on the boat, and the man said yes.
+
+Once upon a time, a dog named Max found a shell by the sea. He gave the shell to his mom, and she smiled.`;
+
+test('studio: load, train, compare, save, reload, in headless chromium', { timeout: 180_000 }, async (t) => {
+  assert.ok(fs.existsSync(CHROMIUM),
+    `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
+  if (!fs.existsSync(SHARED)) {
+    t.skip(`the shared models folder ${SHARED} does not exist (set SP_SHARED)`);
+    return;
+  }
+  assert.ok(fs.existsSync(MODEL_FILE), `missing ${MODEL_FILE}`);
+  assert.ok(fs.existsSync(GOLDEN_FILE), `missing ${GOLDEN_FILE}`);
+  assert.ok(fs.existsSync(path.join(ROOT, 'wasm', 'softprompt.wasm')), 'wasm/softprompt.wasm is missing: run `npm run build`');
+  const golden = JSON.parse(fs.readFileSync(GOLDEN_FILE, 'utf8')).greedy_64;
+  // run.c prints the prompt, the 60-token continuation, then a newline of its own
+  const goldenContinuation = golden.stdout.slice(golden.prompt.length, -1);
+
+  const { chromium } = await import('playwright-core');
+  const { startServer } = await import('../scripts/serve.js');
+  fs.mkdirSync(SHOTS, { recursive: true });
+
+  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
+  const base = serverUrl(server);
+  const origin = new URL(base).origin;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
+  let context;
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    await closeServer(server);
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+
+  // Every request any page or worker makes, to check nothing leaves the local server.
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const problems = [];
+  // Long tasks and animation-frame gaps on the page's thread, collected from the first script on.
+  await context.addInitScript(() => {
+    window.__perf = { longtasks: [], frames: [] };
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__perf.longtasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    } catch { window.__perf.noLongtask = true; }
+    const tick = (ts) => { window.__perf.frames.push(ts); if (window.__perf.frames.length > 20000) window.__perf.frames.shift(); requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const shotOf = (sel, name) => page.locator(sel).screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const state = (key) => page.evaluate((k) => document.body.dataset[k] ?? null, key);
+  const waitState = (key, value, timeout = 30_000) => page.waitForFunction(
+    ([k, v]) => document.body.dataset[k] === v || document.body.dataset.engine === 'failed', [key, value], { timeout },
+  ).then(async () => {
+    const err = await page.evaluate(() => window.__softprompt?.lastError);
+    assert.equal(await state(key), value, `page state ${key} should be ${value}; last error: ${JSON.stringify(err)}`);
+  });
+
+  // ---- open the page ----
+  await page.goto(base);
+  await waitState('engine', 'ready');
+  const engine = await page.evaluate(() => window.__softprompt.engine);
+  const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+  assert.equal(isolated, true, 'npm start serves the page cross-origin isolated (COOP/COEP)');
+  assert.equal(engine.mode, 'worker');
+  assert.equal(await page.locator('#isolation-notice').isHidden(), engine.threaded, 'the single-thread notice shows exactly when threads are off');
+  await shot('01-start');
+
+  // ---- model from the server ----
+  await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
+  await page.click('#model-load');
+  await waitState('model', 'loaded');
+  assert.equal(await state('modelFrom'), 'network');
+  const info = await page.evaluate(() => window.__softprompt.model);
+  assert.equal(info.n_layers, 5);
+  assert.equal(info.vocab_size, 512);
+  assert.equal(info.dim, 64);
+  assert.match(await page.locator('#model-facts').innerText(), /512/);
+  await shotOf('#model', '02-model');
+
+  // ---- data ----
+  await page.fill('#data-text', DATASET);
+  await waitState('data', 'ok');
+  assert.match(await page.locator('#data-summary').innerText(), /^6 text examples/);
+  await shotOf('#data', '03-data');
+
+  // ---- train 20 steps ----
+  await page.fill('input[name="length"]', '20');
+  await page.selectOption('select[name="lengthUnit"]', 'steps');
+  await page.fill('input[name="evalEvery"]', '5');
+  await page.fill('input[name="seed"]', '7');
+  await page.fill('input[name="lr"]', '0.2');
+  await page.selectOption('select[name="init"]', 'text');
+  const t0 = await page.evaluate(() => performance.now());
+  await page.click('#train-start');
+  await page.waitForFunction(() => window.__softprompt.losses.length >= 8 || document.body.dataset.train !== 'running', null, { timeout: 60_000 });
+  await shotOf('#train', '04-training');
+  await waitState('train', 'done', 120_000);
+  const t1 = await page.evaluate(() => performance.now());
+  await shotOf('#train', '05-trained');
+
+  const losses = await page.evaluate(() => window.__softprompt.losses);
+  assert.equal(losses.length, 20, `20 steps reported, got ${losses.length}`);
+  assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
+  const chartLosses = JSON.parse(await page.locator('#loss-chart').getAttribute('data-train-losses'));
+  assert.equal(chartLosses.length, 20, 'the chart shows every step');
+  chartLosses.forEach((l, i) => assert.ok(Math.abs(l - losses[i]) < 1e-3, `chart point ${i} is the reported loss`));
+  const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+  const head = mean(chartLosses.slice(0, 5));
+  const tail = mean(chartLosses.slice(-5));
+  assert.ok(tail < head, `loss falls: first 5 steps average ${head.toFixed(3)}, last 5 ${tail.toFixed(3)}`);
+  const evals = JSON.parse(await page.locator('#loss-chart').getAttribute('data-eval-losses'));
+  assert.ok(evals.length >= 1, 'the chart shows held-out (eval) loss');
+
+  // The page's thread stayed responsive while the Worker trained.
+  const perf = await page.evaluate(([a, b]) => ({
+    noLongtask: !!window.__perf.noLongtask,
+    long: window.__perf.longtasks.filter((x) => x.start + x.duration >= a && x.start <= b),
+    frames: window.__perf.frames.filter((f) => f >= a && f <= b),
+  }), [t0, t1]);
+  assert.equal(perf.noLongtask, false, 'this chromium reports long tasks');
+  const tooLong = perf.long.filter((x) => x.duration > 100);
+  assert.deepEqual(tooLong, [], `main-thread tasks over 100 ms during training: ${JSON.stringify(tooLong)}`);
+  let maxGap = 0;
+  for (let i = 1; i < perf.frames.length; i++) maxGap = Math.max(maxGap, perf.frames[i] - perf.frames[i - 1]);
+  t.diagnostic(`training: ${(t1 - t0).toFixed(0)} ms, ${perf.frames.length} frames, largest frame gap ${maxGap.toFixed(0)} ms, long tasks (>50 ms) ${perf.long.length}`);
+
+  // ---- look inside ----
+  await waitState('inside', 'ready');
+  assert.equal(await page.locator('#nearest > li').count(), 20, 'one row of nearest tokens per virtual token');
+  await shotOf('#inside', '06-inside');
+
+  // ---- compare with and without ----
+  await page.fill('#try-input', golden.prompt);
+  await page.fill('#gen-max', '60');
+  await page.fill('#gen-temp', '0');
+  await page.click('#try-run');
+  await waitState('gen', 'done', 60_000);
+  const first = await page.evaluate(() => ({ ...window.__softprompt.outputs }));
+  assert.equal(first.plain, goldenContinuation, 'without a prompt, greedy output equals llama2.c run.c');
+  assert.ok(first.prompt.length > 0, 'the prompted side produced text');
+  assert.notEqual(first.prompt, first.plain, 'the soft prompt changes the output');
+  assert.equal((await page.locator('#out-prompt').innerText()).trim(), (golden.prompt + first.prompt).trim(), 'the page shows the streamed text');
+  await shotOf('#try', '07-compare');
+
+  // ---- save, export ----
+  await page.fill('#save-name', 'e2e max stories');
+  await page.click('#save-btn');
+  await waitState('saved', '1');
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click('#export-btn');
+  await page.waitForFunction(() => true); // let the download events arrive
+  for (let i = 0; i < 50 && downloads.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(downloads.map((d) => d.suggestedFilename()).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+  const cfgPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_config.json').path();
+  const stPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_model.safetensors').path();
+  const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+  assert.equal(cfg.peft_type, 'PROMPT_TUNING');
+  assert.equal(cfg.num_virtual_tokens, 20);
+  assert.equal(cfg.token_dim, 64);
+  const st = fs.readFileSync(stPath);
+  const hlen = Number(st.readBigUInt64LE(0));
+  const header = JSON.parse(st.subarray(8, 8 + hlen).toString('utf8'));
+  assert.deepEqual(header.prompt_embeddings.shape, [20, 64]);
+  assert.equal(header.prompt_embeddings.dtype, 'F32');
+  await shotOf('#keep', '08-saved');
+
+  // ---- reload: the model comes from the cache, the prompt is still there ----
+  const modelUrl = new URL('/models/stories260K/stories260K.gguf', base).href;
+  const before = requests.filter((u) => u === modelUrl).length;
+  assert.equal(before, 1, 'the model was downloaded once');
+  await page.reload();
+  await waitState('engine', 'ready');
+  await waitState('model', 'loaded'); // loaded by itself, from the browser's cache
+  assert.equal(await state('modelFrom'), 'cache');
+  assert.equal(requests.filter((u) => u === modelUrl).length, 1, 'the second visit did not download the model');
+  await waitState('saved', '1');
+  const row = page.locator('#saved tbody tr[data-name="e2e max stories"]');
+  assert.equal(await row.count(), 1, 'the saved prompt is listed after a reload');
+  await shotOf('#keep', '09-after-reload');
+  await row.locator('button[data-action="load"]').click();
+  await page.waitForFunction(() => window.__softprompt.active?.name === 'e2e max stories');
+  await page.fill('#try-input', golden.prompt);
+  await page.fill('#gen-max', '60');
+  await page.fill('#gen-temp', '0');
+  await page.click('#try-run');
+  await waitState('gen', 'done', 60_000);
+  const second = await page.evaluate(() => ({ ...window.__softprompt.outputs }));
+  assert.equal(second.plain, first.plain, 'same plain output after reload');
+  assert.equal(second.prompt, first.prompt, 'the saved prompt gives the same output after reload');
+  await shotOf('#try', '10-compare-after-reload');
+  await shot('11-page-after-reload');
+
+  // ---- a narrow screen, for a person to look at ----
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('12-narrow-top');
+  await shotOf('#train', '13-narrow-train');
+
+  // ---- nothing left the local server ----
+  const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
+  assert.deepEqual(foreign, [], 'no request to any other origin');
+  assert.deepEqual(problems, [], 'no page errors');
+});
+
+function serverUrl(server) {
+  if (server?.url) return String(server.url).replace(/\/?$/, '/');
+  const addr = (server.server ?? server).address();
+  return `http://127.0.0.1:${addr.port}/`;
+}
+
+function closeServer(server) {
+  if (typeof server?.close === 'function') {
+    return new Promise((resolve) => {
+      const r = server.close(() => resolve());
+      if (r && typeof r.then === 'function') r.then(resolve, resolve);
+      server.closeAllConnections?.();
+    });
+  }
+  return Promise.resolve();
+}
