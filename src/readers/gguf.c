@@ -207,6 +207,8 @@ static sp_status walk_tensor_info(gguf_walk *w, uint64_t idx) {
     memset(t, 0, sizeof(*t));
     snprintf(w->where, sizeof(w->where), "in tensor info %llu", (unsigned long long)idx);
     if (!get_str(w, &t->name)) return truncated(w);
+    if (t->name.len == 0)
+        return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor info %llu has an empty name", (unsigned long long)idx);
     char name[72];
     show_name(name, sizeof(name), t->name);
     snprintf(w->where, sizeof(w->where), "in tensor info %llu (name '%s')", (unsigned long long)idx, name);
@@ -226,16 +228,16 @@ static sp_status walk_tensor_info(gguf_walk *w, uint64_t idx) {
     if (!get_u32(w, &t->type) || !get_u64(w, &t->offset)) return truncated(w);
     if (sp_dtype_supported(t->type)) {
         uint64_t row = t->dims[0];
-        if (row == 0 || ne == 0) {
+        size_t rb = row ? sp_dtype_row_bytes(t->type, (int64_t)row) : 0;
+        if (row && rb == 0) {
+            if (row % SP_QK)
+                return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' of type %s has rows of %llu values, not a multiple of %d",
+                                    name, sp_dtype_name(t->type), (unsigned long long)row, SP_QK);
+            return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' size overflows", name);
+        }
+        if (ne == 0) {
             t->nbytes = 0;
         } else {
-            size_t rb = sp_dtype_row_bytes(t->type, (int64_t)row);
-            if (rb == 0) {
-                if (row % SP_QK)
-                    return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' of type %s has rows of %llu values, not a multiple of %d",
-                                        name, sp_dtype_name(t->type), (unsigned long long)row, SP_QK);
-                return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' size overflows", name);
-            }
             uint64_t nrows = ne / row;
             if (nrows > UINT64_MAX / rb) return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' size overflows", name);
             t->nbytes = nrows * (uint64_t)rb;

@@ -11,18 +11,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *test_shared_dir(void) {
+static inline const char *test_shared_dir(void) {
     const char *env = getenv("SP_SHARED");
     return (env && env[0]) ? env : "../shared";
 }
 
-static int test_shared_exists(void) {
+static inline int test_shared_exists(void) {
     struct stat st;
     return stat(test_shared_dir(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Read a whole file into malloc'd memory; NULL if it cannot be read. */
-static unsigned char *test_read_file(const char *path, size_t *size) {
+static inline unsigned char *test_read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return NULL; }
@@ -38,7 +38,7 @@ static unsigned char *test_read_file(const char *path, size_t *size) {
 /* Read <shared>/<rel>. Returns NULL and prints a note when the shared folder is absent
  * (the caller skips); prints an error and bumps check_failures when the folder exists but
  * the file is missing. Needs check.h included first. */
-static unsigned char *test_read_shared(const char *rel, size_t *size) {
+static inline unsigned char *test_read_shared(const char *rel, size_t *size) {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", test_shared_dir(), rel);
     if (!test_shared_exists()) {

@@ -233,6 +233,8 @@ static void b_t_bytes_overflow(sp_buf *b) { uint64_t d[2] = {1ull << 31, 1ull <<
 static void b_t_bytes_big(sp_buf *b) { uint64_t d[2] = {1ull << 20, 1ull << 20}; one_tensor(b, 2, d, 0, 0, 64); } /* 4 TiB */
 static void b_t_negdim(sp_buf *b) { uint64_t d[2] = {4, (uint64_t)-1}; one_tensor(b, 2, d, 0, 0, 64); }
 static void b_t_q8_row(sp_buf *b) { uint64_t d[2] = {33, 2}; one_tensor(b, 2, d, SP_DTYPE_Q8_0, 0, 128); }
+static void b_t_q8_row_empty(sp_buf *b) { uint64_t d[2] = {33, 0}; one_tensor(b, 2, d, SP_DTYPE_Q8_0, 0, 0); } /* found by fuzz_gguf */
+static void b_t_empty_name(sp_buf *b) { uint64_t d[1] = {1}; hdr(b, 1, 0); wtinfo(b, "", 1, d, 0, 0); wpad(b, 32); w32(b, 0); }
 static void b_t_misaligned(sp_buf *b) { uint64_t d[1] = {4}; one_tensor(b, 1, d, 0, 16, 64); }
 static void b_t_past_end(sp_buf *b) { uint64_t d[1] = {16}; one_tensor(b, 1, d, 0, 32, 64); } /* 32 + 64 > 64 */
 static void b_t_off_huge(sp_buf *b) { uint64_t d[1] = {4}; one_tensor(b, 1, d, 0, 0xFFFFFFFFFFFFFFE0ull, 64); }
@@ -288,6 +290,8 @@ static void test_errors(void) {
     expect_fail(b_t_bytes_big, SP_ERR_FORMAT, "past the end", "bytes too many");
     expect_fail(b_t_negdim, SP_ERR_FORMAT, "negative dim", "negative dim");
     expect_fail(b_t_q8_row, SP_ERR_FORMAT, "not a multiple of 32", "q8 row 33");
+    expect_fail(b_t_q8_row_empty, SP_ERR_FORMAT, "not a multiple of 32", "q8 row 33, no rows");
+    expect_fail(b_t_empty_name, SP_ERR_FORMAT, "tensor info 0 has an empty name", "empty tensor name");
     expect_fail(b_t_misaligned, SP_ERR_FORMAT, "offset 16 is not a multiple of the alignment 32", "misaligned");
     expect_fail(b_t_past_end, SP_ERR_FORMAT, "past the end", "past end");
     expect_fail(b_t_off_huge, SP_ERR_FORMAT, "past the end", "offset huge");
