@@ -143,8 +143,17 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.selectOption('select[name="init"]', 'text');
   const t0 = await page.evaluate(() => performance.now());
   await page.click('#train-start');
-  await page.waitForFunction(() => window.__softprompt.losses.length >= 8 || document.body.dataset.train !== 'running', null, { timeout: 60_000 });
-  await shotOf('#train', '04-training');
+  await page.waitForFunction(() => window.__softprompt.losses.length >= 5 || document.body.dataset.train !== 'running', null, { timeout: 60_000 });
+  // pause: the steps stop coming (a step already running may still report); resume: they go on
+  await page.click('#train-pause');
+  await waitState('train', 'paused');
+  await page.waitForTimeout(400);
+  const atPause = (await page.evaluate(() => window.__softprompt.losses)).length;
+  await page.waitForTimeout(600);
+  assert.equal((await page.evaluate(() => window.__softprompt.losses)).length, atPause, 'no steps while paused');
+  assert.ok(atPause < 20, `paused before the end (at step ${atPause})`);
+  await shotOf('#train', '04-training-paused');
+  await page.click('#train-resume');
   await waitState('train', 'done', 120_000);
   const t1 = await page.evaluate(() => performance.now());
   await shotOf('#train', '05-trained');
@@ -242,11 +251,32 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await shotOf('#try', '10-compare-after-reload');
   await shot('11-page-after-reload');
 
+  // ---- import PEFT files (the example prompt), then the embedding example gives the same text ----
+  const exampleDir = path.join(ROOT, 'web', 'examples', 'max-the-dog');
+  await page.setInputFiles('#import-files', [path.join(exampleDir, 'adapter_config.json'), path.join(exampleDir, 'adapter_model.safetensors')]);
+  await waitState('saved', '2');
+  assert.match(await page.locator('#keep-status').innerText(), /^Imported/);
+  await page.fill('#gen-max', '80');
+  await page.click('#try-run');
+  await waitState('gen', 'done', 60_000);
+  const imported = await page.evaluate(() => window.__softprompt.outputs.prompt);
+  assert.match(imported, /Max/, 'the example prompt steers stories towards Max');
+
+  await page.goto(new URL('embed.html', base).href);
+  await page.waitForFunction(() => /soft prompt/.test(document.getElementById('status').textContent) || /Error/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+  assert.match(await page.locator('#status').innerText(), /20-token soft prompt/);
+  await page.click('#go');
+  await page.waitForFunction((want) => document.getElementById('out').textContent === want, imported, { timeout: 30_000 })
+    .catch(async () => assert.equal(await page.locator('#out').textContent(), imported, 'embed.html generates what the studio does'));
+  await shot('12-embed');
+  await page.goto(base);
+  await waitState('model', 'loaded');
+
   // ---- a narrow screen, for a person to look at ----
   await page.setViewportSize({ width: 390, height: 844 });
   await page.evaluate(() => window.scrollTo(0, 0));
-  await shot('12-narrow-top');
-  await shotOf('#train', '13-narrow-train');
+  await shot('13-narrow-top');
+  await shotOf('#data', '14-narrow-data');
 
   // ---- nothing left the local server ----
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
@@ -270,3 +300,94 @@ function closeServer(server) {
   }
   return Promise.resolve();
 }
+
+test('studio without cross-origin isolation: single-threaded, says so, still right; HF folder from local files', { timeout: 120_000 }, async (t) => {
+  assert.ok(fs.existsSync(CHROMIUM),
+    `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
+  if (!fs.existsSync(SHARED)) {
+    t.skip(`the shared models folder ${SHARED} does not exist (set SP_SHARED)`);
+    return;
+  }
+  const hfDir = path.join(SHARED, 'models', 'TinyStories-656K');
+  const hfFiles = ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => path.join(hfDir, f));
+  for (const f of [MODEL_FILE, GOLDEN_FILE, ...hfFiles, path.join(hfDir, 'expected_greedy.json')]) assert.ok(fs.existsSync(f), `missing ${f}`);
+  const golden = JSON.parse(fs.readFileSync(GOLDEN_FILE, 'utf8')).greedy_64;
+  const hfGolden = JSON.parse(fs.readFileSync(path.join(hfDir, 'expected_greedy.json'), 'utf8'))['Once upon a time'];
+
+  const { chromium } = await import('playwright-core');
+  const { startServer } = await import('../scripts/serve.js');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
+  const base = serverUrl(server);
+  const origin = new URL(base).origin;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
+  let context;
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    await closeServer(server);
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    viewport: { width: 1280, height: 800 },
+  });
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  // Serve everything without the COOP/COEP headers, as a plain static host would.
+  await context.route('**/*', async (route) => {
+    const res = await route.fetch();
+    const headers = { ...res.headers() };
+    for (const h of ['cross-origin-opener-policy', 'cross-origin-embedder-policy']) delete headers[h];
+    await route.fulfill({ response: res, headers });
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const state = (key) => page.evaluate((k) => document.body.dataset[k] ?? null, key);
+  const waitState = async (key, value, timeout = 30_000) => {
+    await page.waitForFunction(([k, v]) => document.body.dataset[k] === v || document.body.dataset.engine === 'failed', [key, value], { timeout });
+    const err = await page.evaluate(() => window.__softprompt?.lastError);
+    assert.equal(await state(key), value, `page state ${key} should be ${value}; last error: ${JSON.stringify(err)}`);
+  };
+
+  await page.goto(base);
+  await waitState('engine', 'ready');
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), false);
+  const engine = await page.evaluate(() => window.__softprompt.engine);
+  assert.equal(engine.threaded, false);
+  assert.equal(engine.threads, 1);
+  assert.equal(await page.locator('#isolation-notice').isVisible(), true, 'the page says it runs on one thread');
+  assert.match(await page.locator('#isolation-notice').innerText(), /one thread/);
+  assert.equal(await page.locator('#badge-threads').innerText(), 'single-threaded');
+
+  await page.click('#model-load');
+  await waitState('model', 'loaded');
+  await page.fill('#try-input', golden.prompt);
+  await page.fill('#gen-max', '60');
+  await page.fill('#gen-temp', '0');
+  await page.click('#try-run');
+  await waitState('gen', 'done');
+  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), golden.stdout.slice(golden.prompt.length, -1),
+    'single-threaded greedy output equals llama2.c run.c');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, '20-single-thread.png') });
+
+  // A Hugging Face folder from the file picker (the three files).
+  await page.setInputFiles('#model-file', hfFiles);
+  await page.waitForFunction(() => window.__softprompt.model?.format === 'hf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
+  const info = await page.evaluate(() => window.__softprompt.model);
+  assert.equal(info.format, 'hf', `loaded the HF folder: ${await page.locator('#model-status').innerText()}`);
+  await page.fill('#try-input', 'Once upon a time');
+  await page.fill('#gen-max', '64');
+  await page.click('#try-run');
+  await waitState('gen', 'done');
+  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), hfGolden.f32_greedy_text_64,
+    'TinyStories-656K (HF folder, read from local files) reproduces its recorded greedy text');
+  await page.locator('#model').screenshot({ path: path.join(SHOTS, '21-hf-folder.png') });
+
+  const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
+  assert.deepEqual(foreign, [], 'no request to any other origin');
+  assert.deepEqual(problems, [], 'no page errors');
+});

@@ -253,6 +253,7 @@ async function maybeLoadCachedModel() {
   if (hit && hit.where === 'disk' && !S.model) loadModelFrom('url', $('model-url').value);
 }
 
+$('model-cancel').addEventListener('click', () => S.loadAbort?.abort());
 $('model-url-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const url = $('model-url').value.trim();
