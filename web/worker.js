@@ -370,6 +370,7 @@ export function serve(channel) {
         await tick();
       }
       if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
+      prog.report(opened.status, opened.name, true); // the last chunk, always
       if (spilled) {
         p = e.malloc(size);
         let off = 0;
@@ -397,6 +398,7 @@ export function serve(channel) {
       prog.loaded += c.byteLength;
       prog.report(opened.status, opened.name);
     }
+    prog.report(opened.status, opened.name, true);
     const all = new Uint8Array(n);
     let off = 0;
     for (const c of chunks) {
