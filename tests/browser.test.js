@@ -342,6 +342,10 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
     for (const h of ['cross-origin-opener-policy', 'cross-origin-embedder-policy']) delete headers[h];
     await route.fulfill({ response: res, headers });
   });
+  // A browser with no room left: the model cache must fall back to memory.
+  await context.addInitScript(() => {
+    Cache.prototype.put = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
+  });
   const page = context.pages()[0] ?? await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -364,6 +368,8 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
 
   await page.click('#model-load');
   await waitState('model', 'loaded');
+  assert.match(await page.locator('#model-cache-line').innerText(), /kept in memory/, 'a full cache falls back to memory, and says so');
+  assert.match(await page.locator('#model-cache-line').innerText(), /quota exceeded/);
   await page.fill('#try-input', golden.prompt);
   await page.fill('#gen-max', '60');
   await page.fill('#gen-temp', '0');

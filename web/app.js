@@ -27,7 +27,7 @@ const S = {
   tokAddsSpace: false, // the tokenizer puts a space before a separately tokenized output itself
   modelMeta: null, // {name, source, from}
   loadAbort: null, // AbortController of a model load
-  data: { text: '', format: 'auto', preview: null, ok: false, seq: 0 },
+  data: { text: '', format: 'auto', preview: null, ok: false, seq: 0, file: null }, // file: {name, text} when too big for the box
   job: null, // TuneJob while training
   jobState: 'idle', // idle | running | paused | stopping | done | failed
   history: { train: [], eval: [], total: 0 }, // chart data of the current/last run
@@ -138,6 +138,7 @@ async function loadModelFrom(kind, what) {
     return;
   }
   S.loadAbort?.abort();
+  stopGenerations();
   const ac = new AbortController();
   S.loadAbort = ac;
   const status = $('model-status');
@@ -297,6 +298,7 @@ function renderExamples() {
 function useExample(id) {
   const ex = exampleById(id);
   if (!ex) return;
+  useBigFile(null);
   $('data-text').value = ex.text;
   $('data-format').value = ex.format;
   if (ex.suggestedPrompt) $('try-input').value = ex.suggestedPrompt;
@@ -304,7 +306,7 @@ function useExample(id) {
 }
 
 const refreshData = debounce(async () => {
-  const text = $('data-text').value;
+  const text = S.data.file ? S.data.file.text : $('data-text').value;
   const format = $('data-format').value;
   const seq = ++S.data.seq;
   S.data.text = text;
@@ -321,10 +323,10 @@ const refreshData = debounce(async () => {
   let preview;
   try {
     if (S.model) {
-      preview = await S.model.dataPreview(text, { format, limit: 8, maxLength: readSettings().maxLength });
+      preview = await S.model.dataPreview(text, { format, limit: 6, maxLength: readSettings().maxLength });
     } else {
       const p = parseData(text, { format });
-      preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 8), errors: p.errors };
+      preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 6), errors: p.errors };
     }
   } catch (e) {
     if (seq !== S.data.seq) return;
@@ -379,6 +381,7 @@ function renderDataPreview(p) {
 }
 
 $('data-text').addEventListener('input', () => refreshData());
+$('data-file-clear').addEventListener('click', () => { useBigFile(null); $('data-text').value = ''; refreshData.flush(); $('data-text').focus(); });
 $('data-format').addEventListener('change', () => refreshData.flush());
 $('data-file').addEventListener('change', async (e) => {
   const f = e.target.files[0];
@@ -387,10 +390,25 @@ $('data-file').addEventListener('change', async (e) => {
 });
 setupDrop($('data-text'), async (dt) => { const f = dt.files?.[0]; if (f) await loadDataFile(f); });
 
+// Text boxes get slow with megabytes in them: a big file is kept aside and the box shows its start.
+const BIG_FILE = 256 * 1024;
+
+function useBigFile(file) {
+  S.data.file = file;
+  const box = $('data-text');
+  box.readOnly = !!file;
+  $('data-file-line').hidden = !file;
+  if (file) {
+    box.value = `${file.text.slice(0, 4000)}\n…`;
+    $('data-file-name').textContent = `Using all of ${file.name} (${fmtBytes(file.size)}). The box shows its beginning.`;
+  }
+}
+
 async function loadDataFile(f) {
   if (f.size > 64 * 1024 * 1024) { showError(new Error(`${f.name} is ${fmtBytes(f.size)}; the page takes data files up to 64 MB`), 'Data'); return; }
   const text = await f.text();
-  $('data-text').value = text;
+  if (text.length > BIG_FILE) useBigFile({ name: f.name, size: f.size, text });
+  else { useBigFile(null); $('data-text').value = text; }
   const n = f.name.toLowerCase();
   $('data-format').value = n.endsWith('.csv') ? 'csv' : /\.(jsonl|ndjson|json)$/.test(n) ? 'jsonl' : /\.(txt|md)$/.test(n) ? 'text' : 'auto';
   refreshData.flush();
@@ -494,7 +512,7 @@ function updateButtons() {
   const hasModel = !!S.model;
   const training = S.jobState === 'running' || S.jobState === 'paused' || S.jobState === 'stopping';
   const settingsOk = settingsProblems(readSettings()).length === 0;
-  $('train-start').disabled = !hasModel || !S.data.ok || training || !settingsOk;
+  $('train-start').disabled = !hasModel || !S.data.ok || training || !settingsOk || S.gens.length > 0;
   $('train-pause').disabled = S.jobState !== 'running';
   $('train-resume').disabled = S.jobState !== 'paused';
   $('train-stop').disabled = !(S.jobState === 'running' || S.jobState === 'paused');
