@@ -586,7 +586,8 @@ async function startTraining() {
   job.on('eval', (ev) => {
     S.history.eval.push([ev.step, ev.evalLoss]);
     trainChart.addEval(ev.step, ev.evalLoss);
-    $('st-eval').textContent = fmtLoss(ev.evalLoss) + (Number.isFinite(ev.accuracy) ? ` · ${(ev.accuracy * 100).toFixed(0)}% right` : '');
+    $('st-eval').replaceChildren(fmtLoss(ev.evalLoss),
+      Number.isFinite(ev.accuracy) ? el('small', { class: 'acc', title: 'accuracy on the held-out examples, scoring each label' }, ` ${(ev.accuracy * 100).toFixed(0)}% right`) : '');
   });
   job.on('state', (st) => {
     if (st === 'running' || st === 'paused') setJobState(st);
