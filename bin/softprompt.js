@@ -112,7 +112,9 @@ function parseFlags(cmd, argv) {
     }
     if (negated) throw new UsageError(`unknown flag --no-${name} for '${cmd}'`);
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      const next = argv[i + 1];
+      const nextIsFlag = next !== undefined && next.startsWith('--') && next.slice(2).split('=')[0].replace(/^no-/, '') in spec;
+      if (next === undefined || nextIsFlag) throw new UsageError(`--${name} needs a value`);
       value = argv[++i];
     }
     out[name] = convert(name, type, value);
