@@ -73,10 +73,15 @@ const COMMANDS = {
     required: ['model', 'adapter'],
   },
   bench: {
-    summary: 'speed: prefill, decode and training tokens/s (threads 1 and 2 unless --threads)',
-    usage: 'bench --model PATH [--threads N] [--prompt-tokens N] [--decode-tokens N] [--train-steps N] [--json]',
-    flags: { ...COMMON, json: 'bool', 'prompt-tokens': 'int', 'decode-tokens': 'int', 'train-steps': 'int' },
-    required: ['model'],
+    summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
+    usage: 'bench [--model PATH|stories15M|stories110M|smollm-135m] [--type F32|F16|Q8_0|Q4_0] [--threads N] '
+      + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--no-probes] [--json]\n'
+      + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).',
+    flags: {
+      ...COMMON, json: 'bool', type: ['F32', 'F16', 'Q8_0', 'Q4_0'], 'prompt-tokens': 'int', 'decode-tokens': 'int',
+      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool',
+    },
+    required: [],
   },
 };
 
@@ -428,44 +433,75 @@ async function cmdNearest(flags) {
   sp.terminate();
 }
 
+const PRESETS = ['stories15M', 'stories110M', 'smollm-135m'];
+// llama.cpp's wasm build (@wllama/wllama 3.13.0), headless Chromium, this machine (issue 5):
+// tokens/s [1 thread, 2 threads], 128-token prompt, 64 decoded tokens.
+const PEER = {
+  'stories15M F32': { prefill: [1808, 2903], decode: [229, 266] },
+  'stories15M Q8_0': { prefill: [705, 1276], decode: [166, 214] },
+  'stories110M F32': { prefill: [167, 296], decode: [38.7, 53.2] },
+  'stories110M Q8_0': { prefill: [51, 102], decode: [26.0, 42.8] },
+  'smollm-135m Q8_0': { prefill: [40, 77], decode: [22.1, 33.1] },
+};
+const SUITE = [['stories15M', 'F32'], ['stories15M', 'Q8_0'], ['stories110M', 'F32'], ['stories110M', 'Q8_0'], ['smollm-135m', 'Q8_0']];
+
 async function cmdBench(flags) {
   const threadList = flags.threads !== undefined ? [flags.threads] : [1, 2];
-  const modelPath = path.resolve(flags.model);
-  checkModelPath(modelPath);
+  const opts = {
+    promptTokens: flags['prompt-tokens'], decodeTokens: flags['decode-tokens'], trainBatch: flags['train-batch'],
+    trainTokens: flags['train-tokens'], seconds: flags.seconds, probes: flags.probes,
+  };
+  // what to measure: a model file/folder, a preset, or the peer suite
+  let targets;
+  if (flags.model === undefined) {
+    if (flags.type !== undefined) throw new UsageError('--type needs --model stories15M|stories110M|smollm-135m');
+    targets = SUITE.map(([preset, type]) => ({ preset, type }));
+  } else if (PRESETS.includes(flags.model) && !fs.existsSync(flags.model)) {
+    targets = [{ preset: flags.model, type: flags.type ?? 'F32' }];
+  } else {
+    if (flags.type !== undefined) throw new UsageError('--type is for the random-weight presets (stories15M, stories110M, smollm-135m)');
+    const p = path.resolve(flags.model);
+    checkModelPath(p);
+    targets = [{ path: p }];
+  }
+  const rows = [];
   for (const threads of threadList) {
     const sp = await openEngine(flags, threads);
     try {
-      const model = await sp.loadModel(modelPath);
-      const r = await model.bench({ promptTokens: flags['prompt-tokens'], decodeTokens: flags['decode-tokens'], trainSteps: flags['train-steps'] });
-      const row = {
-        threads: sp.info.threads,
-        model: model.info.name || path.basename(modelPath),
-        file_type: model.info.file_type,
-        peak_gflops: r.peakGflops,
-        gemm_gflops: r.gemmGflops,
-        gemm_vs_peak: r.peakGflops && r.gemmGflops ? r.gemmGflops / r.peakGflops : null,
-        prefill_tok_s: r.prefillTokS,
-        decode_tok_s: r.decodeTokS,
-        train_tok_s: r.trainTokS,
-        train_gflops: r.trainGflops,
-        peak_memory_bytes: r.peakMemoryBytes,
-      };
-      for (const [k, v] of Object.entries(r.kernels ?? {})) if (!(k in row)) row[k] = v;
-      if (flags.json) {
-        out(JSON.stringify(row) + '\n');
-      } else {
-        out(`threads ${row.threads} (${sp.info.isa}), ${row.model} ${row.file_type}\n`);
-        if (row.peak_gflops != null) out(`  f32x4 mul+add peak   ${fmt(row.peak_gflops, 1)} GFLOP/s\n`);
-        if (row.gemm_gflops != null) out(`  GEMM (model shapes)  ${fmt(row.gemm_gflops, 1)} GFLOP/s  (${fmt(100 * row.gemm_vs_peak, 0)}% of peak)\n`);
-        out(`  prefill              ${fmt(row.prefill_tok_s, 1)} tokens/s\n`);
-        out(`  decode               ${fmt(row.decode_tok_s, 1)} tokens/s\n`);
-        if (row.train_tok_s != null) out(`  training (fwd+bwd)   ${fmt(row.train_tok_s, 1)} tokens/s${row.train_gflops != null ? `, ${fmt(row.train_gflops, 2)} GFLOP/s` : ''}\n`);
-        out(`  peak memory          ${(row.peak_memory_bytes / 1048576).toFixed(1)} MiB\n`);
+      for (const t of targets) {
+        let r;
+        if (t.path) {
+          const model = await sp.loadModel(t.path);
+          r = await model.bench(opts);
+          await model.free();
+        } else {
+          r = await sp.bench({ ...opts, model: t.preset, type: t.type });
+        }
+        const key = t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`;
+        rows.push({ key, threads: r.threads, r });
+        if (flags.json) out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path }) + '\n');
+        else diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''}`);
       }
     } finally {
       sp.terminate();
     }
   }
+  if (flags.json) return;
+  const f1 = (x) => (x == null ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '% peak', 'prefill tok/s', 'decode tok/s', 'decode GB/s', 'train tok/s', 'train GF/s', 'mem MiB', 'peer prefill', 'peer decode'];
+  const table = [head];
+  for (const { key, threads, r } of rows) {
+    const peer = PEER[key];
+    const i = threads === 1 ? 0 : threads === 2 ? 1 : -1;
+    table.push([
+      key, String(threads), f1(r.peakGflops), f1(r.gemmGflops), r.peakGflops && r.gemmGflops ? `${Math.round((100 * r.gemmGflops) / r.peakGflops)}%` : '-',
+      f1(r.prefillTokS), f1(r.decodeTokS), f1(r.decodeGbs), f1(r.trainTokS), f1(r.trainGflops), (r.peakMemoryBytes / 1048576).toFixed(0),
+      peer && i >= 0 ? f1(peer.prefill[i]) : '', peer && i >= 0 ? f1(peer.decode[i]) : '',
+    ]);
+  }
+  const w = head.map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  for (const row of table) out(row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ') + '\n');
+  out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
 }
 
 const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench };

@@ -297,3 +297,22 @@ test('api: options are checked; exports are complete', async () => {
   assert.equal(sp.info.threaded, false);
   sp.terminate();
 });
+
+test('api: bench on a loaded model and on a random-weight preset', async () => {
+  const sp = await Softprompt.create({ threads: 1, worker: false });
+  try {
+    const small = { seconds: 0.02, promptTokens: 16, decodeTokens: 8, trainBatch: 2, trainTokens: 16 };
+    const model = await sp.loadModel(STORIES);
+    const r = await model.bench(small);
+    for (const k of ['peakGflops', 'gemmGflops', 'prefillTokS', 'decodeTokS', 'trainTokS', 'trainGflops', 'peakMemoryBytes']) assert.ok(r[k] > 0, k);
+    assert.equal(r.threads, 1);
+    assert.equal(r.raw.prefill_tok_s, r.prefillTokS);
+    const p = await sp.bench({ ...small, model: 'stories15M', type: 'Q8_0', probes: false });
+    assert.equal(p.type, 'Q8_0');
+    assert.equal(p.peakGflops, null);
+    assert.ok(p.decodeTokS > 0);
+    await assert.rejects(sp.bench({ model: 'gpt-5' }), isCode('SP_ERR_INVALID_ARG'));
+  } finally {
+    sp.terminate();
+  }
+});

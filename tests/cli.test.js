@@ -33,7 +33,7 @@ writeFileSync(DATA, [
 
 function run(...args) {
   // one thread unless the test says otherwise: the threaded build takes longer to start
-  if (args.includes('--model') && !args.some((a) => a.startsWith('--threads'))) args.push('--threads', '1');
+  if (args[0] !== 'bench' && args.includes('--model') && !args.some((a) => a.startsWith('--threads'))) args.push('--threads', '1');
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -192,4 +192,20 @@ test('cli: ^C during tune stops after the step and keeps the prompt', async () =
   assert.ok(existsSync(join(out, 'adapter_model.safetensors')));
   assert.ok(existsSync(join(out, 'adapter_config.json')));
   assert.ok(stdout.trim().split('\n').length < 100000);
+});
+
+test('cli: bench --json prints one object per thread count with the benchmark keys', () => {
+  const r = run('bench', '--model', STORIES, '--json', '--seconds', '0.02', '--prompt-tokens', '16', '--decode-tokens', '8',
+    '--train-batch', '2', '--train-tokens', '16');
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((o) => o.threads), [1, 2]);
+  for (const o of rows) {
+    for (const k of ['threads', 'peak_gflops', 'gemm_gflops', 'prefill_tok_s', 'decode_tok_s', 'train_tok_s', 'train_gflops', 'peak_memory_bytes']) {
+      assert.equal(typeof o[k], 'number', k);
+      assert.ok(o[k] > 0, `${k} > 0`);
+    }
+  }
+  assertOneLineError(run('bench', '--model', 'stories15M', '--type', 'Q5_K'), 2, /--type must be one of/);
+  assertOneLineError(run('bench', '--model', join(TMP, 'none.gguf')), 1, /^softprompt: error: SP_ERR_IO: /);
 });

@@ -85,6 +85,8 @@ export declare class Softprompt {
   loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
   /** Engine heap figures (for leak checks and the page's memory display). */
   memory(): Promise<MemoryInfo>;
+  /** Benchmark a random-weight model of a real shape with this engine's threads (nothing is downloaded). */
+  bench(options?: PresetBenchOptions): Promise<BenchResult>;
   /** Stop the worker at once. Pending calls reject with SP_ERR_WORKER; later calls too. */
   terminate(): void;
   /** True once terminate() ran or the worker died. */
@@ -457,28 +459,53 @@ export declare class Model {
 }
 
 export interface BenchOptions {
-  /** Prompt length for prefill (default 128). */
+  /** Prompt length for GEMM and prefill (default 128). */
   promptTokens?: number;
-  /** Tokens decoded (default 64). */
+  /** Tokens decoded one at a time (default 64). */
   decodeTokens?: number;
-  /** Training steps measured (default 3; 0 = skip training). */
-  trainSteps?: number;
-  /** Sequence length and batch for training (default 64 and 4). */
-  trainLength?: number;
+  /** Training step shape: batch x tokens (default 4 x 128). */
   trainBatch?: number;
+  trainTokens?: number;
+  /** Seconds per probe / GEMM measurement (default 0.5). */
+  seconds?: number;
+  /** Run the f32x4 peak and copy-bandwidth probes (default true). */
+  probes?: boolean;
 }
 
+export interface PresetBenchOptions extends BenchOptions {
+  /** A random-weight model of a real shape (default 'stories15M'). */
+  model?: 'stories15M' | 'stories110M' | 'smollm-135m';
+  /** Weight type (default 'F32'). */
+  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+}
+
+/** The engine's benchmark (sp_bench_json), keys in camelCase; raw holds the C JSON as is. */
 export interface BenchResult {
+  model: string;
+  type: string;
   threads: number;
-  /** f32x4 mul+add probe (GFLOP/s), when the engine provides it (else null). */
+  isa: string;
+  nParams: number;
+  weightBytes: number;
+  /** f32x4 mul+add probe, GFLOP/s (null when probes are off). */
   peakGflops: number | null;
-  /** GEMM on the model's shapes (GFLOP/s), when the engine provides it (else null). */
+  /** Copy bandwidth (read + write), GB/s. */
+  copyGbs?: number;
+  /** X·Wᵀ on the model's shapes (FLOP-weighted), GFLOP/s, and dY·W. */
   gemmGflops: number | null;
+  gemmDxGflops?: number;
+  gemm?: { rows: number; cols: number; n: number; gflops: number }[];
   prefillTokS: number;
+  prefillGflops?: number;
   decodeTokS: number;
+  /** Weight bytes streamed per decoded token x decode speed, GB/s. */
+  decodeGbs?: number;
   trainTokS: number | null;
   trainGflops: number | null;
+  trainRecompute?: boolean;
+  /** wasm heap size after the run (it only grows). */
   peakMemoryBytes: number;
+  raw: Record<string, unknown>;
   [key: string]: unknown;
 }
 

@@ -444,6 +444,12 @@ export class Softprompt {
     return await this._client.call('memory', {});
   }
 
+  /** Benchmark a random-weight model of a real shape (no download): {model: 'stories15M', type: 'Q8_0'}. */
+  async bench(options = {}) {
+    const { model, ...rest } = options;
+    return await this._client.call('bench', { ...rest, preset: model ?? 'stories15M', model: 0 });
+  }
+
   terminate() {
     this._client.terminate();
   }

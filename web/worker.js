@@ -739,95 +739,32 @@ export function serve(channel) {
     }
   }
 
-  // ---- bench
+  // ---- bench (sp_bench_json: probes, GEMM on the model's shapes, prefill, decode, training)
+
+  const snakeToCamel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
 
   async function opBench(id, args) {
     const e = engine();
-    const m = getModel(args.model);
-    const job = beginJob(id, m, []);
+    if (!e.M._sp_bench_json) fail(ErrorCodes.SP_ERR_UNSUPPORTED, 'this wasm build has no benchmark (sp_bench_json): rebuild');
+    const m = args.model ? getModel(args.model) : null;
+    const job = m ? beginJob(id, m, []) : { id, cancelled: false };
+    if (!m) S.jobs.set(id, job);
     try {
-      const promptTokens = args.promptTokens ?? 128;
-      const decodeTokens = args.decodeTokens ?? 64;
-      const trainSteps = args.trainSteps ?? 3;
-      const vocab = m.model.info.vocab_size;
-      // A deterministic prompt of ordinary tokens (avoid BOS/EOS ids).
-      const ids = [m.model.info.bos_id >= 0 ? m.model.info.bos_id : 1];
-      let x = 12345;
-      while (ids.length < promptTokens) {
-        x = (x * 1103515245 + 12345) >>> 0;
-        const t = 3 + (x % Math.max(1, vocab - 3));
-        ids.push(t);
-      }
-      const out = { threads: e.threads, isa: e.isa, peakGflops: null, gemmGflops: null };
-      if (e.M._sp_bench_json) {
-        // Optional C-side kernels bench: {"peak_gflops":..,"gemm_gflops":..,...}
-        const r = e.withString(JSON.stringify({ dim: m.model.info.dim, hidden_dim: m.model.info.hidden_dim }), (op) =>
-          e.takeJson(e.M._sp_bench_json(e.ptr, m.model.ptr, op, e.err)));
-        if (r.peak_gflops !== undefined) out.peakGflops = r.peak_gflops;
-        if (r.gemm_gflops !== undefined) out.gemmGflops = r.gemm_gflops;
-        out.kernels = r;
-      }
       await checkpoint(job, 'bench');
-      // prefill: the first next() runs the whole prompt
-      const gen = m.model.startGeneration(ids, { maxTokens: decodeTokens + 1, temperature: 0, stopAtEos: false });
-      let decodeMs = 0;
-      let prefillMs = 0;
-      let decoded = 0;
-      try {
-        let t = now();
-        gen.next();
-        prefillMs = now() - t;
-        t = now();
-        while (decoded < decodeTokens && gen.next()) decoded++;
-        decodeMs = now() - t;
-      } finally {
-        gen.free();
-      }
-      out.prefillTokS = ids.length / (prefillMs / 1000);
-      out.decodeTokS = decoded / (decodeMs / 1000);
-      out.trainTokS = null;
-      out.trainGflops = null;
-      if (trainSteps > 0) {
-        await checkpoint(job, 'bench');
-        const len = Math.min(args.trainLength ?? 64, m.model.info.context_length - 8);
-        const batch = args.trainBatch ?? 4;
-        // Sentences of ids, detokenized, as text examples.
-        const lines = [];
-        for (let b = 0; b < batch * (trainSteps + 1); b++) {
-          const row = [];
-          for (let i = 0; i < len; i++) {
-            x = (x * 1103515245 + 12345) >>> 0;
-            row.push(3 + (x % Math.max(1, vocab - 3)));
-          }
-          lines.push(JSON.stringify({ text: m.model.detokenize(row) }));
-        }
-        const tuner = m.model.createTuner({
-          virtual_tokens: 8, steps: trainSteps + 1, batch_size: batch, max_length: len, eval_split: 0, shuffle: false,
-        }, lines.join('\n') + '\n', null);
-        try {
-          tuner.step(); // warm-up (allocations)
-          let tokens = 0;
-          const t = now();
-          for (let s = 0; s < trainSteps; s++) {
-            if (!tuner.step()) break;
-            tokens += tuner.report().tokens ?? 0;
-          }
-          const ms = now() - t;
-          out.trainTokS = tokens / (ms / 1000);
-          // forward + backward w.r.t. activations ~ 4 * params FLOP per token (2 fwd, 2 bwd dX)
-          const params = m.model.info.n_params || 0;
-          out.trainGflops = params ? (out.trainTokS * 4 * params) / 1e9 : null;
-          try {
-            out.trainMemory = tuner.memory();
-          } catch { /* optional */ }
-        } finally {
-          tuner.free();
-        }
-      }
-      out.peakMemoryBytes = e.heapBytes();
+      const opts = e.optsJson({
+        model: m ? undefined : (args.preset ?? 'stories15M'), type: m ? undefined : (args.type ?? 'F32'),
+        prompt_tokens: args.promptTokens, decode_tokens: args.decodeTokens, train_batch: args.trainBatch,
+        train_tokens: args.trainTokens, seconds: args.seconds, probes: args.probes,
+      });
+      const raw = e.withString(opts, (op) => e.takeJson(e.M._sp_bench_json(e.ptr, m ? m.model.ptr : 0, op, e.err)));
+      const out = {};
+      for (const [k, v] of Object.entries(raw)) out[snakeToCamel(k)] = v;
+      for (const k of ['peakGflops', 'gemmGflops', 'trainTokS', 'trainGflops']) if (!(k in out)) out[k] = null;
+      out.raw = raw;
       return out;
     } finally {
-      endJob(job);
+      if (m) endJob(job);
+      else S.jobs.delete(id);
     }
   }
 
