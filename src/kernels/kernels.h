@@ -1,9 +1,16 @@
 /* kernels.h - the compute kernels and their single dispatch point.
  *
- * Organised like XNNPACK: every kernel has a scalar reference (kernels_scalar.c) and a
- * wasm SIMD128 variant (kernels_wasmsimd.c) with the same signature. sp_kernels_get()
+ * Organised like XNNPACK: every kernel has a scalar reference (scalar.c) and a
+ * wasm SIMD128 variant (wasmsimd.c) with the same signature. sp_kernels_get()
  * is the one place that chooses; the rest of the engine calls through sp_kernels.
- * Multi-threading: the matrix kernels take a thread pool and split rows over it. */
+ * Multi-threading: the drivers sp_matmul / sp_matmul_dx (dispatch.c) split rows or
+ * columns over a thread pool (pool.c). Probes and benchmarks: probe.h.
+ *
+ * Numerics (both tables): weights are dequantized exactly to f32 (d*q, no rounding), then
+ * multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
+ * formula whatever n, the row range or the thread count, so a row computed alone (n=1,
+ * decoding) is bitwise equal to the same row inside a batch (prefill). matmul_dx adds the
+ * terms to dx one row of W at a time, in row order, identically in both tables. */
 #ifndef SP_KERNELS_H
 #define SP_KERNELS_H
 

@@ -59,9 +59,8 @@ static inline v128_t f16x4_to_f32x4(v128_t h) {
     v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x38000000));
     v128_t infnan = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
     norm = wasm_i32x4_add(norm, wasm_v128_and(infnan, wasm_i32x4_splat(0x38000000)));
-    /* subnormal: em * 2^-24, em < 2^10 taken through the 2^23 mantissa */
-    v128_t emf = wasm_f32x4_sub(wasm_v128_or(em, wasm_i32x4_splat(0x4B000000)), wasm_f32x4_splat(SP_MAGIC));
-    v128_t sub = wasm_f32x4_mul(emf, wasm_f32x4_splat(1.0f / 16777216.0f));
+    /* subnormal: em * 2^-24 = (0.5 + em * 2^-24) - 0.5, the first term being the bits 0x3F000000 | em */
+    v128_t sub = wasm_f32x4_sub(wasm_v128_or(em, wasm_i32x4_splat(0x3F000000)), wasm_f32x4_splat(0.5f));
     v128_t issub = wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400));
     return wasm_v128_or(wasm_v128_bitselect(sub, norm, issub), sign);
 }
@@ -195,11 +194,17 @@ NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x
         MA(c, x3, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(ub_, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d)); \
     } while (0)
 
-static inline v128_t block_scale(const uint8_t *blk) {
+static inline int32_t load_u16(const uint8_t *p) {
     uint16_t h;
-    memcpy(&h, blk, 2);
-    return wasm_f32x4_splat(sp_half_to_f32(h));
+    memcpy(&h, p, 2);
+    return h;
 }
+
+/* The f16 scales of four blocks, converted together: d4 = (d0, d1, d2, d3). */
+static inline v128_t block_scales(const uint8_t *b0, const uint8_t *b1, const uint8_t *b2, const uint8_t *b3) {
+    return f16x4_to_f32x4(wasm_i32x4_make(load_u16(b0), load_u16(b1), load_u16(b2), load_u16(b3)));
+}
+#define LANE_SPLAT(v, i) wasm_i32x4_shuffle(v, v, i, i, i, i)
 
 static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
     float s[4] = {hsum4(c0), hsum4(c1), hsum4(c2), hsum4(c3)};
@@ -212,7 +217,8 @@ NOINLINE static void fw_q8_0_1x4(float *y, int first, int32_t nr, const float *x
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q8_0);
-        v128_t d0 = block_scale(p0 + o), d1 = block_scale(p1 + o), d2 = block_scale(p2 + o), d3 = block_scale(p3 + o);
+        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o);
+        const v128_t d0 = LANE_SPLAT(d4, 0), d1 = LANE_SPLAT(d4, 1), d2 = LANE_SPLAT(d4, 2), d3 = LANE_SPLAT(d4, 3);
         for (int32_t h = 0; h < SP_QK; h += 16) {
             const float *xb = x + (size_t)b * SP_QK + h;
             v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 4), x2 = wasm_v128_load(xb + 8), x3 = wasm_v128_load(xb + 12);
@@ -231,7 +237,8 @@ NOINLINE static void fw_q4_0_1x4(float *y, int first, int32_t nr, const float *x
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q4_0);
-        v128_t d0 = block_scale(p0 + o), d1 = block_scale(p1 + o), d2 = block_scale(p2 + o), d3 = block_scale(p3 + o);
+        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o);
+        const v128_t d0 = LANE_SPLAT(d4, 0), d1 = LANE_SPLAT(d4, 1), d2 = LANE_SPLAT(d4, 2), d3 = LANE_SPLAT(d4, 3);
         v128_t q0 = wasm_v128_load(p0 + o + 2), q1 = wasm_v128_load(p1 + o + 2), q2 = wasm_v128_load(p2 + o + 2), q3 = wasm_v128_load(p3 + o + 2);
         const float *xb = x + (size_t)b * SP_QK;
         v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 4), x2 = wasm_v128_load(xb + 8), x3 = wasm_v128_load(xb + 12);
@@ -277,7 +284,7 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
             for (int32_t b = 0; b < 4; b++) {
                 if (b >= nr) { wp[b] = wp[nr - 1]; continue; } /* clamp leftover rows */
                 const uint8_t *row = sp_mat_row_ptr(w, r + b);
-                if (w->type == SP_DTYPE_F32) {
+                if (w->type == SP_DTYPE_F32 && n == 1) {
                     wp[b] = (const float *)row + k0;
                 } else if (b < nrt) {
                     dequant_span(wbuf + b * SP_FW_KC, row, w->type, k0, len);

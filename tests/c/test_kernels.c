@@ -278,6 +278,35 @@ static void test_threads(const sp_kernels *k) {
     sp_pool_free(NULL);
 }
 
+/* Special weight values decode exactly: f16 inf/nan/subnormals/-0/max, bf16 inf/nan. */
+static void test_special_weights(const sp_kernels *k) {
+    static const uint16_t H[16] = {0x7c00, 0xfc00, 0x7e00, 0x7c01, 0x0001, 0x8001, 0x03ff, 0x0400,
+                                   0x8000, 0x0000, 0x7bff, 0xfbff, 0x3c00, 0xbc00, 0x3555, 0x0200};
+    float out[16];
+    sp_mat m = {SP_DTYPE_F16, 1, 16, sizeof(H), H};
+    k->mat_row(out, &m, 0);
+    for (int i = 0; i < 16; i++) {
+        float ref = sp_f16_to_f32(H[i]);
+        CHECK_MSG(memcmp(&out[i], &ref, 4) == 0 || (isnan(out[i]) && isnan(ref)), "%s f16 0x%04x -> %g, want %g", k->isa, H[i], out[i], ref);
+    }
+    sp_mat mb = {SP_DTYPE_BF16, 1, 16, sizeof(H), H};
+    k->mat_row(out, &mb, 0);
+    for (int i = 0; i < 16; i++) {
+        float ref = sp_bf16_to_f32(H[i]);
+        CHECK_MSG(memcmp(&out[i], &ref, 4) == 0 || (isnan(out[i]) && isnan(ref)), "%s bf16 0x%04x", k->isa, H[i]);
+    }
+    /* an inf weight gives an inf output, a nan weight a nan output (no masking) */
+    float x[16], y[1];
+    for (int i = 0; i < 16; i++) x[i] = 1.0f;
+    uint16_t h2[16] = {0x3c00, 0x7c00};
+    sp_mat mi = {SP_DTYPE_F16, 1, 16, sizeof(h2), h2};
+    k->matmul(y, x, &mi, 1, 0, 1);
+    CHECK(isinf(y[0]) && y[0] > 0);
+    h2[1] = 0x7e00;
+    k->matmul(y, x, &mi, 1, 0, 1);
+    CHECK(isnan(y[0]));
+}
+
 static void test_vectors(const sp_kernels *k) {
     sp_rng rng;
     sp_rng_seed(&rng, 3);
@@ -430,10 +459,12 @@ int main(void) {
 #endif
     test_matrix_kernels(scalar, NULL);
     test_vectors(scalar);
+    test_special_weights(scalar);
     test_threads(scalar);
     if (best != scalar) {
         test_matrix_kernels(best, scalar);
         test_vectors(best);
+        test_special_weights(best);
         test_threads(best);
     }
     test_small();
