@@ -392,6 +392,9 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         if (id > max_id) max_id = id;
     }
     int32_t n = max_id + 1;
+    if ((size_t)n > vocab->len + n_added + 1024) /* ids are dense in real files; refuse before allocating */
+        return sp_error_set(err, SP_ERR_TOKENIZER, TJ "id %d leaves a gap too large for %zu vocab and %zu added entries",
+                            (int)max_id, vocab->len, n_added);
     t->kind = SP_TOK_BPE;
     t->vocab_size = n;
     t->pieces = (sp_str *)sp_arena_alloc(a, (size_t)n * sizeof(sp_str));
@@ -459,6 +462,8 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
                 (st = opt_bool(at, "rstrip", 0, &r, where, err)))
                 return st;
             if (sw) return sp_error_set(err, SP_ERR_TOKENIZER, TJ "added_tokens[%zu].single_word = true is not supported", i);
+            pat[i].ptr = ""; pat[i].len = 0; pid[i] = id; ls[i] = rs[i] = normed[i] = 0;
+            if (content->len == 0) continue; /* HF ignores empty added tokens */
             t->pieces[id].ptr = content->str; /* the added content is what HF decodes */
             t->pieces[id].len = content->len;
             t->types[id] = id == t->unk_id ? SP_TT_UNKNOWN : special ? SP_TT_CONTROL : SP_TT_USER;
@@ -474,7 +479,7 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         for (size_t i = 0; i < n_added; i++) {
             rp[i].ptr = ""; rp[i].len = 0; np[i] = rp[i];
             if (!normed[i]) rp[i] = pat[i];
-            else if ((st = sp_tok_normalize(t, pat[i].ptr, (size_t)pat[i].len, a, &np[i], err))) return st;
+            else if (pat[i].len && (st = sp_tok_normalize(t, pat[i].ptr, (size_t)pat[i].len, a, &np[i], err))) return st;
         }
         if ((st = sp_tok_matcher_build(&t->priv->raw, rp, pid, ls, rs, (int32_t)n_added, a, err)) ||
             (st = sp_tok_matcher_build(&t->priv->normed, np, pid, ls, rs, (int32_t)n_added, a, err)))

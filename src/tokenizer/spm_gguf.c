@@ -4,6 +4,8 @@
  *   <0xXX> pieces are bytes, bos/eos control, unk unknown), bos/eos/unknown/padding ids
  *   (defaults 1/2/0/none, 0xFFFFFFFF or -1 = none), add_bos_token (default true),
  *   add_space_prefix (default true).
+ * Merges go by score (highest first, leftmost on ties), except when every normal piece has the
+ * same score: then by id (see spm_rank_by_id), which deviates from llama.cpp on purpose.
  * Every piece is copied into the arena, so the GGUF buffer may be freed afterwards. */
 #include "tokenizer_impl.h"
 
@@ -116,6 +118,19 @@ sp_status sp_tokenizer_from_gguf(sp_tokenizer *t, const sp_gguf *g, sp_arena *a,
     t->add_space_prefix = get_bool(g, "tokenizer.ggml.add_space_prefix", 1);
     t->merges = NULL;
     t->priv->byte_fallback = 1;
+    /* Scores that are all equal carry no merge order: llama.cpp then merges leftmost-first, which
+     * is not how the model was trained when the GGUF was converted from a BPE tokenizer.json
+     * (convert_hf_to_gguf writes -1000 for every piece, e.g. TinyStories-656K). Merge by id
+     * instead: BPE vocabularies number merged pieces in merge order. */
+    {
+        int32_t first = -1, varied = 0;
+        for (int32_t i = 0; i < n && !varied; i++) {
+            if (t->types[i] != SP_TT_NORMAL) continue;
+            if (first < 0) first = i;
+            else if (t->scores[i] != t->scores[first]) varied = 1;
+        }
+        t->priv->spm_rank_by_id = !varied;
+    }
 
     /* specials matched literally in the text: control, user-defined and unknown pieces
      * (llama.cpp's tokenizer_st_partition with parse_special) */

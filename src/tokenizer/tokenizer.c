@@ -328,7 +328,7 @@ static int spm_try_pair(tk_enc *e, const char *w, int32_t l) {
     const sp_tok_entry *en = sp_tok_map_get(e->t->map, w + s[l].start, (size_t)s[l].len + (size_t)s[r].len);
     if (!en) return 1;
     tk_pair p;
-    p.prio = e->t->scores ? -(double)e->t->scores[en->v0] : 0.0;
+    p.prio = e->t->priv->spm_rank_by_id ? (double)en->v0 : e->t->scores ? -(double)e->t->scores[en->v0] : 0.0;
     p.pos = l; p.a = s[l].len; p.b = s[r].len; p.new_id = en->v0;
     return heap_push(e, p);
 }
@@ -359,12 +359,21 @@ static sp_status spm_word(tk_enc *e, const char *w, size_t n) {
         if (s[r].next >= 0) s[s[r].next].prev = l;
         if (!spm_try_pair(e, w, s[l].prev) || !spm_try_pair(e, w, l)) return nomem(e);
     }
+    int last_unk = 0; /* consecutive unknown characters give one <unk>, as SentencePiece does */
     for (int32_t i = 0; i >= 0 && i < ns; i = s[i].next) {
-        const sp_tok_entry *en = sp_tok_map_get(e->t->map, w + s[i].start, (size_t)s[i].len);
-        if (en) emit(e, en->v0);
-        else {
-            sp_status st = emit_bytes(e, w + s[i].start, (size_t)s[i].len);
+        const char *p = w + s[i].start;
+        size_t L = (size_t)s[i].len;
+        const sp_tok_entry *en = sp_tok_map_get(e->t->map, p, L);
+        if (en) { emit(e, en->v0); last_unk = 0; continue; }
+        int all = 1;
+        for (size_t k = 0; k < L; k++) all &= e->t->byte_ids[(uint8_t)p[k]] >= 0;
+        if (all || e->t->unk_id < 0) {
+            sp_status st = emit_bytes(e, p, L);
             if (st) return st;
+            last_unk = 0;
+        } else if (!last_unk) {
+            emit(e, e->t->unk_id);
+            last_unk = 1;
         }
     }
     return SP_OK;

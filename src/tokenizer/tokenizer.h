@@ -1,6 +1,7 @@
 /* tokenizer.h - the two tokenizers the engine reads, in C.
  *   SP_TOK_SPM: SentencePiece-style BPE from GGUF metadata (tokenizer.ggml.model = "llama"):
- *               merges chosen by piece score, byte fallback <0xXX>, add_space_prefix.
+ *               merges chosen by piece score (by id when all scores are equal), byte fallback
+ *               <0xXX>, add_space_prefix.
  *   SP_TOK_BPE: BPE from a Hugging Face tokenizer.json (model.type = "BPE"): merges by rank,
  *               the Prepend("▁")/Replace(" ","▁") normalizer, byte_fallback, and the decoder
  *               chain (Replace ▁->space, ByteFallback, Fuse, Strip).

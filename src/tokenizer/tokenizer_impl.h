@@ -59,6 +59,8 @@ enum { SP_PREPEND_NEVER = 0, SP_PREPEND_FIRST = 1, SP_PREPEND_ALWAYS = 2 };
 
 struct sp_tok_priv {
     int32_t byte_fallback;      /* a char missing from the vocab becomes its <0xXX> tokens */
+    int32_t spm_rank_by_id;     /* SPM: every normal piece has the same score, so merges go by id
+                                 * (lower id first), the order a BPE vocab is numbered in */
     int32_t fuse_unk;           /* BPE: consecutive unknown chars give one unk token */
     int32_t ignore_merges;      /* BPE: a word that is itself in the vocab is emitted whole */
     int32_t n_norm;             /* BPE normalizer steps */

@@ -1,0 +1,243 @@
+/* fuzz_tokenizer.c - libFuzzer harness for src/tokenizer (build: CC=clang cmake -DSP_FUZZ=ON).
+ * Each input is used three ways:
+ *   1. as a tokenizer.json (or, when it starts with "GGUF", as a GGUF with tokenizer metadata):
+ *      loading must fail cleanly or give a tokenizer whose encode/decode of the input and of a
+ *      few fixed strings stay in range (ids < vocab, piece lengths <= max_piece_len);
+ *   2. as text for three fixed tokenizers with byte fallback: the embedded BPE tokenizer.json
+ *      (tests/c/tok_fixture.h), its Metaspace variant and an SPM vocabulary built as a GGUF here;
+ *      decode(encode(text)) must give the text back byte for byte (traps otherwise), except for
+ *      the documented cases: text containing a special token's text or U+2581, and the one
+ *      leading space that a Metaspace "first" pre-tokenizer does not double;
+ *   3. the ids of the fixed tokenizers are streamed back through sp_tokenizer_piece with tiny
+ *      buffers, which must agree with sp_tokenizer_decode.
+ * Run: ./build/fuzz/fuzz_tokenizer -max_len=4096 -dict=tests/fuzz/tokenizer.dict corpus/
+ * Set SP_FUZZ_SEEDS=<dir> to write seed inputs (the fixture JSONs, the GGUF) and exit. */
+#include "tokenizer/tokenizer.h"
+#include "readers/gguf.h"
+#include "readers/json.h"
+#include "../c/tok_fixture.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META "\xE2\x96\x81"
+
+typedef struct {
+    sp_arena arena;
+    sp_buf json_bpe, json_meta, gguf_buf;
+    sp_gguf gguf;
+    sp_tokenizer bpe, meta, spm;
+    int ready;
+} fixed_set;
+
+static void gw32(sp_buf *b, uint32_t v) { uint8_t p[4]; for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); sp_buf_append(b, p, 4); }
+static void gw64(sp_buf *b, uint64_t v) { uint8_t p[8]; for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); sp_buf_append(b, p, 8); }
+static void gwstr(sp_buf *b, const char *s, size_t n) { gw64(b, n); sp_buf_append(b, s, n); }
+
+/* An SPM vocabulary in GGUF form: <unk> <s> </s>, the 256 byte pieces, the fixture's chars and
+ * merged pieces with score -rank, plus a user-defined piece "<sep>". */
+static void build_spm_gguf(sp_buf *b) {
+    int n = 3 + 256 + FIX_N_CHARS + FIX_N_MERGES + 1;
+    gw32(b, 0x46554747); gw32(b, 3); gw64(b, 0); gw64(b, 4);
+    gwstr(b, "tokenizer.ggml.model", 20); gw32(b, SP_GGUF_STRING); gwstr(b, "llama", 5);
+    gwstr(b, "tokenizer.ggml.tokens", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_STRING); gw64(b, (uint64_t)n);
+    gwstr(b, "<unk>", 5); gwstr(b, "<s>", 3); gwstr(b, "</s>", 4);
+    for (int i = 0; i < 256; i++) { char s[8]; snprintf(s, sizeof(s), "<0x%02X>", i); gwstr(b, s, 6); }
+    for (int i = 0; i < FIX_N_CHARS; i++) gwstr(b, fix_chars[i], strlen(fix_chars[i]));
+    for (int i = 0; i < FIX_N_MERGES; i++) {
+        char s[64];
+        int k = snprintf(s, sizeof(s), "%s%s", fix_merges[i][0], fix_merges[i][1]);
+        gwstr(b, s, (size_t)k);
+    }
+    gwstr(b, "<sep>", 5);
+    gwstr(b, "tokenizer.ggml.scores", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_FLOAT32); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        float f = i < 3 + 256 + FIX_N_CHARS ? 0.0f : -(float)(i - (3 + 256 + FIX_N_CHARS));
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        gw32(b, u);
+    }
+    gwstr(b, "tokenizer.ggml.token_type", 25); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_INT32); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gw32(b, i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : i == n - 1 ? 4 : 1);
+}
+
+static fixed_set *fixed(void) {
+    static fixed_set f; /* the harness's own state, built once per process */
+    if (f.ready) return &f;
+    sp_error e = {0};
+    sp_arena_init(&f.arena, 0);
+    fix_build_json(&f.json_bpe, 0);
+    fix_build_json(&f.json_meta, 1);
+    build_spm_gguf(&f.gguf_buf);
+    if (sp_tokenizer_from_hf_json(&f.bpe, f.json_bpe.data, f.json_bpe.len, &f.arena, &e) ||
+        sp_tokenizer_from_hf_json(&f.meta, f.json_meta.data, f.json_meta.len, &f.arena, &e) ||
+        sp_gguf_parse(&f.gguf, (const uint8_t *)f.gguf_buf.data, f.gguf_buf.len, &f.arena, &e) ||
+        sp_tokenizer_from_gguf(&f.spm, &f.gguf, &f.arena, &e)) {
+        fprintf(stderr, "fuzz_tokenizer: fixture failed to load: %s\n", e.msg);
+        __builtin_trap();
+    }
+    f.ready = 1;
+    return &f;
+}
+
+static int has(const uint8_t *s, size_t n, const char *pat) {
+    size_t m = strlen(pat);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(s + i, pat, m) == 0) return 1;
+    return 0;
+}
+
+/* encode (sizing call first), check ids, decode, compare with the streamed pieces.
+ * Returns the decoded bytes (malloc'd) or NULL when encoding failed cleanly. */
+static char *encode_decode(const sp_tokenizer *t, const uint8_t *s, size_t n, int32_t *out_len, int must_work) {
+    sp_error e = {0};
+    int32_t need = -1;
+    sp_status st = sp_tokenizer_encode(t, (const char *)s, n, 1, NULL, 0, &need, &e);
+    if (st != SP_OK && st != SP_ERR_INVALID_ARG) {
+        if (must_work) __builtin_trap();
+        return NULL;
+    }
+    if (need < 0 || (must_work && (uint64_t)need > 2 * (uint64_t)n + 2)) __builtin_trap(); /* at most 1 per byte + BOS + prefix */
+    int32_t *ids = (int32_t *)malloc(((size_t)need + 1) * sizeof(int32_t));
+    int32_t got = -1;
+    if (sp_tokenizer_encode(t, (const char *)s, n, 1, ids, need, &got, &e) != SP_OK || got != need) __builtin_trap();
+    for (int32_t i = 0; i < got; i++)
+        if (ids[i] < 0 || ids[i] >= t->vocab_size) __builtin_trap();
+    int32_t dl = -1;
+    st = sp_tokenizer_decode(t, ids, got, NULL, 0, &dl, &e);
+    if ((st != SP_OK && st != SP_ERR_INVALID_ARG) || dl < 0) __builtin_trap();
+    char *out = (char *)malloc((size_t)dl + 1);
+    int32_t dl2 = -1;
+    if (sp_tokenizer_decode(t, ids, got, out, dl, &dl2, &e) != SP_OK || dl2 != dl) __builtin_trap();
+    /* streamed with a 3-byte buffer: same bytes */
+    int32_t pos = 0, prev = -1;
+    for (int32_t i = 0; i < got; i++) {
+        char small[3];
+        int32_t k = sp_tokenizer_piece(t, prev, ids[i], small, 3);
+        if (k < 0 || k > t->max_piece_len || pos + k > dl) __builtin_trap();
+        if (memcmp(small, out + pos, (size_t)(k < 3 ? k : 3)) != 0) __builtin_trap();
+        pos += k;
+        prev = ids[i];
+    }
+    if (pos != dl) __builtin_trap();
+    free(ids);
+    *out_len = dl;
+    return out;
+}
+
+static void expect_round_trip(const sp_tokenizer *t, const uint8_t *s, size_t n, const uint8_t *want, size_t wn) {
+    int32_t dl = 0;
+    char *d = encode_decode(t, s, n, &dl, 1);
+    if (!d || (size_t)dl != wn || memcmp(d, want, wn) != 0) __builtin_trap();
+    free(d);
+}
+
+static void exercise_loaded(const sp_tokenizer *t, const uint8_t *data, size_t size) {
+    static const char *const texts[] = {"", " ", "Hello world", "  a  b  ", "\xF0\x9F\x98\x80\xFF\xC3", "<s></s><unk>"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        int32_t dl = 0;
+        free(encode_decode(t, (const uint8_t *)texts[i], strlen(texts[i]), &dl, 0));
+    }
+    int32_t dl = 0;
+    free(encode_decode(t, data, size < 512 ? size : 512, &dl, 0));
+    for (int32_t id = 0; id < t->vocab_size && id < 4096; id++) {
+        char buf[8];
+        int32_t k = sp_tokenizer_piece(t, id - 1, id, buf, 8);
+        if (k < 0 || k > t->max_piece_len) __builtin_trap();
+    }
+    if (sp_tokenizer_piece(t, -1, t->vocab_size, NULL, 0) != -1) __builtin_trap();
+}
+
+static void write_seeds(const char *dir) {
+    fixed_set *f = fixed();
+    const struct { const char *name; const sp_buf *b; } seeds[] = {
+        {"fixture_bpe.json", &f->json_bpe}, {"fixture_metaspace.json", &f->json_meta}, {"fixture_spm.gguf", &f->gguf_buf}};
+    for (size_t i = 0; i < 3; i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, seeds[i].name);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(seeds[i].b->data, 1, seeds[i].b->len, fp);
+        fclose(fp);
+    }
+    /* a small complete tokenizer.json, so that mutations stay under -max_len */
+    static const char small_json[] =
+        "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true,\"normalized\":false},"
+        "{\"id\":1,\"content\":\"<s>\",\"special\":true,\"normalized\":true,\"lstrip\":true},"
+        "{\"id\":9,\"content\":\"<x>\",\"special\":false,\"rstrip\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},"
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}]},"
+        "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":true},"
+        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\"}},{\"Sequence\":{\"id\":\"A\"}}]},"
+        "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"\\u2581\"},\"content\":\" \"},"
+        "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":0}]},"
+        "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"byte_fallback\":true,\"ignore_merges\":true,"
+        "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"<0x41>\":2,\"\\u2581\":3,\"a\":4,\"b\":5,\"ab\":6,\"\\u2581ab\":7,\"<0xC3>\":8},"
+        "\"merges\":[\"a b\",[\"\\u2581\",\"ab\"]]}}";
+    {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/small.json", dir);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(small_json, 1, sizeof(small_json) - 1, fp);
+        fclose(fp);
+    }
+    const char *texts[] = {"hello world the end", "caf\xC3\xA9 \xF0\x9F\x98\x80 aaaaaaaa  tt\n", "\xFF\xC3\x28\xED\xA0\x80 x<sep>y"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/text%zu.txt", dir, i);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(texts[i], 1, strlen(texts[i]), fp);
+        fclose(fp);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    const char *dir = getenv("SP_FUZZ_SEEDS");
+    if (dir && dir[0]) { write_seeds(dir); exit(0); }
+    fixed();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fixed_set *f = fixed();
+
+    /* 1. the input as a tokenizer definition */
+    {
+        sp_arena a;
+        sp_arena_init(&a, 0);
+        sp_error e = {0};
+        sp_tokenizer t;
+        if (size >= 4 && memcmp(data, "GGUF", 4) == 0) {
+            sp_gguf g;
+            if (sp_gguf_parse(&g, data, size, &a, &e) == SP_OK && sp_tokenizer_from_gguf(&t, &g, &a, &e) == SP_OK)
+                exercise_loaded(&t, data, size);
+        } else if (sp_tokenizer_from_hf_json(&t, (const char *)data, size, &a, &e) == SP_OK) {
+            exercise_loaded(&t, data, size);
+        }
+        if (e.code && (e.msg[0] == 0 || strlen(e.msg) >= SP_ERROR_MSG_MAX)) __builtin_trap();
+        sp_arena_free(&a);
+    }
+
+    /* 2. the input as text: exact round trips on the fixed tokenizers */
+    if (size > 1 << 16) return 0;
+    int special = has(data, size, "<s>") || has(data, size, "</s>") || has(data, size, "<unk>") || has(data, size, META);
+    int sep = has(data, size, "<sep>");
+    if (!special) {
+        /* after a split-out <sep> the next piece gets its own ▁ prefix (HF's per-piece Prepend,
+         * llama.cpp's space after a special), which decodes as a space */
+        if (!sep) expect_round_trip(&f->bpe, data, size, data, size);
+        if (!sep) expect_round_trip(&f->spm, data, size, data, size);
+        if (size > 0 && data[0] == ' ') expect_round_trip(&f->meta, data, size, data + 1, size - 1);
+        else expect_round_trip(&f->meta, data, size, data, size);
+    } else {
+        int32_t dl = 0;
+        free(encode_decode(&f->bpe, data, size, &dl, 1));
+        free(encode_decode(&f->spm, data, size, &dl, 1));
+        free(encode_decode(&f->meta, data, size, &dl, 1));
+    }
+    return 0;
+}
