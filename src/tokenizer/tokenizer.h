@@ -54,7 +54,8 @@ sp_status sp_tokenizer_encode(const sp_tokenizer *t, const char *text, size_t le
  * these and decodes UTF-8 incrementally. Returns -1 for an id out of range. */
 int32_t sp_tokenizer_piece(const sp_tokenizer *t, int32_t prev, int32_t id, char *out, int32_t cap);
 
-/* Decode a whole id sequence; *out_len gets the needed length (may exceed cap). */
+/* Decode a whole id sequence; *out_len gets the needed length. When it exceeds cap, the first cap
+ * bytes are written and the status is still SP_OK. SP_ERR_INVALID_ARG for an id out of range. */
 sp_status sp_tokenizer_decode(const sp_tokenizer *t, const int32_t *ids, int32_t n, char *out, int32_t cap,
                               int32_t *out_len, sp_error *err);
 

@@ -441,7 +441,7 @@ static void test_stories260k(void) {
         char out[4];
         int32_t ol = -1;
         st = sp_tokenizer_decode(&t, seq, 3, out, 4, &ol, &e);
-        CHECK(st == SP_ERR_INVALID_ARG && ol == 9 && memcmp(out, "Once", 4) == 0);
+        CHECK(st == SP_OK && ol == 9 && memcmp(out, "Once", 4) == 0); /* too small: not an error, needed length */
         const int32_t bad[] = {1, 9999};
         st = sp_tokenizer_decode(&t, bad, 2, out, 4, &ol, &e);
         CHECK(st == SP_ERR_INVALID_ARG && strstr(e.msg, "9999"));
