@@ -14,7 +14,7 @@ extern const sp_kernels sp_kernels_wasmsimd;
 #endif
 
 /* Forward (X·Wᵀ) k-block: partial dot products are reduced and added to y every KC columns. */
-#define SP_FW_KC 512
+#define SP_FW_KC 1024
 /* Backward (dY·W): rows of W dequantized per tile. */
 #define SP_BW_RB 128
 /* Column chunks handed to threads are multiples of this (one quantization block). */

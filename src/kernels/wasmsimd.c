@@ -135,22 +135,23 @@ static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t 
 
 #define MA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
 
-/* y[a*ldy + b] (a < ni, b < nr) (first ? = : +=) dot(x_a, w_b) over len values. */
-NOINLINE static void fw_tile_3x3(float *y, int32_t ldy, int first, int32_t ni, int32_t nr,
-                                 const float *x0, const float *x1, const float *x2,
-                                 const float *w0, const float *w1, const float *w2, int32_t len) {
-    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
-           c20 = c00, c21 = c00, c22 = c00;
-    const int32_t k4 = len & ~3;
-    for (int32_t k = 0; k < k4; k += 4) {
-        v128_t b0 = wasm_v128_load(w0 + k), b1 = wasm_v128_load(w1 + k), b2 = wasm_v128_load(w2 + k), a;
-        a = wasm_v128_load(x0 + k); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2);
-        a = wasm_v128_load(x1 + k); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2);
-        a = wasm_v128_load(x2 + k); MA(c20, a, b0); MA(c21, a, b1); MA(c22, a, b2);
-    }
-    float s[9] = {hsum4(c00), hsum4(c01), hsum4(c02), hsum4(c10), hsum4(c11), hsum4(c12),
-                  hsum4(c20), hsum4(c21), hsum4(c22)};
-    const float *xs[3] = {x0, x1, x2}, *ws[3] = {w0, w1, w2};
+/* (hsum4(a), hsum4(b), hsum4(c), hsum4(d)) with exactly hsum4's rounding, (v0+v2)+(v1+v3). */
+static inline v128_t hsum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_f32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_f32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/* y[0..3) (first ? = : +=) lanes 0..2 of s */
+static inline void store3(float *y, int first, v128_t s) {
+    if (!first) s = wasm_f32x4_add(wasm_v128_load32_lane(y + 2, wasm_v128_load64_zero(y), 2), s);
+    wasm_v128_store64_lane(y, s, 0);
+    wasm_v128_store32_lane(y + 2, s, 2);
+}
+
+/* Generic epilogue: y[a*ldy + b] (a < ni, b < nr) (first ? = : +=) s[a*3+b] + the k4..len tail. */
+static void fw_store_slow(float *y, int32_t ldy, int first, int32_t ni, int32_t nr, const float *s,
+                          const float *const *xs, const float *const *ws, int32_t k4, int32_t len) {
     for (int32_t a = 0; a < ni; a++) {
         for (int32_t b = 0; b < nr; b++) {
             float v = s[a * 3 + b];
@@ -161,7 +162,53 @@ NOINLINE static void fw_tile_3x3(float *y, int32_t ldy, int first, int32_t ni, i
     }
 }
 
-/* n == 1: y[b] (b < nr) (first ? = : +=) dot(x, w_b), same formula as fw_tile_3x3. */
+/* A panel: y[i, 0..nr) (first ? = : +=) dot(x_i, w_b) over len values for all n rows of x,
+ * in 3 x 3 register tiles (9 f32x4 accumulators). Rows past n are clamped. */
+NOINLINE static void fw_panel_3x3(float *y, int32_t ldy, int first, int32_t n, int32_t nr, const float *x, int32_t ldx,
+                                  const float *w0, const float *w1, const float *w2, int32_t len) {
+    const int32_t k4 = len & ~3;
+    for (int32_t i = 0; i < n; i += 3) {
+        const int32_t ni = imin(3, n - i);
+        const float *x0 = x + (size_t)i * ldx, *x1 = x + (size_t)(i + imin(1, ni - 1)) * ldx,
+                    *x2 = x + (size_t)(i + imin(2, ni - 1)) * ldx;
+        v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+               c20 = c00, c21 = c00, c22 = c00;
+        for (int32_t k = 0; k < k4; k += 4) {
+            v128_t b0 = wasm_v128_load(w0 + k), b1 = wasm_v128_load(w1 + k), b2 = wasm_v128_load(w2 + k), a;
+            a = wasm_v128_load(x0 + k); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2);
+            a = wasm_v128_load(x1 + k); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2);
+            a = wasm_v128_load(x2 + k); MA(c20, a, b0); MA(c21, a, b1); MA(c22, a, b2);
+        }
+        v128_t s0 = hsum4x4(c00, c01, c02, c02), s1 = hsum4x4(c10, c11, c12, c12), s2 = hsum4x4(c20, c21, c22, c22);
+        float *yi = y + (size_t)i * ldy;
+        if (ni == 3 && nr == 3 && k4 == len) {
+            store3(yi, first, s0);
+            store3(yi + ldy, first, s1);
+            store3(yi + 2 * (size_t)ldy, first, s2);
+        } else {
+            float s[9];
+            wasm_v128_store(s, s0); /* lanes 0..2 used; s[3] overwritten next */
+            wasm_v128_store64_lane(s + 3, s1, 0); wasm_v128_store32_lane(s + 5, s1, 2);
+            wasm_v128_store64_lane(s + 6, s2, 0); wasm_v128_store32_lane(s + 8, s2, 2);
+            const float *xs[3] = {x0, x1, x2}, *ws[3] = {w0, w1, w2};
+            fw_store_slow(yi, ldy, first, ni, nr, s, xs, ws, k4, len);
+        }
+    }
+}
+
+/* y[0..nr) (first ? = : +=) hsum of the four accumulators (nr <= 4) */
+static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
+    v128_t s = hsum4x4(c0, c1, c2, c3);
+    if (nr == 4) {
+        wasm_v128_store(y, first ? s : wasm_f32x4_add(wasm_v128_load(y), s));
+        return;
+    }
+    float t[4];
+    wasm_v128_store(t, s);
+    for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
+}
+
+/* n == 1: y[b] (b < nr) (first ? = : +=) dot(x, w_b), same formula as fw_panel_3x3. */
 NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x,
                                  const float *w0, const float *w1, const float *w2, const float *w3, int32_t len) {
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
@@ -173,7 +220,12 @@ NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x
         MA(c2, a, wasm_v128_load(w2 + k));
         MA(c3, a, wasm_v128_load(w3 + k));
     }
-    float s[4] = {hsum4(c0), hsum4(c1), hsum4(c2), hsum4(c3)};
+    if (k4 == len) {
+        store_1x4(y, first, nr, c0, c1, c2, c3);
+        return;
+    }
+    float s[4];
+    wasm_v128_store(s, hsum4x4(c0, c1, c2, c3));
     const float *ws[4] = {w0, w1, w2, w3};
     for (int32_t b = 0; b < nr; b++) {
         float v = s[b];
@@ -206,10 +258,6 @@ static inline v128_t block_scales(const uint8_t *b0, const uint8_t *b1, const ui
 }
 #define LANE_SPLAT(v, i) wasm_i32x4_shuffle(v, v, i, i, i, i)
 
-static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
-    float s[4] = {hsum4(c0), hsum4(c1), hsum4(c2), hsum4(c3)};
-    for (int32_t b = 0; b < nr; b++) y[b] = first ? s[b] : y[b] + s[b];
-}
 
 NOINLINE static void fw_q8_0_1x4(float *y, int first, int32_t nr, const float *x,
                                  const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
@@ -255,11 +303,11 @@ NOINLINE static void fw_q4_0_1x4(float *y, int first, int32_t nr, const float *x
     store_1x4(y, first, nr, c0, c1, c2, c3);
 }
 
-typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, const float *, const float *,
+typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t,
                         const float *, const float *, const float *, int32_t);
 typedef void (*fw14_fn)(float *, int, int32_t, const float *, const float *, const float *, const float *, const float *, int32_t);
 typedef void (*fwq_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
-KERNEL_PTR(fw33_fn, fw_tile_3x3);
+KERNEL_PTR(fw33_fn, fw_panel_3x3);
 KERNEL_PTR(fw14_fn, fw_tile_1x4);
 KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
 KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
@@ -297,13 +345,7 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
                 fw_tile_1x4_p(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
                 continue;
             }
-            for (int32_t i = 0; i < n; i += 3) {
-                const int32_t ni = imin(3, n - i);
-                const float *x0 = x + (size_t)i * K + k0;
-                const float *x1 = x + (size_t)(i + imin(1, ni - 1)) * K + k0;
-                const float *x2 = x + (size_t)(i + imin(2, ni - 1)) * K + k0;
-                fw_tile_3x3_p(y + (size_t)i * ldy + r, ldy, first, ni, nr, x0, x1, x2, wp[0], wp[1], wp[2], len);
-            }
+            fw_panel_3x3_p(y + r, ldy, first, n, nr, x + k0, K, wp[0], wp[1], wp[2], len);
         }
     }
 }
