@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 
 import { Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable } from '../web/softprompt.js';
 import { startServer } from '../scripts/serve.js';
@@ -315,4 +316,36 @@ test('api: bench on a loaded model and on a random-weight preset', async () => {
   } finally {
     sp.terminate();
   }
+});
+
+test('api: aborting a download half way rejects with SP_ERR_ABORTED; transfer hands bytes over', async () => {
+  const bytes = readFileSync(STORIES);
+  // a server that sends the first 64 KiB of the model, then stalls
+  const stall = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length });
+    res.write(bytes.subarray(0, 65536));
+  });
+  await new Promise((r) => stall.listen(0, '127.0.0.1', r));
+  for (const worker of [true, false]) {
+    const sp = await Softprompt.create({ threads: 1, worker });
+    try {
+      const ac = new AbortController();
+      const seen = [];
+      await assert.rejects(sp.loadModel(`http://127.0.0.1:${stall.address().port}/m.gguf`, {
+        signal: ac.signal,
+        onProgress: (p) => { seen.push(p); if (p.status === 'download') ac.abort(); },
+      }), isCode('SP_ERR_ABORTED'));
+      assert.equal(seen[0].total, bytes.length);
+      // the engine is fine and holds nothing from the aborted load
+      assert.equal((await sp.memory()).models, 0);
+      const own = new Uint8Array(bytes);
+      const model = await sp.loadModel(own, { transfer: true });
+      if (worker) assert.equal(own.byteLength, 0, 'the buffer moved to the worker');
+      assert.deepEqual((await model.generate(GOLDEN.prompt, { maxTokens: 4, temperature: 0 })).tokens, GOLDEN.generated_ids.slice(0, 4));
+    } finally {
+      sp.terminate();
+    }
+  }
+  stall.closeAllConnections();
+  await new Promise((r) => stall.close(r));
 });

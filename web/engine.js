@@ -28,11 +28,26 @@ const IS_NODE = typeof process === 'object' && process !== null && typeof proces
 export const ABI_VERSION = 1;
 const MAX_THREADS = 16;
 
+// A module that declares a shared memory: validates only where wasm threads work.
+const SHARED_MEMORY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
+
+/** Why the pthreads build cannot run here, or null when it can. */
+export function whyNoThreads() {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') {
+    return IS_NODE ? 'SharedArrayBuffer is not available' : 'the page is not cross-origin isolated (it needs the COOP/COEP headers)';
+  }
+  if (!IS_NODE && globalThis.crossOriginIsolated !== true) return 'the page is not cross-origin isolated (it needs the COOP/COEP headers)';
+  try {
+    if (!WebAssembly.validate(SHARED_MEMORY_MODULE)) return 'this runtime has no WebAssembly threads (shared memory)';
+  } catch {
+    return 'this runtime has no WebAssembly threads (shared memory)';
+  }
+  return null;
+}
+
 /** True when the pthreads build can run in this context. */
 export function threadsAvailable() {
-  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
-  if (IS_NODE) return true;
-  return globalThis.crossOriginIsolated === true;
+  return whyNoThreads() === null;
 }
 
 async function defaultThreads() {
@@ -171,11 +186,12 @@ export async function loadEngine(options = {}) {
   let singleThreadReason;
   if (threads === undefined) threads = Math.max(1, Math.min(MAX_THREADS, await defaultThreads()));
   let threaded = threads > 1;
-  if (threaded && !threadsAvailable()) {
-    threaded = false;
-    singleThreadReason = IS_NODE || typeof SharedArrayBuffer === 'undefined'
-      ? (globalThis.crossOriginIsolated === false ? 'the page is not cross-origin isolated (COOP/COEP headers)' : 'SharedArrayBuffer is not available')
-      : 'the page is not cross-origin isolated (COOP/COEP headers)';
+  if (threaded) {
+    const why = whyNoThreads();
+    if (why) {
+      threaded = false;
+      singleThreadReason = why;
+    }
   }
   if (!threaded) threads = 1;
   const inst = await instantiate({ threaded, threads, wasmBase: options.wasmBase });

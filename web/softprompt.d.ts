@@ -147,6 +147,9 @@ export interface LoadOptions {
   /** Browser, URL sources: keep the download in the Cache API (cache 'softprompt-models') and load it
    *  from there next time. Quota errors fall back to memory silently. Default false. */
   cache?: boolean;
+  /** Bytes sources: hand the buffer to the engine's worker instead of copying it (the caller's
+   *  ArrayBuffer is detached). Saves one copy of the model. Default false. */
+  transfer?: boolean;
 }
 
 export interface ModelInfo {

@@ -21,11 +21,18 @@ export { SoftpromptError, ErrorCodes, parseData };
 const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
   && typeof window === 'undefined';
 
-/** True when the threaded engine can run here (SharedArrayBuffer + cross-origin isolation in browsers). */
+const SHARED_MEMORY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
+
+/** True when the threaded engine can run here (SharedArrayBuffer, cross-origin isolation in browsers,
+ *  and WebAssembly shared memory). */
 export function threadsAvailable() {
   if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
-  if (IS_NODE) return true;
-  return globalThis.crossOriginIsolated === true;
+  if (!IS_NODE && globalThis.crossOriginIsolated !== true) return false;
+  try {
+    return WebAssembly.validate(SHARED_MEMORY_MODULE);
+  } catch {
+    return false;
+  }
 }
 
 function err(code, message) {
@@ -426,8 +433,11 @@ export class Softprompt {
     const { onProgress, signal, name, fetchOptions } = options;
     if (signal?.aborted) throw abortedError('model load');
     const desc = await describeSource(source, options);
+    // transfer: true hands the caller's bytes to the worker instead of copying them
+    const transfer = options.transfer && desc.kind === 'bytes' && desc.bytes.buffer instanceof ArrayBuffer ? [desc.bytes.buffer] : undefined;
     const { id, promise } = this._client.start('loadModel', { source: desc, fetchOptions: plainFetchOptions(fetchOptions), cache: !!options.cache }, {
       onProgress: onProgress ? (p) => onProgress(p) : undefined,
+      transfer,
     });
     const detach = watchSignal(signal, () => this._client.control('cancel', id));
     try {

@@ -78,16 +78,25 @@ export function serve(channel) {
     }
   }
 
+  /** Stop: cancel everything, then free the models and the engine once running jobs have unwound. */
   function shutdown() {
     if (S.dead) return;
-    for (const job of S.jobs.values()) job.cancelled = true;
-    try {
-      for (const h of [...S.models.keys()]) freeModelNow(h);
-      if (S.engine) S.engine.dispose();
-    } catch { /* the engine may be broken */ }
-    S.engine = null;
     S.dead = true;
-    try { channel.close(); } catch { /* closed */ }
+    for (const job of S.jobs.values()) {
+      job.cancelled = true;
+      job.controller?.abort();
+      if (job.wake) job.wake();
+    }
+    const finish = async () => {
+      for (let i = 0; i < 1000 && S.jobs.size > 0; i++) await tick();
+      try {
+        for (const h of [...S.models.keys()]) freeModelNow(h);
+        if (S.jobs.size === 0 && S.engine) S.engine.dispose();
+      } catch { /* the engine may be broken */ }
+      S.engine = null;
+      try { channel.close(); } catch { /* closed */ }
+    };
+    finish();
   }
 
   function die(e) {
