@@ -5,12 +5,14 @@
 # sanitizer report, leak, timeout or property failure; the input is saved in build/fuzz/artifacts/<name>/.
 # Keep a minimised crash input as tests/fuzz/regressions/<name>/<something> (replayed by
 # tests/c/test_fuzz_regressions.c). Options: SP_FUZZ_TARGETS="gguf json" to pick harnesses,
-# SP_FUZZ_JOBS (parallel workers per harness, default 1), extra libFuzzer flags in SP_FUZZ_FLAGS.
+# By default every tests/fuzz/fuzz_<name>.c is run. A harness that honours SP_FUZZ_SEEDS=<dir> (writes its own
+# seeds there) gets that chance first. SP_FUZZ_JOBS (parallel workers per harness, default 1), extra libFuzzer flags in SP_FUZZ_FLAGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 secs=${SP_FUZZ_SECONDS:-20}
-targets=${SP_FUZZ_TARGETS:-"gguf safetensors json"}
+all_targets=$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||' | tr '\n' ' ')
+targets=${SP_FUZZ_TARGETS:-$all_targets}
 jobs=${SP_FUZZ_JOBS:-1}
 export NODE_PATH=/usr/share/nodejs
 
@@ -30,23 +32,27 @@ status=0
 for t in $targets; do
   work=build/fuzz/work/$t
   art=build/fuzz/artifacts/$t
-  mkdir -p "$work" "$art" "tests/fuzz/regressions/$t"
+  mkdir -p "$work" "$art" "tests/fuzz/regressions/$t" "build/fuzz/corpus/$t" "build/fuzz/empty"
+  SP_FUZZ_SEEDS="$root/build/fuzz/corpus/$t" "build/fuzz/fuzz/fuzz_$t" -runs=0 build/fuzz/empty >/dev/null 2>&1 || true
+  case $t in gguf|safetensors) max_len=1048576 ;; json) max_len=131072 ;; *) max_len=4096 ;; esac
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=$root/tests/fuzz/$t.dict"
   echo "== fuzz_$t for ${secs}s"
   par=""
   [ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"   # job logs (fuzz-N.log) go to the cwd: build/fuzz/logs-<name>
-  mkdir -p "build/fuzz/logs-$t"
+  rm -rf "build/fuzz/logs-$t"; mkdir -p "build/fuzz/logs-$t"
   # the first directory receives new inputs; the others are read-only seeds
   # shellcheck disable=SC2086
   if ! (cd "build/fuzz/logs-$t" && "$root/build/fuzz/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-      -malloc_limit_mb=512 -max_len=1048576 -print_final_stats=1 -artifact_prefix="$root/$art/" $par $dict ${SP_FUZZ_FLAGS:-} \
+      -malloc_limit_mb=512 -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$root/$art/" $par $dict ${SP_FUZZ_FLAGS:-} \
       "$root/$work" "$root/build/fuzz/corpus/$t" "$root/tests/fuzz/regressions/$t") > "build/fuzz/fuzz_$t.log" 2>&1; then
     echo "fuzz_$t: FAILED (log: build/fuzz/fuzz_$t.log, inputs: $art/)" >&2
     grep -hE 'ERROR|SUMMARY|fuzz property|runtime error|Test unit written' "build/fuzz/fuzz_$t.log" build/fuzz/logs-$t/*.log 2>/dev/null | head -20 >&2 || true
     status=1
   else
-    cat "build/fuzz/fuzz_$t.log" build/fuzz/logs-$t/*.log 2>/dev/null | grep -E '^stat::number_of_executed_units|^stat::new_units_added' | tr '\n' ' ' || true
+    if [ -n "$par" ]; then logs=$(ls build/fuzz/logs-$t/fuzz-*.log); else logs=build/fuzz/fuzz_$t.log; fi
+    # shellcheck disable=SC2086
+    cat $logs | grep -E '^stat::number_of_executed_units|^stat::new_units_added' | tr '\n' ' ' || true
     echo
   fi
 done
