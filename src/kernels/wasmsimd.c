@@ -1,13 +1,14 @@
 /* wasmsimd.c - wasm SIMD128 kernels, same signatures as scalar.c.
  *
  * Forward  Y = X·Wᵀ : "dot form" register tiles, 3 rows of X x 3 rows of W (9 f32x4
- *   accumulators over k), or 1 x 4 for n == 1 (decoding). W is used in place when F32,
- *   otherwise a 3- or 4-row x KC tile is dequantized to f32 into a stack buffer first.
+ *   accumulators over k), or 1 x 4 for n == 1 (decoding). A 3-row x KC tile of W is
+ *   dequantized (or copied, F32) into a stack buffer first; for n == 1, F32 rows are read
+ *   in place and Q8_0 / Q4_0 blocks are dequantized in registers.
  *   Every output element follows one formula whatever the tile (batch invariant, so
  *   matvec and GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4,
  *   a fixed horizontal sum, then the k % 4 tail in order, added to y.
  * Backward dX += dY·W : "outer product" tiles, 4 rows of dY x 8 columns (8 accumulators),
- *   W rows read in place (F32) or dequantized 128 rows x 32 columns at a time. Each dx
+ *   over W dequantized (or copied, F32) 128 rows x 32 columns at a time. Each dx
  *   element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
  * Leftover rows are handled by clamping row pointers (duplicate work, stores only valid).
  * No relaxed SIMD, no FMA: mul then add. */
@@ -69,9 +70,12 @@ static inline v128_t f16x4_to_f32x4(v128_t h) {
 static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len) {
     int32_t j = 0;
     switch (type) {
-    case SP_DTYPE_F32:
-        memcpy(out, row + (size_t)c0 * 4, (size_t)len * 4);
+    case SP_DTYPE_F32: {
+        const uint8_t *p = row + (size_t)c0 * 4;
+        for (; j + 4 <= len; j += 4) wasm_v128_store(out + j, wasm_v128_load(p + (size_t)j * 4));
+        for (; j < len; j++) memcpy(out + j, p + (size_t)j * 4, 4);
         break;
+    }
     case SP_DTYPE_F16: {
         const uint8_t *p = row + (size_t)c0 * 2;
         for (; j + 8 <= len; j += 8) {
@@ -381,20 +385,12 @@ KERNEL_PTR(bw48_fn, bw_tile_4x8);
 static void matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1) {
     const int32_t K = w->cols, R = w->rows;
     float wbuf[SP_BW_RB * SP_QK] __attribute__((aligned(16))); /* (RB, 32) dequantized W tile */
-    for (int32_t c0 = col0; c0 < col1; c0 += SP_QK) {
-        const int32_t cw = imin(SP_QK, col1 - c0), c8 = cw & ~7;
-        for (int32_t r0 = 0; r0 < R; r0 += SP_BW_RB) {
-            const int32_t rl = imin(SP_BW_RB, R - r0);
-            const float *wt;
-            int32_t ldw;
-            if (w->type == SP_DTYPE_F32) {
-                wt = (const float *)sp_mat_row_ptr(w, r0) + c0;
-                ldw = (int32_t)(w->row_bytes / 4);
-            } else {
-                for (int32_t r = 0; r < rl; r++) dequant_span(wbuf + r * SP_QK, sp_mat_row_ptr(w, r0 + r), w->type, c0, cw);
-                wt = wbuf;
-                ldw = SP_QK;
-            }
+    /* rows of W outside, columns inside: the dy block (n, RB) stays in cache for all columns */
+    for (int32_t r0 = 0; r0 < R; r0 += SP_BW_RB) {
+        const int32_t rl = imin(SP_BW_RB, R - r0);
+        for (int32_t c0 = col0; c0 < col1; c0 += SP_QK) {
+            const int32_t cw = imin(SP_QK, col1 - c0), c8 = cw & ~7;
+            for (int32_t r = 0; r < rl; r++) dequant_span(wbuf + r * SP_QK, sp_mat_row_ptr(w, r0 + r), w->type, c0, cw);
             for (int32_t i = 0; i < n; i += 4) {
                 const int32_t ni = imin(4, n - i);
                 float *dxp[4];
@@ -405,11 +401,11 @@ static void matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int3
                     dyp[a] = dy + (size_t)ii * R + r0;
                 }
                 for (int32_t j = 0; j < c8; j += 8)
-                    bw_tile_4x8_p(dxp[0] + j, dxp[1] + j, dxp[2] + j, dxp[3] + j, dyp[0], dyp[1], dyp[2], dyp[3], wt + j, ldw, rl);
+                    bw_tile_4x8_p(dxp[0] + j, dxp[1] + j, dxp[2] + j, dxp[3] + j, dyp[0], dyp[1], dyp[2], dyp[3], wbuf + j, SP_QK, rl);
                 for (int32_t a = 0; a < ni; a++) { /* columns past the last multiple of 8 */
                     for (int32_t j = c8; j < cw; j++) {
                         float acc = dxp[a][j];
-                        for (int32_t r = 0; r < rl; r++) acc += dyp[a][r] * wt[(size_t)r * ldw + j];
+                        for (int32_t r = 0; r < rl; r++) acc += dyp[a][r] * wbuf[(size_t)r * SP_QK + j];
                         dxp[a][j] = acc;
                     }
                 }
