@@ -254,13 +254,28 @@ async function cmdGenerate(flags, signals) {
   let adapter = null;
   if (flags.adapter) adapter = await model.loadAdapter(readAdapterDir(flags.adapter));
   const ac = new AbortController();
-  signals.onInterrupt = () => ac.abort();
+  signals.onInterrupt = () => {
+    ac.abort();
+    return true;
+  };
   const gen = model.generate(flags.prompt, {
     maxTokens: flags['max-tokens'], temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'],
     seed: flags.seed, adapter, signal: ac.signal, stopAtEos: flags['stop-at-eos'], addBos: flags['no-bos'] ? false : undefined,
   });
-  for await (const piece of gen) out(piece);
-  const res = await gen;
+  let res;
+  try {
+    for await (const piece of gen) out(piece);
+    res = await gen;
+  } catch (e) {
+    if (ac.signal.aborted && e?.code === ErrorCodes.SP_ERR_ABORTED) {
+      out('\n');
+      diag(`${PROG}: interrupted`);
+      sp.terminate();
+      process.exitCode = 130;
+      return;
+    }
+    throw e;
+  }
   out('\n');
   diag(`${PROG}: ${res.tokens.length} tokens (${res.finishReason}), prompt ${res.promptTokens.length} tokens, `
     + `${fmt(res.tokens.length / Math.max(1e-9, (res.totalMs - res.prefillMs) / 1000), 1)} tokens/s`);
