@@ -8,9 +8,11 @@
  *
  * Numerics (both tables): weights are dequantized exactly to f32 (d*q, no rounding), then
  * multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
- * formula whatever n, the row range or the thread count, so a row computed alone (n=1,
- * decoding) is bitwise equal to the same row inside a batch (prefill). matmul_dx adds the
- * terms to dx one row of W at a time, in row order, identically in both tables. */
+ * formula whatever the row range or the thread count (bitwise identical results for any
+ * split), and whatever n: a row computed alone (n=1, decoding) is bitwise equal to the same
+ * row inside a batch (prefill) - except where decode_x16 says otherwise (Q8_0/Q4_0, n=1).
+ * matmul_dx adds the terms to dx one row of W at a time, in row order, identically in both
+ * tables (so the two tables agree bit for bit there). */
 #ifndef SP_KERNELS_H
 #define SP_KERNELS_H
 
@@ -41,6 +43,10 @@ typedef struct {
     /* dot product and out += a*x over n floats */
     float (*dot)(const float *a, const float *b, int32_t n);
     void (*axpy)(float *out, float a, const float *x, int32_t n);
+    /* 1 if matmul with n == 1 on Q8_0 / Q4_0 weights rounds x to 16 bits per block of 32
+     * (|error| <= max|x_block| / 65534 per element) and uses integer dot products (the
+     * wasmsimd table: decoding is then memory bound); 0 if it is exact like every other case. */
+    int32_t decode_x16;
 } sp_kernels;
 
 typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;

@@ -114,4 +114,5 @@ const sp_kernels sp_kernels_scalar = {
     .mat_row = mat_row_scalar,
     .dot = dot_scalar,
     .axpy = axpy_scalar,
+    .decode_x16 = 0,
 };

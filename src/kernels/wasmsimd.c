@@ -6,7 +6,8 @@
  *   in place and Q8_0 / Q4_0 blocks are dequantized in registers.
  *   Every output element follows one formula whatever the tile (batch invariant, so
  *   matvec and GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4,
- *   a fixed horizontal sum, then the k % 4 tail in order, added to y.
+ *   a fixed horizontal sum, then the k % 4 tail in order, added to y. The exception is
+ *   decoding (n == 1) on Q8_0/Q4_0, which uses 16-bit activations ("x16" below).
  * Backward dX += dY·W : "outer product" tiles, 4 rows of dY x 8 columns (8 accumulators),
  *   over W dequantized (or copied, F32) 128 rows x 32 columns at a time. Each dx
  *   element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
@@ -316,20 +317,110 @@ KERNEL_PTR(fw14_fn, fw_tile_1x4);
 KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
 KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
 
+/* ---- decoding on Q8_0 / Q4_0: 16-bit activations and i32x4.dot_i16x8_s ----
+ * For n == 1 the exact kernels above are compute bound (~55 ops per block and row). Here x
+ * is rounded once per call to 16 bits per block of 32 (xq = round(x / sx), sx = amax/32767,
+ * |error| <= amax/65534 per element, far below the weights' own quantization error), and
+ * each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact. */
+#define X16_MAX 32767.0f
+
+/* xq[0..len) and sx[0..len/32) from x (len a multiple of 32). Returns 0 if x holds inf/nan
+ * (the caller then takes the exact path, which propagates them). */
+static int quantize_x16(int16_t *xq, float *sx, const float *x, int32_t len) {
+    for (int32_t b = 0; b < len / SP_QK; b++) {
+        const float *xb = x + (size_t)b * SP_QK;
+        v128_t m = wasm_f32x4_abs(wasm_v128_load(xb));
+        for (int32_t j = 4; j < SP_QK; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
+        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+        float amax = wasm_f32x4_extract_lane(m, 0);
+        if (!(amax <= 3.0e38f)) return 0; /* inf or nan */
+        float d = amax / X16_MAX, id = d > 0.0f ? X16_MAX / amax : 0.0f;
+        sx[b] = d;
+        const v128_t vid = wasm_f32x4_splat(id);
+        for (int32_t j = 0; j < SP_QK; j += 8) {
+            v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
+            v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), vid)));
+            wasm_v128_store(xq + (size_t)b * SP_QK + j, wasm_i16x8_narrow_i32x4(lo, hi));
+        }
+    }
+    return 1;
+}
+
+/* y[b] (b < nr) (first ? = : +=) sum over nb blocks of (d_b * sx) * sum(q * xq). */
+#define I16_ROW(acc, q_lo16, q_hi16, d)                                                           \
+    do {                                                                                          \
+        v128_t s_ = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q_lo16), x0),  \
+                                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q_lo16), x1)), \
+                                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q_hi16), x2),  \
+                                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q_hi16), x3))); \
+        MA(acc, wasm_f32x4_convert_i32x4(s_), d);                                                 \
+    } while (0)
+
+NOINLINE static void fw_q8_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
+                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * sizeof(sp_block_q8_0);
+        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o), wasm_v128_load32_splat(sx + b));
+        const int16_t *xb = xq + (size_t)b * SP_QK;
+        const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+        I16_ROW(c0, wasm_v128_load(p0 + o + 2), wasm_v128_load(p0 + o + 18), LANE_SPLAT(d4, 0));
+        I16_ROW(c1, wasm_v128_load(p1 + o + 2), wasm_v128_load(p1 + o + 18), LANE_SPLAT(d4, 1));
+        I16_ROW(c2, wasm_v128_load(p2 + o + 2), wasm_v128_load(p2 + o + 18), LANE_SPLAT(d4, 2));
+        I16_ROW(c3, wasm_v128_load(p3 + o + 2), wasm_v128_load(p3 + o + 18), LANE_SPLAT(d4, 3));
+    }
+    store_1x4(y, first, nr, c0, c1, c2, c3);
+}
+
+NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
+                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+    const v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+#define NIB_LO(v) wasm_i8x16_sub(wasm_v128_and(v, m4), b8)
+#define NIB_HI(v) wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8)
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * sizeof(sp_block_q4_0);
+        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o), wasm_v128_load32_splat(sx + b));
+        const int16_t *xb = xq + (size_t)b * SP_QK;
+        const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+        v128_t q;
+        q = wasm_v128_load(p0 + o + 2); I16_ROW(c0, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 0));
+        q = wasm_v128_load(p1 + o + 2); I16_ROW(c1, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 1));
+        q = wasm_v128_load(p2 + o + 2); I16_ROW(c2, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 2));
+        q = wasm_v128_load(p3 + o + 2); I16_ROW(c3, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 3));
+    }
+#undef NIB_LO
+#undef NIB_HI
+    store_1x4(y, first, nr, c0, c1, c2, c3);
+}
+
+typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, const uint8_t *, const uint8_t *,
+                         const uint8_t *, const uint8_t *, int32_t);
+KERNEL_PTR(fwx16_fn, fw_q8_0_1x4_x16);
+KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
+
 static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
+    int16_t xq[SP_FW_KC] __attribute__((aligned(16)));     /* (KC) x rounded to 16 bits (n == 1, Q8_0/Q4_0) */
+    float sx[SP_FW_KC / SP_QK];                             /* (KC/32) their scales */
     for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {
         const int32_t len = imin(SP_FW_KC, K - k0);
         const int first = k0 == 0;
+        const int quant = w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0;
+        const int x16 = n == 1 && quant && quantize_x16(xq, sx, x + k0, len);
         for (int32_t r = row0; r < row1; r += nrt) {
             const int32_t nr = imin(nrt, row1 - r);
-            if (n == 1 && (w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0)) {
+            if (n == 1 && quant) {
                 const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
                 const uint8_t *qp[4];
                 for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + (size_t)(k0 / SP_QK) * bs;
-                (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
+                if (x16)
+                    (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p)(y + r, first, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
+                else
+                    (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
                 continue;
             }
             const float *wp[4];
@@ -449,6 +540,7 @@ const sp_kernels sp_kernels_wasmsimd = {
     .mat_row = mat_row_wasmsimd,
     .dot = dot_wasmsimd,
     .axpy = axpy_wasmsimd,
+    .decode_x16 = 1,
 };
 
 #endif /* __wasm_simd128__ */
