@@ -63,6 +63,23 @@ static void build_spm_gguf(sp_buf *b) {
     for (int i = 0; i < n; i++) gw32(b, i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : i == n - 1 ? 4 : 1);
 }
 
+/* a GGUF seed small enough for -max_len=1024 */
+static void build_small_gguf(sp_buf *b) {
+    static const char *const tok[] = {"<unk>", "<s>", "</s>", "<0x41>", "<0xC3>", META, "a", "b", META "a", "ab", "<x>"};
+    const int n = (int)(sizeof(tok) / sizeof(tok[0]));
+    gw32(b, 0x46554747); gw32(b, 3); gw64(b, 0); gw64(b, 7);
+    gwstr(b, "tokenizer.ggml.model", 20); gw32(b, SP_GGUF_STRING); gwstr(b, "llama", 5);
+    gwstr(b, "tokenizer.ggml.tokens", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_STRING); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gwstr(b, tok[i], strlen(tok[i]));
+    gwstr(b, "tokenizer.ggml.scores", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_FLOAT32); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) { float f = -(float)i; uint32_t u; memcpy(&u, &f, 4); gw32(b, u); }
+    gwstr(b, "tokenizer.ggml.token_type", 25); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_INT32); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gw32(b, i == 0 ? 2 : i < 3 ? 3 : i < 5 ? 6 : i == n - 1 ? 4 : 1);
+    gwstr(b, "tokenizer.ggml.bos_token_id", 27); gw32(b, SP_GGUF_UINT32); gw32(b, 1);
+    gwstr(b, "tokenizer.ggml.add_space_prefix", 31); gw32(b, SP_GGUF_BOOL); { uint8_t z = 1; sp_buf_append(b, &z, 1); }
+    gwstr(b, "tokenizer.ggml.padding_token_id", 31); gw32(b, SP_GGUF_INT32); gw32(b, 0xFFFFFFFFu);
+}
+
 static fixed_set *fixed(void) {
     static fixed_set f; /* the harness's own state, built once per process */
     if (f.ready) return &f;
@@ -183,6 +200,17 @@ static void write_seeds(const char *dir) {
         if (!fp) { perror(path); exit(1); }
         fwrite(small_json, 1, sizeof(small_json) - 1, fp);
         fclose(fp);
+    }
+    {
+        sp_buf g = {0};
+        build_small_gguf(&g);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/small.gguf", dir);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(g.data, 1, g.len, fp);
+        fclose(fp);
+        sp_buf_free(&g);
     }
     const char *texts[] = {"hello world the end", "caf\xC3\xA9 \xF0\x9F\x98\x80 aaaaaaaa  tt\n", "\xFF\xC3\x28\xED\xA0\x80 x<sep>y"};
     for (size_t i = 0; i < 3; i++) {
