@@ -46,7 +46,7 @@ export const ErrorCodes: Readonly<{ [K in ErrorCode]: K }>;
 
 export interface CreateOptions {
   /** Threads for the compute pool. Default: hardware concurrency (browser: navigator.hardwareConcurrency,
-   *  capped at 8). The threaded build is used only when SharedArrayBuffer is usable (cross-origin-isolated
+   *  capped at 16). The threaded build is used only when SharedArrayBuffer is usable (cross-origin-isolated
    *  page, or Node); otherwise 1. */
   threads?: number;
   /** Node only: run the engine in worker_threads (true, default) or in this thread (false).
