@@ -40,8 +40,7 @@ static inline float hsum4(v128_t v) {
 #define SP_MAGIC 8388608.0f /* 2^23 */
 
 /* 16 unsigned bytes u -> out[0..16) = d * (u - bias); sub = splat(2^23 + bias) */
-static inline void u8x16_to_f32(float *out, v128_t u, v128_t sub, v128_t d) {
-    const v128_t hi16 = wasm_i16x8_splat(0x4B00);
+static inline void u8x16_to_f32(float *out, v128_t u, v128_t sub, v128_t d, v128_t hi16 /* i16 splat 0x4B00 */) {
     v128_t a = wasm_u16x8_extend_low_u8x16(u), b = wasm_u16x8_extend_high_u8x16(u);
     wasm_v128_store(out + 0, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(a, hi16, 0, 8, 1, 9, 2, 10, 3, 11), sub), d));
     wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(a, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d));
@@ -53,17 +52,30 @@ static inline void u8x16_to_f32(float *out, v128_t u, v128_t sub, v128_t d) {
  * on zero-extended halves into 16-bit shuffles and compares that are many times slower. */
 #define OPAQUE(v) __asm__("" : "+r"(v))
 
+/* Constants live in locals made opaque before the loops: V8 does not hoist v128.const out
+ * of loops and builds each one with several instructions, and clang would rematerialize them. */
+typedef struct { v128_t m7fff, m8000, rebias, infmax, half_bits, half, submax; } f16_consts;
+
+static inline f16_consts f16_consts_make(void) {
+    f16_consts c = {wasm_i32x4_splat(0x7fff), wasm_i32x4_splat(0x8000), wasm_i32x4_splat(0x38000000),
+                    wasm_i32x4_splat(0x7bff), wasm_i32x4_splat(0x3F000000), wasm_f32x4_splat(0.5f),
+                    wasm_i32x4_splat(0x0400)};
+    OPAQUE(c.m7fff); OPAQUE(c.m8000); OPAQUE(c.rebias); OPAQUE(c.infmax);
+    OPAQUE(c.half_bits); OPAQUE(c.half); OPAQUE(c.submax);
+    return c;
+}
+
 /* 4 halves (low 16 bits of each u32 lane) -> f32, exact (no denormal arithmetic). */
-static inline v128_t f16x4_to_f32x4(v128_t h) {
-    OPAQUE(h);
-    v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
-    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x38000000));
-    v128_t infnan = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
-    norm = wasm_i32x4_add(norm, wasm_v128_and(infnan, wasm_i32x4_splat(0x38000000)));
+static inline v128_t f16x4_to_f32x4(v128_t h, const f16_consts *c) {
+    v128_t em = wasm_v128_and(h, c->m7fff);
+    OPAQUE(em); /* keeps the compares below signed (native), not unsigned (emulated) */
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, c->m8000), 16);
+    v128_t norm = wasm_i32x4_add(wasm_i32x4_shl(em, 13), c->rebias);
+    v128_t infnan = wasm_i32x4_gt(em, c->infmax);
+    norm = wasm_i32x4_add(norm, wasm_v128_and(infnan, c->rebias)); /* inf/nan: exponent 0xff */
     /* subnormal: em * 2^-24 = (0.5 + em * 2^-24) - 0.5, the first term being the bits 0x3F000000 | em */
-    v128_t sub = wasm_f32x4_sub(wasm_v128_or(em, wasm_i32x4_splat(0x3F000000)), wasm_f32x4_splat(0.5f));
-    v128_t issub = wasm_i32x4_lt(em, wasm_i32x4_splat(0x0400));
+    v128_t sub = wasm_f32x4_sub(wasm_v128_or(em, c->half_bits), c->half);
+    v128_t issub = wasm_i32x4_lt(em, c->submax);
     return wasm_v128_or(wasm_v128_bitselect(sub, norm, issub), sign);
 }
 
@@ -79,10 +91,11 @@ static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t 
     }
     case SP_DTYPE_F16: {
         const uint8_t *p = row + (size_t)c0 * 2;
+        const f16_consts fc = f16_consts_make();
         for (; j + 8 <= len; j += 8) {
             v128_t v = wasm_v128_load(p + (size_t)j * 2);
-            wasm_v128_store(out + j, f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v)));
-            wasm_v128_store(out + j + 4, f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(v)));
+            wasm_v128_store(out + j, f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v), &fc));
+            wasm_v128_store(out + j + 4, f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(v), &fc));
         }
         for (; j < len; j++) {
             uint16_t h;
@@ -107,26 +120,30 @@ static void dequant_span(float *out, const uint8_t *row, uint32_t type, int32_t 
     }
     case SP_DTYPE_Q8_0: {
         const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q8_0);
-        const v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f); /* q + 128 */
+        v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f); /* q + 128 */
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(flip); OPAQUE(sub); OPAQUE(hi16);
         for (; j < len; j += SP_QK, blk += sizeof(sp_block_q8_0)) {
             uint16_t h;
             memcpy(&h, blk, 2);
             v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
-            u8x16_to_f32(out + j, wasm_v128_xor(wasm_v128_load(blk + 2), flip), sub, d);
-            u8x16_to_f32(out + j + 16, wasm_v128_xor(wasm_v128_load(blk + 18), flip), sub, d);
+            u8x16_to_f32(out + j, wasm_v128_xor(wasm_v128_load(blk + 2), flip), sub, d, hi16);
+            u8x16_to_f32(out + j + 16, wasm_v128_xor(wasm_v128_load(blk + 18), flip), sub, d, hi16);
         }
         break;
     }
     case SP_DTYPE_Q4_0: {
         const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q4_0);
-        const v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f);
+        v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f);
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(m4); OPAQUE(sub); OPAQUE(hi16);
         for (; j < len; j += SP_QK, blk += sizeof(sp_block_q4_0)) {
             uint16_t h;
             memcpy(&h, blk, 2);
             v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
             v128_t v = wasm_v128_load(blk + 2);
-            u8x16_to_f32(out + j, wasm_v128_and(v, m4), sub, d);
-            u8x16_to_f32(out + j + 16, wasm_u8x16_shr(v, 4), sub, d);
+            u8x16_to_f32(out + j, wasm_v128_and(v, m4), sub, d, hi16);
+            u8x16_to_f32(out + j + 16, wasm_u8x16_shr(v, 4), sub, d, hi16);
         }
         break;
     }
@@ -258,19 +275,21 @@ static inline int32_t load_u16(const uint8_t *p) {
 }
 
 /* The f16 scales of four blocks, converted together: d4 = (d0, d1, d2, d3). */
-static inline v128_t block_scales(const uint8_t *b0, const uint8_t *b1, const uint8_t *b2, const uint8_t *b3) {
-    return f16x4_to_f32x4(wasm_i32x4_make(load_u16(b0), load_u16(b1), load_u16(b2), load_u16(b3)));
+static inline v128_t block_scales(const uint8_t *b0, const uint8_t *b1, const uint8_t *b2, const uint8_t *b3, const f16_consts *fc) {
+    return f16x4_to_f32x4(wasm_i32x4_make(load_u16(b0), load_u16(b1), load_u16(b2), load_u16(b3)), fc);
 }
 #define LANE_SPLAT(v, i) wasm_i32x4_shuffle(v, v, i, i, i, i)
 
 
 NOINLINE static void fw_q8_0_1x4(float *y, int first, int32_t nr, const float *x,
                                  const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
-    const v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    OPAQUE(flip); OPAQUE(sub); OPAQUE(hi16);
+    const f16_consts fc = f16_consts_make();
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q8_0);
-        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o);
+        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc);
         const v128_t d0 = LANE_SPLAT(d4, 0), d1 = LANE_SPLAT(d4, 1), d2 = LANE_SPLAT(d4, 2), d3 = LANE_SPLAT(d4, 3);
         for (int32_t h = 0; h < SP_QK; h += 16) {
             const float *xb = x + (size_t)b * SP_QK + h;
@@ -286,11 +305,13 @@ NOINLINE static void fw_q8_0_1x4(float *y, int first, int32_t nr, const float *x
 
 NOINLINE static void fw_q4_0_1x4(float *y, int first, int32_t nr, const float *x,
                                  const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
-    const v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f), hi16 = wasm_i16x8_splat(0x4B00);
+    OPAQUE(m4); OPAQUE(sub); OPAQUE(hi16);
+    const f16_consts fc = f16_consts_make();
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q4_0);
-        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o);
+        const v128_t d4 = block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc);
         const v128_t d0 = LANE_SPLAT(d4, 0), d1 = LANE_SPLAT(d4, 1), d2 = LANE_SPLAT(d4, 2), d3 = LANE_SPLAT(d4, 3);
         v128_t q0 = wasm_v128_load(p0 + o + 2), q1 = wasm_v128_load(p1 + o + 2), q2 = wasm_v128_load(p2 + o + 2), q3 = wasm_v128_load(p3 + o + 2);
         const float *xb = x + (size_t)b * SP_QK;
@@ -359,10 +380,11 @@ static int quantize_x16(int16_t *xq, float *sx, const float *x, int32_t len) {
 
 NOINLINE static void fw_q8_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                      const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+    const f16_consts fc = f16_consts_make();
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q8_0);
-        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o), wasm_v128_load32_splat(sx + b));
+        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc), wasm_v128_load32_splat(sx + b));
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
         I16_ROW(c0, wasm_v128_load(p0 + o + 2), wasm_v128_load(p0 + o + 18), LANE_SPLAT(d4, 0));
@@ -375,13 +397,15 @@ NOINLINE static void fw_q8_0_1x4_x16(float *y, int first, int32_t nr, const int1
 
 NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                      const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
-    const v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
+    v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
+    OPAQUE(m4); OPAQUE(b8);
+    const f16_consts fc = f16_consts_make();
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
 #define NIB_LO(v) wasm_i8x16_sub(wasm_v128_and(v, m4), b8)
 #define NIB_HI(v) wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8)
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q4_0);
-        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o), wasm_v128_load32_splat(sx + b));
+        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc), wasm_v128_load32_splat(sx + b));
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
         v128_t q;
