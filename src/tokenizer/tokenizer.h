@@ -5,8 +5,15 @@
  *   SP_TOK_BPE: BPE from a Hugging Face tokenizer.json (model.type = "BPE"): merges by rank,
  *               the Prepend("▁")/Replace(" ","▁") normalizer, byte_fallback, and the decoder
  *               chain (Replace ▁->space, ByteFallback, Fuse, Strip).
- * Both map text to ids and back; decode(encode(s)) == s for any UTF-8 (invalid bytes go
- * through byte fallback, so round trips are byte exact whenever the vocab has <0xXX>). */
+ * Both map text to ids and back; decode(encode(s)) == s for any bytes (invalid UTF-8 goes
+ * through byte fallback, so round trips are byte exact whenever the vocab has <0xXX>), except,
+ * by design of these tokenizers: a literal U+2581 (▁) decodes as a space; the text of a special
+ * token (<s>, <|end_story|>, ...) is encoded as that token, and control tokens decode to nothing;
+ * text after a split-out token gets its own ▁ prefix where the format says so (SPM after any
+ * special, HF Prepend per piece), which decodes as a space; a Metaspace pre-tokenizer does not
+ * double a leading space, so that one is lost (as in HF).
+ * Special tokens matched in the text: SPM: control, user-defined and unknown pieces (llama.cpp
+ * with parse_special); BPE: every added token (HF; normalized ones against the normalized text). */
 #ifndef SP_TOKENIZER_H
 #define SP_TOKENIZER_H
 
