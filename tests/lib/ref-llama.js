@@ -1,0 +1,104 @@
+// ref-llama.js - a naive Llama forward pass in float64, written from the equations and nothing
+// else, to check the engine on tiny generated models (tests/reference.test.js).
+//
+//   x = embed[id]; per layer: h = x + Wo·attn(rope(Wq·n1(x)), rope(Wk·n1(x)), Wv·n1(x))
+//                              x = h + Wd·(silu(Wg·n2(h)) * Wu·n2(h))
+//   logits = Wout·norm(x)
+// n(x) = x / sqrt(mean(x^2) + eps) * w. RoPE pairs (2i, 2i+1) for GGUF files ("adjacent") or
+// (i, i + head_dim/2) for Hugging Face weights ("half"), angle pos * theta^(-2i/head_dim).
+// Causal attention with grouped-query heads: query head h reads key/value head h / (H / KVH).
+
+const GGUF_NAMES = {
+  embed: 'token_embd.weight', out: 'output.weight', outNorm: 'output_norm.weight',
+  layer: (l, k) => `blk.${l}.${{ n1: 'attn_norm', q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', n2: 'ffn_norm', g: 'ffn_gate', u: 'ffn_up', d: 'ffn_down' }[k]}.weight`,
+};
+const HF_NAMES = {
+  embed: 'model.embed_tokens.weight', out: 'lm_head.weight', outNorm: 'model.norm.weight',
+  layer: (l, k) => `model.layers.${l}.${{ n1: 'input_layernorm', q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', n2: 'post_attention_layernorm', g: 'mlp.gate_proj', u: 'mlp.up_proj', d: 'mlp.down_proj' }[k]}.weight`,
+};
+
+function matvec(W, x, rows, cols) {
+  const y = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += W[r * cols + c] * x[c];
+    y[r] = s;
+  }
+  return y;
+}
+
+function rmsnorm(x, w, eps) {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const r = 1 / Math.sqrt(ss / x.length + eps);
+  return x.map((v, i) => v * r * w[i]);
+}
+
+function rope(vec, nHeads, hd, pos, theta, style) {
+  for (let h = 0; h < nHeads; h++) {
+    for (let i = 0; i < hd / 2; i++) {
+      const a = pos * Math.pow(theta, -(2 * i) / hd);
+      const [i0, i1] = style === 'adjacent' ? [2 * i, 2 * i + 1] : [i, i + hd / 2];
+      const x0 = vec[h * hd + i0], x1 = vec[h * hd + i1];
+      vec[h * hd + i0] = x0 * Math.cos(a) - x1 * Math.sin(a);
+      vec[h * hd + i1] = x0 * Math.sin(a) + x1 * Math.cos(a);
+    }
+  }
+}
+
+/**
+ * Logits after every position of ids.
+ * @param {Object<string, Float32Array>} w weights by name (dequantized values)
+ * @param {{dim,n_layers,n_heads,n_kv_heads,hidden_dim,vocab_size,norm_eps,rope_theta,tied}} c
+ * @param {number[]} ids
+ * @param {'gguf'|'hf'} layout  names and RoPE style of the weights
+ * @returns {Float64Array[]} logits[t] (vocab_size)
+ */
+export function refLogits(w, c, ids, layout = 'gguf') {
+  const N = layout === 'hf' ? HF_NAMES : GGUF_NAMES;
+  const style = layout === 'hf' ? 'half' : 'adjacent';
+  const { dim, n_layers: L, n_heads: H, n_kv_heads: KVH, hidden_dim: F, vocab_size: V } = c;
+  const hd = dim / H, kvd = KVH * hd, group = H / KVH;
+  const embed = w[N.embed];
+  const out = w[N.out] || embed;
+  const keys = Array.from({ length: L }, () => []), vals = Array.from({ length: L }, () => []);
+  const result = [];
+  ids.forEach((id, pos) => {
+    let x = Float64Array.from(embed.subarray(id * dim, (id + 1) * dim));
+    for (let l = 0; l < L; l++) {
+      const n1 = rmsnorm(x, w[N.layer(l, 'n1')], c.norm_eps);
+      const q = matvec(w[N.layer(l, 'q')], n1, dim, dim);
+      const k = matvec(w[N.layer(l, 'k')], n1, kvd, dim);
+      const v = matvec(w[N.layer(l, 'v')], n1, kvd, dim);
+      rope(q, H, hd, pos, c.rope_theta, style);
+      rope(k, KVH, hd, pos, c.rope_theta, style);
+      keys[l].push(k);
+      vals[l].push(v);
+      const att = new Float64Array(dim);
+      for (let h = 0; h < H; h++) {
+        const kh = Math.floor(h / group);
+        const scores = keys[l].map((kk) => {
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += q[h * hd + i] * kk[kh * hd + i];
+          return s / Math.sqrt(hd);
+        });
+        const m = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        vals[l].forEach((vv, s) => {
+          for (let i = 0; i < hd; i++) att[h * hd + i] += (e[s] / z) * vv[kh * hd + i];
+        });
+      }
+      const o = matvec(w[N.layer(l, 'o')], att, dim, dim);
+      const hmid = x.map((v0, i) => v0 + o[i]);
+      const n2 = rmsnorm(hmid, w[N.layer(l, 'n2')], c.norm_eps);
+      const g = matvec(w[N.layer(l, 'g')], n2, F, dim);
+      const u = matvec(w[N.layer(l, 'u')], n2, F, dim);
+      const act = g.map((gi, i) => (gi / (1 + Math.exp(-gi))) * u[i]);
+      const d = matvec(w[N.layer(l, 'd')], act, dim, F);
+      x = hmid.map((v0, i) => v0 + d[i]);
+    }
+    result.push(matvec(out, rmsnorm(x, w[N.outNorm], c.norm_eps), V, dim));
+  });
+  return result;
+}
