@@ -34,7 +34,7 @@ for t in $targets; do
   art=build/fuzz/artifacts/$t
   mkdir -p "$work" "$art" "tests/fuzz/regressions/$t" "build/fuzz/corpus/$t" "build/fuzz/empty"
   SP_FUZZ_SEEDS="$root/build/fuzz/corpus/$t" "build/fuzz/fuzz/fuzz_$t" -runs=0 build/fuzz/empty >/dev/null 2>&1 || true
-  case $t in gguf|safetensors) max_len=1048576 ;; json) max_len=131072 ;; *) max_len=4096 ;; esac
+  case $t in gguf|safetensors) max_len=1048576 ;; json) max_len=131072 ;; model) max_len=65536 ;; *) max_len=4096 ;; esac
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=$root/tests/fuzz/$t.dict"
   echo "== fuzz_$t for ${secs}s"

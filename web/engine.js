@@ -26,6 +26,8 @@ const IS_NODE = typeof process === 'object' && process !== null && typeof proces
   && typeof window === 'undefined';
 
 export const ABI_VERSION = 1;
+/** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
+export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
 
 // A module that declares a shared memory: validates only where wasm threads work.
@@ -263,6 +265,28 @@ export class Engine {
 
   heapBytes() {
     return this.heap().byteLength;
+  }
+
+  /** Bytes malloc has handed out and not taken back (sp_heap_used); null on an older build. */
+  heapUsed() {
+    return this.M._sp_heap_used ? this.M._sp_heap_used() >>> 0 : null;
+  }
+
+  /** Bytes that can still be allocated: the 4 GB wasm32 ceiling minus the heap, plus what malloc
+   *  holds free inside it (a bound: the browser may refuse to grow that far, and free space can be
+   *  fragmented). */
+  heapRoom() {
+    const unused = this.M._sp_heap_unused ? this.M._sp_heap_unused() >>> 0 : 0;
+    return Math.max(0, WASM_MAX_BYTES - this.heapBytes() + unused);
+  }
+
+  /** Refuse, before allocating, `bytes` more than heapRoom(): SP_ERR_TOO_LARGE naming the sizes. */
+  checkRoom(bytes, what) {
+    const room = this.heapRoom();
+    if (bytes > room) {
+      fail(ErrorCodes.SP_ERR_TOO_LARGE, `${what} needs ${bytes} bytes, but wasm memory has room for ${room} more `
+        + `(4 GB at most, ${this.heapBytes() - (this.M._sp_heap_unused ? this.M._sp_heap_unused() >>> 0 : 0)} bytes in use)`);
+    }
   }
 
   malloc(size) {

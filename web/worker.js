@@ -358,6 +358,7 @@ export function serve(channel) {
     const spill = []; // when the size is unknown (or wrong): chunks in JS
     let spilled = opened.size < 0;
     if (!spilled) {
+      e.checkRoom(opened.size, baseName(opened.name));
       p = e.malloc(opened.size);
       cap = opened.size;
     }
@@ -371,8 +372,10 @@ export function serve(channel) {
           p = 0;
           spilled = true;
         }
-        if (spilled) spill.push(chunk.slice());
-        else e.write(p, chunk, size);
+        if (spilled) {
+          e.checkRoom(size + chunk.byteLength, baseName(opened.name)); // no size given: stop as soon as it cannot fit
+          spill.push(chunk.slice());
+        } else e.write(p, chunk, size);
         size += chunk.byteLength;
         prog.loaded += chunk.byteLength;
         prog.report(opened.status, opened.name);
@@ -402,6 +405,7 @@ export function serve(channel) {
     let n = 0;
     for await (const c of opened.chunks()) {
       if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
+      engine().checkRoom(n + c.byteLength, baseName(opened.name));
       chunks.push(c.slice());
       n += c.byteLength;
       prog.loaded += c.byteLength;
@@ -427,6 +431,10 @@ export function serve(channel) {
       }
       throw err;
     }
+  }
+
+  function baseName(name) {
+    return String(name ?? '').split(/[\\/]/).pop() || 'the model file';
   }
 
   function hfName(files) {
@@ -475,6 +483,8 @@ export function serve(channel) {
           opened[n] = await openPart(f[n], job, args.fetchOptions);
         }));
         const sizes = Object.values(opened).map((o) => o.size);
+        // refused before anything is read or allocated when the files cannot fit
+        e.checkRoom(sizes.reduce((a, b) => a + Math.max(0, b), 0), `the model folder (${sizes.join(' + ')} bytes of files)`);
         const prog = progressReporter(id, sizes.every((s) => s >= 0) ? sizes.reduce((a, b) => a + b, 0) : 0);
         const config = await readAsText(opened['config.json'], job, prog);
         const tok = await readAsText(opened['tokenizer.json'], job, prog);
@@ -505,6 +515,7 @@ export function serve(channel) {
       post({ id, progress: { status: 'done', loaded: S.lastLoaded ?? 0, total: S.lastLoaded ?? 0 } });
       return { model: h, info: model.info };
     } finally {
+      job.controller?.abort(); // a download not read to its end (an error) stops here
       S.jobs.delete(id);
     }
   }
@@ -580,9 +591,35 @@ export function serve(channel) {
     return out;
   }
 
+  // ---- option types (the C side checks the ranges; a string where a number belongs would
+  // otherwise read as "not given" there)
+
+  function checkTypes(args, numbers, booleans, what) {
+    for (const k of numbers) {
+      const v = args[k];
+      if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isFinite(v))) {
+        fail(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: option ${k} must be a finite number (got ${JSON.stringify(v) ?? String(v)})`);
+      }
+    }
+    for (const k of booleans) {
+      const v = args[k];
+      if (v !== undefined && v !== null && typeof v !== 'boolean') {
+        fail(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: option ${k} must be true or false (got ${JSON.stringify(v) ?? String(v)})`);
+      }
+    }
+  }
+
+  function wholeAtLeast0(args, k, what) {
+    const v = args[k];
+    if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 0)) {
+      fail(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: option ${k} must be a whole number >= 0 (got ${JSON.stringify(v) ?? String(v)})`);
+    }
+  }
+
   // ---- generation
 
   async function opGenerate(id, args) {
+    checkTypes(args, ['maxTokens', 'temperature', 'topK', 'topP', 'seed'], ['stopAtEos', 'addBos'], 'generate');
     const m = getModel(args.model);
     const a = getAdapter(args.adapter, args.model);
     const job = beginJob(id, m, [a]);
@@ -634,11 +671,19 @@ export function serve(channel) {
   };
 
   async function opTune(id, args) {
+    checkTypes(args, ['virtualTokens', 'lr', 'weightDecay', 'warmup', 'clip', 'steps', 'epochs', 'batchSize', 'maxLength', 'seed',
+      'evalSplit', 'evalEvery', 'patience', 'checkpointEvery'], ['shuffle'], 'tune');
+    wholeAtLeast0(args, 'evalEvery', 'tune');
+    wholeAtLeast0(args, 'checkpointEvery', 'tune');
     const m = getModel(args.model);
     const init = getAdapter(args.initAdapter, args.model);
     const { data, format } = prepareData(args.data, args.format);
     const opts = { format };
     for (const [k, c] of Object.entries(TUNE_OPTS)) if (args[k] !== undefined) opts[c] = args[k];
+    // the activation budget (C default 1 GiB) never above what wasm memory can still hold, so a
+    // run that cannot fit is refused by sp_tuner_create with the sizes, before it allocates
+    const roomMb = Math.floor(engine().heapRoom() / (1 << 20));
+    if (roomMb < 1024) opts.memory_mb = Math.max(1, roomMb);
     if (init) delete opts.init;
     if (opts.init !== undefined && !['random', 'vocab', 'text'].includes(opts.init)) {
       fail(ErrorCodes.SP_ERR_INVALID_ARG, `init must be random, vocab, text or an adapter (got ${opts.init})`);
@@ -736,6 +781,7 @@ export function serve(channel) {
   }
 
   async function opEvaluate(id, args) {
+    checkTypes(args, ['maxLength', 'batchSize'], [], 'evaluate');
     const m = getModel(args.model);
     const a = getAdapter(args.adapter, args.model);
     const { data, format } = prepareData(args.data, args.format);
@@ -787,7 +833,7 @@ export function serve(channel) {
     },
     memory() {
       const e = engine();
-      return { heapBytes: e.heapBytes(), models: S.models.size, adapters: S.adapters.size };
+      return { heapBytes: e.heapBytes(), heapUsed: e.heapUsed(), heapRoom: e.heapRoom(), models: S.models.size, adapters: S.adapters.size };
     },
     loadModel: opLoadModel,
     modelInfo(id, args) {

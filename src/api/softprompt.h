@@ -36,6 +36,11 @@ SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
 SP_API void sp_free(void *p);
 
+/* ---- allocator statistics (src/api/heap.c; 0 where the platform cannot tell) ---- */
+/* Bytes handed out by malloc and not yet freed; bytes the allocator holds free for reuse. */
+SP_API size_t sp_heap_used(void);
+SP_API size_t sp_heap_unused(void);
+
 /* ---- errors ---- */
 SP_API sp_error *sp_error_new(void);
 SP_API void sp_error_delete(sp_error *err);

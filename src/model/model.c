@@ -28,6 +28,8 @@ static sp_status config_check(const sp_config *c, sp_error *err) {
         return sp_error_set(err, SP_ERR_SHAPE, "model config: %d query heads cannot share %d key/value heads", c->n_heads, c->n_kv_heads);
     if (c->head_dim <= 0 || c->head_dim % 2 != 0)
         return sp_error_set(err, SP_ERR_SHAPE, "model config: head_dim %d must be positive and even", c->head_dim);
+    if ((int64_t)c->n_heads * c->head_dim > 262144)
+        return sp_error_set(err, SP_ERR_SHAPE, "model config: %d heads of %d dimensions are out of range", c->n_heads, c->head_dim);
     if (c->ctx_len <= 0) return sp_error_set(err, SP_ERR_SHAPE, "model config: context length %d must be positive", c->ctx_len);
     if (!(c->norm_eps > 0.0f) || !(c->norm_eps < 1.0f)) return sp_error_set(err, SP_ERR_SHAPE, "model config: RMSNorm epsilon %g out of range", (double)c->norm_eps);
     if (!(c->rope_theta > 0.0f) || !isfinite(c->rope_theta)) return sp_error_set(err, SP_ERR_SHAPE, "model config: rope theta %g out of range", (double)c->rope_theta);
@@ -304,14 +306,14 @@ sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size
                          (long long)rope_dims, c->head_dim);
         goto fail;
     }
-    c->q_dim = c->n_heads * c->head_dim;
-    c->kv_dim = c->n_kv_heads * c->head_dim;
 
     const sp_gguf_tensor *te = gguf_tensor(&g, "token_embd.weight", err);
     if (!te) { s = SP_ERR_SHAPE; goto fail; }
     if (te->n_dims != 2) { s = sp_error_set(err, SP_ERR_SHAPE, "tensor 'token_embd.weight' has %u dimensions, expected 2", te->n_dims); goto fail; }
     c->vocab_size = (int32_t)te->dims[1];
     if ((s = config_check(c, err))) goto fail;
+    c->q_dim = c->n_heads * c->head_dim; /* in range once checked */
+    c->kv_dim = c->n_kv_heads * c->head_dim;
 
     if ((s = gguf_mat(&m->tok_embd, &g, "token_embd.weight", c->vocab_size, c->dim, err))) goto fail;
     if (sp_gguf_find_tensor(&g, "output.weight")) {
@@ -444,10 +446,10 @@ sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, si
         goto fail;
     }
     c->head_dim = json_int(cfgj, "head_dim", &v) ? (int32_t)v : c->dim / c->n_heads;
-    c->q_dim = c->n_heads * c->head_dim;
-    c->kv_dim = c->n_kv_heads * c->head_dim;
     c->tied = sp_json_bool(cfgj, "tie_word_embeddings", 0);
     if ((s = config_check(c, err))) goto fail;
+    c->q_dim = c->n_heads * c->head_dim; /* in range once checked */
+    c->kv_dim = c->n_kv_heads * c->head_dim;
 
     sp_safetensors st;
     if ((s = sp_safetensors_parse(&st, safetensors, st_size, &m->arena, err))) goto fail;

@@ -1,8 +1,10 @@
 /* test_fuzz_regressions.c - replays every input kept under tests/fuzz/regressions/<target>/
  * (minimised crashes found by scripts/fuzz.sh, plus hand-made nasty seeds) through the same
  * harness bodies as the fuzzers (tests/fuzz/fuzz_targets.h). A crash, sanitizer report or
- * property failure aborts, failing the test. Run from the repo root (or set SP_FUZZ_REGRESSIONS). */
+ * property failure aborts, failing the test. The model inputs go through the C ABI loaders
+ * (tests/fuzz/fuzz_model.h). Run from the repo root (or set SP_FUZZ_REGRESSIONS). */
 #include "../fuzz/fuzz_targets.h"
+#include "../fuzz/fuzz_model.h"
 #include "check.h"
 #include "files.h"
 
@@ -47,5 +49,6 @@ int main(void) {
     CHECK(replay_dir(root, "gguf", fuzz_gguf_one) > 0);
     CHECK(replay_dir(root, "safetensors", fuzz_safetensors_one) > 0);
     CHECK(replay_dir(root, "json", fuzz_json_one) > 0);
+    CHECK(replay_dir(root, "model", fuzz_model_one) > 0);
     CHECK_DONE();
 }

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeGGUF } from '../lib/gguf-writer.js';
 import { writeSafetensors } from '../lib/safetensors.js';
-import { makeTinyLlama, makeTinyHF } from '../lib/tiny-model.js';
+import { makeTinyLlama, makeTinyHF, makeTokenizerJson, rng } from '../lib/tiny-model.js';
 import { repoRoot, sharedDir, hasShared } from '../lib/paths.js';
 
 const out = resolve(process.argv[2] || join(repoRoot(), 'build', 'fuzz', 'corpus'));
@@ -63,6 +63,88 @@ put('json', 'escapes.json', '{"a\\"b":"\\u00e9\\ud83d\\ude00\\n\\t\\/\\\\","\\u0
 put('json', 'nested.json', '['.repeat(64) + ']'.repeat(64));
 put('json', 'peft.json', JSON.stringify({ peft_type: 'PROMPT_TUNING', task_type: 'CAUSAL_LM', num_virtual_tokens: 8, token_dim: 64, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'Classify:', base_model_name_or_path: null, inference_mode: true }));
 put('json', 'jsonl-line.json', '{"prompt": "Once upon a time", "completion": " there was"}');
+
+// ---- model (the loaders through the C ABI; fuzz_model.h: "GGUF..." or config \0 tokenizer \0 safetensors) ----
+const hfInput = (configJson, tokenizerJson, st) => Buffer.concat([Buffer.from(configJson), Buffer.from([0]), Buffer.from(tokenizerJson), Buffer.from([0]), Buffer.from(st)]);
+// micro models: an 8-token vocabulary, dim 8, one layer, so that most mutations hit the structure
+const MICRO = { tokens: ['<unk>', '<s>', '</s>', '\u2581', 'a', 'b', '\u2581a', 'ab'], types: [2, 3, 3, 1, 1, 1, 1, 1], merges: [['\u2581', 'a'], ['a', 'b']] };
+function microWeights(dim, hidden, vocab, nKv, headDim, seed) {
+  const r = rng(seed);
+  const m = (n, s = 0.5) => Float32Array.from({ length: n }, () => r.normal() * s);
+  const ones = (n) => Float32Array.from({ length: n }, () => 1 + 0.1 * r.normal());
+  return {
+    embd: m(vocab * dim), q: m(dim * dim), k: m(nKv * headDim * dim), v: m(nKv * headDim * dim), o: m(dim * dim),
+    gate: m(hidden * dim), up: m(hidden * dim), down: m(dim * hidden), n1: ones(dim), n2: ones(dim), nf: ones(dim), out: m(vocab * dim),
+  };
+}
+function microGGUF({ type = 'F32', dim = 8, hidden = 8, heads = 2, kvHeads = 1, ctx = 16, tied = true, seed = 3 } = {}) {
+  const V = MICRO.tokens.length;
+  const hd = dim / heads;
+  const w = microWeights(dim, hidden, V, kvHeads, hd, seed);
+  const t = (name, dims, data, ty = type) => ({ name, dims, type: ty, data });
+  const tensors = [
+    t('token_embd.weight', [dim, V], w.embd), t('output_norm.weight', [dim], w.nf, 'F32'),
+    t('blk.0.attn_norm.weight', [dim], w.n1, 'F32'), t('blk.0.ffn_norm.weight', [dim], w.n2, 'F32'),
+    t('blk.0.attn_q.weight', [dim, dim], w.q), t('blk.0.attn_k.weight', [dim, kvHeads * hd], w.k),
+    t('blk.0.attn_v.weight', [dim, kvHeads * hd], w.v), t('blk.0.attn_output.weight', [dim, dim], w.o),
+    t('blk.0.ffn_gate.weight', [dim, hidden], w.gate), t('blk.0.ffn_up.weight', [dim, hidden], w.up),
+    t('blk.0.ffn_down.weight', [hidden, dim], w.down),
+  ];
+  if (!tied) tensors.push(t('output.weight', [dim, V], w.out));
+  return writeGGUF({
+    version: 3,
+    kv: [
+      ['general.architecture', 'string', 'llama'], ['general.name', 'string', 'micro'],
+      ['llama.context_length', 'uint32', ctx], ['llama.embedding_length', 'uint32', dim], ['llama.block_count', 'uint32', 1],
+      ['llama.feed_forward_length', 'uint32', hidden], ['llama.attention.head_count', 'uint32', heads],
+      ['llama.attention.head_count_kv', 'uint32', kvHeads], ['llama.attention.layer_norm_rms_epsilon', 'float32', 1e-5],
+      ['llama.rope.freq_base', 'float32', 10000], ['tokenizer.ggml.model', 'string', 'llama'],
+      ['tokenizer.ggml.tokens', 'array', { type: 'string', values: MICRO.tokens }],
+      ['tokenizer.ggml.scores', 'array', { type: 'float32', values: MICRO.tokens.map((_, i) => -i) }],
+      ['tokenizer.ggml.token_type', 'array', { type: 'int32', values: MICRO.types }],
+      ['tokenizer.ggml.bos_token_id', 'uint32', 1], ['tokenizer.ggml.eos_token_id', 'uint32', 2],
+    ],
+    tensors,
+  });
+}
+function microHF({ type = 'F32', dim = 8, hidden = 8, heads = 2, kvHeads = 1, ctx = 16, tied = true, seed = 3 } = {}) {
+  const V = MICRO.tokens.length;
+  const hd = dim / heads;
+  const w = microWeights(dim, hidden, V, kvHeads, hd, seed);
+  const e = (shape, data) => ({ dtype: type, shape, data });
+  const L = 'model.layers.0.';
+  const entries = [
+    ['model.embed_tokens.weight', e([V, dim], w.embd)], ['model.norm.weight', e([dim], w.nf)],
+    [L + 'input_layernorm.weight', e([dim], w.n1)], [L + 'post_attention_layernorm.weight', e([dim], w.n2)],
+    [L + 'self_attn.q_proj.weight', e([dim, dim], w.q)], [L + 'self_attn.k_proj.weight', e([kvHeads * hd, dim], w.k)],
+    [L + 'self_attn.v_proj.weight', e([kvHeads * hd, dim], w.v)], [L + 'self_attn.o_proj.weight', e([dim, dim], w.o)],
+    [L + 'mlp.gate_proj.weight', e([hidden, dim], w.gate)], [L + 'mlp.up_proj.weight', e([hidden, dim], w.up)],
+    [L + 'mlp.down_proj.weight', e([dim, hidden], w.down)],
+  ];
+  if (!tied) entries.push(['lm_head.weight', e([V, dim], w.out)]);
+  const config = JSON.stringify({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: dim, intermediate_size: hidden,
+    num_attention_heads: heads, num_key_value_heads: kvHeads, num_hidden_layers: 1, vocab_size: V, max_position_embeddings: ctx,
+    rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: tied, bos_token_id: 1, eos_token_id: 2,
+  });
+  const tok = makeTokenizerJson({ tokens: MICRO.tokens, merges: MICRO.merges });
+  return hfInput(config, tok, writeSafetensors(entries));
+}
+for (const type of ['F32', 'F16', 'BF16']) {
+  put('model', `micro-${type}.gguf`, microGGUF({ type }));
+  put('model', `micro-${type}-untied.hf`, microHF({ type, tied: false }));
+  put('model', `micro-${type}.hf`, microHF({ type }));
+}
+put('model', 'micro-F32-untied-mha.gguf', microGGUF({ tied: false, kvHeads: 2 }));
+put('model', 'micro-ctx4.gguf', microGGUF({ ctx: 4 }));
+put('model', 'micro-dim32-Q8_0.gguf', microGGUF({ type: 'Q8_0', dim: 32, hidden: 32, heads: 4, kvHeads: 2 }));
+put('model', 'micro-dim32-Q4_0.gguf', microGGUF({ type: 'Q4_0', dim: 32, hidden: 32, heads: 4, kvHeads: 4 }));
+// the tiny models of the tests (a ~450-token vocabulary with byte fallback)
+put('model', 'tiny-F16.gguf', makeTinyLlama({ type: 'F16', dim: 8, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 8, ctx_len: 16 }).gguf);
+{
+  const hf = makeTinyHF({ type: 'BF16', dim: 8, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 8, ctx_len: 16, tied: true, tied_name: 'lm_head.weight' });
+  put('model', 'tiny-BF16.hf', hfInput(hf.configJson, hf.tokenizerJson, hf.safetensors));
+}
 
 // ---- real files (copied into build/ only) ----
 if (hasShared()) {
