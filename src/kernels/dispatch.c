@@ -56,9 +56,9 @@ static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
 
 /* Chunk size: total split over the threads, rounded up to a multiple of align. */
 static int32_t split_chunk(int32_t total, int32_t threads, int32_t align) {
-    int32_t c = (total + threads - 1) / threads;
+    int64_t c = ((int64_t)total + threads - 1) / threads;
     c = (c + align - 1) / align * align;
-    return c < align ? align : c;
+    return c < align ? align : (int32_t)(c < total ? c : total);
 }
 
 void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n) {
@@ -70,7 +70,7 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
         return;
     }
     mm_job j = {k, y, x, w, n, split_chunk(w->rows, threads, 12), w->rows};
-    sp_pool_run(p, matmul_task, &j, (w->rows + j.chunk - 1) / j.chunk);
+    sp_pool_run(p, matmul_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }
 
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
@@ -82,5 +82,5 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
         return;
     }
     mm_job j = {k, dx, dy, w, n, split_chunk(w->cols, threads, SP_COL_ALIGN), w->cols};
-    sp_pool_run(p, matmul_dx_task, &j, (w->cols + j.chunk - 1) / j.chunk);
+    sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
 }

@@ -22,12 +22,16 @@
 typedef struct sp_pool sp_pool;
 typedef void (*sp_task_fn)(void *ctx, int32_t task, int32_t n_tasks);
 /* n_threads <= 1 (or a build without threads) gives a pool that runs tasks inline.
+ * Starts n_threads-1 persistent workers; the caller of sp_pool_run works too. Under
+ * Emscripten keep n_threads-1 <= PTHREAD_POOL_SIZE: a worker that the runtime can only
+ * start later never takes tasks (the caller runs them) and would block sp_pool_free.
  * Returns NULL on failure. */
 sp_pool *sp_pool_create(int32_t n_threads);
 void sp_pool_free(sp_pool *p);
 int32_t sp_pool_threads(const sp_pool *p); /* 1 for NULL */
 /* Runs fn(ctx, i, n_tasks) for i in [0, n_tasks) over the pool's threads and waits.
- * p may be NULL (inline). Results must not depend on which thread runs a task. */
+ * p may be NULL (inline). Results must not depend on which thread runs a task.
+ * Not re-entrant: no sp_pool_run from inside a task or from two threads at once. */
 void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks);
 
 /* ---- kernel table ---- */

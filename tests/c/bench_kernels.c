@@ -1,5 +1,5 @@
 /* bench_kernels.c - kernel figures under node (not part of the test suite). Build by hand:
- *   emcc -O3 -msimd128 [-pthread -sPTHREAD_POOL_SIZE=2] -Isrc src/common.c src/tensor.c src/kernels/[a-z]*.c \
+ *   emcc -O3 -msimd128 [-pthread -sPTHREAD_POOL_SIZE=2 -sEXIT_RUNTIME=1] -Isrc src/common.c src/tensor.c src/kernels/[a-z]*.c \
  *        tests/c/bench_kernels.c -o /tmp/bench.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node --no-experimental-fetch /tmp/bench.js [threads] [seconds] [cpu]
  * Prints the probes, GEMM GFLOP/s (n=128) forward and backward, and matvec (n=1) GB/s.
