@@ -11,6 +11,14 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 if [ "${SP_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
+# SP_FUZZ=1 (set by .ci/run): clang and its libFuzzer/sanitizer runtimes for scripts/fuzz.sh
+if [ "${SP_FUZZ:-0}" = "1" ]; then
+  if ! command -v clang >/dev/null 2>&1; then
+    need_apt+=(clang libclang-rt-dev)
+  elif [ ! -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" ]; then
+    need_apt+=("libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev")
+  fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

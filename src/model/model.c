@@ -180,6 +180,19 @@ static void set_file_type(sp_model *m) {
     snprintf(m->file_type, sizeof(m->file_type), "%s", sp_dtype_name(m->cfg.n_layers ? m->layers[0].wq.type : m->tok_embd.type));
 }
 
+/* The layer index of a tensor named <prefix><digits>.<rest>, or -1. */
+static int64_t layer_of(const char *name, size_t len, const char *prefix) {
+    size_t pl = strlen(prefix);
+    if (len <= pl || memcmp(name, prefix, pl) != 0) return -1;
+    int64_t l = 0;
+    size_t i = pl;
+    for (; i < len && name[i] >= '0' && name[i] <= '9'; i++) {
+        l = l * 10 + (name[i] - '0');
+        if (l > INT32_MAX) return INT32_MAX;
+    }
+    return i > pl && i < len && name[i] == '.' ? l : -1;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* GGUF                                                                                           */
 
@@ -341,6 +354,13 @@ sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size
         if ((s = gguf_mat(&L->w_down, &g, T("ffn_down"), c->dim, c->hidden_dim, err))) goto fail;
 #undef T
     }
+    for (uint64_t i = 0; i < g.n_tensors; i++) { /* layers the metadata does not count: file and config disagree */
+        const sp_str *tn = &g.tensors[i].name;
+        if (layer_of(tn->ptr, (size_t)tn->len, "blk.") >= c->n_layers) {
+            s = sp_error_set(err, SP_ERR_SHAPE, "gguf: tensor '%.*s' is past llama.block_count %d", (int)(tn->len > 64 ? 64 : tn->len), tn->ptr, c->n_layers);
+            goto fail;
+        }
+    }
     if ((s = widen_all(m, err))) goto fail;
     if ((s = check_all_finite(m, err))) goto fail;
     if ((s = sp_tokenizer_from_gguf(&m->tok, &g, &m->arena, err))) goto fail;
@@ -474,6 +494,13 @@ sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, si
         if ((s = st_mat(&L->w_up, &st, T("mlp.up_proj.weight"), NULL, c->hidden_dim, c->dim, err))) goto fail;
         if ((s = st_mat(&L->w_down, &st, T("mlp.down_proj.weight"), NULL, c->dim, c->hidden_dim, err))) goto fail;
 #undef T
+    }
+    for (uint32_t i = 0; i < st.n; i++) { /* layers config.json does not count: file and config disagree */
+        const char *tn = st.tensors[i].name;
+        if (layer_of(tn, strlen(tn), "model.layers.") >= c->n_layers) {
+            s = sp_error_set(err, SP_ERR_SHAPE, "model.safetensors: tensor '%.64s' is past num_hidden_layers %d in config.json", tn, c->n_layers);
+            goto fail;
+        }
     }
     if ((s = widen_all(m, err))) goto fail;
     if ((s = check_all_finite(m, err))) goto fail;
