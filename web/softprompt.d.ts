@@ -73,6 +73,10 @@ export interface EngineInfo {
 export interface MemoryInfo {
   /** Current size of the wasm heap in bytes (it only grows). */
   heapBytes: number;
+  /** Bytes malloc has handed out and not taken back (for leak checks); null on an older build. */
+  heapUsed: number | null;
+  /** Bytes that can still be allocated before the 4 GB wasm ceiling (an upper bound). */
+  heapRoom: number;
   /** Objects alive in the engine. */
   models: number;
   adapters: number;
@@ -322,6 +326,9 @@ export interface TuneOptions extends DataOptions {
   patience?: number;
   /** Emit a 'checkpoint' event every K steps (0 = never). */
   checkpointEvery?: number;
+  /** Activation memory budget in MB (default 1024, and never more than wasm memory has room for):
+   *  a run whose batch cannot fit is refused with SP_ERR_TOO_LARGE naming the sizes. */
+  memoryMb?: number;
   /** Resume from a checkpoint (bytes from a 'checkpoint' event). Options must match the original run. */
   resumeFrom?: Bytes;
   signal?: AbortSignal;

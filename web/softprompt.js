@@ -686,7 +686,8 @@ class Generation {
 // ---------------------------------------------------------------- tuning
 
 const TUNE_KEYS = ['method', 'virtualTokens', 'initText', 'optimizer', 'lr', 'weightDecay', 'schedule', 'warmup', 'clip',
-  'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format'];
+  'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format',
+  'memoryMb'];
 
 class TuneJob {
   constructor(model, options) {

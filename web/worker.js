@@ -667,12 +667,12 @@ export function serve(channel) {
     method: 'method', virtualTokens: 'virtual_tokens', init: 'init', initText: 'init_text', optimizer: 'optimizer',
     lr: 'lr', weightDecay: 'weight_decay', schedule: 'schedule', warmup: 'warmup', clip: 'clip', steps: 'steps',
     epochs: 'epochs', batchSize: 'batch_size', maxLength: 'max_length', seed: 'seed', shuffle: 'shuffle',
-    evalSplit: 'eval_split', evalEvery: 'eval_every', patience: 'patience',
+    evalSplit: 'eval_split', evalEvery: 'eval_every', patience: 'patience', memoryMb: 'memory_mb',
   };
 
   async function opTune(id, args) {
     checkTypes(args, ['virtualTokens', 'lr', 'weightDecay', 'warmup', 'clip', 'steps', 'epochs', 'batchSize', 'maxLength', 'seed',
-      'evalSplit', 'evalEvery', 'patience', 'checkpointEvery'], ['shuffle'], 'tune');
+      'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'memoryMb'], ['shuffle'], 'tune');
     wholeAtLeast0(args, 'evalEvery', 'tune');
     wholeAtLeast0(args, 'checkpointEvery', 'tune');
     const m = getModel(args.model);
@@ -682,8 +682,8 @@ export function serve(channel) {
     for (const [k, c] of Object.entries(TUNE_OPTS)) if (args[k] !== undefined) opts[c] = args[k];
     // the activation budget (C default 1 GiB) never above what wasm memory can still hold, so a
     // run that cannot fit is refused by sp_tuner_create with the sizes, before it allocates
-    const roomMb = Math.floor(engine().heapRoom() / (1 << 20));
-    if (roomMb < 1024) opts.memory_mb = Math.max(1, roomMb);
+    const roomMb = Math.max(1, Math.floor(engine().heapRoom() / (1 << 20)));
+    if ((opts.memory_mb ?? 1024) > roomMb) opts.memory_mb = roomMb;
     if (init) delete opts.init;
     if (opts.init !== undefined && !['random', 'vocab', 'text'].includes(opts.init)) {
       fail(ErrorCodes.SP_ERR_INVALID_ARG, `init must be random, vocab, text or an adapter (got ${opts.init})`);
