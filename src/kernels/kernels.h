@@ -9,8 +9,8 @@
  * Numerics (both tables): weights are dequantized exactly to f32 (d*q, no rounding), then
  * multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
  * formula whatever the row range or the thread count (bitwise identical results for any
- * split), and whatever n: a row computed alone (n=1, decoding) is bitwise equal to the same
- * row inside a batch (prefill) - except where decode_x16 says otherwise (Q8_0/Q4_0, n=1).
+ * split), and whatever n: a row computed alone (n=1) is bitwise equal to the same row
+ * inside a batch (prefill). Only matvec_decode may trade that for speed (decode_x16).
  * matmul_dx adds the terms to dx one row of W at a time, in row order, identically in both
  * tables (so the two tables agree bit for bit there). */
 #ifndef SP_KERNELS_H
@@ -47,10 +47,14 @@ typedef struct {
     /* dot product and out += a*x over n floats */
     float (*dot)(const float *a, const float *b, int32_t n);
     void (*axpy)(float *out, float a, const float *x, int32_t n);
-    /* 1 if matmul with n == 1 on Q8_0 / Q4_0 weights rounds x to 16 bits per block of 32
-     * (|error| <= max|x_block| / 65534 per element) and uses integer dot products (the
-     * wasmsimd table: decoding is then memory bound); 0 if it is exact like every other case. */
-    int32_t decode_x16;
+    /* Decoding: y[w.rows] (rows [row0,row1) only) = W · x for ONE row x[w.cols]. Same as
+     * matmul with n == 1, except that where decode_x16 is 1 it may round x to 16 bits per
+     * block of 32 on Q8_0 / Q4_0 weights (|error| <= max|x_block| / 65534 per element) and
+     * use integer dot products, which makes decoding memory bound. That rounding makes y a
+     * step function of x at that scale: use matmul wherever gradients or finite differences
+     * are taken (training, gradient checks), matvec_decode for token-by-token generation. */
+    void (*matvec_decode)(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1);
+    int32_t decode_x16; /* 1: matvec_decode rounds x as above (wasmsimd); 0: it equals matmul */
 } sp_kernels;
 
 typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;
@@ -62,6 +66,8 @@ const sp_kernels *sp_kernels_get(sp_isa isa);
  * exactly one task, with a fixed summation order). */
 void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n);
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n);
+/* y[w.rows] = W · x for one row through k->matvec_decode, rows split over the pool. */
+void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w);
 
 /* ---- small kernels (scalar; cheap next to the matrix products) ---- */
 /* out[i,:] = x[i,:] * rstd_i * w, rstd_i = 1/sqrt(mean(x[i,:]^2) + eps); rstd may be NULL. */

@@ -19,8 +19,8 @@ double sp_probe_peak_gflops(double seconds);
  * (0 = 64 MiB), for about `seconds`. Returns -1 if the buffers cannot be allocated. */
 double sp_probe_copy_gbs(size_t bytes, double seconds);
 
-/* GFLOP/s (2*n*rows*cols per call) of sp_matmul (Y = X·Wᵀ) / sp_matmul_dx (dX += dY·W)
- * on random weights of `type`, for about `seconds`. Returns -1 on bad arguments
+/* GFLOP/s (2*n*rows*cols per call) of sp_matmul (Y = X·Wᵀ; n == 1: sp_matvec_decode, the
+ * decoding path) / sp_matmul_dx (dX += dY·W) on random weights of `type`, for about `seconds`. Returns -1 on bad arguments
  * (unsupported type, cols not a multiple of 32 for quantized types) or out of memory. */
 double sp_bench_matmul_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds);
 double sp_bench_matmul_dx_gflops(sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds);

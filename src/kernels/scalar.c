@@ -89,6 +89,10 @@ static void matmul_dx_scalar(float *dx, const float *dy, const sp_mat *w, int32_
     }
 }
 
+static void matvec_decode_scalar(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+    matmul_scalar(y, x, w, 1, row0, row1);
+}
+
 static void mat_row_scalar(float *out, const sp_mat *w, int32_t r) {
     const uint8_t *row = sp_mat_row_ptr(w, r);
     for (int32_t c0 = 0; c0 < w->cols; c0 += SP_QK) {
@@ -114,5 +118,6 @@ const sp_kernels sp_kernels_scalar = {
     .mat_row = mat_row_scalar,
     .dot = dot_scalar,
     .axpy = axpy_scalar,
+    .matvec_decode = matvec_decode_scalar,
     .decode_x16 = 0,
 };

@@ -6,8 +6,8 @@
  *   in place and Q8_0 / Q4_0 blocks are dequantized in registers.
  *   Every output element follows one formula whatever the tile (batch invariant, so
  *   matvec and GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4,
- *   a fixed horizontal sum, then the k % 4 tail in order, added to y. The exception is
- *   decoding (n == 1) on Q8_0/Q4_0, which uses 16-bit activations ("x16" below).
+ *   a fixed horizontal sum, then the k % 4 tail in order, added to y. matvec_decode on
+ *   Q8_0/Q4_0 is the one exception: it uses 16-bit activations ("x16" below).
  * Backward dX += dY·W : "outer product" tiles, 4 rows of dY x 8 columns (8 accumulators),
  *   over W dequantized (or copied, F32) 128 rows x 32 columns at a time. Each dx
  *   element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
@@ -339,7 +339,7 @@ KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
 KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
 
 /* ---- decoding on Q8_0 / Q4_0: 16-bit activations and i32x4.dot_i16x8_s ----
- * For n == 1 the exact kernels above are compute bound (~55 ops per block and row). Here x
+ * For one row the exact kernels above are compute bound (~55 ops per block and row). Here x
  * is rounded once per call to 16 bits per block of 32 (xq = round(x / sx), sx = amax/32767,
  * |error| <= amax/65534 per element, far below the weights' own quantization error), and
  * each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact. */
@@ -424,7 +424,8 @@ typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, 
 KERNEL_PTR(fwx16_fn, fw_q8_0_1x4_x16);
 KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
 
-static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
+/* The forward product; x16 = 1 lets one-row products on Q8_0/Q4_0 round x (matvec_decode). */
+static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, int allow_x16) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
@@ -434,7 +435,7 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
         const int32_t len = imin(SP_FW_KC, K - k0);
         const int first = k0 == 0;
         const int quant = w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0;
-        const int x16 = n == 1 && quant && quantize_x16(xq, sx, x + k0, len);
+        const int x16 = allow_x16 && n == 1 && quant && quantize_x16(xq, sx, x + k0, len);
         for (int32_t r = row0; r < row1; r += nrt) {
             const int32_t nr = imin(nrt, row1 - r);
             if (n == 1 && quant) {
@@ -467,6 +468,14 @@ static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n
             fw_panel_3x3_p(y + r, ldy, first, n, nr, x + k0, K, wp[0], wp[1], wp[2], len);
         }
     }
+}
+
+static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
+    forward(y, x, w, n, row0, row1, 0);
+}
+
+static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+    forward(y, x, w, 1, row0, row1, 1);
 }
 
 /* ---- backward: dx += dy · W ---- */
@@ -564,6 +573,7 @@ const sp_kernels sp_kernels_wasmsimd = {
     .mat_row = mat_row_wasmsimd,
     .dot = dot_wasmsimd,
     .axpy = axpy_wasmsimd,
+    .matvec_decode = matvec_decode_wasmsimd,
     .decode_x16 = 1,
 };
 

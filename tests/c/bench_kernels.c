@@ -2,7 +2,8 @@
  *   emcc -O3 -msimd128 [-pthread -sPTHREAD_POOL_SIZE=2 -sEXIT_RUNTIME=1] -Isrc src/common.c src/tensor.c src/kernels/[a-z]*.c \
  *        tests/c/bench_kernels.c -o /tmp/bench.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node --no-experimental-fetch /tmp/bench.js [threads] [seconds] [cpu]
- * Prints the probes, GEMM GFLOP/s (n=128) forward and backward, and matvec (n=1) GB/s.
+ * Prints the probes, GEMM GFLOP/s (n=128) forward and backward, and decoding matvec GB/s
+ * (matvec_decode, n=1).
  * Timing is wall clock through sp_bench_* (what `npm run bench` reports). With "cpu" (one
  * thread, under node) every figure is timed with the process CPU time instead, best of
  * several calls: on a shared, loaded machine that removes time slicing from the figures. */
@@ -39,6 +40,7 @@ static double cpu_gflops(const sp_kernels *k, uint32_t t, int32_t n, int32_t row
     for (int rep = 0; rep < reps; rep++) {
         double t0 = cpu_ms();
         if (backward) k->matmul_dx(x, y, &w, n, 0, cols);
+        else if (n == 1) k->matvec_decode(y, x, &w, 0, rows);
         else k->matmul(y, x, &w, n, 0, rows);
         double dt = cpu_ms() - t0;
         if (dt > 0 && dt < best) best = dt;
