@@ -18,6 +18,7 @@ import {
 
 const SETTINGS_KEY = 'softprompt-studio.settings.v1';
 const NEAREST_K = 5;
+const CHECKPOINT_EVERY = 5; // steps between the checkpoints kept in IndexedDB (resume after a reload)
 
 // ---- state --------------------------------------------------------------------------------
 
@@ -33,6 +34,8 @@ const S = {
   history: { train: [], eval: [], total: 0 }, // chart data of the current/last run
   active: null, // the soft prompt in use: {adapter, name, savedId, origin, method, losses, evals, finalLoss, evalLoss, settings}
   gens: [], // running Generation objects
+  run: null, // the run being checkpointed: {token, writing: Promise|null, next: record|null, ended}
+  resumeOffer: null, // the interrupted run found in IndexedDB, offered for resuming
 };
 
 // What tests (and curious people) can read: plain data only.
@@ -42,6 +45,10 @@ const debug = {
   get data() { return S.data.preview ? { count: S.data.preview.count, errors: S.data.preview.errors.length, format: S.data.preview.format } : null; },
   get trainState() { return S.jobState; },
   get losses() { return S.history.train.map((p) => p[1]); },
+  get steps() { return S.history.train.map((p) => p[0]); },
+  get resumeOffer() { return S.resumeOffer ? { step: S.resumeOffer.step, totalSteps: S.resumeOffer.totalSteps, canResume: !$('resume-run').disabled } : null; },
+  checkpoint: null, // {step} of the last checkpoint written to IndexedDB
+  resumedFrom: null, // the step the current/last run resumed from
   get evalLosses() { return S.history.eval.map((p) => p[1]); },
   get active() { return S.active ? { name: S.active.name, savedId: S.active.savedId, origin: S.active.origin, finalLoss: S.active.finalLoss } : null; },
   outputs: { plain: '', prompt: '' },
@@ -102,6 +109,7 @@ async function startEngine() {
   };
   setPageState('engine', 'ready');
   updateButtons();
+  await offerResume();
   maybeLoadCachedModel();
 }
 
@@ -205,6 +213,7 @@ async function loadModelFrom(kind, what) {
     if (kind === 'url') rememberSettings();
     refreshData();
     renderSaved();
+    offerResume();
   } catch (e) {
     hideLoadProgress();
     setPageState('model', S.model ? 'loaded' : 'failed');
@@ -531,17 +540,24 @@ function resetStats() {
   $('train-progress').querySelector('.bar').style.width = '0%';
 }
 
-async function startTraining() {
-  const s = readSettings();
-  if (!S.model || !S.data.ok) return;
+/** Start a run from the settings and data on the page, or resume the interrupted run `rec`
+ *  (its settings, data and checkpoint, kept in IndexedDB). */
+async function startTraining(rec = null) {
+  const s = rec ? rec.settings : readSettings();
+  if (!S.model || (!rec && !S.data.ok)) return;
   rememberSettings();
-  S.history = { train: [], eval: [], total: s.lengthUnit === 'steps' ? s.length : 0 };
-  trainChart.setSeries({ train: [], eval: [], total: S.history.total });
+  hideResumeOffer();
+  if (rec) {
+    S.history = { train: rec.losses.map((p) => p.slice()), eval: rec.evalLosses.map((p) => p.slice()), total: rec.totalSteps };
+  } else {
+    S.history = { train: [], eval: [], total: s.lengthUnit === 'steps' ? s.length : 0 };
+  }
+  trainChart.setSeries({ train: S.history.train, eval: S.history.eval, total: S.history.total });
   resetStats();
-  $('train-note').textContent = '';
+  $('train-note').textContent = rec ? `Resumed from the checkpoint at step ${rec.step}.` : '';
+  debug.resumedFrom = rec ? rec.step : null;
   setJobState('running');
-  const opts = {
-    data: S.data.text,
+  const options = rec ? { ...rec.options } : {
     format: S.data.format,
     method: s.method,
     virtualTokens: s.virtualTokens,
@@ -557,6 +573,12 @@ async function startTraining() {
     evalEvery: s.evalEvery,
     seed: s.seed,
   };
+  const data = rec ? rec.data : { text: S.data.text, format: S.data.format };
+  const opts = { ...options, data: data.text, checkpointEvery: CHECKPOINT_EVERY };
+  if (rec) opts.resumeFrom = new Uint8Array(rec.checkpoint);
+  const run = { token: {}, writing: null, next: null, ended: false };
+  S.run = run;
+  if (!rec) await store.clearRun().catch(() => {}); // a new run replaces an interrupted one
   let job;
   try {
     job = S.model.tune(opts);
@@ -566,6 +588,16 @@ async function startTraining() {
     return;
   }
   S.job = job;
+  // Every CHECKPOINT_EVERY steps the engine hands over a checkpoint; the latest one is kept in
+  // IndexedDB with what resuming needs, so a reload (or a closed tab) loses at most those steps.
+  const base = baseModelRecord();
+  job.on('checkpoint', ({ step, bytes }) => {
+    keepCheckpoint(run, {
+      baseModel: base, settings: s, options, data, step, totalSteps: S.history.total,
+      checkpoint: bytes.slice().buffer,
+      losses: S.history.train.filter((p) => p[0] <= step), evalLosses: S.history.eval.filter((p) => p[0] <= step),
+    });
+  });
   const t0 = performance.now();
   job.on('progress', (st) => {
     S.history.train.push([st.step, st.loss]);
@@ -593,7 +625,14 @@ async function startTraining() {
     if (st === 'running' || st === 'paused') setJobState(st);
   });
   try {
-    const result = await job.done;
+    let result = await job.done;
+    if (rec) {
+      // the engine reports the steps it ran; the chart has the whole run
+      result = { ...result, history: {
+        steps: S.history.train.map(([step, loss]) => ({ step, loss })),
+        evals: S.history.eval.map(([step, evalLoss]) => ({ step, evalLoss })),
+      } };
+    }
     await adoptTrained(result, s);
     setJobState('done');
     $('train-state').textContent = result.reason === 'stopped' ? 'stopped: prompt kept' : result.reason === 'early-stop' ? 'done (stopped early)' : 'done';
@@ -610,9 +649,88 @@ async function startTraining() {
     }
   } finally {
     S.job = null;
+    await endRun(run); // the run is over (done, stopped, failed): nothing to resume
     updateButtons();
   }
 }
+
+/** Write a checkpoint record; one write at a time, the newest waiting one wins. */
+function keepCheckpoint(run, record) {
+  if (run.ended) return;
+  run.next = record;
+  if (run.writing) return;
+  run.writing = (async () => {
+    while (run.next && !run.ended) {
+      const r = run.next;
+      run.next = null;
+      try {
+        await store.saveRun(r);
+        if (!run.ended) debug.checkpoint = { step: r.step };
+      } catch (e) {
+        console.warn('could not keep the checkpoint in IndexedDB:', e);
+      }
+    }
+    run.writing = null;
+  })();
+}
+
+async function endRun(run) {
+  run.ended = true;
+  run.next = null;
+  if (run.writing) await run.writing;
+  if (S.run === run) {
+    S.run = null;
+    await store.clearRun().catch(() => {});
+  }
+}
+
+// ---- resuming an interrupted run ------------------------------------------------------------
+
+function hideResumeOffer() {
+  S.resumeOffer = null;
+  $('resume-offer').hidden = true;
+  setPageState('resume', 'none');
+}
+
+/** Offer the interrupted run kept in IndexedDB, if any (after the engine starts and after every model load). */
+async function offerResume() {
+  if (S.job) return;
+  let rec = null;
+  try { rec = await store.getRun(); } catch { rec = null; }
+  if (!rec || !rec.checkpoint || !rec.data) { hideResumeOffer(); return; }
+  S.resumeOffer = rec;
+  const of = rec.totalSteps ? ` of ${rec.totalSteps}` : '';
+  const when = fmtDate(rec.savedAt);
+  const name = rec.baseModel?.name ?? 'its model';
+  let text;
+  let can = false;
+  if (!S.model) text = `A training run on ${name} was interrupted at step ${rec.step}${of} (${when}). Load ${name} to resume it.`;
+  else if (!sameBase(rec)) text = `A training run was interrupted at step ${rec.step}${of} (${when}), on another model (${name}). Load that model to resume it.`;
+  else {
+    text = `A training run was interrupted at step ${rec.step}${of} (${when}). Resume the interrupted run from step ${rec.step}?`;
+    can = true;
+  }
+  $('resume-text').textContent = text;
+  $('resume-run').disabled = !can;
+  $('resume-offer').hidden = false;
+  setPageState('resume', can ? 'offered' : 'waiting');
+}
+
+async function resumeRun() {
+  const rec = S.resumeOffer;
+  if (!rec || !S.model || S.job) return;
+  // the run's settings and data come back into the page, as they were
+  writeSettings(rec.settings);
+  describeSettings();
+  if (rec.data.text.length > BIG_FILE) useBigFile({ name: 'the interrupted run’s data', size: rec.data.text.length, text: rec.data.text });
+  else { useBigFile(null); $('data-text').value = rec.data.text; }
+  $('data-format').value = rec.data.format || 'auto';
+  refreshData.flush();
+  await startTraining(rec);
+}
+
+$('resume-run').addEventListener('click', () => resumeRun());
+$('resume-discard').addEventListener('click', async () => { await store.clearRun().catch(() => {}); hideResumeOffer(); });
 
 async function adoptTrained(result, settings) {
   // The last prompt by default; the one with the lowest eval loss when asked (early stopping).

@@ -5,13 +5,21 @@
 //     evalLoss, method, numVirtualTokens, settings, losses: [[step, loss]], evalLosses,
 //     config: string (adapter_config.json), weights: ArrayBuffer (adapter_model.safetensors) }
 //
+// An interrupted tuning run lives in the store "runs" under the key "current" (one at a time):
+//   { id: 'current', baseModel, settings, options (the tune options, without the data), data: {text, format},
+//     step, totalSteps, checkpoint: ArrayBuffer (sp_tuner_checkpoint: prompt, optimiser state, step,
+//     data order), losses: [[step, loss]] and evalLosses up to that step, savedAt (ms) }
+// It is written every few steps while training and deleted when the run ends; after a page reload
+// the page offers to resume from it.
+//
 // Downloaded models live in the Cache API (cache "softprompt-models", keyed by URL), so the next
 // visit reads them from disk. When the browser refuses to store (QuotaExceededError, or no Cache
 // API at all) the bytes are kept in memory for this visit only and the caller is told so.
 
 const DB_NAME = 'softprompt-studio';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const STORE = 'prompts';
+const RUNS = 'runs';
 const MODEL_CACHE = 'softprompt-models';
 
 let dbPromise = null;
@@ -27,6 +35,7 @@ function openDb() {
         const s = db.createObjectStore(STORE, { keyPath: 'id', autoIncrement: true });
         s.createIndex('createdAt', 'createdAt');
       }
+      if (!db.objectStoreNames.contains(RUNS)) db.createObjectStore(RUNS, { keyPath: 'id' });
     };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error ?? new Error('could not open IndexedDB'));
@@ -36,10 +45,10 @@ function openDb() {
   return dbPromise;
 }
 
-function tx(mode, fn) {
+function tx(mode, fn, storeName = STORE) {
   return openDb().then((db) => new Promise((resolve, reject) => {
-    const t = db.transaction(STORE, mode);
-    const store = t.objectStore(STORE);
+    const t = db.transaction(storeName, mode);
+    const store = t.objectStore(storeName);
     let result;
     const req = fn(store);
     if (req) req.onsuccess = () => { result = req.result; };
@@ -66,6 +75,22 @@ export async function listPrompts() {
 
 export function getPrompt(id) { return tx('readonly', (s) => s.get(id)); }
 export function deletePrompt(id) { return tx('readwrite', (s) => s.delete(id)); }
+
+// ---- the interrupted run (resume after a reload) ---------------------------------------------
+
+/** Keep the run's latest checkpoint (replaces the previous one). */
+export function saveRun(record) {
+  return tx('readwrite', (s) => s.put({ ...record, id: 'current', savedAt: Date.now() }), RUNS);
+}
+
+/** The interrupted run, or null. */
+export async function getRun() {
+  return (await tx('readonly', (s) => s.get('current'), RUNS)) ?? null;
+}
+
+export function clearRun() {
+  return tx('readwrite', (s) => s.delete('current'), RUNS);
+}
 
 // ---- model cache ----------------------------------------------------------------------------
 
