@@ -3,7 +3,7 @@
  * Forward  Y = X·Wᵀ : "dot form" register tiles, 3 rows of X x 3 rows of W (9 f32x4
  *   accumulators over k), or 1 x 4 for n == 1 (decoding). A 3-row x KC tile of W is
  *   dequantized (or copied, F32) into a stack buffer first; for n == 1, F32 rows are read
- *   in place and Q8_0 / Q4_0 blocks are dequantized in registers.
+ *   in place and the other types are converted in registers.
  *   Every output element follows one formula whatever the tile (batch invariant, so
  *   matvec and GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4,
  *   a fixed horizontal sum, then the k % 4 tail in order, added to y. matvec_decode on
@@ -329,6 +329,74 @@ NOINLINE static void fw_q4_0_1x4(float *y, int first, int32_t nr, const float *x
     store_1x4(y, first, nr, c0, c1, c2, c3);
 }
 
+/* n == 1 on F16 / BF16 weights: converted in registers, same formula as fw_tile_1x4 on a
+ * converted tile (the conversions are exact). p0..p3: the rows at column k0; len values. */
+#define HALF_ROW8(c, p, conv)                                                                   \
+    do {                                                                                        \
+        v128_t v_ = wasm_v128_load((p) + (size_t)k * 2);                                        \
+        MA(c, x0, conv(wasm_u32x4_extend_low_u16x8(v_)));                                       \
+        MA(c, x1, conv(wasm_u32x4_extend_high_u16x8(v_)));                                      \
+    } while (0)
+#define HALF_ROW4(c, p, conv) MA(c, x0, conv(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero((p) + (size_t)k * 2))))
+
+static void half_tail_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3, const float *x,
+                          const uint8_t *const *ps, int32_t k4, int32_t len, int bf16) {
+    if (k4 == len) {
+        store_1x4(y, first, nr, c0, c1, c2, c3);
+        return;
+    }
+    float s[4];
+    wasm_v128_store(s, hsum4x4(c0, c1, c2, c3));
+    for (int32_t b = 0; b < nr; b++) {
+        float v = s[b];
+        for (int32_t k = k4; k < len; k++) {
+            uint16_t h;
+            memcpy(&h, ps[b] + (size_t)k * 2, 2);
+            v += x[k] * (bf16 ? sp_bits_f32((uint32_t)h << 16) : sp_half_to_f32(h));
+        }
+        y[b] = first ? v : y[b] + v;
+    }
+}
+
+NOINLINE static void fw_f16_1x4(float *y, int first, int32_t nr, const float *x,
+                                const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len) {
+    const f16_consts fc = f16_consts_make();
+#define F16C(h) f16x4_to_f32x4(h, &fc)
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    const int32_t k8 = len & ~7, k4 = len & ~3;
+    int32_t k = 0;
+    for (; k < k8; k += 8) {
+        const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
+        HALF_ROW8(c0, p0, F16C); HALF_ROW8(c1, p1, F16C); HALF_ROW8(c2, p2, F16C); HALF_ROW8(c3, p3, F16C);
+    }
+    if (k < k4) {
+        const v128_t x0 = wasm_v128_load(x + k);
+        HALF_ROW4(c0, p0, F16C); HALF_ROW4(c1, p1, F16C); HALF_ROW4(c2, p2, F16C); HALF_ROW4(c3, p3, F16C);
+    }
+#undef F16C
+    const uint8_t *ps[4] = {p0, p1, p2, p3};
+    half_tail_1x4(y, first, nr, c0, c1, c2, c3, x, ps, k4, len, 0);
+}
+
+NOINLINE static void fw_bf16_1x4(float *y, int first, int32_t nr, const float *x,
+                                 const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len) {
+#define BF16C(h) wasm_i32x4_shl(h, 16)
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    const int32_t k8 = len & ~7, k4 = len & ~3;
+    int32_t k = 0;
+    for (; k < k8; k += 8) {
+        const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
+        HALF_ROW8(c0, p0, BF16C); HALF_ROW8(c1, p1, BF16C); HALF_ROW8(c2, p2, BF16C); HALF_ROW8(c3, p3, BF16C);
+    }
+    if (k < k4) {
+        const v128_t x0 = wasm_v128_load(x + k);
+        HALF_ROW4(c0, p0, BF16C); HALF_ROW4(c1, p1, BF16C); HALF_ROW4(c2, p2, BF16C); HALF_ROW4(c3, p3, BF16C);
+    }
+#undef BF16C
+    const uint8_t *ps[4] = {p0, p1, p2, p3};
+    half_tail_1x4(y, first, nr, c0, c1, c2, c3, x, ps, k4, len, 1);
+}
+
 typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t,
                         const float *, const float *, const float *, int32_t);
 typedef void (*fw14_fn)(float *, int, int32_t, const float *, const float *, const float *, const float *, const float *, int32_t);
@@ -337,6 +405,9 @@ KERNEL_PTR(fw33_fn, fw_panel_3x3);
 KERNEL_PTR(fw14_fn, fw_tile_1x4);
 KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
 KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
+typedef void (*fwh_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
+KERNEL_PTR(fwh_fn, fw_f16_1x4);
+KERNEL_PTR(fwh_fn, fw_bf16_1x4);
 
 /* ---- decoding on Q8_0 / Q4_0: 16-bit activations and i32x4.dot_i16x8_s ----
  * For one row the exact kernels above are compute bound (~55 ops per block and row). Here x
@@ -446,6 +517,12 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
                     (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p)(y + r, first, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
                 else
                     (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
+                continue;
+            }
+            if (n == 1 && (w->type == SP_DTYPE_F16 || w->type == SP_DTYPE_BF16)) {
+                const uint8_t *hp[4];
+                for (int32_t b = 0; b < 4; b++) hp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + (size_t)k0 * 2;
+                (w->type == SP_DTYPE_F16 ? fw_f16_1x4_p : fw_bf16_1x4_p)(y + r, first, nr, x + k0, hp[0], hp[1], hp[2], hp[3], len);
                 continue;
             }
             const float *wp[4];

@@ -1,0 +1,154 @@
+/* attention_scalar.c - the reference row kernels of attention.h: plain loops that perform
+ * exactly the operations of the SIMD variant (4 lane accumulators where it has lanes), so the
+ * two tables agree bit for bit. Also the dispatch point sp_attn_kernels_for(). */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "attention.h"
+
+static inline float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* Cephes expf: x = n*ln2 + r, |r| <= ln2/2, exp(r) by a degree-7 polynomial, times 2^n. */
+float sp_attn_expf(float x) {
+    if (x != x) return x;
+    if (x > 88.0f) return INFINITY;
+    if (x < -87.0f) return 0.0f;
+    const float fx = rintf(x * 1.44269504088896341f);
+    float r = x - fx * 0.693359375f;
+    r = r - fx * -2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * (r * r) + r;
+    y = y + 1.0f;
+    return y * bits_f32((uint32_t)((int32_t)fx + 127) << 23);
+}
+
+/* the dot product of attention.h: 4 lanes over d in steps of 4, (l0+l2)+(l1+l3), then the tail */
+static inline float dot4(const float *a, const float *b, int32_t n) {
+    float l0 = 0.0f, l1 = 0.0f, l2 = 0.0f, l3 = 0.0f;
+    int32_t d = 0;
+    for (; d + 4 <= n; d += 4) {
+        l0 += a[d] * b[d];
+        l1 += a[d + 1] * b[d + 1];
+        l2 += a[d + 2] * b[d + 2];
+        l3 += a[d + 3] * b[d + 3];
+    }
+    float s = (l0 + l2) + (l1 + l3);
+    for (; d < n; d++) s += a[d] * b[d];
+    return s;
+}
+
+static void qk_scalar(float *dd, int64_t ldd, const float *y, int64_t ldy, int32_t ny, const float *x, int64_t ldx, int32_t nx,
+                      int32_t hd, float scale) {
+    for (int32_t i = 0; i < ny; i++)
+        for (int32_t j = 0; j < nx; j++) dd[i * ldd + j] = dot4(y + i * ldy, x + j * ldx, hd) * scale;
+}
+
+static void av_scalar(float *o, int64_t ldo, const float *a, int64_t lda, int32_t no, const float *x, int64_t ldx, int32_t nx,
+                      int32_t hd) {
+    for (int32_t i = 0; i < no; i++)
+        for (int32_t d = 0; d < hd; d++) {
+            float acc = o[i * ldo + d];
+            for (int32_t j = 0; j < nx; j++) acc += a[i * lda + j] * x[j * ldx + d];
+            o[i * ldo + d] = acc;
+        }
+}
+
+static void atv_scalar(float *z, int64_t ldz, const float *a, int64_t lda, int32_t nz, const float *y, int64_t ldy, int32_t ny,
+                       int32_t hd) {
+    for (int32_t j = 0; j < nz; j++)
+        for (int32_t d = 0; d < hd; d++) {
+            float acc = z[j * ldz + d];
+            for (int32_t i = 0; i < ny; i++) acc += a[i * lda + j] * y[i * ldy + d];
+            z[j * ldz + d] = acc;
+        }
+}
+
+/* wasm f32x4.max: NaN if either is NaN */
+static inline float fmax_nan(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+
+static float max_scalar(const float *x, int32_t n) {
+    float l[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) l[k] = fmax_nan(l[k], x[i + k]);
+    float m = fmax_nan(fmax_nan(l[0], l[2]), fmax_nan(l[1], l[3]));
+    for (; i < n; i++) m = fmax_nan(m, x[i]);
+    return m;
+}
+
+#define SP_EXP_BLOCK 256
+
+static double exp_sum_scalar(float *x, int32_t n, float mx) {
+    double total = 0.0;
+    for (int32_t b0 = 0; b0 < n; b0 += SP_EXP_BLOCK) {
+        const int32_t b1 = n - b0 < SP_EXP_BLOCK ? n : b0 + SP_EXP_BLOCK;
+        float l[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        int32_t i = b0;
+        for (; i + 4 <= b1; i += 4)
+            for (int k = 0; k < 4; k++) {
+                x[i + k] = sp_attn_expf(x[i + k] - mx);
+                l[k] += x[i + k];
+            }
+        float s = (l[0] + l[2]) + (l[1] + l[3]);
+        for (; i < b1; i++) {
+            x[i] = sp_attn_expf(x[i] - mx);
+            s += x[i];
+        }
+        total += (double)s;
+    }
+    return total;
+}
+
+static void scale_scalar(float *x, int32_t n, float a) {
+    for (int32_t i = 0; i < n; i++) x[i] *= a;
+}
+
+static void softmax_backward_scalar(float *p, const float *dp, int32_t n, float scale) {
+    const float s = dot4(p, dp, n);
+    for (int32_t j = 0; j < n; j++) p[j] = p[j] * (dp[j] - s) * scale;
+}
+
+/* silu(g) = g / (1 + exp(-g)), with -inf held at -FLT_MAX so that silu(-inf) = -0 */
+static inline float silu1(float g) {
+    const float gn = g < -FLT_MAX ? -FLT_MAX : g;
+    return gn / (1.0f + sp_attn_expf(-g));
+}
+
+static void swiglu_scalar(float *h, const float *g, const float *u, int32_t n) {
+    for (int32_t i = 0; i < n; i++) h[i] = silu1(g[i]) * u[i];
+}
+
+static void swiglu_backward_scalar(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        const float sg = 1.0f / (1.0f + sp_attn_expf(-g[i]));
+        const float gi = g[i], dhi = dh[i], ui = u[i];
+        du[i] = dhi * (gi * sg);
+        dg[i] = (dhi * ui) * (sg * (1.0f + gi * (1.0f - sg)));
+    }
+}
+
+const sp_attn_kernels sp_attn_kernels_scalar = {
+    .isa = "scalar",
+    .qk = qk_scalar,
+    .av = av_scalar,
+    .atv = atv_scalar,
+    .max = max_scalar,
+    .exp_sum = exp_sum_scalar,
+    .scale = scale_scalar,
+    .softmax_backward = softmax_backward_scalar,
+    .swiglu = swiglu_scalar,
+    .swiglu_backward = swiglu_backward_scalar,
+};
+
+const sp_attn_kernels *sp_attn_kernels_for(const sp_kernels *k) {
+#ifdef __wasm_simd128__
+    if (k && strcmp(k->isa, "wasmsimd") == 0) return &sp_attn_kernels_wasmsimd;
+#endif
+    (void)k;
+    return &sp_attn_kernels_scalar;
+}
