@@ -319,6 +319,8 @@ struct sp_tuner {
     sp_adapter *ad;          /* the parameters being trained (owned) */
     float *grad;             /* (n_params) */
     float *best;             /* (n_params) parameters with the lowest eval loss so far */
+    float *prev;             /* (n_params) parameters before the last update: the last ones whose loss was finite */
+    int32_t has_prev;        /* prev is valid (an update was made since create/resume) */
     int64_t n_params;
     double best_eval;        /* lowest eval loss (INFINITY before the first eval) */
     int32_t bad_evals, patience, stopped_early;
@@ -416,7 +418,8 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
     t->n_params = t->ad->n_params;
     t->grad = (float *)sp_arena_alloc(&t->arena, sizeof(float) * (size_t)t->n_params);
     t->best = (float *)sp_arena_alloc(&t->arena, sizeof(float) * (size_t)t->n_params);
-    if (!t->grad || !t->best) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
+    t->prev = (float *)sp_arena_alloc(&t->arena, sizeof(float) * (size_t)t->n_params);
+    if (!t->grad || !t->best || !t->prev) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
     memcpy(t->best, t->ad->params, sizeof(float) * (size_t)t->n_params);
 
     /* optimiser */
@@ -480,16 +483,28 @@ int32_t sp_tuner_step(sp_tuner *t, sp_error *err) {
     int64_t n_tgt;
     double loss_sum = runner_run(&t->run, t->ad->params, t->grad, &n_tgt);
     double loss = n_tgt ? loss_sum / (double)n_tgt : 0.0;
+    const size_t pbytes = sizeof(float) * (size_t)t->n_params;
     if (!isfinite(loss)) {
+        /* the current parameters gave this loss: fall back to the ones before the last update */
+        if (t->has_prev) memcpy(t->ad->params, t->prev, pbytes);
         sp_error_set(err, SP_ERR_NUMERIC, "step %d: the loss is %g; stopped, the last good prompt is kept (lower the learning rate)", t->step + 1, loss);
         return -1;
     }
     const float lr = sp_optim_lr(&t->opt.cfg, t->opt.t);
     sp_optim_stats st;
+    memcpy(t->prev, t->ad->params, pbytes);
     if (sp_optim_step(&t->opt, t->ad->params, t->grad, &st, err)) {
         sp_error_set(err, SP_ERR_NUMERIC, "step %d: the gradient is not finite; stopped, the last good prompt is kept", t->step + 1);
         return -1;
     }
+    for (int64_t i = 0; i < t->n_params; i++)
+        if (!isfinite(t->ad->params[i])) { /* e.g. AdamW's decay factor 1 - lr*wd far below -1 */
+            memcpy(t->ad->params, t->prev, pbytes);
+            sp_error_set(err, SP_ERR_NUMERIC, "step %d: the update made the prompt non-finite; stopped, the last good prompt is kept "
+                         "(lower the learning rate)", t->step + 1);
+            return -1;
+        }
+    t->has_prev = 1;
     t->pos += B;
     t->step++;
     int64_t tokens = 0;
@@ -616,6 +631,7 @@ int32_t sp_tuner_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *e
     t->step = hdr[0]; t->epoch = hdr[1]; t->pos = hdr[2]; t->bad_evals = hdr[4]; t->stopped_early = hdr[5];
     t->rng.s = rng;
     t->best_eval = best_eval;
+    t->has_prev = 0;
     snprintf(t->report, sizeof(t->report), "{\"step\":%d,\"total_steps\":%d,\"resumed\":true}", t->step, t->total_steps);
     return 0;
 }
