@@ -120,7 +120,7 @@ static sp_adapter *test_learns(sp_model *m, const jsonl *train, const jsonl *hel
 
 /* ---- round trip ----------------------------------------------------------------------------- */
 
-/* greedy ids (up to cap, -1 terminated) and the first step's logits */
+/* greedy ids into out (at most cap; returns the count) and the first step's logits */
 static int32_t greedy(sp_model *m, sp_adapter *ad, const char *prompt, int32_t *out, int32_t cap, float *logits0) {
     sp_error err;
     int32_t ids[128];
@@ -310,9 +310,9 @@ static void test_determinism(sp_model *m, const jsonl *data, const char *method)
     memset(&e, 0, sizeof(e));
     sp_tuner *te = tuner_new(m, opts2, data, NULL);
     if (te) {
-        run_steps(te, 0, 2, &e);
+        run_steps(te, 0, 1, &e);
         sp_tuner_free(te);
-        CHECK_MSG(memcmp(a.loss, e.loss, 2 * sizeof(double)) != 0, "%s: seeds 7 and 8 gave the same losses", method);
+        CHECK_MSG(a.loss[0] != e.loss[0], "%s: seeds 7 and 8 gave the same first loss", method);
     }
     free(a.params);
     free(c.params);
@@ -590,20 +590,20 @@ int main(void) {
     if (m && have && have_small) {
         sp_adapter *tuned = test_learns(m, &train, &held);
         printf("round trip:\n");
-        jsonl held4;
-        jl_head(&held4, &held, 4);
-        if (tuned) test_round_trip(m, tuned, "prompt", &held4, 20, m->cfg.dim);
+        jsonl held2;
+        jl_head(&held2, &held, 2);
+        if (tuned) test_round_trip(m, tuned, "prompt", &held2, 20, m->cfg.dim);
         sp_adapter_free(tuned);
-        sp_tuner *t = tuner_new(m, "{\"method\":\"prefix\",\"virtual_tokens\":6,\"lr\":0.1,\"batch_size\":2,\"steps\":3,\"eval_split\":0,\"seed\":5}",
+        sp_tuner *t = tuner_new(m, "{\"method\":\"prefix\",\"virtual_tokens\":6,\"lr\":0.1,\"batch_size\":2,\"steps\":2,\"eval_split\":0,\"seed\":5}",
                                 &small, NULL);
         if (t) {
-            for (int s = 0; s < 3; s++) CHECK(sp_tuner_step(t, &err) == 1);
+            for (int s = 0; s < 2; s++) CHECK(sp_tuner_step(t, &err) == 1);
             sp_adapter *pre = sp_tuner_adapter(t, 0, &err);
-            if (pre) test_round_trip(m, pre, "prefix", &held4, 6, m->cfg.n_layers * 2 * m->cfg.kv_dim);
+            if (pre) test_round_trip(m, pre, "prefix", &held2, 6, m->cfg.n_layers * 2 * m->cfg.kv_dim);
             sp_adapter_free(pre);
             sp_tuner_free(t);
         }
-        jl_free(&held4);
+        jl_free(&held2);
         printf("determinism:\n");
         test_determinism(m, &small, "prompt");
         test_determinism(m, &small, "prefix");
