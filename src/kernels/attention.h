@@ -36,7 +36,7 @@ typedef struct {
     /* z_j += sum_i a[i*lda + j] * y_i for j < nz, i < ny (z_j = z + j*ldz, y_i = y + i*ldy; hd floats). */
     void (*atv)(float *z, int64_t ldz, const float *a, int64_t lda, int32_t nz, const float *y, int64_t ldy, int32_t ny,
                 int32_t hd);
-    /* max of x[0..n) (n >= 1; NaN if any is NaN) */
+    /* max of x[0..n) (n >= 1). NaN inputs may be skipped (exp_sum then still gives NaN for them) */
     float (*max)(const float *x, int32_t n);
     /* x[0..n) = exp(x - mx); returns the sum of the new values (f32 lanes added into a double
      * every 256 values, so long rows such as a vocabulary stay accurate). */

@@ -13,7 +13,8 @@ float sp_attn_expf(float x) {
     if (x != x) return x;
     if (x > 88.0f) return INFINITY;
     if (x < -87.0f) return 0.0f;
-    const float fx = rintf(x * 1.44269504088896341f);
+    /* n = round-to-nearest-even(x * log2e) by the 1.5 * 2^23 trick (exact for |n| < 2^22) */
+    const float t = x * 1.44269504088896341f + 12582912.0f, fx = t - 12582912.0f;
     float r = x - fx * 0.693359375f;
     r = r - fx * -2.12194440e-4f;
     float y = 1.9875691500e-4f;
@@ -24,7 +25,9 @@ float sp_attn_expf(float x) {
     y = y * r + 5.0000001201e-1f;
     y = y * (r * r) + r;
     y = y + 1.0f;
-    return y * bits_f32((uint32_t)((int32_t)fx + 127) << 23);
+    uint32_t tb;
+    memcpy(&tb, &t, 4);
+    return y * bits_f32((tb - 0x4B400000u + 127u) << 23);
 }
 
 /* the dot product of attention.h: 4 lanes over d in steps of 4, (l0+l2)+(l1+l3), then the tail */
@@ -68,16 +71,16 @@ static void atv_scalar(float *z, int64_t ldz, const float *a, int64_t lda, int32
         }
 }
 
-/* wasm f32x4.max: NaN if either is NaN */
-static inline float fmax_nan(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+/* wasm f32x4.pmax: a < b ? b : a */
+static inline float pmax(float a, float b) { return a < b ? b : a; }
 
 static float max_scalar(const float *x, int32_t n) {
     float l[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
     int32_t i = 0;
     for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) l[k] = fmax_nan(l[k], x[i + k]);
-    float m = fmax_nan(fmax_nan(l[0], l[2]), fmax_nan(l[1], l[3]));
-    for (; i < n; i++) m = fmax_nan(m, x[i]);
+        for (int k = 0; k < 4; k++) l[k] = pmax(l[k], x[i + k]);
+    float m = pmax(pmax(l[0], l[2]), pmax(l[1], l[3]));
+    for (; i < n; i++) m = pmax(m, x[i]);
     return m;
 }
 

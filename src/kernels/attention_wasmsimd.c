@@ -31,21 +31,24 @@ static inline v128_t hsum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
 
 /* ---- exp: the polynomial of sp_attn_expf, lane by lane ---- */
 
-typedef struct { v128_t hi, lo, log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, inf, zero; } exp_consts;
+typedef struct { v128_t hi, lo, log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, magic, bias, inf, zero; } exp_consts;
 
+/* Built once per kernel call, outside the loops (V8 does not hoist v128 constants). */
 static inline exp_consts exp_consts_make(void) {
     exp_consts c = {wasm_f32x4_splat(88.0f), wasm_f32x4_splat(-87.0f), wasm_f32x4_splat(1.44269504088896341f),
                     wasm_f32x4_splat(0.693359375f), wasm_f32x4_splat(-2.12194440e-4f), wasm_f32x4_splat(1.9875691500e-4f),
                     wasm_f32x4_splat(1.3981999507e-3f), wasm_f32x4_splat(8.3334519073e-3f), wasm_f32x4_splat(4.1665795894e-2f),
                     wasm_f32x4_splat(1.6666665459e-1f), wasm_f32x4_splat(5.0000001201e-1f), wasm_f32x4_splat(1.0f),
-                    wasm_i32x4_splat(127), wasm_f32x4_splat(INFINITY), wasm_f32x4_splat(0.0f)};
+                    wasm_f32x4_splat(12582912.0f), wasm_i32x4_splat(0x4B400000 - 127), wasm_f32x4_splat(INFINITY),
+                    wasm_f32x4_splat(0.0f)};
     return c;
 }
 
 static inline v128_t exp4(v128_t x, const exp_consts *c) {
     const v128_t over = wasm_f32x4_gt(x, c->hi), under = wasm_f32x4_lt(x, c->lo);
-    x = wasm_f32x4_min(wasm_f32x4_max(x, c->lo), c->hi); /* NaN stays NaN */
-    const v128_t fx = wasm_f32x4_nearest(wasm_f32x4_mul(x, c->log2e));
+    x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, c->lo), c->hi); /* pseudo-min/max: one instruction each, NaN stays NaN */
+    const v128_t t = wasm_f32x4_add(wasm_f32x4_mul(x, c->log2e), c->magic); /* n in the low mantissa bits */
+    const v128_t fx = wasm_f32x4_sub(t, c->magic);
     v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, c->c1));
     r = wasm_f32x4_sub(r, wasm_f32x4_mul(fx, c->c2));
     v128_t y = c->p0;
@@ -56,7 +59,7 @@ static inline v128_t exp4(v128_t x, const exp_consts *c) {
     y = wasm_f32x4_add(wasm_f32x4_mul(y, r), c->p5);
     y = wasm_f32x4_add(wasm_f32x4_mul(y, wasm_f32x4_mul(r, r)), r);
     y = wasm_f32x4_add(y, c->one);
-    const v128_t p2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), c->bias), 23);
+    const v128_t p2 = wasm_i32x4_shl(wasm_i32x4_sub(t, c->bias), 23); /* 2^n = (n + 127) << 23 */
     y = wasm_f32x4_mul(y, p2);
     y = wasm_v128_bitselect(c->inf, y, over);
     return wasm_v128_bitselect(c->zero, y, under);
@@ -267,17 +270,19 @@ static void atv_wasmsimd(float *z, int64_t ldz, const float *a, int64_t lda, int
 
 /* ---- rows ---- */
 
-static float max_wasmsimd(const float *x, int32_t n) {
-    v128_t m = wasm_f32x4_splat(-INFINITY);
+NOINLINE static float max_wasmsimd(const float *x, int32_t n) {
+    /* pmax (a < b ? b : a) is one instruction; lanes as in the scalar loop, two chains for speed */
+    v128_t m0 = wasm_f32x4_splat(-INFINITY), m1 = m0;
     int32_t i = 0;
-    for (; i + 4 <= n; i += 4) m = wasm_f32x4_max(m, wasm_v128_load(x + i));
-    /* (max(l0,l2), max(l1,l3)) then their max: the scalar order */
-    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-    float r = wasm_f32x4_extract_lane(wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2)), 0);
-    for (; i < n; i++) {
-        const float v = x[i];
-        r = (r != r || v != v) ? r + v : (v > r ? v : r);
+    for (; i + 8 <= n; i += 8) {
+        m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + i));
+        m1 = wasm_f32x4_pmax(m1, wasm_v128_load(x + i + 4));
     }
+    m0 = wasm_f32x4_pmax(m0, m1);
+    for (; i + 4 <= n; i += 4) m0 = wasm_f32x4_pmax(m0, wasm_v128_load(x + i));
+    const v128_t m = wasm_f32x4_pmax(m0, wasm_i32x4_shuffle(m0, m0, 2, 3, 0, 1));
+    float r = wasm_f32x4_extract_lane(wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2)), 0);
+    for (; i < n; i++) r = r < x[i] ? x[i] : r;
     return r;
 }
 

@@ -1,72 +1,125 @@
 /* backward.c - reverse of forward.c with every weight frozen: gradients flow to the
  * activations only (the input embeddings, hence the soft prompt, and the past K/V rows,
  * hence the prefix). No weight gradient is computed and no memory is kept for one.
- * Each step quotes the forward line it inverts. Backward functions ACCUMULATE into d*. */
+ * Each step quotes the forward line it inverts. Backward functions ACCUMULATE into d*.
+ *
+ * Threads: as in forward.c (matrix products, rows); attention over (sequence, key/value head)
+ * units, each the only writer of its rows of dq, dk, dv and of its sequence's slice of the
+ * past gradient (summed over sequences in a fixed order afterwards). Bitwise identical for
+ * any thread count. */
 #include "transformer.h"
+#include "par.h"
+#include "../kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
 
 #define SLOT(a, l) ((a)->n_slots == 1 ? 0 : (l))
 
-/* Attention backward, one task per key/value head (so GQA's shared K/V rows and the
- * batch-shared past rows are written by one task only: deterministic, no races). */
+/* Key rows per atv call in the causal part: rows before the block's first key are skipped. */
+#define KEY_BLOCK 16
+
+/* Attention backward, one unit per (sequence b, key/value head): its group of query heads. */
 typedef struct {
-    const sp_model *m;
-    const float *q, *k, *v, *pk, *pv, *att, *dao;
-    float *dq, *dk, *dv, *dpk, *dpv, *datt;
+    const sp_config *c;
+    const sp_attn_kernels *ak;
+    const float *q, *k, *v;   /* this layer's (B, T, q_dim / kv_dim) */
+    const float *pk, *pv;     /* past rows (n_past, kv_dim), or NULL */
+    float *att;               /* (B, H, T, S): probabilities in, d(score) out */
+    const float *dao;         /* (B, T, q_dim) */
+    float *dq, *dk, *dv;      /* (B, T, q_dim / kv_dim), overwritten */
+    float *dpk, *dpv;         /* (B, n_past, kv_dim) per-sequence past gradients, or NULL */
+    float *datt;              /* (B * n_kv_heads, 4, S) scratch */
     int32_t B, T, n_past;
 } attn_bwd_ctx;
 
-static void attn_backward_task(void *vctx, int32_t kvh, int32_t n_tasks) {
-    attn_bwd_ctx *c = (attn_bwd_ctx *)vctx;
-    const sp_config *cfg = &c->m->cfg;
-    const sp_kernels *k = c->m->eng->k;
+static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
+    const attn_bwd_ctx *c = (const attn_bwd_ctx *)vctx;
+    const sp_config *cfg = c->c;
+    const sp_attn_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T, group = H / cfg->n_kv_heads;
+    const int32_t b = unit / cfg->n_kv_heads, kvh = unit % cfg->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *dp = c->datt + (size_t)kvh * S; /* (S) d loss / d p */
-    for (int32_t b = 0; b < c->B; b++) {
-        for (int32_t h = kvh * group; h < (kvh + 1) * group; h++) {
-            for (int32_t t = 0; t < T; t++) {
-                const size_t row = (size_t)b * T + t;
-                const float *p = c->att + (((size_t)b * H + h) * T + t) * S;
-                const float *dout = c->dao + row * qd + (size_t)h * hd;
-                const float *qrow = c->q + row * qd + (size_t)h * hd;
-                float *dqrow = c->dq + row * qd + (size_t)h * hd;
-                const int32_t n = np + t + 1;
-                /* forward: out = sum_s p[s] * v[s]  ->  dp[s] = dout . v[s] ; dv[s] += p[s] * dout */
-                float pdp = 0.0f;
-                for (int32_t s = 0; s < n; s++) {
-                    const float *vrow;
-                    float *dvrow;
-                    if (s < np) { vrow = c->pv + (size_t)s * kvd; dvrow = c->dpv ? c->dpv + (size_t)s * kvd : NULL; }
-                    else { vrow = c->v + ((size_t)b * T + (s - np)) * kvd; dvrow = c->dv + ((size_t)b * T + (s - np)) * kvd; }
-                    dp[s] = k->dot(dout, vrow + (size_t)kvh * hd, hd);
-                    pdp += p[s] * dp[s];
-                    if (dvrow) k->axpy(dvrow + (size_t)kvh * hd, p[s], dout, hd);
-                }
-                /* forward: p = softmax(score)  ->  dscore[s] = p[s] * (dp[s] - sum_j p[j] dp[j]) */
-                /* forward: score[s] = scale * q . k[s]  ->  dq += scale*dscore[s]*k[s] ; dk[s] += scale*dscore[s]*q */
-                for (int32_t s = 0; s < n; s++) {
-                    const float ds = p[s] * (dp[s] - pdp) * scale;
-                    if (ds == 0.0f) continue;
-                    const float *krow;
-                    float *dkrow;
-                    if (s < np) { krow = c->pk + (size_t)s * kvd; dkrow = c->dpk ? c->dpk + (size_t)s * kvd : NULL; }
-                    else { krow = c->k + ((size_t)b * T + (s - np)) * kvd; dkrow = c->dk + ((size_t)b * T + (s - np)) * kvd; }
-                    k->axpy(dqrow, ds, krow + (size_t)kvh * hd, hd);
-                    if (dkrow) k->axpy(dkrow + (size_t)kvh * hd, ds, qrow, hd);
-                }
-            }
+    float *dp = c->datt + (size_t)unit * 4 * S; /* (4, S) d loss / d p of 4 rows */
+    const size_t kvo = (size_t)b * T * kvd + (size_t)kvh * hd;
+    const float *k = c->k + kvo, *v = c->v + kvo;
+    float *dk = c->dk + kvo, *dv = c->dv + kvo;
+    const float *pk = np ? c->pk + (size_t)kvh * hd : NULL, *pv = np ? c->pv + (size_t)kvh * hd : NULL;
+    float *dpk = c->dpk ? c->dpk + (size_t)b * np * kvd + (size_t)kvh * hd : NULL;
+    float *dpv = c->dpv ? c->dpv + (size_t)b * np * kvd + (size_t)kvh * hd : NULL;
+    for (int32_t t = 0; t < T; t++) { /* this unit's rows of dq, dk, dv start at zero */
+        float *dqt = c->dq + ((size_t)b * T + t) * qd + (size_t)kvh * group * hd, *dkt = dk + (size_t)t * kvd, *dvt = dv + (size_t)t * kvd;
+        for (int32_t e = 0; e < group * hd; e++) dqt[e] = 0.0f;
+        for (int32_t e = 0; e < hd; e++) dkt[e] = dvt[e] = 0.0f;
+    }
+    for (int32_t h = kvh * group; h < (kvh + 1) * group; h++) {
+        float *P = c->att + ((size_t)b * H + h) * T * S; /* (T, S), zero past each row's causal limit */
+        const size_t qo = (size_t)b * T * qd + (size_t)h * hd;
+        const float *q = c->q + qo, *dout = c->dao + qo;
+        float *dq = c->dq + qo;
+        /* forward: out_t = sum_s p[t,s] v_s  ->  dv_s += sum_t p[t,s] dout_t (row t sees own key j iff j <= t) */
+        if (dpv) ak->atv(dpv, kvd, P, S, np, dout, qd, T, hd);
+        for (int32_t j0 = 0; j0 < T; j0 += KEY_BLOCK) {
+            const int32_t nz = T - j0 < KEY_BLOCK ? T - j0 : KEY_BLOCK;
+            ak->atv(dv + (size_t)j0 * kvd, kvd, P + (size_t)j0 * S + np + j0, S, nz, dout + (size_t)j0 * qd, qd, T - j0, hd);
+        }
+        /* forward: p = softmax(score)  ->  dscore[s] = p[s] * (dp[s] - sum_j p[j] dp[j]), dp[s] = dout . v_s
+         * (scale folded in: P now holds scale * dscore) */
+        for (int32_t t0 = 0; t0 < T; t0 += 4) {
+            const int32_t nt = T - t0 < 4 ? T - t0 : 4;
+            if (np) ak->qk(dp, S, dout + (size_t)t0 * qd, qd, nt, pv, kvd, np, hd, 1.0f);
+            ak->qk(dp + np, S, dout + (size_t)t0 * qd, qd, nt, v, kvd, t0 + nt, hd, 1.0f);
+            for (int32_t i = 0; i < nt; i++) ak->softmax_backward(P + (size_t)(t0 + i) * S, dp + (size_t)i * S, np + t0 + i + 1, scale);
+        }
+        /* forward: score[t,s] = scale * q_t . k_s  ->  dq_t += sum_s dscore k_s ; dk_s += sum_t dscore q_t */
+        for (int32_t t0 = 0; t0 < T; t0 += 4) {
+            const int32_t nt = T - t0 < 4 ? T - t0 : 4;
+            if (np) ak->av(dq + (size_t)t0 * qd, qd, P + (size_t)t0 * S, S, nt, pk, kvd, np, hd);
+            ak->av(dq + (size_t)t0 * qd, qd, P + (size_t)t0 * S + np, S, nt, k, kvd, t0 + nt, hd);
+        }
+        if (dpk) ak->atv(dpk, kvd, P, S, np, q, qd, T, hd);
+        for (int32_t j0 = 0; j0 < T; j0 += KEY_BLOCK) {
+            const int32_t nz = T - j0 < KEY_BLOCK ? T - j0 : KEY_BLOCK;
+            ak->atv(dk + (size_t)j0 * kvd, kvd, P + (size_t)j0 * S + np + j0, S, nz, q + (size_t)j0 * qd, qd, T - j0, hd);
         }
     }
     (void)n_tasks;
 }
 
-static float silu_grad(float g) {
-    float sg = 1.0f / (1.0f + expf(-g));
-    return sg * (1.0f + g * (1.0f - sg));
+/* ---- row-wise steps ---- */
+
+typedef struct {
+    const sp_model *m;
+    float *dx;                   /* rmsnorm backward: accumulated (rows, dim) */
+    const float *dout, *x, *w, *rstd;
+    float *dg, *du;              /* SwiGLU backward */
+    const float *dh, *g, *u;
+    float *zero;                 /* buffers to clear: zero[i] (rows, zcols[i]) */
+    float *zero2;
+    int32_t zcols, zcols2, cols;
+} brows_ctx;
+
+static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
+    const brows_ctx *c = (const brows_ctx *)vc;
+    const int32_t dim = c->m->cfg.dim;
+    const size_t o = (size_t)r0 * dim;
+    sp_rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
+    if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
+    if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
+}
+
+static void swiglu_back_rows(void *vc, int32_t r0, int32_t r1) {
+    const brows_ctx *c = (const brows_ctx *)vc;
+    const size_t o = (size_t)r0 * c->cols;
+    sp_attn_kernels_for(c->m->eng->k)->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (r1 - r0) * c->cols);
+    if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
+}
+
+static void zero_rows(void *vc, int32_t r0, int32_t r1) {
+    const brows_ctx *c = (const brows_ctx *)vc;
+    if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
+    if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
 }
 
 void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, int32_t B, int32_t T,
@@ -77,56 +130,75 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
     const sp_kernels *k = m->eng->k;
     const size_t rows = (size_t)B * T, s = (size_t)SLOT(a, l);
     const int32_t np = past ? past->n_past : 0, S = np + T;
-    const int32_t dim = c->dim, hid = c->hidden_dim;
+    const int32_t dim = c->dim, hid = c->hidden_dim, qd = c->q_dim, kvd = c->kv_dim;
+    const int32_t R = (int32_t)rows;
 
     const float *x = a->x + (size_t)l * rows * dim;
     const float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
-    const float *q = a->q + s * rows * c->q_dim, *kk = a->k + s * rows * c->kv_dim, *v = a->v + s * rows * c->kv_dim;
+    const float *q = a->q + s * rows * qd, *kk = a->k + s * rows * kvd, *v = a->v + s * rows * kvd;
     const float *xmid = a->xmid + s * rows * dim;
     const float *gate = a->gate + s * rows * hid, *up = a->up + s * rows * hid;
-    const float *att = a->att + s * (size_t)B * c->n_heads * T * S;
+    float *att = a->att + s * (size_t)B * c->n_heads * T * S;
 
     /* forward: x' = xmid + hb·Wdᵀ, hb = silu(gate)*up  ->  dh = dx'·Wd */
-    memset(g->dh, 0, sizeof(float) * rows * hid);
-    sp_matmul_dx(pool, k, g->dh, g->dx, &L->w_down, (int32_t)rows);
-    for (size_t i = 0; i < rows * hid; i++) {
-        g->dgate[i] = g->dh[i] * up[i] * silu_grad(gate[i]);
-        g->dup[i] = g->dh[i] * sp_silu(gate[i]);
-    }
+    brows_ctx z1 = {.m = m, .zero = g->dh, .zcols = hid, .zero2 = g->dxn, .zcols2 = dim};
+    sp_par_rows(pool, R, (double)hid + dim, zero_rows, &z1);
+    sp_matmul_dx(pool, k, g->dh, g->dx, &L->w_down, R);
+    /* forward: hb = silu(gate) * up  ->  dgate = dh * up * silu'(gate), dup = dh * silu(gate) */
+    brows_ctx sw = {.m = m, .dg = g->dgate, .du = g->dup, .dh = g->dh, .g = gate, .u = up, .cols = hid};
+    sp_par_rows(pool, R, 10.0 * hid, swiglu_back_rows, &sw);
     /* forward: gate = xn·Wgᵀ, up = xn·Wuᵀ  ->  dxn = dgate·Wg + dup·Wu */
-    memset(g->dxn, 0, sizeof(float) * rows * dim);
-    sp_matmul_dx(pool, k, g->dxn, g->dgate, &L->w_gate, (int32_t)rows);
-    sp_matmul_dx(pool, k, g->dxn, g->dup, &L->w_up, (int32_t)rows);
-    /* forward: xn = rmsnorm(xmid); the residual passes dx' through unchanged  ->  dx = d xmid */
-    sp_rmsnorm_backward(g->dx, g->dxn, xmid, L->ffn_norm, rstd2, (int32_t)rows, dim);
+    sp_matmul_dx(pool, k, g->dxn, g->dgate, &L->w_gate, R);
+    sp_matmul_dx(pool, k, g->dxn, g->dup, &L->w_up, R);
+    /* forward: xn = rmsnorm(xmid); the residual passes dx' through unchanged  ->  dx = d xmid
+     * (then clear dao and, its rows read, dxn for the next products) */
+    brows_ctx n2 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = xmid, .w = L->ffn_norm, .rstd = rstd2, .zero = g->dao, .zcols = qd,
+                    .zero2 = g->dxn, .zcols2 = dim};
+    sp_par_rows(pool, R, 4.0 * dim + qd, rmsnorm_back_rows, &n2);
 
     /* forward: xmid = x + ao·Woᵀ  ->  dao = dxmid·Wo */
-    memset(g->dao, 0, sizeof(float) * rows * c->q_dim);
-    sp_matmul_dx(pool, k, g->dao, g->dx, &L->wo, (int32_t)rows);
+    sp_matmul_dx(pool, k, g->dao, g->dx, &L->wo, R);
     /* forward: ao = softmax(q·kᵀ·scale)·v */
-    memset(g->dq, 0, sizeof(float) * rows * c->q_dim);
-    memset(g->dk, 0, sizeof(float) * rows * c->kv_dim);
-    memset(g->dv, 0, sizeof(float) * rows * c->kv_dim);
-    attn_bwd_ctx ac = {m, q, kk, v,
+    float *dpk = NULL, *dpv = NULL; /* per-sequence slices, summed into dpast below */
+    if (np && (dpast_k || dpast_v)) {
+        memset(g->dpast, 0, sizeof(float) * 2 * (size_t)B * np * kvd);
+        if (dpast_k) dpk = g->dpast;
+        if (dpast_v) dpv = g->dpast + (size_t)B * np * kvd;
+    }
+    attn_bwd_ctx ac = {c, sp_attn_kernels_for(k), q, kk, v,
                        np ? past->k + (size_t)l * past->layer_stride : NULL,
                        np ? past->v + (size_t)l * past->layer_stride : NULL,
-                       att, g->dao, g->dq, g->dk, g->dv,
-                       np && dpast_k ? dpast_k + (size_t)l * past->layer_stride : NULL,
-                       np && dpast_v ? dpast_v + (size_t)l * past->layer_stride : NULL,
-                       g->datt, B, T, np};
-    sp_pool_run(pool, attn_backward_task, &ac, c->n_kv_heads);
+                       att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np};
+    const int32_t units = B * c->n_kv_heads;
+    const double work = 4.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
+    sp_pool_run(units > 1 && work >= (1 << 17) ? pool : NULL, attn_backward_task, &ac, units);
+    for (int32_t which = 0; which < 2; which++) { /* d past += sum over sequences, in b order */
+        float *src = which ? dpv : dpk, *dst = which ? dpast_v : dpast_k;
+        if (!src) continue;
+        dst += (size_t)l * past->layer_stride;
+        for (int32_t b = 0; b < B; b++) {
+            const float *sb = src + (size_t)b * np * kvd;
+            for (size_t i = 0; i < (size_t)np * kvd; i++) dst[i] += sb[i];
+        }
+    }
     /* forward: q, k = rope(q), rope(k)  ->  rotate the gradients back */
+    const float *rope = a->rope; /* positions np .. np+T-1: set by the forward of this call */
+    if (a->rope_n != T || a->rope_pos0 != np) {
+        sp_rope_table(c, a->rope, T, np);
+        a->rope_n = T;
+        a->rope_pos0 = np;
+    }
     for (int32_t b = 0; b < B; b++) {
-        sp_rope(c, g->dq + (size_t)b * T * c->q_dim, T, c->n_heads, np, -1);
-        sp_rope(c, g->dk + (size_t)b * T * c->kv_dim, T, c->n_kv_heads, np, -1);
+        sp_rope_apply(c, rope, g->dq + (size_t)b * T * qd, T, c->n_heads, -1);
+        sp_rope_apply(c, rope, g->dk + (size_t)b * T * kvd, T, c->n_kv_heads, -1);
     }
     /* forward: q,k,v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ  ->  dxn = dq·Wq + dk·Wk + dv·Wv */
-    memset(g->dxn, 0, sizeof(float) * rows * dim);
-    sp_matmul_dx(pool, k, g->dxn, g->dq, &L->wq, (int32_t)rows);
-    sp_matmul_dx(pool, k, g->dxn, g->dk, &L->wk, (int32_t)rows);
-    sp_matmul_dx(pool, k, g->dxn, g->dv, &L->wv, (int32_t)rows);
+    sp_matmul_dx(pool, k, g->dxn, g->dq, &L->wq, R);
+    sp_matmul_dx(pool, k, g->dxn, g->dk, &L->wk, R);
+    sp_matmul_dx(pool, k, g->dxn, g->dv, &L->wv, R);
     /* forward: xn = rmsnorm(x); residual  ->  dx += rmsnorm'(dxn) */
-    sp_rmsnorm_backward(g->dx, g->dxn, x, L->attn_norm, rstd1, (int32_t)rows, dim);
+    brows_ctx n1 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = x, .w = L->attn_norm, .rstd = rstd1};
+    sp_par_rows(pool, R, 4.0 * dim, rmsnorm_back_rows, &n1);
 }
 
 void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t T, const sp_past *past,
@@ -136,7 +208,8 @@ void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t 
     /* forward: xf = rmsnorm(x_L)  ->  dx_L = rmsnorm'(dxf) */
     memcpy(g->dxn, g->dx, sizeof(float) * rows * c->dim);
     memset(g->dx, 0, sizeof(float) * rows * c->dim);
-    sp_rmsnorm_backward(g->dx, g->dxn, a->x + (size_t)c->n_layers * rows * c->dim, m->out_norm, a->rstdf, (int32_t)rows, c->dim);
+    brows_ctx nf = {.m = m, .dx = g->dx, .dout = g->dxn, .x = a->x + (size_t)c->n_layers * rows * c->dim, .w = m->out_norm, .rstd = a->rstdf};
+    sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_back_rows, &nf);
     for (int32_t l = c->n_layers - 1; l >= 0; l--) {
         /* recompute: the single slot holds the last layer after sp_forward; refill it for the others */
         if (a->n_slots == 1 && l != c->n_layers - 1) sp_layer_forward(m, a, l, B, T, past);

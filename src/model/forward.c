@@ -5,8 +5,15 @@
  *               ao = softmax(q·kᵀ/√hd over [past ; causal rows]) · v ; xmid = x + ao·Woᵀ
  *               xn = rmsnorm(xmid) ; x' = xmid + (silu(xn·Wgᵀ) * xn·Wuᵀ)·Wdᵀ
  *   xf = rmsnorm(x_L) ; logits = xf·Woutᵀ (only at the rows that need them)
+ *
+ * Threads: the matrix products split over the pool (kernels/dispatch.c); attention splits over
+ * (sequence, head, 4-row tile) units; row-wise steps (norms, residuals, SwiGLU, the LM head's
+ * softmax) over rows (par.h). Every output element is computed by one fixed formula whatever
+ * the split, so results are bitwise identical for any thread count.
  */
 #include "transformer.h"
+#include "par.h"
+#include "../kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,7 +26,8 @@
 static int acc(size_t *total, size_t a, size_t b, size_t c) {
     size_t x, y;
     if (!sp_mul_size(a, b, &x) || !sp_mul_size(x, c, &y) || !sp_mul_size(y, sizeof(float), &y)) return 0;
-    y = (y + 15) & ~(size_t)15;
+    if (!sp_add_size(y, 4 + 15, &y)) return 0; /* take() asks 4 bytes more; the arena aligns to 16 */
+    y &= ~(size_t)15;
     return sp_add_size(*total, y, total);
 }
 
@@ -31,7 +39,7 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
              acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->hidden_dim) &&
              acc(&t, L, rows, (size_t)c->hidden_dim) && acc(&t, rows, 1, 1) && acc(&t, rows, (size_t)c->dim, 1) &&
              acc(&t, rows, (size_t)c->dim, 1) && acc(&t, rows, (size_t)c->hidden_dim, 1) &&
-             acc(&t, (size_t)B * (size_t)c->n_heads, S, 1);
+             acc(&t, (size_t)SP_ATTN_SLOTS * 4, S, 1) && acc(&t, (size_t)T, (size_t)c->head_dim, 1);
     if (ok && keep_att) ok = acc(&t, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S);
     return ok ? t : 0;
 }
@@ -39,7 +47,8 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
 size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past) {
     size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, t = 0;
     int ok = acc(&t, rows, (size_t)c->dim, 2) && acc(&t, rows, (size_t)c->q_dim, 2) && acc(&t, rows, (size_t)c->kv_dim, 2) &&
-             acc(&t, rows, (size_t)c->hidden_dim, 3) && acc(&t, (size_t)c->n_kv_heads, S, 1);
+             acc(&t, rows, (size_t)c->hidden_dim, 3) && acc(&t, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1) &&
+             acc(&t, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim);
     return ok ? t : 0;
 }
 
@@ -71,7 +80,8 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     a->xf = take(ar, rows, (size_t)c->dim, 1, &fail);
     a->xn = take(ar, rows, (size_t)c->dim, 1, &fail);
     a->hb = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    a->scores = take(ar, (size_t)B * (size_t)c->n_heads, S, 1, &fail);
+    a->scores = take(ar, (size_t)SP_ATTN_SLOTS * 4, S, 1, &fail);
+    a->rope = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
     if (keep_att) a->att = take(ar, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S, &fail);
     if (fail)
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for activations (batch %d x %d rows, %zu bytes)", B, T,
@@ -92,7 +102,8 @@ sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t 
     g->dh = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
     g->dgate = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
     g->dup = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    g->datt = take(ar, (size_t)c->n_kv_heads, S, 1, &fail);
+    g->datt = take(ar, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1, &fail);
+    g->dpast = take(ar, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim, &fail);
     if (fail) return sp_error_set(err, SP_ERR_NOMEM, "out of memory for gradients (%zu bytes)", sp_grads_bytes(c, B, T, n_past));
     return SP_OK;
 }
@@ -104,13 +115,45 @@ void sp_embed(const sp_model *m, float *x_out, const int32_t *ids, int32_t n) {
     for (int32_t i = 0; i < n; i++) m->eng->k->mat_row(x_out + (size_t)i * m->cfg.dim, &m->tok_embd, ids[i]);
 }
 
+void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0) {
+    const int32_t hd = c->head_dim, half = hd / 2;
+    for (int32_t r = 0; r < n; r++) {
+        const float pos = (float)(pos0 + r);
+        for (int32_t i = 0; i < half; i++) {
+            /* freq_i = theta^(-2i/hd), computed as llama2.c does */
+            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
+            float val = pos * freq;
+            tab[((size_t)r * half + i) * 2] = cosf(val);
+            tab[((size_t)r * half + i) * 2 + 1] = sinf(val);
+        }
+    }
+}
+
+void sp_rope_apply(const sp_config *c, const float *tab, float *x, int32_t n, int32_t n_heads, int32_t sign) {
+    const int32_t hd = c->head_dim, half = hd / 2;
+    const int adjacent = c->rope_style == SP_ROPE_ADJACENT;
+    for (int32_t r = 0; r < n; r++) {
+        float *row = x + (size_t)r * n_heads * hd;
+        const float *cs = tab + (size_t)r * half * 2;
+        for (int32_t h = 0; h < n_heads; h++) {
+            float *v = row + (size_t)h * hd;
+            for (int32_t i = 0; i < half; i++) {
+                const float fc = cs[2 * i], fs = cs[2 * i + 1] * (float)sign;
+                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
+                const float a = v[i0], b = v[i1];
+                v[i0] = a * fc - b * fs;
+                v[i1] = a * fs + b * fc;
+            }
+        }
+    }
+}
+
 void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t pos0, int32_t sign) {
     const int32_t hd = c->head_dim, half = hd / 2;
     for (int32_t r = 0; r < n; r++) {
         const float pos = (float)(pos0 + r);
         float *row = x + (size_t)r * n_heads * hd;
-        for (int32_t i = 0; i < half; i++) {
-            /* freq_i = theta^(-2i/hd), computed as llama2.c does */
+        for (int32_t i = 0; i < half; i++) { /* the formulas of sp_rope_table / sp_rope_apply */
             float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
             float val = pos * freq;
             float fc = cosf(val), fs = sinf(val) * (float)sign;
@@ -126,53 +169,119 @@ void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t p
     }
 }
 
-/* Attention forward, one task per (sequence b, query head h). */
+/* The rope table of acts for positions pos0 .. pos0+T-1 (kept across layers and calls). */
+static const float *acts_rope(const sp_config *c, sp_acts *a, int32_t T, int32_t pos0) {
+    if (a->rope_n != T || a->rope_pos0 != pos0) {
+        sp_rope_table(c, a->rope, T, pos0);
+        a->rope_n = T;
+        a->rope_pos0 = pos0;
+    }
+    return a->rope;
+}
+
+/* ---- attention forward: units of (sequence b, head h, tile of 4 query rows) ---- */
+
 typedef struct {
-    const sp_model *m;
-    sp_acts *a;
-    const float *q, *k, *v;  /* this layer's (B, T, *) */
+    const sp_config *c;
+    const sp_attn_kernels *ak;
+    const float *q, *k, *v;  /* this layer's (B, T, q_dim / kv_dim), after RoPE */
     const float *pk, *pv;    /* this layer's past rows (n_past, kv_dim), or NULL */
-    float *att;              /* this layer's (B, H, T, S) or NULL */
-    float *ao;
-    int32_t B, T, n_past;
+    float *att;              /* this layer's (B, H, T, S) probabilities, or NULL */
+    float *scratch;          /* (SP_ATTN_SLOTS, 4, S) when att is NULL */
+    float *ao;               /* (B, T, q_dim) */
+    int32_t B, T, n_past, n_tiles, n_units;
 } attn_ctx;
 
-static void attn_forward_task(void *vctx, int32_t task, int32_t n_tasks) {
-    attn_ctx *c = (attn_ctx *)vctx;
-    const sp_config *cfg = &c->m->cfg;
-    const sp_kernels *k = c->m->eng->k;
+/* Rows t0 .. t0+nt-1 of sequence b, head h:
+ *   p[t, s] = softmax_s(scale * q_t · k_s) over s <= n_past + t ; ao_t = sum_s p[t, s] v_s */
+static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
+    const sp_config *cfg = c->c;
+    const sp_attn_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T;
-    const int32_t b = task / H, h = task % H, kvh = h / (H / cfg->n_kv_heads);
+    const int32_t tile = unit % c->n_tiles, bh = unit / c->n_tiles, b = bh / H, h = bh % H;
+    const int32_t kvh = h / (H / cfg->n_kv_heads);
+    const int32_t t0 = tile * 4, nt = T - t0 < 4 ? T - t0 : 4, n_keys = np + t0 + nt;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int32_t t = 0; t < T; t++) {
-        const float *qrow = c->q + ((size_t)b * T + t) * qd + (size_t)h * hd;
-        float *p = c->att ? c->att + (((size_t)b * H + h) * T + t) * S : c->a->scores + (size_t)task * S;
-        const int32_t n = np + t + 1;
-        float mx = -INFINITY;
-        for (int32_t s = 0; s < n; s++) {
-            const float *krow = s < np ? c->pk + (size_t)s * kvd : c->k + ((size_t)b * T + (s - np)) * kvd;
-            float sc = k->dot(qrow, krow + (size_t)kvh * hd, hd) * scale;
-            p[s] = sc;
-            if (sc > mx) mx = sc;
-        }
-        float sum = 0.0f;
-        for (int32_t s = 0; s < n; s++) {
-            p[s] = expf(p[s] - mx);
-            sum += p[s];
-        }
-        const float inv = 1.0f / sum;
-        for (int32_t s = 0; s < n; s++) p[s] *= inv;
-        if (c->att)
-            for (int32_t s = n; s < S; s++) p[s] = 0.0f;
-        float *out = c->ao + ((size_t)b * T + t) * qd + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int32_t s = 0; s < n; s++) {
-            const float *vrow = s < np ? c->pv + (size_t)s * kvd : c->v + ((size_t)b * T + (s - np)) * kvd;
-            k->axpy(out, p[s], vrow + (size_t)kvh * hd, hd);
-        }
+    const float *q = c->q + ((size_t)b * T + t0) * qd + (size_t)h * hd;
+    const float *k = c->k + (size_t)b * T * kvd + (size_t)kvh * hd, *v = c->v + (size_t)b * T * kvd + (size_t)kvh * hd;
+    float *p = c->att ? c->att + (((size_t)b * H + h) * T + t0) * S : scratch; /* (nt, S) */
+    /* scores: the past rows, then this sequence's rows up to the tile's last row */
+    if (np) ak->qk(p, S, q, qd, nt, c->pk + (size_t)kvh * hd, kvd, np, hd, scale);
+    ak->qk(p + np, S, q, qd, nt, k, kvd, t0 + nt, hd, scale);
+    for (int32_t i = 0; i < nt; i++) {
+        float *pi = p + (size_t)i * S;
+        const int32_t n = np + t0 + i + 1; /* causal: row t0+i sees keys 0 .. n-1 */
+        const float mx = ak->max(pi, n);
+        const double sum = ak->exp_sum(pi, n, mx);
+        ak->scale(pi, n, (float)(1.0 / sum));
+        const int32_t end = c->att ? S : n_keys; /* zeros past the causal limit (read by av) */
+        if (end > n) memset(pi + n, 0, sizeof(float) * (size_t)(end - n));
     }
-    (void)n_tasks;
+    float *out = c->ao + ((size_t)b * T + t0) * qd + (size_t)h * hd;
+    for (int32_t i = 0; i < nt; i++) memset(out + (size_t)i * qd, 0, sizeof(float) * (size_t)hd);
+    if (np) ak->av(out, qd, p, S, nt, c->pv + (size_t)kvh * hd, kvd, np, hd);
+    ak->av(out, qd, p + np, S, nt, v, kvd, t0 + nt, hd);
+}
+
+/* Task i of n runs units i, i+n, i+2n, ... (a mix of short and long causal rows each). */
+static void attn_forward_task(void *vctx, int32_t task, int32_t n_tasks) {
+    const attn_ctx *c = (const attn_ctx *)vctx;
+    float *scratch = c->scratch ? c->scratch + (size_t)task * 4 * (c->n_past + c->T) : NULL;
+    for (int32_t u = task; u < c->n_units; u += n_tasks) attn_forward_unit(c, u, scratch);
+}
+
+static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const float *k, const float *v, const sp_past *past,
+                         int32_t l, float *att, float *ao, int32_t B, int32_t T) {
+    const sp_config *c = &m->cfg;
+    const int32_t np = past ? past->n_past : 0;
+    attn_ctx ac = {c, sp_attn_kernels_for(m->eng->k), q, k, v,
+                   np ? past->k + (size_t)l * past->layer_stride : NULL,
+                   np ? past->v + (size_t)l * past->layer_stride : NULL,
+                   att, att ? NULL : a->scores, ao, B, T, np, (T + 3) / 4, 0};
+    ac.n_units = B * c->n_heads * ac.n_tiles;
+    /* multiply-adds: scores and weighted sum, over the average causal length */
+    const double work = 2.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
+    int32_t n_tasks = ac.n_units < SP_ATTN_SLOTS ? ac.n_units : SP_ATTN_SLOTS;
+    if (sp_pool_threads(m->eng->pool) <= 1 || work < (1 << 17)) n_tasks = 1;
+    sp_pool_run(n_tasks > 1 ? m->eng->pool : NULL, attn_forward_task, &ac, n_tasks);
+}
+
+/* ---- row-wise steps ---- */
+
+typedef struct {
+    const sp_model *m;
+    const float *x, *w;  /* rmsnorm input rows, weight */
+    float *out, *rstd;
+    const float *r;      /* residual added into x first (fused: xsum = x + r), or NULL */
+    float *xsum;
+    const float *g, *u;  /* SwiGLU inputs */
+    int32_t cols;
+} rows_ctx;
+
+/* out = rmsnorm(x) */
+static void rmsnorm_rows(void *vc, int32_t r0, int32_t r1) {
+    const rows_ctx *c = (const rows_ctx *)vc;
+    const int32_t dim = c->m->cfg.dim;
+    sp_rmsnorm_forward(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim, c->w, r1 - r0, dim,
+                       c->m->cfg.norm_eps);
+}
+
+/* xsum = x + r ; out = rmsnorm(xsum) (or only the sum when w is NULL) */
+static void residual_rows(void *vc, int32_t r0, int32_t r1) {
+    const rows_ctx *c = (const rows_ctx *)vc;
+    const int32_t dim = c->m->cfg.dim;
+    const size_t i0 = (size_t)r0 * dim, i1 = (size_t)r1 * dim;
+    for (size_t i = i0; i < i1; i++) c->xsum[i] = c->x[i] + c->r[i];
+    if (c->w)
+        sp_rmsnorm_forward(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim, c->m->cfg.norm_eps);
+}
+
+/* out = silu(g) * u */
+static void swiglu_rows(void *vc, int32_t r0, int32_t r1) {
+    const rows_ctx *c = (const rows_ctx *)vc;
+    const size_t i0 = (size_t)r0 * c->cols;
+    sp_attn_kernels_for(c->m->eng->k)->swiglu(c->out + i0, c->g + i0, c->u + i0, (r1 - r0) * c->cols);
 }
 
 void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32_t T, const sp_past *past) {
@@ -193,41 +302,43 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     float *att = a->keep_att ? a->att + s * (size_t)B * c->n_heads * T * S : NULL;
 
     /* attention block */
-    sp_rmsnorm_forward(a->xn, rstd1, x, L->attn_norm, (int32_t)rows, dim, c->norm_eps);
+    rows_ctx rc = {m, x, L->attn_norm, a->xn, rstd1, NULL, NULL, NULL, NULL, dim};
+    sp_par_rows(pool, (int32_t)rows, 4.0 * dim, rmsnorm_rows, &rc);
     sp_matmul(pool, k, q, a->xn, &L->wq, (int32_t)rows);
     sp_matmul(pool, k, kk, a->xn, &L->wk, (int32_t)rows);
     sp_matmul(pool, k, v, a->xn, &L->wv, (int32_t)rows);
+    const float *rope = acts_rope(c, a, T, np);
     for (int32_t b = 0; b < B; b++) {
-        sp_rope(c, q + (size_t)b * T * c->q_dim, T, c->n_heads, np, +1);
-        sp_rope(c, kk + (size_t)b * T * c->kv_dim, T, c->n_kv_heads, np, +1);
+        sp_rope_apply(c, rope, q + (size_t)b * T * c->q_dim, T, c->n_heads, +1);
+        sp_rope_apply(c, rope, kk + (size_t)b * T * c->kv_dim, T, c->n_kv_heads, +1);
     }
     if (past && past->cache_k) { /* decoding: append this call's rows to the cache (B == 1) */
         memcpy(past->cache_k + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, kk, sizeof(float) * (size_t)T * c->kv_dim);
         memcpy(past->cache_v + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, v, sizeof(float) * (size_t)T * c->kv_dim);
     }
-    attn_ctx ac = {m, a, q, kk, v,
-                   np ? past->k + (size_t)l * past->layer_stride : NULL,
-                   np ? past->v + (size_t)l * past->layer_stride : NULL,
-                   att, ao, B, T, np};
-    sp_pool_run(pool, attn_forward_task, &ac, B * c->n_heads);
+    attn_forward(m, a, q, kk, v, past, l, att, ao, B, T);
     sp_matmul(pool, k, a->xn, ao, &L->wo, (int32_t)rows); /* xn reused as the block output */
-    for (size_t i = 0; i < rows * dim; i++) xmid[i] = x[i] + a->xn[i];
 
-    /* feed-forward block */
-    sp_rmsnorm_forward(a->xn, rstd2, xmid, L->ffn_norm, (int32_t)rows, dim, c->norm_eps);
+    /* feed-forward block: xmid = x + ao·Woᵀ ; xn = rmsnorm(xmid) (row by row, so xn may be both) */
+    rows_ctx r2 = {m, x, L->ffn_norm, a->xn, rstd2, a->xn, xmid, NULL, NULL, dim};
+    sp_par_rows(pool, (int32_t)rows, 5.0 * dim, residual_rows, &r2);
     sp_matmul(pool, k, gate, a->xn, &L->w_gate, (int32_t)rows);
     sp_matmul(pool, k, up, a->xn, &L->w_up, (int32_t)rows);
-    for (size_t i = 0; i < rows * hid; i++) a->hb[i] = sp_silu(gate[i]) * up[i];
+    rows_ctx r3 = {m, NULL, NULL, a->hb, NULL, NULL, NULL, gate, up, hid};
+    sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
     sp_matmul(pool, k, a->xn, a->hb, &L->w_down, (int32_t)rows);
-    for (size_t i = 0; i < rows * dim; i++) xo[i] = xmid[i] + a->xn[i];
+    rows_ctx r4 = {m, xmid, NULL, NULL, NULL, a->xn, xo, NULL, NULL, dim};
+    sp_par_rows(pool, (int32_t)rows, 1.0 * dim, residual_rows, &r4);
 }
 
 void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32_t T, const sp_past *past) {
     const sp_config *c = &m->cfg;
     const size_t rows = (size_t)B * T;
     if (x0 != a->x) memcpy(a->x, x0, sizeof(float) * rows * c->dim);
+    acts_rope(c, a, T, past ? past->n_past : 0);
     for (int32_t l = 0; l < c->n_layers; l++) sp_layer_forward(m, a, l, B, T, past);
-    sp_rmsnorm_forward(a->xf, a->rstdf, a->x + (size_t)c->n_layers * rows * c->dim, m->out_norm, (int32_t)rows, c->dim, c->norm_eps);
+    rows_ctx rc = {m, a->x + (size_t)c->n_layers * rows * c->dim, m->out_norm, a->xf, a->rstdf, NULL, NULL, NULL, NULL, c->dim};
+    sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_rows, &rc);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -237,30 +348,50 @@ void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits) {
     sp_matmul(m->eng->pool, m->eng->k, logits, xf_row, &m->output, 1);
 }
 
+typedef struct {
+    const sp_attn_kernels *ak;
+    float *logits;           /* (nc, V) in: logits; out: scale * d loss / d logits */
+    const int32_t *targets;  /* (nc) */
+    unsigned char *loss;     /* (nc) doubles (unaligned storage) */
+    int32_t V, grad;
+    float scale;
+} head_ctx;
+
+/* loss_i = log(sum_j exp(l_j - max)) + max - l_tgt ; d loss_i / d l_j = softmax_j - [j == tgt] */
+static void head_rows(void *vc, int32_t r0, int32_t r1) {
+    const head_ctx *c = (const head_ctx *)vc;
+    for (int32_t i = r0; i < r1; i++) {
+        float *lg = c->logits + (size_t)i * c->V;
+        const int32_t tgt = c->targets[i];
+        const float mx = c->ak->max(lg, c->V), lt = lg[tgt];
+        const double sum = c->ak->exp_sum(lg, c->V, mx); /* lg = exp(l - max) */
+        const double loss = log(sum) + (double)mx - (double)lt;
+        memcpy(c->loss + (size_t)i * sizeof(double), &loss, sizeof(double));
+        if (c->grad) {
+            c->ak->scale(lg, c->V, (float)(1.0 / sum) * c->scale);
+            lg[tgt] -= c->scale;
+        }
+    }
+}
+
 double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
                        float *dxf, float scale, float *scratch, int32_t chunk) {
     const int32_t V = m->cfg.vocab_size, dim = m->cfg.dim;
     float *logits = scratch;                          /* (chunk, V) */
-    float *xg = scratch + (size_t)chunk * V;          /* (chunk, dim) gathered rows */
+    float *xg = scratch + (size_t)chunk * V;          /* (chunk, dim) gathered rows; then (chunk) losses */
     float *dxg = xg + (size_t)chunk * dim;            /* (chunk, dim) */
     double loss = 0.0;
     for (int32_t i0 = 0; i0 < n; i0 += chunk) {
         const int32_t nc = n - i0 < chunk ? n - i0 : chunk;
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
-        for (int32_t i = 0; i < nc; i++) {
-            float *lg = logits + (size_t)i * V;
-            float mx = -INFINITY;
-            for (int32_t j = 0; j < V; j++) mx = lg[j] > mx ? lg[j] : mx;
-            double sum = 0.0;
-            for (int32_t j = 0; j < V; j++) sum += exp((double)(lg[j] - mx));
-            const int32_t tgt = targets[i0 + i];
-            loss += log(sum) + (double)mx - (double)lg[tgt];
-            if (dxf) { /* d loss / d logits = softmax - onehot */
-                const float inv = (float)(1.0 / sum);
-                for (int32_t j = 0; j < V; j++) lg[j] = expf(lg[j] - mx) * inv * scale;
-                lg[tgt] -= scale;
-            }
+        /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */
+        head_ctx hc = {sp_attn_kernels_for(m->eng->k), logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale};
+        sp_par_rows(m->eng->pool, nc, 8.0 * V, head_rows, &hc);
+        for (int32_t i = 0; i < nc; i++) { /* summed in row order: the same for any thread count */
+            double li;
+            memcpy(&li, hc.loss + (size_t)i * sizeof(double), sizeof(double));
+            loss += li;
         }
         if (dxf) {
             memset(dxg, 0, sizeof(float) * (size_t)nc * dim);

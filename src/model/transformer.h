@@ -7,7 +7,12 @@
  *
  * The backward pass is the exact reverse of sp_forward with every weight frozen: it produces
  * the gradient with respect to the input embeddings (prompt tuning) and to the past K/V rows
- * (prefix tuning). Layer pairs: sp_layer_forward / sp_layer_backward. Backward ACCUMULATES. */
+ * (prefix tuning). Layer pairs: sp_layer_forward / sp_layer_backward. Backward ACCUMULATES.
+ * sp_layer_backward uses the layer's stored attention probabilities as scratch (they hold
+ * d(score) afterwards); nothing reads them after the layer's backward.
+ *
+ * Threads: all of it runs on the engine's pool and gives bitwise the same results for any
+ * thread count (each output element is computed by one task with a fixed formula). */
 #ifndef SP_TRANSFORMER_H
 #define SP_TRANSFORMER_H
 
@@ -46,9 +51,14 @@ typedef struct {
     float *xf;     /* (B, T, dim) final normed stream (input of the LM head) */
     float *xn;     /* (B, T, dim) scratch: normed input of the current block */
     float *hb;     /* (B, T, hidden) scratch: silu(gate)*up */
-    float *scores; /* (threads, S) scratch for attention without keep_att */
+    float *scores; /* (SP_ATTN_SLOTS, 4, S) scratch: 4 query rows' scores per attention task without keep_att */
+    float *rope;   /* (T, head_dim/2, 2) cos, sin of positions rope_pos0 .. rope_pos0+rope_n-1 */
+    int32_t rope_pos0, rope_n; /* what rope holds (rope_n = 0: nothing yet) */
     int32_t n_threads;
 } sp_acts;
+
+/* Attention tasks that may run at once without keep_att (each owns 4 rows of scores scratch). */
+#define SP_ATTN_SLOTS 8
 
 /* Gradient buffers of one backward call. */
 typedef struct {
@@ -61,7 +71,8 @@ typedef struct {
     float *dh;     /* (B, T, hidden) */
     float *dgate;  /* (B, T, hidden) */
     float *dup;    /* (B, T, hidden) */
-    float *datt;   /* (n_kv_heads, S) scratch per task */
+    float *datt;   /* (B, n_kv_heads, 4, S) scratch per attention task: d(probabilities) of 4 rows */
+    float *dpast;  /* (2, B, n_past, kv_dim) per-sequence d(past K), d(past V) of one layer, summed in b order */
 } sp_grads;
 
 /* Bytes of an sp_acts / sp_grads for (B, T, n_past); 0 on overflow. */
@@ -100,5 +111,9 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
 /* RoPE on n rows of n_heads heads, row r at position pos0 + r (row stride = n_heads*head_dim).
  * sign = +1 rotates forward, -1 applies the transpose (backward). */
 void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t pos0, int32_t sign);
+/* The same in two steps: tab (n, head_dim/2, 2) = cos, sin for positions pos0 .. pos0+n-1 (the
+ * values sp_rope computes), then rotate n rows with it. */
+void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0);
+void sp_rope_apply(const sp_config *c, const float *tab, float *x, int32_t n, int32_t n_heads, int32_t sign);
 
 #endif

@@ -1,0 +1,282 @@
+/* test_attention.c - the attention row kernels (kernels/attention.h) and the threaded model passes.
+ *
+ *  - exp: against libm in double (relative error < 2.5e-7 over [-87, 88]), and its special values;
+ *  - qk / av / atv / max / exp_sum / scale / softmax_backward / swiglu(_backward) of every table
+ *    against naive double loops (tolerance max(abs, rel*|ref|)), on shapes that are one tile,
+ *    smaller, larger, with odd head sizes and strides; the SIMD table equal to the scalar one bit
+ *    for bit; a row computed alone equal to the same row inside a batch;
+ *  - the forward, the LM head loss and the backward of a random GQA model (prompt rows and a
+ *    past prefix, B = 3) giving bitwise the same activations, loss and gradients with 1 and 3
+ *    threads (native builds with threads; the wasm test build is single-threaded). */
+#include "check.h"
+#include "api/softprompt.h"
+#include "kernels/attention.h"
+#include "model/transformer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(float *x, size_t n, sp_rng *r, float s) {
+    for (size_t i = 0; i < n; i++) x[i] = (sp_rng_f32(r) * 2.0f - 1.0f) * s;
+}
+
+static int close_to(double got, double want, double abs_tol, double rel_tol) {
+    return fabs(got - want) <= abs_tol + rel_tol * fabs(want);
+}
+
+static void test_exp(void) {
+    double worst = 0.0;
+    for (int32_t i = 0; i <= 200000; i++) {
+        const float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        const double want = exp((double)x), got = sp_attn_expf(x);
+        const double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    CHECK_MSG(worst < 2.5e-7, "exp relative error %g", worst);
+    CHECK(sp_attn_expf(0.0f) == 1.0f);
+    CHECK(sp_attn_expf(-INFINITY) == 0.0f);
+    CHECK(isinf(sp_attn_expf(INFINITY)) && sp_attn_expf(INFINITY) > 0);
+    CHECK(isnan(sp_attn_expf(NAN)));
+    CHECK(sp_attn_expf(-100.0f) == 0.0f);
+    CHECK(isinf(sp_attn_expf(89.0f)));
+}
+
+static const int32_t HDS[] = {1, 3, 4, 7, 8, 12, 16, 48, 64, 66};
+
+/* one table against naive loops; SIMD results saved for the bitwise comparison */
+static void test_products(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 11);
+    for (size_t hi = 0; hi < sizeof(HDS) / sizeof(HDS[0]); hi++) {
+        const int32_t hd = HDS[hi];
+        for (int32_t ny = 1; ny <= 9; ny += 2)
+            for (int32_t nx = 0; nx <= 19; nx += nx < 3 ? 1 : 8) {
+                const int64_t ldy = hd + 5, ldx = hd + 3, ldd = nx + 2, lda = nx + 4;
+                float *y = malloc(sizeof(float) * (size_t)(ny * ldy + 1)), *x = malloc(sizeof(float) * (size_t)(nx * ldx + 1));
+                float *d = malloc(sizeof(float) * (size_t)(ny * ldd + 1)), *d2 = malloc(sizeof(float) * (size_t)(ny * ldd + 1));
+                float *a = malloc(sizeof(float) * (size_t)(ny * lda + 1));
+                float *o = malloc(sizeof(float) * (size_t)(ny * ldy + 1)), *o2 = malloc(sizeof(float) * (size_t)(ny * ldy + 1));
+                float *z = malloc(sizeof(float) * (size_t)(nx * ldx + 1)), *z2 = malloc(sizeof(float) * (size_t)(nx * ldx + 1));
+                fill(y, (size_t)(ny * ldy + 1), &rng, 1.0f);
+                fill(x, (size_t)(nx * ldx + 1), &rng, 1.0f);
+                fill(a, (size_t)(ny * lda + 1), &rng, 1.0f);
+                fill(o, (size_t)(ny * ldy + 1), &rng, 1.0f);
+                fill(z, (size_t)(nx * ldx + 1), &rng, 1.0f);
+                memcpy(o2, o, sizeof(float) * (size_t)(ny * ldy + 1));
+                memcpy(z2, z, sizeof(float) * (size_t)(nx * ldx + 1));
+                /* qk */
+                memset(d, 0, sizeof(float) * (size_t)(ny * ldd + 1));
+                k->qk(d, ldd, y, ldy, ny, x, ldx, nx, hd, 0.125f);
+                for (int32_t i = 0; i < ny; i++)
+                    for (int32_t j = 0; j < nx; j++) {
+                        double s = 0.0;
+                        for (int32_t e = 0; e < hd; e++) s += (double)y[i * ldy + e] * x[j * ldx + e];
+                        CHECK_MSG(close_to(d[i * ldd + j], 0.125 * s, 1e-6, 1e-5), "%s qk hd %d ny %d nx %d", k->isa, hd, ny, nx);
+                    }
+                /* a row alone = the row in the batch */
+                for (int32_t i = 0; i < ny; i++) {
+                    k->qk(d2, ldd, y + i * ldy, ldy, 1, x, ldx, nx, hd, 0.125f);
+                    CHECK(nx == 0 || memcmp(d2, d + i * ldd, sizeof(float) * (size_t)nx) == 0);
+                }
+                if (ref != k) {
+                    ref->qk(d2, ldd, y, ldy, ny, x, ldx, nx, hd, 0.125f);
+                    for (int32_t i = 0; i < ny; i++) CHECK(nx == 0 || memcmp(d2 + i * ldd, d + i * ldd, sizeof(float) * (size_t)nx) == 0);
+                }
+                /* av: o_i += sum_j a_ij x_j */
+                k->av(o, ldy, a, lda, ny, x, ldx, nx, hd);
+                for (int32_t i = 0; i < ny; i++)
+                    for (int32_t e = 0; e < hd; e++) {
+                        double s = o2[i * ldy + e];
+                        for (int32_t j = 0; j < nx; j++) s += (double)a[i * lda + j] * x[j * ldx + e];
+                        CHECK_MSG(close_to(o[i * ldy + e], s, 1e-5, 1e-5), "%s av hd %d ny %d nx %d", k->isa, hd, ny, nx);
+                    }
+                CHECK(o[ny * ldy] == o2[ny * ldy]); /* nothing past the last row */
+                if (ref != k) {
+                    ref->av(o2, ldy, a, lda, ny, x, ldx, nx, hd);
+                    CHECK(memcmp(o, o2, sizeof(float) * (size_t)(ny * ldy + 1)) == 0);
+                } else {
+                    /* row by row = all rows at once */
+                    fill(o, (size_t)(ny * ldy + 1), &rng, 1.0f);
+                    memcpy(o2, o, sizeof(float) * (size_t)(ny * ldy + 1));
+                    k->av(o, ldy, a, lda, ny, x, ldx, nx, hd);
+                    for (int32_t i = 0; i < ny; i++) k->av(o2 + i * ldy, ldy, a + i * lda, lda, 1, x, ldx, nx, hd);
+                    CHECK(memcmp(o, o2, sizeof(float) * (size_t)(ny * ldy + 1)) == 0);
+                }
+                /* atv: z_j += sum_i a_ij y_i (nz = nx keys, ny rows) */
+                memcpy(z2, z, sizeof(float) * (size_t)(nx * ldx + 1));
+                k->atv(z, ldx, a, lda, nx, y, ldy, ny, hd);
+                for (int32_t j = 0; j < nx; j++)
+                    for (int32_t e = 0; e < hd; e++) {
+                        double s = z2[j * ldx + e];
+                        for (int32_t i = 0; i < ny; i++) s += (double)a[i * lda + j] * y[i * ldy + e];
+                        CHECK_MSG(close_to(z[j * ldx + e], s, 1e-5, 1e-5), "%s atv hd %d ny %d nx %d", k->isa, hd, ny, nx);
+                    }
+                if (ref != k) {
+                    ref->atv(z2, ldx, a, lda, nx, y, ldy, ny, hd);
+                    CHECK(memcmp(z, z2, sizeof(float) * (size_t)(nx * ldx + 1)) == 0);
+                }
+                free(y); free(x); free(d); free(d2); free(a); free(o); free(o2); free(z); free(z2);
+            }
+    }
+}
+
+static void test_rows(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 5);
+    const int32_t NS[] = {1, 3, 4, 5, 17, 255, 256, 257, 1000, 32003};
+    for (size_t ni = 0; ni < sizeof(NS) / sizeof(NS[0]); ni++) {
+        const int32_t n = NS[ni];
+        float *x = malloc(sizeof(float) * (size_t)n), *x2 = malloc(sizeof(float) * (size_t)n), *x0 = malloc(sizeof(float) * (size_t)n);
+        float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n), *h = malloc(sizeof(float) * (size_t)n);
+        float *h2 = malloc(sizeof(float) * (size_t)n), *dg = malloc(sizeof(float) * (size_t)n), *du = malloc(sizeof(float) * (size_t)n);
+        float *dg2 = malloc(sizeof(float) * (size_t)n), *du2 = malloc(sizeof(float) * (size_t)n);
+        fill(x0, (size_t)n, &rng, 20.0f);
+        fill(g, (size_t)n, &rng, 12.0f);
+        fill(u, (size_t)n, &rng, 2.0f);
+        /* max */
+        double mx = -INFINITY;
+        for (int32_t i = 0; i < n; i++) mx = x0[i] > mx ? x0[i] : mx;
+        CHECK(k->max(x0, n) == (float)mx);
+        /* exp_sum */
+        memcpy(x, x0, sizeof(float) * (size_t)n);
+        const double sum = k->exp_sum(x, n, (float)mx);
+        double want = 0.0;
+        for (int32_t i = 0; i < n; i++) {
+            const double e = exp((double)(x0[i] - (float)mx)); /* the argument is rounded to f32 first */
+            want += e;
+            CHECK_MSG(close_to(x[i], e, 1e-37, 3e-7), "%s exp_sum n %d element %d: %g vs %g", k->isa, n, i, x[i], e);
+        }
+        CHECK_MSG(close_to(sum, want, 0, 1e-6), "%s exp_sum n %d: %.9g vs %.9g", k->isa, n, sum, want);
+        if (ref != k) {
+            memcpy(x2, x0, sizeof(float) * (size_t)n);
+            CHECK(ref->exp_sum(x2, n, (float)mx) == sum);
+            CHECK(memcmp(x, x2, sizeof(float) * (size_t)n) == 0);
+        }
+        /* softmax_backward on the probabilities */
+        k->scale(x, n, (float)(1.0 / sum));
+        memcpy(x2, x, sizeof(float) * (size_t)n);
+        double pdp = 0.0;
+        for (int32_t i = 0; i < n; i++) pdp += (double)x2[i] * u[i];
+        k->softmax_backward(x, u, n, 0.5f);
+        for (int32_t i = 0; i < n; i++) /* u - pdp cancels: the error scales with the terms */
+            CHECK(close_to(x[i], x2[i] * (u[i] - pdp) * 0.5, 1e-6 * fabs(x2[i]) * (fabs(u[i]) + fabs(pdp)) + 1e-12, 1e-5));
+        if (ref != k) {
+            ref->softmax_backward(x2, u, n, 0.5f);
+            CHECK(memcmp(x, x2, sizeof(float) * (size_t)n) == 0);
+        }
+        /* swiglu and its backward */
+        k->swiglu(h, g, u, n);
+        k->swiglu_backward(dg, du, x0, g, u, n);
+        for (int32_t i = 0; i < n; i++) {
+            const double gi = g[i], sg = 1.0 / (1.0 + exp(-gi)), silu = gi * sg;
+            CHECK_MSG(close_to(h[i], silu * u[i], 1e-7, 1e-6), "%s swiglu %g", k->isa, gi);
+            CHECK(close_to(du[i], x0[i] * silu, 1e-6, 1e-6));
+            CHECK(close_to(dg[i], x0[i] * u[i] * sg * (1.0 + gi * (1.0 - sg)), 1e-6, 1e-5));
+        }
+        if (ref != k) {
+            ref->swiglu(h2, g, u, n);
+            ref->swiglu_backward(dg2, du2, x0, g, u, n);
+            CHECK(memcmp(h, h2, sizeof(float) * (size_t)n) == 0);
+            CHECK(memcmp(dg, dg2, sizeof(float) * (size_t)n) == 0 && memcmp(du, du2, sizeof(float) * (size_t)n) == 0);
+        }
+        free(x); free(x2); free(x0); free(g); free(u); free(h); free(h2); free(dg); free(du); free(dg2); free(du2);
+    }
+    /* special values: a NaN row still sums to NaN, exp of -inf (masked) entries, swiglu at +-inf */
+    float v[6] = {1.0f, -INFINITY, 3.0f, NAN, 2.0f, 0.0f};
+    CHECK(isnan(k->exp_sum(v, 6, k->max(v, 6))));
+    float w[5] = {0.0f, -INFINITY, -1.0f, -INFINITY, -200.0f};
+    const double s = k->exp_sum(w, 5, 0.0f);
+    CHECK(w[1] == 0.0f && w[3] == 0.0f && w[4] == 0.0f && w[0] == 1.0f);
+    CHECK(close_to(s, 1.0 + exp(-1.0), 0, 1e-7));
+    float gg[5] = {-INFINITY, INFINITY, -100.0f, 100.0f, NAN}, uu[5] = {1, 1, 1, 1, 1}, hh[5];
+    k->swiglu(hh, gg, uu, 5);
+    CHECK(hh[0] == 0.0f && signbit(hh[0]));
+    CHECK(isinf(hh[1]) && hh[1] > 0);
+    CHECK(hh[2] <= 0.0f && hh[2] > -1e-30f);
+    CHECK(hh[3] == 100.0f);
+    CHECK(isnan(hh[4]));
+}
+
+/* ---- the model passes, 1 thread vs 3 ---- */
+
+typedef struct {
+    float *xf, *dx, *dpast;
+    double loss;
+} pass_out;
+
+static void run_pass(int32_t threads, uint32_t type, pass_out *o) {
+    sp_error err = {0};
+    sp_engine *eng = sp_engine_create(threads, &err);
+    CHECK(eng != NULL);
+    sp_config c = {0};
+    c.dim = 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 96; c.vocab_size = 1000; c.ctx_len = 128;
+    c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_HALF; c.tied = 1;
+    sp_model *m = sp_model_random(eng, &c, type, 3, "t", &err);
+    CHECK(m != NULL);
+    const sp_config *mc = &m->cfg;
+    const int32_t B = 3, T = 45, NP = 5, rows = B * T;
+    sp_arena ar;
+    sp_arena_init(&ar, 1 << 16);
+    sp_acts a;
+    sp_grads g;
+    CHECK(sp_acts_alloc(&a, &ar, mc, B, T, NP, mc->n_layers, 1, threads, &err) == SP_OK);
+    CHECK(sp_grads_alloc(&g, &ar, mc, B, T, NP, &err) == SP_OK);
+    const size_t past_n = (size_t)mc->n_layers * 2 * NP * mc->kv_dim;
+    float *pastbuf = sp_arena_alloc(&ar, sizeof(float) * past_n);
+    o->dpast = calloc(past_n, sizeof(float));
+    sp_rng rng;
+    sp_rng_seed(&rng, 99);
+    fill(pastbuf, past_n, &rng, 1.0f);
+    int32_t ids[3 * 45], rws[3 * 45], tg[3 * 45];
+    for (int32_t i = 0; i < rows; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)mc->vocab_size);
+    int32_t n = 0;
+    for (int32_t i = 0; i < rows; i += 2) { rws[n] = i; tg[n] = ids[(i + 1) % rows]; n++; }
+    sp_past past = {pastbuf, pastbuf + (size_t)NP * mc->kv_dim, 2 * (int64_t)NP * mc->kv_dim, NP, NULL, NULL};
+    sp_embed(m, a.x, ids, rows);
+    sp_forward(m, &a, a.x, B, T, &past);
+    o->xf = malloc(sizeof(float) * (size_t)rows * mc->dim);
+    memcpy(o->xf, a.xf, sizeof(float) * (size_t)rows * mc->dim);
+    const int32_t chunk = 7;
+    float *scratch = malloc(sizeof(float) * (size_t)chunk * (mc->vocab_size + 2 * mc->dim));
+    memset(g.dx, 0, sizeof(float) * (size_t)rows * mc->dim);
+    o->loss = sp_lm_head_loss(m, a.xf, rws, tg, n, g.dx, 1.0f / n, scratch, chunk);
+    sp_backward(m, &a, &g, B, T, &past, o->dpast, o->dpast + (size_t)NP * mc->kv_dim);
+    o->dx = malloc(sizeof(float) * (size_t)rows * mc->dim);
+    memcpy(o->dx, g.dx, sizeof(float) * (size_t)rows * mc->dim);
+    free(scratch);
+    sp_arena_free(&ar);
+    sp_model_free_(m);
+    sp_engine_free(eng);
+}
+
+static void test_threads(uint32_t type) {
+    pass_out a, b;
+    run_pass(1, type, &a);
+    run_pass(3, type, &b);
+    const size_t nx = 3 * 45 * 64, np = 2 * 2 * 5 * 32;
+    CHECK(memcmp(a.xf, b.xf, sizeof(float) * nx) == 0);
+    CHECK(a.loss == b.loss);
+    CHECK(memcmp(a.dx, b.dx, sizeof(float) * nx) == 0);
+    CHECK(memcmp(a.dpast, b.dpast, sizeof(float) * np) == 0);
+    double nrm = 0.0;
+    for (size_t i = 0; i < nx; i++) nrm += fabs(a.dx[i]);
+    CHECK(nrm > 0.0 && isfinite(nrm) && isfinite(a.loss));
+    free(a.xf); free(a.dx); free(a.dpast); free(b.xf); free(b.dx); free(b.dpast);
+}
+
+int main(void) {
+    test_exp();
+    const sp_attn_kernels *scalar = sp_attn_kernels_for(sp_kernels_get(SP_ISA_SCALAR));
+    const sp_attn_kernels *best = sp_attn_kernels_for(sp_kernels_get(SP_ISA_BEST));
+    CHECK(scalar == &sp_attn_kernels_scalar);
+    test_products(scalar, scalar);
+    test_rows(scalar, scalar);
+    if (best != scalar) {
+        CHECK(strcmp(best->isa, "wasmsimd") == 0);
+        test_products(best, scalar);
+        test_rows(best, scalar);
+    }
+    test_threads(SP_DTYPE_F32);
+    test_threads(SP_DTYPE_Q8_0);
+    CHECK_DONE();
+}
