@@ -1,6 +1,7 @@
 /* bench.c - the benchmark behind `npm run bench` / `softprompt bench`, in C so that Node and the
  * browser's worker measure exactly the same code. One call measures one engine (one thread
- * count); the JS side runs it for threads 1 and 2 and prints the table.
+ * count); the JS side runs it for threads 1 and 2 and prints the table. Timings are the best of
+ * `repeats` runs (the first one lets V8 tier the code up; the machine may be shared).
  *
  *   peak_gflops   12-accumulator f32x4 mul+add probe (the roof for f32 kernels)
  *   copy_gbs      read+write bandwidth of a large copy (the roof for decoding)
@@ -10,7 +11,15 @@
  *   decode_gbs    weight bytes streamed per decoded token x decode_tok_s
  *   train_tok_s   forward + backward (activation gradients) of a batch, tokens per second
  *   train_gflops  the FLOPs of that step (counted below) per second
- *   peak_memory_bytes  the wasm heap size (it only grows), or the process peak RSS natively */
+ *   inference_memory_bytes  the wasm heap right after prefill + decode (it only grows), measured
+ *                 before anything else of the benchmark allocates: with a fresh engine (what the
+ *                 CLI and `bench --browser` use) this is the inference peak of the page, to compare
+ *                 with weight_bytes + kv_cache_bytes (inference_memory_ratio)
+ *   inference_heap_used_bytes  what malloc had handed out at that point
+ *   train_memory_bytes  the training step's activations, gradients and LM head scratch
+ *   peak_memory_bytes  the wasm heap at the end (probes, GEMM and training included), or the
+ *                 process peak RSS natively
+ * Order: model, prefill/decode, inference memory, probes, GEMM, training. */
 #include "softprompt.h"
 #include "../kernels/probe.h"
 #include "../model/transformer.h"
@@ -41,6 +50,10 @@ static const shape_preset PRESETS[] = {
     {"smollm-135m", 576, 30, 9, 3, 1536, 49152, 1},
 };
 
+/* Rows of the LM head per product in the training step: W streams once per chunk, so larger
+ * chunks cost fewer passes over the vocabulary matrix (chunk * vocab floats of scratch). */
+#define LM_CHUNK 128
+
 /* FLOPs of the forward over n rows of one sequence whose rows sit at positions p0..p0+n-1. */
 static double forward_flops(const sp_config *c, double n, double p0) {
     double mm = 2.0 * (double)c->dim * (2.0 * c->q_dim + 2.0 * c->kv_dim + 3.0 * c->hidden_dim);
@@ -66,7 +79,9 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     const int32_t train_T = (int32_t)sp_json_number(j, "train_tokens", 128);
     const double secs = sp_json_number(j, "seconds", 0.5);
     const int probes = sp_json_bool(j, "probes", 1);
-    if (n_prompt < 1 || n_prompt > 8192 || n_decode < 1 || n_decode > 8192 || train_B < 1 || train_B > 64 || train_T < 2 || train_T > 8192 || !(secs > 0 && secs < 60)) {
+    const int repeats = (int)sp_json_number(j, "repeats", 3);
+    if (n_prompt < 1 || n_prompt > 8192 || n_decode < 1 || n_decode > 8192 || train_B < 1 || train_B > 64 || train_T < 2 || train_T > 8192 || !(secs > 0 && secs < 60) ||
+        repeats < 1 || repeats > 100) {
         sp_error_set(err, SP_ERR_INVALID_ARG, "bench options out of range");
         goto done;
     }
@@ -98,6 +113,47 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     sp_buf_printf(&b, ",\"type\":\"%s\",\"n_params\":%llu,\"weight_bytes\":%llu,\"threads\":%d,\"isa\":\"%s\"", m->file_type,
                   (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes, sp_pool_threads(eng->pool), eng->k->isa);
 
+    /* prefill and decode through the real generation path */
+    {
+        int32_t *ids = (int32_t *)sp_arena_alloc(&a, sizeof(int32_t) * (size_t)n_prompt);
+        if (!ids) { sp_buf_free(&b); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
+        sp_rng rng;
+        sp_rng_seed(&rng, 7);
+        for (int32_t i = 0; i < n_prompt; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)c->vocab_size);
+        char o[128];
+        snprintf(o, sizeof(o), "{\"max_tokens\":%d,\"temperature\":0,\"stop_at_eos\":false}", n_decode + 1);
+        /* the first run lets V8 tier up the wasm; best of the runs (the machine may be shared) */
+        double best_prefill = 1e30, best_decode = 1e30;
+        size_t heap_used = 0;
+        for (int rep = 0; rep < repeats; rep++) {
+            g = sp_gen_create(m, NULL, ids, n_prompt, o, err);
+            if (!g) { sp_buf_free(&b); goto done; }
+            double t0 = sp_now_ms();
+            sp_gen_next(g, err);
+            double t1 = sp_now_ms();
+            for (int32_t i = 0; i < n_decode; i++) sp_gen_next(g, err);
+            double t2 = sp_now_ms();
+            const size_t used = sp_heap_used();
+            if (used > heap_used) heap_used = used;
+            sp_gen_free(g);
+            g = NULL;
+            if (t1 - t0 < best_prefill) best_prefill = t1 - t0;
+            if (t2 - t1 < best_decode) best_decode = t2 - t1;
+            if (rep >= 1 && t2 - t0 > secs * 8000) break; /* big models: two runs are enough */
+        }
+        double dec = n_decode / (best_decode / 1000.0);
+        /* a decoded token reads every weight once, the token embedding only as the LM head (tied) */
+        double bytes_per_tok = (double)m->weight_bytes - (c->tied ? 0.0 : (double)m->tok_embd.row_bytes * m->tok_embd.rows);
+        sp_buf_printf(&b, ",\"prefill_tok_s\":%.4g,\"prefill_gflops\":%.4g,\"decode_tok_s\":%.4g,\"decode_gbs\":%.4g", n_prompt / (best_prefill / 1000.0),
+                      (forward_flops(c, n_prompt, 0) + 2.0 * c->vocab_size * c->dim) / (best_prefill / 1000.0) / 1e9, dec, dec * bytes_per_tok / 1e9);
+        /* memory of inference, before the probes and the training step allocate anything */
+        const double kv = 2.0 * c->n_layers * (double)(n_prompt + n_decode + 1) * c->kv_dim * sizeof(float);
+        const size_t heap = peak_memory_bytes();
+        sp_buf_printf(&b, ",\"kv_cache_bytes\":%.0f,\"inference_memory_bytes\":%zu,\"inference_heap_used_bytes\":%zu,\"inference_memory_ratio\":%.4g",
+                      kv, heap, heap_used, (double)heap / ((double)m->weight_bytes + kv));
+    }
+
+
     /* probes */
     if (probes) {
         double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs);
@@ -121,36 +177,6 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         sp_buf_printf(&b, "],\"gemm_gflops\":%.4g,\"gemm_dx_gflops\":%.4g", secs_total > 0 ? flops / secs_total / 1e9 : 0.0, dx);
     }
 
-    /* prefill and decode through the real generation path */
-    {
-        int32_t *ids = (int32_t *)sp_arena_alloc(&a, sizeof(int32_t) * (size_t)n_prompt);
-        if (!ids) { sp_buf_free(&b); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
-        sp_rng rng;
-        sp_rng_seed(&rng, 7);
-        for (int32_t i = 0; i < n_prompt; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)c->vocab_size);
-        char o[128];
-        snprintf(o, sizeof(o), "{\"max_tokens\":%d,\"temperature\":0,\"stop_at_eos\":false}", n_decode + 1);
-        /* warm-up run (lets V8 tier up the wasm), then the measured one */
-        double best_prefill = 1e30, best_decode = 1e30;
-        for (int rep = 0; rep < 2; rep++) {
-            g = sp_gen_create(m, NULL, ids, n_prompt, o, err);
-            if (!g) { sp_buf_free(&b); goto done; }
-            double t0 = sp_now_ms();
-            sp_gen_next(g, err);
-            double t1 = sp_now_ms();
-            for (int32_t i = 0; i < n_decode; i++) sp_gen_next(g, err);
-            double t2 = sp_now_ms();
-            sp_gen_free(g);
-            g = NULL;
-            if (t1 - t0 < best_prefill) best_prefill = t1 - t0;
-            if (t2 - t1 < best_decode) best_decode = t2 - t1;
-        }
-        double dec = n_decode / (best_decode / 1000.0);
-        double bytes_per_tok = (double)m->weight_bytes - (c->tied ? 0.0 : 0.0);
-        sp_buf_printf(&b, ",\"prefill_tok_s\":%.4g,\"prefill_gflops\":%.4g,\"decode_tok_s\":%.4g,\"decode_gbs\":%.4g", n_prompt / (best_prefill / 1000.0),
-                      (forward_flops(c, n_prompt, 0) + 2.0 * c->vocab_size * c->dim) / (best_prefill / 1000.0) / 1e9, dec, dec * bytes_per_tok / 1e9);
-    }
-
     /* training step: prompt-tuning shaped batch, loss at every row, forward + backward */
     {
         sp_arena ta;
@@ -161,7 +187,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         int32_t *rows = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
         int32_t *tgts = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
         int32_t *ids = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
-        float *scratch = (float *)sp_arena_alloc(&ta, sizeof(float) * 32 * ((size_t)c->vocab_size + 2 * (size_t)c->dim));
+        float *scratch = (float *)sp_arena_alloc(&ta, sizeof(float) * LM_CHUNK * ((size_t)c->vocab_size + 2 * (size_t)c->dim));
         int keep = sp_acts_bytes(c, B, T, 0, c->n_layers, 1, 1) < ((size_t)1 << 30);
         if (!rows || !tgts || !ids || !scratch || sp_acts_alloc(&acts, &ta, c, B, T, 0, keep ? c->n_layers : 1, 1, 1, err) ||
             sp_grads_alloc(&grads, &ta, c, B, T, 0, err)) {
@@ -177,16 +203,16 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         for (int32_t bb = 0; bb < B; bb++)
             for (int32_t t = 0; t + 1 < T; t++) { rows[k] = bb * T + t; tgts[k] = ids[bb * T + t + 1]; k++; }
         double best = 1e30;
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < repeats; rep++) {
             double t0 = sp_now_ms();
             sp_embed(m, acts.x, ids, B * T);
             sp_forward(m, &acts, acts.x, B, T, NULL);
             memset(grads.dx, 0, sizeof(float) * (size_t)B * T * c->dim);
-            sp_lm_head_loss(m, acts.xf, rows, tgts, n, grads.dx, 1.0f / n, scratch, 32);
+            sp_lm_head_loss(m, acts.xf, rows, tgts, n, grads.dx, 1.0f / n, scratch, LM_CHUNK);
             sp_backward(m, &acts, &grads, B, T, NULL, NULL, NULL);
             double dt = sp_now_ms() - t0;
             if (dt < best) best = dt;
-            if (rep == 0 && dt > secs * 4000) break; /* big models: one timed step is enough */
+            if (rep >= 1 && dt > secs * 8000) break; /* big models: two steps are enough */
         }
         double fwd = B * forward_flops(c, T, 0);
         double attn = B * c->n_layers * 2.0 * 2.0 * c->q_dim * ((T + 1) / 2.0) * T;
@@ -194,8 +220,8 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         double head = 2.0 * 2.0 * (double)c->vocab_size * c->dim * n;
         if (!keep) fwd *= 2.0; /* recompute */
         double flops = fwd + bwd + head;
-        sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_tok_s\":%.4g,\"train_gflops\":%.4g,\"train_recompute\":%s", B, T,
-                      B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, keep ? "false" : "true");
+        sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_tok_s\":%.4g,\"train_gflops\":%.4g,\"train_recompute\":%s,"
+                      "\"train_memory_bytes\":%zu", B, T, B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, keep ? "false" : "true", ta.total);
         sp_arena_free(&ta);
     }
     sp_buf_printf(&b, ",\"peak_memory_bytes\":%zu}", peak_memory_bytes());

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SLOT(a, l) ((a)->n_slots == 1 ? 0 : (l))
+#define XSLOT(a, l) ((a)->x_slots == 2 ? (l) % 2 : (l))
 
 /* ---------------------------------------------------------------------------------------------- */
 /* buffers                                                                                        */
@@ -34,7 +35,8 @@ static int acc(size_t *total, size_t a, size_t b, size_t c) {
 size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att, int32_t n_threads) {
     size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, t = 0;
     size_t L = (size_t)n_slots;
-    int ok = acc(&t, (size_t)c->n_layers + 1, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->q_dim) &&
+    const size_t xs = n_slots == 1 && !keep_att ? 2 : (size_t)c->n_layers + 1;
+    int ok = acc(&t, xs, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->q_dim) &&
              acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->q_dim) &&
              acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->hidden_dim) &&
              acc(&t, L, rows, (size_t)c->hidden_dim) && acc(&t, rows, 1, 1) && acc(&t, rows, (size_t)c->dim, 1) &&
@@ -66,7 +68,8 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, L = (size_t)n_slots;
     int fail = 0;
     a->B = B; a->T = T; a->S = (int32_t)S; a->n_slots = n_slots; a->keep_att = keep_att; a->n_threads = n_threads;
-    a->x = take(ar, (size_t)c->n_layers + 1, rows, (size_t)c->dim, &fail);
+    a->x_slots = n_slots == 1 && !keep_att ? 2 : c->n_layers + 1;
+    a->x = take(ar, (size_t)a->x_slots, rows, (size_t)c->dim, &fail);
     a->rstd1 = take(ar, L, rows, 1, &fail);
     a->q = take(ar, L, rows, (size_t)c->q_dim, &fail);
     a->k = take(ar, L, rows, (size_t)c->kv_dim, &fail);
@@ -293,8 +296,8 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const int32_t np = past ? past->n_past : 0, S = np + T;
     const int32_t dim = c->dim, hid = c->hidden_dim;
 
-    const float *x = a->x + (size_t)l * rows * dim;
-    float *xo = a->x + (size_t)(l + 1) * rows * dim;
+    const float *x = a->x + (size_t)XSLOT(a, l) * rows * dim;
+    float *xo = a->x + (size_t)XSLOT(a, l + 1) * rows * dim;
     float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
     float *q = a->q + s * rows * c->q_dim, *kk = a->k + s * rows * c->kv_dim, *v = a->v + s * rows * c->kv_dim;
     float *ao = a->ao + s * rows * c->q_dim, *xmid = a->xmid + s * rows * dim;
@@ -337,7 +340,7 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
     if (x0 != a->x) memcpy(a->x, x0, sizeof(float) * rows * c->dim);
     acts_rope(c, a, T, past ? past->n_past : 0);
     for (int32_t l = 0; l < c->n_layers; l++) sp_layer_forward(m, a, l, B, T, past);
-    rows_ctx rc = {m, a->x + (size_t)c->n_layers * rows * c->dim, m->out_norm, a->xf, a->rstdf, NULL, NULL, NULL, NULL, c->dim};
+    rows_ctx rc = {m, a->x + (size_t)XSLOT(a, c->n_layers) * rows * c->dim, m->out_norm, a->xf, a->rstdf, NULL, NULL, NULL, NULL, c->dim};
     sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_rows, &rc);
 }
 

@@ -35,7 +35,7 @@ sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t t
     }
     sp_model *m = (sp_model *)calloc(1, sizeof(sp_model));
     if (!m) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
-    sp_arena_init(&m->arena, 1 << 20);
+    sp_arena_init(&m->arena, 1 << 16); /* small chunks: each big matrix gets an exact allocation */
     m->eng = eng;
     m->cfg = *cfg;
     sp_config *c = &m->cfg;

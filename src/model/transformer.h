@@ -36,7 +36,8 @@ typedef struct {
     int32_t S;          /* capacity of attended positions per row: n_past + T */
     int32_t n_slots;    /* layers of internal activations kept: n_layers or 1 */
     int32_t keep_att;   /* store attention probabilities (needed by the backward) */
-    float *x;      /* (n_layers+1, B, T, dim) residual stream entering each layer; [n_layers] = last */
+    int32_t x_slots; /* n_layers + 1; 2 for pure inference (one slot, no keep_att): layer l reads x[l % 2] */
+    float *x;      /* (x_slots, B, T, dim) residual stream entering each layer; [n_layers] = last; [0] = the input */
     float *rstd1;  /* (n_slots, B, T) attention RMSNorm 1/rms */
     float *q;      /* (n_slots, B, T, q_dim) after RoPE */
     float *k;      /* (n_slots, B, T, kv_dim) after RoPE */
