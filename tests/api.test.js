@@ -349,3 +349,15 @@ test('api: aborting a download half way rejects with SP_ERR_ABORTED; transfer ha
   stall.closeAllConnections();
   await new Promise((r) => stall.close(r));
 });
+
+test('api: a misspelt tune option is refused, naming it', async () => {
+  const sp = await Softprompt.create({ worker: false });
+  try {
+    const model = await sp.loadModel(STORIES);
+    await assert.rejects(model.tune({ data: '{"text":"Once upon a time"}\n{"text":"The end"}\n', virtualToken: 4 }).done,
+      (e) => e.code === 'SP_ERR_INVALID_ARG' && /unknown option 'virtualToken'/.test(e.message));
+    model.free();
+  } finally {
+    await sp.terminate();
+  }
+});

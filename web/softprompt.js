@@ -688,6 +688,7 @@ class Generation {
 const TUNE_KEYS = ['method', 'virtualTokens', 'initText', 'optimizer', 'lr', 'weightDecay', 'schedule', 'warmup', 'clip',
   'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format',
   'memoryMb'];
+const TUNE_OTHER_KEYS = ['data', 'init', 'resumeFrom', 'signal'];
 
 class TuneJob {
   constructor(model, options) {
@@ -757,6 +758,11 @@ class TuneJob {
     try {
       if (signal?.aborted) throw abortedError('tuning');
       if (options.data == null) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'tune: options.data is required');
+      for (const k of Object.keys(options)) {
+        if (!TUNE_KEYS.includes(k) && !TUNE_OTHER_KEYS.includes(k)) {
+          throw err(ErrorCodes.SP_ERR_INVALID_ARG, `tune: unknown option '${k}' (known: ${[...TUNE_OTHER_KEYS, ...TUNE_KEYS].join(', ')})`);
+        }
+      }
       const args = {};
       for (const k of TUNE_KEYS) if (options[k] !== undefined) args[k] = options[k];
       args.data = await dataArg(options.data, 'tune');

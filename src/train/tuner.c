@@ -259,6 +259,17 @@ static sp_status opt_string(const sp_json *j, const char *key, const char **out,
     return SP_OK;
 }
 
+/* Refuse option names outside `known` (a NULL-terminated list): a typo must not pass silently. */
+static sp_status check_keys(const sp_json *j, const char *const *known, sp_error *err) {
+    for (size_t i = 0; i < j->len; i++) {
+        const char *k = j->items[i].key;
+        int ok = 0;
+        for (const char *const *n = known; *n && !ok; n++) ok = strcmp(k, *n) == 0;
+        if (!ok) return sp_error_set(err, SP_ERR_INVALID_ARG, "unknown option '%s'", k);
+    }
+    return SP_OK;
+}
+
 static sp_json *parse_opts(sp_arena *a, const char *opts_json, sp_error *err) {
     const char *txt = opts_json && *opts_json ? opts_json : "{}";
     sp_error jerr;
@@ -281,8 +292,9 @@ char *sp_eval_json(sp_model *m, sp_adapter *ad, const char *data, size_t data_le
     char *out = NULL;
     int32_t max_length = 256, batch_size = 8, accuracy = 1;
     const char *format = "auto";
+    static const char *const known[] = {"max_length", "batch_size", "format", "accuracy", NULL};
     sp_json *j = parse_opts(&a, opts_json, err);
-    if (!j) goto done;
+    if (!j || check_keys(j, known, err)) goto done;
     if (opt_int(j, "max_length", &max_length, 2, 1 << 20, err) || opt_int(j, "batch_size", &batch_size, 1, 4096, err) ||
         opt_string(j, "format", &format, err))
         goto done;
@@ -363,8 +375,12 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
     int32_t virtual_tokens = 20, steps = 0, epochs = 1, batch_size = 4, max_length = 256, warmup = 0, patience = 0, shuffle = 1;
     float lr = -1.0f, wd = -1.0f, clip = 0.0f, eval_split = 0.1f, mem_mb = 1024.0f, seed_f = 0.0f;
     const char *method = "prompt", *init = "random", *init_text = "", *optimizer = "adam", *schedule = "constant", *format = "auto";
+    /* eval_every is the caller's schedule for sp_tuner_eval_json; accepted here so one options object serves both */
+    static const char *const known[] = {"method", "virtual_tokens", "init", "init_text", "optimizer", "lr", "weight_decay", "schedule",
+                                        "warmup", "clip", "steps", "epochs", "batch_size", "max_length", "seed", "shuffle",
+                                        "eval_split", "eval_every", "patience", "memory_mb", "format", NULL};
     sp_json *j = parse_opts(&t->arena, opts_json, err);
-    if (!j) goto fail;
+    if (!j || check_keys(j, known, err)) goto fail;
     if (opt_string(j, "method", &method, err) || opt_string(j, "init", &init, err) || opt_string(j, "init_text", &init_text, err) ||
         opt_string(j, "optimizer", &optimizer, err) || opt_string(j, "schedule", &schedule, err) || opt_string(j, "format", &format, err) ||
         opt_int(j, "virtual_tokens", &virtual_tokens, 1, 4096, err) || opt_int(j, "steps", &steps, 0, 100000000, err) ||
