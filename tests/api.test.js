@@ -356,7 +356,7 @@ test('api: a misspelt tune option is refused, naming it', async () => {
     const model = await sp.loadModel(STORIES);
     await assert.rejects(model.tune({ data: '{"text":"Once upon a time"}\n{"text":"The end"}\n', virtualToken: 4 }).done,
       (e) => e.code === 'SP_ERR_INVALID_ARG' && /unknown option 'virtualToken'/.test(e.message));
-    model.free();
+    await model.free();
   } finally {
     await sp.terminate();
   }
