@@ -75,11 +75,15 @@ const COMMANDS = {
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
     usage: 'bench [--model PATH|stories15M|stories110M|smollm-135m] [--type F32|F16|Q8_0|Q4_0] [--threads N] '
-      + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--no-probes] [--json]\n'
-      + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).',
+      + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
+      + '[--no-probes] [--browser] [--json]\n'
+      + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
+      + 'Each model and thread count runs on a fresh engine (so the inference memory is that of a fresh page); timings are\n'
+      + 'the best of --repeats runs (default 3). --browser also runs the same benchmark in headless Chromium through the\n'
+      + 'page\'s Web Worker (scripts/bench-browser.js) and prints the browser figures beside Node\'s.',
     flags: {
       ...COMMON, json: 'bool', type: ['F32', 'F16', 'Q8_0', 'Q4_0'], 'prompt-tokens': 'int', 'decode-tokens': 'int',
-      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool',
+      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', browser: 'bool',
     },
     required: [],
   },
@@ -464,8 +468,10 @@ async function cmdBench(flags) {
   const threadList = flags.threads !== undefined ? [flags.threads] : [1, 2];
   const opts = {
     promptTokens: flags['prompt-tokens'], decodeTokens: flags['decode-tokens'], trainBatch: flags['train-batch'],
-    trainTokens: flags['train-tokens'], seconds: flags.seconds, probes: flags.probes,
+    trainTokens: flags['train-tokens'], seconds: flags.seconds, probes: flags.probes, repeats: flags.repeats,
   };
+  for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
+  if (flags.repeats !== undefined && (flags.repeats < 1 || flags.repeats > 100)) throw new UsageError('--repeats must be in 1..100');
   // what to measure: a model file/folder, a preset, or the peer suite
   let targets;
   if (flags.model === undefined) {
@@ -479,11 +485,14 @@ async function cmdBench(flags) {
     checkModelPath(p);
     targets = [{ path: p }];
   }
+  const keyOf = (t, r) => (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
   const rows = [];
+  // one fresh engine per (threads, model): wasm memory only grows, so the inference memory of a
+  // model is only meaningful on an engine that has not run anything before
   for (const threads of threadList) {
-    const sp = await openEngine(flags, threads);
-    try {
-      for (const t of targets) {
+    for (const t of targets) {
+      const sp = await openEngine(flags, threads);
+      try {
         let r;
         if (t.path) {
           const model = await sp.loadModel(t.path);
@@ -492,31 +501,89 @@ async function cmdBench(flags) {
         } else {
           r = await sp.bench({ ...opts, model: t.preset, type: t.type });
         }
-        const key = t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`;
-        rows.push({ key, threads: r.threads, r });
-        if (flags.json) out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path }) + '\n');
-        else diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''}`);
+        const key = keyOf(t, r);
+        rows.push({ key, threads: r.threads, r, runtime: 'node' });
+        if (flags.json) out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime: 'node' }) + '\n');
+        else diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (node)`);
+      } finally {
+        sp.terminate();
       }
-    } finally {
-      sp.terminate();
+    }
+  }
+  let browserRows = [];
+  if (flags.browser) {
+    const { browserBench } = await import('../scripts/bench-browser.js');
+    try {
+      browserRows = (await browserBench(targets, threadList, opts, ({ target, result }) => {
+        const key = keyOf(target, result);
+        if (flags.json) out(JSON.stringify({ ...result.raw, model: target.preset ? result.model : target.path, runtime: 'browser', user_agent: result.userAgent }) + '\n');
+        else diag(`${PROG}: measured ${key} with ${result.threads} thread${result.threads > 1 ? 's' : ''} (browser)`);
+      })).map(({ target, result }) => ({ key: keyOf(target, result), threads: result.threads, r: result, runtime: 'browser' }));
+    } catch (e) {
+      if (e instanceof SoftpromptError) throw e;
+      throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `browser benchmark: ${e?.message ?? e}`);
     }
   }
   if (flags.json) return;
-  const f1 = (x) => (x == null ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '% peak', 'prefill tok/s', 'decode tok/s', 'decode GB/s', 'train tok/s', 'train GF/s', 'mem MiB', 'peer prefill', 'peer decode'];
+  printBenchTable(rows, flags.browser ? browserRows : null);
+}
+
+const f1 = (x) => (x == null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const pct = (a, b) => (a > 0 && b > 0 ? `${Math.round((100 * a) / b)}%` : '-');
+const mib = (x) => (x > 0 ? (x / 1048576).toFixed(0) : '-');
+
+function printTable(table) {
+  const w = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  for (const row of table) out(row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ') + '\n');
+}
+
+function printBenchTable(rows, browserRows) {
+  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'decode tok/s', 'peer', 'decode GB/s', '%copy',
+    'train tok/s', 'train GF/s', '%peak', 'inf MiB', 'x(W+KV)', 'peak MiB'];
   const table = [head];
   for (const { key, threads, r } of rows) {
     const peer = PEER[key];
     const i = threads === 1 ? 0 : threads === 2 ? 1 : -1;
     table.push([
-      key, String(threads), f1(r.peakGflops), f1(r.gemmGflops), r.peakGflops && r.gemmGflops ? `${Math.round((100 * r.gemmGflops) / r.peakGflops)}%` : '-',
-      f1(r.prefillTokS), f1(r.decodeTokS), f1(r.decodeGbs), f1(r.trainTokS), f1(r.trainGflops), (r.peakMemoryBytes / 1048576).toFixed(0),
-      peer && i >= 0 ? f1(peer.prefill[i]) : '', peer && i >= 0 ? f1(peer.decode[i]) : '',
+      key, String(threads), f1(r.peakGflops), f1(r.gemmGflops), pct(r.gemmGflops, r.peakGflops),
+      f1(r.prefillTokS), peer && i >= 0 ? f1(peer.prefill[i]) : '', f1(r.decodeTokS), peer && i >= 0 ? f1(peer.decode[i]) : '',
+      f1(r.decodeGbs), pct(r.decodeGbs, r.copyGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, r.peakGflops),
+      mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
     ]);
   }
-  const w = head.map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  for (const row of table) out(row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ') + '\n');
+  printTable(table);
   out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
+  out('%peak: of the f32x4 mul+add probe; %copy: of the copy-bandwidth probe; inf MiB: wasm heap after prefill + decode on a\n'
+    + 'fresh engine, x(W+KV): that over weights + KV cache; peak MiB: heap after everything (probes, GEMM, training)\n');
+  // 2 threads over 1, per model
+  const by = new Map(rows.map((x) => [`${x.key}|${x.threads}`, x.r]));
+  const speed = [];
+  for (const key of [...new Set(rows.map((x) => x.key))]) {
+    const a = by.get(`${key}|1`), b = by.get(`${key}|2`);
+    if (a && b) speed.push(`${key}: prefill x${(b.prefillTokS / a.prefillTokS).toFixed(2)}, decode x${(b.decodeTokS / a.decodeTokS).toFixed(2)}, train x${(b.trainTokS / a.trainTokS).toFixed(2)}`);
+  }
+  if (speed.length) out(`2 threads / 1 thread: ${speed.join('; ')}\n`);
+  if (!browserRows) return;
+  const bt = [['model', 'thr', 'prefill node', 'browser', 'b/n', 'decode node', 'browser', 'b/n', 'train node', 'browser', 'b/n',
+    'GEMM node', 'browser', 'b/n', 'inf MiB node', 'browser']];
+  let worst = 0;
+  for (const b of browserRows) {
+    const n = by.get(`${b.key}|${b.threads}`);
+    if (!n) continue;
+    const ratio = (x, y) => {
+      if (!(x > 0 && y > 0)) return '-';
+      worst = Math.max(worst, Math.abs(y / x - 1));
+      return (y / x).toFixed(2);
+    };
+    bt.push([b.key, String(b.threads), f1(n.prefillTokS), f1(b.r.prefillTokS), ratio(n.prefillTokS, b.r.prefillTokS),
+      f1(n.decodeTokS), f1(b.r.decodeTokS), ratio(n.decodeTokS, b.r.decodeTokS), f1(n.trainTokS), f1(b.r.trainTokS), ratio(n.trainTokS, b.r.trainTokS),
+      f1(n.gemmGflops), f1(b.r.gemmGflops), ratio(n.gemmGflops, b.r.gemmGflops), mib(n.inferenceMemoryBytes), mib(b.r.inferenceMemoryBytes)]);
+  }
+  out('\n');
+  printTable(bt);
+  const ua = browserRows[0]?.r?.userAgent;
+  out(`browser: ${ua ? ua.replace(/^.*?(HeadlessChrome\/[\d.]+|Chrome\/[\d.]+).*$/, '$1') : 'chromium'}, headless, the page's Web Worker; `
+    + `largest browser/node difference ${(100 * worst).toFixed(0)}% (target: within 15%)\n`);
 }
 
 const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench };

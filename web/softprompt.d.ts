@@ -480,6 +480,8 @@ export interface BenchOptions {
   seconds?: number;
   /** Run the f32x4 peak and copy-bandwidth probes (default true). */
   probes?: boolean;
+  /** Timed runs of prefill/decode and of the training step; the best is reported (default 3). */
+  repeats?: number;
 }
 
 export interface PresetBenchOptions extends BenchOptions {
@@ -515,6 +517,14 @@ export interface BenchResult {
   trainRecompute?: boolean;
   /** wasm heap size after the run (it only grows). */
   peakMemoryBytes: number;
+  /** wasm heap right after prefill + decode, before the rest of the benchmark allocates (on a fresh
+   *  engine: the inference peak), its ratio to weightBytes + kvCacheBytes, and malloc's bytes then. */
+  inferenceMemoryBytes?: number;
+  inferenceMemoryRatio?: number;
+  inferenceHeapUsedBytes?: number;
+  kvCacheBytes?: number;
+  /** Activations, gradients and LM head scratch of the training step. */
+  trainMemoryBytes?: number;
   raw: Record<string, unknown>;
   [key: string]: unknown;
 }

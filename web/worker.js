@@ -809,7 +809,7 @@ export function serve(channel) {
       const opts = e.optsJson({
         model: m ? undefined : (args.preset ?? 'stories15M'), type: m ? undefined : (args.type ?? 'F32'),
         prompt_tokens: args.promptTokens, decode_tokens: args.decodeTokens, train_batch: args.trainBatch,
-        train_tokens: args.trainTokens, seconds: args.seconds, probes: args.probes,
+        train_tokens: args.trainTokens, seconds: args.seconds, probes: args.probes, repeats: args.repeats,
       });
       const raw = e.withString(opts, (op) => e.takeJson(e.M._sp_bench_json(e.ptr, m ? m.model.ptr : 0, op, e.err)));
       const out = {};

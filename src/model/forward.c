@@ -250,6 +250,56 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
     sp_pool_run(n_tasks > 1 ? m->eng->pool : NULL, attn_forward_task, &ac, n_tasks);
 }
 
+/* ---- products that share their input: one pool run for several matrices ---- */
+
+/* y_i = x · W_iᵀ for the matrices of a group (q, k, v or gate, up): the output rows of all of
+ * them are split into one range per thread, so decoding wakes the pool once per group rather
+ * than once per matrix. A row's value does not depend on the range it falls in (kernels.h), so
+ * this equals sp_matmul on each matrix, bit for bit. */
+typedef struct {
+    const sp_kernels *k;
+    const float *x;
+    int32_t n, count, total, chunk;
+    float *y[3];
+    const sp_mat *w[3];
+} mm_group;
+
+static void mm_group_task(void *vc, int32_t t, int32_t n_tasks) {
+    const mm_group *g = (const mm_group *)vc;
+    int32_t r0 = t * g->chunk, r1 = r0 + g->chunk < g->total ? r0 + g->chunk : g->total, base = 0;
+    for (int32_t i = 0; i < g->count && r0 < r1; i++) {
+        const int32_t rows = g->w[i]->rows;
+        if (r0 < base + rows) {
+            const int32_t a = r0 - base, b = (r1 < base + rows ? r1 : base + rows) - base;
+            g->k->matmul(g->y[i], g->x, g->w[i], g->n, a, b);
+            r0 = base + b;
+        }
+        base += rows;
+    }
+    (void)n_tasks;
+}
+
+static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int32_t n, int32_t count, float *const *ys,
+                         const sp_mat *const *ws) {
+    const int32_t threads = sp_pool_threads(pool);
+    mm_group g = {k, x, n, count, 0, 0, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
+    double macs = 0.0;
+    for (int32_t i = 0; i < count; i++) {
+        g.y[i] = ys[i];
+        g.w[i] = ws[i];
+        g.total += ws[i]->rows;
+        macs += (double)n * ws[i]->rows * ws[i]->cols;
+    }
+    if (n <= 0) return;
+    if (threads <= 1 || macs < (1 << 17)) { /* sp_matmul's own rule: not worth waking the pool */
+        for (int32_t i = 0; i < count; i++) sp_matmul(NULL, k, ys[i], x, ws[i], n);
+        return;
+    }
+    g.chunk = (g.total + threads - 1) / threads;
+    g.chunk = (g.chunk + 11) / 12 * 12; /* whole 3-row panels and 4-row matvec tiles */
+    sp_pool_run(pool, mm_group_task, &g, (g.total + g.chunk - 1) / g.chunk);
+}
+
 /* ---- row-wise steps ---- */
 
 typedef struct {
@@ -307,9 +357,11 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     /* attention block */
     rows_ctx rc = {m, x, L->attn_norm, a->xn, rstd1, NULL, NULL, NULL, NULL, dim};
     sp_par_rows(pool, (int32_t)rows, 4.0 * dim, rmsnorm_rows, &rc);
-    sp_matmul(pool, k, q, a->xn, &L->wq, (int32_t)rows);
-    sp_matmul(pool, k, kk, a->xn, &L->wk, (int32_t)rows);
-    sp_matmul(pool, k, v, a->xn, &L->wv, (int32_t)rows);
+    {
+        float *ys[3] = {q, kk, v};
+        const sp_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
+        matmul_group(pool, k, a->xn, (int32_t)rows, 3, ys, ws);
+    }
     const float *rope = acts_rope(c, a, T, np);
     for (int32_t b = 0; b < B; b++) {
         sp_rope_apply(c, rope, q + (size_t)b * T * c->q_dim, T, c->n_heads, +1);
@@ -325,8 +377,11 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     /* feed-forward block: xmid = x + ao·Woᵀ ; xn = rmsnorm(xmid) (row by row, so xn may be both) */
     rows_ctx r2 = {m, x, L->ffn_norm, a->xn, rstd2, a->xn, xmid, NULL, NULL, dim};
     sp_par_rows(pool, (int32_t)rows, 5.0 * dim, residual_rows, &r2);
-    sp_matmul(pool, k, gate, a->xn, &L->w_gate, (int32_t)rows);
-    sp_matmul(pool, k, up, a->xn, &L->w_up, (int32_t)rows);
+    {
+        float *ys[2] = {gate, up};
+        const sp_mat *ws[2] = {&L->w_gate, &L->w_up};
+        matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws);
+    }
     rows_ctx r3 = {m, NULL, NULL, a->hb, NULL, NULL, NULL, gate, up, hid};
     sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
     sp_matmul(pool, k, a->xn, a->hb, &L->w_down, (int32_t)rows);

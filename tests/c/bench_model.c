@@ -1,9 +1,9 @@
 /* bench_model.c - model-level timings for profiling (not part of the test suite). Build by hand:
  *   emcc -O3 -msimd128 --profiling-funcs [-pthread -sPTHREAD_POOL_SIZE=2] -Isrc $(find src -name '*.c') \
  *        tests/c/bench_model.c -o /tmp/bm.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
- *   node [--cpu-prof] /tmp/bm.js PRESET TYPE PHASE [threads] [reps]
+ *   node [--cpu-prof] /tmp/bm.js PRESET TYPE PHASE [threads] [reps] [chunk] [wall]
  * PRESET: stories15M | stories110M | smollm-135m; TYPE: F32 | Q8_0 | Q4_0 | F16;
- * PHASE: prefill | decode | train | all. Prints the best time of `reps` runs of the phase
+ * PHASE: prefill | decode | train | all; [chunk] LM head rows per product (32); "wall" times 1 thread by wall clock too. Prints the best time of `reps` runs of the phase
  * (128-token prompt, 64 decoded tokens, training batch 4 x 128) - the same work as sp_bench_json. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
     const char *pname = argc > 1 ? argv[1] : "stories15M", *tname = argc > 2 ? argv[2] : "F32";
     const char *phase = argc > 3 ? argv[3] : "all";
     int threads = argc > 4 ? atoi(argv[4]) : 1, reps = argc > 5 ? atoi(argv[5]) : 3;
-    use_cpu = threads == 1;
+    use_cpu = threads == 1 && !(argc > 7 && strcmp(argv[7], "wall") == 0);
     const preset *p = NULL;
     for (size_t i = 0; i < sizeof(PRESETS) / sizeof(PRESETS[0]); i++)
         if (strcmp(PRESETS[i].name, pname) == 0) p = &PRESETS[i];
@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
     sp_error err = {0};
     sp_engine *eng = sp_engine_create(threads, &err);
     if (!eng) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (sp_engine_threads(eng) != threads) fprintf(stderr, "note: the pool has %d threads\n", sp_engine_threads(eng));
     sp_config c = {0};
     c.dim = p->dim; c.n_layers = p->layers; c.n_heads = p->heads; c.n_kv_heads = p->kv_heads; c.hidden_dim = p->hidden;
     c.vocab_size = p->vocab; c.ctx_len = 2048; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_ADJACENT; c.tied = 1;
@@ -58,22 +59,23 @@ int main(int argc, char **argv) {
     int do_inf = strcmp(phase, "train") != 0, do_dec = strcmp(phase, "prefill") != 0 && do_inf;
     int do_train = strcmp(phase, "train") == 0 || strcmp(phase, "all") == 0;
     if (do_inf) {
-        double bp = 1e30, bd = 1e30;
+        double bp = 1e30, bd = 1e30, cp = 0, cd = 0;
         for (int r = 0; r < reps; r++) {
             sp_gen *g = sp_gen_create(m, NULL, ids, n_prompt, "{\"max_tokens\":80,\"temperature\":0,\"stop_at_eos\":false}", &err);
             if (!g) { fprintf(stderr, "%s\n", err.msg); return 1; }
-            double t0 = now_ms();
+            double t0 = now_ms(), c0 = cpu_ms();
             sp_gen_next(g, &err);
-            double t1 = now_ms();
+            double t1 = now_ms(), c1 = cpu_ms();
             if (do_dec)
                 for (int32_t i = 0; i < n_decode; i++) sp_gen_next(g, &err);
-            double t2 = now_ms();
+            double t2 = now_ms(), c2 = cpu_ms();
             sp_gen_free(g);
-            if (t1 - t0 < bp) bp = t1 - t0;
-            if (t2 - t1 < bd) bd = t2 - t1;
+            if (t1 - t0 < bp) { bp = t1 - t0; cp = c1 - c0; }
+            if (t2 - t1 < bd) { bd = t2 - t1; cd = c2 - c1; }
         }
-        printf("%s %s threads %d: prefill %.1f tok/s (%.1f ms)", pname, tname, threads, n_prompt / (bp / 1000), bp);
-        if (do_dec) printf(", decode %.1f tok/s (%.2f ms/tok)", n_decode / (bd / 1000), bd / n_decode);
+        /* cpu: process CPU time of that run, all threads (efficiency: cpu / (threads * wall)) */
+        printf("%s %s threads %d: prefill %.1f tok/s (%.1f ms, cpu %.1f)", pname, tname, threads, n_prompt / (bp / 1000), bp, cp);
+        if (do_dec) printf(", decode %.1f tok/s (%.2f ms/tok, cpu %.2f)", n_decode / (bd / 1000), bd / n_decode, cd / n_decode);
         printf("\n");
     }
     if (do_train) {
@@ -92,9 +94,9 @@ int main(int argc, char **argv) {
         int32_t k = 0;
         for (int32_t b = 0; b < B; b++)
             for (int32_t t = 0; t + 1 < T; t++) { rows[k] = b * T + t; tg[k] = tid[b * T + t + 1]; k++; }
-        double best = 1e30, bf = 0, bh = 0, bb = 0;
+        double best = 1e30, bf = 0, bh = 0, bb = 0, bc = 0;
         for (int r = 0; r < reps; r++) {
-            double t0 = now_ms();
+            double t0 = now_ms(), c0 = cpu_ms();
             sp_embed(m, acts.x, tid, B * T);
             sp_forward(m, &acts, acts.x, B, T, NULL);
             double t1 = now_ms();
@@ -103,10 +105,10 @@ int main(int argc, char **argv) {
             double t2 = now_ms();
             sp_backward(m, &acts, &grads, B, T, NULL, NULL, NULL);
             double t3 = now_ms();
-            if (t3 - t0 < best) { best = t3 - t0; bf = t1 - t0; bh = t2 - t1; bb = t3 - t2; }
+            if (t3 - t0 < best) { best = t3 - t0; bf = t1 - t0; bh = t2 - t1; bb = t3 - t2; bc = cpu_ms() - c0; }
         }
-        printf("%s %s threads %d: train %.1f tok/s (%.0f ms: forward %.0f, head %.0f, backward %.0f)\n", pname, tname, threads,
-               B * T / (best / 1000), best, bf, bh, bb);
+        printf("%s %s threads %d: train %.1f tok/s (%.0f ms: forward %.0f, head %.0f, backward %.0f; cpu %.0f)\n", pname, tname, threads,
+               B * T / (best / 1000), best, bf, bh, bb, bc);
         sp_arena_free(&ta);
     }
     sp_model_free_(m);
