@@ -544,17 +544,19 @@ function printBenchTable(rows, browserRows) {
   for (const { key, threads, r } of rows) {
     const peer = PEER[key];
     const i = threads === 1 ? 0 : threads === 2 ? 1 : -1;
+    const peak = r.peakGflopsAll ?? r.peakGflops, copy = r.copyGbsAll ?? r.copyGbs; // this row's threads at once
     table.push([
-      key, String(threads), f1(r.peakGflops), f1(r.gemmGflops), pct(r.gemmGflops, r.peakGflops),
+      key, String(threads), f1(peak), f1(r.gemmGflops), pct(r.gemmGflops, peak),
       f1(r.prefillTokS), peer && i >= 0 ? f1(peer.prefill[i]) : '', f1(r.decodeTokS), peer && i >= 0 ? f1(peer.decode[i]) : '',
-      f1(r.decodeGbs), pct(r.decodeGbs, r.copyGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, r.peakGflops),
+      f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
       mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
     ]);
   }
   printTable(table);
   out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
-  out('%peak: of the f32x4 mul+add probe; %copy: of the copy-bandwidth probe; inf MiB: wasm heap after prefill + decode on a\n'
-    + 'fresh engine, x(W+KV): that over weights + KV cache; peak MiB: heap after everything (probes, GEMM, training)\n');
+  out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; %copy: of the copy-bandwidth probe\n'
+    + '(same threads); inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
+    + 'peak MiB: heap after everything (probes, GEMM, training)\n');
   // 2 threads over 1, per model
   const by = new Map(rows.map((x) => [`${x.key}|${x.threads}`, x.r]));
   const speed = [];

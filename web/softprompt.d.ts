@@ -503,6 +503,9 @@ export interface BenchResult {
   peakGflops: number | null;
   /** Copy bandwidth (read + write), GB/s. */
   copyGbs?: number;
+  /** The two probes on every thread of the engine at once, summed (the roofs of this thread count). */
+  peakGflopsAll?: number;
+  copyGbsAll?: number;
   /** X·Wᵀ on the model's shapes (FLOP-weighted), GFLOP/s, and dY·W. */
   gemmGflops: number | null;
   gemmDxGflops?: number;

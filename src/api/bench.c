@@ -3,8 +3,10 @@
  * count); the JS side runs it for threads 1 and 2 and prints the table. Timings are the best of
  * `repeats` runs (the first one lets V8 tier the code up; the machine may be shared).
  *
- *   peak_gflops   12-accumulator f32x4 mul+add probe (the roof for f32 kernels)
- *   copy_gbs      read+write bandwidth of a large copy (the roof for decoding)
+ *   peak_gflops   12-accumulator f32x4 mul+add probe on one thread (the roof for f32 kernels)
+ *   copy_gbs      read+write bandwidth of a large copy, one thread (the roof for decoding)
+ *   peak_gflops_all, copy_gbs_all  the same probes on every thread of the engine at once, summed
+ *                 (the roofs of a multi-thread row; equal to the above with one thread)
  *   gemm_gflops   Y = X·Wᵀ on the model's own matrix shapes, X = prompt_tokens rows (FLOP-weighted)
  *   prefill_tok_s prompt_tokens through the forward with the KV cache (sp_gen)
  *   decode_tok_s  decode_tokens further tokens, one at a time
@@ -49,6 +51,25 @@ static const shape_preset PRESETS[] = {
     {"stories110M", 768, 12, 12, 12, 2048, 32000, 1},
     {"smollm-135m", 576, 30, 9, 3, 1536, 49152, 1},
 };
+
+/* The probes on every thread of the pool at once: task t stores its own figure. */
+typedef struct {
+    double secs;
+    size_t bytes;
+    double gflops[64], gbs[64];
+} probe_job;
+
+static void peak_task(void *ctx, int32_t t, int32_t n) {
+    probe_job *j = (probe_job *)ctx;
+    j->gflops[t] = sp_probe_peak_gflops(j->secs);
+    (void)n;
+}
+
+static void copy_task(void *ctx, int32_t t, int32_t n) {
+    probe_job *j = (probe_job *)ctx;
+    j->gbs[t] = sp_probe_copy_gbs(j->bytes, j->secs);
+    (void)n;
+}
 
 /* Rows of the LM head per product in the training step: W streams once per chunk, so larger
  * chunks cost fewer passes over the vocabulary matrix (chunk * vocab floats of scratch). */
@@ -154,10 +175,24 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     }
 
 
-    /* probes */
+    /* probes: one thread, then every thread of the engine at once (the roof of a multi-thread row) */
     if (probes) {
         double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs);
-        sp_buf_printf(&b, ",\"peak_gflops\":%.4g,\"copy_gbs\":%.4g", peak, copy);
+        probe_job pj = {secs, 0, {0}, {0}};
+        const int32_t th = sp_pool_threads(eng->pool) < 64 ? sp_pool_threads(eng->pool) : 64;
+        double peak_all = peak, copy_all = copy;
+        if (th > 1) {
+            pj.bytes = ((size_t)64 << 20) / (size_t)th; /* the same 64 MiB in all */
+            sp_pool_run(eng->pool, peak_task, &pj, th);
+            sp_pool_run(eng->pool, copy_task, &pj, th);
+            peak_all = copy_all = 0.0;
+            for (int32_t t = 0; t < th; t++) {
+                peak_all += pj.gflops[t];
+                copy_all += pj.gbs[t] > 0 ? pj.gbs[t] : 0.0;
+            }
+        }
+        sp_buf_printf(&b, ",\"peak_gflops\":%.4g,\"copy_gbs\":%.4g,\"peak_gflops_all\":%.4g,\"copy_gbs_all\":%.4g", peak, copy, peak_all,
+                      copy_all);
     }
 
     /* GEMM on the model's shapes (one layer's matrices + LM head), FLOP-weighted over a layer */
