@@ -486,43 +486,67 @@ async function cmdBench(flags) {
     targets = [{ path: p }];
   }
   const keyOf = (t, r) => (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
-  const rows = [];
-  // one fresh engine per (threads, model): wasm memory only grows, so the inference memory of a
-  // model is only meaningful on an engine that has not run anything before
-  for (const threads of threadList) {
-    for (const t of targets) {
-      const sp = await openEngine(flags, threads);
-      try {
-        let r;
-        if (t.path) {
-          const model = await sp.loadModel(t.path);
-          r = await model.bench(opts);
-          await model.free();
-        } else {
-          r = await sp.bench({ ...opts, model: t.preset, type: t.type });
-        }
-        const key = keyOf(t, r);
-        rows.push({ key, threads: r.threads, r, runtime: 'node' });
-        if (flags.json) out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime: 'node' }) + '\n');
-        else diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (node)`);
-      } finally {
-        sp.terminate();
-      }
+  const report = (runtime, t, r) => {
+    const key = keyOf(t, r);
+    if (flags.json) {
+      const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
+      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, ...extra }) + '\n');
+    } else {
+      diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
     }
-  }
-  let browserRows = [];
+    return { key, threads: r.threads, r, runtime };
+  };
+  let session = null;
   if (flags.browser) {
-    const { browserBench } = await import('../scripts/bench-browser.js');
+    // a model file or Hugging Face folder is served from its parent folder under /models/
+    const parents = [...new Set(targets.filter((t) => t.path).map((t) => path.dirname(t.path)))];
     try {
-      browserRows = (await browserBench(targets, threadList, opts, ({ target, result }) => {
-        const key = keyOf(target, result);
-        if (flags.json) out(JSON.stringify({ ...result.raw, model: target.preset ? result.model : target.path, runtime: 'browser', user_agent: result.userAgent }) + '\n');
-        else diag(`${PROG}: measured ${key} with ${result.threads} thread${result.threads > 1 ? 's' : ''} (browser)`);
-      })).map(({ target, result }) => ({ key: keyOf(target, result), threads: result.threads, r: result, runtime: 'browser' }));
+      const { openBrowserBench } = await import('../scripts/bench-browser.js');
+      session = await openBrowserBench({ modelsDir: parents[0] });
     } catch (e) {
-      if (e instanceof SoftpromptError) throw e;
       throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `browser benchmark: ${e?.message ?? e}`);
     }
+  }
+  const rows = [];
+  const browserRows = [];
+  try {
+    // one fresh engine per (threads, model): wasm memory only grows, so the inference memory of a
+    // model is only meaningful on an engine that has not run anything before. With --browser the
+    // browser run follows the Node run of the same model, so both see the same machine load.
+    for (const threads of threadList) {
+      for (const t of targets) {
+        const listeners = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
+        const sp = await openEngine(flags, threads);
+        try {
+          let r;
+          if (t.path) {
+            const model = await sp.loadModel(t.path);
+            r = await model.bench(opts);
+            await model.free();
+          } else {
+            r = await sp.bench({ ...opts, model: t.preset, type: t.type });
+          }
+          rows.push(report('node', t, r));
+        } finally {
+          sp.terminate();
+          // the Emscripten glue of each inline engine hooks these process events: unhook it again
+          for (const [ev, before] of Object.entries(listeners)) {
+            for (const l of process.listeners(ev)) if (!before.includes(l)) process.removeListener(ev, l);
+          }
+        }
+        if (session) {
+          let r;
+          try {
+            r = await session.run(t, threads, opts);
+          } catch (e) {
+            throw e instanceof SoftpromptError ? e : new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `browser benchmark: ${e?.message ?? e}`);
+          }
+          browserRows.push(report('browser', t, r));
+        }
+      }
+    }
+  } finally {
+    if (session) await session.close();
   }
   if (flags.json) return;
   printBenchTable(rows, flags.browser ? browserRows : null);

@@ -1,6 +1,7 @@
 // bench-browser.js - the engine's benchmark (sp_bench_json) in headless Chromium, through the
 // page's Web Worker, exactly as a page would call it: `softprompt bench --browser` uses it to
-// put browser figures beside Node's.
+// put browser figures beside Node's (run by run, interleaved with Node's, so that both see the
+// same machine: it is shared and its load varies).
 //
 // Starts scripts/serve.js on a free local port (cross-origin isolated, so the threaded build
 // runs), launches Chromium (/usr/bin/chromium or SP_CHROMIUM) with playwright-core, and for each
@@ -17,21 +18,20 @@ import { startServer } from './serve.js';
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
 /**
- * targets: [{preset, type} | {path}]; threadList: [1, 2]; opts: the bench options (camelCase).
- * onResult(r) is called with {target, threads, result} as each run finishes.
- * Returns the results in the same order.
+ * Open a headless Chromium page on a local server, ready to run benchmarks. modelsDir: the folder
+ * whose files (model files or Hugging Face folders) are served under /models/ (optional).
+ * Returns {run(target, threads, opts) -> result, close()}; target is {preset, type} or {path}.
  */
-export async function browserBench(targets, threadList, opts, onResult = () => {}) {
+export async function openBrowserBench({ modelsDir } = {}) {
   const exe = process.env.SP_CHROMIUM || '/usr/bin/chromium';
   if (!fs.existsSync(exe)) throw new Error(`chromium is not installed at ${exe} (apt-get install chromium, or set SP_CHROMIUM)`);
   const { chromium } = await import('playwright-core');
-  // a model file or folder is served from its parent folder under /models/
-  const files = targets.filter((t) => t.path);
-  const parents = [...new Set(files.map((t) => path.dirname(t.path)))];
-  if (parents.length > 1) throw new Error('--browser measures model files of one folder at a time');
-  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true, ...(parents.length ? { modelsDir: parents[0] } : {}) });
+  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true, ...(modelsDir ? { modelsDir } : {}) });
   let browser = null;
-  const results = [];
+  const close = async () => {
+    if (browser) await browser.close().catch(() => {});
+    await server.close();
+  };
   try {
     browser = await chromium.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS });
     const page = await browser.newPage();
@@ -40,36 +40,52 @@ export async function browserBench(targets, threadList, opts, onResult = () => {
     // any document of the server will do (it carries the COOP/COEP headers); the API is imported into it
     await page.goto(`${server.url}softprompt.d.ts`);
     const isolated = await page.evaluate(() => globalThis.crossOriginIsolated === true);
-    if (!isolated && threadList.some((t) => t > 1)) throw new Error('the benchmark page is not cross-origin isolated: no threads');
+    const run = async (target, threads, opts) => {
+      if (threads > 1 && !isolated) throw new Error('the benchmark page is not cross-origin isolated: no threads');
+      const url = target.path
+        ? `/models/${encodeURIComponent(path.basename(target.path))}${fs.statSync(target.path).isDirectory() ? '/' : ''}`
+        : null;
+      const result = await page.evaluate(async ({ threads: n, preset, type, url: u, opts: o }) => {
+        const { Softprompt } = await import('/softprompt.js');
+        const sp = await Softprompt.create({ threads: n }); // a fresh worker and wasm memory
+        try {
+          if (u) {
+            const model = await sp.loadModel(u);
+            const r = await model.bench(o);
+            await model.free();
+            return { ...r, userAgent: navigator.userAgent };
+          }
+          return { ...(await sp.bench({ ...o, model: preset, type })), userAgent: navigator.userAgent };
+        } finally {
+          sp.terminate();
+        }
+      }, { threads, preset: target.preset, type: target.type, url, opts });
+      if (pageErrors.length) throw new Error(`the benchmark page failed: ${pageErrors[0]}`);
+      return result;
+    };
+    return { run, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** All targets for all thread counts in one browser session (see openBrowserBench). */
+export async function browserBench(targets, threadList, opts, onResult = () => {}) {
+  const parents = [...new Set(targets.filter((t) => t.path).map((t) => path.dirname(t.path)))];
+  if (parents.length > 1) throw new Error('--browser measures model files of one folder at a time');
+  const session = await openBrowserBench({ modelsDir: parents[0] });
+  const results = [];
+  try {
     for (const threads of threadList) {
       for (const target of targets) {
-        const url = target.path
-          ? `/models/${encodeURIComponent(path.basename(target.path))}${fs.statSync(target.path).isDirectory() ? '/' : ''}`
-          : null;
-        const result = await page.evaluate(async ({ threads: n, preset, type, url: u, opts: o }) => {
-          const { Softprompt } = await import('/softprompt.js');
-          const sp = await Softprompt.create({ threads: n });
-          try {
-            if (u) {
-              const model = await sp.loadModel(u);
-              const r = await model.bench(o);
-              await model.free();
-              return { ...r, userAgent: navigator.userAgent };
-            }
-            return { ...(await sp.bench({ ...o, model: preset, type })), userAgent: navigator.userAgent };
-          } finally {
-            sp.terminate();
-          }
-        }, { threads, preset: target.preset, type: target.type, url, opts });
-        if (pageErrors.length) throw new Error(`the benchmark page failed: ${pageErrors[0]}`);
-        const row = { target, threads, result };
+        const row = { target, threads, result: await session.run(target, threads, opts) };
         results.push(row);
         onResult(row);
       }
     }
   } finally {
-    if (browser) await browser.close().catch(() => {});
-    await server.close();
+    await session.close();
   }
   return results;
 }
