@@ -1,9 +1,10 @@
 # emscripten.cmake - the named Emscripten flag sets, in one place.
 # Included by CMakeLists.txt when building with emcmake (Debian's emscripten 3.1.6).
 #   SP_WASM_COMPILE_RELEASE / SP_WASM_COMPILE_DEBUG : compile flags
-#   SP_WASM_LINK_COMMON                             : link flags every wasm target gets (the heap grows
-#                                                     by what is asked + at most 5% / 16 MB, so that the
-#                                                     inference peak stays near weights + KV cache)
+#   SP_WASM_LINK_COMMON                             : link flags every wasm target gets. The heap starts
+#                                                     at 16 MB (1 MB of it stack) and grows by what is
+#                                                     asked + at most 5% / 16 MB, so that the inference
+#                                                     peak stays near weights + KV cache (bench.c)
 #   SP_WASM_LINK_RELEASE / SP_WASM_LINK_DEBUG       : optimisation vs assertions
 #   SP_WASM_LINK_THREADS                            : the pthreads build (pool sized at runtime)
 #   SP_WASM_LINK_TEST                               : C test programs run under node
@@ -16,9 +17,9 @@ set(SP_WASM_LINK_COMMON
   -sALLOW_MEMORY_GROWTH=1
   -sMEMORY_GROWTH_GEOMETRIC_STEP=0.05
   -sMEMORY_GROWTH_GEOMETRIC_CAP=16MB
-  -sINITIAL_MEMORY=64MB
+  -sINITIAL_MEMORY=16MB
   -sMAXIMUM_MEMORY=4GB
-  -sTOTAL_STACK=4MB
+  -sTOTAL_STACK=1MB
   -sMODULARIZE=1
   -sEXPORT_NAME=createSoftprompt
   -sENVIRONMENT=web,worker,node

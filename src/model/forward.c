@@ -40,7 +40,7 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
              acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->q_dim) &&
              acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->hidden_dim) &&
              acc(&t, L, rows, (size_t)c->hidden_dim) && acc(&t, rows, 1, 1) && acc(&t, rows, (size_t)c->dim, 1) &&
-             acc(&t, rows, (size_t)c->dim, 1) && acc(&t, rows, (size_t)c->hidden_dim, 1) &&
+             acc(&t, rows, (size_t)c->dim, 1) && acc(&t, xs == 2 ? 0 : rows, (size_t)c->hidden_dim, 1) &&
              acc(&t, (size_t)SP_ATTN_SLOTS * 4, S, 1) && acc(&t, (size_t)T, (size_t)c->head_dim, 1);
     if (ok && keep_att) ok = acc(&t, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S);
     return ok ? t : 0;
@@ -82,7 +82,7 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     a->rstdf = take(ar, rows, 1, 1, &fail);
     a->xf = take(ar, rows, (size_t)c->dim, 1, &fail);
     a->xn = take(ar, rows, (size_t)c->dim, 1, &fail);
-    a->hb = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
+    if (a->x_slots != 2) a->hb = take(ar, rows, (size_t)c->hidden_dim, 1, &fail); /* inference: SwiGLU writes into gate */
     a->scores = take(ar, (size_t)SP_ATTN_SLOTS * 4, S, 1, &fail);
     a->rope = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
     if (keep_att) a->att = take(ar, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S, &fail);
@@ -382,9 +382,10 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
         const sp_mat *ws[2] = {&L->w_gate, &L->w_up};
         matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws);
     }
-    rows_ctx r3 = {m, NULL, NULL, a->hb, NULL, NULL, NULL, gate, up, hid};
+    float *hb = a->hb ? a->hb : gate; /* inference keeps no gate for a backward: in place */
+    rows_ctx r3 = {m, NULL, NULL, hb, NULL, NULL, NULL, gate, up, hid};
     sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
-    sp_matmul(pool, k, a->xn, a->hb, &L->w_down, (int32_t)rows);
+    sp_matmul(pool, k, a->xn, hb, &L->w_down, (int32_t)rows);
     rows_ctx r4 = {m, xmid, NULL, NULL, NULL, a->xn, xo, NULL, NULL, dim};
     sp_par_rows(pool, (int32_t)rows, 1.0 * dim, residual_rows, &r4);
 }

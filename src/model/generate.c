@@ -37,11 +37,12 @@ struct sp_gen {
     int32_t cap;         /* cache capacity in positions */
     float *cache_k;      /* (n_layers, cap, kv_dim) */
     float *cache_v;      /* (n_layers, cap, kv_dim) */
-    sp_acts acts;        /* B = 1, T = prefill rows; one layer slot, no stored probabilities */
+    sp_acts acts;        /* B = 1, T = chunk rows; one layer slot, no stored probabilities */
+    int32_t chunk;       /* prefill rows per forward call (the prompt runs in chunks of this) */
     float *logits;       /* (vocab) */
-    int32_t *order;      /* (vocab) sampling order */
-    int32_t *tmp;        /* (vocab) sort scratch */
-    float *probs;        /* (vocab) */
+    int32_t *order;      /* (vocab) sampling order (NULL for greedy decoding) */
+    int32_t *tmp;        /* (vocab) sort scratch (NULL for greedy decoding) */
+    float *probs;        /* (vocab) (NULL for greedy decoding) */
     int32_t pos;         /* positions in the cache */
     int32_t n_generated;
     int32_t last;        /* last token returned, -1 before the first */
@@ -119,18 +120,29 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
     g->cap = (int32_t)need;
     g->last = -1;
     const int32_t T = n_soft + n > 0 ? n_soft + n : 1;
+    /* Prefill rows per forward call: the whole prompt, unless its activations would weigh more
+     * than 1/16 of the weights (small models, long prompts): then chunks of at least 32 rows,
+     * each attending to the cache the previous ones filled. Bitwise the same result (attention
+     * visits the keys in the same order; the products are row by row). Keeps the inference peak
+     * near weights + KV cache. */
+    int32_t chunk = T;
+    while (chunk > 32 && sp_acts_bytes(c, 1, chunk, g->cap, 1, 0, 1) > m->weight_bytes / 16) chunk = (chunk + 1) / 2;
+    g->chunk = chunk;
     size_t cache_floats;
     if (!sp_mul_size((size_t)c->n_layers * (size_t)g->cap, (size_t)c->kv_dim, &cache_floats)) goto nomem;
     g->prompt = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)(n ? n : 1));
     g->cache_k = (float *)sp_arena_alloc(&g->arena, cache_floats * sizeof(float));
     g->cache_v = (float *)sp_arena_alloc(&g->arena, cache_floats * sizeof(float));
     g->logits = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)c->vocab_size);
-    g->probs = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)c->vocab_size);
-    g->order = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
-    g->tmp = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
-    if (!g->prompt || !g->cache_k || !g->cache_v || !g->logits || !g->probs || !g->order || !g->tmp) goto nomem;
+    if (!g->prompt || !g->cache_k || !g->cache_v || !g->logits) goto nomem;
+    if (o.temperature != 0.0f) { /* sampling buffers: greedy decoding needs none */
+        g->probs = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)c->vocab_size);
+        g->order = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
+        g->tmp = (int32_t *)sp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)c->vocab_size);
+        if (!g->probs || !g->order || !g->tmp) goto nomem;
+    }
     if (n) memcpy(g->prompt, ids, sizeof(int32_t) * (size_t)n);
-    if (sp_acts_alloc(&g->acts, &g->arena, c, 1, T, g->cap, 1, 0, 1, err)) goto fail;
+    if (sp_acts_alloc(&g->acts, &g->arena, c, 1, chunk, g->cap, 1, 0, 1, err)) goto fail;
     if (n_prefix) { /* prefix (n_layers, 2, N, kv_dim) -> cache rows 0..N-1 of every layer */
         for (int32_t l = 0; l < c->n_layers; l++) {
             const float *pk = ad->params + (size_t)l * 2 * n_prefix * c->kv_dim;
@@ -163,12 +175,12 @@ void sp_gen_free(sp_gen *g) {
 
 const float *sp_gen_logits(sp_gen *g) { return g ? g->logits : NULL; }
 
-/* Run T rows starting at cache position g->pos; leaves the last row's logits. */
-static void gen_forward(sp_gen *g, const float *x0, int32_t T) {
+/* Run T rows starting at cache position g->pos; with want_logits, leaves the last row's logits. */
+static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) {
     const sp_config *c = &g->m->cfg;
     sp_past past = {g->cache_k, g->cache_v, (int64_t)g->cap * c->kv_dim, g->pos, g->cache_k, g->cache_v};
     sp_forward(g->m, &g->acts, x0, 1, T, &past);
-    sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits);
+    if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits);
     g->pos += T;
 }
 
@@ -245,16 +257,22 @@ int32_t sp_gen_next(sp_gen *g, sp_error *err) {
     if (!g) { sp_error_set(err, SP_ERR_INVALID_ARG, "no generator"); return -2; }
     if (g->done || g->n_generated >= g->o.max_tokens) { g->done = 1; return -1; }
     const sp_config *c = &g->m->cfg;
-    if (g->last < 0) { /* prefill: [soft prompt ; prompt ids] */
+    if (g->last < 0) { /* prefill: [soft prompt ; prompt ids], in chunks of g->chunk rows */
         const int32_t T = g->n_soft + g->n_prompt;
         float *x0 = g->acts.x;
-        if (g->n_soft) memcpy(x0, g->soft, sizeof(float) * (size_t)g->n_soft * c->dim);
-        sp_embed(g->m, x0 + (size_t)g->n_soft * c->dim, g->prompt, g->n_prompt);
-        gen_forward(g, x0, T);
+        for (int32_t r0 = 0; r0 < T; r0 += g->chunk) {
+            const int32_t nr = T - r0 < g->chunk ? T - r0 : g->chunk;
+            for (int32_t r = r0; r < r0 + nr; r++) {
+                float *xr = x0 + (size_t)(r - r0) * c->dim;
+                if (r < g->n_soft) memcpy(xr, g->soft + (size_t)r * c->dim, sizeof(float) * (size_t)c->dim);
+                else sp_embed(g->m, xr, g->prompt + (r - g->n_soft), 1);
+            }
+            gen_forward(g, x0, nr, r0 + nr == T);
+        }
     } else {
         if (g->pos >= g->cap) { g->done = 1; return -1; }
         sp_embed(g->m, g->acts.x, &g->last, 1);
-        gen_forward(g, g->acts.x, 1);
+        gen_forward(g, g->acts.x, 1, 1);
     }
     int32_t tok = sample(g);
     if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return -1; }

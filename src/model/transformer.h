@@ -51,7 +51,7 @@ typedef struct {
     float *rstdf;  /* (B, T) final norm 1/rms */
     float *xf;     /* (B, T, dim) final normed stream (input of the LM head) */
     float *xn;     /* (B, T, dim) scratch: normed input of the current block */
-    float *hb;     /* (B, T, hidden) scratch: silu(gate)*up */
+    float *hb;     /* (B, T, hidden) scratch: silu(gate)*up; NULL for pure inference (x_slots 2: into gate) */
     float *scores; /* (SP_ATTN_SLOTS, 4, S) scratch: 4 query rows' scores per attention task without keep_att */
     float *rope;   /* (T, head_dim/2, 2) cos, sin of positions rope_pos0 .. rope_pos0+rope_n-1 */
     int32_t rope_pos0, rope_n; /* what rope holds (rope_n = 0: nothing yet) */

@@ -7,7 +7,9 @@
  *    for bit; a row computed alone equal to the same row inside a batch;
  *  - the forward, the LM head loss and the backward of a random GQA model (prompt rows and a
  *    past prefix, B = 3) giving bitwise the same activations, loss and gradients with 1 and 3
- *    threads (native builds with threads; the wasm test build is single-threaded). */
+ *    threads (native builds with threads; the wasm test build is single-threaded);
+ *  - generation's chunked prefill (a long prompt on a small model) giving bitwise the logits of one
+ *    forward over the whole prompt. */
 #include "check.h"
 #include "api/softprompt.h"
 #include "kernels/attention.h"
@@ -264,6 +266,42 @@ static void test_threads(uint32_t type) {
     free(a.xf); free(a.dx); free(a.dpast); free(b.xf); free(b.dx); free(b.dpast);
 }
 
+/* Generation runs a long prompt in chunks when its activations would be large next to the
+ * weights: the logits must be bitwise those of one forward over the whole prompt. */
+static void test_chunked_prefill(int32_t threads) {
+    sp_error err = {0};
+    sp_engine *eng = sp_engine_create(threads, &err);
+    CHECK(eng != NULL);
+    sp_config c = {0};
+    c.dim = 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 96; c.vocab_size = 1000; c.ctx_len = 256;
+    c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_ADJACENT; c.tied = 1;
+    sp_model *m = sp_model_random(eng, &c, SP_DTYPE_F32, 8, "t", &err);
+    CHECK(m != NULL);
+    const int32_t T = 100;
+    CHECK(sp_acts_bytes(&m->cfg, 1, T, T + 1, 1, 0, 1) > m->weight_bytes / 16); /* so the prompt is chunked */
+    int32_t ids[100];
+    sp_rng rng;
+    sp_rng_seed(&rng, 4);
+    for (int32_t i = 0; i < T; i++) ids[i] = (int32_t)sp_rng_below(&rng, 1000);
+    sp_arena ar;
+    sp_arena_init(&ar, 1 << 16);
+    sp_acts a;
+    CHECK(sp_acts_alloc(&a, &ar, &m->cfg, 1, T, 0, 1, 0, threads, &err) == SP_OK);
+    float *want = sp_arena_alloc(&ar, sizeof(float) * 1000);
+    sp_embed(m, a.x, ids, T);
+    sp_forward(m, &a, a.x, 1, T, NULL);
+    sp_lm_head_row(m, a.xf + (size_t)(T - 1) * c.dim, want);
+    sp_gen *g = sp_gen_create(m, NULL, ids, T, "{\"max_tokens\":2,\"temperature\":0}", &err);
+    CHECK(g != NULL);
+    CHECK(sp_gen_next(g, &err) >= 0);
+    CHECK(memcmp(sp_gen_logits(g), want, sizeof(float) * 1000) == 0);
+    CHECK(sp_gen_next(g, &err) >= 0); /* a decoded token after the chunks */
+    sp_gen_free(g);
+    sp_arena_free(&ar);
+    sp_model_free_(m);
+    sp_engine_free(eng);
+}
+
 int main(void) {
     test_exp();
     const sp_attn_kernels *scalar = sp_attn_kernels_for(sp_kernels_get(SP_ISA_SCALAR));
@@ -278,5 +316,7 @@ int main(void) {
     }
     test_threads(SP_DTYPE_F32);
     test_threads(SP_DTYPE_Q8_0);
+    test_chunked_prefill(1);
+    test_chunked_prefill(2);
     CHECK_DONE();
 }
