@@ -1,8 +1,9 @@
 /* pool.c - a small persistent thread pool.
  *
  * With SP_THREADS (native builds) or __EMSCRIPTEN_PTHREADS__ (the -pthread wasm build),
- * n_threads-1 workers wait on a condition variable; sp_pool_run hands out task indices
- * under a mutex, the calling thread works too, and it returns when every task is done.
+ * n_threads-1 workers wait for a job (spinning for a few tens of microseconds, then on a
+ * condition variable); sp_pool_run hands out task indices under a mutex, the calling thread
+ * works too, and it returns when every task is done (spinning briefly, then sleeping).
  * If the workers never start (a browser that cannot spawn them yet), the caller simply
  * runs every task itself. Otherwise everything runs inline.
  * Not re-entrant: do not call sp_pool_run from inside a task, or from two threads at once. */
@@ -26,12 +27,22 @@ struct sp_pool {
     void *ctx;
     int32_t n_tasks;
     int32_t next;             /* next task index to hand out */
-    int32_t remaining;        /* tasks not yet finished */
+    int32_t remaining;        /* tasks not yet finished (atomic: the caller polls it) */
     int stop;
+    uint32_t gen;             /* jobs started so far (atomic: idle workers poll it before sleeping) */
+    int32_t sleepers;         /* workers blocked on cv_work */
+    int32_t caller_waiting;   /* the caller is blocked on cv_done */
 #endif
 };
 
 #ifdef SP_POOL_PTHREADS
+/* Spin iterations (atomic loads) before blocking on a condition variable: a few tens of
+ * microseconds, about the gap between two products of a layer. Back-to-back runs (a layer is
+ * ~10 of them; decoding a token of a 30-layer model ~120) then neither pay a futex wake-up on
+ * the critical path (tens to hundreds of microseconds, more on a loaded machine) nor lose
+ * their tasks to the caller while the worker is still waking up. */
+#define SP_POOL_SPIN 20000
+
 /* Runs tasks of the current job until none is left. Called and returns with p->mu held. */
 static void pool_work(sp_pool *p) {
     while (p->next < p->n_tasks) {
@@ -42,7 +53,7 @@ static void pool_work(sp_pool *p) {
         pthread_mutex_unlock(&p->mu);
         fn(ctx, t, nt);
         pthread_mutex_lock(&p->mu);
-        if (--p->remaining == 0) pthread_cond_broadcast(&p->cv_done);
+        if (__atomic_sub_fetch(&p->remaining, 1, __ATOMIC_ACQ_REL) == 0 && p->caller_waiting) pthread_cond_broadcast(&p->cv_done);
     }
 }
 
@@ -50,7 +61,18 @@ static void *pool_worker(void *arg) {
     sp_pool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->next >= p->n_tasks) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (!p->stop && p->next >= p->n_tasks) { /* idle: spin a little for the next job, then sleep */
+            const uint32_t seen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+            pthread_mutex_unlock(&p->mu);
+            for (int32_t i = 0; i < SP_POOL_SPIN && __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen; i++) {
+            }
+            pthread_mutex_lock(&p->mu);
+            while (!p->stop && p->next >= p->n_tasks) {
+                p->sleepers++;
+                pthread_cond_wait(&p->cv_work, &p->mu);
+                p->sleepers--;
+            }
+        }
         if (p->stop) break;
         pool_work(p);
     }
@@ -117,10 +139,19 @@ void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks) {
         p->ctx = ctx;
         p->n_tasks = n_tasks;
         p->next = 0;
-        p->remaining = n_tasks;
-        pthread_cond_broadcast(&p->cv_work);
+        __atomic_store_n(&p->remaining, n_tasks, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&p->gen, 1, __ATOMIC_RELEASE);
+        if (p->sleepers) pthread_cond_broadcast(&p->cv_work);
         pool_work(p);
-        while (p->remaining > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+        if (p->remaining > 0) { /* a worker still runs its last task: spin briefly, then sleep */
+            pthread_mutex_unlock(&p->mu);
+            for (int32_t i = 0; i < SP_POOL_SPIN && __atomic_load_n(&p->remaining, __ATOMIC_ACQUIRE) > 0; i++) {
+            }
+            pthread_mutex_lock(&p->mu);
+            p->caller_waiting = 1;
+            while (p->remaining > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+            p->caller_waiting = 0;
+        }
         pthread_mutex_unlock(&p->mu);
         return;
     }
