@@ -259,7 +259,7 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
 typedef struct {
     const sp_kernels *k;
     const float *x;
-    int32_t n, count, total, chunk;
+    int32_t n, count, total, chunk, decode;
     float *y[3];
     const sp_mat *w[3];
 } mm_group;
@@ -271,7 +271,8 @@ static void mm_group_task(void *vc, int32_t t, int32_t n_tasks) {
         const int32_t rows = g->w[i]->rows;
         if (r0 < base + rows) {
             const int32_t a = r0 - base, b = (r1 < base + rows ? r1 : base + rows) - base;
-            g->k->matmul(g->y[i], g->x, g->w[i], g->n, a, b);
+            if (g->decode) g->k->matvec_decode(g->y[i], g->x, g->w[i], a, b);
+            else g->k->matmul(g->y[i], g->x, g->w[i], g->n, a, b);
             r0 = base + b;
         }
         base += rows;
@@ -279,10 +280,18 @@ static void mm_group_task(void *vc, int32_t t, int32_t n_tasks) {
     (void)n_tasks;
 }
 
+/* y = x · Wᵀ over n rows; decode: one row of token-by-token generation, through the kernels'
+ * matvec_decode (on Q8_0/Q4_0 it rounds x to 16 bits per block for integer dot products:
+ * memory bound; kernels.h). Never used where gradients are taken. */
+static void mm(sp_pool *pool, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n, int decode) {
+    if (decode && n == 1) sp_matvec_decode(pool, k, y, x, w);
+    else sp_matmul(pool, k, y, x, w, n);
+}
+
 static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int32_t n, int32_t count, float *const *ys,
-                         const sp_mat *const *ws) {
+                         const sp_mat *const *ws, int decode) {
     const int32_t threads = sp_pool_threads(pool);
-    mm_group g = {k, x, n, count, 0, 0, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
+    mm_group g = {k, x, n, count, 0, 0, decode && n == 1, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
     double macs = 0.0;
     for (int32_t i = 0; i < count; i++) {
         g.y[i] = ys[i];
@@ -292,7 +301,7 @@ static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int
     }
     if (n <= 0) return;
     if (threads <= 1 || macs < (1 << 17)) { /* sp_matmul's own rule: not worth waking the pool */
-        for (int32_t i = 0; i < count; i++) sp_matmul(NULL, k, ys[i], x, ws[i], n);
+        for (int32_t i = 0; i < count; i++) mm(NULL, k, ys[i], x, ws[i], n, g.decode);
         return;
     }
     g.chunk = (g.total + threads - 1) / threads;
@@ -346,6 +355,8 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const int32_t np = past ? past->n_past : 0, S = np + T;
     const int32_t dim = c->dim, hid = c->hidden_dim;
 
+    /* one row of generation (inference acts): the kernels' decoding product */
+    const int decode = rows == 1 && a->x_slots == 2;
     const float *x = a->x + (size_t)XSLOT(a, l) * rows * dim;
     float *xo = a->x + (size_t)XSLOT(a, l + 1) * rows * dim;
     float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
@@ -360,7 +371,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     {
         float *ys[3] = {q, kk, v};
         const sp_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
-        matmul_group(pool, k, a->xn, (int32_t)rows, 3, ys, ws);
+        matmul_group(pool, k, a->xn, (int32_t)rows, 3, ys, ws, decode);
     }
     const float *rope = acts_rope(c, a, T, np);
     for (int32_t b = 0; b < B; b++) {
@@ -372,7 +383,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
         memcpy(past->cache_v + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, v, sizeof(float) * (size_t)T * c->kv_dim);
     }
     attn_forward(m, a, q, kk, v, past, l, att, ao, B, T);
-    sp_matmul(pool, k, a->xn, ao, &L->wo, (int32_t)rows); /* xn reused as the block output */
+    mm(pool, k, a->xn, ao, &L->wo, (int32_t)rows, decode); /* xn reused as the block output */
 
     /* feed-forward block: xmid = x + ao·Woᵀ ; xn = rmsnorm(xmid) (row by row, so xn may be both) */
     rows_ctx r2 = {m, x, L->ffn_norm, a->xn, rstd2, a->xn, xmid, NULL, NULL, dim};
@@ -380,12 +391,12 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     {
         float *ys[2] = {gate, up};
         const sp_mat *ws[2] = {&L->w_gate, &L->w_up};
-        matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws);
+        matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws, decode);
     }
     float *hb = a->hb ? a->hb : gate; /* inference keeps no gate for a backward: in place */
     rows_ctx r3 = {m, NULL, NULL, hb, NULL, NULL, NULL, gate, up, hid};
     sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
-    sp_matmul(pool, k, a->xn, hb, &L->w_down, (int32_t)rows);
+    mm(pool, k, a->xn, hb, &L->w_down, (int32_t)rows, decode);
     rows_ctx r4 = {m, xmid, NULL, NULL, NULL, a->xn, xo, NULL, NULL, dim};
     sp_par_rows(pool, (int32_t)rows, 1.0 * dim, residual_rows, &r4);
 }
@@ -404,7 +415,7 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 /* LM head                                                                                        */
 
 void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits) {
-    sp_matmul(m->eng->pool, m->eng->k, logits, xf_row, &m->output, 1);
+    sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output);
 }
 
 typedef struct {

@@ -98,7 +98,9 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
  * scale * d(loss)/d(xf) into dxf (B*T, dim). logits: scratch of chunk*(vocab + 2*dim) floats, chunk >= 1. */
 double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
                        float *dxf, float scale, float *logits, int32_t chunk);
-/* logits[vocab] for one row of xf. */
+/* logits[vocab] for one row of xf, for generation: through the kernels' matvec_decode (on Q8_0 /
+ * Q4_0 weights xf is rounded to 16 bits per block of 32, kernels.h; exact otherwise). A forward of
+ * one row on inference acts (x_slots 2) uses it for every product too. */
 void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits);
 
 /* Backward. On entry g->dx holds d(loss)/d(xf) (B, T, dim) as accumulated by sp_lm_head_loss;
