@@ -415,6 +415,20 @@ export class Engine {
   }
 
   /** malloc'd char* JSON result -> parsed object (frees it). 0 -> throws the C error. */
+  /** Call fn(sizePtr) -> pointer to malloc'd bytes (size written at sizePtr); copy them out and free them. */
+  takeBytes(fn) {
+    const sz = this.malloc(8);
+    try {
+      const p = fn(sz) >>> 0;
+      if (!p) this.throwError();
+      const out = this.read(p, this.u32(sz));
+      this.free(p);
+      return out;
+    } finally {
+      this.free(sz);
+    }
+  }
+
   takeJson(p) {
     p >>>= 0;
     if (!p) this.throwError();
@@ -717,16 +731,7 @@ export class Adapter {
   saveSafetensors() {
     this._live();
     const e = this.model.e;
-    const sz = e.malloc(8);
-    try {
-      const p = e.M._sp_adapter_save_safetensors(this.ptr, sz, e.err) >>> 0;
-      if (!p) e.throwError();
-      const out = e.read(p, e.u32(sz));
-      e.free(p);
-      return out;
-    } finally {
-      e.free(sz);
-    }
+    return e.takeBytes((sz) => e.M._sp_adapter_save_safetensors(this.ptr, sz, e.err));
   }
 
   /** adapter_config.json text. */
@@ -804,16 +809,7 @@ export class Tuner {
   checkpoint() {
     this._live();
     const e = this.model.e;
-    const sz = e.malloc(8);
-    try {
-      const p = e.M._sp_tuner_checkpoint(this.ptr, sz, e.err) >>> 0;
-      if (!p) e.throwError();
-      const out = e.read(p, e.u32(sz));
-      e.free(p);
-      return out;
-    } finally {
-      e.free(sz);
-    }
+    return e.takeBytes((sz) => e.M._sp_tuner_checkpoint(this.ptr, sz, e.err));
   }
 
   resume(bytes) {
