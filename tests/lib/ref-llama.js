@@ -55,16 +55,29 @@ function rope(vec, nHeads, hd, pos, theta, style) {
  * @returns {Float64Array[]} logits[t] (vocab_size)
  */
 export function refLogits(w, c, ids, layout = 'gguf') {
+  const embed = w[(layout === 'hf' ? HF_NAMES : GGUF_NAMES).embed];
+  return refForward(w, c, ids.map((id) => embed.subarray(id * c.dim, (id + 1) * c.dim)), layout);
+}
+
+/**
+ * The forward over input rows (embeddings), as prompt and prefix tuning use it.
+ * rows[t] (dim) sits at position pos0 + t. prefix (optional): per layer {k, v}, each an array of
+ * n_prefix vectors (kv_dim) attended before the rows, used as given (no RoPE); pos0 is then n_prefix.
+ * @returns {Float64Array[]} logits after every row
+ */
+export function refForward(w, c, rows, layout = 'gguf', prefix = null) {
   const N = layout === 'hf' ? HF_NAMES : GGUF_NAMES;
   const style = layout === 'hf' ? 'half' : 'adjacent';
   const { dim, n_layers: L, n_heads: H, n_kv_heads: KVH, hidden_dim: F, vocab_size: V } = c;
   const hd = dim / H, kvd = KVH * hd, group = H / KVH;
-  const embed = w[N.embed];
-  const out = w[N.out] || embed;
-  const keys = Array.from({ length: L }, () => []), vals = Array.from({ length: L }, () => []);
+  const out = w[N.out] || w[N.embed];
+  const keys = Array.from({ length: L }, (_, l) => (prefix ? prefix[l].k.map((k) => Float64Array.from(k)) : []));
+  const vals = Array.from({ length: L }, (_, l) => (prefix ? prefix[l].v.map((v) => Float64Array.from(v)) : []));
+  const pos0 = prefix ? prefix[0].k.length : 0;
   const result = [];
-  ids.forEach((id, pos) => {
-    let x = Float64Array.from(embed.subarray(id * dim, (id + 1) * dim));
+  rows.forEach((row, t) => {
+    const pos = pos0 + t;
+    let x = Float64Array.from(row);
     for (let l = 0; l < L; l++) {
       const n1 = rmsnorm(x, w[N.layer(l, 'n1')], c.norm_eps);
       const q = matvec(w[N.layer(l, 'q')], n1, dim, dim);
