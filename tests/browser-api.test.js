@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { startServer } from '../scripts/serve.js';
 import { modelPath } from './lib/paths.js';
 
-const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
+import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
 const GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
 const HF_GOLDEN = JSON.parse(readFileSync(modelPath('TinyStories-656K/expected_greedy.json'), 'utf8'))['Once upon a time'];
 
@@ -19,7 +19,7 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
   assert.ok(existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}: apt-get install chromium (scripts/setup.sh does) or set SP_CHROMIUM`);
   const { chromium } = await import('playwright-core');
   const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--headless=new', '--disable-gpu'] });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   t.after(async () => {
     await browser.close().catch(() => {});
     await server.close();

@@ -10,57 +10,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { modelPath } from './lib/paths.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+import { SHOTS, MAX_STORIES as DATASET, openBrowser } from './lib/browser.js';
 const STEPS = 30;
 
-const DATASET = `Once upon a time, there was a dog named Max. Max loved the sea. Every day he ran to the beach and jumped in the waves.
-
-Once upon a time, there was a happy dog named Max. He lived by the sea. He liked to dig in the sand and bark at the big waves.
-
-Once upon a time, a little dog named Max went to the sea with his friend Sue. They played in the water all day.
-
-Once upon a time, there was a dog named Max who had a red ball. He took the ball to the sea and swam to get it back.
-
-Once upon a time, Max the dog saw a boat on the sea. He wanted to go on the boat, and the man said yes.
-
-Once upon a time, a dog named Max found a shell by the sea. He gave the shell to his mom, and she smiled.`;
 
 test('studio: a run interrupted by a page reload resumes from its last checkpoint', { timeout: 180_000 }, async (t) => {
-  assert.ok(fs.existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
   modelPath('stories260K/stories260K.gguf'); // fails clearly when the shared model is missing
-  assert.ok(fs.existsSync(path.join(ROOT, 'wasm', 'softprompt.wasm')), 'wasm/softprompt.wasm is missing: run `npm run build`');
-  const { chromium } = await import('playwright-core');
-  const { startServer } = await import('../scripts/serve.js');
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
-  const addr = (server.server ?? server).address?.() ?? null;
-  const base = server?.url ? String(server.url).replace(/\/?$/, '/') : `http://127.0.0.1:${addr.port}/`;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
-  let context;
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    await new Promise((resolve) => {
-      const r = server.close?.(() => resolve());
-      if (r && typeof r.then === 'function') r.then(resolve, resolve);
-      server.closeAllConnections?.();
-      if (!server.close) resolve();
-    });
-    fs.rmSync(profile, { recursive: true, force: true });
-  });
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    viewport: { width: 1280, height: 900 },
-  });
+  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
   const page = context.pages()[0] ?? await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));

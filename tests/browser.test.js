@@ -16,66 +16,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { ROOT, SHOTS, MAX_STORIES as DATASET, assertBrowserReady, openBrowser } from './lib/browser.js';
+
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 const MODEL_FILE = path.join(SHARED, 'models', 'stories260K', 'stories260K.gguf');
 const GOLDEN_FILE = path.join(SHARED, 'models', 'stories260K', 'expected_greedy.json');
-const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
-
-// A small dataset a person could type: plain text, one short story per paragraph.
-const DATASET = `Once upon a time, there was a dog named Max. Max loved the sea. Every day he ran to the beach and jumped in the waves.
-
-Once upon a time, there was a happy dog named Max. He lived by the sea. He liked to dig in the sand and bark at the big waves.
-
-Once upon a time, a little dog named Max went to the sea with his friend Sue. They played in the water all day.
-
-Once upon a time, there was a dog named Max who had a red ball. He took the ball to the sea and swam to get it back.
-
-Once upon a time, Max the dog saw a boat on the sea. He wanted to go on the boat, and the man said yes.
-
-Once upon a time, a dog named Max found a shell by the sea. He gave the shell to his mom, and she smiled.`;
 
 test('studio: load, train, compare, save, reload, in headless chromium', { timeout: 180_000 }, async (t) => {
-  assert.ok(fs.existsSync(CHROMIUM),
-    `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
+  assertBrowserReady();
   if (!fs.existsSync(SHARED)) {
     t.skip(`the shared models folder ${SHARED} does not exist (set SP_SHARED)`);
     return;
   }
   assert.ok(fs.existsSync(MODEL_FILE), `missing ${MODEL_FILE}`);
   assert.ok(fs.existsSync(GOLDEN_FILE), `missing ${GOLDEN_FILE}`);
-  assert.ok(fs.existsSync(path.join(ROOT, 'wasm', 'softprompt.wasm')), 'wasm/softprompt.wasm is missing: run `npm run build`');
   const golden = JSON.parse(fs.readFileSync(GOLDEN_FILE, 'utf8')).greedy_64;
   // run.c prints the prompt, the 60-token continuation, then a newline of its own
   const goldenContinuation = golden.stdout.slice(golden.prompt.length, -1);
 
-  const { chromium } = await import('playwright-core');
-  const { startServer } = await import('../scripts/serve.js');
-  fs.mkdirSync(SHOTS, { recursive: true });
-
-  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
-  const base = serverUrl(server);
-  const origin = new URL(base).origin;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
-  let context;
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    await closeServer(server);
-    fs.rmSync(profile, { recursive: true, force: true });
-  });
-
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    viewport: { width: 1280, height: 800 },
-    acceptDownloads: true,
-  });
+  const { context, base, origin } = await openBrowser(t, { acceptDownloads: true });
 
   // Every request any page or worker makes, to check nothing leaves the local server.
   const requests = [];
@@ -291,26 +252,9 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   assert.deepEqual(problems, [], 'no page errors');
 });
 
-function serverUrl(server) {
-  if (server?.url) return String(server.url).replace(/\/?$/, '/');
-  const addr = (server.server ?? server).address();
-  return `http://127.0.0.1:${addr.port}/`;
-}
-
-function closeServer(server) {
-  if (typeof server?.close === 'function') {
-    return new Promise((resolve) => {
-      const r = server.close(() => resolve());
-      if (r && typeof r.then === 'function') r.then(resolve, resolve);
-      server.closeAllConnections?.();
-    });
-  }
-  return Promise.resolve();
-}
 
 test('studio without cross-origin isolation: single-threaded, says so, still right; HF folder from local files', { timeout: 120_000 }, async (t) => {
-  assert.ok(fs.existsSync(CHROMIUM),
-    `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
+  assertBrowserReady();
   if (!fs.existsSync(SHARED)) {
     t.skip(`the shared models folder ${SHARED} does not exist (set SP_SHARED)`);
     return;
@@ -321,25 +265,7 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   const golden = JSON.parse(fs.readFileSync(GOLDEN_FILE, 'utf8')).greedy_64;
   const hfGolden = JSON.parse(fs.readFileSync(path.join(hfDir, 'expected_greedy.json'), 'utf8'))['Once upon a time'];
 
-  const { chromium } = await import('playwright-core');
-  const { startServer } = await import('../scripts/serve.js');
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
-  const base = serverUrl(server);
-  const origin = new URL(base).origin;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
-  let context;
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    await closeServer(server);
-    fs.rmSync(profile, { recursive: true, force: true });
-  });
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    viewport: { width: 1280, height: 800 },
-  });
+  const { context, base, origin } = await openBrowser(t);
   const requests = [];
   context.on('request', (r) => requests.push(r.url()));
   // Serve everything without the COOP/COEP headers, as a plain static host would.

@@ -1,0 +1,71 @@
+// browser.js - what the real-browser tests share: Debian's chromium driven by playwright-core,
+// `npm start`'s server started in-process on a free port, a fresh profile per test.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+export const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+
+/** Fails (never skips) with an install hint when chromium or the wasm build is missing. */
+export function assertBrowserReady() {
+  assert.ok(fs.existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}: install it (apt-get install chromium; scripts/setup.sh does) or set SP_CHROMIUM`);
+  assert.ok(fs.existsSync(path.join(ROOT, 'wasm', 'softprompt.wasm')), 'wasm/softprompt.wasm is missing: run `npm run build`');
+}
+
+// A small dataset a person could type: plain text, one short story per paragraph.
+export const MAX_STORIES = `Once upon a time, there was a dog named Max. Max loved the sea. Every day he ran to the beach and jumped in the waves.
+
+Once upon a time, there was a happy dog named Max. He lived by the sea. He liked to dig in the sand and bark at the big waves.
+
+Once upon a time, a little dog named Max went to the sea with his friend Sue. They played in the water all day.
+
+Once upon a time, there was a dog named Max who had a red ball. He took the ball to the sea and swam to get it back.
+
+Once upon a time, Max the dog saw a boat on the sea. He wanted to go on the boat, and the man said yes.
+
+Once upon a time, a dog named Max found a shell by the sea. He gave the shell to his mom, and she smiled.`;
+
+export function serverUrl(server) {
+  if (server?.url) return String(server.url).replace(/\/?$/, '/');
+  const addr = (server.server ?? server).address();
+  return `http://127.0.0.1:${addr.port}/`;
+}
+
+export function closeServer(server) {
+  if (typeof server?.close !== 'function') return Promise.resolve();
+  return new Promise((resolve) => {
+    const r = server.close(() => resolve());
+    if (r && typeof r.then === 'function') r.then(resolve, resolve);
+    server.closeAllConnections?.();
+  });
+}
+
+/**
+ * Start the server and a chromium with a fresh persistent profile (so a reload keeps IndexedDB and
+ * the Cache API); both are closed when the test ends.
+ * @returns {Promise<{context, server, base: string, origin: string}>}
+ */
+export async function openBrowser(t, { viewport = { width: 1280, height: 800 }, acceptDownloads = false } = {}) {
+  assertBrowserReady();
+  const { chromium } = await import('playwright-core');
+  const { startServer } = await import('../../scripts/serve.js');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
+  const base = serverUrl(server);
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'softprompt-chromium-'));
+  const handle = { context: null, server, base, origin: new URL(base).origin };
+  t.after(async () => {
+    await handle.context?.close().catch(() => {});
+    await closeServer(server);
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+  handle.context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, acceptDownloads,
+  });
+  return handle;
+}
