@@ -578,8 +578,9 @@ function printBenchTable(rows, browserRows) {
   }
   printTable(table);
   out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
-  out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; %copy: of the copy-bandwidth probe\n'
-    + '(same threads); inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
+  out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
+    + 'the K/V cache rows a decoded token reads, per second; %copy: of the copy-bandwidth probe (same threads);\n'
+    + 'inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
     + 'peak MiB: heap after everything (probes, GEMM, training)\n');
   // 2 threads over 1, per model
   const by = new Map(rows.map((x) => [`${x.key}|${x.threads}`, x.r]));

@@ -513,8 +513,10 @@ export interface BenchResult {
   prefillTokS: number;
   prefillGflops?: number;
   decodeTokS: number;
-  /** Weight bytes streamed per decoded token x decode speed, GB/s. */
+  /** Bytes a decoded token streams (every weight once, plus the K/V cache rows attention reads) x decode speed, GB/s. */
   decodeGbs?: number;
+  /** The same, counting the weights only. */
+  decodeWeightGbs?: number;
   trainTokS: number | null;
   trainGflops: number | null;
   trainRecompute?: boolean;

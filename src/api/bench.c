@@ -10,7 +10,10 @@
  *   gemm_gflops   Y = X·Wᵀ on the model's own matrix shapes, X = prompt_tokens rows (FLOP-weighted)
  *   prefill_tok_s prompt_tokens through the forward with the KV cache (sp_gen)
  *   decode_tok_s  decode_tokens further tokens, one at a time
- *   decode_gbs    weight bytes streamed per decoded token x decode_tok_s
+ *   decode_gbs    bytes a decoded token must stream x decode_tok_s: every weight once (the token
+ *                 embedding only as the LM head) plus the K and V cache rows attention reads
+ *                 (f32, on average n_prompt + 1 + (n_decode - 1) / 2 positions per layer)
+ *   decode_weight_gbs  the same counting the weights only
  *   train_tok_s   forward + backward (activation gradients) of a batch, tokens per second
  *   train_gflops  the FLOPs of that step (counted below) per second
  *   inference_memory_bytes  the wasm heap right after prefill + decode (it only grows), measured
@@ -163,10 +166,13 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
             if (rep >= 1 && t2 - t0 > secs * 8000) break; /* big models: two runs are enough */
         }
         double dec = n_decode / (best_decode / 1000.0);
-        /* a decoded token reads every weight once, the token embedding only as the LM head (tied) */
-        double bytes_per_tok = (double)m->weight_bytes - (c->tied ? 0.0 : (double)m->tok_embd.row_bytes * m->tok_embd.rows);
-        sp_buf_printf(&b, ",\"prefill_tok_s\":%.4g,\"prefill_gflops\":%.4g,\"decode_tok_s\":%.4g,\"decode_gbs\":%.4g", n_prompt / (best_prefill / 1000.0),
-                      (forward_flops(c, n_prompt, 0) + 2.0 * c->vocab_size * c->dim) / (best_prefill / 1000.0) / 1e9, dec, dec * bytes_per_tok / 1e9);
+        /* a decoded token reads every weight once, the token embedding only as the LM head (tied),
+         * and the K and V rows of every position so far in every layer */
+        const double weight_per_tok = (double)m->weight_bytes - (c->tied ? 0.0 : (double)m->tok_embd.row_bytes * m->tok_embd.rows);
+        const double kv_per_tok = 2.0 * c->n_layers * (double)c->kv_dim * sizeof(float) * (n_prompt + 1 + (n_decode - 1) / 2.0);
+        sp_buf_printf(&b, ",\"prefill_tok_s\":%.4g,\"prefill_gflops\":%.4g,\"decode_tok_s\":%.4g,\"decode_gbs\":%.4g,\"decode_weight_gbs\":%.4g",
+                      n_prompt / (best_prefill / 1000.0), (forward_flops(c, n_prompt, 0) + 2.0 * c->vocab_size * c->dim) / (best_prefill / 1000.0) / 1e9,
+                      dec, dec * (weight_per_tok + kv_per_tok) / 1e9, dec * weight_per_tok / 1e9);
         /* memory of inference, before the probes and the training step allocate anything */
         const double kv = 2.0 * c->n_layers * (double)(n_prompt + n_decode + 1) * c->kv_dim * sizeof(float);
         const size_t heap = peak_memory_bytes();

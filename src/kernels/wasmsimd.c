@@ -230,6 +230,19 @@ static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t 
     for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
 }
 
+/* Touch-ahead: decoding streams each weight once from DRAM. The quantized decode kernels do
+ * ~0.6 instructions per weight byte, so the out-of-order window covers too few cache lines
+ * to keep DRAM busy (a 4 x 34-byte block step is ~80 instructions): measured 4.6 GB/s on a
+ * 122 MB Q8_0 matrix against 10.5 GB/s for a plain read loop. They therefore also load one
+ * word per ~64 bytes of the rows SP_TOUCH_TILES tiles ahead, which starts those misses
+ * early (6.0 GB/s). wasm has no prefetch instruction; a volatile load that nothing uses is
+ * the closest thing. The F32 kernel streams at the plain read loop's rate without it, and
+ * touching made it slower there. */
+#define TOUCH(p) ((void)*(const volatile int32_t *)(const void *)(p))
+#ifndef SP_TOUCH_TILES
+#define SP_TOUCH_TILES 2 /* how many 4-row tiles ahead */
+#endif
+
 /* n == 1: y[b] (b < nr) (first ? = : +=) dot(x, w_b), same formula as fw_panel_3x3. */
 NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x,
                                  const float *w0, const float *w1, const float *w2, const float *w3, int32_t len) {
@@ -413,7 +426,8 @@ KERNEL_PTR(fwh_fn, fw_bf16_1x4);
  * For one row the exact kernels above are compute bound (~55 ops per block and row). Here x
  * is rounded once per call to 16 bits per block of 32 (xq = round(x / sx), sx = amax/32767,
  * |error| <= amax/65534 per element, far below the weights' own quantization error), and
- * each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact. */
+ * each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact
+ * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). */
 #define X16_MAX 32767.0f
 
 /* xq[0..len) and sx[0..len/32) from x (len a multiple of 32). Returns 0 if x holds inf/nan
@@ -439,84 +453,148 @@ static int quantize_x16(int16_t *xq, float *sx, const float *x, int32_t len) {
     return 1;
 }
 
-/* y[b] (b < nr) (first ? = : +=) sum over nb blocks of (d_b * sx) * sum(q * xq). */
-#define I16_ROW(acc, q_lo16, q_hi16, d)                                                           \
-    do {                                                                                          \
-        v128_t s_ = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q_lo16), x0),  \
-                                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q_lo16), x1)), \
-                                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q_hi16), x2),  \
-                                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q_hi16), x3))); \
-        MA(acc, wasm_f32x4_convert_i32x4(s_), d);                                                 \
-    } while (0)
+/* y[b] (b < nr) (first ? = : +=) sum over nb blocks of (d_b * sx_b) * s_b, where
+ * s_b = sum(q * xq) over the block, exact in i32. Each row's four i32 lane sums are
+ * transposed into one lane per row (integer adds: exact, so the lane a row sits in does not
+ * matter), then one convert, mul and add serve the four rows. */
+#define DOT32(p, x0, x1, x2, x3)                                                                        \
+    wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p)), x0),                   \
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 8), x1)),              \
+                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 16), x2),              \
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 24), x3)))
+#define DOT32_I8(lo, hi, x0, x1, x2, x3)                                                                \
+    wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(lo), x0),            \
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(lo), x1)),          \
+                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), x2),            \
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), x3)))
 
+/* (sum of a's lanes, of b's, of c's, of d's), exact in i32 */
+static inline v128_t isum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/* y[0..nr) (first ? = : +=) the lanes of acc (one row per lane) */
+static inline void store_rows(float *y, int first, int32_t nr, v128_t acc) {
+    if (nr == 4) {
+        wasm_v128_store(y, first ? acc : wasm_f32x4_add(wasm_v128_load(y), acc));
+        return;
+    }
+    float t[4];
+    wasm_v128_store(t, acc);
+    for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
+}
+
+/* The f16 scales of four rows' blocks -> f32, for the decode kernels: the four u16 go into
+ * the low halves of zeroed i32 lanes with single lane loads (the exact conversion is
+ * f16x4_to_f32x4). */
+static inline v128_t block_scales_x16(const uint8_t *b0, const uint8_t *b1, const uint8_t *b2, const uint8_t *b3,
+                                      v128_t zero, const f16_consts *fc) {
+    v128_t h = wasm_v128_load16_lane(b0, zero, 0);
+    h = wasm_v128_load16_lane(b1, h, 2);
+    h = wasm_v128_load16_lane(b2, h, 4);
+    h = wasm_v128_load16_lane(b3, h, 6);
+    return f16x4_to_f32x4(h, fc);
+}
+
+/* t, ts = 4: SP_TOUCH_TILES tiles ahead, the next 4 rows' bytes in memory order (see TOUCH);
+ * the kernel touches 4 * nb * block bytes from t, one load per 68 (Q8_0) or 72 (Q4_0) bytes.
+ * ts = 0: nothing ahead to touch (t is loaded again and again). */
 NOINLINE static void fw_q8_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
-                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
+                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb,
+                                     const uint8_t *t, int32_t ts) {
     const f16_consts fc = f16_consts_make();
-    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    v128_t zero = wasm_i32x4_splat(0);
+    OPAQUE(zero);
+    v128_t acc = wasm_f32x4_splat(0.0f);
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q8_0);
-        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc), wasm_v128_load32_splat(sx + b));
+        TOUCH(t + ts * o); TOUCH(t + ts * o + (size_t)ts / 2 * sizeof(sp_block_q8_0));
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-        I16_ROW(c0, wasm_v128_load(p0 + o + 2), wasm_v128_load(p0 + o + 18), LANE_SPLAT(d4, 0));
-        I16_ROW(c1, wasm_v128_load(p1 + o + 2), wasm_v128_load(p1 + o + 18), LANE_SPLAT(d4, 1));
-        I16_ROW(c2, wasm_v128_load(p2 + o + 2), wasm_v128_load(p2 + o + 18), LANE_SPLAT(d4, 2));
-        I16_ROW(c3, wasm_v128_load(p3 + o + 2), wasm_v128_load(p3 + o + 18), LANE_SPLAT(d4, 3));
+        const v128_t s = isum4x4(DOT32(p0 + o + 2, x0, x1, x2, x3), DOT32(p1 + o + 2, x0, x1, x2, x3),
+                                 DOT32(p2 + o + 2, x0, x1, x2, x3), DOT32(p3 + o + 2, x0, x1, x2, x3));
+        const v128_t d4 = wasm_f32x4_mul(block_scales_x16(p0 + o, p1 + o, p2 + o, p3 + o, zero, &fc), wasm_v128_load32_splat(sx + b));
+        MA(acc, wasm_f32x4_convert_i32x4(s), d4);
     }
-    store_1x4(y, first, nr, c0, c1, c2, c3);
+    store_rows(y, first, nr, acc);
 }
 
 NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
-                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
-    v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
-    OPAQUE(m4); OPAQUE(b8);
+                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb,
+                                     const uint8_t *t, int32_t ts) {
+    v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8), zero = wasm_i32x4_splat(0);
+    OPAQUE(m4); OPAQUE(b8); OPAQUE(zero);
     const f16_consts fc = f16_consts_make();
-    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+    v128_t acc = wasm_f32x4_splat(0.0f);
 #define NIB_LO(v) wasm_i8x16_sub(wasm_v128_and(v, m4), b8)
 #define NIB_HI(v) wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8)
+#define DOT32_Q4(p) DOT32_I8(NIB_LO(wasm_v128_load(p)), NIB_HI(wasm_v128_load(p)), x0, x1, x2, x3)
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q4_0);
-        const v128_t d4 = wasm_f32x4_mul(block_scales(p0 + o, p1 + o, p2 + o, p3 + o, &fc), wasm_v128_load32_splat(sx + b));
+        TOUCH(t + ts * o);
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-        v128_t q;
-        q = wasm_v128_load(p0 + o + 2); I16_ROW(c0, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 0));
-        q = wasm_v128_load(p1 + o + 2); I16_ROW(c1, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 1));
-        q = wasm_v128_load(p2 + o + 2); I16_ROW(c2, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 2));
-        q = wasm_v128_load(p3 + o + 2); I16_ROW(c3, NIB_LO(q), NIB_HI(q), LANE_SPLAT(d4, 3));
+        const v128_t s = isum4x4(DOT32_Q4(p0 + o + 2), DOT32_Q4(p1 + o + 2), DOT32_Q4(p2 + o + 2), DOT32_Q4(p3 + o + 2));
+        const v128_t d4 = wasm_f32x4_mul(block_scales_x16(p0 + o, p1 + o, p2 + o, p3 + o, zero, &fc), wasm_v128_load32_splat(sx + b));
+        MA(acc, wasm_f32x4_convert_i32x4(s), d4);
     }
+#undef DOT32_Q4
 #undef NIB_LO
 #undef NIB_HI
-    store_1x4(y, first, nr, c0, c1, c2, c3);
+    store_rows(y, first, nr, acc);
 }
 
 typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, const uint8_t *, const uint8_t *,
-                         const uint8_t *, const uint8_t *, int32_t);
+                         const uint8_t *, const uint8_t *, int32_t, const uint8_t *, int32_t);
 KERNEL_PTR(fwx16_fn, fw_q8_0_1x4_x16);
 KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
 
-/* The forward product; x16 = 1 lets one-row products on Q8_0/Q4_0 round x (matvec_decode). */
-static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, int allow_x16) {
+/* Decoding on Q8_0 / Q4_0 with x rounded to 16 bits: rows [row0, row1) of y = W · x in 1 x 4
+ * tiles, KC = whole rows up to SP_DECODE_KC. Returns 0 if x holds inf/nan (y may then be
+ * partly written; the caller computes it again on the exact path). */
+#define SP_DECODE_KC 8192
+static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+    const int32_t K = w->cols;
+    int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
+    float sx[SP_DECODE_KC / SP_QK];                         /* (KC/32) their scales */
+    const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
+    const fwx16_fn kern = w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p;
+    for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
+        const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
+        if (!quantize_x16(xq, sx, x + k0, len)) return 0;
+        const size_t ko = (size_t)(k0 / SP_QK) * bs;
+        /* touching ahead needs the rows contiguous and read whole */
+        const int linear = w->row_bytes == (size_t)nb * bs;
+        for (int32_t r = row0; r < row1; r += 4) {
+            const int32_t nr = imin(4, row1 - r);
+            const uint8_t *qp[4];
+            for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + ko;
+            const int ahead = linear && r + 4 * SP_TOUCH_TILES + 4 <= row1;
+            kern(y + r, k0 == 0, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], nb,
+                 ahead ? sp_mat_row_ptr(w, r + 4 * SP_TOUCH_TILES) : qp[0], ahead ? 4 : 0);
+        }
+    }
+    return 1;
+}
+
+/* The forward product Y = X·Wᵀ, rows [row0, row1) of W. */
+static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
-    int16_t xq[SP_FW_KC] __attribute__((aligned(16)));     /* (KC) x rounded to 16 bits (n == 1, Q8_0/Q4_0) */
-    float sx[SP_FW_KC / SP_QK];                             /* (KC/32) their scales */
     for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {
         const int32_t len = imin(SP_FW_KC, K - k0);
         const int first = k0 == 0;
         const int quant = w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0;
-        const int x16 = allow_x16 && n == 1 && quant && quantize_x16(xq, sx, x + k0, len);
         for (int32_t r = row0; r < row1; r += nrt) {
             const int32_t nr = imin(nrt, row1 - r);
             if (n == 1 && quant) {
                 const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
                 const uint8_t *qp[4];
                 for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + (size_t)(k0 / SP_QK) * bs;
-                if (x16)
-                    (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p)(y + r, first, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
-                else
-                    (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
+                (w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_p : fw_q4_0_1x4_p)(y + r, first, nr, x + k0, qp[0], qp[1], qp[2], qp[3], len / SP_QK);
                 continue;
             }
             if (n == 1 && (w->type == SP_DTYPE_F16 || w->type == SP_DTYPE_BF16)) {
@@ -548,11 +626,12 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
 }
 
 static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
-    forward(y, x, w, n, row0, row1, 0);
+    forward(y, x, w, n, row0, row1);
 }
 
 static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
-    forward(y, x, w, 1, row0, row1, 1);
+    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && decode_x16(y, x, w, row0, row1)) return;
+    forward(y, x, w, 1, row0, row1); /* exact path: other types, or x with inf/nan */
 }
 
 /* ---- backward: dx += dy · W ---- */
