@@ -234,6 +234,11 @@ static void attn_forward_task(void *vctx, int32_t task, int32_t n_tasks) {
     for (int32_t u = task; u < c->n_units; u += n_tasks) attn_forward_unit(c, u, scratch);
 }
 
+/* Attention splits over the pool above this many multiply-adds. A pool run costs ~1-2 us
+ * (measured); a decoded token of a small model (stories15M: 6 heads x 160 keys x 48) is
+ * ~1e5 and reads its K/V rows from memory, so it is worth splitting too. */
+#define ATTN_MIN_MACS (1 << 13)
+
 static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const float *k, const float *v, const sp_past *past,
                          int32_t l, float *att, float *ao, int32_t B, int32_t T) {
     const sp_config *c = &m->cfg;
@@ -246,7 +251,7 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
     /* multiply-adds: scores and weighted sum, over the average causal length */
     const double work = 2.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
     int32_t n_tasks = ac.n_units < SP_ATTN_SLOTS ? ac.n_units : SP_ATTN_SLOTS;
-    if (sp_pool_threads(m->eng->pool) <= 1 || work < (1 << 17)) n_tasks = 1;
+    if (sp_pool_threads(m->eng->pool) <= 1 || work < ATTN_MIN_MACS) n_tasks = 1;
     sp_pool_run(n_tasks > 1 ? m->eng->pool : NULL, attn_forward_task, &ac, n_tasks);
 }
 
