@@ -562,7 +562,7 @@ function printTable(table) {
 }
 
 function printBenchTable(rows, browserRows) {
-  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'decode tok/s', 'peer', 'decode GB/s', '%copy',
+  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'decode tok/s', 'peer', 'decode GB/s', '%copy', 'read GB/s',
     'train tok/s', 'train GF/s', '%peak', 'inf MiB', 'x(W+KV)', 'peak MiB'];
   const table = [head];
   for (const { key, threads, r } of rows) {
@@ -572,7 +572,7 @@ function printBenchTable(rows, browserRows) {
     table.push([
       key, String(threads), f1(peak), f1(r.gemmGflops), pct(r.gemmGflops, peak),
       f1(r.prefillTokS), peer && i >= 0 ? f1(peer.prefill[i]) : '', f1(r.decodeTokS), peer && i >= 0 ? f1(peer.decode[i]) : '',
-      f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
+      f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.readGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
       mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
     ]);
   }
@@ -580,6 +580,7 @@ function printBenchTable(rows, browserRows) {
   out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
   out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
     + 'the K/V cache rows a decoded token reads, per second; %copy: of the copy-bandwidth probe (same threads);\n'
+    + 'read GB/s: a plain streaming read of 128 MiB on one thread (what decoding on one thread can reach);\n'
     + 'inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
     + 'peak MiB: heap after everything (probes, GEMM, training)\n');
   // 2 threads over 1, per model

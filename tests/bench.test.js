@@ -16,7 +16,8 @@ const STORIES = modelPath('stories260K/stories260K.gguf');
 const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
 const TINY = ['--seconds', '0.02', '--prompt-tokens', '16', '--decode-tokens', '8', '--train-batch', '2', '--train-tokens', '16', '--repeats', '1'];
 const KEYS = ['threads', 'peak_gflops', 'gemm_gflops', 'prefill_tok_s', 'decode_tok_s', 'train_tok_s', 'train_gflops', 'peak_memory_bytes',
-  'inference_memory_bytes', 'inference_memory_ratio', 'kv_cache_bytes', 'weight_bytes', 'peak_gflops_all', 'copy_gbs_all', 'train_memory_bytes'];
+  'inference_memory_bytes', 'inference_memory_ratio', 'kv_cache_bytes', 'weight_bytes', 'peak_gflops_all', 'copy_gbs_all', 'train_memory_bytes',
+  'read_gbs', 'decode_gbs', 'decode_weight_gbs'];
 
 function run(...args) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 240_000 });

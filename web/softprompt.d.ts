@@ -517,6 +517,8 @@ export interface BenchResult {
   decodeGbs?: number;
   /** The same, counting the weights only. */
   decodeWeightGbs?: number;
+  /** A plain streaming read of 128 MiB on one thread, GB/s (the roof of one-thread decoding). */
+  readGbs?: number;
   trainTokS: number | null;
   trainGflops: number | null;
   trainRecompute?: boolean;

@@ -5,6 +5,7 @@
  *
  *   peak_gflops   12-accumulator f32x4 mul+add probe on one thread (the roof for f32 kernels)
  *   copy_gbs      read+write bandwidth of a large copy, one thread (the roof for decoding)
+ *   read_gbs      bandwidth of a plain streaming read of 128 MiB, one thread
  *   peak_gflops_all, copy_gbs_all  the same probes on every thread of the engine at once, summed
  *                 (the roofs of a multi-thread row; equal to the above with one thread)
  *   gemm_gflops   Y = X·Wᵀ on the model's own matrix shapes, X = prompt_tokens rows (FLOP-weighted)
@@ -183,7 +184,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
 
     /* probes: one thread, then every thread of the engine at once (the roof of a multi-thread row) */
     if (probes) {
-        double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs);
+        double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs), read = sp_probe_read_gbs(0, secs);
         probe_job pj = {secs, 0, {0}, {0}};
         const int32_t th = sp_pool_threads(eng->pool) < 64 ? sp_pool_threads(eng->pool) : 64;
         double peak_all = peak, copy_all = copy;
@@ -197,6 +198,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
                 copy_all += pj.gbs[t] > 0 ? pj.gbs[t] : 0.0;
             }
         }
+        sp_buf_printf(&b, ",\"read_gbs\":%.4g", read);
         sp_buf_printf(&b, ",\"peak_gflops\":%.4g,\"copy_gbs\":%.4g,\"peak_gflops_all\":%.4g,\"copy_gbs_all\":%.4g", peak, copy, peak_all,
                       copy_all);
     }

@@ -118,6 +118,54 @@ double sp_probe_copy_gbs(size_t bytes, double seconds) {
     return best;
 }
 
+/* A sum over src[0..n) (n multiple of 64) with 16-byte loads into four accumulators: a
+ * plain streaming read, the roof of a decode kernel that must read every weight once. */
+__attribute__((noinline)) static uint32_t read_chunk(const uint8_t *src, size_t n) {
+#ifdef __wasm_simd128__
+    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n; i += 64) {
+        a0 = wasm_i32x4_add(a0, wasm_v128_load(src + i));
+        a1 = wasm_i32x4_add(a1, wasm_v128_load(src + i + 16));
+        a2 = wasm_i32x4_add(a2, wasm_v128_load(src + i + 32));
+        a3 = wasm_i32x4_add(a3, wasm_v128_load(src + i + 48));
+    }
+    return (uint32_t)wasm_i32x4_extract_lane(wasm_i32x4_add(wasm_i32x4_add(a0, a1), wasm_i32x4_add(a2, a3)), 0);
+#else
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        s += w;
+    }
+    return (uint32_t)s;
+#endif
+}
+
+static uint32_t (*const volatile read_chunk_p)(const uint8_t *, size_t) = read_chunk;
+
+double sp_probe_read_gbs(size_t bytes, double seconds) {
+    if (bytes == 0) bytes = (size_t)128 << 20;
+    bytes = (bytes + 63) & ~(size_t)63;
+    uint8_t *a = malloc(bytes);
+    if (!a) return -1.0;
+    memset(a, 1, bytes);
+    const size_t piece = bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20); /* per call */
+    double best = 0.0, end = sp_now_ms() + seconds * 1e3;
+    volatile uint32_t sink = 0;
+    int runs = 0;
+    do {
+        double t0 = sp_now_ms();
+        for (size_t off = 0; off < bytes; off += piece) sink += read_chunk_p(a + off, bytes - off < piece ? bytes - off : piece);
+        double dt = sp_now_ms() - t0;
+        double gbs = (double)bytes / (dt * 1e6);
+        if (dt > 0.0 && gbs > best) best = gbs;
+        runs++;
+    } while (sp_now_ms() < end || runs < 3);
+    (void)sink;
+    free(a);
+    return best;
+}
+
 size_t sp_bench_weight_bytes(uint32_t type, int32_t rows, int32_t cols) {
     size_t rb = sp_dtype_row_bytes(type, cols), total;
     if (rows <= 0 || rb == 0 || !sp_mul_size(rb, (size_t)rows, &total)) return 0;

@@ -19,6 +19,11 @@ double sp_probe_peak_gflops(double seconds);
  * (0 = 64 MiB), for about `seconds`. Returns -1 if the buffers cannot be allocated. */
 double sp_probe_copy_gbs(size_t bytes, double seconds);
 
+/* Read bandwidth in GB/s of a plain streaming read (16-byte loads, four accumulators) over a
+ * `bytes` buffer (0 = 128 MiB), for about `seconds`: what a decode kernel that reads every
+ * weight once can reach at best. Returns -1 if the buffer cannot be allocated. */
+double sp_probe_read_gbs(size_t bytes, double seconds);
+
 /* GFLOP/s (2*n*rows*cols per call) of sp_matmul (Y = X·Wᵀ; n == 1: sp_matvec_decode, the
  * decoding path) / sp_matmul_dx (dX += dY·W) on random weights of `type`, for about `seconds`. Returns -1 on bad arguments
  * (unsupported type, cols not a multiple of 32 for quantized types) or out of memory. */

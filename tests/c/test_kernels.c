@@ -520,6 +520,8 @@ static void test_probes(const sp_kernels *k) {
     CHECK(t1 >= t0 && t0 > 0);
     CHECK(sp_probe_peak_gflops(0.02) > 0);
     CHECK(sp_probe_copy_gbs(1 << 20, 0.02) > 0);
+    CHECK(sp_probe_read_gbs(1 << 20, 0.02) > 0);
+    CHECK(sp_probe_read_gbs(100, 0.01) > 0); /* rounded up to a whole 64-byte line */
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q8_0, 4, 32, 64, 0.01) > 0);
     CHECK(sp_bench_matmul_dx_gflops(NULL, k, SP_DTYPE_F16, 3, 17, 40, 0.01) > 0);
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q4_0, 4, 32, 33, 0.01) < 0);
