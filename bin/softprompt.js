@@ -591,6 +591,7 @@ function printBenchTable(rows, browserRows) {
     if (a && b) speed.push(`${key}: prefill x${(b.prefillTokS / a.prefillTokS).toFixed(2)}, decode x${(b.decodeTokS / a.decodeTokS).toFixed(2)}, train x${(b.trainTokS / a.trainTokS).toFixed(2)}`);
   }
   if (speed.length) out(`2 threads / 1 thread: ${speed.join('; ')}\n`);
+  printTargets(rows, by);
   if (!browserRows) return;
   const bt = [['model', 'thr', 'prefill node', 'browser', 'b/n', 'decode node', 'browser', 'b/n', 'train node', 'browser', 'b/n',
     'GEMM node', 'browser', 'b/n', 'inf MiB node', 'browser']];
@@ -612,6 +613,32 @@ function printBenchTable(rows, browserRows) {
   const ua = browserRows[0]?.r?.userAgent;
   out(`browser: ${ua ? ua.replace(/^.*?(HeadlessChrome\/[\d.]+|Chrome\/[\d.]+).*$/, '$1') : 'chromium'}, headless, the page's Web Worker; `
     + `largest browser/node difference ${(100 * worst).toFixed(0)}% (target: within 15%)\n`);
+}
+
+// The speed targets of the project, checked on this run's figures (ratios measured in the same run).
+function printTargets(rows, by) {
+  const lines = [];
+  const range = (xs) => (xs.length ? `${Math.round(100 * Math.min(...xs))}-${Math.round(100 * Math.max(...xs))}%` : null);
+  const check = (name, xs, ok) => {
+    const r = range(xs);
+    if (r) lines.push(`  ${name}: ${r} (${ok(Math.min(...xs)) ? 'met' : 'NOT met'})`);
+  };
+  const one = rows.filter((x) => x.threads === 1).map((x) => x.r);
+  const peak = (r) => r.peakGflopsAll ?? r.peakGflops;
+  check('GEMM on the model shapes (its weight type) >= 80% of the probe, 1 thread', one.filter((r) => r.gemmGflops > 0 && peak(r) > 0).map((r) => r.gemmGflops / peak(r)), (m) => m >= 0.8);
+  check('training step >= 60% of the probe, 1 thread', one.filter((r) => r.trainGflops > 0 && peak(r) > 0).map((r) => r.trainGflops / peak(r)), (m) => m >= 0.6);
+  const ratios = (field) => [...new Set(rows.map((x) => x.key))].map((k) => [by.get(`${k}|1`), by.get(`${k}|2`)])
+    .filter(([a, b]) => a && b && a[field] > 0 && b[field] > 0).map(([a, b]) => b[field] / a[field]);
+  const x2 = (name, xs) => { if (xs.length) lines.push(`  ${name}: x${Math.min(...xs).toFixed(2)}-x${Math.max(...xs).toFixed(2)} (${Math.min(...xs) >= 1.7 ? 'met' : 'NOT met'})`); };
+  x2('2 threads >= 1.7 x 1 thread, prefill', ratios('prefillTokS'));
+  x2('2 threads >= 1.7 x 1 thread, training', ratios('trainTokS'));
+  for (const t of [1, 2]) {
+    const q = rows.filter((x) => x.threads === t && /Q8_0/.test(x.key)).map((x) => x.r);
+    check(`Q8_0 decoding >= 60% of the copy probe, ${t} thread${t > 1 ? 's' : ''}`, q.filter((r) => r.decodeGbs > 0 && (r.copyGbsAll ?? r.copyGbs) > 0).map((r) => r.decodeGbs / (r.copyGbsAll ?? r.copyGbs)), (m) => m >= 0.6);
+  }
+  const mem = rows.map((x) => x.r.inferenceMemoryRatio).filter((v) => v > 0);
+  if (mem.length) lines.push(`  inference heap <= 1.2 x (weights + KV): ${Math.min(...mem).toFixed(2)}-${Math.max(...mem).toFixed(2)} (${Math.max(...mem) <= 1.2 ? 'met' : 'NOT met'})`);
+  if (lines.length) out(`targets, on this run:\n${lines.join('\n')}\n`);
 }
 
 const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench };

@@ -33,6 +33,12 @@ test('bench: the table for threads 1 and 2 with peer columns, probe ratios, memo
   assert.match(lines[2], /^stories260K\.gguf F32 +2 /);
   assert.match(r.stdout, /^2 threads \/ 1 thread: stories260K\.gguf F32: prefill x[\d.]+, decode x[\d.]+, train x[\d.]+$/m);
   assert.match(r.stdout, /^peer: llama\.cpp wasm/m);
+  // the project's targets, each with its measured range and a verdict computed from the rows above
+  assert.match(r.stdout, /^targets, on this run:$/m);
+  for (const t of [/GEMM on the model shapes .* >= 80% of the probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
+    /training step >= 60% of the probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
+    /2 threads >= 1\.7 x 1 thread, prefill: x[\d.]+-x[\d.]+ \((met|NOT met)\)$/m,
+    /inference heap <= 1\.2 x \(weights \+ KV\): [\d.]+-[\d.]+ \((met|NOT met)\)$/m]) assert.match(r.stdout, t);
 });
 
 test('bench --browser --json: one object per runtime and thread count; inference memory within 1.2 x (weights + KV)', { timeout: 300_000 }, () => {
