@@ -38,6 +38,7 @@ typedef struct {
     int32_t n;
     int32_t chunk;     /* rows or columns per task */
     int32_t total;     /* rows or columns in all */
+    int32_t touch;     /* matvec_decode's touch-ahead */
 } mm_job;
 
 static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
@@ -51,7 +52,7 @@ static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;
-    if (a < b) j->k->matvec_decode(j->out, j->in, j->w, (int32_t)a, (int32_t)b);
+    if (a < b) j->k->matvec_decode(j->out, j->in, j->w, (int32_t)a, (int32_t)b, j->touch);
 }
 
 static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
@@ -76,7 +77,7 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
         k->matmul(y, x, w, n, 0, w->rows);
         return;
     }
-    mm_job j = {k, y, x, w, n, split_chunk(w->rows, threads, 12), w->rows};
+    mm_job j = {k, y, x, w, n, split_chunk(w->rows, threads, 12), w->rows, 0};
     sp_pool_run(p, matmul_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }
 
@@ -88,18 +89,18 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
         k->matmul_dx(dx, dy, w, n, 0, w->cols);
         return;
     }
-    mm_job j = {k, dx, dy, w, n, split_chunk(w->cols, threads, SP_COL_ALIGN), w->cols};
+    mm_job j = {k, dx, dy, w, n, split_chunk(w->cols, threads, SP_COL_ALIGN), w->cols, 0};
     sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
 }
 
-void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w) {
+void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t touch) {
     if (w->rows <= 0) return;
     int32_t threads = sp_pool_threads(p);
     double macs = (double)w->rows * w->cols;
     if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
-        k->matvec_decode(y, x, w, 0, w->rows);
+        k->matvec_decode(y, x, w, 0, w->rows, touch);
         return;
     }
-    mm_job j = {k, y, x, w, 1, split_chunk(w->rows, threads, 12), w->rows};
+    mm_job j = {k, y, x, w, 1, split_chunk(w->rows, threads, 12), w->rows, touch};
     sp_pool_run(p, matvec_decode_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }

@@ -89,7 +89,8 @@ static void matmul_dx_scalar(float *dx, const float *dy, const sp_mat *w, int32_
     }
 }
 
-static void matvec_decode_scalar(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+static void matvec_decode_scalar(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
+    (void)touch; /* a prefetch only: nothing to do without SIMD tiles */
     matmul_scalar(y, x, w, 1, row0, row1);
 }
 

@@ -230,17 +230,17 @@ static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t 
     for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
 }
 
-/* Touch-ahead: decoding streams each weight once from DRAM. The quantized decode kernels do
- * ~0.6 instructions per weight byte (a 4 x 34-byte Q8_0 block step is ~85), so the
- * out-of-order window covers too few cache lines to keep DRAM busy: measured 4.6 GB/s on a
- * 122 MB Q8_0 matrix against 10.5 GB/s for a plain read loop. Before each 4-row tile the
- * driver therefore loads one word per 64 bytes of the tile SP_TOUCH_TILES tiles ahead, in one
- * burst: the ~50 misses then overlap each other and the current tile's arithmetic. Measured
- * (one thread, Node): 6.8-7.0 GB/s on that matrix (spreading the same loads through the
- * kernel's loop gave 6.0), a stories110M-shaped Q8_0 token 20.5 -> 17 ms; when the weights sit
- * in the L3 cache (stories15M Q8_0, 16 MB) the extra loads cost ~12% (1.2 -> 1.35 ms). wasm
- * has no prefetch instruction; a volatile load that nothing uses is the closest thing. The
- * F32 kernel streams at the plain read loop's rate without it, and touching slowed it down. */
+/* Touch-ahead (matvec_decode's touch = 1): decoding streams each weight once. Before each
+ * 4-row tile the driver loads one word per 64 bytes of the tile SP_TOUCH_TILES tiles ahead,
+ * in one burst, so that those misses overlap each other and the current tile's arithmetic.
+ * wasm has no prefetch instruction; a volatile load that nothing uses is the closest thing.
+ * Whether it pays depends on where the weights sit, so the generator measures both ways
+ * (generate.c). Measured on one thread, Node, ms per token of the decode matrices alone:
+ *   Q8_0 (~0.6 instructions per weight byte, too many for the out-of-order window to keep
+ *   DRAM busy): a 122 MB matrix 4.6 -> 6.8 GB/s; stories110M shapes 20.5 -> 17 ms; in L3
+ *   (stories15M, 16 MB) 1.2 -> 1.35 ms.
+ *   F32: stories15M shapes (60 MB, partly in L3) 6.4 -> 4.1 ms; stories110M (438 MB, at the
+ *   plain read loop's rate already) 38 -> 42 ms. */
 #define TOUCH(p) ((void)*(const volatile int32_t *)(const void *)(p))
 #define SP_TOUCH_TILES 2 /* how many 4-row tiles ahead */
 
@@ -549,7 +549,7 @@ KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
  * tiles, KC = whole rows up to SP_DECODE_KC. Returns 0 if x holds inf/nan (y may then be
  * partly written; the caller computes it again on the exact path). */
 #define SP_DECODE_KC 8192
-static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
     const int32_t K = w->cols;
     int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
     float sx[SP_DECODE_KC / SP_QK];                         /* (KC/32) their scales */
@@ -560,7 +560,7 @@ static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, i
         if (!quantize_x16(xq, sx, x + k0, len)) return 0;
         const size_t ko = (size_t)(k0 / SP_QK) * bs;
         /* touching ahead needs the rows contiguous and read whole */
-        const int linear = w->row_bytes == (size_t)nb * bs;
+        const int linear = touch && w->row_bytes == (size_t)nb * bs;
         for (int32_t r = row0; r < row1; r += 4) {
             const int32_t nr = imin(4, row1 - r);
             const uint8_t *qp[4];
@@ -575,8 +575,9 @@ static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, i
     return 1;
 }
 
-/* The forward product Y = X·Wᵀ, rows [row0, row1) of W. */
-static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
+/* The forward product Y = X·Wᵀ, rows [row0, row1) of W; touch: F32 rows are touched ahead
+ * (n == 1, see TOUCH). */
+static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, int32_t touch) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
@@ -613,6 +614,12 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
                 }
             }
             if (n == 1) {
+                if (touch && w->type == SP_DTYPE_F32 && r + 4 * SP_TOUCH_TILES + 4 <= row1) {
+                    for (int32_t b = 0; b < 4; b++) { /* the same columns of the tile SP_TOUCH_TILES on */
+                        const uint8_t *ahead = sp_mat_row_ptr(w, r + 4 * SP_TOUCH_TILES + b) + (size_t)k0 * 4;
+                        for (size_t o = 0; o < (size_t)len * 4; o += 64) TOUCH(ahead + o);
+                    }
+                }
                 fw_tile_1x4_p(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
                 continue;
             }
@@ -622,12 +629,12 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
 }
 
 static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
-    forward(y, x, w, n, row0, row1);
+    forward(y, x, w, n, row0, row1, 0);
 }
 
-static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
-    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && decode_x16(y, x, w, row0, row1)) return;
-    forward(y, x, w, 1, row0, row1); /* exact path: other types, or x with inf/nan */
+static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
+    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && decode_x16(y, x, w, row0, row1, touch)) return;
+    forward(y, x, w, 1, row0, row1, touch); /* exact path: other types, or x with inf/nan */
 }
 
 /* ---- backward: dx += dy · W ---- */

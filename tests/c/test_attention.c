@@ -290,7 +290,7 @@ static void test_chunked_prefill(int32_t threads) {
     float *want = sp_arena_alloc(&ar, sizeof(float) * 1000);
     sp_embed(m, a.x, ids, T);
     sp_forward(m, &a, a.x, 1, T, NULL);
-    sp_lm_head_row(m, a.xf + (size_t)(T - 1) * c.dim, want);
+    sp_lm_head_row(m, a.xf + (size_t)(T - 1) * c.dim, want, 0);
     sp_gen *g = sp_gen_create(m, NULL, ids, T, "{\"max_tokens\":2,\"temperature\":0}", &err);
     CHECK(g != NULL);
     CHECK(sp_gen_next(g, &err) >= 0);

@@ -156,7 +156,13 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
         const float *xi = x + (size_t)i * cols;
         k->matmul(y2, xi, &m.w, 1, 0, rows);
         CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matmul %s row %d alone differs (n=%d rows=%d cols=%d)", k->isa, tn, i, n, rows, cols);
-        k->matvec_decode(y2, xi, &m.w, 0, rows);
+        k->matvec_decode(y2, xi, &m.w, 0, rows, 0);
+        {   /* touching ahead is a prefetch: the same bits */
+            float *yt = malloc(sizeof(float) * (size_t)rows);
+            k->matvec_decode(yt, xi, &m.w, 0, rows, 1);
+            CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s touch-ahead changes row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
+            free(yt);
+        }
         if (x16_slack(k, t, xi, m.deq, cols) == 0.0) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             continue;
@@ -175,8 +181,8 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
         CHECK_MSG(ok, "%s matvec_decode %s row %d beyond the 16-bit rounding of x (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
         /* and a split of its rows gives the same bits */
         float *y3 = malloc(sizeof(float) * (size_t)rows);
-        k->matvec_decode(y3, xi, &m.w, 0, rows / 2);
-        k->matvec_decode(y3, xi, &m.w, rows / 2, rows);
+        k->matvec_decode(y3, xi, &m.w, 0, rows / 2, 1);
+        k->matvec_decode(y3, xi, &m.w, rows / 2, rows, 0);
         CHECK_MSG(bits_equal(y3, y2, (size_t)rows), "%s matvec_decode %s row split differs", k->isa, tn);
         free(y3);
     }
@@ -300,7 +306,7 @@ static void test_threads(const sp_kernels *k) {
             float *yv[3];
             for (int p = 0; p < 3; p++) {
                 yv[p] = malloc(sizeof(float) * (size_t)rows);
-                sp_matvec_decode(pools[p], k, yv[p], x, &m.w);
+                sp_matvec_decode(pools[p], k, yv[p], x, &m.w, p == 2); /* touch-ahead changes nothing */
             }
             for (int p = 1; p < 3; p++)
                 CHECK_MSG(bits_equal(yv[0], yv[p], (size_t)rows), "%s sp_matvec_decode %s %d threads differs", k->isa, sp_dtype_name(TYPES[ti]), p + 1);
@@ -368,16 +374,16 @@ static void test_decode_special_x(const sp_kernels *k) {
         if (!make_mat(&m, &rng, t, 5, 64)) { CHECK(!"oom"); return; }
         float x[64], y[5];
         for (int i = 0; i < 64; i++) x[i] = 0.0f;
-        k->matvec_decode(y, x, &m.w, 0, 5);
+        k->matvec_decode(y, x, &m.w, 0, 5, 0);
         CHECK(y[0] == 0.0f && y[4] == 0.0f);
         x[3] = INFINITY;
-        k->matvec_decode(y, x, &m.w, 0, 5);
+        k->matvec_decode(y, x, &m.w, 0, 5, 1);
         for (int r = 0; r < 5; r++) CHECK_MSG(!isfinite(y[r]) || m.deq[r * 64 + 3] == 0.0, "%s %s inf in x lost (row %d: %g)", k->isa, sp_dtype_name(t), r, y[r]);
         x[3] = NAN;
-        k->matvec_decode(y, x, &m.w, 0, 5);
+        k->matvec_decode(y, x, &m.w, 0, 5, 0);
         for (int r = 0; r < 5; r++) CHECK_MSG(isnan(y[r]), "%s %s nan in x lost", k->isa, sp_dtype_name(t));
         for (int i = 0; i < 64; i++) x[i] = (i % 7 == 0) ? 3.0e4f : 1.0e-3f * (float)(i - 30);
-        k->matvec_decode(y, x, &m.w, 0, 5);
+        k->matvec_decode(y, x, &m.w, 0, 5, 1);
         for (int r = 0; r < 5; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < 64; c++) { s += x[c] * m.deq[r * 64 + c]; a += fabs(x[c] * m.deq[r * 64 + c]); }
