@@ -218,16 +218,20 @@ NOINLINE static void fw_panel_3x3(float *y, int32_t ldy, int first, int32_t n, i
     }
 }
 
-/* y[0..nr) (first ? = : +=) hsum of the four accumulators (nr <= 4) */
-static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
-    v128_t s = hsum4x4(c0, c1, c2, c3);
+/* y[0..nr) (first ? = : +=) the lanes of acc (one row per lane) */
+static inline void store_rows(float *y, int first, int32_t nr, v128_t acc) {
     if (nr == 4) {
-        wasm_v128_store(y, first ? s : wasm_f32x4_add(wasm_v128_load(y), s));
+        wasm_v128_store(y, first ? acc : wasm_f32x4_add(wasm_v128_load(y), acc));
         return;
     }
     float t[4];
-    wasm_v128_store(t, s);
+    wasm_v128_store(t, acc);
     for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
+}
+
+/* y[0..nr) (first ? = : +=) hsum of the four accumulators (nr <= 4) */
+static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1, v128_t c2, v128_t c3) {
+    store_rows(y, first, nr, hsum4x4(c0, c1, c2, c3));
 }
 
 /* Touch-ahead (matvec_decode's touch = 1): decoding streams each weight once. Before each
@@ -474,17 +478,6 @@ static inline v128_t isum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
     v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
     v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
     return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
-}
-
-/* y[0..nr) (first ? = : +=) the lanes of acc (one row per lane) */
-static inline void store_rows(float *y, int first, int32_t nr, v128_t acc) {
-    if (nr == 4) {
-        wasm_v128_store(y, first ? acc : wasm_f32x4_add(wasm_v128_load(y), acc));
-        return;
-    }
-    float t[4];
-    wasm_v128_store(t, acc);
-    for (int32_t b = 0; b < nr; b++) y[b] = first ? t[b] : y[b] + t[b];
 }
 
 /* The f16 scales of four rows' blocks -> f32, for the decode kernels: the four u16 go into
