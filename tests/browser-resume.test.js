@@ -52,6 +52,8 @@ test('studio: a run interrupted by a page reload resumes from its last checkpoin
   // pause so that the reload surely lands mid-run (a reload while running works the same; pausing just pins the moment)
   await page.click('#train-pause');
   await waitState('train', 'paused');
+  // the step that finished as the pause landed may have handed over one more checkpoint: let its write end
+  await page.waitForFunction(() => !window.__softprompt.checkpointPending, null, { timeout: 30_000 });
   const kept = await dbg('checkpoint');
   const before = { steps: await dbg('steps'), losses: await dbg('losses') };
   assert.ok(kept && kept.step >= 10 && kept.step % 5 === 0 && kept.step < STEPS, `a checkpoint was kept mid-run: ${JSON.stringify(kept)}`);

@@ -48,6 +48,7 @@ const debug = {
   get steps() { return S.history.train.map((p) => p[0]); },
   get resumeOffer() { return S.resumeOffer ? { step: S.resumeOffer.step, totalSteps: S.resumeOffer.totalSteps, canResume: !$('resume-run').disabled } : null; },
   checkpoint: null, // {step} of the last checkpoint written to IndexedDB
+  get checkpointPending() { return !!S.run?.writing; }, // a checkpoint write to IndexedDB is under way
   resumedFrom: null, // the step the current/last run resumed from
   get evalLosses() { return S.history.eval.map((p) => p[1]); },
   get active() { return S.active ? { name: S.active.name, savedId: S.active.savedId, origin: S.active.origin, finalLoss: S.active.finalLoss } : null; },
