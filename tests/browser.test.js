@@ -253,7 +253,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
 });
 
 
-test('studio without cross-origin isolation: single-threaded, says so, still right; HF folder from local files', { timeout: 120_000 }, async (t) => {
+test('studio without cross-origin isolation: single-threaded, says so, still right; HF folder from local files; a dropped .gguf', { timeout: 120_000 }, async (t) => {
   assertBrowserReady();
   if (!fs.existsSync(SHARED)) {
     t.skip(`the shared models folder ${SHARED} does not exist (set SP_SHARED)`);
@@ -325,6 +325,25 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), hfGolden.f32_greedy_text_64,
     'TinyStories-656K (HF folder, read from local files) reproduces its recorded greedy text');
   await page.locator('#model').screenshot({ path: path.join(SHOTS, '21-hf-folder.png') });
+
+  // A single .gguf file dropped on the model box (a DataTransfer holding a File, as a drag from
+  // the desktop delivers it; the bytes come from the local server).
+  await page.evaluate(async () => {
+    const bytes = await (await fetch('/models/stories260K/stories260K.gguf')).arrayBuffer();
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'stories260K.gguf', { type: 'application/octet-stream' }));
+    const box = document.getElementById('model-drop');
+    for (const type of ['dragenter', 'dragover', 'drop']) box.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => window.__softprompt.model?.format === 'gguf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
+  assert.equal((await page.evaluate(() => window.__softprompt.model)).format, 'gguf', `loaded the dropped file: ${await page.locator('#model-status').innerText()}`);
+  await page.fill('#try-input', golden.prompt);
+  await page.fill('#gen-max', '60');
+  await page.fill('#gen-temp', '0');
+  await page.click('#try-run');
+  await waitState('gen', 'done');
+  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), golden.stdout.slice(golden.prompt.length, -1),
+    'the dropped stories260K.gguf gives llama2.c\'s greedy output');
 
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
   assert.deepEqual(foreign, [], 'no request to any other origin');
