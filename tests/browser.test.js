@@ -303,13 +303,16 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   await waitState('model', 'loaded');
   assert.match(await page.locator('#model-cache-line').innerText(), /kept in memory/, 'a full cache falls back to memory, and says so');
   assert.match(await page.locator('#model-cache-line').innerText(), /quota exceeded/);
-  await page.fill('#try-input', golden.prompt);
-  await page.fill('#gen-max', '60');
-  await page.fill('#gen-temp', '0');
-  await page.click('#try-run');
-  await waitState('gen', 'done');
-  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), golden.stdout.slice(golden.prompt.length, -1),
-    'single-threaded greedy output equals llama2.c run.c');
+  // greedy, 60 tokens from the golden prompt: llama2.c run.c's continuation
+  const expectGreedyGolden = async (what) => {
+    await page.fill('#try-input', golden.prompt);
+    await page.fill('#gen-max', '60');
+    await page.fill('#gen-temp', '0');
+    await page.click('#try-run');
+    await waitState('gen', 'done');
+    assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), golden.stdout.slice(golden.prompt.length, -1), what);
+  };
+  await expectGreedyGolden('single-threaded greedy output equals llama2.c run.c');
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, '20-single-thread.png') });
 
@@ -337,13 +340,7 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   });
   await page.waitForFunction(() => window.__softprompt.model?.format === 'gguf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
   assert.equal((await page.evaluate(() => window.__softprompt.model)).format, 'gguf', `loaded the dropped file: ${await page.locator('#model-status').innerText()}`);
-  await page.fill('#try-input', golden.prompt);
-  await page.fill('#gen-max', '60');
-  await page.fill('#gen-temp', '0');
-  await page.click('#try-run');
-  await waitState('gen', 'done');
-  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), golden.stdout.slice(golden.prompt.length, -1),
-    'the dropped stories260K.gguf gives llama2.c\'s greedy output');
+  await expectGreedyGolden('the dropped stories260K.gguf gives llama2.c\'s greedy output');
 
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
   assert.deepEqual(foreign, [], 'no request to any other origin');
