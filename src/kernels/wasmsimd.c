@@ -376,43 +376,35 @@ static void half_tail_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t c1,
     }
 }
 
-NOINLINE static void fw_f16_1x4(float *y, int first, int32_t nr, const float *x,
-                                const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len) {
+/* The F16 / BF16 body: bf16 is a constant in each caller below, so its branches fold away. */
+static inline void half_1x4(float *y, int first, int32_t nr, const float *x,
+                            const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len, int bf16) {
     const f16_consts fc = f16_consts_make();
-#define F16C(h) f16x4_to_f32x4(h, &fc)
+#define HALFC(h) (bf16 ? wasm_i32x4_shl(h, 16) : f16x4_to_f32x4(h, &fc))
     v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
     const int32_t k8 = len & ~7, k4 = len & ~3;
     int32_t k = 0;
     for (; k < k8; k += 8) {
         const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
-        HALF_ROW8(c0, p0, F16C); HALF_ROW8(c1, p1, F16C); HALF_ROW8(c2, p2, F16C); HALF_ROW8(c3, p3, F16C);
+        HALF_ROW8(c0, p0, HALFC); HALF_ROW8(c1, p1, HALFC); HALF_ROW8(c2, p2, HALFC); HALF_ROW8(c3, p3, HALFC);
     }
     if (k < k4) {
         const v128_t x0 = wasm_v128_load(x + k);
-        HALF_ROW4(c0, p0, F16C); HALF_ROW4(c1, p1, F16C); HALF_ROW4(c2, p2, F16C); HALF_ROW4(c3, p3, F16C);
+        HALF_ROW4(c0, p0, HALFC); HALF_ROW4(c1, p1, HALFC); HALF_ROW4(c2, p2, HALFC); HALF_ROW4(c3, p3, HALFC);
     }
-#undef F16C
+#undef HALFC
     const uint8_t *ps[4] = {p0, p1, p2, p3};
-    half_tail_1x4(y, first, nr, c0, c1, c2, c3, x, ps, k4, len, 0);
+    half_tail_1x4(y, first, nr, c0, c1, c2, c3, x, ps, k4, len, bf16);
+}
+
+NOINLINE static void fw_f16_1x4(float *y, int first, int32_t nr, const float *x,
+                                const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len) {
+    half_1x4(y, first, nr, x, p0, p1, p2, p3, len, 0);
 }
 
 NOINLINE static void fw_bf16_1x4(float *y, int first, int32_t nr, const float *x,
                                  const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t len) {
-#define BF16C(h) wasm_i32x4_shl(h, 16)
-    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
-    const int32_t k8 = len & ~7, k4 = len & ~3;
-    int32_t k = 0;
-    for (; k < k8; k += 8) {
-        const v128_t x0 = wasm_v128_load(x + k), x1 = wasm_v128_load(x + k + 4);
-        HALF_ROW8(c0, p0, BF16C); HALF_ROW8(c1, p1, BF16C); HALF_ROW8(c2, p2, BF16C); HALF_ROW8(c3, p3, BF16C);
-    }
-    if (k < k4) {
-        const v128_t x0 = wasm_v128_load(x + k);
-        HALF_ROW4(c0, p0, BF16C); HALF_ROW4(c1, p1, BF16C); HALF_ROW4(c2, p2, BF16C); HALF_ROW4(c3, p3, BF16C);
-    }
-#undef BF16C
-    const uint8_t *ps[4] = {p0, p1, p2, p3};
-    half_tail_1x4(y, first, nr, c0, c1, c2, c3, x, ps, k4, len, 1);
+    half_1x4(y, first, nr, x, p0, p1, p2, p3, len, 1);
 }
 
 typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t,

@@ -24,6 +24,7 @@
  *    against the evaluation path, for prompt and prefix tuning. */
 #include "check.h"
 #include "shared.h"
+#include "shared_model.h"
 #include "api/softprompt.h"
 #include "model/transformer.h"
 #include "train/adapter.h"
@@ -299,17 +300,6 @@ static void abi_case(sp_model *m, const char *name, const char *method) {
     sp_adapter_free(a0);
     sp_adapter_free(a1);
     sp_tuner_free(t);
-}
-
-static sp_model *load_gguf(sp_engine *eng, const char *rel) {
-    size_t n;
-    uint8_t *b = shared_read(rel, &n);
-    CHECK_MSG(b != NULL, "missing %s", rel);
-    if (!b) return NULL;
-    sp_error err;
-    sp_model *m = sp_model_load_gguf(eng, b, n, &err);
-    CHECK_MSG(m != NULL, "%s: %s", rel, err.msg);
-    return m;
 }
 
 static sp_model *load_hf(sp_engine *eng, const char *dir) {

@@ -20,6 +20,7 @@
  *                runner sets ASAN_OPTIONS=detect_leaks=1, so any leak fails the test. */
 #include "check.h"
 #include "shared.h"
+#include "shared_model.h"
 #include "tasks.h"
 #include "api/softprompt.h"
 #include "train/adapter.h"
@@ -35,17 +36,6 @@ static double jnum(const char *js, const char *key) {
     snprintf(k, sizeof(k), "\"%s\":", key);
     const char *p = js ? strstr(js, k) : NULL;
     return p ? strtod(p + strlen(k), NULL) : NAN;
-}
-
-static sp_model *load_gguf(sp_engine *eng, const char *rel) {
-    size_t n;
-    uint8_t *b = shared_read(rel, &n);
-    CHECK_MSG(b != NULL, "missing %s", rel);
-    if (!b) return NULL;
-    sp_error err;
-    sp_model *m = sp_model_load_gguf(eng, b, n, &err);
-    CHECK_MSG(m != NULL, "%s: %s", rel, err.msg);
-    return m;
 }
 
 /* loss of data with adapter ad (may be NULL), via sp_eval_json */
