@@ -502,6 +502,31 @@ NOINLINE static void fw_q8_0_1x4_x16(float *y, int first, int32_t nr, const int1
     store_rows(y, first, nr, acc);
 }
 
+/* Eight rows (p + i*rb, i < 8) at once: one set of x loads and one sx per block serve two
+ * 4-row tiles, ~15% fewer instructions per weight byte than fw_q8_0_1x4_x16. Each row follows
+ * fw_q8_0_1x4_x16's formula exactly (bitwise equal). */
+NOINLINE static void fw_q8_0_2x4_x16(float *y, int first, const int16_t *xq, const float *sx, const uint8_t *p, size_t rb, int32_t nb) {
+    const f16_consts fc = f16_consts_make();
+    v128_t zero = wasm_i32x4_splat(0);
+    OPAQUE(zero);
+    const uint8_t *p0 = p, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb, *p4 = p3 + rb, *p5 = p4 + rb, *p6 = p5 + rb, *p7 = p6 + rb;
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * sizeof(sp_block_q8_0);
+        const int16_t *xb = xq + (size_t)b * SP_QK;
+        const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+        const v128_t sxb = wasm_v128_load32_splat(sx + b);
+        const v128_t s0 = isum4x4(DOT32(p0 + o + 2, x0, x1, x2, x3), DOT32(p1 + o + 2, x0, x1, x2, x3),
+                                  DOT32(p2 + o + 2, x0, x1, x2, x3), DOT32(p3 + o + 2, x0, x1, x2, x3));
+        MA(acc0, wasm_f32x4_convert_i32x4(s0), wasm_f32x4_mul(block_scales_x16(p0 + o, p1 + o, p2 + o, p3 + o, zero, &fc), sxb));
+        const v128_t s1 = isum4x4(DOT32(p4 + o + 2, x0, x1, x2, x3), DOT32(p5 + o + 2, x0, x1, x2, x3),
+                                  DOT32(p6 + o + 2, x0, x1, x2, x3), DOT32(p7 + o + 2, x0, x1, x2, x3));
+        MA(acc1, wasm_f32x4_convert_i32x4(s1), wasm_f32x4_mul(block_scales_x16(p4 + o, p5 + o, p6 + o, p7 + o, zero, &fc), sxb));
+    }
+    store_rows(y, first, 4, acc0);
+    store_rows(y + 4, first, 4, acc1);
+}
+
 NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                      const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
     v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8), zero = wasm_i32x4_splat(0);
@@ -529,9 +554,11 @@ typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, 
                          const uint8_t *, const uint8_t *, int32_t);
 KERNEL_PTR(fwx16_fn, fw_q8_0_1x4_x16);
 KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
+typedef void (*fwx16w_fn)(float *, int, const int16_t *, const float *, const uint8_t *, size_t, int32_t);
+KERNEL_PTR(fwx16w_fn, fw_q8_0_2x4_x16);
 
 /* Decoding on Q8_0 / Q4_0 with x rounded to 16 bits: rows [row0, row1) of y = W · x in 1 x 4
- * tiles, KC = whole rows up to SP_DECODE_KC. Returns 0 if x holds inf/nan (y may then be
+ * tiles (Q8_0: 1 x 8 while 8 rows remain), KC = whole rows up to SP_DECODE_KC. Returns 0 if x holds inf/nan (y may then be
  * partly written; the caller computes it again on the exact path). */
 #define SP_DECODE_KC 8192
 static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
@@ -546,15 +573,21 @@ static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, i
         const size_t ko = (size_t)(k0 / SP_QK) * bs;
         /* touching ahead needs the rows contiguous and read whole */
         const int linear = touch && w->row_bytes == (size_t)nb * bs;
-        for (int32_t r = row0; r < row1; r += 4) {
-            const int32_t nr = imin(4, row1 - r);
-            const uint8_t *qp[4];
-            for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + ko;
-            if (linear && r + 4 * SP_TOUCH_TILES + 4 <= row1) { /* the tile SP_TOUCH_TILES on, in one burst */
+        const int32_t wide = w->type == SP_DTYPE_Q8_0 ? 8 : 4; /* rows per step while they last */
+        for (int32_t r = row0; r < row1;) {
+            const int32_t nr = imin(row1 - r >= wide ? wide : 4, row1 - r);
+            if (linear && r + 4 * SP_TOUCH_TILES + nr <= row1) { /* as many rows 4*SP_TOUCH_TILES on, in one burst */
                 const uint8_t *ahead = sp_mat_row_ptr(w, r + 4 * SP_TOUCH_TILES);
-                for (size_t o = 0; o < 4 * w->row_bytes; o += 64) TOUCH(ahead + o);
+                for (size_t o = 0; o < (size_t)nr * w->row_bytes; o += 64) TOUCH(ahead + o);
             }
-            kern(y + r, k0 == 0, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], nb);
+            if (nr == 8) {
+                fw_q8_0_2x4_x16_p(y + r, k0 == 0, xq, sx, sp_mat_row_ptr(w, r) + ko, w->row_bytes, nb);
+            } else {
+                const uint8_t *qp[4];
+                for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + ko;
+                kern(y + r, k0 == 0, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], nb);
+            }
+            r += nr;
         }
     }
     return 1;
