@@ -81,7 +81,8 @@ const COMMANDS = {
       + '[--no-probes] [--browser] [--json]\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
       + 'Each model and thread count runs on a fresh engine (so the inference memory is that of a fresh page); timings are\n'
-      + 'the best of --repeats runs (default 3). --browser also runs the same benchmark in headless Chromium through the\n'
+      + 'the best of --repeats runs (default 3; prefill/decode of small models repeat until 4 x --seconds of generation).\n'
+      + '--browser also runs the same benchmark in headless Chromium through the\n'
       + 'page\'s Web Worker (scripts/bench-browser.js) and prints the browser figures beside Node\'s.',
     flags: {
       ...COMMON, json: 'bool', type: ['F32', 'F16', 'Q8_0', 'Q4_0'], 'prompt-tokens': 'int', 'decode-tokens': 'int',
