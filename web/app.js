@@ -183,7 +183,7 @@ async function loadModelFrom(kind, what) {
         if (missing.length) throw new Error(`choose a .gguf file, or the three files of a Hugging Face folder (missing: ${missing.join(', ')})`);
         input = files;
         const rel = files[0].webkitRelativePath || '';
-        name = rel.includes('/') ? rel.split('/')[0] : 'Hugging Face model';
+        name = rel.includes('/') ? rel.split('/')[0] : what.folder || 'Hugging Face model'; // picked / dropped folder
         source = need.join(' + ');
       }
     }

@@ -84,12 +84,14 @@ export function debounce(fn, ms) {
   return wrapped;
 }
 
-/** Read every file of a drop, descending into folders (an HF model folder dropped whole). */
+/** Read every file of a drop, descending into folders (an HF model folder dropped whole). When
+ *  a single folder was dropped, the returned array's `folder` is its name. */
 export async function filesFromDrop(dt) {
   const items = [...(dt.items ?? [])];
   const entries = items.map((it) => (it.webkitGetAsEntry ? it.webkitGetAsEntry() : null)).filter(Boolean);
   if (!entries.length) return [...(dt.files ?? [])];
   const out = [];
+  if (entries.length === 1 && entries[0].isDirectory) out.folder = entries[0].name;
   const walk = async (entry) => {
     if (entry.isFile) {
       out.push(await new Promise((res, rej) => entry.file(res, rej)));
