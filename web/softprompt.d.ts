@@ -501,7 +501,7 @@ export interface BenchResult {
   weightBytes: number;
   /** f32x4 mul+add probe, GFLOP/s (null when probes are off). */
   peakGflops: number | null;
-  /** Copy bandwidth (read + write), GB/s. */
+  /** Copy bandwidth (read + write) of 256 MiB, GB/s. */
   copyGbs?: number;
   /** The two probes on every thread of the engine at once, summed (the roofs of this thread count). */
   peakGflopsAll?: number;
@@ -517,7 +517,7 @@ export interface BenchResult {
   decodeGbs?: number;
   /** The same, counting the weights only. */
   decodeWeightGbs?: number;
-  /** A plain streaming read of 128 MiB on one thread, GB/s (the roof of one-thread decoding). */
+  /** A plain streaming read of 512 MiB on one thread, GB/s (the roof of one-thread decoding). */
   readGbs?: number;
   trainTokS: number | null;
   trainGflops: number | null;

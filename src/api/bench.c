@@ -5,9 +5,12 @@
  * decode of small models run more times, until 4 x `seconds` of generation.
  *
  *   peak_gflops   12-accumulator f32x4 mul+add probe on one thread (the roof for f32 kernels)
- *   copy_gbs      read+write bandwidth of a large copy, one thread (the roof for decoding)
- *   read_gbs      bandwidth of a plain streaming read of 128 MiB, one thread
- *   peak_gflops_all, copy_gbs_all  the same probes on every thread of the engine at once, summed
+ *   copy_gbs      read+write bandwidth of a 256 MiB copy, one thread (the roof for decoding; the
+ *                 probes are larger than the cache a process gets, see probe.h)
+ *   read_gbs      bandwidth of a plain streaming read of 512 MiB, one thread
+ *   peak_gflops_all  the peak probe on every thread of the engine at once, summed
+ *   copy_gbs_all  the copy probe with every thread of the engine copying its slice of the same
+ *                 256 MiB at once (passes timed as a whole)
  *                 (the roofs of a multi-thread row; equal to the above with one thread)
  *   gemm_gflops   Y = X·Wᵀ on the model's own matrix shapes, X = prompt_tokens rows (FLOP-weighted)
  *   prefill_tok_s prompt_tokens through the forward with the KV cache (sp_gen)
@@ -60,19 +63,12 @@ static const shape_preset PRESETS[] = {
 /* The probes on every thread of the pool at once: task t stores its own figure. */
 typedef struct {
     double secs;
-    size_t bytes;
-    double gflops[64], gbs[64];
+    double gflops[64];
 } probe_job;
 
 static void peak_task(void *ctx, int32_t t, int32_t n) {
     probe_job *j = (probe_job *)ctx;
     j->gflops[t] = sp_probe_peak_gflops(j->secs);
-    (void)n;
-}
-
-static void copy_task(void *ctx, int32_t t, int32_t n) {
-    probe_job *j = (probe_job *)ctx;
-    j->gbs[t] = sp_probe_copy_gbs(j->bytes, j->secs);
     (void)n;
 }
 
@@ -190,19 +186,15 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
 
     /* probes: one thread, then every thread of the engine at once (the roof of a multi-thread row) */
     if (probes) {
-        double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(0, secs), read = sp_probe_read_gbs(0, secs);
-        probe_job pj = {secs, 0, {0}, {0}};
+        double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(NULL, 0, secs), read = sp_probe_read_gbs(0, secs);
+        probe_job pj = {secs, {0}};
         const int32_t th = sp_pool_threads(eng->pool) < 64 ? sp_pool_threads(eng->pool) : 64;
         double peak_all = peak, copy_all = copy;
         if (th > 1) {
-            pj.bytes = ((size_t)64 << 20) / (size_t)th; /* the same 64 MiB in all */
             sp_pool_run(eng->pool, peak_task, &pj, th);
-            sp_pool_run(eng->pool, copy_task, &pj, th);
-            peak_all = copy_all = 0.0;
-            for (int32_t t = 0; t < th; t++) {
-                peak_all += pj.gflops[t];
-                copy_all += pj.gbs[t] > 0 ? pj.gbs[t] : 0.0;
-            }
+            peak_all = 0.0;
+            for (int32_t t = 0; t < th; t++) peak_all += pj.gflops[t];
+            copy_all = sp_probe_copy_gbs(eng->pool, 0, secs); /* the same buffers, split over the threads */
         }
         sp_buf_printf(&b, ",\"read_gbs\":%.4g", read);
         sp_buf_printf(&b, ",\"peak_gflops\":%.4g,\"copy_gbs\":%.4g,\"peak_gflops_all\":%.4g,\"copy_gbs_all\":%.4g", peak, copy, peak_all,

@@ -94,20 +94,30 @@ __attribute__((noinline)) static void copy_chunk(uint8_t *dst, const uint8_t *sr
 
 static void (*const volatile copy_chunk_p)(uint8_t *, const uint8_t *, size_t) = copy_chunk;
 
-double sp_probe_copy_gbs(size_t bytes, double seconds) {
-    if (bytes == 0) bytes = (size_t)64 << 20;
+/* One pass: task t of n copies its slice of the buffers, in 1 MiB calls. */
+typedef struct { uint8_t *dst; const uint8_t *src; size_t bytes; } copy_job;
+
+static void copy_task(void *ctx, int32_t t, int32_t n) {
+    const copy_job *j = (const copy_job *)ctx;
+    const size_t per = (j->bytes / (size_t)n) & ~(size_t)63, off = per * (size_t)t;
+    const size_t len = t == n - 1 ? j->bytes - off : per, piece = (size_t)1 << 20;
+    for (size_t o = 0; o < len; o += piece) copy_chunk_p(j->dst + off + o, j->src + off + o, len - o < piece ? len - o : piece);
+}
+
+double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds) {
+    if (bytes == 0) bytes = SP_PROBE_COPY_BYTES;
     bytes = (bytes + 63) & ~(size_t)63;
     uint8_t *a = malloc(bytes), *b = malloc(bytes);
     if (!a || !b) { free(a); free(b); return -1.0; }
     memset(a, 1, bytes);
     memset(b, 2, bytes);
-    const size_t piece = bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20); /* per call */
+    const int32_t th = sp_pool_threads(p);
+    copy_job j = {b, a, bytes};
     double best = 0.0, end = sp_now_ms() + seconds * 1e3;
     int runs = 0;
     do {
         double t0 = sp_now_ms();
-        for (size_t off = 0; off < bytes; off += piece)
-            copy_chunk_p(b + off, a + off, bytes - off < piece ? bytes - off : piece);
+        sp_pool_run(p, copy_task, &j, th); /* every thread at once, each its own slice */
         double dt = sp_now_ms() - t0;
         double gbs = 2.0 * (double)bytes / (dt * 1e6);
         if (dt > 0.0 && gbs > best) best = gbs;
@@ -144,7 +154,7 @@ __attribute__((noinline)) static uint32_t read_chunk(const uint8_t *src, size_t 
 static uint32_t (*const volatile read_chunk_p)(const uint8_t *, size_t) = read_chunk;
 
 double sp_probe_read_gbs(size_t bytes, double seconds) {
-    if (bytes == 0) bytes = (size_t)128 << 20;
+    if (bytes == 0) bytes = SP_PROBE_READ_BYTES;
     bytes = (bytes + 63) & ~(size_t)63;
     uint8_t *a = malloc(bytes);
     if (!a) return -1.0;

@@ -15,12 +15,22 @@ double sp_now_ms(void);
  * Runs for about `seconds`. */
 double sp_probe_peak_gflops(double seconds);
 
+/* The default probe sizes are larger than the part of the last-level cache one process gets
+ * on the machines this was measured on (a shared 480 MB L3): there a copy of 8-32 MiB runs
+ * at about twice the speed of one of 128 MiB or more, which is memory's. A memory probe must
+ * not be served by the cache (STREAM's rule), or a decode that streams from memory is
+ * compared with the cache's bandwidth. */
+#define SP_PROBE_COPY_BYTES ((size_t)256 << 20) /* per buffer: 512 MiB touched */
+#define SP_PROBE_READ_BYTES ((size_t)512 << 20)
+
 /* Copy bandwidth in GB/s, counting bytes read plus bytes written, over a `bytes` buffer
- * (0 = 64 MiB), for about `seconds`. Returns -1 if the buffers cannot be allocated. */
-double sp_probe_copy_gbs(size_t bytes, double seconds);
+ * (0 = SP_PROBE_COPY_BYTES), for about `seconds`: the best of passes in which every thread of `p` (NULL:
+ * the caller alone) copies its own slice at the same time, timed from the first thread's
+ * start to the last one's end. Returns -1 if the buffers cannot be allocated. */
+double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds);
 
 /* Read bandwidth in GB/s of a plain streaming read (16-byte loads, four accumulators) over a
- * `bytes` buffer (0 = 128 MiB), for about `seconds`: what a decode kernel that reads every
+ * `bytes` buffer (0 = SP_PROBE_READ_BYTES), for about `seconds`: what a decode kernel that reads every
  * weight once can reach at best. Returns -1 if the buffer cannot be allocated. */
 double sp_probe_read_gbs(size_t bytes, double seconds);
 

@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     sp_pool *p = sp_pool_create(cpu ? 1 : threads);
     const sp_kernels *k = sp_kernels_get(SP_ISA_BEST);
     double peak = sp_probe_peak_gflops(0.5);
-    double copy_big = sp_probe_copy_gbs((size_t)64 << 20, 0.5), copy_l2 = sp_probe_copy_gbs((size_t)512 << 10, 0.3);
+    double copy_big = sp_probe_copy_gbs(NULL, (size_t)64 << 20, 0.5), copy_l2 = sp_probe_copy_gbs(NULL, (size_t)512 << 10, 0.3);
     printf("isa %s, threads %d, timing %s\npeak %.1f GFLOP/s (1 thread); copy r+w %.1f GB/s (64 MiB), %.1f GB/s (512 KiB)\n",
            k->isa, sp_pool_threads(p), cpu ? "process CPU time" : "wall clock", peak, copy_big, copy_l2);
     if (cpu) printf("copy r+w by CPU time %.1f GB/s (64 MiB, memcpy)\n", cpu_copy_gbs());

@@ -525,7 +525,10 @@ static void test_probes(const sp_kernels *k) {
     double t0 = sp_now_ms(), t1 = sp_now_ms();
     CHECK(t1 >= t0 && t0 > 0);
     CHECK(sp_probe_peak_gflops(0.02) > 0);
-    CHECK(sp_probe_copy_gbs(1 << 20, 0.02) > 0);
+    CHECK(sp_probe_copy_gbs(NULL, 1 << 20, 0.02) > 0);
+    sp_pool *pool3 = sp_pool_create(3); /* slices of uneven length, every thread at once */
+    CHECK(pool3 && sp_probe_copy_gbs(pool3, (1 << 20) + 64, 0.02) > 0);
+    sp_pool_free(pool3);
     CHECK(sp_probe_read_gbs(1 << 20, 0.02) > 0);
     CHECK(sp_probe_read_gbs(100, 0.01) > 0); /* rounded up to a whole 64-byte line */
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q8_0, 4, 32, 64, 0.01) > 0);
