@@ -241,7 +241,33 @@ async function settleGarbage() {
   }
   gcNow();
   gcNow();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await waitForQuiet();
+}
+
+// Before each benchmark run: wait (at most 5 s) until the machine's cores are at least 90% idle
+// over 200 ms, read from /proc/stat (elsewhere: 300 ms). A browser engine that has just been
+// terminated frees its worker and wasm memory on Chromium's threads for a second or more; the
+// next run must not share the cores with that (measured: stories15M Q8_0 decode on 2 threads,
+// 836 tok/s right after a browser run, 1013-1069 alone).
+async function waitForQuiet() {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const sample = () => {
+    try {
+      const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      return { idle: f[3] + (f[4] || 0), total: f.reduce((a, b) => a + b, 0) };
+    } catch {
+      return null;
+    }
+  };
+  let a = sample();
+  if (!a) { await sleep(300); return; }
+  for (const end = Date.now() + 5000; Date.now() < end;) {
+    await sleep(200);
+    const b = sample();
+    const busy = b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+    a = b;
+    if (busy < 0.1) return;
+  }
 }
 
 async function openEngine(flags, threads) {
@@ -570,9 +596,11 @@ async function cmdBench(flags) {
         let r = await nodeRun(t, threads);
         let rb = session ? await browserRun(t, threads) : null;
         if (Date.now() - t0 < (session ? 2 : 1) * SHORT_ROW_MS) {
+          if (session) await waitForQuiet();
           r = bestRates(r, await nodeRun(t, threads));
           if (session) rb = bestRates(rb, await browserRun(t, threads));
         }
+        if (session) await waitForQuiet();
         rows.push(report('node', t, r));
         if (session) browserRows.push(report('browser', t, rb));
       }
