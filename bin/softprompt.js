@@ -225,10 +225,9 @@ function readAdapterDir(dir) {
 const out = (s) => process.stdout.write(s);
 const diag = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 
-// Between benchmark runs: collect the last engine's wasm memory (hundreds of MB) now. Left to
-// itself, V8 frees it later on a background thread, which then takes a core from the next
-// 2-thread run on this 2-core machine (measured: stories15M Q8_0 decode on 2 threads 757 tok/s
-// after three other engines, 965 with this).
+// Between benchmark runs: collect garbage now (an inline engine's wasm memory is hundreds of MB;
+// left to itself, V8 frees it later on a background thread, which then takes a core from the
+// next 2-thread run on this 2-core machine), then wait for the machine to be quiet.
 let gcNow = null;
 async function settleGarbage() {
   if (!gcNow) {
@@ -557,9 +556,11 @@ async function cmdBench(flags) {
   }
   const rows = [];
   const browserRows = [];
+  // Each Node run is a fresh engine in its own worker thread, as the page runs it. (Inline on the
+  // main thread, every threaded engine after the first decodes 15-30% slower in the same
+  // process: stories15M Q8_0 on 2 threads 991 tok/s, then 722-859; in workers 993-1067.)
   const nodeRun = async (t, threads) => {
-    const listeners = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };
-    const sp = await openEngine(flags, threads);
+    const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: true });
     try {
       if (!t.path) return await sp.bench({ ...opts, model: t.preset, type: t.type });
       const model = await sp.loadModel(t.path);
@@ -568,10 +569,6 @@ async function cmdBench(flags) {
       return r;
     } finally {
       sp.terminate();
-      // the Emscripten glue of each inline engine hooks these process events: unhook it again
-      for (const [ev, before] of Object.entries(listeners)) {
-        for (const l of process.listeners(ev)) if (!before.includes(l)) process.removeListener(ev, l);
-      }
       await settleGarbage();
     }
   };

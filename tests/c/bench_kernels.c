@@ -2,8 +2,8 @@
  *   emcc -O3 -msimd128 [-pthread -sPTHREAD_POOL_SIZE=2 -sEXIT_RUNTIME=1] -Isrc src/common.c src/tensor.c src/kernels/[a-z]*.c \
  *        tests/c/bench_kernels.c -o /tmp/bench.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node --no-experimental-fetch /tmp/bench.js [threads] [seconds] [cpu]
- * Prints the probes, GEMM GFLOP/s (n=128) forward and backward, and decoding matvec GB/s
- * (matvec_decode, n=1).
+ * Prints the probes (and how their figures move with their size: the cache's reach), GEMM
+ * GFLOP/s (n=128) forward and backward, and decoding matvec GB/s (matvec_decode, n=1).
  * Timing is wall clock through sp_bench_* (what `npm run bench` reports). With "cpu" (one
  * thread, under node) every figure is timed with the process CPU time instead, best of
  * several calls: on a shared, loaded machine that removes time slicing from the figures. */
@@ -80,6 +80,11 @@ int main(int argc, char **argv) {
     printf("isa %s, threads %d, timing %s\npeak %.1f GFLOP/s (1 thread); copy r+w %.1f GB/s (64 MiB), %.1f GB/s (512 KiB)\n",
            k->isa, sp_pool_threads(p), cpu ? "process CPU time" : "wall clock", peak, copy_big, copy_l2);
     if (cpu) printf("copy r+w by CPU time %.1f GB/s (64 MiB, memcpy)\n", cpu_copy_gbs());
+    /* where the cache ends: the bench's probes (probe.h) must be larger than this */
+    printf("\nprobe size (each copy buffer / the read buffer): copy r+w 1 thread, copy r+w all threads, read 1 thread, GB/s\n");
+    for (size_t mib = 8; mib <= 512; mib *= 4)
+        printf("%4zu MiB: %6.1f %6.1f %6.1f\n", mib, sp_probe_copy_gbs(NULL, mib << 20, sec), sp_probe_copy_gbs(p, mib << 20, sec),
+               sp_probe_read_gbs(mib << 20, sec));
     static const int32_t SHAPES[][2] = {{288, 288}, {768, 768}, {2048, 768}, {768, 2048}, {32000, 288}};
     static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0};
     printf("\nGEMM n=128 GFLOP/s: forward (X·Wt) / backward (dY·W)\n%-12s", "rows x cols");
