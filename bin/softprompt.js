@@ -556,9 +556,7 @@ async function cmdBench(flags) {
   }
   const rows = [];
   const browserRows = [];
-  // Each Node run is a fresh engine in its own worker thread, as the page runs it. (Inline on the
-  // main thread, every threaded engine after the first decodes 15-30% slower in the same
-  // process: stories15M Q8_0 on 2 threads 991 tok/s, then 722-859; in workers 993-1067.)
+  // Each Node run is a fresh engine in its own worker thread, as the page runs it.
   const nodeRun = async (t, threads) => {
     const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: true });
     try {

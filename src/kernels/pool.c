@@ -1,7 +1,7 @@
 /* pool.c - a small persistent thread pool.
  *
  * With SP_THREADS (native builds) or __EMSCRIPTEN_PTHREADS__ (the -pthread wasm build),
- * n_threads-1 workers wait for a job (spinning for a few tens of microseconds, then on a
+ * n_threads-1 workers wait for a job (spinning for 100 microseconds, then on a
  * condition variable); sp_pool_run hands out task indices under a mutex, the calling thread
  * works too, and it returns when every task is done (spinning briefly, then sleeping).
  * If the workers never start (a browser that cannot spawn them yet), the caller simply
@@ -9,6 +9,7 @@
  * Not re-entrant: do not call sp_pool_run from inside a task, or from two threads at once. */
 #include <stdlib.h>
 #include "kernels.h"
+#include "probe.h"
 
 #if defined(SP_THREADS) || defined(__EMSCRIPTEN_PTHREADS__)
 #define SP_POOL_PTHREADS 1
@@ -36,12 +37,25 @@ struct sp_pool {
 };
 
 #ifdef SP_POOL_PTHREADS
-/* Spin iterations (atomic loads) before blocking on a condition variable: a few tens of
- * microseconds, about the gap between two products of a layer. Back-to-back runs (a layer is
+/* How long to spin (atomic loads) before blocking on a condition variable, in ms: longer than
+ * the gap between two products of a layer. Back-to-back runs (a layer is
  * ~10 of them; decoding a token of a 30-layer model ~120) then neither pay a futex wake-up on
  * the critical path (tens to hundreds of microseconds, more on a loaded machine) nor lose
  * their tasks to the caller while the worker is still waking up. */
-#define SP_POOL_SPIN 20000
+#define SP_POOL_SPIN_MS 0.1
+/* The window is timed, not counted: under V8 the same loop runs several times faster once a
+ * later engine of the process (or page) gets the optimised code of an earlier one, and a
+ * counted window then shrank below the gap between two products (stories15M Q8_0, 2-thread
+ * decode: 1030 tok/s in the first engine of a page, 750 in the ones after). The clock is read
+ * every 64 iterations. */
+static void spin(const int32_t *v, int32_t x, int until_equal) { /* while *v == x, or until it is */
+    const double end = sp_now_ms() + SP_POOL_SPIN_MS;
+    for (;;) {
+        for (int32_t i = 0; i < 64; i++)
+            if ((__atomic_load_n(v, __ATOMIC_ACQUIRE) == x) == until_equal) return;
+        if (sp_now_ms() > end) return;
+    }
+}
 
 /* Runs tasks of the current job until none is left. Called and returns with p->mu held. */
 static void pool_work(sp_pool *p) {
@@ -64,8 +78,7 @@ static void *pool_worker(void *arg) {
         if (!p->stop && p->next >= p->n_tasks) { /* idle: spin a little for the next job, then sleep */
             const uint32_t seen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
             pthread_mutex_unlock(&p->mu);
-            for (int32_t i = 0; i < SP_POOL_SPIN && __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen; i++) {
-            }
+            spin((const int32_t *)&p->gen, (int32_t)seen, 0);
             pthread_mutex_lock(&p->mu);
             while (!p->stop && p->next >= p->n_tasks) {
                 p->sleepers++;
@@ -145,8 +158,7 @@ void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks) {
         pool_work(p);
         if (p->remaining > 0) { /* a worker still runs its last task: spin briefly, then sleep */
             pthread_mutex_unlock(&p->mu);
-            for (int32_t i = 0; i < SP_POOL_SPIN && __atomic_load_n(&p->remaining, __ATOMIC_ACQUIRE) > 0; i++) {
-            }
+            spin(&p->remaining, 0, 1);
             pthread_mutex_lock(&p->mu);
             p->caller_waiting = 1;
             while (p->remaining > 0) pthread_cond_wait(&p->cv_done, &p->mu);
