@@ -394,6 +394,47 @@ static void test_decode_special_x(const sp_kernels *k) {
     }
 }
 
+/* matvec_decode on quantized weights whose block scales are special f16 values: subnormal, zero,
+ * -0 and the largest decode like any other scale (within the 16-bit rounding of x, and the
+ * same bits whichever tile a row falls in); an inf or nan scale gives a non-finite row, as on
+ * the exact path. 9 rows: the 8-row tile and a 1-row tail. */
+static void test_decode_special_scales(const sp_kernels *k) {
+    static const uint16_t FINITE[] = {0x0001, 0x83ff, 0x0000, 0x8000, 0x7bff, 0xfbff, 0x0400, 0x3c00, 0x0200};
+    sp_rng rng;
+    sp_rng_seed(&rng, 11);
+    for (int q = 0; q < 2; q++) {
+        const uint32_t t = q ? SP_DTYPE_Q4_0 : SP_DTYPE_Q8_0;
+        const int32_t rows = 9, cols = 64;
+        test_mat m;
+        if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
+        for (int32_t r = 0; r < rows; r++) { /* block r % 2 of row r gets special scale r */
+            memcpy(m.data + (size_t)r * m.w.row_bytes + (size_t)(r % 2) * (m.w.row_bytes / 2), &FINITE[r], 2);
+            for (int32_t c = 0; c < cols; c++) m.deq[(size_t)r * cols + c] = decode(t, m.data + (size_t)r * m.w.row_bytes, c);
+        }
+        float x[64], y[9], y2[9];
+        for (int i = 0; i < cols; i++) x[i] = sp_rng_normal(&rng);
+        k->matvec_decode(y, x, &m.w, 0, rows, 0);
+        for (int32_t r = 0; r < rows; r++) {
+            double s = 0, a = 0;
+            for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
+            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.deq + r * cols, cols) + 2e-5 * a + 1e-30,
+                      "%s %s scale 0x%04x: row %d %g vs %g", k->isa, sp_dtype_name(t), FINITE[r], r, y[r], s);
+        }
+        k->matvec_decode(y2, x, &m.w, 0, 1, 1); /* row 0 alone: a 1-row tail, not the 8-row tile */
+        k->matvec_decode(y2, x, &m.w, 1, rows, 1);
+        CHECK_MSG(bits_equal(y2, y, (size_t)rows), "%s %s special scales: row split changes bits", k->isa, sp_dtype_name(t));
+        const uint16_t inf = 0x7c00, nan = 0x7e00;
+        memcpy(m.data + 5 * m.w.row_bytes, &inf, 2);
+        memcpy(m.data + 6 * m.w.row_bytes + m.w.row_bytes / 2, &nan, 2);
+        for (int touch = 0; touch < 2; touch++) {
+            k->matvec_decode(y, x, &m.w, 0, rows, touch);
+            for (int32_t r = 0; r < rows; r++)
+                CHECK_MSG((r == 5 || r == 6) ? !isfinite(y[r]) : isfinite(y[r]), "%s %s inf/nan scale: row %d gives %g", k->isa, sp_dtype_name(t), r, y[r]);
+        }
+        free_mat(&m);
+    }
+}
+
 static void test_vectors(const sp_kernels *k) {
     sp_rng rng;
     sp_rng_seed(&rng, 3);
@@ -553,12 +594,14 @@ int main(void) {
     test_vectors(scalar);
     test_special_weights(scalar);
     test_decode_special_x(scalar);
+    test_decode_special_scales(scalar);
     test_threads(scalar);
     if (best != scalar) {
         test_matrix_kernels(best, scalar);
         test_vectors(best);
         test_special_weights(best);
         test_decode_special_x(best);
+        test_decode_special_scales(best);
         test_threads(best);
     }
     test_small();
