@@ -316,17 +316,24 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, '20-single-thread.png') });
 
+  // a model of `format` loaded from what the page was given (or its error, reported)
+  const waitModel = async (format, what) => {
+    await page.waitForFunction((f) => window.__softprompt.model?.format === f || document.getElementById('model-status').classList.contains('err'), format, { timeout: 30_000 });
+    assert.equal((await page.evaluate(() => window.__softprompt.model))?.format, format, `${what}: ${await page.locator('#model-status').innerText()}`);
+  };
+  // TinyStories-656K's recorded greedy text, 64 tokens after 'Once upon a time'
+  const expectHfGolden = async (what) => {
+    await page.fill('#try-input', 'Once upon a time');
+    await page.fill('#gen-max', '64');
+    await page.click('#try-run');
+    await waitState('gen', 'done');
+    assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), hfGolden.f32_greedy_text_64, what);
+  };
+
   // A Hugging Face folder from the file picker (the three files).
   await page.setInputFiles('#model-file', hfFiles);
-  await page.waitForFunction(() => window.__softprompt.model?.format === 'hf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
-  const info = await page.evaluate(() => window.__softprompt.model);
-  assert.equal(info.format, 'hf', `loaded the HF folder: ${await page.locator('#model-status').innerText()}`);
-  await page.fill('#try-input', 'Once upon a time');
-  await page.fill('#gen-max', '64');
-  await page.click('#try-run');
-  await waitState('gen', 'done');
-  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), hfGolden.f32_greedy_text_64,
-    'TinyStories-656K (HF folder, read from local files) reproduces its recorded greedy text');
+  await waitModel('hf', 'loaded the HF folder');
+  await expectHfGolden('TinyStories-656K (HF folder, read from local files) reproduces its recorded greedy text');
   await page.locator('#model').screenshot({ path: path.join(SHOTS, '21-hf-folder.png') });
 
   // A single .gguf file dropped on the model box (a DataTransfer holding a File, as a drag from
@@ -338,8 +345,7 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
     const box = document.getElementById('model-drop');
     for (const type of ['dragenter', 'dragover', 'drop']) box.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
-  await page.waitForFunction(() => window.__softprompt.model?.format === 'gguf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
-  assert.equal((await page.evaluate(() => window.__softprompt.model)).format, 'gguf', `loaded the dropped file: ${await page.locator('#model-status').innerText()}`);
+  await waitModel('gguf', 'loaded the dropped file');
   await expectGreedyGolden('the dropped stories260K.gguf gives llama2.c\'s greedy output');
 
   // A whole Hugging Face folder dropped on the model box: the page walks the dropped directory
@@ -368,15 +374,9 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
       box.dispatchEvent(ev);
     }
   });
-  await page.waitForFunction(() => window.__softprompt.model?.format === 'hf' || document.getElementById('model-status').classList.contains('err'), null, { timeout: 30_000 });
-  assert.equal((await page.evaluate(() => window.__softprompt.model)).format, 'hf', `loaded the dropped folder: ${await page.locator('#model-status').innerText()}`);
+  await waitModel('hf', 'loaded the dropped folder');
   assert.match(await page.locator('#model-facts').innerText(), /TinyStories-656K/, 'the model takes the dropped folder\'s name');
-  await page.fill('#try-input', 'Once upon a time');
-  await page.fill('#gen-max', '64');
-  await page.click('#try-run');
-  await waitState('gen', 'done');
-  assert.equal(await page.evaluate(() => window.__softprompt.outputs.plain), hfGolden.f32_greedy_text_64,
-    'TinyStories-656K (an HF folder dropped whole) reproduces its recorded greedy text');
+  await expectHfGolden('TinyStories-656K (an HF folder dropped whole) reproduces its recorded greedy text');
 
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
   assert.deepEqual(foreign, [], 'no request to any other origin');
