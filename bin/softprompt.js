@@ -225,9 +225,8 @@ function readAdapterDir(dir) {
 const out = (s) => process.stdout.write(s);
 const diag = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 
-// Between benchmark runs: collect garbage now (an inline engine's wasm memory is hundreds of MB;
-// left to itself, V8 frees it later on a background thread, which then takes a core from the
-// next 2-thread run on this 2-core machine), then wait for the machine to be quiet.
+// After a benchmark run: collect this thread's garbage now rather than on a V8 background thread
+// during the next 2-thread run on this 2-core machine.
 let gcNow = null;
 async function settleGarbage() {
   if (!gcNow) {
@@ -240,14 +239,12 @@ async function settleGarbage() {
   }
   gcNow();
   gcNow();
-  await waitForQuiet();
 }
 
 // Before each benchmark run: wait (at most 5 s) until the machine's cores are at least 90% idle
-// over 200 ms, read from /proc/stat (elsewhere: 300 ms). A browser engine that has just been
-// terminated frees its worker and wasm memory on Chromium's threads for a second or more; the
-// next run must not share the cores with that (measured: stories15M Q8_0 decode on 2 threads,
-// 836 tok/s right after a browser run, 1013-1069 alone).
+// over 200 ms, read from /proc/stat (elsewhere: 300 ms). A run must not share the cores with
+// what came before it: Chromium keeps them 85% and then 37% busy in the first 400 ms after it
+// starts (measured), and the first Node run follows that start.
 async function waitForQuiet() {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const sample = () => {
@@ -558,6 +555,7 @@ async function cmdBench(flags) {
   const browserRows = [];
   // Each Node run is a fresh engine in its own worker thread, as the page runs it.
   const nodeRun = async (t, threads) => {
+    await waitForQuiet(); // the first run may follow Chromium's start-up
     const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: true });
     try {
       if (!t.path) return await sp.bench({ ...opts, model: t.preset, type: t.type });
@@ -571,6 +569,7 @@ async function cmdBench(flags) {
     }
   };
   const browserRun = async (t, threads) => {
+    await waitForQuiet();
     try {
       return await session.run(t, threads, opts);
     } catch (e) {
@@ -591,11 +590,9 @@ async function cmdBench(flags) {
         let r = await nodeRun(t, threads);
         let rb = session ? await browserRun(t, threads) : null;
         if (Date.now() - t0 < (session ? 2 : 1) * SHORT_ROW_MS) {
-          if (session) await waitForQuiet();
           r = bestRates(r, await nodeRun(t, threads));
           if (session) rb = bestRates(rb, await browserRun(t, threads));
         }
-        if (session) await waitForQuiet();
         rows.push(report('node', t, r));
         if (session) browserRows.push(report('browser', t, rb));
       }
