@@ -43,11 +43,11 @@ struct sp_pool {
  * the critical path (tens to hundreds of microseconds, more on a loaded machine) nor lose
  * their tasks to the caller while the worker is still waking up. */
 #define SP_POOL_SPIN_MS 0.1
-/* The window is timed, not counted: under V8 the same loop runs several times faster once a
- * later engine of the process (or page) gets the optimised code of an earlier one, and a
- * counted window then shrank below the gap between two products (stories15M Q8_0, 2-thread
- * decode: 1030 tok/s in the first engine of a page, 750 in the ones after). The clock is read
- * every 64 iterations. */
+/* The window is timed, not counted: a counted window lasted a different time in different
+ * engines of one page or process (under V8 the same loop's speed depends on how it was tiered)
+ * and fell below the gap between two products in some of them. Measured, stories15M Q8_0
+ * 2-thread decode in one page: 1030 tok/s in its first engines, 750 in those after a
+ * single-thread engine; timed, 1080-1110 in all. The clock is read every 64 iterations. */
 static void spin(const int32_t *v, int32_t x, int until_equal) { /* while *v == x, or until it is */
     const double end = sp_now_ms() + SP_POOL_SPIN_MS;
     for (;;) {
