@@ -228,7 +228,7 @@ const diag = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 // After a benchmark run: collect this thread's garbage now rather than on a V8 background thread
 // during the next 2-thread run on this 2-core machine.
 let gcNow = null;
-async function settleGarbage() {
+function settleGarbage() {
   if (!gcNow) {
     try {
       v8.setFlagsFromString('--expose-gc');
@@ -266,9 +266,8 @@ async function waitForQuiet() {
   }
 }
 
-async function openEngine(flags, threads) {
-  const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: false });
-  return sp;
+function openEngine(flags) {
+  return Softprompt.create({ threads: flags.threads, worker: false });
 }
 
 async function openModel(sp, flags) {
@@ -565,7 +564,7 @@ async function cmdBench(flags) {
       return r;
     } finally {
       sp.terminate();
-      await settleGarbage();
+      settleGarbage();
     }
   };
   const browserRun = async (t, threads) => {
