@@ -1,6 +1,8 @@
 /* tensor.c - weight type names, support and row sizes (GGUF ggml_type numbering). */
 #include "tensor.h"
 
+#include <string.h>
+
 const char *sp_dtype_name(uint32_t t) {
     switch (t) {
     case SP_DTYPE_F32: return "F32";
@@ -48,4 +50,20 @@ size_t sp_dtype_row_bytes(uint32_t t, int64_t n) {
     size_t out;
     if (!sp_mul_size((size_t)n / block, elem, &out)) return 0;
     return out;
+}
+
+int32_t sp_mat_check_scales(sp_mat *w) {
+    const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : w->type == SP_DTYPE_Q4_0 ? sizeof(sp_block_q4_0) : 0;
+    uint32_t bad = bs == 0;
+    const size_t nb = bs ? (size_t)w->cols / SP_QK : 0;
+    for (int32_t r = 0; r < w->rows && !bad; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        for (size_t b = 0; b < nb; b++) { /* an f16 with all exponent bits set is inf or nan */
+            uint16_t h;
+            memcpy(&h, row + b * bs, 2);
+            bad |= (h & 0x7C00u) == 0x7C00u;
+        }
+    }
+    w->scales_finite = !bad;
+    return w->scales_finite;
 }

@@ -31,6 +31,13 @@ typedef struct {
     int32_t rows, cols;
     size_t row_bytes;    /* bytes between rows */
     const void *data;
+    int32_t scales_finite; /* Q8_0/Q4_0: 1 once sp_mat_check_scales found every block scale finite.
+                            * The fast decode kernels rely on it (they do not test each scale);
+                            * 0 sends decoding to the exact path. Weights are frozen: set it
+                            * after the data is final. */
 } sp_mat;
+
+/* Sets and returns w->scales_finite: 1 if w is Q8_0/Q4_0 and no block scale is inf or nan. */
+int32_t sp_mat_check_scales(sp_mat *w);
 
 #endif

@@ -25,6 +25,7 @@ static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, 
     w->cols = cols;
     w->row_bytes = rb;
     w->data = data;
+    sp_mat_check_scales(w);
     return SP_OK;
 }
 
