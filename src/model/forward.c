@@ -227,9 +227,53 @@ static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
     ak->av(out, qd, p + np, S, nt, v, kvd, t0 + nt, hd);
 }
 
+/* Decoding (B = 1, T = 1): head after head, the K and V rows would each be read once per head,
+ * hd floats at a time, kv_dim floats apart (a strided walk the hardware does not prefetch).
+ * Here the heads of a task go through the past rows together, ATTN_DEC_ROWS rows at a time, so
+ * each block of rows is read from memory once and then served from cache. The kernels and each
+ * element's order of operations are those of attn_forward_unit (qk is per element; av adds its
+ * terms to o in key order, block after block): the same bits.
+ * Measured (bench, stories110M Q8_0, 1 thread, decode tok/s): after 768 prompt tokens
+ * 40.9 -> 48.8, after 128 about +2%. */
+#define ATTN_DEC_ROWS 32
+
+static void attn_decode_task(const attn_ctx *c, int32_t task, int32_t n_tasks) {
+    const sp_config *cfg = c->c;
+    const sp_attn_kernels *ak = c->ak;
+    const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, group = H / cfg->n_kv_heads;
+    const int32_t np = c->n_past, S = np + 1;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int32_t j0 = 0; j0 < np; j0 += ATTN_DEC_ROWS) {
+        const int32_t nj = np - j0 < ATTN_DEC_ROWS ? np - j0 : ATTN_DEC_ROWS;
+        for (int32_t h = task; h < H; h += n_tasks)
+            ak->qk(c->scratch + (size_t)h * S + j0, S, c->q + (size_t)h * hd, cfg->q_dim, 1,
+                   c->pk + (size_t)j0 * kvd + (size_t)(h / group) * hd, kvd, nj, hd, scale);
+    }
+    for (int32_t h = task; h < H; h += n_tasks) {
+        float *p = c->scratch + (size_t)h * S;
+        ak->qk(p + np, S, c->q + (size_t)h * hd, cfg->q_dim, 1, c->k + (size_t)(h / group) * hd, kvd, 1, hd, scale);
+        const float mx = ak->max(p, S);
+        const double sum = ak->exp_sum(p, S, mx);
+        ak->scale(p, S, (float)(1.0 / sum));
+        memset(c->ao + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    }
+    for (int32_t j0 = 0; j0 < np; j0 += ATTN_DEC_ROWS) {
+        const int32_t nj = np - j0 < ATTN_DEC_ROWS ? np - j0 : ATTN_DEC_ROWS;
+        for (int32_t h = task; h < H; h += n_tasks)
+            ak->av(c->ao + (size_t)h * hd, cfg->q_dim, c->scratch + (size_t)h * S + j0, S, 1,
+                   c->pv + (size_t)j0 * kvd + (size_t)(h / group) * hd, kvd, nj, hd);
+    }
+    for (int32_t h = task; h < H; h += n_tasks)
+        ak->av(c->ao + (size_t)h * hd, cfg->q_dim, c->scratch + (size_t)h * S + np, S, 1, c->v + (size_t)(h / group) * hd, kvd, 1, hd);
+}
+
 /* Task i of n runs units i, i+n, i+2n, ... (a mix of short and long causal rows each). */
 static void attn_forward_task(void *vctx, int32_t task, int32_t n_tasks) {
     const attn_ctx *c = (const attn_ctx *)vctx;
+    if (c->B == 1 && c->T == 1 && c->n_past > 0 && !c->att && c->c->n_heads <= SP_ATTN_SLOTS * 4) {
+        attn_decode_task(c, task, n_tasks); /* scratch: one S-long row per head */
+        return;
+    }
     float *scratch = c->scratch ? c->scratch + (size_t)task * 4 * (c->n_past + c->T) : NULL;
     for (int32_t u = task; u < c->n_units; u += n_tasks) attn_forward_unit(c, u, scratch);
 }

@@ -8,8 +8,8 @@
  *  - the forward, the LM head loss and the backward of a random GQA model (prompt rows and a
  *    past prefix, B = 3) giving bitwise the same activations, loss and gradients with 1 and 3
  *    threads (native builds with threads; the wasm test build is single-threaded);
- *  - generation's chunked prefill (a long prompt on a small model) giving bitwise the logits of one
- *    forward over the whole prompt. */
+ *  - generation's chunked prefill (a long prompt on a small model) and the token decoded after it
+ *    giving bitwise the logits of one forward over the whole sequence. */
 #include "check.h"
 #include "api/softprompt.h"
 #include "kernels/attention.h"
@@ -267,7 +267,8 @@ static void test_threads(uint32_t type) {
 }
 
 /* Generation runs a long prompt in chunks when its activations would be large next to the
- * weights: the logits must be bitwise those of one forward over the whole prompt. */
+ * weights: the logits must be bitwise those of one forward over the whole prompt; so must the
+ * next, decoded, token's. */
 static void test_chunked_prefill(int32_t threads) {
     sp_error err = {0};
     sp_engine *eng = sp_engine_create(threads, &err);
@@ -293,9 +294,21 @@ static void test_chunked_prefill(int32_t threads) {
     sp_lm_head_row(m, a.xf + (size_t)(T - 1) * c.dim, want, 0);
     sp_gen *g = sp_gen_create(m, NULL, ids, T, "{\"max_tokens\":2,\"temperature\":0}", &err);
     CHECK(g != NULL);
-    CHECK(sp_gen_next(g, &err) >= 0);
+    const int32_t next = sp_gen_next(g, &err);
+    CHECK(next >= 0);
     CHECK(memcmp(sp_gen_logits(g), want, sizeof(float) * 1000) == 0);
-    CHECK(sp_gen_next(g, &err) >= 0); /* a decoded token after the chunks */
+    /* a decoded token after the chunks (decode attention: the heads walk the past rows in blocks)
+     * gives bitwise the last row of one forward over the prompt and that token */
+    CHECK(sp_gen_next(g, &err) >= 0);
+    int32_t ids2[101];
+    memcpy(ids2, ids, sizeof(ids));
+    ids2[T] = next;
+    sp_acts a2;
+    CHECK(sp_acts_alloc(&a2, &ar, &m->cfg, 1, T + 1, 0, 1, 0, threads, &err) == SP_OK);
+    sp_embed(m, a2.x, ids2, T + 1);
+    sp_forward(m, &a2, a2.x, 1, T + 1, NULL);
+    sp_lm_head_row(m, a2.xf + (size_t)T * c.dim, want, 0);
+    CHECK(memcmp(sp_gen_logits(g), want, sizeof(float) * 1000) == 0);
     sp_gen_free(g);
     sp_arena_free(&ar);
     sp_model_free_(m);
