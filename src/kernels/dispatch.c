@@ -38,7 +38,7 @@ typedef struct {
     int32_t n;
     int32_t chunk;     /* rows or columns per task */
     int32_t total;     /* rows or columns in all */
-    int32_t touch;     /* matvec_decode's touch-ahead */
+    int32_t streams;   /* matvec_decode's streams */
 } mm_job;
 
 static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
@@ -52,7 +52,7 @@ static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;
-    if (a < b) j->k->matvec_decode(j->out, j->in, j->w, (int32_t)a, (int32_t)b, j->touch);
+    if (a < b) j->k->matvec_decode(j->out, j->in, j->w, (int32_t)a, (int32_t)b, j->streams);
 }
 
 static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
@@ -93,14 +93,14 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
     sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
 }
 
-void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t touch) {
+void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams) {
     if (w->rows <= 0) return;
     int32_t threads = sp_pool_threads(p);
     double macs = (double)w->rows * w->cols;
     if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
-        k->matvec_decode(y, x, w, 0, w->rows, touch);
+        k->matvec_decode(y, x, w, 0, w->rows, streams);
         return;
     }
-    mm_job j = {k, y, x, w, 1, split_chunk(w->rows, threads, 12), w->rows, touch};
+    mm_job j = {k, y, x, w, 1, split_chunk(w->rows, threads, 12), w->rows, streams};
     sp_pool_run(p, matvec_decode_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }

@@ -53,10 +53,10 @@ typedef struct {
      * use integer dot products, which makes decoding memory bound. That rounding makes y a
      * step function of x at that scale: use matmul wherever gradients or finite differences
      * are taken (training, gradient checks), matvec_decode for token-by-token generation.
-     * touch = 1 also loads the weights a few tiles ahead of their use (a software prefetch:
-     * it helps when they stream from memory and costs ~10% when they sit in cache, so the
-     * generator measures both, generate.c); y is bit for bit the same either way. */
-    void (*matvec_decode)(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch);
+     * streams = 1 reads the rows from many far-apart chunks of [row0, row1) at once, which
+     * one thread streams from memory faster than rows in order (wasmsimd.c, "Streams"); the
+     * generator measures both ways (generate.c). y is bit for bit the same either way. */
+    void (*matvec_decode)(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
     int32_t decode_x16; /* 1: matvec_decode rounds x as above (wasmsimd); 0: it equals matmul */
 } sp_kernels;
 
@@ -69,8 +69,8 @@ const sp_kernels *sp_kernels_get(sp_isa isa);
  * exactly one task, with a fixed summation order). */
 void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n);
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n);
-/* y[w.rows] = W · x for one row through k->matvec_decode (touch: see there), rows split over the pool. */
-void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t touch);
+/* y[w.rows] = W · x for one row through k->matvec_decode (streams: see there), rows split over the pool. */
+void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams);
 
 /* ---- small kernels (scalar; cheap next to the matrix products) ---- */
 /* out[i,:] = x[i,:] * rstd_i * w, rstd_i = 1/sqrt(mean(x[i,:]^2) + eps); rstd may be NULL. */

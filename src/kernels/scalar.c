@@ -89,8 +89,8 @@ static void matmul_dx_scalar(float *dx, const float *dy, const sp_mat *w, int32_
     }
 }
 
-static void matvec_decode_scalar(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
-    (void)touch; /* a prefetch only: nothing to do without SIMD tiles */
+static void matvec_decode_scalar(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
+    (void)streams; /* an order of reading only: the scalar reference reads rows in order */
     matmul_scalar(y, x, w, 1, row0, row1);
 }
 

@@ -234,19 +234,18 @@ static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t 
     store_rows(y, first, nr, hsum4x4(c0, c1, c2, c3));
 }
 
-/* Touch-ahead (matvec_decode's touch = 1): decoding streams each weight once. Before each
- * 4-row tile the driver loads one word per 64 bytes of the tile SP_TOUCH_TILES tiles ahead,
- * in one burst, so that those misses overlap each other and the current tile's arithmetic.
- * wasm has no prefetch instruction; a volatile load that nothing uses is the closest thing.
- * Whether it pays depends on where the weights sit, so the generator measures both ways
- * (generate.c). Measured on one thread, Node, ms per token of the decode matrices alone:
- *   Q8_0 (~0.6 instructions per weight byte, too many for the out-of-order window to keep
- *   DRAM busy): a 122 MB matrix 4.6 -> 6.8 GB/s; stories110M shapes 20.5 -> 17 ms; in L3
- *   (stories15M, 16 MB) 1.2 -> 1.35 ms.
- *   F32: stories15M shapes (60 MB, partly in L3) 6.4 -> 4.1 ms; stories110M (438 MB, at the
- *   plain read loop's rate already) 38 -> 42 ms. */
-#define TOUCH(p) ((void)*(const volatile int32_t *)(const void *)(p))
-#define SP_TOUCH_TILES 2 /* how many 4-row tiles ahead */
+/* Streams (matvec_decode's streams = 1): decoding reads each weight once, from memory, and one
+ * thread reads memory faster the more sequential streams it has going at once (the hardware
+ * prefetcher follows each). Measured on this machine, one thread reading 512 MiB in 1 / 2 / 4 /
+ * 8 / 16 interleaved streams: 10.6 / 12.3 / 13.9 / 14.8 / 14.3 GB/s. So the decode kernels below
+ * take their rows from far-apart chunks of [row0, row1): row r of each chunk in one step, each
+ * chunk read in order. Throwaway measurements, one thread, Node, the decode matrices of
+ * stories110M alone: Q8_0 6.8 GB/s with the rows in order (and loads of the next rows ahead of
+ * their use, the software prefetch this replaced) -> 11.4 GB/s from 8 chunks -> 14.8 from 16;
+ * F32 10.1 -> 13.6 from 8 chunks (16, as two calls of 8 or one of 16, no better). Each row keeps
+ * the formula of the in-order kernels, so y has the same bits either way. */
+#define SP_STREAMS_Q 16  /* chunks (rows per step) of the quantized decode kernels */
+#define SP_STREAMS_F32 8 /* of the f32 one */
 
 /* n == 1: y[b] (b < nr) (first ? = : +=) dot(x, w_b), same formula as fw_panel_3x3. */
 NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x,
@@ -271,6 +270,29 @@ NOINLINE static void fw_tile_1x4(float *y, int first, int32_t nr, const float *x
         float v = s[b];
         for (int32_t k = k4; k < len; k++) v += x[k] * ws[b][k];
         y[b] = first ? v : y[b] + v;
+    }
+}
+
+/* n == 1, eight rows from eight streams: y[i*ys] (first ? = : +=) dot(x, w[i]) for i < 8, each
+ * row by fw_tile_1x4's formula (the same bits). */
+NOINLINE static void fw_f32_8s(float *y, int32_t ys, int first, const float *x, const float *const *w, int32_t len) {
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5], *w6 = w[6], *w7 = w[7];
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    const int32_t k4 = len & ~3;
+    for (int32_t k = 0; k < k4; k += 4) {
+        const v128_t a = wasm_v128_load(x + k);
+        MA(c0, a, wasm_v128_load(w0 + k)); MA(c1, a, wasm_v128_load(w1 + k));
+        MA(c2, a, wasm_v128_load(w2 + k)); MA(c3, a, wasm_v128_load(w3 + k));
+        MA(c4, a, wasm_v128_load(w4 + k)); MA(c5, a, wasm_v128_load(w5 + k));
+        MA(c6, a, wasm_v128_load(w6 + k)); MA(c7, a, wasm_v128_load(w7 + k));
+    }
+    float s[8];
+    wasm_v128_store(s, hsum4x4(c0, c1, c2, c3));
+    wasm_v128_store(s + 4, hsum4x4(c4, c5, c6, c7));
+    for (int32_t i = 0; i < 8; i++) {
+        float v = s[i];
+        for (int32_t k = k4; k < len; k++) v += x[k] * w[i][k];
+        y[(size_t)i * ys] = first ? v : y[(size_t)i * ys] + v;
     }
 }
 
@@ -413,6 +435,8 @@ typedef void (*fw14_fn)(float *, int, int32_t, const float *, const float *, con
 typedef void (*fwq_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
 KERNEL_PTR(fw33_fn, fw_panel_3x3);
 KERNEL_PTR(fw14_fn, fw_tile_1x4);
+typedef void (*fw8s_fn)(float *, int32_t, int, const float *, const float *const *, int32_t);
+KERNEL_PTR(fw8s_fn, fw_f32_8s);
 KERNEL_PTR(fwq_fn, fw_q8_0_1x4);
 KERNEL_PTR(fwq_fn, fw_q4_0_1x4);
 typedef void (*fwh_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
@@ -558,38 +582,78 @@ NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int1
     store_rows(y, first, nr, acc);
 }
 
+/* Sixteen rows from sixteen streams (p[i], i < 16): y[i*ys] (first ? = : +=) the row's sum, each
+ * row by fw_q8_0_1x4_x16's formula (fw_q4_0_1x4_x16's for Q4_0): the same bits. */
+#define FW_16S_X16(name, BS, SETUP, ROWDOT)                                                                   \
+    NOINLINE static void name(float *y, int32_t ys, int first, const int16_t *xq, const float *sx,      \
+                              const uint8_t *const *p, int32_t nb) {                                    \
+        const x16_consts xc = x16_consts_make();                                                        \
+        SETUP;                                                                                          \
+        v128_t acc[4] = {xc.zero, xc.zero, xc.zero, xc.zero};                                           \
+        for (int32_t b = 0; b < nb; b++) {                                                              \
+            const size_t o = (size_t)b * (BS);                                                          \
+            const int16_t *xb = xq + (size_t)b * SP_QK;                                                 \
+            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), \
+                         x3 = wasm_v128_load(xb + 24);                                                  \
+            const v128_t sxb = wasm_v128_load32_splat(sx + b);                                          \
+            _Pragma("unroll") for (int g = 0; g < 4; g++) {                                             \
+                const uint8_t *q0 = p[4 * g] + o, *q1 = p[4 * g + 1] + o, *q2 = p[4 * g + 2] + o, *q3 = p[4 * g + 3] + o; \
+                const v128_t s = isum4x4(ROWDOT(q0 + 2), ROWDOT(q1 + 2), ROWDOT(q2 + 2), ROWDOT(q3 + 2)); \
+                MA(acc[g], wasm_f32x4_convert_i32x4(s), wasm_f32x4_mul(block_scales_x16(q0, q1, q2, q3, &xc), sxb)); \
+            }                                                                                           \
+        }                                                                                               \
+        float t[16];                                                                                    \
+        for (int g = 0; g < 4; g++) wasm_v128_store(t + 4 * g, acc[g]);                                 \
+        for (int32_t i = 0; i < 16; i++) y[(size_t)i * ys] = first ? t[i] : y[(size_t)i * ys] + t[i];  \
+    }
+#define ROWDOT_Q8(q) DOT32((q), x0, x1, x2, x3)
+#define ROWDOT_Q4(q) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(q), m4), b8), \
+                              wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(q), 4), b8), x0, x1, x2, x3)
+#define Q4_SETUP v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8); OPAQUE(m4); OPAQUE(b8)
+FW_16S_X16(fw_q8_0_16s_x16, sizeof(sp_block_q8_0), (void)0, ROWDOT_Q8)
+FW_16S_X16(fw_q4_0_16s_x16, sizeof(sp_block_q4_0), Q4_SETUP, ROWDOT_Q4)
+#undef ROWDOT_Q8
+#undef ROWDOT_Q4
+#undef Q4_SETUP
+#undef FW_16S_X16
 typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, const uint8_t *, const uint8_t *,
                          const uint8_t *, const uint8_t *, int32_t);
 KERNEL_PTR(fwx16_fn, fw_q8_0_1x4_x16);
 KERNEL_PTR(fwx16_fn, fw_q4_0_1x4_x16);
 typedef void (*fwx16w_fn)(float *, int, const int16_t *, const float *, const uint8_t *, size_t, int32_t);
 KERNEL_PTR(fwx16w_fn, fw_q8_0_2x4_x16);
+typedef void (*fwx16s_fn)(float *, int32_t, int, const int16_t *, const float *, const uint8_t *const *, int32_t);
+KERNEL_PTR(fwx16s_fn, fw_q8_0_16s_x16);
+KERNEL_PTR(fwx16s_fn, fw_q4_0_16s_x16);
 
-/* Decoding on Q8_0 / Q4_0 with x rounded to 16 bits: rows [row0, row1) of y = W · x in 1 x 4
- * tiles (Q8_0: 1 x 8 while 8 rows remain), KC = whole rows up to SP_DECODE_KC. Returns 0 if x
- * holds inf/nan or w's scales are not known to be finite (y may then be partly written; the
- * caller computes it again on the exact path). */
+/* Decoding on Q8_0 / Q4_0 with x rounded to 16 bits: rows [row0, row1) of y = W · x, KC = whole
+ * rows up to SP_DECODE_KC. streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q chunks of
+ * C rows, row r of every chunk in one step (see "Streams"); the rows left over, or all of them
+ * with streams = 0, in order, 8 (Q8_0) or 4 at a time. Returns 0 if x holds inf/nan or w's
+ * scales are not known to be finite (y may then be partly written; the caller computes it
+ * again on the exact path). */
 #define SP_DECODE_KC 8192
-static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
+static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     if (!w->scales_finite) return 0;
     const int32_t K = w->cols;
     int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
     float sx[SP_DECODE_KC / SP_QK];                         /* (KC/32) their scales */
-    const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
-    const fwx16_fn kern = w->type == SP_DTYPE_Q8_0 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p;
+    const int q8 = w->type == SP_DTYPE_Q8_0;
+    const size_t bs = q8 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
+    const fwx16_fn kern = q8 ? fw_q8_0_1x4_x16_p : fw_q4_0_1x4_x16_p;
+    const fwx16s_fn skern = q8 ? fw_q8_0_16s_x16_p : fw_q4_0_16s_x16_p;
+    const int32_t C = streams ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
         if (!quantize_x16(xq, sx, x + k0, len)) return 0;
         const size_t ko = (size_t)(k0 / SP_QK) * bs;
-        /* touching ahead needs the rows contiguous and read whole */
-        const int linear = touch && w->row_bytes == (size_t)nb * bs;
-        const int32_t wide = w->type == SP_DTYPE_Q8_0 ? 8 : 4; /* rows per step while they last */
-        for (int32_t r = row0; r < row1;) {
-            const int32_t nr = imin(row1 - r >= wide ? wide : 4, row1 - r);
-            if (linear && r + 4 * SP_TOUCH_TILES + nr <= row1) { /* as many rows 4*SP_TOUCH_TILES on, in one burst */
-                const uint8_t *ahead = sp_mat_row_ptr(w, r + 4 * SP_TOUCH_TILES);
-                for (size_t o = 0; o < (size_t)nr * w->row_bytes; o += 64) TOUCH(ahead + o);
-            }
+        for (int32_t r = 0; r < C; r++) {
+            const uint8_t *qp[SP_STREAMS_Q];
+            for (int32_t i = 0; i < SP_STREAMS_Q; i++) qp[i] = sp_mat_row_ptr(w, row0 + i * C + r) + ko;
+            skern(y + row0 + r, C, k0 == 0, xq, sx, qp, nb);
+        }
+        for (int32_t r = row0 + SP_STREAMS_Q * C; r < row1;) {
+            const int32_t nr = imin(q8 && row1 - r >= 8 ? 8 : 4, row1 - r);
             if (nr == 8) {
                 fw_q8_0_2x4_x16_p(y + r, k0 == 0, xq, sx, sp_mat_row_ptr(w, r) + ko, w->row_bytes, nb);
             } else {
@@ -603,9 +667,22 @@ static int decode_x16(float *y, const float *x, const sp_mat *w, int32_t row0, i
     return 1;
 }
 
-/* The forward product Y = X·Wᵀ, rows [row0, row1) of W; touch: F32 rows are touched ahead
- * (n == 1, see TOUCH). */
-static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, int32_t touch) {
+/* F32 decoding with streams = 1: rows [row0, row0 + SP_STREAMS_F32 * C) as SP_STREAMS_F32 chunks
+ * of C rows (see "Streams"), with forward()'s KC blocking and per-row formula; returns the first
+ * row left for forward(). */
+static int32_t decode_f32_streams(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
+    const int32_t K = w->cols, C = (row1 - row0) / SP_STREAMS_F32;
+    for (int32_t r = 0; r < C; r++)
+        for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {
+            const float *wp[SP_STREAMS_F32];
+            for (int32_t i = 0; i < SP_STREAMS_F32; i++) wp[i] = (const float *)sp_mat_row_ptr(w, row0 + i * C + r) + k0;
+            fw_f32_8s_p(y + row0 + r, C, k0 == 0, x + k0, wp, imin(SP_FW_KC, K - k0));
+        }
+    return row0 + SP_STREAMS_F32 * C;
+}
+
+/* The forward product Y = X·Wᵀ, rows [row0, row1) of W */
+static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
     const int32_t K = w->cols, ldy = w->rows;
     const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
@@ -642,12 +719,6 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
                 }
             }
             if (n == 1) {
-                if (touch && w->type == SP_DTYPE_F32 && r + 4 * SP_TOUCH_TILES + 4 <= row1) {
-                    for (int32_t b = 0; b < 4; b++) { /* the same columns of the tile SP_TOUCH_TILES on */
-                        const uint8_t *ahead = sp_mat_row_ptr(w, r + 4 * SP_TOUCH_TILES + b) + (size_t)k0 * 4;
-                        for (size_t o = 0; o < (size_t)len * 4; o += 64) TOUCH(ahead + o);
-                    }
-                }
                 fw_tile_1x4_p(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
                 continue;
             }
@@ -657,12 +728,13 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
 }
 
 static void matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
-    forward(y, x, w, n, row0, row1, 0);
+    forward(y, x, w, n, row0, row1);
 }
 
-static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t touch) {
-    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && decode_x16(y, x, w, row0, row1, touch)) return;
-    forward(y, x, w, 1, row0, row1, touch); /* exact path: other types, or x with inf/nan */
+static void matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
+    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && decode_x16(y, x, w, row0, row1, streams)) return;
+    if (streams && w->type == SP_DTYPE_F32) row0 = decode_f32_streams(y, x, w, row0, row1);
+    forward(y, x, w, 1, row0, row1); /* exact path: the other types, x with inf/nan, rows left over */
 }
 
 /* ---- backward: dx += dy · W ---- */

@@ -308,7 +308,7 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
 typedef struct {
     const sp_kernels *k;
     const float *x;
-    int32_t n, count, total, chunk, decode; /* decode: 0 no, 1 matvec_decode, 2 with touch-ahead */
+    int32_t n, count, total, chunk, decode; /* decode: 0 no, 1 matvec_decode, 2 with streams */
     float *y[3];
     const sp_mat *w[3];
 } mm_group;
@@ -329,7 +329,7 @@ static void mm_group_task(void *vc, int32_t t, int32_t n_tasks) {
     (void)n_tasks;
 }
 
-/* y = x · Wᵀ over n rows; decode (1, or 2 with touch-ahead): one row of token-by-token
+/* y = x · Wᵀ over n rows; decode (1, or 2 with streams): one row of token-by-token
  * generation, through the kernels' matvec_decode (on Q8_0/Q4_0 it rounds x to 16 bits per block
  * for integer dot products: memory bound; kernels.h). Never used where gradients are taken. */
 static void mm(sp_pool *pool, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n, int decode) {
@@ -404,8 +404,8 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const int32_t np = past ? past->n_past : 0, S = np + T;
     const int32_t dim = c->dim, hid = c->hidden_dim;
 
-    /* one row of generation (inference acts): the kernels' decoding product (2: touching ahead) */
-    const int decode = rows == 1 && a->x_slots == 2 ? 1 + (a->decode_touch != 0) : 0;
+    /* one row of generation (inference acts): the kernels' decoding product (2: with streams) */
+    const int decode = rows == 1 && a->x_slots == 2 ? 1 + (a->decode_streams != 0) : 0;
     const float *x = a->x + (size_t)XSLOT(a, l) * rows * dim;
     float *xo = a->x + (size_t)XSLOT(a, l + 1) * rows * dim;
     float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
@@ -463,8 +463,8 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 /* ---------------------------------------------------------------------------------------------- */
 /* LM head                                                                                        */
 
-void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t touch) {
-    sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output, touch);
+void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t streams) {
+    sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output, streams);
 }
 
 typedef struct {

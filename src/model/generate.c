@@ -51,11 +51,11 @@ struct sp_gen {
     int32_t n_generated;
     int32_t last;        /* last token returned, -1 before the first */
     int32_t done;
-    /* Touch-ahead in the decoding products (kernels.h) is a speed choice with the same results:
+    /* Streams in the decoding products (kernels.h) are a speed choice with the same results:
      * decode steps TUNE_SKIP .. TUNE_SKIP + 2 * TUNE_STEPS alternate without / with it, and the
      * faster total decides for the rest of the generation. */
     int32_t n_decoded;
-    double touch_ms[2];  /* time of the probing steps without [0] / with [1] */
+    double streams_ms[2]; /* time of the probing steps without [0] / with [1] */
     sp_arena arena;
 };
 
@@ -189,7 +189,7 @@ static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) 
     const sp_config *c = &g->m->cfg;
     sp_past past = {g->cache_k, g->cache_v, (int64_t)g->cap * c->kv_dim, g->pos, g->cache_k, g->cache_v};
     sp_forward(g->m, &g->acts, x0, 1, T, &past);
-    if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits, g->acts.decode_touch && T == 1);
+    if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits, g->acts.decode_streams && T == 1);
     g->pos += T;
 }
 
@@ -282,12 +282,12 @@ int32_t sp_gen_next(sp_gen *g, sp_error *err) {
         if (g->pos >= g->cap) { g->done = 1; return -1; }
         const int32_t step = g->n_decoded++;
         const int probing = step >= TUNE_SKIP && step < TUNE_SKIP + 2 * TUNE_STEPS;
-        if (probing) g->acts.decode_touch = (step - TUNE_SKIP) & 1;
-        else if (step == TUNE_SKIP + 2 * TUNE_STEPS) g->acts.decode_touch = g->touch_ms[1] < g->touch_ms[0];
+        if (probing) g->acts.decode_streams = (step - TUNE_SKIP) & 1;
+        else if (step == TUNE_SKIP + 2 * TUNE_STEPS) g->acts.decode_streams = g->streams_ms[1] < g->streams_ms[0];
         const double t0 = probing ? sp_now_ms() : 0.0;
         sp_embed(g->m, g->acts.x, &g->last, 1);
         gen_forward(g, g->acts.x, 1, 1);
-        if (probing) g->touch_ms[g->acts.decode_touch] += sp_now_ms() - t0;
+        if (probing) g->streams_ms[g->acts.decode_streams] += sp_now_ms() - t0;
     }
     int32_t tok = sample(g);
     if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return -1; }

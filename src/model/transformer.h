@@ -37,7 +37,7 @@ typedef struct {
     int32_t n_slots;    /* layers of internal activations kept: n_layers or 1 */
     int32_t keep_att;   /* store attention probabilities (needed by the backward) */
     int32_t x_slots; /* n_layers + 1; 2 for pure inference (one slot, no keep_att): layer l reads x[l % 2] */
-    int32_t decode_touch; /* one-row inference: matvec_decode's touch-ahead (a speed choice, same results) */
+    int32_t decode_streams; /* one-row inference: matvec_decode's streams (a speed choice, same results) */
     float *x;      /* (x_slots, B, T, dim) residual stream entering each layer; [n_layers] = last; [0] = the input */
     float *rstd1;  /* (n_slots, B, T) attention RMSNorm 1/rms */
     float *q;      /* (n_slots, B, T, q_dim) after RoPE */
@@ -102,7 +102,7 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
 /* logits[vocab] for one row of xf, for generation: through the kernels' matvec_decode (on Q8_0 /
  * Q4_0 weights xf is rounded to 16 bits per block of 32, kernels.h; exact otherwise). A forward of
  * one row on inference acts (x_slots 2) uses it for every product too. */
-void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t touch);
+void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t streams);
 
 /* Backward. On entry g->dx holds d(loss)/d(xf) (B, T, dim) as accumulated by sp_lm_head_loss;
  * on exit g->dx holds d(loss)/d(x0). dpast_k/dpast_v (same layout as past, may be NULL) accumulate

@@ -158,10 +158,10 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
         k->matmul(y2, xi, &m.w, 1, 0, rows);
         CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matmul %s row %d alone differs (n=%d rows=%d cols=%d)", k->isa, tn, i, n, rows, cols);
         k->matvec_decode(y2, xi, &m.w, 0, rows, 0);
-        {   /* touching ahead is a prefetch: the same bits */
+        {   /* streams: another order of reading, the same bits */
             float *yt = malloc(sizeof(float) * (size_t)rows);
             k->matvec_decode(yt, xi, &m.w, 0, rows, 1);
-            CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s touch-ahead changes row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
+            CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s streams change row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             free(yt);
         }
         if (x16_slack(k, t, xi, m.deq, cols) == 0.0) {
@@ -256,7 +256,7 @@ static void test_matrix_kernels(const sp_kernels *k, const sp_kernels *ref_k) {
     /* (rows, cols): one tile, smaller, larger, rows not multiples of the tiles,
      * cols crossing the 512-wide k block; the odd cols are for unblocked types */
     static const int32_t SHAPES[][2] = {{1, 32}, {3, 32}, {4, 64}, {2, 96}, {7, 544}, {13, 128}, {37, 1056}, {12, 256},
-                                        {5, 5}, {3, 1}, {7, 13}, {2, 515}, {4, 3}, {9, 71}};
+                                        {48, 64}, {5, 5}, {3, 1}, {7, 13}, {2, 515}, {4, 3}, {9, 71}};
     for (int ti = 0; ti < N_TYPES; ti++) {
         for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++) {
             int32_t rows = SHAPES[si][0], cols = SHAPES[si][1];
@@ -307,7 +307,7 @@ static void test_threads(const sp_kernels *k) {
             float *yv[3];
             for (int p = 0; p < 3; p++) {
                 yv[p] = malloc(sizeof(float) * (size_t)rows);
-                sp_matvec_decode(pools[p], k, yv[p], x, &m.w, p == 2); /* touch-ahead changes nothing */
+                sp_matvec_decode(pools[p], k, yv[p], x, &m.w, p == 2); /* streams change nothing */
             }
             for (int p = 1; p < 3; p++)
                 CHECK_MSG(bits_equal(yv[0], yv[p], (size_t)rows), "%s sp_matvec_decode %s %d threads differs", k->isa, sp_dtype_name(TYPES[ti]), p + 1);
@@ -434,8 +434,8 @@ static void test_decode_special_scales(const sp_kernels *k) {
         memcpy(m.data + 5 * m.w.row_bytes, &inf, 2);
         memcpy(m.data + 6 * m.w.row_bytes + m.w.row_bytes / 2, &nan, 2);
         CHECK(sp_mat_check_scales(&m.w) == 0 && m.w.scales_finite == 0);
-        for (int touch = 0; touch < 2; touch++) {
-            k->matvec_decode(y, x, &m.w, 0, rows, touch);
+        for (int streams = 0; streams < 2; streams++) {
+            k->matvec_decode(y, x, &m.w, 0, rows, streams);
             for (int32_t r = 0; r < rows; r++)
                 CHECK_MSG((r == 5 || r == 6) ? !isfinite(y[r]) : isfinite(y[r]), "%s %s inf/nan scale: row %d gives %g", k->isa, sp_dtype_name(t), r, y[r]);
         }
