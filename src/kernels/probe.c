@@ -76,32 +76,38 @@ double sp_probe_peak_gflops(double seconds) {
     return best;
 }
 
-/* dst[0..n) = src[0..n) with 16-byte loads and stores (n multiple of 64). */
-__attribute__((noinline)) static void copy_chunk(uint8_t *dst, const uint8_t *src, size_t n) {
+/* dst[0..n) = src[0..n) with 16-byte loads and stores (n multiple of 64), in k interleaved
+ * streams: the k slices of n/k bytes advance 64 bytes each in turn (see probe.h). */
+__attribute__((noinline)) static void copy_chunk(uint8_t *dst, const uint8_t *src, size_t n, int32_t k) {
+    const size_t per = (n / (size_t)k) & ~(size_t)63, done = per * (size_t)k;
 #ifdef __wasm_simd128__
-    for (size_t i = 0; i < n; i += 64) {
-        v128_t a = wasm_v128_load(src + i), b = wasm_v128_load(src + i + 16);
-        v128_t c = wasm_v128_load(src + i + 32), d = wasm_v128_load(src + i + 48);
-        wasm_v128_store(dst + i, a);
-        wasm_v128_store(dst + i + 16, b);
-        wasm_v128_store(dst + i + 32, c);
-        wasm_v128_store(dst + i + 48, d);
-    }
+    for (size_t i = 0; i < per; i += 64)
+        for (size_t o = i; o < done; o += per) {
+            v128_t a = wasm_v128_load(src + o), b = wasm_v128_load(src + o + 16);
+            v128_t c = wasm_v128_load(src + o + 32), d = wasm_v128_load(src + o + 48);
+            wasm_v128_store(dst + o, a);
+            wasm_v128_store(dst + o + 16, b);
+            wasm_v128_store(dst + o + 32, c);
+            wasm_v128_store(dst + o + 48, d);
+        }
 #else
-    memcpy(dst, src, n);
+    for (size_t i = 0; i < per; i += 64)
+        for (size_t o = i; o < done; o += per) memcpy(dst + o, src + o, 64);
 #endif
+    memcpy(dst + done, src + done, n - done);
 }
 
-static void (*const volatile copy_chunk_p)(uint8_t *, const uint8_t *, size_t) = copy_chunk;
+static void (*const volatile copy_chunk_p)(uint8_t *, const uint8_t *, size_t, int32_t) = copy_chunk;
 
-/* One pass: task t of n copies its slice of the buffers, in 1 MiB calls. */
-typedef struct { uint8_t *dst; const uint8_t *src; size_t bytes; } copy_job;
+/* One pass: task t of n copies its slice of the buffers, in SP_PROBE_PIECE calls of `streams` streams. */
+typedef struct { uint8_t *dst; const uint8_t *src; size_t bytes; int32_t streams; } copy_job;
 
 static void copy_task(void *ctx, int32_t t, int32_t n) {
     const copy_job *j = (const copy_job *)ctx;
     const size_t per = (j->bytes / (size_t)n) & ~(size_t)63, off = per * (size_t)t;
-    const size_t len = t == n - 1 ? j->bytes - off : per, piece = (size_t)1 << 20;
-    for (size_t o = 0; o < len; o += piece) copy_chunk_p(j->dst + off + o, j->src + off + o, len - o < piece ? len - o : piece);
+    const size_t len = t == n - 1 ? j->bytes - off : per, piece = SP_PROBE_PIECE;
+    for (size_t o = 0; o < len; o += piece)
+        copy_chunk_p(j->dst + off + o, j->src + off + o, len - o < piece ? len - o : piece, j->streams);
 }
 
 double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds) {
@@ -112,10 +118,11 @@ double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds) {
     memset(a, 1, bytes);
     memset(b, 2, bytes);
     const int32_t th = sp_pool_threads(p);
-    copy_job j = {b, a, bytes};
+    copy_job j = {b, a, bytes, 1};
     double best = 0.0, end = sp_now_ms() + seconds * 1e3;
     int runs = 0;
     do {
+        j.streams = runs % 2 ? SP_PROBE_STREAMS : 1;
         double t0 = sp_now_ms();
         sp_pool_run(p, copy_task, &j, th); /* every thread at once, each its own slice */
         double dt = sp_now_ms() - t0;
@@ -128,30 +135,36 @@ double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds) {
     return best;
 }
 
-/* A sum over src[0..n) (n multiple of 64) with 16-byte loads into four accumulators: a
- * plain streaming read, the roof of a decode kernel that must read every weight once. */
-__attribute__((noinline)) static uint32_t read_chunk(const uint8_t *src, size_t n) {
+/* A sum over src[0..n) (n multiple of 64) with 16-byte loads into four accumulators, in k
+ * interleaved streams as copy_chunk: a plain streaming read, the roof of a decode kernel that
+ * must read every weight once. */
+__attribute__((noinline)) static uint32_t read_chunk(const uint8_t *src, size_t n, int32_t k) {
+    const size_t per = (n / (size_t)k) & ~(size_t)63, done = per * (size_t)k;
 #ifdef __wasm_simd128__
     v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n; i += 64) {
-        a0 = wasm_i32x4_add(a0, wasm_v128_load(src + i));
-        a1 = wasm_i32x4_add(a1, wasm_v128_load(src + i + 16));
-        a2 = wasm_i32x4_add(a2, wasm_v128_load(src + i + 32));
-        a3 = wasm_i32x4_add(a3, wasm_v128_load(src + i + 48));
-    }
-    return (uint32_t)wasm_i32x4_extract_lane(wasm_i32x4_add(wasm_i32x4_add(a0, a1), wasm_i32x4_add(a2, a3)), 0);
+    for (size_t i = 0; i < per; i += 64)
+        for (size_t o = i; o < done; o += per) {
+            a0 = wasm_i32x4_add(a0, wasm_v128_load(src + o));
+            a1 = wasm_i32x4_add(a1, wasm_v128_load(src + o + 16));
+            a2 = wasm_i32x4_add(a2, wasm_v128_load(src + o + 32));
+            a3 = wasm_i32x4_add(a3, wasm_v128_load(src + o + 48));
+        }
+    uint32_t s = (uint32_t)wasm_i32x4_extract_lane(wasm_i32x4_add(wasm_i32x4_add(a0, a1), wasm_i32x4_add(a2, a3)), 0);
 #else
     uint64_t s = 0;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t w;
-        memcpy(&w, src + i, 8);
-        s += w;
-    }
-    return (uint32_t)s;
+    for (size_t i = 0; i < per; i += 64)
+        for (size_t o = i; o < done; o += per)
+            for (size_t b = 0; b < 64; b += 8) {
+                uint64_t w;
+                memcpy(&w, src + o + b, 8);
+                s += w;
+            }
 #endif
+    for (size_t o = done; o < n; o++) s += src[o];
+    return (uint32_t)s;
 }
 
-static uint32_t (*const volatile read_chunk_p)(const uint8_t *, size_t) = read_chunk;
+static uint32_t (*const volatile read_chunk_p)(const uint8_t *, size_t, int32_t) = read_chunk;
 
 double sp_probe_read_gbs(size_t bytes, double seconds) {
     if (bytes == 0) bytes = SP_PROBE_READ_BYTES;
@@ -159,13 +172,14 @@ double sp_probe_read_gbs(size_t bytes, double seconds) {
     uint8_t *a = malloc(bytes);
     if (!a) return -1.0;
     memset(a, 1, bytes);
-    const size_t piece = bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20); /* per call */
+    const size_t piece = bytes < SP_PROBE_PIECE ? bytes : SP_PROBE_PIECE; /* per call */
     double best = 0.0, end = sp_now_ms() + seconds * 1e3;
     volatile uint32_t sink = 0;
     int runs = 0;
     do {
+        const int32_t streams = runs % 2 ? SP_PROBE_STREAMS : 1;
         double t0 = sp_now_ms();
-        for (size_t off = 0; off < bytes; off += piece) sink += read_chunk_p(a + off, bytes - off < piece ? bytes - off : piece);
+        for (size_t off = 0; off < bytes; off += piece) sink += read_chunk_p(a + off, bytes - off < piece ? bytes - off : piece, streams);
         double dt = sp_now_ms() - t0;
         double gbs = (double)bytes / (dt * 1e6);
         if (dt > 0.0 && gbs > best) best = gbs;

@@ -23,13 +23,23 @@ double sp_probe_peak_gflops(double seconds);
 #define SP_PROBE_COPY_BYTES ((size_t)256 << 20) /* per buffer: 512 MiB touched */
 #define SP_PROBE_READ_BYTES ((size_t)512 << 20)
 
+/* One thread moves more bytes per second the more sequential streams it has going at once:
+ * measured here (Node, one thread, 1 / 2 / 4 / 8 / 16 interleaved streams), a copy of 256 MiB
+ * 11.4 / 12.9 / 13.8 / 14.7 / 13.6 GB/s and a read of 512 MiB 10.6 / 12.3 / 13.9 / 14.8 / 14.3.
+ * The memory probes alternate passes of 1 and SP_PROBE_STREAMS streams (per thread, in each
+ * call of SP_PROBE_PIECE bytes) and report the best pass: the roof that the decode kernels, which
+ * read their rows in streams (wasmsimd.c), are measured against. */
+#define SP_PROBE_STREAMS 8
+#define SP_PROBE_PIECE ((size_t)8 << 20)
+
 /* Copy bandwidth in GB/s, counting bytes read plus bytes written, over a `bytes` buffer
  * (0 = SP_PROBE_COPY_BYTES), for about `seconds`: the best of passes in which every thread of `p` (NULL:
  * the caller alone) copies its own slice at the same time, timed from the first thread's
  * start to the last one's end. Returns -1 if the buffers cannot be allocated. */
 double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds);
 
-/* Read bandwidth in GB/s of a plain streaming read (16-byte loads, four accumulators) over a
+/* Read bandwidth in GB/s of a plain streaming read (16-byte loads, four accumulators, streams as
+ * above) over a
  * `bytes` buffer (0 = SP_PROBE_READ_BYTES), for about `seconds`: what a decode kernel that reads every
  * weight once can reach at best. Returns -1 if the buffer cannot be allocated. */
 double sp_probe_read_gbs(size_t bytes, double seconds);
