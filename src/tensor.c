@@ -52,18 +52,20 @@ size_t sp_dtype_row_bytes(uint32_t t, int64_t n) {
     return out;
 }
 
-int32_t sp_mat_check_scales(sp_mat *w) {
-    const size_t bs = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : w->type == SP_DTYPE_Q4_0 ? sizeof(sp_block_q4_0) : 0;
-    uint32_t bad = bs == 0;
-    const size_t nb = bs ? (size_t)w->cols / SP_QK : 0;
+int32_t sp_mat_check_f16(sp_mat *w) {
+    /* the f16 of each row: at every `step` bytes (a block's scale), or all of them (F16) */
+    const size_t step = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : w->type == SP_DTYPE_Q4_0 ? sizeof(sp_block_q4_0)
+                      : w->type == SP_DTYPE_F16 ? 2 : 0;
+    const size_t n = !step ? 0 : w->type == SP_DTYPE_F16 ? (size_t)w->cols : (size_t)w->cols / SP_QK;
+    uint32_t bad = step == 0;
     for (int32_t r = 0; r < w->rows && !bad; r++) {
         const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        for (size_t b = 0; b < nb; b++) { /* an f16 with all exponent bits set is inf or nan */
+        for (size_t i = 0; i < n; i++) { /* all exponent bits set: inf or nan */
             uint16_t h;
-            memcpy(&h, row + b * bs, 2);
+            memcpy(&h, row + i * step, 2);
             bad |= (h & 0x7C00u) == 0x7C00u;
         }
     }
-    w->scales_finite = !bad;
-    return w->scales_finite;
+    w->f16_finite = !bad;
+    return w->f16_finite;
 }

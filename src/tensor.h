@@ -31,13 +31,13 @@ typedef struct {
     int32_t rows, cols;
     size_t row_bytes;    /* bytes between rows */
     const void *data;
-    int32_t scales_finite; /* Q8_0/Q4_0: 1 once sp_mat_check_scales found every block scale finite.
-                            * The fast decode kernels rely on it (they do not test each scale);
-                            * 0 sends decoding to the exact path. Weights are frozen: set it
-                            * after the data is final. */
+    int32_t f16_finite;  /* 1 once sp_mat_check_f16 found every f16 of the data finite (the block
+                          * scales of Q8_0 / Q4_0, the values of F16). The fast f16 conversions
+                          * rely on it (they give inf and nan finite values); 0 sends the products
+                          * to the exact ones. Weights are frozen: set it after the data is final. */
 } sp_mat;
 
-/* Sets and returns w->scales_finite: 1 if w is Q8_0/Q4_0 and no block scale is inf or nan. */
-int32_t sp_mat_check_scales(sp_mat *w);
+/* Sets and returns w->f16_finite: 1 if w is Q8_0, Q4_0 or F16 and none of its f16 is inf or nan. */
+int32_t sp_mat_check_f16(sp_mat *w);
 
 #endif

@@ -214,7 +214,7 @@ static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type
     for (size_t i = 0; i < xs / 4; i++) x[i] = sp_rng_normal(&rng);
     for (size_t i = 0; i < ys / 4; i++) y[i] = sp_rng_normal(&rng) * 1e-3f;
     sp_mat w = {type, rows, cols, rb, wd, 0};
-    sp_mat_check_scales(&w);
+    sp_mat_check_f16(&w);
     const double flops = 2.0 * n * (double)rows * cols;
     /* calls per timed batch: aim for about 2 ms */
     int32_t per = 1;

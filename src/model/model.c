@@ -56,7 +56,7 @@ static sp_status mat_init(sp_mat *m, const char *name, uint32_t type, const void
     m->cols = (int32_t)cols;
     m->row_bytes = rb;
     m->data = data;
-    sp_mat_check_scales(m);
+    sp_mat_check_f16(m);
     return SP_OK;
 }
 
@@ -245,7 +245,7 @@ static sp_status widen_bf16(sp_model *m, sp_mat *w, const char *name, sp_error *
     w->type = SP_DTYPE_F32;
     w->row_bytes = (size_t)w->cols * 4;
     w->data = f;
-    w->scales_finite = 0;
+    w->f16_finite = 0;
     return SP_OK;
 }
 

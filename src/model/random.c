@@ -25,7 +25,7 @@ static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, 
     w->cols = cols;
     w->row_bytes = rb;
     w->data = data;
-    sp_mat_check_scales(w);
+    sp_mat_check_f16(w);
     return SP_OK;
 }
 

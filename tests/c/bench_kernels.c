@@ -36,7 +36,7 @@ static double cpu_gflops(const sp_kernels *k, uint32_t t, int32_t n, int32_t row
     for (size_t i = 0; i < (size_t)n * cols; i++) x[i] = sp_rng_normal(&rng);
     for (size_t i = 0; i < (size_t)n * rows; i++) y[i] = 1e-3f * sp_rng_normal(&rng);
     sp_mat w = {t, rows, cols, rb, wd, 0};
-    sp_mat_check_scales(&w);
+    sp_mat_check_f16(&w);
     double best = 1e30;
     for (int rep = 0; rep < reps; rep++) {
         double t0 = cpu_ms();

@@ -85,7 +85,7 @@ static int make_mat(test_mat *m, sp_rng *rng, uint32_t t, int32_t rows, int32_t 
         for (int32_t c = 0; c < cols; c++) m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
     }
     m->w = (sp_mat){t, rows, cols, rb, m->data, 0};
-    sp_mat_check_scales(&m->w);
+    sp_mat_check_f16(&m->w);
     return 1;
 }
 
@@ -424,16 +424,16 @@ static void test_decode_special_scales(const sp_kernels *k) {
         k->matvec_decode(y2, x, &m.w, 0, 1, 1); /* row 0 alone: a 1-row tail, not the 8-row tile */
         k->matvec_decode(y2, x, &m.w, 1, rows, 1);
         CHECK_MSG(bits_equal(y2, y, (size_t)rows), "%s %s special scales: row split changes bits", k->isa, sp_dtype_name(t));
-        CHECK(m.w.scales_finite == 1);
-        /* scales_finite = 0 (unchecked data): the exact path, the same bits as matmul */
-        m.w.scales_finite = 0;
+        CHECK(m.w.f16_finite == 1);
+        /* f16_finite = 0 (unchecked data): the exact path, the same bits as matmul */
+        m.w.f16_finite = 0;
         k->matvec_decode(y, x, &m.w, 0, rows, 1);
         k->matmul(y2, x, &m.w, 1, 0, rows);
         CHECK_MSG(bits_equal(y2, y, (size_t)rows), "%s %s unchecked scales: decode is not the exact path", k->isa, sp_dtype_name(t));
         const uint16_t inf = 0x7c00, nan = 0x7e00;
         memcpy(m.data + 5 * m.w.row_bytes, &inf, 2);
         memcpy(m.data + 6 * m.w.row_bytes + m.w.row_bytes / 2, &nan, 2);
-        CHECK(sp_mat_check_scales(&m.w) == 0 && m.w.scales_finite == 0);
+        CHECK(sp_mat_check_f16(&m.w) == 0 && m.w.f16_finite == 0);
         for (int streams = 0; streams < 2; streams++) {
             k->matvec_decode(y, x, &m.w, 0, rows, streams);
             for (int32_t r = 0; r < rows; r++)
