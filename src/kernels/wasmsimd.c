@@ -589,15 +589,16 @@ NOINLINE static void fw_q8_0_2x4_x16(float *y, int first, const int16_t *xq, con
     store_rows(y + 4, first, 4, acc1);
 }
 
+/* One Q4_0 block's sum against x0..x3 (needs m4 = splat(15) and b8 = splat(8) in scope) */
+#define DOT32_Q4(p) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(p), m4), b8), \
+                             wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(p), 4), b8), x0, x1, x2, x3)
+
 NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
     v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
     OPAQUE(m4); OPAQUE(b8);
     const x16_consts xc = x16_consts_make();
     v128_t acc = wasm_f32x4_splat(0.0f);
-#define NIB_LO(v) wasm_i8x16_sub(wasm_v128_and(v, m4), b8)
-#define NIB_HI(v) wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8)
-#define DOT32_Q4(p) DOT32_I8(NIB_LO(wasm_v128_load(p)), NIB_HI(wasm_v128_load(p)), x0, x1, x2, x3)
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q4_0);
         const int16_t *xb = xq + (size_t)b * SP_QK;
@@ -606,9 +607,6 @@ NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int1
         const v128_t d4 = wasm_f32x4_mul(block_scales_x16(p0 + o, p1 + o, p2 + o, p3 + o, &xc), wasm_v128_load32_splat(sx + b));
         MA(acc, wasm_f32x4_convert_i32x4(s), d4);
     }
-#undef DOT32_Q4
-#undef NIB_LO
-#undef NIB_HI
     store_rows(y, first, nr, acc);
 }
 
@@ -637,8 +635,7 @@ NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int1
         for (int32_t i = 0; i < 16; i++) y[(size_t)i * ys] = first ? t[i] : y[(size_t)i * ys] + t[i];  \
     }
 #define ROWDOT_Q8(q) DOT32((q), x0, x1, x2, x3)
-#define ROWDOT_Q4(q) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(q), m4), b8), \
-                              wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(q), 4), b8), x0, x1, x2, x3)
+#define ROWDOT_Q4(q) DOT32_Q4(q)
 #define Q4_SETUP v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8); OPAQUE(m4); OPAQUE(b8)
 FW_16S_X16(fw_q8_0_16s_x16, sizeof(sp_block_q8_0), (void)0, ROWDOT_Q8)
 FW_16S_X16(fw_q4_0_16s_x16, sizeof(sp_block_q4_0), Q4_SETUP, ROWDOT_Q4)
