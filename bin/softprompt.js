@@ -647,8 +647,9 @@ function printBenchTable(rows, browserRows) {
   out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
   out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
     + 'the K/V cache rows a decoded token reads, per second; %copy: of the copy-bandwidth probe (same threads);\n'
-    + 'read GB/s: a plain streaming read of 512 MiB on one thread (what decoding on one thread can reach); the probes\n'
-    + 'are larger than the cache a process gets here, so they measure memory (src/kernels/probe.h);\n'
+    + 'read GB/s: a plain streaming read of 512 MiB on one thread (what decoding on one thread can reach); the memory\n'
+    + 'probes report the better of 1 and 8 interleaved streams per thread, and are larger than the cache a process\n'
+    + 'gets here, so they measure memory (src/kernels/probe.h);\n'
     + 'inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
     + 'peak MiB: heap after everything (probes, GEMM, training)\n');
   // 2 threads over 1, per model

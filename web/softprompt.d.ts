@@ -517,7 +517,7 @@ export interface BenchResult {
   decodeGbs?: number;
   /** The same, counting the weights only. */
   decodeWeightGbs?: number;
-  /** A plain streaming read of 512 MiB on one thread, GB/s (the roof of one-thread decoding). */
+  /** A plain streaming read of 512 MiB on one thread, GB/s, the better of 1 and 8 interleaved streams (the roof of one-thread decoding). */
   readGbs?: number;
   trainTokS: number | null;
   trainGflops: number | null;

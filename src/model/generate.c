@@ -51,9 +51,10 @@ struct sp_gen {
     int32_t n_generated;
     int32_t last;        /* last token returned, -1 before the first */
     int32_t done;
-    /* Streams in the decoding products (kernels.h) are a speed choice with the same results:
-     * decode steps TUNE_SKIP .. TUNE_SKIP + 2 * TUNE_STEPS alternate without / with it, and the
-     * faster total decides for the rest of the generation. */
+    /* Streams in the decoding products (kernels.h) are a speed choice with the same results.
+     * The first generation of a model decodes steps TUNE_SKIP .. TUNE_SKIP + 2 * TUNE_STEPS
+     * alternately without / with them, and the faster total decides for the rest of it and for
+     * the model's later generations (m->decode_order); streams until then. */
     int32_t n_decoded;
     double streams_ms[2]; /* time of the probing steps without [0] / with [1] */
     sp_arena arena;
@@ -152,6 +153,7 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
     }
     if (n) memcpy(g->prompt, ids, sizeof(int32_t) * (size_t)n);
     if (sp_acts_alloc(&g->acts, &g->arena, c, 1, chunk, g->cap, 1, 0, 1, err)) goto fail;
+    g->acts.decode_streams = m->decode_order != 1; /* streams unless measured slower on this model */
     if (n_prefix) { /* prefix (n_layers, 2, N, kv_dim) -> cache rows 0..N-1 of every layer */
         for (int32_t l = 0; l < c->n_layers; l++) {
             const float *pk = ad->params + (size_t)l * 2 * n_prefix * c->kv_dim;
@@ -281,9 +283,13 @@ int32_t sp_gen_next(sp_gen *g, sp_error *err) {
     } else {
         if (g->pos >= g->cap) { g->done = 1; return -1; }
         const int32_t step = g->n_decoded++;
-        const int probing = step >= TUNE_SKIP && step < TUNE_SKIP + 2 * TUNE_STEPS;
+        const int measure = g->m->decode_order == 0;
+        const int probing = measure && step >= TUNE_SKIP && step < TUNE_SKIP + 2 * TUNE_STEPS;
         if (probing) g->acts.decode_streams = (step - TUNE_SKIP) & 1;
-        else if (step == TUNE_SKIP + 2 * TUNE_STEPS) g->acts.decode_streams = g->streams_ms[1] < g->streams_ms[0];
+        else if (measure && step == TUNE_SKIP + 2 * TUNE_STEPS) {
+            g->acts.decode_streams = g->streams_ms[1] < g->streams_ms[0];
+            g->m->decode_order = 1 + g->acts.decode_streams;
+        }
         const double t0 = probing ? sp_now_ms() : 0.0;
         sp_embed(g->m, g->acts.x, &g->last, 1);
         gen_forward(g, g->acts.x, 1, 1);
