@@ -268,7 +268,7 @@ static void test_threads(uint32_t type) {
 
 /* Generation runs a long prompt in chunks when its activations would be large next to the
  * weights: the logits must be bitwise those of one forward over the whole prompt; so must the
- * next, decoded, token's. */
+ * next, decoded, token's. Decoding in streams or in order: the same tokens and logits. */
 static void test_chunked_prefill(int32_t threads) {
     sp_error err = {0};
     sp_engine *eng = sp_engine_create(threads, &err);
@@ -310,6 +310,25 @@ static void test_chunked_prefill(int32_t threads) {
     sp_lm_head_row(m, a2.xf + (size_t)T * c.dim, want, 0);
     CHECK(memcmp(sp_gen_logits(g), want, sizeof(float) * 1000) == 0);
     sp_gen_free(g);
+    /* the first generation long enough measures the decoding order and keeps it on the model;
+     * either order gives the same tokens and the same logits, bit for bit */
+    CHECK(m->decode_order == 0);
+    int32_t toks[3][14];
+    float *last[3];
+    for (int run = 0; run < 3; run++) {
+        if (run) m->decode_order = run; /* 1: rows in order, 2: streams */
+        g = sp_gen_create(m, NULL, ids, 8, "{\"max_tokens\":14,\"temperature\":0,\"stop_at_eos\":false}", &err);
+        CHECK(g != NULL);
+        for (int i = 0; i < 14; i++) toks[run][i] = sp_gen_next(g, &err);
+        if (run == 0) CHECK(m->decode_order == 1 || m->decode_order == 2);
+        last[run] = sp_arena_alloc(&ar, sizeof(float) * 1000);
+        memcpy(last[run], sp_gen_logits(g), sizeof(float) * 1000);
+        sp_gen_free(g);
+    }
+    for (int run = 1; run < 3; run++) {
+        CHECK(memcmp(toks[run], toks[0], sizeof(toks[0])) == 0);
+        CHECK(memcmp(last[run], last[0], sizeof(float) * 1000) == 0);
+    }
     sp_arena_free(&ar);
     sp_model_free_(m);
     sp_engine_free(eng);
