@@ -191,7 +191,7 @@ static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) 
     const sp_config *c = &g->m->cfg;
     sp_past past = {g->cache_k, g->cache_v, (int64_t)g->cap * c->kv_dim, g->pos, g->cache_k, g->cache_v};
     sp_forward(g->m, &g->acts, x0, 1, T, &past);
-    if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits, g->acts.decode_streams && T == 1);
+    if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits, g->acts.decode_streams);
     g->pos += T;
 }
 
