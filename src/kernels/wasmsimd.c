@@ -589,14 +589,14 @@ NOINLINE static void fw_q8_0_2x4_x16(float *y, int first, const int16_t *xq, con
     store_rows(y + 4, first, 4, acc1);
 }
 
-/* One Q4_0 block's sum against x0..x3 (needs m4 = splat(15) and b8 = splat(8) in scope) */
+/* One Q4_0 block's sum against x0..x3, with the constants Q4_SETUP declares */
+#define Q4_SETUP v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8); OPAQUE(m4); OPAQUE(b8)
 #define DOT32_Q4(p) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(p), m4), b8), \
                              wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(p), 4), b8), x0, x1, x2, x3)
 
 NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
-    v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8);
-    OPAQUE(m4); OPAQUE(b8);
+    Q4_SETUP;
     const x16_consts xc = x16_consts_make();
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int32_t b = 0; b < nb; b++) {
@@ -636,7 +636,6 @@ NOINLINE static void fw_q4_0_1x4_x16(float *y, int first, int32_t nr, const int1
     }
 #define ROWDOT_Q8(q) DOT32((q), x0, x1, x2, x3)
 #define ROWDOT_Q4(q) DOT32_Q4(q)
-#define Q4_SETUP v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8); OPAQUE(m4); OPAQUE(b8)
 FW_16S_X16(fw_q8_0_16s_x16, sizeof(sp_block_q8_0), (void)0, ROWDOT_Q8)
 FW_16S_X16(fw_q4_0_16s_x16, sizeof(sp_block_q4_0), Q4_SETUP, ROWDOT_Q4)
 #undef ROWDOT_Q8
