@@ -1,9 +1,10 @@
 /* dispatch.c - the one place that picks a kernel table, and the threaded drivers.
  *
  * The drivers split output rows (matmul) or output columns (matmul_dx) into contiguous
- * chunks, one task each. Each output element is computed by exactly one task with a
- * formula that does not depend on where the chunk starts, so results are bitwise
- * identical for any thread count. */
+ * chunks, one task each; matmul_dx splits the rows of dy instead when that divides the work
+ * more evenly (dim 288 is 9 blocks of 32 columns: 5 + 4 on two threads). Each output element
+ * is computed by exactly one task with a formula that does not depend on where the chunk
+ * starts, so results are bitwise identical for any thread count. */
 #include "kernels_impl.h"
 
 const sp_kernels *sp_kernels_get(sp_isa isa) {
@@ -62,6 +63,15 @@ static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
     if (a < b) j->k->matmul_dx(j->out, j->in, j->w, j->n, (int32_t)a, (int32_t)b);
 }
 
+/* matmul_dx over rows [a, b) of dy and dx, every column */
+static void matmul_dx_rows_task(void *ctx, int32_t t, int32_t n_tasks) {
+    const mm_job *j = ctx;
+    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
+    if (b > j->total) b = j->total;
+    if (a < b)
+        j->k->matmul_dx(j->out + (size_t)a * j->w->cols, j->in + (size_t)a * j->w->rows, j->w, (int32_t)(b - a), 0, j->w->cols);
+}
+
 /* Chunk size: total split over the threads, rounded up to a multiple of align. */
 static int32_t split_chunk(int32_t total, int32_t threads, int32_t align) {
     int64_t c = ((int64_t)total + threads - 1) / threads;
@@ -89,7 +99,14 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
         k->matmul_dx(dx, dy, w, n, 0, w->cols);
         return;
     }
-    mm_job j = {k, dx, dy, w, n, split_chunk(w->cols, threads, SP_COL_ALIGN), w->cols, 0};
+    /* the largest task's share of the work, split by columns and by rows of dy */
+    const int32_t cchunk = split_chunk(w->cols, threads, SP_COL_ALIGN), rchunk = split_chunk(n, threads, 4);
+    if ((double)rchunk / n < (double)cchunk / w->cols) {
+        mm_job j = {k, dx, dy, w, n, rchunk, n, 0};
+        sp_pool_run(p, matmul_dx_rows_task, &j, (n + rchunk - 1) / rchunk);
+        return;
+    }
+    mm_job j = {k, dx, dy, w, n, cchunk, w->cols, 0};
     sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
 }
 

@@ -274,11 +274,13 @@ static void count_task(void *ctx, int32_t t, int32_t n_tasks) {
     if (n_tasks == 37 && t >= 0 && t < 37) hits[t]++; /* distinct t per task: no race */
 }
 
-/* sp_matmul / sp_matmul_dx over pools of 1, 2, 3 threads: bitwise identical. */
+/* sp_matmul / sp_matmul_dx over pools of 1, 2, 3 threads: bitwise identical. The shapes
+ * cover one thread (small products), matmul_dx split by columns, and (22 x 288 on two
+ * threads: 9 column blocks do not halve) split by rows of dy. */
 static void test_threads(const sp_kernels *k) {
     sp_rng rng;
     sp_rng_seed(&rng, 7);
-    static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}};
+    static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}, {22, 200, 288}};
     sp_pool *pools[3] = {sp_pool_create(1), sp_pool_create(2), sp_pool_create(3)};
     CHECK(pools[0] && pools[1] && pools[2]);
     if (!pools[0] || !pools[1] || !pools[2]) return;
