@@ -1,4 +1,4 @@
-/* attention.h - the row kernels of attention, softmax and SwiGLU, with one dispatch point.
+/* attention.h - the row kernels (attention, softmax, SwiGLU, RMSNorm, RoPE), one dispatch point.
  *
  * Like kernels.h: a scalar reference (attention_scalar.c) and a wasm SIMD128 variant
  * (attention_wasmsimd.c) with the same signatures, chosen by sp_attn_kernels_for(). The model
@@ -8,7 +8,8 @@
  *   av   O += A·X              output (A = probabilities, X = value rows) and dQ (A = dS, X = keys)
  *   atv  Z += Aᵀ·Y             dV (A = probabilities, Y = dO) and dK (A = dS, Y = q rows)
  *
- * with head_dim-long rows at any stride, and the softmax / SwiGLU row operations on top.
+ * with head_dim-long rows at any stride, and the softmax / SwiGLU / RMSNorm / RoPE row operations
+ * on top.
  *
  * Numerics: no FMA (mul then add). Every output element has one fixed formula whatever the tile
  * it falls in and whatever the other arguments' sizes, so splitting rows or heads over threads
@@ -17,7 +18,9 @@
  *   av  : o + a_0·x_0 + a_1·x_1 + ... in j order, per element;
  *   atv : z + a_0·y_0 + a_1·y_1 + ... in i order, per element;
  *   exp : one polynomial (Cephes expf, |rel err| < 2e-7), results below 1.6e-38 flushed to 0 and
- *         arguments above 88 give +inf; sums over 4 lanes in a fixed order.
+ *         arguments above 88 give +inf; sums over 4 lanes in a fixed order;
+ *   rmsnorm : sums of squares (and the backward's dot) in double, 4 lanes over j % 4 then
+ *         (l0+l2)+(l1+l3), then the tail in order (products of two floats are exact in double).
  * The scalar and SIMD tables compute exactly the same operations, so they agree bit for bit. */
 #ifndef SP_ATTENTION_H
 #define SP_ATTENTION_H
@@ -49,6 +52,17 @@ typedef struct {
     void (*swiglu)(float *h, const float *g, const float *u, int32_t n);
     /* inverse of the above: dg = dh * u * silu'(g), du = dh * silu(g) (overwrite) */
     void (*swiglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);
+    /* RMSNorm of n rows (n, dim): out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (f32 of the
+     * double); rstd (n) may be NULL; out may be x. */
+    void (*rmsnorm)(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps);
+    /* its backward with w frozen, accumulating: dx += rstd * w * dout - x * rstd^3 / dim * sum(dout * w * x) */
+    void (*rmsnorm_backward)(float *dx, const float *dout, const float *x, const float *w, const float *rstd, int32_t n,
+                             int32_t dim);
+    /* RoPE in place on n rows of n_heads heads of hd floats (row stride n_heads * hd): row r, pair i
+     * rotated by tab[(r * hd/2 + i) * 2 + {0, 1}] = cos, sin (sin times sign: -1 rotates back).
+     * The pairs are (2i, 2i+1) when adjacent, else (i, i + hd/2):
+     *   a' = a * cos - b * sin ; b' = a * sin + b * cos */
+    void (*rope)(float *x, const float *tab, int32_t n, int32_t n_heads, int32_t hd, int32_t adjacent, float sign);
 } sp_attn_kernels;
 
 /* The table that goes with a matmul table (same isa); never NULL for a table of kernels.h. */

@@ -135,6 +135,55 @@ static void swiglu_backward_scalar(float *dg, float *du, const float *dh, const 
     }
 }
 
+/* sum of a[j] * b[j] (b NULL: a[j]^2) in double, 4 lanes over j % 4, (l0+l2)+(l1+l3), then the tail */
+static double dot4d(const float *a, const float *b, const float *c, int32_t n) {
+    double l[4] = {0.0, 0.0, 0.0, 0.0};
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int32_t e = 0; e < 4; e++) l[e] += c ? (double)a[j + e] * b[j + e] * c[j + e] : (double)a[j + e] * a[j + e];
+    double s = (l[0] + l[2]) + (l[1] + l[3]);
+    for (; j < n; j++) s += c ? (double)a[j] * b[j] * c[j] : (double)a[j] * a[j];
+    return s;
+}
+
+static void rmsnorm_scalar(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps) {
+    for (int32_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * dim;
+        float *oi = out + (size_t)i * dim;
+        const float r = (float)(1.0 / sqrt(dot4d(xi, NULL, NULL, dim) / (dim > 0 ? dim : 1) + (double)eps));
+        for (int32_t j = 0; j < dim; j++) oi[j] = xi[j] * r * w[j];
+        if (rstd) rstd[i] = r;
+    }
+}
+
+static void rmsnorm_backward_scalar(float *dx, const float *dout, const float *x, const float *w, const float *rstd,
+                                    int32_t n, int32_t dim) {
+    for (int32_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * dim, *gi = dout + (size_t)i * dim;
+        float *dxi = dx + (size_t)i * dim;
+        const float r = rstd[i];
+        const float c = (float)(dot4d(gi, w, xi, dim) * r * r * r / (dim > 0 ? dim : 1));
+        for (int32_t j = 0; j < dim; j++) dxi[j] += r * w[j] * gi[j] - xi[j] * c;
+    }
+}
+
+static void rope_scalar(float *x, const float *tab, int32_t n, int32_t n_heads, int32_t hd, int32_t adjacent, float sign) {
+    const int32_t half = hd / 2;
+    for (int32_t r = 0; r < n; r++) {
+        const float *cs = tab + (size_t)r * half * 2;
+        for (int32_t h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)r * n_heads + h) * hd;
+            for (int32_t i = 0; i < half; i++) {
+                const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
+                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
+                const float a = v[i0], b = v[i1];
+                v[i0] = a * fc - b * fs;
+                v[i1] = a * fs + b * fc;
+            }
+        }
+    }
+}
+
 const sp_attn_kernels sp_attn_kernels_scalar = {
     .isa = "scalar",
     .qk = qk_scalar,
@@ -146,6 +195,9 @@ const sp_attn_kernels sp_attn_kernels_scalar = {
     .softmax_backward = softmax_backward_scalar,
     .swiglu = swiglu_scalar,
     .swiglu_backward = swiglu_backward_scalar,
+    .rmsnorm = rmsnorm_scalar,
+    .rmsnorm_backward = rmsnorm_backward_scalar,
+    .rope = rope_scalar,
 };
 
 const sp_attn_kernels *sp_attn_kernels_for(const sp_kernels *k) {

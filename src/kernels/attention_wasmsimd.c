@@ -6,6 +6,7 @@
  *   av  : "outer product" tiles of 4 rows of O x 8 floats of head_dim, a_ij splatted (1 x 16 for
  *         a single row).
  *   atv : tiles of 4 rows of Z x 8 floats, the 4 a values of one row of A loaded together.
+ *   rmsnorm : double sums in two f64x2 (lanes 0-1 and 2-3); rope : 2 adjacent or 4 split pairs a step.
  * Leftover rows are clamped (duplicate work, only valid rows stored). No FMA: mul then add. */
 #ifdef __wasm_simd128__
 #include <float.h>
@@ -367,6 +368,111 @@ NOINLINE static void swiglu_backward_wasmsimd(float *dg, float *du, const float 
     }
 }
 
+/* ---- RMSNorm: the double lane sums of attention_scalar.c's dot4d, lanes (0, 1) and (2, 3) ---- */
+
+static inline v128_t promote_hi(v128_t v) { return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)); }
+
+/* sum of x[j]^2 */
+static double sumsq_d(const float *x, int32_t n) {
+    v128_t lo = wasm_f64x2_splat(0.0), hi = lo;
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v128_t v = wasm_v128_load(x + j), a = wasm_f64x2_promote_low_f32x4(v), b = promote_hi(v);
+        lo = wasm_f64x2_add(lo, wasm_f64x2_mul(a, a));
+        hi = wasm_f64x2_add(hi, wasm_f64x2_mul(b, b));
+    }
+    const v128_t s2 = wasm_f64x2_add(lo, hi); /* (l0 + l2, l1 + l3) */
+    double s = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+    for (; j < n; j++) s += (double)x[j] * x[j];
+    return s;
+}
+
+/* sum of (a[j] * b[j]) * c[j] */
+static double dot3_d(const float *a, const float *b, const float *c, int32_t n) {
+    v128_t lo = wasm_f64x2_splat(0.0), hi = lo;
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v128_t va = wasm_v128_load(a + j), vb = wasm_v128_load(b + j), vc = wasm_v128_load(c + j);
+        lo = wasm_f64x2_add(lo, wasm_f64x2_mul(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(va), wasm_f64x2_promote_low_f32x4(vb)),
+                                               wasm_f64x2_promote_low_f32x4(vc)));
+        hi = wasm_f64x2_add(hi, wasm_f64x2_mul(wasm_f64x2_mul(promote_hi(va), promote_hi(vb)), promote_hi(vc)));
+    }
+    const v128_t s2 = wasm_f64x2_add(lo, hi);
+    double s = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+    for (; j < n; j++) s += (double)a[j] * b[j] * c[j];
+    return s;
+}
+
+NOINLINE static void rmsnorm_wasmsimd(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps) {
+    for (int32_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * dim;
+        float *oi = out + (size_t)i * dim;
+        const float r = (float)(1.0 / sqrt(sumsq_d(xi, dim) / (dim > 0 ? dim : 1) + (double)eps));
+        const v128_t vr = wasm_f32x4_splat(r);
+        int32_t j = 0;
+        for (; j + 4 <= dim; j += 4)
+            wasm_v128_store(oi + j, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(xi + j), vr), wasm_v128_load(w + j)));
+        for (; j < dim; j++) oi[j] = xi[j] * r * w[j];
+        if (rstd) rstd[i] = r;
+    }
+}
+
+NOINLINE static void rmsnorm_backward_wasmsimd(float *dx, const float *dout, const float *x, const float *w, const float *rstd,
+                                               int32_t n, int32_t dim) {
+    for (int32_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * dim, *gi = dout + (size_t)i * dim;
+        float *dxi = dx + (size_t)i * dim;
+        const float r = rstd[i];
+        const float c = (float)(dot3_d(gi, w, xi, dim) * r * r * r / (dim > 0 ? dim : 1));
+        const v128_t vr = wasm_f32x4_splat(r), vc = wasm_f32x4_splat(c);
+        int32_t j = 0;
+        for (; j + 4 <= dim; j += 4) {
+            const v128_t t = wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_mul(vr, wasm_v128_load(w + j)), wasm_v128_load(gi + j)),
+                                            wasm_f32x4_mul(wasm_v128_load(xi + j), vc));
+            wasm_v128_store(dxi + j, wasm_f32x4_add(wasm_v128_load(dxi + j), t));
+        }
+        for (; j < dim; j++) dxi[j] += r * w[j] * gi[j] - xi[j] * c;
+    }
+}
+
+/* ---- RoPE: adjacent pairs as (a0 b0 a1 b1) against (c0 c0 c1 c1), (s0 s0 s1 s1); halves 4 pairs at once ---- */
+
+NOINLINE static void rope_wasmsimd(float *x, const float *tab, int32_t n, int32_t n_heads, int32_t hd, int32_t adjacent,
+                                   float sign) {
+    const int32_t half = hd / 2;
+    const v128_t sg = wasm_f32x4_splat(sign), alt = wasm_f32x4_make(-1.0f, 1.0f, -1.0f, 1.0f);
+    for (int32_t r = 0; r < n; r++) {
+        const float *cs = tab + (size_t)r * half * 2;
+        for (int32_t h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)r * n_heads + h) * hd;
+            int32_t i = 0;
+            if (adjacent) {
+                for (; i + 2 <= half; i += 2) { /* a' = a c + (-(b s)) ; b' = b c + a s */
+                    const v128_t V = wasm_v128_load(v + 2 * i), CS = wasm_v128_load(cs + 2 * i);
+                    const v128_t C = wasm_i32x4_shuffle(CS, CS, 0, 0, 2, 2), S = wasm_f32x4_mul(wasm_i32x4_shuffle(CS, CS, 1, 1, 3, 3), sg);
+                    const v128_t Q = wasm_f32x4_mul(wasm_i32x4_shuffle(V, V, 1, 0, 3, 2), S);
+                    wasm_v128_store(v + 2 * i, wasm_f32x4_add(wasm_f32x4_mul(V, C), wasm_f32x4_mul(Q, alt)));
+                }
+            } else {
+                for (; i + 4 <= half; i += 4) {
+                    const v128_t c0 = wasm_v128_load(cs + 2 * i), c1 = wasm_v128_load(cs + 2 * i + 4);
+                    const v128_t C = wasm_i32x4_shuffle(c0, c1, 0, 2, 4, 6), S = wasm_f32x4_mul(wasm_i32x4_shuffle(c0, c1, 1, 3, 5, 7), sg);
+                    const v128_t A = wasm_v128_load(v + i), B = wasm_v128_load(v + i + half);
+                    wasm_v128_store(v + i, wasm_f32x4_sub(wasm_f32x4_mul(A, C), wasm_f32x4_mul(B, S)));
+                    wasm_v128_store(v + i + half, wasm_f32x4_add(wasm_f32x4_mul(A, S), wasm_f32x4_mul(B, C)));
+                }
+            }
+            for (; i < half; i++) {
+                const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
+                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
+                const float a = v[i0], b = v[i1];
+                v[i0] = a * fc - b * fs;
+                v[i1] = a * fs + b * fc;
+            }
+        }
+    }
+}
+
 const sp_attn_kernels sp_attn_kernels_wasmsimd = {
     .isa = "wasmsimd",
     .qk = qk_wasmsimd,
@@ -378,6 +484,9 @@ const sp_attn_kernels sp_attn_kernels_wasmsimd = {
     .softmax_backward = softmax_backward_wasmsimd,
     .swiglu = swiglu_wasmsimd,
     .swiglu_backward = swiglu_backward_wasmsimd,
+    .rmsnorm = rmsnorm_wasmsimd,
+    .rmsnorm_backward = rmsnorm_backward_wasmsimd,
+    .rope = rope_wasmsimd,
 };
 
 #endif

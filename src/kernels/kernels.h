@@ -72,14 +72,6 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
 /* y[w.rows] = W · x for one row through k->matvec_decode (streams: see there), rows split over the pool. */
 void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams);
 
-/* ---- small kernels (scalar; cheap next to the matrix products) ---- */
-/* out[i,:] = x[i,:] * rstd_i * w, rstd_i = 1/sqrt(mean(x[i,:]^2) + eps); rstd may be NULL. */
-void sp_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps);
-/* dx[i,:] += d/dx of the above given dout, x, w, rstd (w is frozen: no dw). */
-void sp_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, const float *rstd, int32_t n, int32_t dim);
-void sp_softmax_inplace(float *x, int32_t n);
-float sp_silu(float x);
-
 /* ---- quantization (tests, benchmarks, tools) ---- */
 /* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0,
  * round-to-nearest-even for F16/BF16). Returns bytes written (sp_dtype_row_bytes(t, n)),

@@ -104,7 +104,7 @@ static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     const int32_t dim = c->m->cfg.dim;
     const size_t o = (size_t)r0 * dim;
-    sp_rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
+    sp_attn_kernels_for(c->m->eng->k)->rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
     if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
 }
@@ -188,10 +188,7 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
         a->rope_n = T;
         a->rope_pos0 = np;
     }
-    for (int32_t b = 0; b < B; b++) {
-        sp_rope_apply(c, rope, g->dq + (size_t)b * T * qd, T, c->n_heads, -1);
-        sp_rope_apply(c, rope, g->dk + (size_t)b * T * kvd, T, c->n_kv_heads, -1);
-    }
+    sp_rope_rows(m, rope, g->dq, g->dk, B, T, -1);
     /* forward: q,k,v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ  ->  dxn = dq·Wq + dk·Wk + dv·Wv */
     sp_matmul_dx(pool, k, g->dxn, g->dq, &L->wq, R);
     sp_matmul_dx(pool, k, g->dxn, g->dk, &L->wk, R);

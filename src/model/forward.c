@@ -132,44 +132,33 @@ void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0) {
     }
 }
 
-void sp_rope_apply(const sp_config *c, const float *tab, float *x, int32_t n, int32_t n_heads, int32_t sign) {
-    const int32_t hd = c->head_dim, half = hd / 2;
-    const int adjacent = c->rope_style == SP_ROPE_ADJACENT;
-    for (int32_t r = 0; r < n; r++) {
-        float *row = x + (size_t)r * n_heads * hd;
-        const float *cs = tab + (size_t)r * half * 2;
-        for (int32_t h = 0; h < n_heads; h++) {
-            float *v = row + (size_t)h * hd;
-            for (int32_t i = 0; i < half; i++) {
-                const float fc = cs[2 * i], fs = cs[2 * i + 1] * (float)sign;
-                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
-                const float a = v[i0], b = v[i1];
-                v[i0] = a * fc - b * fs;
-                v[i1] = a * fs + b * fc;
-            }
-        }
+/* RoPE over the rows [r0, r1) of (B, T, ...) q and k: row r sits at position pos0 + r % T */
+typedef struct {
+    const sp_config *c;
+    const sp_attn_kernels *ak;
+    const float *tab;  /* (T, head_dim/2, 2) */
+    float *q, *k;      /* (B, T, q_dim), (B, T, kv_dim) */
+    int32_t T;
+    float sign;
+} rope_ctx;
+
+static void rope_rows(void *vc, int32_t r0, int32_t r1) {
+    const rope_ctx *r = (const rope_ctx *)vc;
+    const sp_config *c = r->c;
+    const int32_t adjacent = c->rope_style == SP_ROPE_ADJACENT;
+    for (int32_t i = r0; i < r1;) {
+        const int32_t t = i % r->T, cnt = r1 - i < r->T - t ? r1 - i : r->T - t; /* rows of one sequence */
+        const float *tab = r->tab + (size_t)t * c->head_dim;
+        r->ak->rope(r->q + (size_t)i * c->q_dim, tab, cnt, c->n_heads, c->head_dim, adjacent, r->sign);
+        r->ak->rope(r->k + (size_t)i * c->kv_dim, tab, cnt, c->n_kv_heads, c->head_dim, adjacent, r->sign);
+        i += cnt;
     }
 }
 
-void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t pos0, int32_t sign) {
-    const int32_t hd = c->head_dim, half = hd / 2;
-    for (int32_t r = 0; r < n; r++) {
-        const float pos = (float)(pos0 + r);
-        float *row = x + (size_t)r * n_heads * hd;
-        for (int32_t i = 0; i < half; i++) { /* the formulas of sp_rope_table / sp_rope_apply */
-            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
-            float val = pos * freq;
-            float fc = cosf(val), fs = sinf(val) * (float)sign;
-            int32_t i0 = c->rope_style == SP_ROPE_ADJACENT ? 2 * i : i;
-            int32_t i1 = c->rope_style == SP_ROPE_ADJACENT ? 2 * i + 1 : i + half;
-            for (int32_t h = 0; h < n_heads; h++) {
-                float *v = row + (size_t)h * hd;
-                float a = v[i0], b = v[i1];
-                v[i0] = a * fc - b * fs;
-                v[i1] = a * fs + b * fc;
-            }
-        }
-    }
+void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32_t B, int32_t T, int32_t sign) {
+    const sp_config *c = &m->cfg;
+    rope_ctx rc = {c, sp_attn_kernels_for(m->eng->k), tab, q, k, T, (float)sign};
+    sp_par_rows(m->eng->pool, B * T, 3.0 * (c->q_dim + c->kv_dim), rope_rows, &rc);
 }
 
 /* The rope table of acts for positions pos0 .. pos0+T-1 (kept across layers and calls). */
@@ -374,8 +363,8 @@ typedef struct {
 static void rmsnorm_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
     const int32_t dim = c->m->cfg.dim;
-    sp_rmsnorm_forward(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim, c->w, r1 - r0, dim,
-                       c->m->cfg.norm_eps);
+    sp_attn_kernels_for(c->m->eng->k)->rmsnorm(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim,
+                                               c->w, r1 - r0, dim, c->m->cfg.norm_eps);
 }
 
 /* xsum = x + r ; out = rmsnorm(xsum) (or only the sum when w is NULL) */
@@ -385,7 +374,8 @@ static void residual_rows(void *vc, int32_t r0, int32_t r1) {
     const size_t i0 = (size_t)r0 * dim, i1 = (size_t)r1 * dim;
     for (size_t i = i0; i < i1; i++) c->xsum[i] = c->x[i] + c->r[i];
     if (c->w)
-        sp_rmsnorm_forward(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim, c->m->cfg.norm_eps);
+        sp_attn_kernels_for(c->m->eng->k)->rmsnorm(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim,
+                                                   c->m->cfg.norm_eps);
 }
 
 /* out = silu(g) * u */
@@ -422,11 +412,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
         const sp_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
         matmul_group(pool, k, a->xn, (int32_t)rows, 3, ys, ws, decode);
     }
-    const float *rope = acts_rope(c, a, T, np);
-    for (int32_t b = 0; b < B; b++) {
-        sp_rope_apply(c, rope, q + (size_t)b * T * c->q_dim, T, c->n_heads, +1);
-        sp_rope_apply(c, rope, kk + (size_t)b * T * c->kv_dim, T, c->n_kv_heads, +1);
-    }
+    sp_rope_rows(m, acts_rope(c, a, T, np), q, kk, B, T, +1);
     if (past && past->cache_k) { /* decoding: append this call's rows to the cache (B == 1) */
         memcpy(past->cache_k + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, kk, sizeof(float) * (size_t)T * c->kv_dim);
         memcpy(past->cache_v + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, v, sizeof(float) * (size_t)T * c->kv_dim);

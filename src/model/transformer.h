@@ -112,12 +112,10 @@ void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t 
 void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, int32_t B, int32_t T,
                        const sp_past *past, float *dpast_k, float *dpast_v);
 
-/* RoPE on n rows of n_heads heads, row r at position pos0 + r (row stride = n_heads*head_dim).
- * sign = +1 rotates forward, -1 applies the transpose (backward). */
-void sp_rope(const sp_config *c, float *x, int32_t n, int32_t n_heads, int32_t pos0, int32_t sign);
-/* The same in two steps: tab (n, head_dim/2, 2) = cos, sin for positions pos0 .. pos0+n-1 (the
- * values sp_rope computes), then rotate n rows with it. */
+/* RoPE: tab (n, head_dim/2, 2) = cos, sin for positions pos0 .. pos0+n-1; then q (B, T, q_dim) and
+ * k (B, T, kv_dim) rotated with tab (T rows), sign = +1 forward, -1 the transpose (backward),
+ * rows split over the pool. */
 void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0);
-void sp_rope_apply(const sp_config *c, const float *tab, float *x, int32_t n, int32_t n_heads, int32_t sign);
+void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32_t B, int32_t T, int32_t sign);
 
 #endif

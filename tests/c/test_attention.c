@@ -1,10 +1,11 @@
 /* test_attention.c - the attention row kernels (kernels/attention.h) and the threaded model passes.
  *
  *  - exp: against libm in double (relative error < 2.5e-7 over [-87, 88]), and its special values;
- *  - qk / av / atv / max / exp_sum / scale / softmax_backward / swiglu(_backward) of every table
- *    against naive double loops (tolerance max(abs, rel*|ref|)), on shapes that are one tile,
- *    smaller, larger, with odd head sizes and strides; the SIMD table equal to the scalar one bit
- *    for bit; a row computed alone equal to the same row inside a batch;
+ *  - qk / av / atv / max / exp_sum / scale / softmax_backward / swiglu(_backward) / rmsnorm(_backward)
+ *    / rope of every table against naive double loops (tolerance max(abs, rel*|ref|)) or, for the
+ *    RMSNorm backward, central differences; on shapes that are one tile, smaller, larger, with odd
+ *    head sizes and strides; the SIMD table equal to the scalar one bit for bit; a row computed
+ *    alone equal to the same row inside a batch;
  *  - the forward, the LM head loss and the backward of a random GQA model (prompt rows and a
  *    past prefix, B = 3) giving bitwise the same activations, loss and gradients with 1 and 3
  *    threads (native builds with threads; the wasm test build is single-threaded);
@@ -199,6 +200,115 @@ static void test_rows(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
     CHECK(isnan(hh[4]));
 }
 
+/* ---- RMSNorm and RoPE ---- */
+
+static void rms_ref(double *out, const double *x, const float *w, int32_t dim, double eps) {
+    double ss = 0;
+    for (int32_t j = 0; j < dim; j++) ss += x[j] * x[j];
+    const double r = 1.0 / sqrt(ss / dim + eps);
+    for (int32_t j = 0; j < dim; j++) out[j] = x[j] * r * w[j];
+}
+
+static void test_norm_rope(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 17);
+    const float eps = 1e-5f;
+    const int32_t DIMS[] = {1, 3, 4, 5, 37, 64, 288, 770};
+    for (size_t di = 0; di < sizeof(DIMS) / sizeof(DIMS[0]); di++) {
+        const int32_t n = 3, dim = DIMS[di];
+        const size_t nd = (size_t)n * dim;
+        float *x = malloc(sizeof(float) * nd), *w = malloc(sizeof(float) * (size_t)dim), *g = malloc(sizeof(float) * nd);
+        float *out = malloc(sizeof(float) * nd), *out2 = malloc(sizeof(float) * nd), *dx = malloc(sizeof(float) * nd);
+        float *dx2 = malloc(sizeof(float) * nd), rstd[3], rstd2[3];
+        double *xd = malloc(sizeof(double) * (size_t)dim), *od = malloc(sizeof(double) * (size_t)dim);
+        fill(x, nd, &rng, 3.0f);
+        fill(w, (size_t)dim, &rng, 1.5f);
+        fill(g, nd, &rng, 1.0f);
+        k->rmsnorm(out, rstd, x, w, n, dim, eps);
+        for (int32_t i = 0; i < n; i++) {
+            for (int32_t j = 0; j < dim; j++) xd[j] = x[i * dim + j];
+            rms_ref(od, xd, w, dim, eps);
+            for (int32_t j = 0; j < dim; j++)
+                CHECK_MSG(close_to(out[i * dim + j], od[j], 1e-6, 1e-6), "%s rmsnorm dim %d: %g vs %g", k->isa, dim, out[i * dim + j], od[j]);
+        }
+        memcpy(out2, x, sizeof(float) * nd);
+        k->rmsnorm(out2, NULL, out2, w, n, dim, eps); /* in place, no rstd */
+        CHECK(memcmp(out, out2, sizeof(float) * nd) == 0);
+        for (size_t e = 0; e < nd; e++) dx[e] = 0.5f;
+        k->rmsnorm_backward(dx, g, x, w, rstd, n, dim);
+        if (ref != k) {
+            ref->rmsnorm(out2, rstd2, x, w, n, dim, eps);
+            CHECK_MSG(memcmp(out, out2, sizeof(float) * nd) == 0 && memcmp(rstd, rstd2, sizeof(rstd)) == 0, "%s rmsnorm dim %d differs from scalar", k->isa, dim);
+            for (size_t e = 0; e < nd; e++) dx2[e] = 0.5f;
+            ref->rmsnorm_backward(dx2, g, x, w, rstd, n, dim);
+            CHECK_MSG(memcmp(dx, dx2, sizeof(float) * nd) == 0, "%s rmsnorm_backward dim %d differs from scalar", k->isa, dim);
+        }
+        if (dim <= 64) /* against central differences of L = sum(out * g) in double; dx accumulates */
+            for (int32_t i = 0; i < n; i++)
+                for (int32_t j = 0; j < dim; j++) {
+                    double lp = 0, lm = 0;
+                    const double h = 1e-5;
+                    for (int32_t sgn = -1; sgn <= 1; sgn += 2) {
+                        for (int32_t c = 0; c < dim; c++) xd[c] = x[i * dim + c];
+                        xd[j] += sgn * h;
+                        rms_ref(od, xd, w, dim, eps);
+                        double l = 0;
+                        for (int32_t c = 0; c < dim; c++) l += od[c] * g[i * dim + c];
+                        if (sgn < 0) lm = l; else lp = l;
+                    }
+                    const double num = (lp - lm) / (2 * h);
+                    CHECK_MSG(close_to(dx[i * dim + j] - 0.5, num, 1e-4, 1e-4), "%s rmsnorm_backward dim %d", k->isa, dim);
+                }
+        free(x); free(w); free(g); free(out); free(out2); free(dx); free(dx2); free(xd); free(od);
+    }
+    float z[4] = {0, 0, 0, 0}, zw[4] = {1, 1, 1, 1}, zo[4], zr; /* zero input: finite thanks to eps */
+    k->rmsnorm(zo, &zr, z, zw, 1, 4, eps);
+    CHECK(zo[0] == 0.0f && isfinite(zr));
+
+    /* RoPE: both pair layouts, head sizes around the SIMD steps, against double rotations */
+    const int32_t HD[] = {2, 4, 6, 8, 10, 12, 48, 64, 66};
+    for (size_t hi = 0; hi < sizeof(HD) / sizeof(HD[0]); hi++)
+        for (int32_t adjacent = 0; adjacent <= 1; adjacent++) {
+            const int32_t hd = HD[hi], half = hd / 2, n = 5, heads = 3;
+            const size_t nx = (size_t)n * heads * hd;
+            float *tab = malloc(sizeof(float) * (size_t)n * hd), *v = malloc(sizeof(float) * nx), *v0 = malloc(sizeof(float) * nx);
+            float *v2 = malloc(sizeof(float) * nx);
+            for (int32_t e = 0; e < n * half; e++) {
+                const double ang = (sp_rng_f32(&rng) * 2.0 - 1.0) * 40.0;
+                tab[2 * e] = (float)cos(ang);
+                tab[2 * e + 1] = (float)sin(ang);
+            }
+            fill(v0, nx, &rng, 2.0f);
+            for (int32_t sign = -1; sign <= 1; sign += 2) {
+                memcpy(v, v0, sizeof(float) * nx);
+                k->rope(v, tab, n, heads, hd, adjacent, (float)sign);
+                for (int32_t r = 0; r < n; r++)
+                    for (int32_t h = 0; h < heads; h++)
+                        for (int32_t i = 0; i < half; i++) {
+                            const size_t o = ((size_t)r * heads + h) * hd;
+                            const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
+                            const double c = tab[(r * half + i) * 2], s = sign * (double)tab[(r * half + i) * 2 + 1];
+                            const double a = v0[o + i0], b = v0[o + i1];
+                            CHECK_MSG(close_to(v[o + i0], a * c - b * s, 1e-6, 1e-6) && close_to(v[o + i1], a * s + b * c, 1e-6, 1e-6),
+                                      "%s rope hd %d adjacent %d sign %d", k->isa, hd, adjacent, sign);
+                        }
+                if (ref != k) {
+                    memcpy(v2, v0, sizeof(float) * nx);
+                    ref->rope(v2, tab, n, heads, hd, adjacent, (float)sign);
+                    CHECK_MSG(memcmp(v, v2, sizeof(float) * nx) == 0, "%s rope hd %d adjacent %d differs from scalar", k->isa, hd, adjacent);
+                }
+                /* rows one by one = all rows at once */
+                memcpy(v2, v0, sizeof(float) * nx);
+                for (int32_t r = 0; r < n; r++) k->rope(v2 + (size_t)r * heads * hd, tab + (size_t)r * hd, 1, heads, hd, adjacent, (float)sign);
+                CHECK(memcmp(v, v2, sizeof(float) * nx) == 0);
+                /* rotating back restores the input */
+                k->rope(v, tab, n, heads, hd, adjacent, (float)-sign);
+                for (size_t e = 0; e < nx; e++) CHECK(close_to(v[e], v0[e], 1e-6, 1e-6));
+            }
+            free(tab); free(v); free(v0); free(v2);
+        }
+}
+
 /* ---- the model passes, 1 thread vs 3 ---- */
 
 typedef struct {
@@ -341,10 +451,12 @@ int main(void) {
     CHECK(scalar == &sp_attn_kernels_scalar);
     test_products(scalar, scalar);
     test_rows(scalar, scalar);
+    test_norm_rope(scalar, scalar);
     if (best != scalar) {
         CHECK(strcmp(best->isa, "wasmsimd") == 0);
         test_products(best, scalar);
         test_rows(best, scalar);
+        test_norm_rope(best, scalar);
     }
     test_threads(SP_DTYPE_F32);
     test_threads(SP_DTYPE_Q8_0);

@@ -1,5 +1,6 @@
 /* test_kernels.c - the matrix kernels against naive double-precision loops, the SIMD
- * table against the scalar one, thread/split determinism, the small kernels, the probes.
+ * table against the scalar one, thread/split determinism, the probes (RMSNorm and RoPE are
+ * tested with the other row kernels in test_attention.c).
  * Built natively (scalar table only, ASan/UBSan) and to wasm with SIMD128 (both tables). */
 #include <stdlib.h>
 #include <string.h>
@@ -465,85 +466,6 @@ static void test_vectors(const sp_kernels *k) {
     }
 }
 
-/* ---- small kernels ---- */
-
-static void rms_ref(double *out, const double *x, const float *w, int32_t dim, double eps) {
-    double ss = 0;
-    for (int32_t j = 0; j < dim; j++) ss += x[j] * x[j];
-    double r = 1.0 / sqrt(ss / dim + eps);
-    for (int32_t j = 0; j < dim; j++) out[j] = x[j] * r * w[j];
-}
-
-static void test_small(void) {
-    sp_rng rng;
-    sp_rng_seed(&rng, 11);
-    const int32_t n = 3, dim = 37;
-    const float eps = 1e-5f;
-    float *x = random_vec(&rng, (size_t)n * dim), *w = random_vec(&rng, dim), *g = random_vec(&rng, (size_t)n * dim);
-    float out[3 * 37], rstd[3], dx[3 * 37];
-    sp_rmsnorm_forward(out, rstd, x, w, n, dim, eps);
-    for (int32_t i = 0; i < n; i++) {
-        double xd[37], od[37];
-        for (int32_t j = 0; j < dim; j++) xd[j] = x[i * dim + j];
-        rms_ref(od, xd, w, dim, eps);
-        for (int32_t j = 0; j < dim; j++) CHECK_NEAR(out[i * dim + j], od[j], 1e-5 * (1 + fabs(od[j])));
-    }
-    sp_rmsnorm_forward(out, NULL, x, w, n, dim, eps); /* rstd optional */
-    /* backward against central differences of L = sum(out * g) in double; dx accumulates */
-    for (int32_t e = 0; e < n * dim; e++) dx[e] = 0.5f;
-    sp_rmsnorm_backward(dx, g, x, w, rstd, n, dim);
-    for (int32_t i = 0; i < n; i++) {
-        for (int32_t j = 0; j < dim; j++) {
-            double xp[37], xm[37], op[37], om[37], h = 1e-5, lp = 0, lm = 0;
-            for (int32_t c = 0; c < dim; c++) xp[c] = xm[c] = x[i * dim + c];
-            xp[j] += h;
-            xm[j] -= h;
-            rms_ref(op, xp, w, dim, eps);
-            rms_ref(om, xm, w, dim, eps);
-            for (int32_t c = 0; c < dim; c++) { lp += op[c] * g[i * dim + c]; lm += om[c] * g[i * dim + c]; }
-            double num = (lp - lm) / (2 * h);
-            CHECK_NEAR(dx[i * dim + j] - 0.5, num, 1e-4 * (1 + fabs(num)));
-        }
-    }
-    /* zero input: finite output thanks to eps */
-    float z[4] = {0, 0, 0, 0}, zw[4] = {1, 1, 1, 1}, zo[4], zr;
-    sp_rmsnorm_forward(zo, &zr, z, zw, 1, 4, eps);
-    CHECK(zo[0] == 0.0f && isfinite(zr));
-
-    /* softmax */
-    float s1[5] = {1, 2, 3, 4, 5};
-    sp_softmax_inplace(s1, 5);
-    double den = 0;
-    for (int i = 0; i < 5; i++) den += exp(i + 1.0);
-    for (int i = 0; i < 5; i++) CHECK_NEAR(s1[i], exp(i + 1.0) / den, 1e-6);
-    float s2[4] = {-INFINITY, 0.0f, -INFINITY, 0.0f};
-    sp_softmax_inplace(s2, 4);
-    CHECK(s2[0] == 0.0f && s2[2] == 0.0f && s2[1] == 0.5f && s2[3] == 0.5f);
-    float s3[3] = {-INFINITY, -INFINITY, -INFINITY};
-    sp_softmax_inplace(s3, 3);
-    CHECK(s3[0] == 0.0f && s3[1] == 0.0f && s3[2] == 0.0f);
-    float s4[3] = {1.0f, NAN, 2.0f};
-    sp_softmax_inplace(s4, 3);
-    CHECK(isnan(s4[0]) && isnan(s4[1]) && isnan(s4[2]));
-    float s5[2] = {1000.0f, 1000.0f}; /* large but finite: no overflow */
-    sp_softmax_inplace(s5, 2);
-    CHECK(s5[0] == 0.5f && s5[1] == 0.5f);
-    float s6[1] = {-3.0f};
-    sp_softmax_inplace(s6, 1);
-    CHECK(s6[0] == 1.0f);
-    sp_softmax_inplace(s6, 0); /* no-op */
-
-    /* silu */
-    CHECK(sp_silu(0.0f) == 0.0f);
-    CHECK_NEAR(sp_silu(1.0f), 1.0 / (1.0 + exp(-1.0)), 1e-7);
-    CHECK_NEAR(sp_silu(-2.5f), -2.5 / (1.0 + exp(2.5)), 1e-7);
-    CHECK(sp_silu(INFINITY) == INFINITY);
-    CHECK(sp_silu(-INFINITY) == 0.0f);
-    CHECK(isnan(sp_silu(NAN)));
-    CHECK(sp_silu(-200.0f) == 0.0f && sp_silu(200.0f) == 200.0f);
-    free(x); free(w); free(g);
-}
-
 /* ---- quantizer round trip ---- */
 static void test_quantize(void) {
     sp_rng rng;
@@ -614,7 +536,6 @@ int main(void) {
         test_decode_special_scales(best);
         test_threads(best);
     }
-    test_small();
     test_quantize();
     test_probes(best);
     printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");
