@@ -132,7 +132,7 @@ void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0) {
     }
 }
 
-/* RoPE over the rows [r0, r1) of (B, T, ...) q and k: row r sits at position pos0 + r % T */
+/* RoPE over the rows [r0, r1) of (B, T, ...) q and k: row r takes row r % T of the table */
 typedef struct {
     const sp_config *c;
     const sp_attn_kernels *ak;
