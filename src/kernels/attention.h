@@ -73,6 +73,18 @@ extern const sp_attn_kernels sp_attn_kernels_scalar;
 extern const sp_attn_kernels sp_attn_kernels_wasmsimd;
 #endif
 
+/* RoPE on the pairs i0 .. hd/2-1 of one head v (cs: its row of the table): the scalar formula of
+ * the rope kernel, shared by the reference and the SIMD variant's leftover pairs. */
+static inline void sp_rope_pairs(float *v, const float *cs, int32_t i0, int32_t half, int32_t adjacent, float sign) {
+    for (int32_t i = i0; i < half; i++) {
+        const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
+        const int32_t p = adjacent ? 2 * i : i, q = adjacent ? 2 * i + 1 : i + half;
+        const float a = v[p], b = v[q];
+        v[p] = a * fc - b * fs;
+        v[q] = a * fs + b * fc;
+    }
+}
+
 /* exp(x) with the table's polynomial (scalar; identical to every lane of the SIMD version). */
 float sp_attn_expf(float x);
 

@@ -171,16 +171,7 @@ static void rope_scalar(float *x, const float *tab, int32_t n, int32_t n_heads, 
     const int32_t half = hd / 2;
     for (int32_t r = 0; r < n; r++) {
         const float *cs = tab + (size_t)r * half * 2;
-        for (int32_t h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)r * n_heads + h) * hd;
-            for (int32_t i = 0; i < half; i++) {
-                const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
-                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
-                const float a = v[i0], b = v[i1];
-                v[i0] = a * fc - b * fs;
-                v[i1] = a * fs + b * fc;
-            }
-        }
+        for (int32_t h = 0; h < n_heads; h++) sp_rope_pairs(x + ((size_t)r * n_heads + h) * hd, cs, 0, half, adjacent, sign);
     }
 }
 

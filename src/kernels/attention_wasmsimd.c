@@ -462,13 +462,7 @@ NOINLINE static void rope_wasmsimd(float *x, const float *tab, int32_t n, int32_
                     wasm_v128_store(v + i + half, wasm_f32x4_add(wasm_f32x4_mul(A, S), wasm_f32x4_mul(B, C)));
                 }
             }
-            for (; i < half; i++) {
-                const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
-                const int32_t i0 = adjacent ? 2 * i : i, i1 = adjacent ? 2 * i + 1 : i + half;
-                const float a = v[i0], b = v[i1];
-                v[i0] = a * fc - b * fs;
-                v[i1] = a * fs + b * fc;
-            }
+            sp_rope_pairs(v, cs, i, half, adjacent, sign);
         }
     }
 }
