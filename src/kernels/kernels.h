@@ -64,7 +64,7 @@ typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;
 /* Returns the table for isa, or NULL if this build lacks it. SP_ISA_BEST: the fastest available. */
 const sp_kernels *sp_kernels_get(sp_isa isa);
 
-/* Threaded drivers: split rows (matmul) or columns (matmul_dx) over the pool.
+/* Threaded drivers: split rows (matmul) or columns or rows of dy (matmul_dx) over the pool.
  * Bitwise identical results for any thread count (each output element is computed by
  * exactly one task, with a fixed summation order). */
 void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n);
