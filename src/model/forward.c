@@ -24,69 +24,112 @@
 /* ---------------------------------------------------------------------------------------------- */
 /* buffers                                                                                        */
 
-static int acc(size_t *total, size_t a, size_t b, size_t c) {
-    size_t x, y;
-    if (!sp_mul_size(a, b, &x) || !sp_mul_size(x, c, &y) || !sp_mul_size(y, sizeof(float), &y)) return 0;
-    if (!sp_add_size(y, 4 + 15, &y)) return 0; /* take() asks 4 bytes more; the arena aligns to 16 */
-    y &= ~(size_t)15;
-    return sp_add_size(*total, y, total);
+/* The buffers of sp_acts and sp_grads, each as (pointer, a x b x c floats): one table per struct,
+ * the llm.c way. The *_bytes functions sum a table, the *_alloc functions slice the arena by it.
+ * An entry marked `optional` with no floats is left NULL; every other one gets an allocation. */
+typedef struct {
+    float **p;
+    size_t a, b, c;
+    int optional;
+} buf_spec;
+
+#define SP_ACTS_BUFS 17
+#define SP_GRADS_BUFS 11
+
+static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots,
+                          int32_t keep_att) {
+    const size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, L = (size_t)n_slots;
+    const size_t xs = n_slots == 1 && !keep_att ? 2 : (size_t)c->n_layers + 1;
+    int32_t n = 0;
+    t[n++] = (buf_spec){.p = &a->x, .a = xs, .b = rows, .c = (size_t)c->dim};
+    t[n++] = (buf_spec){.p = &a->rstd1, .a = L, .b = rows, .c = 1};
+    t[n++] = (buf_spec){.p = &a->q, .a = L, .b = rows, .c = (size_t)c->q_dim};
+    t[n++] = (buf_spec){.p = &a->k, .a = L, .b = rows, .c = (size_t)c->kv_dim};
+    t[n++] = (buf_spec){.p = &a->v, .a = L, .b = rows, .c = (size_t)c->kv_dim};
+    t[n++] = (buf_spec){.p = &a->ao, .a = L, .b = rows, .c = (size_t)c->q_dim};
+    t[n++] = (buf_spec){.p = &a->xmid, .a = L, .b = rows, .c = (size_t)c->dim};
+    t[n++] = (buf_spec){.p = &a->rstd2, .a = L, .b = rows, .c = 1};
+    t[n++] = (buf_spec){.p = &a->gate, .a = L, .b = rows, .c = (size_t)c->hidden_dim};
+    t[n++] = (buf_spec){.p = &a->up, .a = L, .b = rows, .c = (size_t)c->hidden_dim};
+    t[n++] = (buf_spec){.p = &a->rstdf, .a = rows, .b = 1, .c = 1};
+    t[n++] = (buf_spec){.p = &a->xf, .a = rows, .b = (size_t)c->dim, .c = 1};
+    t[n++] = (buf_spec){.p = &a->xn, .a = rows, .b = (size_t)c->dim, .c = 1};
+    /* pure inference (two x slots): SwiGLU writes into gate, no hb */
+    t[n++] = (buf_spec){.p = &a->hb, .a = xs == 2 ? 0 : rows, .b = (size_t)c->hidden_dim, .c = 1, .optional = 1};
+    t[n++] = (buf_spec){.p = &a->scores, .a = (size_t)SP_ATTN_SLOTS * 4, .b = S, .c = 1};
+    t[n++] = (buf_spec){.p = &a->rope, .a = (size_t)T, .b = (size_t)c->head_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &a->att, .a = keep_att ? L * (size_t)B * (size_t)c->n_heads : 0, .b = (size_t)T, .c = S, .optional = 1};
+    return n;
+}
+
+static int32_t grads_table(buf_spec *t, sp_grads *g, const sp_config *c, int32_t B, int32_t T, int32_t n_past) {
+    const size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T;
+    int32_t n = 0;
+    t[n++] = (buf_spec){.p = &g->dx, .a = rows, .b = (size_t)c->dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dxn, .a = rows, .b = (size_t)c->dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dq, .a = rows, .b = (size_t)c->q_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dao, .a = rows, .b = (size_t)c->q_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dk, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dv, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dh, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dgate, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dup, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
+    t[n++] = (buf_spec){.p = &g->datt, .a = (size_t)B * (size_t)c->n_kv_heads * 4, .b = S, .c = 1};
+    t[n++] = (buf_spec){.p = &g->dpast, .a = (size_t)2 * (size_t)B, .b = (size_t)n_past, .c = (size_t)c->kv_dim};
+    return n;
+}
+
+/* Floats of one entry, 0 on overflow (*ok cleared). */
+static size_t spec_floats(const buf_spec *s, int *ok) {
+    size_t n;
+    if (!sp_mul_size(s->a, s->b, &n) || !sp_mul_size(n, s->c, &n) || n > SIZE_MAX / 4 - 64) { *ok = 0; return 0; }
+    return n;
+}
+
+/* Bytes the arena hands out for a table: each allocation is 4 bytes over its floats, aligned to 16. */
+static size_t table_bytes(const buf_spec *t, int32_t n) {
+    size_t total = 0;
+    int ok = 1;
+    for (int32_t i = 0; i < n && ok; i++) {
+        const size_t f = spec_floats(&t[i], &ok);
+        if (t[i].optional && f == 0) continue;
+        ok = ok && sp_add_size(total, ((f * sizeof(float) + 4 + 15) & ~(size_t)15), &total);
+    }
+    return ok ? total : 0;
+}
+
+/* Slices the arena by a table; 0 when an allocation failed. */
+static int table_alloc(const buf_spec *t, int32_t n, sp_arena *ar) {
+    int ok = 1;
+    for (int32_t i = 0; i < n && ok; i++) {
+        const size_t f = spec_floats(&t[i], &ok);
+        if (!ok || (t[i].optional && f == 0)) continue;
+        *t[i].p = (float *)sp_arena_alloc(ar, f * sizeof(float) + 4);
+        ok = *t[i].p != NULL;
+    }
+    return ok;
 }
 
 size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att, int32_t n_threads) {
-    size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, t = 0;
-    size_t L = (size_t)n_slots;
-    const size_t xs = n_slots == 1 && !keep_att ? 2 : (size_t)c->n_layers + 1;
-    int ok = acc(&t, xs, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->q_dim) &&
-             acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->q_dim) &&
-             acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->hidden_dim) &&
-             acc(&t, L, rows, (size_t)c->hidden_dim) && acc(&t, rows, 1, 1) && acc(&t, rows, (size_t)c->dim, 1) &&
-             acc(&t, rows, (size_t)c->dim, 1) && acc(&t, xs == 2 ? 0 : rows, (size_t)c->hidden_dim, 1) &&
-             acc(&t, (size_t)SP_ATTN_SLOTS * 4, S, 1) && acc(&t, (size_t)T, (size_t)c->head_dim, 1);
-    if (ok && keep_att) ok = acc(&t, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S);
-    return ok ? t : 0;
+    (void)n_threads; /* the buffers do not depend on it (kept for the signature's callers) */
+    sp_acts a;
+    buf_spec t[SP_ACTS_BUFS];
+    return table_bytes(t, acts_table(t, &a, c, B, T, n_past, n_slots, keep_att));
 }
 
 size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past) {
-    size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, t = 0;
-    int ok = acc(&t, rows, (size_t)c->dim, 2) && acc(&t, rows, (size_t)c->q_dim, 2) && acc(&t, rows, (size_t)c->kv_dim, 2) &&
-             acc(&t, rows, (size_t)c->hidden_dim, 3) && acc(&t, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1) &&
-             acc(&t, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim);
-    return ok ? t : 0;
-}
-
-static float *take(sp_arena *ar, size_t a, size_t b, size_t c, int *fail) {
-    size_t n;
-    if (!sp_mul_size(a, b, &n) || !sp_mul_size(n, c, &n) || n > SIZE_MAX / 4) { *fail = 1; return NULL; }
-    float *p = (float *)sp_arena_alloc(ar, n * sizeof(float) + 4);
-    if (!p) *fail = 1;
-    return p;
+    sp_grads g;
+    buf_spec t[SP_GRADS_BUFS];
+    return table_bytes(t, grads_table(t, &g, c, B, T, n_past));
 }
 
 sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past,
                         int32_t n_slots, int32_t keep_att, int32_t n_threads, sp_error *err) {
     memset(a, 0, sizeof(*a));
-    size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, L = (size_t)n_slots;
-    int fail = 0;
-    a->B = B; a->T = T; a->S = (int32_t)S; a->n_slots = n_slots; a->keep_att = keep_att; a->n_threads = n_threads;
+    a->B = B; a->T = T; a->S = n_past + T; a->n_slots = n_slots; a->keep_att = keep_att; a->n_threads = n_threads;
     a->x_slots = n_slots == 1 && !keep_att ? 2 : c->n_layers + 1;
-    a->x = take(ar, (size_t)a->x_slots, rows, (size_t)c->dim, &fail);
-    a->rstd1 = take(ar, L, rows, 1, &fail);
-    a->q = take(ar, L, rows, (size_t)c->q_dim, &fail);
-    a->k = take(ar, L, rows, (size_t)c->kv_dim, &fail);
-    a->v = take(ar, L, rows, (size_t)c->kv_dim, &fail);
-    a->ao = take(ar, L, rows, (size_t)c->q_dim, &fail);
-    a->xmid = take(ar, L, rows, (size_t)c->dim, &fail);
-    a->rstd2 = take(ar, L, rows, 1, &fail);
-    a->gate = take(ar, L, rows, (size_t)c->hidden_dim, &fail);
-    a->up = take(ar, L, rows, (size_t)c->hidden_dim, &fail);
-    a->rstdf = take(ar, rows, 1, 1, &fail);
-    a->xf = take(ar, rows, (size_t)c->dim, 1, &fail);
-    a->xn = take(ar, rows, (size_t)c->dim, 1, &fail);
-    if (a->x_slots != 2) a->hb = take(ar, rows, (size_t)c->hidden_dim, 1, &fail); /* inference: SwiGLU writes into gate */
-    a->scores = take(ar, (size_t)SP_ATTN_SLOTS * 4, S, 1, &fail);
-    a->rope = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
-    if (keep_att) a->att = take(ar, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S, &fail);
-    if (fail)
+    buf_spec t[SP_ACTS_BUFS];
+    if (!table_alloc(t, acts_table(t, a, c, B, T, n_past, n_slots, keep_att), ar))
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for activations (batch %d x %d rows, %zu bytes)", B, T,
                             sp_acts_bytes(c, B, T, n_past, n_slots, keep_att, n_threads));
     return SP_OK;
@@ -94,20 +137,9 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
 
 sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past, sp_error *err) {
     memset(g, 0, sizeof(*g));
-    size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T;
-    int fail = 0;
-    g->dx = take(ar, rows, (size_t)c->dim, 1, &fail);
-    g->dxn = take(ar, rows, (size_t)c->dim, 1, &fail);
-    g->dq = take(ar, rows, (size_t)c->q_dim, 1, &fail);
-    g->dao = take(ar, rows, (size_t)c->q_dim, 1, &fail);
-    g->dk = take(ar, rows, (size_t)c->kv_dim, 1, &fail);
-    g->dv = take(ar, rows, (size_t)c->kv_dim, 1, &fail);
-    g->dh = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    g->dgate = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    g->dup = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    g->datt = take(ar, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1, &fail);
-    g->dpast = take(ar, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim, &fail);
-    if (fail) return sp_error_set(err, SP_ERR_NOMEM, "out of memory for gradients (%zu bytes)", sp_grads_bytes(c, B, T, n_past));
+    buf_spec t[SP_GRADS_BUFS];
+    if (!table_alloc(t, grads_table(t, g, c, B, T, n_past), ar))
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory for gradients (%zu bytes)", sp_grads_bytes(c, B, T, n_past));
     return SP_OK;
 }
 
