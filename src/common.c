@@ -1,4 +1,5 @@
-/* common.c - errors, arena, size arithmetic, half-float conversions. */
+/* common.c - errors, arena, size arithmetic, half-float conversions, UTF-8 check, clock, RNG. */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "common.h"
 
 #include <stdarg.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <time.h>
 
 sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...) {
     if (err) {
@@ -182,3 +184,29 @@ float sp_rng_normal(sp_rng *r) {
 }
 
 uint32_t sp_rng_below(sp_rng *r, uint32_t n) { return (uint32_t)(((uint64_t)sp_rng_u32(r) * n) >> 32); }
+
+/* Length of a valid UTF-8 sequence starting at s[0..avail), or 0 if invalid. */
+size_t sp_utf8_valid_len(const unsigned char *s, size_t avail) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (avail < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+    return len;
+}
+
+double sp_now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}

@@ -71,6 +71,13 @@ float sp_f16_to_f32(uint16_t h);
 uint16_t sp_f32_to_f16(float f);
 float sp_bf16_to_f32(uint16_t h);
 
+/* Length of the valid UTF-8 sequence starting at s[0..avail), or 0 if it is invalid (overlong,
+ * surrogate, above U+10FFFF or truncated). */
+size_t sp_utf8_valid_len(const unsigned char *s, size_t avail);
+
+/* Milliseconds from a monotonic clock (CLOCK_MONOTONIC, in wasm and natively). */
+double sp_now_ms(void);
+
 /* ---- a small seeded RNG (splitmix64 seeding + xorshift64*): same seed, same stream on every machine ---- */
 typedef struct { uint64_t s; } sp_rng;
 void sp_rng_seed(sp_rng *r, uint64_t seed);

@@ -15,7 +15,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
 const GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
 const HF_GOLDEN = JSON.parse(readFileSync(modelPath('TinyStories-656K/expected_greedy.json'), 'utf8'))['Once upon a time'];
 
-test('browser api: worker engine, threads with isolation, golden, abort, HF URL, cache, bench, privacy', { timeout: 120_000 }, async (t) => {
+test('browser api: worker engine, threads with isolation, golden, abort, HF URL, cache, bench, privacy', { timeout: 900_000 }, async (t) => {
   assert.ok(existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}: apt-get install chromium (scripts/setup.sh does) or set SP_CHROMIUM`);
   const { chromium } = await import('playwright-core');
   const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });

@@ -15,7 +15,7 @@ function build(dir) {
   const r = spawnSync('bash', [join(dir, 'scripts', 'build.sh')], {
     cwd: dir,
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: 900_000, // only ends a hung build
     env: { ...process.env, SP_BUILD: 'native' },
   });
   return { status: r.status, out: `${r.stdout || ''}${r.stderr || ''}` };

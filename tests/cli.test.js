@@ -34,7 +34,7 @@ writeFileSync(DATA, [
 function run(...args) {
   // one thread unless the test says otherwise: the threaded build takes longer to start
   if (args[0] !== 'bench' && args.includes('--model') && !args.some((a) => a.startsWith('--threads'))) args.push('--threads', '1');
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 900_000 }); // only ends a hung run
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 1_800_000 }); // only ends a hung binary
   return { status: r.status, signal: r.signal, out: `${r.stdout || ''}${r.stderr || ''}` };
 }
 

@@ -28,7 +28,7 @@ function runFlow(url, mode) {
 }
 
 for (const mode of ['worker', 'inline']) {
-  test(`privacy (${mode}): only the model URL is requested during load, generate and tune`, { timeout: 120_000 }, async () => {
+  test(`privacy (${mode}): only the model URL is requested during load, generate and tune`, { timeout: 900_000 }, async () => {
     const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
     try {
       const path = '/models/stories260K/stories260K.gguf';

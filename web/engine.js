@@ -25,7 +25,7 @@ import { SoftpromptError, ErrorCodes, C_STATUS_NAMES } from './errors.js';
 const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
   && typeof window === 'undefined';
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
@@ -682,12 +682,13 @@ export class Generation {
     if (this.finished) return null;
     this.model._live();
     const e = this.model.e;
-    const id = e.M._sp_gen_next(this.ptr, e.err);
-    if (id === -2) e.throwError();
-    if (id < 0) {
+    const r = e.M._sp_gen_next(this.ptr, e.err);
+    if (r < 0) e.throwError();
+    if (r === 0) {
       this.finished = true;
       return null;
     }
+    const id = e.M._sp_gen_token(this.ptr);
     const bytes = this.model.tokenPiece(this.prev, id);
     this.prev = id;
     this.count++;

@@ -485,8 +485,9 @@ export interface BenchOptions {
 }
 
 export interface PresetBenchOptions extends BenchOptions {
-  /** A random-weight model of a real shape (default 'stories15M'). */
-  model?: 'stories15M' | 'stories110M' | 'smollm-135m';
+  /** A random-weight model of a real shape: a name of the engine's preset table (src/model/presets.c),
+   * e.g. 'stories15M' (the default); an unknown name is refused with the list. */
+  model?: string;
   /** Weight type (default 'F32'). */
   type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 }

@@ -3,6 +3,7 @@
 #include "softprompt.h"
 #include "../model/model.h"
 #include "../readers/json.h"
+#include "../json_write.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,7 @@ int32_t sp_tokenize(sp_model *m, const char *text, int32_t len, int32_t add_bos,
     sp_error_clear(err);
     if (!m || (!text && len) || len < 0 || cap < 0 || (!ids && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "tokenize: bad arguments"); return -1; }
     int32_t n = 0;
-    sp_status s = sp_tokenizer_encode(&m->tok, text ? text : "", (size_t)len, add_bos, ids, cap, &n, err);
-    if (s && s != SP_ERR_INVALID_ARG) return -1;
-    if (s == SP_ERR_INVALID_ARG && n <= cap) return -1; /* a real argument error, not "buffer too small" */
-    sp_error_clear(err);
+    if (sp_tokenizer_encode(&m->tok, text ? text : "", (size_t)len, add_bos, ids, cap, &n, err)) return -1;
     return n;
 }
 

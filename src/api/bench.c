@@ -19,21 +19,26 @@
  *                 embedding only as the LM head) plus the K and V cache rows attention reads
  *                 (f32, on average n_prompt + 1 + (n_decode - 1) / 2 positions per layer)
  *   decode_weight_gbs  the same counting the weights only
- *   train_tok_s   forward + backward (activation gradients) of a batch, tokens per second
+ *   train_tok_s   one step of the tuner (sp_tune_step: batch, forward, LM head + loss, backward,
+ *                 optimiser update), prompt tuning of train_virtual virtual tokens on random token
+ *                 ids, rows (virtual + text) per second
  *   train_gflops  the FLOPs of that step (counted below) per second
+ *   train_steps   the steps the tuner counted (its own step counter): the timed steps
  *   inference_memory_bytes  the wasm heap right after prefill + decode (it only grows), measured
  *                 before anything else of the benchmark allocates: with a fresh engine (what the
  *                 CLI and `bench --browser` use) this is the inference peak of the page, to compare
  *                 with weight_bytes + kv_cache_bytes (inference_memory_ratio)
  *   inference_heap_used_bytes  what malloc had handed out at that point
- *   train_memory_bytes  the training step's activations, gradients and LM head scratch
+ *   train_memory_bytes  the tuner's activations, gradients and LM head scratch
  *   peak_memory_bytes  the wasm heap at the end (probes, GEMM and training included), or the
  *                 process peak RSS natively
  * Order: model, prefill/decode, inference memory, probes, GEMM, training. */
 #include "softprompt.h"
 #include "../kernels/probe.h"
-#include "../model/transformer.h"
+#include "../model/presets.h"
 #include "../readers/json.h"
+#include "../train/tuner.h"
+#include "../json_write.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,12 +58,6 @@ static size_t peak_memory_bytes(void) {
 #endif
 }
 
-typedef struct { const char *name; int32_t dim, layers, heads, kv_heads, hidden, vocab, tied; } shape_preset;
-static const shape_preset PRESETS[] = {
-    {"stories15M", 288, 6, 6, 6, 768, 32000, 1},
-    {"stories110M", 768, 12, 12, 12, 2048, 32000, 1},
-    {"smollm-135m", 576, 30, 9, 3, 1536, 49152, 1},
-};
 
 /* The probes on every thread of the pool at once: task t stores its own figure. */
 typedef struct {
@@ -72,9 +71,28 @@ static void peak_task(void *ctx, int32_t t, int32_t n) {
     (void)n;
 }
 
-/* Rows of the LM head per product in the training step: W streams once per chunk, so larger
- * chunks cost fewer passes over the vocabulary matrix (chunk * vocab floats of scratch). */
-#define LM_CHUNK 128
+/* B examples of T random token ids, every token after the first a target: the training data of
+ * the benchmark, as sp_dataset_tokenize would leave it. */
+static sp_status random_dataset(sp_dataset *ds, int32_t B, int32_t T, int32_t vocab, uint64_t seed, sp_error *err) {
+    memset(ds, 0, sizeof(*ds));
+    sp_arena_init(&ds->arena, 0);
+    ds->offsets = (int64_t *)sp_arena_alloc(&ds->arena, sizeof(int64_t) * ((size_t)B + 1));
+    ds->ids = (int32_t *)sp_arena_alloc(&ds->arena, sizeof(int32_t) * (size_t)B * T);
+    ds->targets = (uint8_t *)sp_arena_alloc(&ds->arena, (size_t)B * T);
+    if (!ds->offsets || !ds->ids || !ds->targets) return sp_error_set(err, SP_ERR_NOMEM, "out of memory for the training benchmark");
+    sp_rng rng;
+    sp_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < (int64_t)B * T; i++) {
+        ds->ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)vocab);
+        ds->targets[i] = i % T != 0;
+    }
+    for (int32_t b = 0; b <= B; b++) ds->offsets[b] = (int64_t)b * T;
+    ds->n = B;
+    ds->max_length = ds->max_len = T;
+    ds->n_tokens = (int64_t)B * T;
+    ds->n_targets = (int64_t)B * (T - 1);
+    return SP_OK;
+}
 
 /* FLOPs of the forward over n rows of one sequence whose rows sit at positions p0..p0+n-1. */
 static double forward_flops(const sp_config *c, double n, double p0) {
@@ -110,19 +128,20 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     sp_model *m = model;
     if (!m) {
         const char *preset = sp_json_string(j, "model", "stories15M"), *type = sp_json_string(j, "type", "F32");
-        const shape_preset *p = NULL;
-        for (size_t i = 0; i < sizeof(PRESETS) / sizeof(PRESETS[0]); i++)
-            if (strcmp(PRESETS[i].name, preset) == 0) p = &PRESETS[i];
-        if (!p) { sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (stories15M, stories110M, smollm-135m)", preset); goto done; }
+        const sp_preset *p = sp_preset_find(preset);
+        if (!p) {
+            char names[256] = "";
+            for (int32_t i = 0; sp_preset_at(i); i++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", sp_preset_at(i)->name);
+            sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (%s)", preset, names);
+            goto done;
+        }
         uint32_t t = strcmp(type, "F32") == 0 ? SP_DTYPE_F32 : strcmp(type, "Q8_0") == 0 ? SP_DTYPE_Q8_0 : strcmp(type, "Q4_0") == 0 ? SP_DTYPE_Q4_0 :
                      strcmp(type, "F16") == 0 ? SP_DTYPE_F16 : SP_DTYPE_UNKNOWN;
         if (t == SP_DTYPE_UNKNOWN) { sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0)", type); goto done; }
-        sp_config c = {0};
-        c.dim = p->dim; c.n_layers = p->layers; c.n_heads = p->heads; c.n_kv_heads = p->kv_heads; c.hidden_dim = p->hidden;
-        c.vocab_size = p->vocab; c.ctx_len = 2048; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_ADJACENT; c.tied = p->tied;
         char name[64];
         snprintf(name, sizeof(name), "%s %s (random)", p->name, type);
-        own = sp_model_random(eng, &c, t, 42, name, err);
+        own = sp_model_random(eng, &p->cfg, t, 42, name, err);
         if (!own) goto done;
         m = own;
     }
@@ -218,52 +237,45 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         sp_buf_printf(&b, "],\"gemm_gflops\":%.4g,\"gemm_dx_gflops\":%.4g", secs_total > 0 ? flops / secs_total / 1e9 : 0.0, dx);
     }
 
-    /* training step: prompt-tuning shaped batch, loss at every row, forward + backward */
+    /* training: the tuner's own step (sp_tune_step), prompt tuning on random ids. Rows per
+     * sequence: train_tokens = virtual tokens + text tokens. */
     {
-        sp_arena ta;
-        sp_arena_init(&ta, 1 << 20);
-        sp_acts acts;
-        sp_grads grads;
-        const int32_t B = train_B, T = train_T, n = B * (T - 1);
-        int32_t *rows = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
-        int32_t *tgts = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
-        int32_t *ids = (int32_t *)sp_arena_alloc(&ta, sizeof(int32_t) * (size_t)B * T);
-        float *scratch = (float *)sp_arena_alloc(&ta, sizeof(float) * LM_CHUNK * ((size_t)c->vocab_size + 2 * (size_t)c->dim));
-        int keep = sp_acts_bytes(c, B, T, 0, c->n_layers, 1, 1) < ((size_t)1 << 30);
-        if (!rows || !tgts || !ids || !scratch || sp_acts_alloc(&acts, &ta, c, B, T, 0, keep ? c->n_layers : 1, 1, 1, err) ||
-            sp_grads_alloc(&grads, &ta, c, B, T, 0, err)) {
-            sp_arena_free(&ta);
-            sp_buf_free(&b);
-            if (!err->code) sp_error_set(err, SP_ERR_NOMEM, "out of memory for the training benchmark");
-            goto done;
-        }
-        sp_rng rng;
-        sp_rng_seed(&rng, 9);
-        for (int32_t i = 0; i < B * T; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)c->vocab_size);
-        int32_t k = 0;
-        for (int32_t bb = 0; bb < B; bb++)
-            for (int32_t t = 0; t + 1 < T; t++) { rows[k] = bb * T + t; tgts[k] = ids[bb * T + t + 1]; k++; }
+        const int32_t B = train_B, T = train_T, N = T / 4 < 20 ? (T / 4 > 1 ? T / 4 : 1) : 20, Tt = T - N;
+        sp_dataset ds;
+        sp_tune_config tc = SP_TUNE_CONFIG_DEFAULT;
+        tc.virtual_tokens = N;
+        tc.steps = repeats;
+        tc.batch_size = B;
+        tc.eval_split = 0.0f;
+        tc.shuffle = 0;
+        tc.seed = 9;
+        sp_tuner *t = NULL;
+        if (random_dataset(&ds, B, Tt, c->vocab_size, 9, err)) sp_dataset_free(&ds);
+        else t = sp_tune_create(m, &tc, &ds, NULL, err);
+        if (!t) { sp_buf_free(&b); goto done; }
         double best = 1e30;
         for (int rep = 0; rep < repeats; rep++) {
             double t0 = sp_now_ms();
-            sp_embed(m, acts.x, ids, B * T);
-            sp_forward(m, &acts, acts.x, B, T, NULL);
-            memset(grads.dx, 0, sizeof(float) * (size_t)B * T * c->dim);
-            sp_lm_head_loss(m, acts.xf, rows, tgts, n, grads.dx, 1.0f / n, scratch, LM_CHUNK);
-            sp_backward(m, &acts, &grads, B, T, NULL, NULL, NULL);
+            const int32_t r = sp_tune_step(t, err);
             double dt = sp_now_ms() - t0;
+            if (r < 0) { sp_tune_free(t); sp_buf_free(&b); goto done; }
             if (dt < best) best = dt;
             if (rep >= 1 && dt > secs * 8000) break; /* big models: two steps are enough */
         }
+        sp_tune_stats st;
+        sp_tune_stats_get(t, &st);
+        sp_tune_free(t);
+        const double n = (double)B * (Tt - 1); /* loss rows */
         double fwd = B * forward_flops(c, T, 0);
         double attn = B * c->n_layers * 2.0 * 2.0 * c->q_dim * ((T + 1) / 2.0) * T;
         double bwd = fwd + attn; /* dX = dY·W per weight (same FLOPs), attention backward ~2x its forward */
         double head = 2.0 * 2.0 * (double)c->vocab_size * c->dim * n;
-        if (!keep) fwd *= 2.0; /* recompute */
+        if (st.recompute) fwd *= 2.0;
         double flops = fwd + bwd + head;
-        sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_tok_s\":%.4g,\"train_gflops\":%.4g,\"train_recompute\":%s,"
-                      "\"train_memory_bytes\":%zu", B, T, B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, keep ? "false" : "true", ta.total);
-        sp_arena_free(&ta);
+        sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_virtual\":%d,\"train_steps\":%d,\"train_tok_s\":%.4g,"
+                      "\"train_gflops\":%.4g,\"train_recompute\":%s,\"train_memory_bytes\":%zu",
+                      B, T, N, st.step, B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, st.recompute ? "true" : "false",
+                      st.train_activation_bytes);
     }
     sp_buf_printf(&b, ",\"peak_memory_bytes\":%zu}", peak_memory_bytes());
     sp_buf_append(&b, "", 1);

@@ -1,9 +1,15 @@
 /* softprompt.h - the narrow C ABI that the JS module (web/engine.js) wraps.
  *
  * Conventions
- *  - Every fallible call takes an sp_error* owned by the caller (sp_error_new) and returns
- *    NULL / a negative number on failure with err->code (sp_status) and err->msg set.
- *    Nothing here exits or aborts on bad input; after an error every object stays usable.
+ *  - Every fallible call takes an sp_error* owned by the caller (sp_error_new), or NULL when the
+ *    caller does not want the details. Nothing here exits or aborts on bad input; after an error
+ *    every object stays usable.
+ *  - Return values, one rule: a call that can fail returns NULL (pointers) or -1 (int32_t) on
+ *    failure, with err->code (sp_status) and err->msg set, and never a negative number otherwise.
+ *    Stepping calls (sp_gen_next, sp_tuner_step) return 1 = one more step done, 0 = finished.
+ *    Calls that fill a caller's buffer (sp_tokenize, sp_detokenize, sp_token_piece) return the
+ *    size the whole result needs and write what fits, as snprintf does: a small buffer is not an
+ *    error, the caller compares the result with its capacity.
  *  - Options travel as JSON text (one small object), so the ABI stays narrow.
  *  - Returned char* / uint8_t* documented as "malloc'd" are freed by the caller with sp_free.
  *    Returned const char* are owned by the object and valid until its next call or free.
@@ -30,7 +36,7 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 1
+#define SP_ABI_VERSION 2 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -68,12 +74,12 @@ SP_API void sp_model_free(sp_model *m);
 SP_API const char *sp_model_info_json(sp_model *m);
 
 /* ---- tokenizer ---- */
-/* Returns the number of ids the text needs (writes min(n, cap)); -1 on error. */
+/* Returns the number of ids the text needs (writes min(n, cap) ids); -1 on error. */
 SP_API int32_t sp_tokenize(sp_model *m, const char *text, int32_t len, int32_t add_bos,
                            int32_t *ids, int32_t cap, sp_error *err);
 /* Returns the number of bytes needed (writes min(n, cap)); -1 on error (bad id). */
 SP_API int32_t sp_detokenize(sp_model *m, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err);
-/* Bytes of token id as it follows token prev (-1 at start); -1 on a bad id. */
+/* Bytes of token id as it follows token prev (-1 at start; writes min(n, cap)); -1 on a bad id. */
 SP_API int32_t sp_token_piece(sp_model *m, int32_t prev, int32_t id, char *out, int32_t cap);
 
 /* ---- adapters (PEFT prompt tuning / prefix tuning) ---- */
@@ -98,8 +104,11 @@ SP_API char *sp_adapter_nearest_json(sp_adapter *ad, int32_t k, sp_error *err);
  * virtual tokens + prompt + max_tokens, else SP_ERR_CONTEXT. */
 SP_API sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n,
                              const char *opts_json, sp_error *err);
-/* Next token id (>= 0); -1 when finished (EOS or max_tokens); -2 on error. The first call runs the prefill. */
+/* One step: 1 = a token was generated (read it with sp_gen_token), 0 = finished (EOS or max_tokens),
+ * -1 = error. The first call runs the prefill. */
 SP_API int32_t sp_gen_next(sp_gen *g, sp_error *err);
+/* The token id the last sp_gen_next produced (-1 before the first). */
+SP_API int32_t sp_gen_token(const sp_gen *g);
 /* Logits [vocab] that produced the last token (after the first sp_gen_next call). */
 SP_API const float *sp_gen_logits(sp_gen *g);
 SP_API void sp_gen_free(sp_gen *g);

@@ -43,6 +43,7 @@ typedef struct {
 } mm_job;
 
 static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;
@@ -50,6 +51,7 @@ static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
 }
 
 static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;
@@ -57,6 +59,7 @@ static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
 }
 
 static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;
@@ -65,6 +68,7 @@ static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
 
 /* matmul_dx over rows [a, b) of dy and dx, every column */
 static void matmul_dx_rows_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
     int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
     if (b > j->total) b = j->total;

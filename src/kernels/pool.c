@@ -9,7 +9,6 @@
  * Not re-entrant: do not call sp_pool_run from inside a task, or from two threads at once. */
 #include <stdlib.h>
 #include "kernels.h"
-#include "probe.h"
 
 #if defined(SP_THREADS) || defined(__EMSCRIPTEN_PTHREADS__)
 #define SP_POOL_PTHREADS 1

@@ -8,12 +8,6 @@
 #include <wasm_simd128.h>
 #endif
 
-double sp_now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 #define PEAK_ITERS 200000
 
 /* 12 independent acc = acc*m + c chains, PEAK_ITERS times; 96 flops per iteration (wasm)

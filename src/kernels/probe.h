@@ -1,15 +1,12 @@
 /* probe.h - machine probes and kernel benchmarks (for `npm run bench` and tuning).
  *
- * All timings use sp_now_ms. Under V8 a wasm function first runs in the baseline
+ * All timings use sp_now_ms (common.h). Under V8 a wasm function first runs in the baseline
  * compiler and is only replaced by optimised code on a later call, so every probe calls
  * short chunks repeatedly and reports the best chunk, never one long call. */
 #ifndef SP_PROBE_H
 #define SP_PROBE_H
 
 #include "kernels.h"
-
-/* Milliseconds from a monotonic clock (CLOCK_MONOTONIC, in wasm and natively). */
-double sp_now_ms(void);
 
 /* GFLOP/s of a 12-accumulator f32x4 mul+add loop (scalar natively): the roof for f32 kernels.
  * Runs for about `seconds`. */

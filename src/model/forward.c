@@ -110,8 +110,7 @@ static int table_alloc(const buf_spec *t, int32_t n, sp_arena *ar) {
     return ok;
 }
 
-size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att, int32_t n_threads) {
-    (void)n_threads; /* the buffers do not depend on it (kept for the signature's callers) */
+size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att) {
     sp_acts a;
     buf_spec t[SP_ACTS_BUFS];
     return table_bytes(t, acts_table(t, &a, c, B, T, n_past, n_slots, keep_att));
@@ -131,7 +130,7 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     buf_spec t[SP_ACTS_BUFS];
     if (!table_alloc(t, acts_table(t, a, c, B, T, n_past, n_slots, keep_att), ar))
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for activations (batch %d x %d rows, %zu bytes)", B, T,
-                            sp_acts_bytes(c, B, T, n_past, n_slots, keep_att, n_threads));
+                            sp_acts_bytes(c, B, T, n_past, n_slots, keep_att));
     return SP_OK;
 }
 

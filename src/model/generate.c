@@ -1,30 +1,18 @@
 /* generate.c - sampling and incremental decoding with a KV cache.
  *
- * sp_gen_next() returns one token per call, so the caller (a Web Worker) can stream tokens
+ * sp_generator_next() returns one token per call, so the caller (a Web Worker) can stream tokens
  * and cancel between them. The first call runs the prefill: the soft prompt (prompt tuning)
  * or the per-layer prefix (prefix tuning, placed in the cache at positions 0..N-1, keys used
  * as stored, no RoPE) followed by the prompt ids; the virtual tokens never appear in output.
  *
  * Sampling is deterministic for a seed: an own xorshift RNG, f32 softmax, and a stable order
  * (probability descending, then token id ascending) for top-k / top-p. */
-#include "../api/softprompt.h"
-#include "../readers/json.h"
-#include "../kernels/probe.h"
-#include "../train/adapter.h"
+#include "generate.h"
 #include "transformer.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    int32_t max_tokens;
-    float temperature; /* 0 = greedy */
-    int32_t top_k;     /* 0 = off */
-    float top_p;       /* 1 = off */
-    uint64_t seed;
-    int32_t stop_at_eos;
-} sp_sample_opts;
 
 #define TUNE_SKIP 2  /* decode steps left alone first (the code warms up) */
 #define TUNE_STEPS 4 /* probing steps each way */
@@ -60,57 +48,17 @@ struct sp_gen {
     sp_arena arena;
 };
 
-static sp_status parse_sample_opts(sp_sample_opts *o, const char *json, sp_error *err) {
-    o->max_tokens = 128;
-    o->temperature = 1.0f;
-    o->top_k = 0;
-    o->top_p = 1.0f;
-    o->seed = 0;
-    o->stop_at_eos = 1;
-    if (!json || !*json) return SP_OK;
-    sp_arena a;
-    sp_arena_init(&a, 4096);
-    sp_error jerr;
-    sp_json *j = sp_json_parse(&a, json, strlen(json), &jerr);
-    sp_status s = SP_OK;
-    if (!j || j->type != SP_JSON_OBJECT) {
-        s = sp_error_set(err, SP_ERR_INVALID_ARG, "generate options: %s", j ? "not a JSON object" : jerr.msg);
-        goto done;
-    }
-    double mt = sp_json_number(j, "max_tokens", 128), t = sp_json_number(j, "temperature", 1.0);
-    double tk = sp_json_number(j, "top_k", 0), tp = sp_json_number(j, "top_p", 1.0), sd = sp_json_number(j, "seed", 0);
-    if (!(mt >= 0 && mt <= 1e7 && mt == floor(mt))) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "max_tokens must be a whole number >= 0 (got %g)", mt); goto done; }
-    if (!(t >= 0 && t <= 100)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "temperature must be in [0, 100] (got %g)", t); goto done; }
-    if (!(tk >= 0 && tk == floor(tk) && tk <= 1e7)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "top_k must be a whole number >= 0 (got %g)", tk); goto done; }
-    if (!(tp > 0 && tp <= 1)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "top_p must be in (0, 1] (got %g)", tp); goto done; }
-    if (!(sd >= 0 && sd == floor(sd) && sd < 18446744073709551616.0)) { s = sp_error_set(err, SP_ERR_INVALID_ARG, "seed must be a whole number >= 0 (got %g)", sd); goto done; }
-    o->max_tokens = (int32_t)mt;
-    o->temperature = (float)t;
-    o->top_k = (int32_t)tk;
-    o->top_p = (float)tp;
-    o->seed = (uint64_t)sd;
-    o->stop_at_eos = sp_json_bool(j, "stop_at_eos", 1);
-done:
-    sp_arena_free(&a);
-    return s;
-}
-
-sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, const char *opts_json, sp_error *err) {
-    sp_error_clear(err);
-    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
+sp_gen *sp_generator_create(sp_model *m, const sp_gen_virtual *v, const int32_t *ids, int32_t n, const sp_sample_opts *opts,
+                            sp_error *err) {
+    if (!m || !opts) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model or options"); return NULL; }
     const sp_config *c = &m->cfg;
-    sp_sample_opts o;
-    if (parse_sample_opts(&o, opts_json, err)) return NULL;
-    if (n <= 0 && !(ad && ad->method == SP_METHOD_PROMPT)) { sp_error_set(err, SP_ERR_INVALID_ARG, "the prompt is empty (pass at least BOS)"); return NULL; }
+    const sp_sample_opts o = *opts;
+    const int32_t n_soft = v && v->soft ? v->n_soft : 0, n_prefix = v && v->prefix ? v->n_prefix : 0;
+    if (n_soft < 0 || n_prefix < 0 || (n_soft && n_prefix)) { sp_error_set(err, SP_ERR_INVALID_ARG, "bad virtual tokens"); return NULL; }
+    if (n <= 0 && !n_soft) { sp_error_set(err, SP_ERR_INVALID_ARG, "the prompt is empty (pass at least BOS)"); return NULL; }
     if (n < 0) n = 0;
     for (int32_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size) { sp_error_set(err, SP_ERR_INVALID_ARG, "token id %d at %d is out of range [0, %d)", ids[i], i, c->vocab_size); return NULL; }
-    int32_t n_soft = 0, n_prefix = 0;
-    if (ad) {
-        if (ad->model != m) { sp_error_set(err, SP_ERR_INVALID_ARG, "the adapter belongs to another model"); return NULL; }
-        if (ad->method == SP_METHOD_PROMPT) n_soft = ad->n_virtual;
-        else n_prefix = ad->n_virtual;
-    }
     int64_t need = (int64_t)n_prefix + n_soft + n + o.max_tokens;
     if (need > c->ctx_len) {
         sp_error_set(err, SP_ERR_CONTEXT, "%d virtual + %d prompt + %d new tokens = %lld positions, more than the context of %d",
@@ -125,7 +73,6 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
     sp_rng_seed(&g->rng, o.seed);
     g->n_prompt = n;
     g->n_soft = n_soft;
-    g->soft = n_soft ? ad->params : NULL;
     g->n_prefix = n_prefix;
     g->cap = (int32_t)need;
     g->last = -1;
@@ -136,7 +83,7 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
      * visits the keys in the same order; the products are row by row). Keeps the inference peak
      * near weights + KV cache. */
     int32_t chunk = T;
-    while (chunk > 32 && sp_acts_bytes(c, 1, chunk, g->cap, 1, 0, 1) > m->weight_bytes / 16) chunk = (chunk + 1) / 2;
+    while (chunk > 32 && sp_acts_bytes(c, 1, chunk, g->cap, 1, 0) > m->weight_bytes / 16) chunk = (chunk + 1) / 2;
     g->chunk = chunk;
     size_t cache_floats;
     if (!sp_mul_size((size_t)c->n_layers * (size_t)g->cap, (size_t)c->kv_dim, &cache_floats)) goto nomem;
@@ -156,7 +103,7 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
     g->acts.decode_streams = m->decode_order != 1; /* streams unless measured slower on this model */
     if (n_prefix) { /* prefix (n_layers, 2, N, kv_dim) -> cache rows 0..N-1 of every layer */
         for (int32_t l = 0; l < c->n_layers; l++) {
-            const float *pk = ad->params + (size_t)l * 2 * n_prefix * c->kv_dim;
+            const float *pk = v->prefix + (size_t)l * 2 * n_prefix * c->kv_dim;
             const float *pv = pk + (size_t)n_prefix * c->kv_dim;
             memcpy(g->cache_k + (size_t)l * g->cap * c->kv_dim, pk, sizeof(float) * (size_t)n_prefix * c->kv_dim);
             memcpy(g->cache_v + (size_t)l * g->cap * c->kv_dim, pv, sizeof(float) * (size_t)n_prefix * c->kv_dim);
@@ -166,7 +113,7 @@ sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n
     if (n_soft) { /* keep a private copy: the caller may free or keep training the adapter */
         float *soft = (float *)sp_arena_alloc(&g->arena, sizeof(float) * (size_t)n_soft * c->dim);
         if (!soft) goto nomem;
-        memcpy(soft, ad->params, sizeof(float) * (size_t)n_soft * c->dim);
+        memcpy(soft, v->soft, sizeof(float) * (size_t)n_soft * c->dim);
         g->soft = soft;
     }
     return g;
@@ -178,13 +125,15 @@ fail:
     return NULL;
 }
 
-void sp_gen_free(sp_gen *g) {
+void sp_generator_free(sp_gen *g) {
     if (!g) return;
     sp_arena_free(&g->arena);
     free(g);
 }
 
-const float *sp_gen_logits(sp_gen *g) { return g ? g->logits : NULL; }
+const float *sp_generator_logits(const sp_gen *g) { return g ? g->logits : NULL; }
+
+int32_t sp_generator_last(const sp_gen *g) { return g ? g->last : -1; }
 
 /* Run T rows starting at cache position g->pos; with want_logits, leaves the last row's logits. */
 static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) {
@@ -264,9 +213,9 @@ static int32_t sample(sp_gen *g) {
     return V - 1;
 }
 
-int32_t sp_gen_next(sp_gen *g, sp_error *err) {
-    if (!g) { sp_error_set(err, SP_ERR_INVALID_ARG, "no generator"); return -2; }
-    if (g->done || g->n_generated >= g->o.max_tokens) { g->done = 1; return -1; }
+int32_t sp_generator_next(sp_gen *g, int32_t *token, sp_error *err) {
+    if (!g || !token) { sp_error_set(err, SP_ERR_INVALID_ARG, "no generator"); return -1; }
+    if (g->done || g->n_generated >= g->o.max_tokens) { g->done = 1; return 0; }
     const sp_config *c = &g->m->cfg;
     if (g->last < 0) { /* prefill: [soft prompt ; prompt ids], in chunks of g->chunk rows */
         const int32_t T = g->n_soft + g->n_prompt;
@@ -281,7 +230,7 @@ int32_t sp_gen_next(sp_gen *g, sp_error *err) {
             gen_forward(g, x0, nr, r0 + nr == T);
         }
     } else {
-        if (g->pos >= g->cap) { g->done = 1; return -1; }
+        if (g->pos >= g->cap) { g->done = 1; return 0; }
         const int32_t step = g->n_decoded++;
         const int measure = g->m->decode_order == 0;
         const int probing = measure && step >= TUNE_SKIP && step < TUNE_SKIP + 2 * TUNE_STEPS;
@@ -296,8 +245,9 @@ int32_t sp_gen_next(sp_gen *g, sp_error *err) {
         if (probing) g->streams_ms[g->acts.decode_streams] += sp_now_ms() - t0;
     }
     int32_t tok = sample(g);
-    if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return -1; }
+    if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return 0; }
     g->last = tok;
     g->n_generated++;
-    return tok;
+    *token = tok;
+    return 1;
 }

@@ -274,6 +274,8 @@ static int64_t gguf_req_int(const sp_gguf *g, const char *key, int *missing) {
 }
 
 sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size, sp_error *err) {
+    sp_error local; /* err may be NULL: the steps below read the code back */
+    if (!err) err = &local;
     sp_model *m = model_new(eng, buf, err);
     if (!m) return NULL;
     sp_gguf g;
@@ -418,6 +420,8 @@ static int json_int(const sp_json *o, const char *key, int64_t *out) {
 sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, size_t config_len,
                                uint8_t *safetensors, size_t st_size,
                                const char *tokenizer_json, size_t tok_len, sp_error *err) {
+    sp_error local; /* err may be NULL: the steps below read the code back */
+    if (!err) err = &local;
     sp_model *m = model_new(eng, safetensors, err);
     if (!m) return NULL;
     sp_status s;

@@ -82,4 +82,10 @@ void sp_model_free_(sp_model *m);
  * hidden_dim, vocab_size, ctx_len, norm_eps, rope_theta, rope_style, tied. */
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
 
+/* Row r of the token embedding table as f32 (dim values), through the engine's mat_row kernel
+ * (model/embedding.c); SP_ERR_INVALID_ARG for r outside [0, vocab). */
+sp_status sp_model_embd_row(const sp_model *m, int32_t r, float *out, sp_error *err);
+/* Standard deviation of all entries of the token embedding table (0.02 if it cannot be read). */
+float sp_model_embd_std(const sp_model *m);
+
 #endif

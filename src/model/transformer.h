@@ -78,7 +78,7 @@ typedef struct {
 } sp_grads;
 
 /* Bytes of an sp_acts / sp_grads for (B, T, n_past); 0 on overflow. */
-size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att, int32_t n_threads);
+size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots, int32_t keep_att);
 size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past);
 /* Carve the buffers out of an arena; NULL members on failure (returns SP_ERR_NOMEM). */
 sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past,

@@ -32,15 +32,5 @@ double sp_json_number(const sp_json *obj, const char *key, double def);
 const char *sp_json_string(const sp_json *obj, const char *key, const char *def);
 int sp_json_bool(const sp_json *obj, const char *key, int def);
 
-/* Append a JSON-escaped copy of s[0..len) (with quotes) to buf; a growing byte buffer. */
-typedef struct { char *data; size_t len, cap; int failed; } sp_buf;
-void sp_buf_append(sp_buf *b, const void *data, size_t len);
-void sp_buf_printf(sp_buf *b, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-void sp_buf_json_string(sp_buf *b, const char *s, size_t len);
-void sp_buf_free(sp_buf *b);
 
 #endif

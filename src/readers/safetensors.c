@@ -10,6 +10,7 @@
  * non-empty ranges overlap, no duplicate names. Gaps between ranges are tolerated. */
 #include "safetensors.h"
 #include "../tensor.h"
+#include "../json_write.h"
 
 #include <math.h>
 #include <stdlib.h>

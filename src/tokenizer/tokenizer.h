@@ -50,7 +50,7 @@ sp_status sp_tokenizer_from_gguf(sp_tokenizer *t, const sp_gguf *g, sp_arena *a,
 sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t len, sp_arena *a, sp_error *err);
 
 /* Encode text[0..len) (any bytes). Writes at most max_ids ids; *n_ids gets the number the full
- * encoding needs, so a too-small buffer is detected (returns SP_ERR_INVALID_ARG then). */
+ * encoding needs. A too-small buffer is not an error (SP_OK, *n_ids > max_ids), as in decode. */
 sp_status sp_tokenizer_encode(const sp_tokenizer *t, const char *text, size_t len, int32_t add_bos,
                               int32_t *ids, int32_t max_ids, int32_t *n_ids, sp_error *err);
 

@@ -3,6 +3,7 @@
 #include "adapter.h"
 #include "../readers/json.h"
 #include "../readers/safetensors.h"
+#include "../json_write.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ sp_status sp_adapter_method_parse(const char *name, int32_t *method, sp_error *e
 
 sp_status sp_adapter_init_parse(const char *name, int32_t *init, sp_error *err) {
     if (name && !strcmp(name, "random")) { *init = SP_INIT_RANDOM; return SP_OK; }
-    if (name && !strcmp(name, "vocab")) { *init = SP_INIT_VOCAB; return SP_OK; }
+    if (name && (!strcmp(name, "vocab") || !strcmp(name, "sample_vocab"))) { *init = SP_INIT_VOCAB; return SP_OK; }
     if (name && !strcmp(name, "text")) { *init = SP_INIT_TEXT; return SP_OK; }
     return sp_error_set(err, SP_ERR_INVALID_ARG, "init must be \"random\", \"vocab\" or \"text\", got \"%s\"", name ? name : "(null)");
 }
@@ -30,67 +31,6 @@ static const char *init_peft_name(int32_t init) {
 }
 static const char *init_short_name(int32_t init) {
     return init == SP_INIT_VOCAB ? "vocab" : init == SP_INIT_TEXT ? "text" : "random";
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* embedding table access (scalar dequantization; exact for every supported type)           */
-
-sp_status sp_model_embd_row(const sp_model *m, int32_t r, float *out, sp_error *err) {
-    const sp_mat *w = &m->tok_embd;
-    if (r < 0 || r >= w->rows) return sp_error_set(err, SP_ERR_INVALID_ARG, "token id %d out of range [0, %d)", (int)r, (int)w->rows);
-    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    const int32_t n = w->cols;
-    switch (w->type) {
-    case SP_DTYPE_F32:
-        memcpy(out, row, (size_t)n * sizeof(float));
-        return SP_OK;
-    case SP_DTYPE_F16:
-    case SP_DTYPE_BF16:
-        for (int32_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, row + 2 * (size_t)i, 2);
-            out[i] = w->type == SP_DTYPE_F16 ? sp_f16_to_f32(h) : sp_bf16_to_f32(h);
-        }
-        return SP_OK;
-    case SP_DTYPE_Q8_0:
-        for (int32_t b = 0; b < n / SP_QK; b++) {
-            sp_block_q8_0 blk;
-            memcpy(&blk, row + (size_t)b * sizeof(sp_block_q8_0), sizeof(blk));
-            float d = sp_f16_to_f32(blk.d);
-            for (int32_t j = 0; j < SP_QK; j++) out[b * SP_QK + j] = d * (float)blk.qs[j];
-        }
-        return SP_OK;
-    case SP_DTYPE_Q4_0:
-        for (int32_t b = 0; b < n / SP_QK; b++) {
-            sp_block_q4_0 blk;
-            memcpy(&blk, row + (size_t)b * sizeof(sp_block_q4_0), sizeof(blk));
-            float d = sp_f16_to_f32(blk.d);
-            for (int32_t j = 0; j < SP_QK / 2; j++) {
-                out[b * SP_QK + j] = d * (float)((blk.qs[j] & 15) - 8);
-                out[b * SP_QK + j + SP_QK / 2] = d * (float)((blk.qs[j] >> 4) - 8);
-            }
-        }
-        return SP_OK;
-    }
-    return sp_error_set(err, SP_ERR_UNSUPPORTED, "token embedding type %s is not supported", sp_dtype_name(w->type));
-}
-
-float sp_model_embd_std(const sp_model *m) {
-    const sp_mat *w = &m->tok_embd;
-    float *row = (float *)malloc((size_t)(w->cols > 0 ? w->cols : 1) * sizeof(float));
-    if (!row) return 0.02f;
-    double s = 0.0, s2 = 0.0;
-    for (int32_t r = 0; r < w->rows; r++) {
-        if (sp_model_embd_row(m, r, row, NULL)) { free(row); return 0.02f; }
-        for (int32_t i = 0; i < w->cols; i++) { s += row[i]; s2 += (double)row[i] * row[i]; }
-    }
-    free(row);
-    double cnt = (double)w->rows * (double)w->cols;
-    if (cnt <= 0) return 0.02f;
-    double mean = s / cnt;
-    double var = s2 / cnt - mean * mean;
-    double sd = var > 0 ? sqrt(var) : 0.0;
-    return (sd > 0 && isfinite(sd)) ? (float)sd : 0.02f;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -201,7 +141,7 @@ static sp_adapter *adapter_alloc(const sp_model *m, int32_t method, int32_t n_vi
     return ad;
 }
 
-SP_API void sp_adapter_free(sp_adapter *ad) {
+void sp_adapter_destroy(sp_adapter *ad) {
     if (!ad) return;
     free(ad->params);
     free(ad->init_text);
@@ -249,11 +189,11 @@ sp_adapter *sp_adapter_create(const sp_model *m, int32_t method, int32_t n_virtu
     }
     if (m->tok_embd.cols != D || m->tok_embd.rows <= 0) {
         sp_error_set(err, SP_ERR_SHAPE, "token embedding is %d x %d, expected width %d", (int)m->tok_embd.rows, (int)m->tok_embd.cols, (int)D);
-        sp_adapter_free(ad);
+        sp_adapter_destroy(ad);
         return NULL;
     }
     int32_t *ids = (int32_t *)malloc((size_t)N * sizeof(int32_t));
-    if (!ids) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); sp_adapter_free(ad); return NULL; }
+    if (!ids) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); sp_adapter_destroy(ad); return NULL; }
     sp_status st = SP_OK;
     if (init == SP_INIT_VOCAB) {
         for (int32_t i = 0; i < N; i++) ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)m->tok_embd.rows);
@@ -268,7 +208,7 @@ sp_adapter *sp_adapter_create(const sp_model *m, int32_t method, int32_t n_virtu
             sp_error e2;
             sp_error_clear(&e2);
             st = sp_tokenizer_encode(&m->tok, init_text, tl, add_bos, tids, cap, &n_tok, &e2);
-            if (st == SP_ERR_INVALID_ARG && n_tok > cap && n_tok < (1 << 24)) { /* buffer too small: grow once */
+            if (st == SP_OK && n_tok > cap && n_tok < (1 << 24)) { /* buffer too small: grow once */
                 int32_t *nt = (int32_t *)realloc(tids, (size_t)n_tok * sizeof(int32_t));
                 if (!nt) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory");
                 else {
@@ -279,6 +219,7 @@ sp_adapter *sp_adapter_create(const sp_model *m, int32_t method, int32_t n_virtu
                 }
             }
             if (st && st != SP_ERR_NOMEM) sp_error_set(err, st, "init_text: %s", e2.msg);
+            if (!st && n_tok > cap) st = sp_error_set(err, SP_ERR_TOO_LARGE, "init_text gives %d tokens, too many", (int)n_tok);
         }
         if (!st && n_tok <= 0) st = sp_error_set(err, SP_ERR_INVALID_ARG, "init_text gives no tokens");
         /* PEFT: longer than N -> first N; shorter -> repeat ceil(N/len) times, cut to N */
@@ -287,7 +228,7 @@ sp_adapter *sp_adapter_create(const sp_model *m, int32_t method, int32_t n_virtu
     }
     for (int32_t i = 0; i < N && !st; i++) st = sp_model_embd_row(m, ids[i], ad->params + (size_t)i * D, err);
     free(ids);
-    if (st) { sp_adapter_free(ad); return NULL; }
+    if (st) { sp_adapter_destroy(ad); return NULL; }
     return ad;
 }
 
@@ -320,7 +261,7 @@ static int json_int(const sp_json *v, int64_t *out) {
     return 1;
 }
 
-SP_API sp_adapter *sp_adapter_load(sp_model *m, const uint8_t *st_buf, size_t st_size,
+sp_adapter *sp_adapter_read_peft(const sp_model *m, const uint8_t *st_buf, size_t st_size,
                                    const char *config_json, size_t config_len, sp_error *err) {
     if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
     if (!config_json || !st_buf) { sp_error_set(err, SP_ERR_INVALID_ARG, "adapter_config.json and adapter_model.safetensors are both needed"); return NULL; }
@@ -451,14 +392,14 @@ SP_API sp_adapter *sp_adapter_load(sp_model *m, const uint8_t *st_buf, size_t st
 
 done:
     sp_arena_free(&a);
-    if (st) { sp_adapter_free(ad); return NULL; }
+    if (st) { sp_adapter_destroy(ad); return NULL; }
     return ad;
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* info / save                                                                              */
 
-SP_API const char *sp_adapter_info_json(sp_adapter *ad) {
+const char *sp_adapter_summary_json(sp_adapter *ad) {
     if (!ad) return NULL;
     sp_buf b;
     memset(&b, 0, sizeof(b));
@@ -477,7 +418,7 @@ SP_API const char *sp_adapter_info_json(sp_adapter *ad) {
     return ad->info_json;
 }
 
-SP_API uint8_t *sp_adapter_save_safetensors(sp_adapter *ad, size_t *out_size, sp_error *err) {
+uint8_t *sp_adapter_peft_safetensors(const sp_adapter *ad, size_t *out_size, sp_error *err) {
     if (!ad || !out_size) { sp_error_set(err, SP_ERR_INVALID_ARG, "no adapter"); return NULL; }
     float *tmp = (float *)malloc((size_t)ad->n_params * sizeof(float));
     if (!tmp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory saving the adapter"); return NULL; }
@@ -512,7 +453,7 @@ static char *json_int_dup(int64_t v) {
     return dup_str(tmp, strlen(tmp));
 }
 
-SP_API char *sp_adapter_save_config(sp_adapter *ad, const char *base_model_name, sp_error *err) {
+char *sp_adapter_peft_config(const sp_adapter *ad, const char *base_model_name, sp_error *err) {
     if (!ad) { sp_error_set(err, SP_ERR_INVALID_ARG, "no adapter"); return NULL; }
     const char *base = base_model_name && *base_model_name ? base_model_name : NULL;
     cfg_kv kv[24];
@@ -576,7 +517,7 @@ SP_API char *sp_adapter_save_config(sp_adapter *ad, const char *base_model_name,
 /* ---------------------------------------------------------------------------------------- */
 /* nearest vocabulary tokens                                                                */
 
-SP_API char *sp_adapter_nearest_json(sp_adapter *ad, int32_t k, sp_error *err) {
+char *sp_adapter_nearest_tokens_json(const sp_adapter *ad, int32_t k, sp_error *err) {
     if (!ad || !ad->model) { sp_error_set(err, SP_ERR_INVALID_ARG, "no adapter"); return NULL; }
     if (ad->method != SP_METHOD_PROMPT) {
         sp_error_set(err, SP_ERR_UNSUPPORTED, "nearest tokens are defined for prompt tuning only (prefix adapters hold keys/values)");

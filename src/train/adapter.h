@@ -32,14 +32,13 @@
  *   PREFIX adapters: only RANDOM, as N(0, 0.02^2) for every K and V entry (the scale of typical
  *           key/value activations is not known without running the model; 0.02 keeps the first
  *           attention logits near zero so training starts close to the base model). To start from
- *           saved weights, load them (sp_adapter_load) and sp_adapter_clone.
+ *           saved weights, load them (sp_adapter_read_peft) and sp_adapter_clone.
  * Same seed, same numbers on every machine (sp_rng, float math). */
 #ifndef SP_ADAPTER_H
 #define SP_ADAPTER_H
 
 #include "../common.h"
 #include "../model/model.h"
-#include "../api/softprompt.h"
 
 typedef enum { SP_METHOD_PROMPT = 0, SP_METHOD_PREFIX = 1 } sp_method;
 typedef enum { SP_INIT_RANDOM = 0, SP_INIT_VOCAB = 1, SP_INIT_TEXT = 2 } sp_init_kind;
@@ -47,6 +46,7 @@ typedef enum { SP_INIT_RANDOM = 0, SP_INIT_VOCAB = 1, SP_INIT_TEXT = 2 } sp_init
 #define SP_PEFT_VERSION "0.18.0" /* first PEFT release that writes peft_version (PR #2782) */
 #define SP_ADAPTER_MAX_VIRTUAL 4096
 
+typedef struct sp_adapter sp_adapter;
 struct sp_adapter {
     int32_t method;        /* sp_method */
     int32_t n_virtual;     /* N virtual tokens */
@@ -57,10 +57,11 @@ struct sp_adapter {
     const sp_model *model; /* not owned */
     int64_t n_params;      /* PROMPT: N*dim; PREFIX: n_layers*2*N*kv_dim */
     float *params;         /* (n_params) malloc'd; layout above */
-    char *info_json;       /* cached sp_adapter_info_json, malloc'd */
+    char *info_json;       /* cached sp_adapter_summary_json, malloc'd */
 };
 
-/* Parse "prompt" | "prefix" and "random" | "vocab" | "text" (SP_ERR_INVALID_ARG otherwise). */
+/* Parse "prompt" | "prefix" and "random" | "vocab" (or PEFT's "sample_vocab") | "text"
+ * (SP_ERR_INVALID_ARG otherwise): the one parser of these names, for every option object. */
 sp_status sp_adapter_method_parse(const char *name, int32_t *method, sp_error *err);
 sp_status sp_adapter_init_parse(const char *name, int32_t *init, sp_error *err);
 
@@ -70,6 +71,21 @@ sp_adapter *sp_adapter_create(const sp_model *m, int32_t method, int32_t n_virtu
                               const char *init_text, uint64_t seed, sp_error *err);
 /* A deep copy (same model). */
 sp_adapter *sp_adapter_clone(const sp_adapter *src, sp_error *err);
+void sp_adapter_destroy(sp_adapter *ad);
+
+/* From adapter_model.safetensors + adapter_config.json bytes (PEFT). Checks peft_type, task_type
+ * and the shapes against m. */
+sp_adapter *sp_adapter_read_peft(const sp_model *m, const uint8_t *st, size_t st_size, const char *config_json,
+                                 size_t config_len, sp_error *err);
+/* malloc'd adapter_model.safetensors bytes (*out_size set) / NUL-terminated adapter_config.json
+ * (sorted keys, PEFT's fields; base_model_name may be NULL). */
+uint8_t *sp_adapter_peft_safetensors(const sp_adapter *ad, size_t *out_size, sp_error *err);
+char *sp_adapter_peft_config(const sp_adapter *ad, const char *base_model_name, sp_error *err);
+/* {"method":..,"num_virtual_tokens":..,...}, cached on the adapter (freed with it); NULL when out of memory. */
+const char *sp_adapter_summary_json(sp_adapter *ad);
+/* malloc'd JSON: per virtual token the k nearest vocabulary tokens by cosine similarity. Prompt
+ * tuning only (prefix adapters: SP_ERR_UNSUPPORTED). */
+char *sp_adapter_nearest_tokens_json(const sp_adapter *ad, int32_t k, sp_error *err);
 
 /* Prefix slices: K or V rows of layer l, (N, kv_dim) each. */
 float *sp_adapter_prefix_k(const sp_adapter *ad, int32_t l);
@@ -84,10 +100,5 @@ void sp_rope_gguf_to_hf(float *out, const float *in, int32_t head_dim);
  * to_peft writes n_params floats to out; from_peft reads them from in into ad->params. */
 void sp_adapter_to_peft(const sp_adapter *ad, float *out);
 void sp_adapter_from_peft(sp_adapter *ad, const float *in);
-
-/* Standard deviation of all entries of the model's token embedding table (dequantized). */
-float sp_model_embd_std(const sp_model *m);
-/* Row r of the model's token embedding table, dequantized to f32 (dim values). */
-sp_status sp_model_embd_row(const sp_model *m, int32_t r, float *out, sp_error *err);
 
 #endif

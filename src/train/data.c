@@ -2,8 +2,7 @@
  * seeded split and shuffle, padded batches, and the parse-preview ABI for the page. */
 #include "data.h"
 #include "../readers/json.h"
-#include "../model/model.h"
-#include "../api/softprompt.h"
+#include "../json_write.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +389,8 @@ static sp_status parse_text(sp_dataset *ds, ex_list *out, const char *s, size_t 
 }
 
 sp_status sp_dataset_parse(sp_dataset *ds, const char *data, size_t len, int32_t format, sp_error *err) {
+    sp_error local; /* err may be NULL: the parsers read the code back */
+    if (!err) err = &local;
     memset(ds, 0, sizeof(*ds));
     sp_arena_init(&ds->arena, 0);
     if (!data && len) return sp_error_set(err, SP_ERR_INVALID_ARG, "data is NULL");
@@ -504,6 +505,8 @@ static sp_status build_labels(sp_dataset *ds, sp_error *err) {
 }
 
 sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t max_length, sp_error *err) {
+    sp_error local; /* err may be NULL: the encoder's code is read back */
+    if (!err) err = &local;
     if (!tok) return sp_error_set(err, SP_ERR_INVALID_ARG, "no tokenizer");
     if (max_length < 2) return sp_error_set(err, SP_ERR_INVALID_ARG, "max_length must be at least 2, got %d", (int)max_length);
     if (ds->n <= 0 || !ds->ex) return sp_error_set(err, SP_ERR_STATE, "dataset has no parsed examples");
@@ -739,16 +742,16 @@ sp_status sp_batch_fill(sp_batch *b, const sp_dataset *ds, const int32_t *idx, i
 /* ---------------------------------------------------------------------------------------- */
 /* parse preview for the page                                                               */
 
-SP_API char *sp_data_preview_json(sp_model *m, const char *data, size_t len, const char *format,
-                                  int32_t max_examples, sp_error *err) {
+char *sp_dataset_preview_json(const sp_tokenizer *tok, int32_t ctx_len, const char *data, size_t len, const char *format,
+                              int32_t max_examples, sp_error *err) {
     int32_t fmt;
     if (sp_data_format_parse(format, &fmt, err)) return NULL;
     if (max_examples < 0) max_examples = 0;
     sp_dataset ds;
     sp_status st = sp_dataset_parse(&ds, data, len, fmt, err);
-    if (st == SP_OK && m) {
-        int32_t L = m->cfg.ctx_len > 1 ? m->cfg.ctx_len : (1 << 30);
-        st = sp_dataset_tokenize(&ds, &m->tok, L, err);
+    if (st == SP_OK && tok) {
+        int32_t L = ctx_len > 1 ? ctx_len : (1 << 30);
+        st = sp_dataset_tokenize(&ds, tok, L, err);
     } else if (st == SP_OK) {
         st = build_labels(&ds, err);
     }
@@ -756,7 +759,7 @@ SP_API char *sp_data_preview_json(sp_model *m, const char *data, size_t len, con
     sp_buf b;
     memset(&b, 0, sizeof(b));
     sp_buf_printf(&b, "{\"examples\":%d,\"format\":\"%s\"", (int)ds.n, sp_data_format_name(ds.format));
-    if (m) {
+    if (tok) {
         sp_buf_printf(&b, ",\"tokens\":%lld,\"targets\":%lld,\"max_tokens\":%d,\"truncated\":%d",
                       (long long)ds.n_tokens, (long long)ds.n_targets, (int)ds.max_len, (int)ds.n_truncated);
     } else {

@@ -131,4 +131,10 @@ sp_status sp_batch_init(sp_batch *b, sp_arena *a, int32_t cap_B, int32_t cap_T, 
 /* Fill b with examples idx[0..n) of ds (n <= cap_B, each no longer than cap_T). */
 sp_status sp_batch_fill(sp_batch *b, const sp_dataset *ds, const int32_t *idx, int32_t n, int32_t pad_id, sp_error *err);
 
+/* Parses data as the tuner would and summarises it for the page (the C ABI's
+ * sp_data_preview_json documents the JSON). tok may be NULL (then tokens and targets are null); tokens are
+ * counted after truncation to ctx_len. malloc'd JSON, NULL on malformed data (SP_ERR_DATA). */
+char *sp_dataset_preview_json(const sp_tokenizer *tok, int32_t ctx_len, const char *data, size_t len, const char *format,
+                              int32_t max_examples, sp_error *err);
+
 #endif

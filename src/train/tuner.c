@@ -9,12 +9,9 @@
  * target tokens) -> backward to the input embeddings / past rows -> optimiser update.
  * The run owns one arena; activation memory is computed up front and, when it would exceed the
  * budget, the backward recomputes each layer's forward instead of keeping it (one layer slot). */
-#include "../api/softprompt.h"
+#include "tuner.h"
 #include "../model/transformer.h"
-#include "../readers/json.h"
-#include "adapter.h"
-#include "data.h"
-#include "optim.h"
+#include "../json_write.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -58,9 +55,9 @@ static sp_status runner_init(sp_runner *r, sp_arena *ar, const sp_model *m, int3
         return sp_error_set(err, SP_ERR_CONTEXT, "%d virtual tokens + max length %d = %d positions, more than the context of %d",
                             n_virtual, cap_T, n_virtual + cap_T, c->ctx_len);
     int32_t slots = with_grads ? c->n_layers : 1;
-    size_t full = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads, 1);
+    size_t full = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads);
     if (with_grads && (full == 0 || full > budget)) slots = 1; /* recompute */
-    size_t need = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads, 1);
+    size_t need = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads);
     if (with_grads) need += sp_grads_bytes(c, cap_B, r->rows_T, n_past);
     r->chunk = SP_LM_CHUNK;
     need += (size_t)r->chunk * ((size_t)c->vocab_size + 2 * (size_t)c->dim) * 4 + (size_t)cap_B * cap_T * 8;
@@ -233,92 +230,29 @@ static void eval_json(sp_buf *b, const sp_eval_result *res, const sp_dataset *ds
     sp_buf_append(b, "}", 2); /* with the NUL */
 }
 
-static sp_status opt_int(const sp_json *j, const char *key, int32_t *out, int32_t lo, int32_t hi, sp_error *err) {
-    const sp_json *v = sp_json_get(j, key);
-    if (!v || v->type == SP_JSON_NULL) return SP_OK;
-    if (v->type != SP_JSON_NUMBER || v->number != floor(v->number) || v->number < lo || v->number > hi)
-        return sp_error_set(err, SP_ERR_INVALID_ARG, "option %s must be a whole number in [%d, %d]", key, lo, hi);
-    *out = (int32_t)v->number;
-    return SP_OK;
-}
-
-static sp_status opt_float(const sp_json *j, const char *key, float *out, double lo, double hi, int lo_open, sp_error *err) {
-    const sp_json *v = sp_json_get(j, key);
-    if (!v || v->type == SP_JSON_NULL) return SP_OK;
-    if (v->type != SP_JSON_NUMBER || !isfinite(v->number) || v->number < lo || v->number > hi || (lo_open && v->number == lo))
-        return sp_error_set(err, SP_ERR_INVALID_ARG, "option %s must be a number in %s%g, %g]", key, lo_open ? "(" : "[", lo, hi);
-    *out = (float)v->number;
-    return SP_OK;
-}
-
-static sp_status opt_string(const sp_json *j, const char *key, const char **out, sp_error *err) {
-    const sp_json *v = sp_json_get(j, key);
-    if (!v || v->type == SP_JSON_NULL) return SP_OK;
-    if (v->type != SP_JSON_STRING) return sp_error_set(err, SP_ERR_INVALID_ARG, "option %s must be a string", key);
-    *out = v->str;
-    return SP_OK;
-}
-
-/* Refuse option names outside `known` (a NULL-terminated list): a typo must not pass silently. */
-static sp_status check_keys(const sp_json *j, const char *const *known, sp_error *err) {
-    for (size_t i = 0; i < j->len; i++) {
-        const char *k = j->items[i].key;
-        int ok = 0;
-        for (const char *const *n = known; *n && !ok; n++) ok = strcmp(k, *n) == 0;
-        if (!ok) return sp_error_set(err, SP_ERR_INVALID_ARG, "unknown option '%s'", k);
-    }
-    return SP_OK;
-}
-
-static sp_json *parse_opts(sp_arena *a, const char *opts_json, sp_error *err) {
-    const char *txt = opts_json && *opts_json ? opts_json : "{}";
-    sp_error jerr;
-    sp_json *j = sp_json_parse(a, txt, strlen(txt), &jerr);
-    if (!j) { sp_error_set(err, SP_ERR_INVALID_ARG, "options: %s", jerr.msg); return NULL; }
-    if (j->type != SP_JSON_OBJECT) { sp_error_set(err, SP_ERR_INVALID_ARG, "options: not a JSON object"); return NULL; }
-    return j;
-}
-
-#define SP_DEFAULT_BUDGET ((size_t)1 << 30) /* activation memory budget: 1 GiB */
-
-char *sp_eval_json(sp_model *m, sp_adapter *ad, const char *data, size_t data_len, const char *opts_json, sp_error *err) {
-    sp_error_clear(err);
-    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
-    if (ad && ad->model != m) { sp_error_set(err, SP_ERR_INVALID_ARG, "the adapter belongs to another model"); return NULL; }
+char *sp_eval_dataset_json(const sp_model *m, const sp_adapter *ad, const sp_dataset *ds, int32_t batch_size,
+                           int32_t accuracy, sp_error *err) {
+    if (!m || !ds || batch_size < 1) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model or data"); return NULL; }
     sp_arena a;
     sp_arena_init(&a, 1 << 20);
-    sp_dataset ds;
-    memset(&ds, 0, sizeof(ds));
     char *out = NULL;
-    int32_t max_length = 256, batch_size = 8, accuracy = 1;
-    const char *format = "auto";
-    static const char *const known[] = {"max_length", "batch_size", "format", "accuracy", NULL};
-    sp_json *j = parse_opts(&a, opts_json, err);
-    if (!j || check_keys(j, known, err)) goto done;
-    if (opt_int(j, "max_length", &max_length, 2, 1 << 20, err) || opt_int(j, "batch_size", &batch_size, 1, 4096, err) ||
-        opt_string(j, "format", &format, err))
-        goto done;
-    accuracy = sp_json_bool(j, "accuracy", 1);
-    int32_t fmt;
-    if (sp_data_format_parse(format, &fmt, err)) goto done;
-    if (sp_dataset_load(&ds, &m->tok, data, data_len, fmt, max_length, err)) goto done;
-    int32_t *idx = (int32_t *)sp_arena_alloc(&a, sizeof(int32_t) * (size_t)ds.n);
+    int32_t *idx = (int32_t *)sp_arena_alloc(&a, sizeof(int32_t) * (size_t)ds->n);
     if (!idx) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
-    sp_data_order_init(idx, ds.n);
+    sp_data_order_init(idx, ds->n);
     sp_runner r;
-    int32_t cap_B = batch_size < ds.n ? batch_size : ds.n;
-    if (ds.n_labels > cap_B) cap_B = ds.n_labels;
-    if (runner_init(&r, &a, m, ad ? ad->method : SP_METHOD_PROMPT, ad ? ad->n_virtual : 0, cap_B, ds.max_len, 0, SP_DEFAULT_BUDGET, err)) goto done;
+    int32_t cap_B = batch_size < ds->n ? batch_size : ds->n;
+    if (ds->n_labels > cap_B) cap_B = ds->n_labels;
+    if (runner_init(&r, &a, m, ad ? ad->method : SP_METHOD_PROMPT, ad ? ad->n_virtual : 0, cap_B, ds->max_len, 0, SP_TUNE_MEMORY_BUDGET, err))
+        goto done;
     sp_eval_result res = {0};
     const float *params = ad ? ad->params : NULL;
-    if (eval_loss(&r, params, &ds, idx, ds.n, &res, err)) goto done;
-    if (accuracy && ds.n_labels > 0 && eval_accuracy(&r, params, &ds, idx, ds.n, &res, err)) goto done;
+    if (eval_loss(&r, params, ds, idx, ds->n, &res, err)) goto done;
+    if (accuracy && ds->n_labels > 0 && eval_accuracy(&r, params, ds, idx, ds->n, &res, err)) goto done;
     sp_buf b = {0};
-    eval_json(&b, &res, &ds, 0);
+    eval_json(&b, &res, ds, 0);
     if (b.failed) { sp_buf_free(&b); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto done; }
     out = b.data;
 done:
-    sp_dataset_free(&ds);
     sp_arena_free(&a);
     return out;
 }
@@ -361,52 +295,31 @@ static void tuner_new_epoch(sp_tuner *t) {
     if (t->shuffle) sp_data_shuffle(t->order, t->n_train, &t->rng);
 }
 
-sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, size_t data_len, sp_adapter *init_adapter, sp_error *err) {
-    sp_error_clear(err);
-    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
+sp_tuner *sp_tune_create(sp_model *m, const sp_tune_config *cfg, sp_dataset *ds, const sp_adapter *init_adapter,
+                         sp_error *err) {
+    if (!m || !cfg || !ds) {
+        sp_dataset_free(ds);
+        sp_error_set(err, SP_ERR_INVALID_ARG, "no model, options or data");
+        return NULL;
+    }
     sp_tuner *t = (sp_tuner *)calloc(1, sizeof(sp_tuner));
-    if (!t) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!t) { sp_dataset_free(ds); sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
     sp_arena_init(&t->arena, 1 << 20);
     t->m = m;
     t->best_eval = INFINITY;
-    const sp_config *c = &m->cfg;
-
-    /* options */
-    int32_t virtual_tokens = 20, steps = 0, epochs = 1, batch_size = 4, max_length = 256, warmup = 0, patience = 0, shuffle = 1;
-    float lr = -1.0f, wd = -1.0f, clip = 0.0f, eval_split = 0.1f, mem_mb = 1024.0f, seed_f = 0.0f;
-    const char *method = "prompt", *init = "random", *init_text = "", *optimizer = "adam", *schedule = "constant", *format = "auto";
-    /* eval_every is the caller's schedule for sp_tuner_eval_json; accepted here so one options object serves both */
-    static const char *const known[] = {"method", "virtual_tokens", "init", "init_text", "optimizer", "lr", "weight_decay", "schedule",
-                                        "warmup", "clip", "steps", "epochs", "batch_size", "max_length", "seed", "shuffle",
-                                        "eval_split", "eval_every", "patience", "memory_mb", "format", NULL};
-    sp_json *j = parse_opts(&t->arena, opts_json, err);
-    if (!j || check_keys(j, known, err)) goto fail;
-    if (opt_string(j, "method", &method, err) || opt_string(j, "init", &init, err) || opt_string(j, "init_text", &init_text, err) ||
-        opt_string(j, "optimizer", &optimizer, err) || opt_string(j, "schedule", &schedule, err) || opt_string(j, "format", &format, err) ||
-        opt_int(j, "virtual_tokens", &virtual_tokens, 1, 4096, err) || opt_int(j, "steps", &steps, 0, 100000000, err) ||
-        opt_int(j, "epochs", &epochs, 1, 1000000, err) || opt_int(j, "batch_size", &batch_size, 1, 4096, err) ||
-        opt_int(j, "max_length", &max_length, 2, 1 << 20, err) || opt_int(j, "warmup", &warmup, 0, 100000000, err) ||
-        opt_int(j, "patience", &patience, 0, 1000000, err) || opt_float(j, "lr", &lr, 0.0, 1e6, 1, err) ||
-        opt_float(j, "weight_decay", &wd, 0.0, 1e6, 0, err) || opt_float(j, "clip", &clip, 0.0, 1e12, 0, err) ||
-        opt_float(j, "eval_split", &eval_split, 0.0, 0.95, 0, err) || opt_float(j, "memory_mb", &mem_mb, 1.0, 4096.0, 0, err) ||
-        opt_float(j, "seed", &seed_f, 0.0, 9007199254740991.0, 0, err))
-        goto fail;
-    shuffle = sp_json_bool(j, "shuffle", 1);
-    int32_t meth;
-    if (strcmp(method, "prompt") == 0) meth = SP_METHOD_PROMPT;
-    else if (strcmp(method, "prefix") == 0) meth = SP_METHOD_PREFIX;
-    else { sp_error_set(err, SP_ERR_INVALID_ARG, "option method must be \"prompt\" or \"prefix\" (got \"%s\")", method); goto fail; }
-    t->seed = (uint64_t)seed_f;
-    t->patience = patience;
+    t->ds = *ds; /* taken over */
+    memset(ds, 0, sizeof(*ds));
+    const int32_t batch_size = cfg->batch_size;
+    float eval_split = cfg->eval_split;
+    if (batch_size < 1 || cfg->epochs < 1 || cfg->steps < 0) { sp_error_set(err, SP_ERR_INVALID_ARG, "batch_size and epochs must be >= 1"); goto fail; }
+    t->seed = cfg->seed;
+    t->patience = cfg->patience;
     t->batch_size = batch_size;
-    t->shuffle = shuffle;
-    t->epochs = epochs;
+    t->shuffle = cfg->shuffle;
+    t->epochs = cfg->epochs;
     sp_rng_seed(&t->rng, t->seed ^ 0x5eedda7aull);
 
     /* data */
-    int32_t fmt;
-    if (sp_data_format_parse(format, &fmt, err)) goto fail;
-    if (sp_dataset_load(&t->ds, &m->tok, data, data_len, fmt, max_length, err)) goto fail;
     t->train_idx = (int32_t *)sp_arena_alloc(&t->arena, sizeof(int32_t) * (size_t)t->ds.n);
     t->eval_idx = (int32_t *)sp_arena_alloc(&t->arena, sizeof(int32_t) * (size_t)t->ds.n);
     t->order = (int32_t *)sp_arena_alloc(&t->arena, sizeof(int32_t) * (size_t)t->ds.n);
@@ -415,20 +328,16 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
     if (t->ds.n < 2) eval_split = 0.0f;
     if (sp_data_split(t->ds.n, eval_split, t->seed, t->train_idx, &t->n_train, t->eval_idx, &t->n_eval, err)) goto fail;
     const int32_t per_epoch = (t->n_train + batch_size - 1) / batch_size;
-    t->total_steps = steps > 0 ? steps : per_epoch * epochs;
+    t->total_steps = cfg->steps > 0 ? cfg->steps : per_epoch * cfg->epochs;
 
     /* parameters */
     if (init_adapter) {
         if (init_adapter->model != m) { sp_error_set(err, SP_ERR_INVALID_ARG, "the initial adapter belongs to another model"); goto fail; }
         t->ad = sp_adapter_clone(init_adapter, err);
     } else {
-        int32_t ik;
-        if (strcmp(init, "random") == 0) ik = SP_INIT_RANDOM;
-        else if (strcmp(init, "vocab") == 0 || strcmp(init, "sample_vocab") == 0) ik = SP_INIT_VOCAB;
-        else if (strcmp(init, "text") == 0) ik = SP_INIT_TEXT;
-        else { sp_error_set(err, SP_ERR_INVALID_ARG, "option init must be \"random\", \"vocab\" or \"text\" (got \"%s\")", init); goto fail; }
-        if (ik == SP_INIT_TEXT && !*init_text) { sp_error_set(err, SP_ERR_INVALID_ARG, "init \"text\" needs a non-empty init_text"); goto fail; }
-        t->ad = sp_adapter_create(m, meth, virtual_tokens, ik, init_text, t->seed, err);
+        const char *init_text = cfg->init_text ? cfg->init_text : "";
+        if (cfg->init == SP_INIT_TEXT && !*init_text) { sp_error_set(err, SP_ERR_INVALID_ARG, "init \"text\" needs a non-empty init_text"); goto fail; }
+        t->ad = sp_adapter_create(m, cfg->method, cfg->virtual_tokens, cfg->init, init_text, t->seed, err);
     }
     if (!t->ad) goto fail;
     t->n_params = t->ad->n_params;
@@ -440,20 +349,19 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
 
     /* optimiser */
     sp_optim_config oc;
-    int32_t ok;
-    if (sp_optim_kind_parse(optimizer, &ok, err)) goto fail;
+    const int32_t ok = cfg->optimizer;
     sp_optim_config_default(&oc, ok);
-    oc.lr = lr > 0.0f ? lr : (ok == SP_OPTIM_SGD ? 0.1f : 0.01f);
-    if (wd >= 0.0f) oc.weight_decay = wd;
-    if (sp_sched_kind_parse(schedule, &oc.schedule, err)) goto fail;
-    oc.warmup = warmup;
+    oc.lr = cfg->lr > 0.0f ? cfg->lr : (ok == SP_OPTIM_SGD ? 0.1f : 0.01f);
+    if (cfg->weight_decay >= 0.0f) oc.weight_decay = cfg->weight_decay;
+    oc.schedule = cfg->schedule;
+    oc.warmup = cfg->warmup;
     oc.total_steps = t->total_steps;
-    oc.clip = clip;
+    oc.clip = cfg->clip;
     if (sp_optim_config_check(&oc, err)) goto fail;
     if (sp_optim_init(&t->opt, &oc, t->n_params, &t->arena, err)) goto fail;
 
     /* activations */
-    const size_t budget = (size_t)mem_mb * 1024 * 1024;
+    const size_t budget = cfg->memory_budget;
     if (runner_init(&t->run, &t->arena, m, t->ad->method, t->ad->n_virtual, batch_size < t->n_train ? batch_size : t->n_train,
                     t->ds.max_len, 1, budget, err))
         goto fail;
@@ -465,16 +373,15 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
     tuner_new_epoch(t);
     snprintf(t->report, sizeof(t->report), "{\"step\":0,\"total_steps\":%d,\"train_examples\":%d,\"eval_examples\":%d}",
              t->total_steps, t->n_train, t->n_eval);
-    (void)c;
     return t;
 fail:
-    sp_tuner_free(t);
+    sp_tune_free(t);
     return NULL;
 }
 
-void sp_tuner_free(sp_tuner *t) {
+void sp_tune_free(sp_tuner *t) {
     if (!t) return;
-    sp_adapter_free(t->ad);
+    sp_adapter_destroy(t->ad);
     sp_dataset_free(&t->ds);
     free(t->eval_report);
     free(t->memory_report);
@@ -482,8 +389,7 @@ void sp_tuner_free(sp_tuner *t) {
     free(t);
 }
 
-int32_t sp_tuner_step(sp_tuner *t, sp_error *err) {
-    sp_error_clear(err);
+int32_t sp_tune_step(sp_tuner *t, sp_error *err) {
     if (!t) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return -1; }
     if (t->step >= t->total_steps || t->stopped_early) return 0;
     /* next batch */
@@ -533,10 +439,9 @@ int32_t sp_tuner_step(sp_tuner *t, sp_error *err) {
     return 1;
 }
 
-const char *sp_tuner_report_json(sp_tuner *t) { return t ? t->report : "null"; }
+const char *sp_tune_report_json(const sp_tuner *t) { return t ? t->report : "null"; }
 
-const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err) {
-    sp_error_clear(err);
+const char *sp_tune_eval_json(sp_tuner *t, sp_error *err) {
     if (!t) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return NULL; }
     if (t->n_eval == 0) { sp_error_set(err, SP_ERR_STATE, "there is no eval split (set eval_split > 0 with at least 2 examples)"); return NULL; }
     sp_eval_result res = {0};
@@ -563,21 +468,34 @@ const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err) {
     return t->eval_report;
 }
 
-sp_adapter *sp_tuner_adapter(sp_tuner *t, int32_t best, sp_error *err) {
-    sp_error_clear(err);
+sp_adapter *sp_tune_adapter(const sp_tuner *t, int32_t best, sp_error *err) {
     if (!t) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return NULL; }
     sp_adapter *a = sp_adapter_clone(t->ad, err);
     if (a && best && isfinite(t->best_eval)) memcpy(a->params, t->best, sizeof(float) * (size_t)t->n_params);
     return a;
 }
 
-const char *sp_tuner_memory_json(sp_tuner *t) {
+void sp_tune_stats_get(const sp_tuner *t, sp_tune_stats *out) {
+    *out = (sp_tune_stats){
+        .step = t->step,
+        .total_steps = t->total_steps,
+        .arena_bytes = t->arena.total,
+        .train_activation_bytes = t->run.bytes,
+        .eval_activation_bytes = t->evr.bytes,
+        .recompute = t->run.acts.n_slots == 1 && t->m->cfg.n_layers > 1,
+        .n_params = t->n_params,
+    };
+}
+
+const char *sp_tune_memory_json(sp_tuner *t) {
     if (!t) return "null";
     free(t->memory_report);
+    sp_tune_stats st;
+    sp_tune_stats_get(t, &st);
     sp_buf b = {0};
     sp_buf_printf(&b, "{\"arena_bytes\":%zu,\"train_activation_bytes\":%zu,\"eval_activation_bytes\":%zu,\"recompute\":%s,\"params\":%lld}",
-                  t->arena.total, t->run.bytes, t->evr.bytes, t->run.acts.n_slots == 1 && t->m->cfg.n_layers > 1 ? "true" : "false",
-                  (long long)t->n_params);
+                  st.arena_bytes, st.train_activation_bytes, st.eval_activation_bytes, st.recompute ? "true" : "false",
+                  (long long)st.n_params);
     sp_buf_append(&b, "", 1);
     t->memory_report = b.data;
     return t->memory_report ? t->memory_report : "null";
@@ -586,16 +504,22 @@ const char *sp_tuner_memory_json(sp_tuner *t) {
 /* ---- checkpoints: "SPCKPT1\0" | i32 step, epoch, pos, n_train, bad_evals, stopped | u64 rng | f64 best_eval |
  *      i64 n_params | f32 params[n] | f32 best[n] | i32 order[n_train] | u64 optim_size | optim state ---- */
 #define CKPT_MAGIC "SPCKPT1"
+/* byte offsets of the fixed header; the arrays follow at CKPT_FIXED */
+#define CKPT_HDR_N 6                                /* i32 step, epoch, pos, n_train, bad_evals, stopped */
+#define CKPT_OFF_HDR 8                              /* after the magic and its NUL */
+#define CKPT_OFF_RNG (CKPT_OFF_HDR + CKPT_HDR_N * 4) /* u64 */
+#define CKPT_OFF_BEST_EVAL (CKPT_OFF_RNG + 8)       /* f64 */
+#define CKPT_OFF_N_PARAMS (CKPT_OFF_BEST_EVAL + 8)  /* i64 */
+#define CKPT_FIXED (CKPT_OFF_N_PARAMS + 8)
 
-uint8_t *sp_tuner_checkpoint(sp_tuner *t, size_t *out_size, sp_error *err) {
-    sp_error_clear(err);
+uint8_t *sp_tune_checkpoint(const sp_tuner *t, size_t *out_size, sp_error *err) {
     if (!t || !out_size) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return NULL; }
     size_t osz = sp_optim_state_size(&t->opt);
-    size_t n = 8 + 6 * 4 + 8 + 8 + 8 + (size_t)t->n_params * 8 + (size_t)t->n_train * 4 + 8 + osz;
+    size_t n = CKPT_FIXED + (size_t)t->n_params * 8 + (size_t)t->n_train * 4 + 8 + osz;
     uint8_t *buf = (uint8_t *)malloc(n), *p = buf;
     if (!buf) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
-    memcpy(p, CKPT_MAGIC, 8); p += 8;
-    int32_t hdr[6] = {t->step, t->epoch, t->pos, t->n_train, t->bad_evals, t->stopped_early};
+    memcpy(p, CKPT_MAGIC, CKPT_OFF_HDR); p += CKPT_OFF_HDR;
+    int32_t hdr[CKPT_HDR_N] = {t->step, t->epoch, t->pos, t->n_train, t->bad_evals, t->stopped_early};
     memcpy(p, hdr, sizeof(hdr)); p += sizeof(hdr);
     memcpy(p, &t->rng.s, 8); p += 8;
     memcpy(p, &t->best_eval, 8); p += 8;
@@ -611,36 +535,36 @@ uint8_t *sp_tuner_checkpoint(sp_tuner *t, size_t *out_size, sp_error *err) {
     return buf;
 }
 
-int32_t sp_tuner_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *err) {
-    sp_error_clear(err);
-    if (!t || !ck) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner or checkpoint"); return -1; }
-    const size_t fixed = 8 + 6 * 4 + 8 + 8 + 8;
-    if (size < fixed || memcmp(ck, CKPT_MAGIC, 8) != 0) { sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad magic or truncated"); return -1; }
-    int32_t hdr[6];
-    memcpy(hdr, ck + 8, sizeof(hdr));
+sp_status sp_tune_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *err) {
+    if (!t || !ck) return sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner or checkpoint");
+    const size_t fixed = CKPT_FIXED;
+    if (size < fixed || memcmp(ck, CKPT_MAGIC, CKPT_OFF_HDR) != 0) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad magic or truncated");
+    int32_t hdr[CKPT_HDR_N];
+    memcpy(hdr, ck + CKPT_OFF_HDR, sizeof(hdr));
     uint64_t rng;
     double best_eval;
     int64_t np;
-    memcpy(&rng, ck + 32, 8);
-    memcpy(&best_eval, ck + 40, 8);
-    memcpy(&np, ck + 48, 8);
+    memcpy(&rng, ck + CKPT_OFF_RNG, 8);
+    memcpy(&best_eval, ck + CKPT_OFF_BEST_EVAL, 8);
+    memcpy(&np, ck + CKPT_OFF_N_PARAMS, 8);
     if (np != t->n_params || hdr[3] != t->n_train)
-        { sp_error_set(err, SP_ERR_SHAPE, "checkpoint: %lld parameters / %d training examples, this run has %lld / %d",
-                       (long long)np, hdr[3], (long long)t->n_params, t->n_train); return -1; }
+        return sp_error_set(err, SP_ERR_SHAPE, "checkpoint: %lld parameters / %d training examples, this run has %lld / %d",
+                       (long long)np, hdr[3], (long long)t->n_params, t->n_train);
     size_t need = fixed + (size_t)np * 8 + (size_t)t->n_train * 4 + 8;
-    if (size < need) { sp_error_set(err, SP_ERR_FORMAT, "checkpoint: truncated"); return -1; }
+    if (size < need) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: truncated");
     const uint8_t *p = ck + fixed;
     const uint8_t *params = p, *best = p + (size_t)np * 4, *order = best + (size_t)np * 4;
     uint64_t osz;
     memcpy(&osz, order + (size_t)t->n_train * 4, 8);
-    if (osz != size - need) { sp_error_set(err, SP_ERR_FORMAT, "checkpoint: optimiser state size mismatch"); return -1; }
+    if (osz != size - need) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: optimiser state size mismatch");
     for (int32_t i = 0; i < t->n_train; i++) {
         int32_t o;
         memcpy(&o, order + (size_t)i * 4, 4);
-        if (o < 0 || o >= t->n_train) { sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad data order"); return -1; }
+        if (o < 0 || o >= t->n_train) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad data order");
     }
-    if (hdr[0] < 0 || hdr[2] < 0 || hdr[2] > t->n_train) { sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad step or position"); return -1; }
-    if (sp_optim_state_load(&t->opt, ck + need, (size_t)osz, err)) return -1;
+    if (hdr[0] < 0 || hdr[2] < 0 || hdr[2] > t->n_train) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad step or position");
+    sp_status st = sp_optim_state_load(&t->opt, ck + need, (size_t)osz, err);
+    if (st) return st;
     memcpy(t->ad->params, params, (size_t)np * 4);
     memcpy(t->best, best, (size_t)np * 4);
     memcpy(t->order, order, (size_t)t->n_train * 4);
@@ -649,5 +573,5 @@ int32_t sp_tuner_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *e
     t->best_eval = best_eval;
     t->has_prev = 0;
     snprintf(t->report, sizeof(t->report), "{\"step\":%d,\"total_steps\":%d,\"resumed\":true}", t->step, t->total_steps);
-    return 0;
+    return SP_OK;
 }

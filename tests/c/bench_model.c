@@ -2,7 +2,7 @@
  *   emcc -O3 -msimd128 --profiling-funcs [-pthread -sPTHREAD_POOL_SIZE=2] -Isrc $(find src -name '*.c') \
  *        tests/c/bench_model.c -o /tmp/bm.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node [--cpu-prof] /tmp/bm.js PRESET TYPE PHASE [threads] [reps] [chunk] [wall]
- * PRESET: stories15M | stories110M | smollm-135m; TYPE: F32 | Q8_0 | Q4_0 | F16;
+ * PRESET: a name of src/model/presets.c (stories15M, ...); TYPE: F32 | Q8_0 | Q4_0 | F16;
  * PHASE: prefill | decode | train | all; [chunk] LM head rows per product (32); "wall" times 1 thread by wall clock too. Prints the best time of `reps` runs of the phase
  * (128-token prompt, 64 decoded tokens, training batch 4 x 128) - the same work as sp_bench_json. */
 #include <stdio.h>
@@ -10,7 +10,9 @@
 #include <string.h>
 #include "api/softprompt.h"
 #include "kernels/probe.h"
+#include "model/presets.h"
 #include "model/transformer.h"
+#include "next_token.h"
 
 /* With threads 1 the figures use process CPU time (robust on a loaded machine); else wall time. */
 #ifdef __EMSCRIPTEN__
@@ -23,21 +25,13 @@ static double cpu_ms(void) { return (double)clock() * 1e3 / CLOCKS_PER_SEC; }
 static int use_cpu = 0;
 static double now_ms(void) { return use_cpu ? cpu_ms() : sp_now_ms(); }
 
-typedef struct { const char *name; int32_t dim, layers, heads, kv_heads, hidden, vocab; } preset;
-static const preset PRESETS[] = {
-    {"stories15M", 288, 6, 6, 6, 768, 32000},
-    {"stories110M", 768, 12, 12, 12, 2048, 32000},
-    {"smollm-135m", 576, 30, 9, 3, 1536, 49152},
-};
 
 int main(int argc, char **argv) {
     const char *pname = argc > 1 ? argv[1] : "stories15M", *tname = argc > 2 ? argv[2] : "F32";
     const char *phase = argc > 3 ? argv[3] : "all";
     int threads = argc > 4 ? atoi(argv[4]) : 1, reps = argc > 5 ? atoi(argv[5]) : 3;
     use_cpu = threads == 1 && !(argc > 7 && strcmp(argv[7], "wall") == 0);
-    const preset *p = NULL;
-    for (size_t i = 0; i < sizeof(PRESETS) / sizeof(PRESETS[0]); i++)
-        if (strcmp(PRESETS[i].name, pname) == 0) p = &PRESETS[i];
+    const sp_preset *p = sp_preset_find(pname);
     if (!p) { fprintf(stderr, "unknown preset %s\n", pname); return 2; }
     uint32_t type = strcmp(tname, "Q8_0") == 0 ? SP_DTYPE_Q8_0 : strcmp(tname, "Q4_0") == 0 ? SP_DTYPE_Q4_0 :
                     strcmp(tname, "F16") == 0 ? SP_DTYPE_F16 : SP_DTYPE_F32;
@@ -45,11 +39,9 @@ int main(int argc, char **argv) {
     sp_engine *eng = sp_engine_create(threads, &err);
     if (!eng) { fprintf(stderr, "%s\n", err.msg); return 1; }
     if (sp_engine_threads(eng) != threads) fprintf(stderr, "note: the pool has %d threads\n", sp_engine_threads(eng));
-    sp_config c = {0};
-    c.dim = p->dim; c.n_layers = p->layers; c.n_heads = p->heads; c.n_kv_heads = p->kv_heads; c.hidden_dim = p->hidden;
-    c.vocab_size = p->vocab; c.ctx_len = 2048; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_ADJACENT; c.tied = 1;
-    sp_model *m = sp_model_random(eng, &c, type, 42, pname, &err);
+    sp_model *m = sp_model_random(eng, &p->cfg, type, 42, pname, &err);
     if (!m) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    const sp_config c = m->cfg;
     const int32_t n_prompt = 128, n_decode = 64, B = 4, T = 128;
     const int32_t chunk = argc > 6 ? atoi(argv[6]) : 32;
     int32_t ids[128];
@@ -64,10 +56,10 @@ int main(int argc, char **argv) {
             sp_gen *g = sp_gen_create(m, NULL, ids, n_prompt, "{\"max_tokens\":80,\"temperature\":0,\"stop_at_eos\":false}", &err);
             if (!g) { fprintf(stderr, "%s\n", err.msg); return 1; }
             double t0 = now_ms(), c0 = cpu_ms();
-            sp_gen_next(g, &err);
+            next_token(g, &err);
             double t1 = now_ms(), c1 = cpu_ms();
             if (do_dec)
-                for (int32_t i = 0; i < n_decode; i++) sp_gen_next(g, &err);
+                for (int32_t i = 0; i < n_decode; i++) next_token(g, &err);
             double t2 = now_ms(), c2 = cpu_ms();
             sp_gen_free(g);
             if (t1 - t0 < bp) { bp = t1 - t0; cp = c1 - c0; }

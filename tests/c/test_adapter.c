@@ -6,6 +6,7 @@
 #include "check.h"
 #include "tiny_tokenizer.h"
 #include "train/adapter.h"
+#include "api/softprompt.h"
 #include "readers/json.h"
 #include "readers/safetensors.h"
 
@@ -20,9 +21,12 @@
 static float embd[V * D];          /* (V, D) F32 table */
 static sp_block_q8_0 embd_q8[V * D / SP_QK];
 static sp_arena tok_arena;
+static sp_engine eng; /* kernels only: the embedding rows are read with mat_row */
 
 static void make_model(sp_model *m, int rope_style, int q8) {
     memset(m, 0, sizeof(*m));
+    eng.k = sp_kernels_get(SP_ISA_BEST);
+    m->eng = &eng;
     m->cfg.dim = D;
     m->cfg.n_layers = NL;
     m->cfg.n_heads = NH;

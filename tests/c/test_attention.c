@@ -15,6 +15,7 @@
 #include "api/softprompt.h"
 #include "kernels/attention.h"
 #include "model/transformer.h"
+#include "next_token.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -389,7 +390,7 @@ static void test_chunked_prefill(int32_t threads) {
     sp_model *m = sp_model_random(eng, &c, SP_DTYPE_F32, 8, "t", &err);
     CHECK(m != NULL);
     const int32_t T = 100;
-    CHECK(sp_acts_bytes(&m->cfg, 1, T, T + 1, 1, 0, 1) > m->weight_bytes / 16); /* so the prompt is chunked */
+    CHECK(sp_acts_bytes(&m->cfg, 1, T, T + 1, 1, 0) > m->weight_bytes / 16); /* so the prompt is chunked */
     int32_t ids[100];
     sp_rng rng;
     sp_rng_seed(&rng, 4);
@@ -404,12 +405,12 @@ static void test_chunked_prefill(int32_t threads) {
     sp_lm_head_row(m, a.xf + (size_t)(T - 1) * c.dim, want, 0);
     sp_gen *g = sp_gen_create(m, NULL, ids, T, "{\"max_tokens\":2,\"temperature\":0}", &err);
     CHECK(g != NULL);
-    const int32_t next = sp_gen_next(g, &err);
+    const int32_t next = next_token(g, &err);
     CHECK(next >= 0);
     CHECK(memcmp(sp_gen_logits(g), want, sizeof(float) * 1000) == 0);
     /* a decoded token after the chunks (decode attention: the heads walk the past rows in blocks)
      * gives bitwise the last row of one forward over the prompt and that token */
-    CHECK(sp_gen_next(g, &err) >= 0);
+    CHECK(next_token(g, &err) >= 0);
     int32_t ids2[101];
     memcpy(ids2, ids, sizeof(ids));
     ids2[T] = next;
@@ -429,7 +430,7 @@ static void test_chunked_prefill(int32_t threads) {
         if (run) m->decode_order = run; /* 1: rows in order, 2: streams */
         g = sp_gen_create(m, NULL, ids, 8, "{\"max_tokens\":14,\"temperature\":0,\"stop_at_eos\":false}", &err);
         CHECK(g != NULL);
-        for (int i = 0; i < 14; i++) toks[run][i] = sp_gen_next(g, &err);
+        for (int i = 0; i < 14; i++) toks[run][i] = next_token(g, &err);
         if (run == 0) CHECK(m->decode_order == 1 || m->decode_order == 2);
         last[run] = sp_arena_alloc(&ar, sizeof(float) * 1000);
         memcpy(last[run], sp_gen_logits(g), sizeof(float) * 1000);

@@ -14,6 +14,7 @@
 #include "readers/safetensors.h"
 #include "check.h"
 #include "files.h"
+#include "next_token.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static int load(const char *cfg, size_t cn, const uint8_t *st, size_t n, const c
         if (k > 0) {
             sp_gen *g = sp_gen_create(m, NULL, ids, k < 64 ? k : 64, "{\"max_tokens\":2,\"temperature\":0}", e);
             if (g) {
-                while (sp_gen_next(g, e) >= 0) {}
+                while (next_token(g, e) >= 0) {}
                 sp_gen_free(g);
             }
         }
@@ -174,7 +175,7 @@ int main(void) {
         sp_gen *gen = sp_gen_create(m, NULL, ids, k, "{\"max_tokens\":16,\"temperature\":0,\"stop_at_eos\":false}", e);
         CHECK(gen != NULL);
         for (int i = 0; gen && i < 16; i++) {
-            int32_t id = sp_gen_next(gen, e);
+            int32_t id = next_token(gen, e);
             CHECK_MSG(id == (int32_t)want->items[i].number, "token %d: %d, recorded %d", i, id, (int)want->items[i].number);
         }
         sp_gen_free(gen);

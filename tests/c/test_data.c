@@ -6,6 +6,7 @@
 #include "files.h"
 #include "train/data.h"
 #include "readers/json.h"
+#include "json_write.h"
 #include "model/model.h"
 #include "api/softprompt.h"
 

@@ -3,6 +3,7 @@
  * at every byte, huge counts refused without allocating, and the two real GGUF files. */
 #include "readers/gguf.h"
 #include "readers/json.h"
+#include "json_write.h"
 #include "tensor.h"
 #include "check.h"
 #include "files.h"

@@ -1,6 +1,7 @@
 /* test_json.c - the JSON parser (valid documents, escapes, every error path, depth,
  * numbers) and the sp_buf writer helpers (round trip through the parser). */
 #include "readers/json.h"
+#include "json_write.h"
 #include "check.h"
 
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 #include "api/softprompt.h"
 #include "model/model.h"
 #include "readers/json.h"
+#include "next_token.h"
 
 #include <math.h>
 
@@ -48,7 +49,7 @@ static int32_t *run_greedy(sp_model *m, const char *prompt, int32_t n_new, int32
     if (!g) return NULL;
     int32_t *out = (int32_t *)calloc((size_t)n_new, sizeof(int32_t));
     for (int32_t i = 0; i < n_new; i++) {
-        int32_t t = sp_gen_next(g, &err);
+        int32_t t = next_token(g, &err);
         if (i == 0) memcpy(top_logits, sp_gen_logits(g), sizeof(float) * (size_t)m->cfg.vocab_size);
         if (t < 0) { out[i] = -1; break; }
         out[i] = t;
@@ -96,10 +97,10 @@ int main(void) {
         sp_gen *g = sp_gen_create(m, NULL, ids, np, "{\"max_tokens\":40,\"temperature\":0.9,\"top_k\":40,\"top_p\":0.9,\"seed\":42}", &err);
         CHECK(g != NULL);
         for (int32_t i = 0; g && i < 40; i++) {
-            int32_t t = sp_gen_next(g, &err);
+            int32_t t = next_token(g, &err);
             CHECK_MSG(t == sampled[i], "seeded sampling step %d: %d vs recorded %d", i, t, sampled[i]);
         }
-        CHECK(g && sp_gen_next(g, &err) == -1);
+        CHECK(g && next_token(g, &err) == -1);
         sp_gen_free(g);
     }
     sp_model_free(m);

@@ -26,6 +26,7 @@
 #include "train/adapter.h"
 #include "train/data.h"
 #include "readers/json.h"
+#include "next_token.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ static int32_t greedy(sp_model *m, sp_adapter *ad, const char *prompt, int32_t *
     if (!g) return 0;
     int32_t k = 0;
     for (;;) {
-        int32_t t = sp_gen_next(g, &err);
+        int32_t t = next_token(g, &err);
         if (k == 0) memcpy(logits0, sp_gen_logits(g), sizeof(float) * (size_t)m->cfg.vocab_size);
         CHECK_MSG(t >= -1, "sp_gen_next: %s", err.msg);
         if (t < 0) break;
@@ -532,7 +533,7 @@ static void test_cycles(sp_engine *eng, sp_model *m) {
             uint8_t *ck = sp_tuner_checkpoint(t, &n, &err);
             int32_t ids[2] = {1, 5};
             sp_gen *g = sp_gen_create(m, a, ids, 2, "{\"max_tokens\":8}", &err);
-            fails += !a || !ck || !g || sp_gen_next(g, &err) < -1;
+            fails += !a || !ck || !g || next_token(g, &err) < -1;
             sp_gen_free(g);
             sp_free(ck);
             sp_adapter_free(a);

@@ -6,6 +6,7 @@
 #define SP_TINY_TOKENIZER_H
 #include <string.h>
 #include "readers/json.h"
+#include "json_write.h"
 
 /* ---- a tiny character-level tokenizer.json: <unk> <s> </s>, 256 byte pieces, ▁ and a..z, no merges ---- */
 #define ID_BOS 1

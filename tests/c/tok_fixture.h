@@ -8,6 +8,7 @@
 #define SP_TOK_FIXTURE_H
 
 #include "readers/json.h"
+#include "json_write.h"
 
 #include <stdio.h>
 #include <string.h>

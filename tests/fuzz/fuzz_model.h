@@ -90,9 +90,10 @@ static void fuzz_model_use(sp_model *m) {
                 FUZZ_FAIL("model: generation refused (%s) though the context of %lld holds it", e.msg, (long long)ctx);
         } else {
             for (int k = 0; k < 4; k++) {
-                int32_t t = sp_gen_next(g, &e);
-                if (t == -2) { fuzz_model_check_error(&e, "gen_next"); break; }
-                if (t == -1) break;
+                const int32_t r = sp_gen_next(g, &e);
+                if (r < 0) { fuzz_model_check_error(&e, "gen_next"); break; }
+                if (r == 0) break;
+                const int32_t t = sp_gen_token(g);
                 if (t < 0 || t >= vocab) FUZZ_FAIL("model: generated id %d outside the vocabulary of %lld", t, (long long)vocab);
                 char piece[64];
                 (void)sp_token_piece(m, -1, t, piece, (int32_t)sizeof(piece));

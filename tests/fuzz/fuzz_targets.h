@@ -15,6 +15,7 @@
 
 #include "readers/gguf.h"
 #include "readers/json.h"
+#include "json_write.h"
 #include "readers/safetensors.h"
 #include "tensor.h"
 
