@@ -206,7 +206,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     /* probes: one thread, then every thread of the engine at once (the roof of a multi-thread row) */
     if (probes) {
         double peak = sp_probe_peak_gflops(secs), copy = sp_probe_copy_gbs(NULL, 0, secs), read = sp_probe_read_gbs(0, secs);
-        probe_job pj = {secs, {0}};
+        probe_job pj = {.secs = secs};
         const int32_t th = sp_pool_threads(eng->pool) < 64 ? sp_pool_threads(eng->pool) : 64;
         double peak_all = peak, copy_all = copy;
         if (th > 1) {

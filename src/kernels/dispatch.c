@@ -60,10 +60,6 @@ const sp_kernels *sp_kernels_get(sp_isa isa) {
     return NULL;
 }
 
-/* Below this many multiply-adds a product runs on the calling thread: waking workers
- * costs more than it saves. */
-#define SP_PAR_MIN_MACS (1 << 17)
-
 typedef struct {
     const sp_kernels *k;
     float *out;        /* y (n, rows) or dx (n, cols) */
@@ -124,7 +120,7 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
         k->matmul(y, x, w, n, 0, w->rows);
         return;
     }
-    mm_job j = {k, y, x, w, n, split_chunk(w->rows, threads, 12), w->rows, 0};
+    mm_job j = {.k = k, .out = y, .in = x, .w = w, .n = n, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN), .total = w->rows};
     sp_pool_run(p, matmul_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }
 
@@ -139,11 +135,11 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
     /* the largest task's share of the work, split by columns and by rows of dy */
     const int32_t cchunk = split_chunk(w->cols, threads, SP_COL_ALIGN), rchunk = split_chunk(n, threads, 4);
     if ((double)rchunk / n < (double)cchunk / w->cols) {
-        mm_job j = {k, dx, dy, w, n, rchunk, n, 0};
+        mm_job j = {.k = k, .out = dx, .in = dy, .w = w, .n = n, .chunk = rchunk, .total = n};
         sp_pool_run(p, matmul_dx_rows_task, &j, (n + rchunk - 1) / rchunk);
         return;
     }
-    mm_job j = {k, dx, dy, w, n, cchunk, w->cols, 0};
+    mm_job j = {.k = k, .out = dx, .in = dy, .w = w, .n = n, .chunk = cchunk, .total = w->cols};
     sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
 }
 
@@ -155,6 +151,7 @@ void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x,
         k->matvec_decode(y, x, w, 0, w->rows, streams);
         return;
     }
-    mm_job j = {k, y, x, w, 1, split_chunk(w->rows, threads, 12), w->rows, streams};
+    mm_job j = {.k = k, .out = y, .in = x, .w = w, .n = 1, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN), .total = w->rows,
+                .streams = streams};
     sp_pool_run(p, matvec_decode_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
 }

@@ -143,4 +143,11 @@ float sp_expf(float x);
  * or 0 if t is unsupported or n is not a multiple of the block size. */
 size_t sp_quantize_row(uint32_t t, void *dst, const float *src, int64_t n);
 
+/* Below this many multiply-adds a product (or an attention pass) runs on the calling thread:
+ * waking workers costs more than it saves. */
+#define SP_PAR_MIN_MACS (1 << 17)
+/* A product split over threads gives each task a multiple of this many rows: whole 3-row GEMM
+ * panels and whole 4-row matvec tiles (lcm(3, 4)). */
+#define SP_ROW_ALIGN 12
+
 #endif

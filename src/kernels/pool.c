@@ -44,9 +44,8 @@ struct sp_pool {
 #define SP_POOL_SPIN_MS 0.1
 /* The window is timed, not counted: a counted window lasted a different time in different
  * engines of one page or process (under V8 the same loop's speed depends on how it was tiered)
- * and fell below the gap between two products in some of them. Measured, stories15M Q8_0
- * 2-thread decode in one page: 1030 tok/s in its first engines, 750 in those after a
- * single-thread engine; timed, 1080-1110 in all. The clock is read every 64 iterations. */
+ * and fell below the gap between two products in some of them (README, bench notes). The clock
+ * is read every 64 iterations. */
 static void spin(const int32_t *v, int32_t x, int until_equal) { /* while *v == x, or until it is */
     const double end = sp_now_ms() + SP_POOL_SPIN_MS;
     for (;;) {

@@ -20,10 +20,8 @@ double sp_probe_peak_gflops(double seconds);
 #define SP_PROBE_COPY_BYTES ((size_t)256 << 20) /* per buffer: 512 MiB touched */
 #define SP_PROBE_READ_BYTES ((size_t)512 << 20)
 
-/* One thread moves more bytes per second the more sequential streams it has going at once:
- * measured here (Node, one thread, 1 / 2 / 4 / 8 / 16 interleaved streams), a copy of 256 MiB
- * 11.4 / 12.9 / 13.8 / 14.7 / 13.6 GB/s and a read of 512 MiB 10.6 / 12.3 / 13.9 / 14.8 / 14.3.
- * The memory probes alternate passes of 1 and SP_PROBE_STREAMS streams (per thread, in each
+/* One thread moves more bytes per second the more sequential streams it has going at once
+ * (README, bench notes). The memory probes alternate passes of 1 and SP_PROBE_STREAMS streams (per thread, in each
  * call of SP_PROBE_PIECE bytes) and report the best pass: the roof that the decode kernels, which
  * read their rows in streams (wasmsimd.h, "Streams"), are measured against. */
 #define SP_PROBE_STREAMS 8

@@ -117,14 +117,9 @@ static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t 
 
 /* Streams (matvec_decode's streams = 1): decoding reads each weight once, from memory, and one
  * thread reads memory faster the more sequential streams it has going at once (the hardware
- * prefetcher follows each). Measured on this machine, one thread reading 512 MiB in 1 / 2 / 4 /
- * 8 / 16 interleaved streams: 10.6 / 12.3 / 13.9 / 14.8 / 14.3 GB/s. So the decode kernels below
- * take their rows from far-apart chunks of [row0, row1): row r of each chunk in one step, each
- * chunk read in order. Throwaway measurements, one thread, Node, the decode matrices of
- * stories110M alone: Q8_0 6.8 GB/s with the rows in order (and loads of the next rows ahead of
- * their use, the software prefetch this replaced) -> 11.4 GB/s from 8 chunks -> 14.8 from 16;
- * F32 10.1 -> 13.6 from 8 chunks (16, as two calls of 8 or one of 16, no better). Each row keeps
- * the formula of the in-order kernels, so y has the same bits either way. */
+ * prefetcher follows each; README, bench notes). So the decode kernels below take their rows
+ * from far-apart chunks of [row0, row1): row r of each chunk in one step, each chunk read in
+ * order. Each row keeps the formula of the in-order kernels, so y has the same bits either way. */
 #define SP_STREAMS_Q 16  /* chunks (rows per step) of the quantized decode kernels */
 #define SP_STREAMS_F32 8 /* of the f32 one */
 

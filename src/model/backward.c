@@ -170,7 +170,7 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
                        att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np};
     const int32_t units = B * c->n_kv_heads;
     const double work = 4.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
-    sp_pool_run(units > 1 && work >= (1 << 17) ? pool : NULL, attn_backward_task, &ac, units);
+    sp_pool_run(units > 1 && work >= SP_PAR_MIN_MACS ? pool : NULL, attn_backward_task, &ac, units);
     for (int32_t which = 0; which < 2; which++) { /* d past += sum over sequences, in b order */
         float *src = which ? dpv : dpk, *dst = which ? dpast_v : dpast_k;
         if (!src) continue;

@@ -251,9 +251,7 @@ static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
  * Here the heads of a task go through the past rows together, ATTN_DEC_ROWS rows at a time, so
  * each block of rows is read from memory once and then served from cache. The kernels and each
  * element's order of operations are those of attn_forward_unit (qk is per element; av adds its
- * terms to o in key order, block after block): the same bits.
- * Measured (bench, stories110M Q8_0, 1 thread, decode tok/s): after 768 prompt tokens
- * 40.9 -> 48.8, after 128 about +2%. */
+ * terms to o in key order, block after block): the same bits. */
 #define ATTN_DEC_ROWS 32
 
 static void attn_decode_task(const attn_ctx *c, int32_t task, int32_t n_tasks) {
@@ -359,7 +357,7 @@ static void mm(sp_pool *pool, const sp_kernels *k, float *y, const float *x, con
 static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int32_t n, int32_t count, float *const *ys,
                          const sp_mat *const *ws, int decode) {
     const int32_t threads = sp_pool_threads(pool);
-    mm_group g = {k, x, n, count, 0, 0, n == 1 ? decode : 0, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
+    mm_group g = {.k = k, .x = x, .n = n, .count = count, .decode = n == 1 ? decode : 0};
     double macs = 0.0;
     for (int32_t i = 0; i < count; i++) {
         g.y[i] = ys[i];
@@ -368,12 +366,12 @@ static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int
         macs += (double)n * ws[i]->rows * ws[i]->cols;
     }
     if (n <= 0) return;
-    if (threads <= 1 || macs < (1 << 17)) { /* sp_matmul's own rule: not worth waking the pool */
+    if (threads <= 1 || macs < SP_PAR_MIN_MACS) { /* sp_matmul's own rule: not worth waking the pool */
         for (int32_t i = 0; i < count; i++) mm(NULL, k, ys[i], x, ws[i], n, g.decode);
         return;
     }
     g.chunk = (g.total + threads - 1) / threads;
-    g.chunk = (g.chunk + 11) / 12 * 12; /* whole 3-row panels and 4-row matvec tiles */
+    g.chunk = (g.chunk + SP_ROW_ALIGN - 1) / SP_ROW_ALIGN * SP_ROW_ALIGN;
     sp_pool_run(pool, mm_group_task, &g, (g.total + g.chunk - 1) / g.chunk);
 }
 
@@ -435,7 +433,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     float *att = a->keep_att ? a->att + s * (size_t)B * c->n_heads * T * S : NULL;
 
     /* attention block */
-    rows_ctx rc = {m, x, L->attn_norm, a->xn, rstd1, NULL, NULL, NULL, NULL, dim};
+    rows_ctx rc = {.m = m, .x = x, .w = L->attn_norm, .out = a->xn, .rstd = rstd1, .cols = dim};
     sp_par_rows(pool, (int32_t)rows, 4.0 * dim, rmsnorm_rows, &rc);
     {
         float *ys[3] = {q, kk, v};
@@ -451,7 +449,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     mm(pool, k, a->xn, ao, &L->wo, (int32_t)rows, decode); /* xn reused as the block output */
 
     /* feed-forward block: xmid = x + ao·Woᵀ ; xn = rmsnorm(xmid) (row by row, so xn may be both) */
-    rows_ctx r2 = {m, x, L->ffn_norm, a->xn, rstd2, a->xn, xmid, NULL, NULL, dim};
+    rows_ctx r2 = {.m = m, .x = x, .w = L->ffn_norm, .out = a->xn, .rstd = rstd2, .r = a->xn, .xsum = xmid, .cols = dim};
     sp_par_rows(pool, (int32_t)rows, 5.0 * dim, residual_rows, &r2);
     {
         float *ys[2] = {gate, up};
@@ -459,10 +457,10 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
         matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws, decode);
     }
     float *hb = a->hb ? a->hb : gate; /* inference keeps no gate for a backward: in place */
-    rows_ctx r3 = {m, NULL, NULL, hb, NULL, NULL, NULL, gate, up, hid};
+    rows_ctx r3 = {.m = m, .out = hb, .g = gate, .u = up, .cols = hid};
     sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
     mm(pool, k, a->xn, hb, &L->w_down, (int32_t)rows, decode);
-    rows_ctx r4 = {m, xmid, NULL, NULL, NULL, a->xn, xo, NULL, NULL, dim};
+    rows_ctx r4 = {.m = m, .x = xmid, .r = a->xn, .xsum = xo, .cols = dim};
     sp_par_rows(pool, (int32_t)rows, 1.0 * dim, residual_rows, &r4);
 }
 
@@ -472,7 +470,8 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
     if (x0 != a->x) memcpy(a->x, x0, sizeof(float) * rows * c->dim);
     acts_rope(c, a, T, past ? past->n_past : 0);
     for (int32_t l = 0; l < c->n_layers; l++) sp_layer_forward(m, a, l, B, T, past);
-    rows_ctx rc = {m, a->x + (size_t)XSLOT(a, c->n_layers) * rows * c->dim, m->out_norm, a->xf, a->rstdf, NULL, NULL, NULL, NULL, c->dim};
+    rows_ctx rc = {.m = m, .x = a->x + (size_t)XSLOT(a, c->n_layers) * rows * c->dim, .w = m->out_norm, .out = a->xf, .rstd = a->rstdf,
+                   .cols = c->dim};
     sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_rows, &rc);
 }
 
@@ -521,7 +520,8 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
         /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */
-        head_ctx hc = {m->eng->k, logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale};
+        head_ctx hc = {.ak = m->eng->k, .logits = logits, .targets = targets + i0, .loss = (unsigned char *)xg, .V = V, .grad = dxf != NULL,
+                       .scale = scale};
         sp_par_rows(m->eng->pool, nc, 8.0 * V, head_rows, &hc);
         for (int32_t i = 0; i < nc; i++) { /* summed in row order: the same for any thread count */
             double li;

@@ -138,7 +138,8 @@ int32_t sp_generator_last(const sp_gen *g) { return g ? g->last : -1; }
 /* Run T rows starting at cache position g->pos; with want_logits, leaves the last row's logits. */
 static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) {
     const sp_config *c = &g->m->cfg;
-    sp_past past = {g->cache_k, g->cache_v, (int64_t)g->cap * c->kv_dim, g->pos, g->cache_k, g->cache_v};
+    sp_past past = {.k = g->cache_k, .v = g->cache_v, .layer_stride = (int64_t)g->cap * c->kv_dim, .n_past = g->pos,
+                    .cache_k = g->cache_k, .cache_v = g->cache_v};
     sp_forward(g->m, &g->acts, x0, 1, T, &past);
     if (want_logits) sp_lm_head_row(g->m, g->acts.xf + (size_t)(T - 1) * c->dim, g->logits, g->acts.decode_streams);
     g->pos += T;
