@@ -471,7 +471,7 @@ function adviseModel() {
     describePick();
     loadModelFrom('url', need.url);
   });
-  box.replaceChildren(`${ex.title}: ${S.modelMeta.name} is too small to learn this task (trained with these settings, its answers stay near chance and it does not stop after them). ${need.label.split(' (')[0]} learns it. `, use);
+  box.replaceChildren(`“${ex.title}”: ${S.modelMeta.name} is too small to learn this task (trained with these settings, its answers stay near chance and it does not stop after them). ${need.label.split(' (')[0]} learns it. `, use);
   box.hidden = false;
   setPageState('advice', 'shown');
 }
@@ -727,6 +727,11 @@ function heldOutCount(n, split) {
 // held-out examples that one answer does not swing it by a third.
 const MIN_EVAL_FOR_ACCURACY = 8;
 
+// Every evaluation scores the whole held-out set; with a big file the eval split would hold out
+// tens of thousands of examples (minutes per evaluation). The page then holds out a seeded
+// sample of this many instead (the rest trains), and says so.
+const EVAL_CAP = 500;
+
 /** Advice that does not block Start: settings that are legal but will not do what one expects. */
 function settingsWarnings(s) {
   const w = [];
@@ -735,6 +740,7 @@ function settingsWarnings(s) {
     const nEval = heldOutCount(n, s.evalSplit);
     const nTrain = n - nEval;
     if (s.batchSize > nTrain) w.push(`A batch of ${s.batchSize} is more than the ${nTrain} training examples: each step sees every example ${s.batchSize > nTrain * 2 ? 'several times' : 'more than once'}, and “epochs” count fast. A batch of ${Math.max(1, Math.min(8, nTrain))} fits.`);
+    if (nEval > EVAL_CAP) w.push(`The eval split holds out ${fmtCount(nEval)} examples; the page evaluates a sample of ${EVAL_CAP} of them, so evaluations stay quick.`);
     if (s.evalSplit > 0 && nEval < 8) w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${nEval < 2 ? ', and no accuracy is shown' : ''}. More data, or a larger eval split, makes it steadier.`);
   }
   if (s.lr > 1) w.push(`A learning rate of ${s.lr} is very high: the loss will likely jump or blow up. Soft prompts train well at 0.01–0.3 with Adam.`);
@@ -892,6 +898,12 @@ async function startTraining(rec = null) {
     evalEvery: s.evalEvery,
     seed: s.seed,
   };
+  const nData = S.data.preview?.count ?? 0;
+  const wantEval = heldOutCount(nData, s.evalSplit);
+  if (!rec && wantEval > EVAL_CAP) {
+    options.evalSplit = EVAL_CAP / nData;
+    $('train-note').textContent = `Held out a sample of ${EVAL_CAP} examples instead of the ${fmtCount(wantEval)} the eval split asks for, so each evaluation takes seconds, not minutes; the others train.`;
+  }
   const data = rec ? rec.data : engineData(S.data.text, S.data.format);
   options.format = data.format;
   const opts = { ...options, data: data.text, checkpointEvery: CHECKPOINT_EVERY };
@@ -905,7 +917,7 @@ async function startTraining(rec = null) {
     await store.saveRunData(dataId, data).catch((e) => console.warn('could not keep the run data in IndexedDB:', e));
   }
   // which metric the held-out set supports (see MIN_EVAL_FOR_ACCURACY)
-  const nEval = heldOutCount(S.data.preview?.count ?? 0, s.evalSplit);
+  const nEval = heldOutCount(nData, options.evalSplit);
   const showAccuracy = isLabelLike(S.data.preview?.labels, S.data.preview?.count ?? 0) && nEval >= MIN_EVAL_FOR_ACCURACY;
   trainError('');
   let job;
