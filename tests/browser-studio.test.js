@@ -95,6 +95,16 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   await waitState('cache', '0');
   assert.notEqual(await focused(), 'BODY');
 
+  // ---- "Choose a folder…": a Hugging Face folder keeps its folder name ----
+  const hf = path.join(tmp, 'TinyStories-656K');
+  fs.mkdirSync(hf);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) fs.copyFileSync(path.join(SHARED, 'models', 'TinyStories-656K', f), path.join(hf, f));
+  await page.setInputFiles('#model-dir', hf);
+  await page.waitForFunction(() => window.__softprompt.model?.format === 'hf', null, { timeout: 120_000 });
+  await waitState('model', 'loaded');
+  assert.match(await page.locator('#model-facts').innerText(), /name\s+TinyStories-656K\b/i);
+  assert.match(await page.locator('#model-status').innerText(), /^TinyStories-656K is ready/);
+
   // ---- data files: binary, empty, TSV, one example ----
   await page.click('button[data-example="who-was-it"]');
   await waitState('data', 'ok');
