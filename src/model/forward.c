@@ -38,8 +38,8 @@ typedef struct {
     int optional;
 } buf_spec;
 
-#define SP_ACTS_BUFS 29 /* entries of acts_table (a new buffer: one entry there, one more here) */
-#define SP_GRADS_BUFS 13 /* of grads_table */
+#define SP_ACTS_BUFS 28 /* entries of acts_table (a new buffer: one entry there, one more here) */
+#define SP_GRADS_BUFS 11 /* of grads_table */
 
 static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots,
                           int32_t keep_att) {
@@ -57,7 +57,6 @@ static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B
     t[n++] = (buf_spec){.p = &a->gate, .a = L, .b = rows, .c = (size_t)c->hidden_dim};
     t[n++] = (buf_spec){.p = &a->up, .a = L, .b = rows, .c = (size_t)c->hidden_dim};
     t[n++] = (buf_spec){.p = &a->rstdf, .a = rows, .b = 1, .c = 1};
-    t[n++] = (buf_spec){.p = &a->xf, .a = rows, .b = (size_t)c->dim, .c = 1};
     t[n++] = (buf_spec){.p = &a->xn, .a = rows, .b = (size_t)c->dim, .c = 1};
     /* pure inference (two x slots): SwiGLU writes into gate, no hb */
     t[n++] = (buf_spec){.p = &a->hb, .a = xs == 2 ? 0 : rows, .b = (size_t)c->hidden_dim, .c = 1, .optional = 1};
@@ -91,9 +90,7 @@ static int32_t grads_table(buf_spec *t, sp_grads *g, const sp_config *c, int32_t
     t[n++] = (buf_spec){.p = &g->dao, .a = rows, .b = (size_t)c->q_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->dk, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->dv, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
-    t[n++] = (buf_spec){.p = &g->dh, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->dgate, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
-    t[n++] = (buf_spec){.p = &g->dup, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->datt, .a = (size_t)B * (size_t)c->n_kv_heads * 4, .b = S, .c = 1};
     t[n++] = (buf_spec){.p = &g->dpast, .a = (size_t)2 * (size_t)B, .b = (size_t)n_past, .c = (size_t)c->kv_dim};
     const size_t qk = sp_cfg_qk_norm(c) ? rows : 0;
@@ -154,6 +151,7 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     if (!table_alloc(t, acts_table(t, a, c, B, T, n_past, n_slots, keep_att), ar))
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for activations (batch %d x %d rows, %zu bytes)", B, T,
                             sp_acts_bytes(c, B, T, n_past, n_slots, keep_att));
+    a->xf = a->xn; /* the final norm's output outlives no layer: the LM head reads it before any other forward */
     return SP_OK;
 }
 
@@ -624,6 +622,12 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 
 /* ---------------------------------------------------------------------------------------------- */
 /* LM head                                                                                        */
+
+int32_t sp_lm_head_chunk(const sp_config *c) {
+    const int32_t V = c->vocab_size > 0 ? c->vocab_size : 1;
+    const int32_t rows = (int32_t)(((int64_t)4 << 20) / V);
+    return rows > 128 ? 128 : rows < 8 ? 8 : rows;
+}
 
 void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t streams) {
     sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output, streams);
