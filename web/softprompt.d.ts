@@ -49,11 +49,24 @@ export interface CreateOptions {
    *  capped at 16). The threaded build is used only when SharedArrayBuffer is usable (cross-origin-isolated
    *  page, or Node); otherwise 1. */
   threads?: number;
-  /** Node only: run the engine in worker_threads (true, default) or in this thread (false).
-   *  In the browser the engine always runs in a Web Worker; false is refused there. */
-  worker?: boolean;
-  /** Where wasm/softprompt*.js|.wasm live. Default: new URL('../wasm/', import.meta.url). */
+  /** Where the engine runs. Browser: left out, softprompt's own module worker (a literal
+   *  new Worker(new URL('./worker.js', import.meta.url)) that Vite and webpack emit); or an
+   *  app-made module Worker running 'softprompt/worker'; or the URL of such a worker script.
+   *  Node: worker_threads (true, default), this thread (false), or a worker script path/URL. */
+  worker?: boolean | string | URL | WorkerLike;
+  /** Where wasm/softprompt*.wasm (and, threaded, softprompt-mt.js and softprompt-mt.worker.js)
+   *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
+   *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
+}
+
+/** A Web Worker as far as softprompt uses it (structural, so no DOM types are needed). */
+export interface WorkerLike {
+  postMessage(message: unknown, transfer?: any[]): void;
+  terminate(): void;
+  onmessage: ((ev: any) => any) | null;
+  onerror: ((ev: any) => any) | null;
+  onmessageerror: ((ev: any) => any) | null;
 }
 
 export interface EngineInfo {
@@ -125,10 +138,12 @@ export type ModelSource =
   | string
   | URL
   | Bytes
-  | { files: HFFiles | File[] | FileList }
+  | { files: HFFiles | FileListLike }
   | { url: string | URL; hf?: boolean }
-  | File[]
-  | FileList;
+  | FileListLike;
+
+/** An array of Files or a FileList (written structurally, so no DOM types are needed). */
+export type FileListLike = File[] | ArrayLike<File>;
 
 export interface LoadProgress {
   /** 'download' (fetching a URL), 'read' (reading a file/Blob), 'load' (the engine parses), 'done'. */

@@ -15,25 +15,10 @@
 
 import { SoftpromptError, ErrorCodes } from './errors.js';
 import { parseData } from './data.js';
+import { IS_NODE, nodeModule, threadsAvailable, toU8, isBytes } from './env.js';
+import { GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS, checkOptionNames } from './worker/schema.js';
 
-export { SoftpromptError, ErrorCodes, parseData };
-
-const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
-  && typeof window === 'undefined';
-
-const SHARED_MEMORY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
-
-/** True when the threaded engine can run here (SharedArrayBuffer, cross-origin isolation in browsers,
- *  and WebAssembly shared memory). */
-export function threadsAvailable() {
-  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
-  if (!IS_NODE && globalThis.crossOriginIsolated !== true) return false;
-  try {
-    return WebAssembly.validate(SHARED_MEMORY_MODULE);
-  } catch {
-    return false;
-  }
-}
+export { SoftpromptError, ErrorCodes, parseData, threadsAvailable };
 
 function err(code, message) {
   return new SoftpromptError(code, message);
@@ -42,33 +27,53 @@ function err(code, message) {
 // ---------------------------------------------------------------- transports
 
 /** A transport: post(msg, transfer), onMessage(fn), onFatal(fn), terminate(), ref(), unref(). */
-async function browserWorkerTransport(workerUrl) {
-  let worker;
-  try {
-    worker = new Worker(workerUrl, { type: 'module', name: 'softprompt' });
-  } catch (e) {
-    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker: ${e?.message ?? e}`);
+
+/** The engine's Web Worker: the app's own Worker, one started from the app's URL, or ours. The
+ *  last is a literal new Worker(new URL('./worker.js', import.meta.url)) so bundlers emit it. */
+function startBrowserWorker(worker) {
+  if (worker && typeof worker === 'object' && !(worker instanceof URL)) {
+    if (typeof worker.postMessage !== 'function' || typeof worker.terminate !== 'function') {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'worker must be a Worker, a worker script URL, or left out');
+    }
+    return worker;
   }
+  if (typeof Worker === 'undefined') throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this environment has no Web Worker');
+  const where = worker === undefined || worker === true ? 'softprompt/worker.js' : String(worker);
+  try {
+    if (worker === undefined || worker === true) {
+      return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'softprompt' });
+    }
+    return new Worker(worker, { type: 'module', name: 'softprompt' });
+  } catch (e) {
+    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker ${where}: ${e?.message ?? e}`);
+  }
+}
+
+function browserWorkerTransport(worker) {
+  const where = worker instanceof URL || typeof worker === 'string' ? String(worker) : '';
+  const w = startBrowserWorker(worker);
   const t = {
-    post: (msg, transfer) => worker.postMessage(msg, transfer || []),
+    post: (msg, transfer) => w.postMessage(msg, transfer || []),
     onMessage: null,
     onFatal: null,
-    terminate: () => worker.terminate(),
+    terminate: () => w.terminate(),
     ref() {},
     unref() {},
   };
-  worker.onmessage = (e) => t.onMessage && t.onMessage(e.data);
-  worker.onmessageerror = () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read'));
-  worker.onerror = (e) => {
+  w.onmessage = (e) => t.onMessage && t.onMessage(e.data);
+  w.onmessageerror = () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read'));
+  w.onerror = (e) => {
     e.preventDefault?.();
-    const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
-    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e.message || 'error while loading the worker script'}${where}`));
+    const at = e.filename ? ` (${e.filename}:${e.lineno})` : where ? ` (${where})` : '';
+    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e.message || 'error while loading the worker script (a 404, a MIME type or a CSP refusal)'}${at}`));
   };
+  // an app-made Worker may have said {ready} before we listened: ask again
+  if (w === worker) w.postMessage({ hello: true });
   return t;
 }
 
 async function nodeWorkerTransport(workerUrl) {
-  const { Worker } = await import('node:worker_threads');
+  const { Worker } = nodeModule('node:worker_threads');
   let worker;
   try {
     worker = new Worker(workerUrl, { workerData: { softprompt: true }, stdout: false, stderr: false });
@@ -96,7 +101,9 @@ async function nodeWorkerTransport(workerUrl) {
 
 /** Node, {worker: false}: the same protocol over a MessageChannel inside this thread. */
 async function inlineTransport() {
-  const { serve } = await import('./worker.js');
+  // Node only: a specifier bundlers do not follow, so a browser bundle does not hold the engine twice
+  const workerModule = './worker.js';
+  const { serve } = await import(/* @vite-ignore */ /* webpackIgnore: true */ workerModule);
   const { port1, port2 } = new MessageChannel();
   const server = serve({
     post: (msg, transfer) => port2.postMessage(msg, transfer || []),
@@ -234,17 +241,6 @@ function isBlob(x) {
   return typeof Blob !== 'undefined' && x instanceof Blob;
 }
 
-function isBytes(x) {
-  return x instanceof ArrayBuffer || ArrayBuffer.isView(x)
-    || (typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer);
-}
-
-function toU8(x) {
-  if (x instanceof Uint8Array) return x;
-  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  return new Uint8Array(x);
-}
-
 /** signal -> throw if already aborted; returns a detach function. */
 function watchSignal(signal, onAbort) {
   if (!signal) return () => {};
@@ -320,8 +316,8 @@ async function describeSource(source, options) {
   if (typeof source === 'string') {
     if (source === '') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'empty model source');
     if (IS_NODE && (!looksLikeUrl(source) || /^file:/i.test(source))) {
-      const { fileURLToPath } = await import('node:url');
-      const { resolve } = await import('node:path');
+      const { fileURLToPath } = nodeModule('node:url');
+      const { resolve } = nodeModule('node:path');
       const p = /^file:/i.test(source) ? fileURLToPath(source) : resolve(source);
       return { kind: 'path', path: p, name: p };
     }
@@ -393,7 +389,6 @@ export class Softprompt {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
       throw err(ErrorCodes.SP_ERR_INVALID_ARG, `threads must be an integer in 1..64 (got ${threads})`);
     }
-    const workerUrl = new URL('./worker.js', import.meta.url);
     let transport;
     let mode = 'worker';
     if (IS_NODE) {
@@ -401,16 +396,14 @@ export class Softprompt {
         transport = await inlineTransport();
         mode = 'inline';
       } else {
-        transport = await nodeWorkerTransport(workerUrl);
+        const here = import.meta.url; // (not a literal new URL(): a browser bundle has its own worker)
+        transport = await nodeWorkerTransport(worker === undefined || worker === true ? new URL('./worker.js', here) : worker);
       }
     } else {
       if (worker === false) {
         throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'in the browser the engine always runs in a Web Worker (worker: false is for Node)');
       }
-      if (typeof Worker === 'undefined') {
-        throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this environment has no Web Worker');
-      }
-      transport = await browserWorkerTransport(workerUrl);
+      transport = browserWorkerTransport(worker);
     }
     const client = new Client(transport);
     try {
@@ -456,6 +449,7 @@ export class Softprompt {
 
   /** Benchmark a random-weight model of a real shape (no download): {model: 'stories15M', type: 'Q8_0'}. */
   async bench(options = {}) {
+    checkOptionNames('bench', options, [...BENCH_OPTIONS, 'model', 'type']);
     const { model, ...rest } = options;
     return await this._client.call('bench', { ...rest, preset: model ?? 'stories15M', model: 0 });
   }
@@ -558,6 +552,7 @@ export class Model {
   }
 
   async bench(options = {}) {
+    checkOptionNames('bench', options, BENCH_OPTIONS);
     return await this._call('bench', { ...options });
   }
 
@@ -598,6 +593,7 @@ class Generation {
     const { signal, onToken, adapter } = options;
     try {
       if (signal?.aborted) throw abortedError('generation');
+      checkOptionNames('generate', options, [...GENERATE_OPTIONS, 'adapter', 'signal', 'onToken']);
       checkAdapter(this._model, adapter);
       const args = {
         maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
@@ -685,9 +681,7 @@ class Generation {
 
 // ---------------------------------------------------------------- tuning
 
-const TUNE_KEYS = ['method', 'virtualTokens', 'initText', 'optimizer', 'lr', 'weightDecay', 'schedule', 'warmup', 'clip',
-  'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format',
-  'memoryMb'];
+const TUNE_KEYS = TUNE_OPTIONS;
 const TUNE_OTHER_KEYS = ['data', 'init', 'resumeFrom', 'signal'];
 
 class TuneJob {
@@ -758,11 +752,7 @@ class TuneJob {
     try {
       if (signal?.aborted) throw abortedError('tuning');
       if (options.data == null) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'tune: options.data is required');
-      for (const k of Object.keys(options)) {
-        if (!TUNE_KEYS.includes(k) && !TUNE_OTHER_KEYS.includes(k)) {
-          throw err(ErrorCodes.SP_ERR_INVALID_ARG, `tune: unknown option '${k}' (known: ${[...TUNE_OTHER_KEYS, ...TUNE_KEYS].join(', ')})`);
-        }
-      }
+      checkOptionNames('tune', options, [...TUNE_OTHER_KEYS, ...TUNE_KEYS]);
       const args = {};
       for (const k of TUNE_KEYS) if (options[k] !== undefined) args[k] = options[k];
       args.data = await dataArg(options.data, 'tune');
@@ -783,9 +773,9 @@ class TuneJob {
             this._emit('eval', ev);
           } else if (p.type === 'checkpoint') {
             this._emit('checkpoint', { step: p.step, bytes: p.bytes });
-          } else if (p.type === 'state') {
-            this._setState(p.state);
           }
+          // ({type: 'state'} echoes a pause()/resume() this job already applied; a late echo
+          // must not undo a newer call, so it is not applied again)
         },
       });
       this._id = id;
