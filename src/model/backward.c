@@ -9,7 +9,6 @@
  * any thread count. */
 #include "transformer.h"
 #include "par.h"
-#include "../kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
@@ -22,7 +21,7 @@
 /* Attention backward, one unit per (sequence b, key/value head): its group of query heads. */
 typedef struct {
     const sp_config *c;
-    const sp_attn_kernels *ak;
+    const sp_kernels *ak;
     const float *q, *k, *v;   /* this layer's (B, T, q_dim / kv_dim) */
     const float *pk, *pv;     /* past rows (n_past, kv_dim), or NULL */
     float *att;               /* (B, H, T, S): probabilities in, d(score) out */
@@ -36,7 +35,7 @@ typedef struct {
 static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
     const attn_bwd_ctx *c = (const attn_bwd_ctx *)vctx;
     const sp_config *cfg = c->c;
-    const sp_attn_kernels *ak = c->ak;
+    const sp_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T, group = H / cfg->n_kv_heads;
     const int32_t b = unit / cfg->n_kv_heads, kvh = unit % cfg->n_kv_heads;
@@ -104,7 +103,7 @@ static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     const int32_t dim = c->m->cfg.dim;
     const size_t o = (size_t)r0 * dim;
-    sp_attn_kernels_for(c->m->eng->k)->rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
+    c->m->eng->k->rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
     if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
 }
@@ -112,7 +111,7 @@ static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
 static void swiglu_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     const size_t o = (size_t)r0 * c->cols;
-    sp_attn_kernels_for(c->m->eng->k)->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (r1 - r0) * c->cols);
+    c->m->eng->k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (r1 - r0) * c->cols);
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
 }
 
@@ -165,7 +164,7 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
         if (dpast_k) dpk = g->dpast;
         if (dpast_v) dpv = g->dpast + (size_t)B * np * kvd;
     }
-    attn_bwd_ctx ac = {c, sp_attn_kernels_for(k), q, kk, v,
+    attn_bwd_ctx ac = {c, k, q, kk, v,
                        np ? past->k + (size_t)l * past->layer_stride : NULL,
                        np ? past->v + (size_t)l * past->layer_stride : NULL,
                        att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np};

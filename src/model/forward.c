@@ -13,7 +13,6 @@
  */
 #include "transformer.h"
 #include "par.h"
-#include "../kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
@@ -135,7 +134,7 @@ void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0) {
 /* RoPE over the rows [r0, r1) of (B, T, ...) q and k: row r takes row r % T of the table */
 typedef struct {
     const sp_config *c;
-    const sp_attn_kernels *ak;
+    const sp_kernels *ak;
     const float *tab;  /* (T, head_dim/2, 2) */
     float *q, *k;      /* (B, T, q_dim), (B, T, kv_dim) */
     int32_t T;
@@ -157,7 +156,7 @@ static void rope_rows(void *vc, int32_t r0, int32_t r1) {
 
 void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32_t B, int32_t T, int32_t sign) {
     const sp_config *c = &m->cfg;
-    rope_ctx rc = {c, sp_attn_kernels_for(m->eng->k), tab, q, k, T, (float)sign};
+    rope_ctx rc = {c, m->eng->k, tab, q, k, T, (float)sign};
     sp_par_rows(m->eng->pool, B * T, 3.0 * (c->q_dim + c->kv_dim), rope_rows, &rc);
 }
 
@@ -175,7 +174,7 @@ static const float *acts_rope(const sp_config *c, sp_acts *a, int32_t T, int32_t
 
 typedef struct {
     const sp_config *c;
-    const sp_attn_kernels *ak;
+    const sp_kernels *ak;
     const float *q, *k, *v;  /* this layer's (B, T, q_dim / kv_dim), after RoPE */
     const float *pk, *pv;    /* this layer's past rows (n_past, kv_dim), or NULL */
     float *att;              /* this layer's (B, H, T, S) probabilities, or NULL */
@@ -188,7 +187,7 @@ typedef struct {
  *   p[t, s] = softmax_s(scale * q_t · k_s) over s <= n_past + t ; ao_t = sum_s p[t, s] v_s */
 static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
     const sp_config *cfg = c->c;
-    const sp_attn_kernels *ak = c->ak;
+    const sp_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T;
     const int32_t tile = unit % c->n_tiles, bh = unit / c->n_tiles, b = bh / H, h = bh % H;
@@ -228,7 +227,7 @@ static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
 
 static void attn_decode_task(const attn_ctx *c, int32_t task, int32_t n_tasks) {
     const sp_config *cfg = c->c;
-    const sp_attn_kernels *ak = c->ak;
+    const sp_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, group = H / cfg->n_kv_heads;
     const int32_t np = c->n_past, S = np + 1;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -276,7 +275,7 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
                          int32_t l, float *att, float *ao, int32_t B, int32_t T) {
     const sp_config *c = &m->cfg;
     const int32_t np = past ? past->n_past : 0;
-    attn_ctx ac = {c, sp_attn_kernels_for(m->eng->k), q, k, v,
+    attn_ctx ac = {c, m->eng->k, q, k, v,
                    np ? past->k + (size_t)l * past->layer_stride : NULL,
                    np ? past->v + (size_t)l * past->layer_stride : NULL,
                    att, att ? NULL : a->scores, ao, B, T, np, (T + 3) / 4, 0};
@@ -363,7 +362,7 @@ typedef struct {
 static void rmsnorm_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
     const int32_t dim = c->m->cfg.dim;
-    sp_attn_kernels_for(c->m->eng->k)->rmsnorm(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim,
+    c->m->eng->k->rmsnorm(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim,
                                                c->w, r1 - r0, dim, c->m->cfg.norm_eps);
 }
 
@@ -374,7 +373,7 @@ static void residual_rows(void *vc, int32_t r0, int32_t r1) {
     const size_t i0 = (size_t)r0 * dim, i1 = (size_t)r1 * dim;
     for (size_t i = i0; i < i1; i++) c->xsum[i] = c->x[i] + c->r[i];
     if (c->w)
-        sp_attn_kernels_for(c->m->eng->k)->rmsnorm(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim,
+        c->m->eng->k->rmsnorm(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim,
                                                    c->m->cfg.norm_eps);
 }
 
@@ -382,7 +381,7 @@ static void residual_rows(void *vc, int32_t r0, int32_t r1) {
 static void swiglu_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
     const size_t i0 = (size_t)r0 * c->cols;
-    sp_attn_kernels_for(c->m->eng->k)->swiglu(c->out + i0, c->g + i0, c->u + i0, (r1 - r0) * c->cols);
+    c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (r1 - r0) * c->cols);
 }
 
 void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32_t T, const sp_past *past) {
@@ -454,7 +453,7 @@ void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32
 }
 
 typedef struct {
-    const sp_attn_kernels *ak;
+    const sp_kernels *ak;
     float *logits;           /* (nc, V) in: logits; out: scale * d loss / d logits */
     const int32_t *targets;  /* (nc) */
     unsigned char *loss;     /* (nc) doubles (unaligned storage) */
@@ -491,7 +490,7 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
         /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */
-        head_ctx hc = {sp_attn_kernels_for(m->eng->k), logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale};
+        head_ctx hc = {m->eng->k, logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale};
         sp_par_rows(m->eng->pool, nc, 8.0 * V, head_rows, &hc);
         for (int32_t i = 0; i < nc; i++) { /* summed in row order: the same for any thread count */
             double li;
