@@ -38,12 +38,13 @@ interface BenchArgs {
 export interface Operations {
   init: [{ threads?: number; wasmBase?: string }, Omit<EngineInfo, 'mode'>, never];
   memory: [Record<string, never>, MemoryInfo, never];
-  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: boolean },
+  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string },
     { model: Handle; info: ModelInfo }, LoadProgress];
   modelInfo: [{ model: Handle }, ModelInfo, never];
   freeModel: [{ model: Handle }, true, never];
   tokenize: [{ model: Handle; text: string; addBos?: boolean }, number[], never];
   detokenize: [{ model: Handle; ids: number[] }, string, never];
+  logits: [{ model: Handle; adapter?: Handle; ids: number[] }, Float32Array, never];
   generate: [{ model: Handle; adapter?: Handle; prompt?: string; ids?: number[] } & SamplingArgs,
     Omit<GenerateResult, 'adapter'>, GeneratedToken];
   tune: [{

@@ -4,6 +4,14 @@
 import { ErrorCodes, fail } from '../errors.js';
 import { now } from '../env.js';
 
+/** A sampling seed when none is given: random, a whole number below 2^53 (exact in JSON and in
+ *  the C side's double), so two calls at temperature > 0 differ; the result reports it. */
+function randomSeed() {
+  const w = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(w);
+  return (w[0] & 0x1fffff) * 2 ** 32 + w[1];
+}
+
 async function generate(ctx, id, args) {
   const m = ctx.getModel(args.model);
   const a = ctx.getAdapter(args.adapter, args.model);
@@ -15,9 +23,10 @@ async function generate(ctx, id, args) {
     else if (typeof args.prompt === 'string') ids = m.model.tokenize(args.prompt, args.addBos !== false);
     else fail(ErrorCodes.SP_ERR_INVALID_ARG, 'generate needs a prompt (text) or ids');
     const maxTokens = args.maxTokens ?? 128;
+    const seed = args.seed ?? randomSeed();
     const t0 = now();
     gen = m.model.startGeneration(ids, {
-      maxTokens, temperature: args.temperature, topK: args.topK, topP: args.topP, seed: args.seed, stopAtEos: args.stopAtEos,
+      maxTokens, temperature: args.temperature, topK: args.topK, topP: args.topP, seed, stopAtEos: args.stopAtEos,
     }, a ? a.adapter : null);
     const tokens = [];
     let text = '';
@@ -38,7 +47,7 @@ async function generate(ctx, id, args) {
     }
     return {
       text, tokens, promptTokens: ids, finishReason: tokens.length >= maxTokens ? 'length' : 'eos',
-      prefillMs, totalMs: now() - t0,
+      seed, prefillMs, totalMs: now() - t0,
     };
   } finally {
     if (gen) gen.free();
@@ -46,7 +55,25 @@ async function generate(ctx, id, args) {
   }
 }
 
+/** Next-token logits after ids (the last position): the prefill of a one-token greedy generation. */
+async function logits(ctx, id, args) {
+  const m = ctx.getModel(args.model);
+  const a = ctx.getAdapter(args.adapter, args.model);
+  const job = ctx.beginJob(id, m, [a]);
+  let gen = null;
+  try {
+    gen = m.model.startGeneration(args.ids, { maxTokens: 1, temperature: 0, stopAtEos: false }, a ? a.adapter : null);
+    gen.next();
+    const out = gen.logits();
+    return { result: out, transfer: [out.buffer] };
+  } finally {
+    if (gen) gen.free();
+    ctx.endJob(job);
+  }
+}
+
 export const ops = {
+  logits,
   tokenize(ctx, id, args) {
     return ctx.getModel(args.model).model.tokenize(args.text, args.addBos !== false);
   },

@@ -36,9 +36,10 @@ async function loadModel(ctx, id, args) {
   let loaded = 0;
   try {
     const source = folderSource(args.source);
-    if (args.cache) {
-      for (const part of source.kind === 'hf' ? Object.values(source.files) : [source]) part.cache = true;
+    if (args.cache && !['cache', 'opfs', 'none'].includes(args.cache)) {
+      fail(ErrorCodes.SP_ERR_INVALID_ARG, `loadModel: cache must be 'cache', 'opfs' or 'none' (got ${args.cache})`);
     }
+    for (const part of source.kind === 'hf' ? Object.values(source.files) : [source]) part.cache = args.cache;
     let model;
     let name = '';
     if (source.kind === 'hf') {
@@ -74,9 +75,12 @@ async function loadModel(ctx, id, args) {
       }
       model = withFile(() => e.loadGgufAt(buf.p, buf.size), opened.name);
     }
-    const h = ctx.addModel(model, name || model.info.name || '');
+    // the base model's id for saved adapters (base_model_name_or_path): the caller's name or hub
+    // repo, else the HF folder's _name_or_path; never a GGUF's display name or architecture
+    const baseName = args.name || name || '';
+    const h = ctx.addModel(model, baseName);
     ctx.progress(id, { status: 'done', loaded, total: loaded });
-    return { model: h, info: model.info };
+    return { model: h, info: model.info, name: baseName };
   } finally {
     job.controller?.abort(); // a download not read to its end (an error) stops here
     ctx.endJob(job);

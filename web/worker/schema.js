@@ -40,12 +40,13 @@ const BENCH = {
 export const OPS = {
   init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?' } },
   memory: { group: 'load', args: {} },
-  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'boolean?' } },
+  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?' } },
   modelInfo: { group: 'load', args: { model: 'handle' } },
   freeModel: { group: 'load', args: { model: 'handle' } },
 
   tokenize: { group: 'generate', args: { model: 'handle', text: 'string', addBos: 'boolean?' } },
   detokenize: { group: 'generate', args: { model: 'handle', ids: 'ids' } },
+  logits: { group: 'generate', args: { model: 'handle', adapter: 'handle?', ids: 'ids' } },
   generate: { group: 'generate', args: { model: 'handle', adapter: 'handle?', prompt: 'string?', ids: 'ids?', ...SAMPLING } },
 
   tune: {

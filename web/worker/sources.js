@@ -3,6 +3,7 @@
 
 import { SoftpromptError, ErrorCodes, fail } from '../errors.js';
 import { IS_NODE, nodeModule, tick, toU8 } from '../env.js';
+import { ModelCache, cacheAvailable, validators, isCurrent } from '../cache.js';
 
 /** A model file opened for reading: {size (-1 when unknown), name, status, chunks: async generator}. */
 export async function openPart(part, job, fetchOptions) {
@@ -64,67 +65,126 @@ export async function openPart(part, job, fetchOptions) {
   fail(ErrorCodes.SP_ERR_INVALID_ARG, `unknown model source kind '${part.kind}'`);
 }
 
+/** Bytes of a body (a Response's or a Blob's), in chunks. */
+async function* bodyChunks(body) {
+  if (typeof body.getReader !== 'function') { // a Blob (OPFS)
+    const step = 8 << 20;
+    for (let off = 0; off < body.size; off += step) yield new Uint8Array(await body.slice(off, Math.min(body.size, off + step)).arrayBuffer());
+    return;
+  }
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    reader.releaseLock?.();
+  }
+}
+
+const RESUME_TRIES = 3;
+
+/** The size a response announces, or -1 (none, or a content encoding). */
+function announcedSize(res) {
+  const len = Number(res.headers.get('content-length'));
+  const encoded = (res.headers.get('content-encoding') || 'identity') !== 'identity';
+  return Number.isFinite(len) && len >= 0 && !encoded && res.headers.has('content-length') ? len : -1;
+}
+
+async function fetchOrFail(url, init, job) {
+  let res;
+  try {
+    res = await fetch(url, { ...init, signal: job.controller.signal });
+  } catch (e) {
+    if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
+    fail(ErrorCodes.SP_ERR_NETWORK, `cannot download ${url}: ${e?.message ?? e}`);
+  }
+  return res;
+}
+
+/**
+ * A URL: from the model cache when it holds the file the server still has (same ETag or
+ * Last-Modified by a HEAD request; offline, the cached copy as is), else downloaded, into the
+ * cache as it arrives. A download cut off half way is resumed with a Range request (If-Range on
+ * the validator) where the server supports ranges, up to RESUME_TRIES times.
+ * part.cache: 'cache' (the Cache API), 'opfs', or 'none'/undefined.
+ */
 async function openUrl(part, job, fetchOptions = {}) {
   const url = part.url;
   job.controller = job.controller || new AbortController();
-  let cache = null;
-  let res = null;
-  let status = 'download';
-  if (part.cache && typeof caches !== 'undefined') {
-    try {
-      cache = await caches.open('softprompt-models');
-      const hit = await cache.match(url);
-      if (hit) {
-        res = hit;
-        status = 'read';
-        cache = null;
+  const store = part.cache && part.cache !== 'none' && cacheAvailable(part.cache) ? new ModelCache(part.cache) : null;
+  if (store) {
+    const hit = await store.get(url).catch(() => null);
+    if (hit) {
+      let current = true; // offline, or a server without HEAD: the copy we have
+      try {
+        const head = await fetch(url, { ...fetchOptions, method: 'HEAD', signal: job.controller.signal });
+        if (head.ok) current = isCurrent(hit.entry, validators(head.headers));
+      } catch {
+        if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
       }
-    } catch {
-      cache = null;
+      if (current) {
+        const body = hit.response ? hit.response.body : hit.blob;
+        return { size: hit.entry.size ?? -1, name: url, status: 'read', cached: true, chunks: () => bodyChunks(body) };
+      }
+      await store.delete(url).catch(() => {});
     }
   }
-  if (!res) {
-    try {
-      res = await fetch(url, { ...fetchOptions, signal: job.controller.signal });
-    } catch (e) {
-      if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
-      fail(ErrorCodes.SP_ERR_NETWORK, `cannot download ${url}: ${e?.message ?? e}`);
-    }
-    if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''} for ${url}`);
-    if (cache && res.body && typeof res.body.tee === 'function') {
-      const [a, b] = res.body.tee();
-      const headers = new Headers(res.headers);
-      cache.put(url, new Response(b, { headers })).catch(() => { /* quota: keep it in memory only */ });
-      res = new Response(a, { headers: res.headers, status: res.status });
-    }
-  }
-  const len = Number(res.headers.get('content-length'));
-  const encoded = (res.headers.get('content-encoding') || 'identity') !== 'identity';
-  const size = Number.isFinite(len) && len >= 0 && !encoded && res.headers.has('content-length') ? len : -1;
+  const res = await fetchOrFail(url, fetchOptions, job);
+  if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''} for ${url}`);
+  const size = announcedSize(res);
+  const v = validators(res.headers);
+  const ranges = /\bbytes\b/i.test(res.headers.get('accept-ranges') || '') && size > 0;
   return {
     size,
     name: url,
-    status,
+    status: 'download',
     chunks: async function* () {
       if (!res.body) {
         yield new Uint8Array(await res.arrayBuffer());
         return;
       }
-      const reader = res.body.getReader();
+      const writer = store && size >= 0 ? await store.writer(url, { size, ...v }).catch(() => null) : null;
+      let stored = false;
+      let got = 0;
+      let tries = 0;
+      let body = res.body;
       try {
         for (;;) {
-          let r;
           try {
-            r = await reader.read();
+            for await (const chunk of bodyChunks(body)) {
+              got += chunk.byteLength;
+              writer?.write(chunk);
+              yield chunk;
+            }
+            break;
           } catch (e) {
             if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
-            fail(ErrorCodes.SP_ERR_NETWORK, `download of ${url} failed: ${e?.message ?? e}`);
+            if (e instanceof SoftpromptError) throw e;
+            if (!ranges || got >= size || tries >= RESUME_TRIES) {
+              fail(ErrorCodes.SP_ERR_NETWORK, `download of ${url} failed after ${got} of ${size < 0 ? '?' : size} bytes`
+                + `${tries ? ` and ${tries} resumed tries` : ''}: ${e?.message ?? e}`);
+            }
+            tries++;
+            await new Promise((r) => setTimeout(r, 200 * 2 ** tries));
+            const headers = { ...(fetchOptions.headers ?? {}), Range: `bytes=${got}-` };
+            if (v.etag || v.lastModified) headers['If-Range'] = v.etag || v.lastModified;
+            const again = await fetchOrFail(url, { ...fetchOptions, headers }, job);
+            const from = /^bytes (\d+)-/.exec(again.headers.get('content-range') || '');
+            if (again.status !== 206 || !from || Number(from[1]) !== got || !again.body) {
+              fail(ErrorCodes.SP_ERR_NETWORK, `download of ${url} failed after ${got} of ${size} bytes, and the server did not resume it (HTTP ${again.status})`);
+            }
+            body = again.body;
           }
-          if (r.done) return;
-          yield r.value;
+        }
+        if (writer && got === size) {
+          await writer.close().catch(() => { /* quota: the model is loaded, just not kept */ });
+          stored = true;
         }
       } finally {
-        reader.releaseLock?.();
+        if (writer && !stored) writer.abort();
       }
     },
   };
