@@ -23,6 +23,16 @@ sp_status sp_opt_float(const sp_json *j, const char *key, float *out, double lo,
     return SP_OK;
 }
 
+/* "seed": a whole number in [0, 2^53 - 1], kept exact (read as a float it would round above 2^24). */
+sp_status sp_opt_seed(const sp_json *j, uint64_t *out, sp_error *err) {
+    const sp_json *v = sp_json_get(j, "seed");
+    if (!v || v->type == SP_JSON_NULL) return SP_OK;
+    if (v->type != SP_JSON_NUMBER || !(v->number >= 0.0 && v->number <= 9007199254740991.0) || v->number != floor(v->number))
+        return sp_error_set(err, SP_ERR_INVALID_ARG, "option seed must be a whole number in [0, 2^53 - 1]");
+    *out = (uint64_t)v->number;
+    return SP_OK;
+}
+
 sp_status sp_opt_string(const sp_json *j, const char *key, const char **out, sp_error *err) {
     const sp_json *v = sp_json_get(j, key);
     if (!v || v->type == SP_JSON_NULL) return SP_OK;

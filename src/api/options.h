@@ -13,6 +13,8 @@ sp_status sp_opt_check_keys(const sp_json *j, const char *const *known, sp_error
 sp_status sp_opt_int(const sp_json *j, const char *key, int32_t *out, int32_t lo, int32_t hi, sp_error *err);
 /* [lo, hi], or (lo, hi] with lo_open. */
 sp_status sp_opt_float(const sp_json *j, const char *key, float *out, double lo, double hi, int lo_open, sp_error *err);
+/* "seed", exact up to 2^53 - 1. */
+sp_status sp_opt_seed(const sp_json *j, uint64_t *out, sp_error *err);
 sp_status sp_opt_string(const sp_json *j, const char *key, const char **out, sp_error *err);
 
 #endif

@@ -19,7 +19,7 @@ static sp_status parse_tune_opts(sp_arena *a, const char *opts_json, int with_in
                                         "eval_split", "eval_every", "patience", "memory_mb", "format", NULL};
     *cfg = SP_TUNE_CONFIG_DEFAULT;
     *max_length = 256;
-    float mem_mb = 1024.0f, seed_f = 0.0f;
+    float mem_mb = 1024.0f;
     const char *method = "prompt", *init = "random", *optimizer = "adam", *schedule = "constant", *fmt = "auto";
     sp_status s;
     sp_json *j = sp_opt_parse(a, opts_json, err);
@@ -34,10 +34,9 @@ static sp_status parse_tune_opts(sp_arena *a, const char *opts_json, int with_in
         (s = sp_opt_float(j, "lr", &cfg->lr, 0.0, 1e6, 1, err)) || (s = sp_opt_float(j, "weight_decay", &cfg->weight_decay, 0.0, 1e6, 0, err)) ||
         (s = sp_opt_float(j, "clip", &cfg->clip, 0.0, 1e12, 0, err)) || (s = sp_opt_float(j, "eval_split", &cfg->eval_split, 0.0, 0.95, 0, err)) ||
         (s = sp_opt_float(j, "memory_mb", &mem_mb, 1.0, 4096.0, 0, err)) ||
-        (s = sp_opt_float(j, "seed", &seed_f, 0.0, 9007199254740991.0, 0, err)))
+        (s = sp_opt_seed(j, &cfg->seed, err)))
         return s;
     cfg->shuffle = sp_json_bool(j, "shuffle", 1);
-    cfg->seed = (uint64_t)seed_f;
     cfg->memory_budget = (size_t)mem_mb * 1024 * 1024;
     if ((s = sp_adapter_method_parse(method, &cfg->method, err)) || (with_init && (s = sp_adapter_init_parse(init, &cfg->init, err))) ||
         (s = sp_optim_kind_parse(optimizer, &cfg->optimizer, err)) || (s = sp_sched_kind_parse(schedule, &cfg->schedule, err)) ||
