@@ -8,6 +8,8 @@ need_apt=()
 command -v emcc >/dev/null 2>&1 || need_apt+=(emscripten)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+# the Unicode Character Database, read by scripts/gen-unicode.js (the generated tables are committed)
+[ -f /usr/share/unicode/UnicodeData.txt ] || need_apt+=(unicode-data)
 if [ "${SP_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi

@@ -325,8 +325,11 @@ test('corrupt: a tokenizer that does not match the model\'s vocabulary', async (
   const tiny = makeTinyHF({ type: 'F32', dim: 16, n_heads: 2, n_kv_heads: 1, hidden_dim: 16, n_layers: 1 });
   await refused(hfSource({ config: tiny.configJson, st: tiny.safetensors, tok: HF.tok }), 'SP_ERR_TOKENIZER', /2048|tokens/, 'a 2048-token tokenizer on a 415-row model');
   assert.ok(smallCfg);
-  for (const [label, text] of [['not JSON', '{"model": '], ['no model', '{"version":"1.0"}'], ['WordPiece', JSON.stringify({ ...tj, model: { type: 'WordPiece', vocab: { a: 0 } } })], ['empty', '']]) {
+  for (const [label, text] of [['not JSON', '{"model": '], ['no model', '{"version":"1.0"}'], ['empty', '']]) {
     await refused(hfSource({ tok: text }), 'SP_ERR_TOKENIZER', null, `tokenizer.json ${label}`);
   }
+  // well-formed but not covered: SP_ERR_UNSUPPORTED naming the JSON path
+  await refused(hfSource({ tok: JSON.stringify({ ...tj, model: { type: 'WordPiece', vocab: { a: 0 } } }) }), 'SP_ERR_UNSUPPORTED',
+    /model\.type 'WordPiece'/, 'tokenizer.json WordPiece');
   await engineStillGood();
 });
