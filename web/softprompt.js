@@ -388,6 +388,12 @@ export class Softprompt {
     };
   }
 
+  /** A tokenizer (and chat template) without model weights: see web/chat.js loadTokenizer. */
+  static async loadTokenizer(source) {
+    const { loadTokenizer } = await import('./chat.js'); // loads @huggingface/jinja only when asked
+    return await loadTokenizer(source);
+  }
+
   static async create(options = {}) {
     const { threads, worker } = options;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
