@@ -17,6 +17,7 @@
 // "softprompt: error: CODE: message", never a stack trace.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -89,15 +90,18 @@ const COMMANDS = {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
     usage: 'bench [--model PATH|stories15M|stories110M|smollm-135m] [--type F32|F16|Q8_0|Q4_0] [--threads N] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
-      + '[--no-probes] [--browser] [--json]\n'
+      + '[--no-probes] [--browser] [--peer] [--json]\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
+      + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
+      + 'same run, on the same GGUF files (the presets then run on the harness\'s random-weight files of their shape), and prints\n'
+      + 'the ratios. The first run installs the harness (npm) and writes its models (python3 with numpy).\n'
       + 'Each model and thread count runs on a fresh engine (so the inference memory is that of a fresh page); timings are\n'
       + 'the best of --repeats runs (default 3; prefill/decode of small models repeat until 4 x --seconds of generation).\n'
       + '--browser also runs the same benchmark in headless Chromium through the\n'
       + 'page\'s Web Worker (scripts/bench-browser.js) and prints the browser figures beside Node\'s.',
     flags: {
       ...COMMON, json: 'bool', type: ['F32', 'F16', 'Q8_0', 'Q4_0'], 'prompt-tokens': 'int', 'decode-tokens': 'int',
-      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', browser: 'bool',
+      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', browser: 'bool', peer: 'bool',
     },
     required: [],
   },
@@ -507,16 +511,23 @@ async function cmdNearest(flags) {
 }
 
 const PRESETS = ['stories15M', 'stories110M', 'smollm-135m'];
-// llama.cpp's wasm build (@wllama/wllama 3.13.0), headless Chromium, this machine (issue 5):
-// tokens/s [1 thread, 2 threads], 128-token prompt, 64 decoded tokens.
-const PEER = {
-  'stories15M F32': { prefill: [1808, 2903], decode: [229, 266] },
-  'stories15M Q8_0': { prefill: [705, 1276], decode: [166, 214] },
-  'stories110M F32': { prefill: [167, 296], decode: [38.7, 53.2] },
-  'stories110M Q8_0': { prefill: [51, 102], decode: [26.0, 42.8] },
-  'smollm-135m Q8_0': { prefill: [40, 77], decode: [22.1, 33.1] },
-};
 const SUITE = [['stories15M', 'F32'], ['stories15M', 'Q8_0'], ['stories110M', 'F32'], ['stories110M', 'Q8_0'], ['smollm-135m', 'Q8_0']];
+
+// The CPU as /proc/cpuinfo names it, e.g. "AMD EPYC (family 25, model 1), 2 logical CPUs": every
+// figure of the bench belongs to one CPU, and the CPUs of these machines change between sessions.
+function cpuModel() {
+  let name = os.cpus()[0]?.model?.trim() || 'unknown CPU';
+  let extra = '';
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k) => info.match(new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
+    name = field('model name') || name;
+    if (field('cpu family') !== undefined) extra = ` (family ${field('cpu family')}, model ${field('model')})`;
+  } catch {
+    // not Linux: os.cpus() names it
+  }
+  return `${name}${extra}, ${os.cpus().length} logical CPUs`;
+}
 
 async function cmdBench(flags) {
   const threadList = flags.threads !== undefined ? [flags.threads] : [1, 2];
@@ -539,16 +550,39 @@ async function cmdBench(flags) {
     checkModelPath(p);
     targets = [{ path: p }];
   }
-  const keyOf = (t, r) => (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
+  // --peer: both engines read the same files. A preset runs on the harness's random-weight GGUF
+  // file of its shape; any other GGUF file is handed to the harness as it is.
+  let peer = null;
+  if (flags.peer) {
+    try {
+      peer = await import('../scripts/bench-peer.js');
+      diag(`${PROG}: the peer harness ${peer.peersDir()} (work folder ${peer.peersWork()})`);
+      await peer.ensurePeerModels(diag);
+    } catch (e) {
+      throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `peer benchmark: ${e?.message ?? e}`);
+    }
+    targets = targets.map((t) => {
+      if (t.preset) {
+        const label = `${t.preset} ${t.type}`, name = peer.PEER_MODELS[label];
+        return name ? { path: peer.peerModelPath(name), label, peer: name, builtin: true } : t;
+      }
+      if (/\.gguf$/i.test(t.path) && fs.statSync(t.path).isFile()) {
+        return { ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') };
+      }
+      return t; // a Hugging Face folder: wllama reads GGUF only
+    });
+  }
+  const keyOf = (t, r) => t.label ?? (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
+  const cpu = cpuModel();
   const report = (runtime, t, r) => {
     const key = keyOf(t, r);
     if (flags.json) {
       const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
-      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, ...extra }) + '\n');
+      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
     } else {
       diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
     }
-    return { key, threads: r.threads, r, runtime };
+    return { key, threads: r.threads, r, runtime, target: t };
   };
   let session = null;
   if (flags.browser) {
@@ -610,8 +644,41 @@ async function cmdBench(flags) {
   } finally {
     if (session) await session.close();
   }
+  // the peer, after softprompt's rows (never at the same time: the cores are shared), same files
+  let peerRun = null;
+  if (peer) {
+    const builtin = [...new Set(targets.filter((t) => t.peer && t.builtin).map((t) => t.peer))];
+    const files = targets.filter((t) => t.peer && !t.builtin).map((t) => ({ name: t.peer, path: t.path }));
+    if (builtin.length || files.length) {
+      await waitForQuiet();
+      diag(`${PROG}: measuring the peer (wllama in headless Chromium) on ${[...builtin, ...files.map((f) => f.name)].join(', ')}`);
+      try {
+        peerRun = await peer.runPeer({
+          builtin, files, threads: threadList, reps: flags.repeats ?? 3, nPrompt: opts.promptTokens ?? 128, nGen: opts.decodeTokens ?? 64, log: diag,
+        });
+      } catch (e) {
+        peerRun = { rows: new Map(), meta: {}, failure: e };
+      }
+      if (peerRun.failure) {
+        diag(`${PROG}: the peer benchmark failed: ${peerRun.failure.message}`);
+        process.exitCode = 1;
+      }
+      for (const row of [...rows, ...browserRows]) row.peer = row.target.peer ? peerRun.rows.get(`${row.target.peer}|${row.threads}`) ?? null : null;
+      if (flags.json) {
+        for (const row of rows) {
+          if (!row.peer) continue;
+          out(JSON.stringify({
+            runtime: 'peer', model: row.target.path, preset: row.target.label, peer_model: row.target.peer, threads: row.threads, cpu,
+            prefill_tok_s: row.peer.prefill, decode_tok_s: row.peer.decode, prefill_tok_s_median: row.peer.prefillMedian,
+            decode_tok_s_median: row.peer.decodeMedian, reps: row.peer.reps, error: row.peer.error, wllama: peerRun.meta.wllamaVersion,
+            llama_cpp: peerRun.meta.libllamaVersion, browser: peerRun.meta.browserVersion,
+          }) + '\n');
+        }
+      }
+    }
+  }
   if (flags.json) return;
-  printBenchTable(rows, flags.browser ? browserRows : null);
+  printBenchTable(rows, flags.browser ? browserRows : null, { cpu, peer: peerRun, repeats: flags.repeats ?? 3 });
 }
 
 // rows measured faster than this get a second pair of fresh engines (see cmdBench)
@@ -633,30 +700,42 @@ function bestRates(a, b) {
 const f1 = (x) => (x == null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const pct = (a, b) => (a > 0 && b > 0 ? `${Math.round((100 * a) / b)}%` : '-');
 const mib = (x) => (x > 0 ? (x / 1048576).toFixed(0) : '-');
+const times = (a, b) => (a > 0 && b > 0 ? `x${(a / b).toFixed(2)}` : '-');
 
 function printTable(table) {
   const w = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
   for (const row of table) out(row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ') + '\n');
 }
 
-function printBenchTable(rows, browserRows) {
-  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'decode tok/s', 'peer', 'decode GB/s', '%copy', 'read GB/s',
-    'train tok/s', 'train GF/s', '%peak', 'inf MiB', 'x(W+KV)', 'peak MiB'];
+// a peer cell: its rate, 'FAILED' when the harness could not run that row, '-' when not measured
+const peerCell = (p, k) => (!p ? '-' : p.error ? 'FAILED' : f1(p[k]));
+
+function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
+  out(`cpu: ${cpu}\n`);
+  const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'x peer', 'decode tok/s', 'peer', 'x peer', 'decode GB/s',
+    '%copy', 'read GB/s', 'train tok/s', 'train GF/s', '%peak', 'inf MiB', 'x(W+KV)', 'peak MiB'];
   const table = [head];
-  for (const { key, threads, r } of rows) {
-    const peer = PEER[key];
-    const i = threads === 1 ? 0 : threads === 2 ? 1 : -1;
+  for (const { key, threads, r, peer: p } of rows) {
     const peak = r.peakGflopsAll ?? r.peakGflops, copy = r.copyGbsAll ?? r.copyGbs; // this row's threads at once
+    const ok = p && !p.error;
     table.push([
       key, String(threads), f1(peak), f1(r.gemmGflops), pct(r.gemmGflops, peak),
-      f1(r.prefillTokS), peer && i >= 0 ? f1(peer.prefill[i]) : '', f1(r.decodeTokS), peer && i >= 0 ? f1(peer.decode[i]) : '',
+      f1(r.prefillTokS), peerCell(p, 'prefill'), ok ? times(r.prefillTokS, p.prefill) : '-',
+      f1(r.decodeTokS), peerCell(p, 'decode'), ok ? times(r.decodeTokS, p.decode) : '-',
       f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.readGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
       mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
     ]);
   }
   printTable(table);
-  out('peer: llama.cpp wasm (@wllama/wllama 3.13.0), headless Chromium, same machine, 128-token prompt, 64 decoded tokens\n');
-  out('peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
+  if (peer) {
+    const m = peer.meta;
+    out(`peer: llama.cpp's wasm build (wllama ${m.wllamaVersion ?? '?'}, llama.cpp ${m.libllamaVersion ?? '?'}) in headless Chromium ${m.browserVersion ?? '?'}, `
+      + `measured in this run on the same GGUF files, after softprompt's rows; both sides the best of ${repeats} repeats; x peer: softprompt / peer\n`);
+  } else {
+    out('peer: not measured in this run (--peer measures llama.cpp\'s wasm build, wllama, on the same files in the same run)\n');
+  }
+  out('128-token prompt and 64 decoded tokens unless --prompt-tokens / --decode-tokens;\n'
+    + 'peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
     + 'the K/V cache rows a decoded token reads, per second; %copy: of the copy-bandwidth probe (same threads);\n'
     + 'read GB/s: a plain streaming read of 512 MiB on one thread (what decoding on one thread can reach); the memory\n'
     + 'probes report the better of 1 and 8 interleaved streams per thread, and are larger than the cache a process\n'
@@ -671,7 +750,7 @@ function printBenchTable(rows, browserRows) {
     if (a && b) speed.push(`${key}: prefill x${(b.prefillTokS / a.prefillTokS).toFixed(2)}, decode x${(b.decodeTokS / a.decodeTokS).toFixed(2)}, train x${(b.trainTokS / a.trainTokS).toFixed(2)}`);
   }
   if (speed.length) out(`2 threads / 1 thread: ${speed.join('; ')}\n`);
-  printTargets(rows, by);
+  printTargets(rows, by, peer);
   if (!browserRows) return;
   const bt = [['model', 'thr', 'prefill node', 'browser', 'b/n', 'decode node', 'browser', 'b/n', 'train node', 'browser', 'b/n',
     'GEMM node', 'browser', 'b/n', 'inf MiB node', 'browser']];
@@ -696,12 +775,15 @@ function printBenchTable(rows, browserRows) {
 }
 
 // The speed targets of the project, checked on this run's figures (ratios measured in the same run).
-function printTargets(rows, by) {
+function printTargets(rows, by, peer) {
   const lines = [];
   const range = (xs) => (xs.length ? `${Math.round(100 * Math.min(...xs))}-${Math.round(100 * Math.max(...xs))}%` : null);
   const check = (name, xs, ok) => {
     const r = range(xs);
     if (r) lines.push(`  ${name}: ${r} (${ok(Math.min(...xs)) ? 'met' : 'NOT met'})`);
+  };
+  const xrange = (name, xs, goal) => {
+    if (xs.length) lines.push(`  ${name}: x${Math.min(...xs).toFixed(2)}-x${Math.max(...xs).toFixed(2)} (${Math.min(...xs) >= goal ? 'met' : 'NOT met'})`);
   };
   const one = rows.filter((x) => x.threads === 1).map((x) => x.r);
   const peak = (r) => r.peakGflopsAll ?? r.peakGflops;
@@ -709,15 +791,34 @@ function printTargets(rows, by) {
   check('training step >= 60% of the probe, 1 thread', one.filter((r) => r.trainGflops > 0 && peak(r) > 0).map((r) => r.trainGflops / peak(r)), (m) => m >= 0.6);
   const ratios = (field) => [...new Set(rows.map((x) => x.key))].map((k) => [by.get(`${k}|1`), by.get(`${k}|2`)])
     .filter(([a, b]) => a && b && a[field] > 0 && b[field] > 0).map(([a, b]) => b[field] / a[field]);
-  const x2 = (name, xs) => { if (xs.length) lines.push(`  ${name}: x${Math.min(...xs).toFixed(2)}-x${Math.max(...xs).toFixed(2)} (${Math.min(...xs) >= 1.7 ? 'met' : 'NOT met'})`); };
-  x2('2 threads >= 1.7 x 1 thread, prefill', ratios('prefillTokS'));
-  x2('2 threads >= 1.7 x 1 thread, training', ratios('trainTokS'));
+  xrange('2 threads >= 1.7 x 1 thread, prefill', ratios('prefillTokS'), 1.7);
+  xrange('2 threads >= 1.7 x 1 thread, training', ratios('trainTokS'), 1.7);
+  // Q8_0 prefill over the same model's F32 prefill, same thread count (integer dot products)
+  const q8f32 = rows.filter((x) => / Q8_0$/.test(x.key)).map((x) => [x.r, by.get(`${x.key.replace(/ Q8_0$/, ' F32')}|${x.threads}`)])
+    .filter(([q, f]) => f && q.prefillTokS > 0 && f.prefillTokS > 0).map(([q, f]) => q.prefillTokS / f.prefillTokS);
+  xrange('Q8_0 prefill >= 1.5 x the same model\'s F32 prefill', q8f32, 1.5);
   for (const t of [1, 2]) {
     const q = rows.filter((x) => x.threads === t && /Q8_0/.test(x.key)).map((x) => x.r);
     check(`Q8_0 decoding >= 60% of the copy probe, ${t} thread${t > 1 ? 's' : ''}`, q.filter((r) => r.decodeGbs > 0 && (r.copyGbsAll ?? r.copyGbs) > 0).map((r) => r.decodeGbs / (r.copyGbsAll ?? r.copyGbs)), (m) => m >= 0.6);
   }
   const mem = rows.map((x) => x.r.inferenceMemoryRatio).filter((v) => v > 0);
   if (mem.length) lines.push(`  inference heap <= 1.2 x (weights + KV): ${Math.min(...mem).toFixed(2)}-${Math.max(...mem).toFixed(2)} (${Math.max(...mem) <= 1.2 ? 'met' : 'NOT met'})`);
+  if (peer) {
+    // ahead of the peer on every model and thread count both ran, prefill and decode
+    const both = rows.filter((x) => x.peer);
+    const failed = both.filter((x) => x.peer.error).map((x) => `${x.key} ${x.threads}t`);
+    const ok = both.filter((x) => !x.peer.error && x.peer.prefill > 0 && x.peer.decode > 0);
+    const xs = ok.flatMap((x) => [x.r.prefillTokS / x.peer.prefill, x.r.decodeTokS / x.peer.decode]);
+    const behind = ok.flatMap((x) => [['prefill', x.r.prefillTokS / x.peer.prefill], ['decode', x.r.decodeTokS / x.peer.decode]]
+      .filter(([, v]) => !(v >= 1)).map(([k, v]) => `${x.key} ${x.threads}t ${k} x${v.toFixed(2)}`));
+    if (xs.length) {
+      lines.push(`  ahead of the peer (prefill and decode, every model and thread count both ran): x${Math.min(...xs).toFixed(2)}-x${Math.max(...xs).toFixed(2)} `
+        + `(${behind.length || failed.length ? 'NOT met' : 'met'})${behind.length ? `; behind: ${behind.join(', ')}` : ''}`);
+    } else {
+      lines.push('  ahead of the peer: no row measured on both (NOT met)');
+    }
+    if (failed.length) lines.push(`  the peer failed on: ${failed.join(', ')}`);
+  }
   if (lines.length) out(`targets, on this run:\n${lines.join('\n')}\n`);
 }
 

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { modelPath, repoRoot } from './lib/paths.js';
@@ -20,7 +21,11 @@ const KEYS = ['threads', 'peak_gflops', 'gemm_gflops', 'prefill_tok_s', 'decode_
   'read_gbs', 'decode_gbs', 'decode_weight_gbs'];
 
 function run(...args) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 240_000 });
+  return runEnv({}, ...args);
+}
+
+function runEnv(env, ...args) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -28,11 +33,15 @@ test('bench: the table for threads 1 and 2 with peer columns, probe ratios, memo
   const r = run('bench', '--model', STORIES, ...TINY);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0], /^model +thr +peak GF\/s +GEMM GF\/s +%peak +prefill tok\/s +peer +decode tok\/s +peer .*inf MiB +x\(W\+KV\) +peak MiB$/);
-  assert.match(lines[1], /^stories260K\.gguf F32 +1 /);
-  assert.match(lines[2], /^stories260K\.gguf F32 +2 /);
+  // the CPU first: every figure belongs to one CPU (from /proc/cpuinfo here)
+  assert.match(lines[0], /^cpu: .+\(family \d+, model \d+\), \d+ logical CPUs$/);
+  assert.match(lines[1], /^model +thr +peak GF\/s +GEMM GF\/s +%peak +prefill tok\/s +peer +x peer +decode tok\/s +peer +x peer .*inf MiB +x\(W\+KV\) +peak MiB$/);
+  assert.match(lines[2], /^stories260K\.gguf F32 +1 /);
+  assert.match(lines[3], /^stories260K\.gguf F32 +2 /);
   assert.match(r.stdout, /^2 threads \/ 1 thread: stories260K\.gguf F32: prefill x[\d.]+, decode x[\d.]+, train x[\d.]+$/m);
-  assert.match(r.stdout, /^peer: llama\.cpp wasm/m);
+  // no peer figure from another run or machine: without --peer the peer columns stay empty
+  assert.match(lines[2], / F32 +1 +[\d.]+ +[\d.]+ +\d+% +[\d.]+ +- +- +[\d.]+ +- +- /);
+  assert.match(r.stdout, /^peer: not measured in this run/m);
   // the project's targets, each with its measured range and a verdict computed from the rows above
   assert.match(r.stdout, /^targets, on this run:$/m);
   for (const t of [/GEMM on the model shapes .* >= 80% of the probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
@@ -64,3 +73,82 @@ test('bench --browser --json: one object per runtime and thread count; inference
   // the same C benchmark: the same heap after inference in both runtimes
   assert.equal(rows[0].inference_memory_bytes, rows[1].inference_memory_bytes);
 });
+
+// A stand-in for ../shared/peers/run.sh with the harness's interface: `--help` installs and writes
+// the six models (here: links to stories260K), a run writes the result file named by --out with the
+// harness's JSON layout (rows with medians, raw runs). The real harness needs Chromium, npm and
+// python3-numpy and minutes per model; this checks softprompt's side of --peer: the same files, the
+// figures and ratios in the table, the verdict, and the JSON rows.
+function fakeHarness(dir, { fail = false } = {}) {
+  const rows = [1, 2].map((t) => ({ model: 'stories15m-f32', weights: 'F32', threads: t, reps: 2, prefillWall: 100 * t, decodeWall: 10 * t, error: null }));
+  const raw = rows.map((r) => ({ model: r.model, threads: r.threads, result: { runs: [{ prefillWall: r.prefillWall, decodeWall: r.decodeWall }, { prefillWall: 1.5 * r.prefillWall, decodeWall: r.decodeWall }] } }));
+  const json = JSON.stringify({ meta: { wllamaVersion: '3.13.0', libllamaVersion: 'test', browserVersion: '1.0' }, rows, raw });
+  const models = ['stories15m-f32', 'stories15m-q8_0', 'stories110m-f32', 'stories110m-q8_0', 'smollm135m-f32', 'smollm135m-q8_0'];
+  writeFileSync(join(dir, 'run.sh'), `#!/usr/bin/env bash
+set -euo pipefail
+mkdir -p "$PEERS_WORK/models"
+for m in ${models.join(' ')}; do ln -sf '${STORIES}' "$PEERS_WORK/models/$m.gguf"; done
+[ "$1" = --help ] && exit 0
+echo "$@" > "$PEERS_WORK/args"
+${fail ? 'echo "chromium crashed" >&2; exit 3' : ''}
+out=; while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done
+mkdir -p "$(dirname "$out")"
+cat > "$out" <<'JSON'
+${json}
+JSON
+`);
+  chmodSync(join(dir, 'run.sh'), 0o755);
+}
+
+test('bench --peer: the peer on the same file in the same run, its figures, the ratios and the verdict', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sp-peer-'));
+  try {
+    fakeHarness(dir);
+    const env = { SP_PEERS_DIR: dir, PEERS_WORK: join(dir, 'work') };
+    const r = runEnv(env, 'bench', '--model', 'stories15M', '--type', 'F32', '--peer', ...TINY);
+    assert.equal(r.code, 0, r.stderr);
+    // the preset ran on the harness's file of its shape, and the harness measured the same file
+    assert.match(r.stderr, /measuring the peer .* on stories15m-f32/);
+    assert.match(readArgs(dir), /--threads 1,2 --reps 1 --n-prompt 16 --n-gen 8 .*--models stories15m-f32/);
+    const row1 = r.stdout.split('\n').find((l) => /^stories15M F32 +1 /.test(l));
+    // the best of the peer's repeats (150 and 10 tok/s), beside softprompt's own best
+    assert.match(row1, /^stories15M F32 +1 +\S+ +\S+ +\S+ +(\S+) +150 +x(\S+) +(\S+) +10\.0 +x(\S+) /);
+    const [, pre, xpre, dec, xdec] = row1.match(/^stories15M F32 +1 +\S+ +\S+ +\S+ +(\S+) +150 +x(\S+) +(\S+) +10\.0 +x(\S+) /);
+    assert.ok(Math.abs(Number(xpre) - Number(pre) / 150) < 0.01 * Number(xpre) + 0.01);
+    assert.ok(Math.abs(Number(xdec) - Number(dec) / 10) < 0.01 * Number(xdec) + 0.01);
+    assert.match(r.stdout, /^peer: llama\.cpp's wasm build \(wllama 3\.13\.0, llama\.cpp test\) .*measured in this run on the same GGUF files/m);
+    assert.match(r.stdout, /^ {2}ahead of the peer \(prefill and decode, every model and thread count both ran\): x[\d.]+-x[\d.]+ \((met|NOT met)\)/m);
+    // --json: a peer object per thread count beside softprompt's
+    const j = runEnv(env, 'bench', '--model', 'stories15M', '--type', 'F32', '--threads', '2', '--peer', '--json', ...TINY);
+    assert.equal(j.code, 0, j.stderr);
+    const objs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(objs.map((o) => [o.runtime, o.threads]), [['node', 2], ['peer', 2]]);
+    assert.equal(objs[1].prefill_tok_s, 300);
+    assert.equal(objs[1].prefill_tok_s_median, 200);
+    assert.equal(objs[1].preset, 'stories15M F32');
+    assert.equal(objs[0].model, objs[1].model); // the same file
+    assert.match(objs[0].cpu, /logical CPUs/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench --peer: a harness that fails or is missing is a clear error, softprompt\'s rows are still printed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sp-peer-'));
+  try {
+    fakeHarness(dir, { fail: true });
+    const r = runEnv({ SP_PEERS_DIR: dir, PEERS_WORK: join(dir, 'work') }, 'bench', '--model', 'stories15M', '--threads', '1', '--peer', ...TINY);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the peer benchmark failed: .*exit 3.*\n[^]*chromium crashed/);
+    assert.match(r.stdout, /^stories15M F32 +1 /m);
+    const m = runEnv({ SP_PEERS_DIR: join(dir, 'nowhere') }, 'bench', '--model', 'stories15M', '--peer', ...TINY);
+    assert.equal(m.code, 1);
+    assert.match(m.stderr, /^softprompt: error: SP_ERR_UNSUPPORTED: peer benchmark: the peer harness is missing: no .*nowhere\/run\.sh/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function readArgs(dir) {
+  return readFileSync(join(dir, 'work', 'args'), 'utf8');
+}

@@ -7,6 +7,39 @@
  * starts, so results are bitwise identical for any thread count. */
 #include "kernels_impl.h"
 
+/* One table per ISA: every entry names its kernel (op_dtype_isa; the tiles are inside). */
+#define SP_KERNEL_TABLE(name, DECODE_X16)                          \
+    {                                                               \
+        .isa = #name,                                               \
+        .matmul = sp_matmul_##name,                                 \
+        .matmul_dx = sp_matmul_dx_##name,                           \
+        .mat_row = sp_mat_row_##name,                               \
+        .dot = sp_dot_f32_##name,                                   \
+        .axpy = sp_axpy_f32_##name,                                 \
+        .matvec_decode = sp_matvec_decode_##name,                   \
+        .decode_x16 = DECODE_X16,                                   \
+        .qk = sp_qk_f32_##name,                                     \
+        .av = sp_av_f32_##name,                                     \
+        .atv = sp_atv_f32_##name,                                   \
+        .max = sp_max_f32_##name,                                   \
+        .exp_sum = sp_exp_sum_f32_##name,                           \
+        .scale = sp_scale_f32_##name,                               \
+        .softmax_backward = sp_softmax_backward_f32_##name,         \
+        .swiglu = sp_swiglu_f32_##name,                             \
+        .swiglu_backward = sp_swiglu_backward_f32_##name,           \
+        .rmsnorm = sp_rmsnorm_f32_##name,                           \
+        .rmsnorm_backward = sp_rmsnorm_backward_f32_##name,         \
+        .rope = sp_rope_f32_##name,                                 \
+    }
+
+/* The reference: plain loops, used natively (tests, fuzzing) and by wasm builds without SIMD. */
+static const sp_kernels sp_kernels_scalar = SP_KERNEL_TABLE(scalar, 0);
+#ifdef __wasm_simd128__
+/* wasm SIMD128; matvec_decode rounds x to 16 bits on Q8_0 / Q4_0 (gemv_x16_wasmsimd.c). */
+static const sp_kernels sp_kernels_wasmsimd = SP_KERNEL_TABLE(wasmsimd, 1);
+#endif
+#undef SP_KERNEL_TABLE
+
 const sp_kernels *sp_kernels_get(sp_isa isa) {
     switch (isa) {
     case SP_ISA_SCALAR:

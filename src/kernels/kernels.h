@@ -1,13 +1,18 @@
 /* kernels.h - the compute kernels and their single dispatch point.
  *
- * Organised like XNNPACK: every kernel has a scalar reference (scalar.c) and a
- * wasm SIMD128 variant (wasmsimd.c) with the same signature. sp_kernels_get()
- * is the one place that chooses; the rest of the engine calls through sp_kernels.
+ * Organised like XNNPACK: one table of kernels per ISA (sp_kernels: scalar, wasmsimd), chosen
+ * once by sp_kernels_get() and stored on the engine; the rest of the engine calls through it.
+ * Every kernel has a scalar reference and a wasm SIMD128 variant with the same signature, one
+ * family per file: <family>_scalar.c and <family>_wasmsimd.c (dequant, matmul, matmul_dx, gemm,
+ * gemv, gemv_x16, vec, attention, softmax, swiglu, rmsnorm, rope). Kernels are named
+ * sp_<op>_<dtype>[_<tile>]_<isa>[_<variant>], e.g. sp_gemm_f32_3x3_wasmsimd,
+ * sp_gemv_q8_0_1x4_wasmsimd_x16, sp_rmsnorm_f32_scalar; the table's matrix entries take any
+ * weight dtype (sp_matmul_wasmsimd). The tables are listed in dispatch.c.
  * Multi-threading: the drivers sp_matmul / sp_matmul_dx (dispatch.c) split rows or
  * columns over a thread pool (pool.c). Probes and benchmarks: probe.h.
  *
- * Numerics (both tables): weights are dequantized exactly to f32 (d*q, no rounding), then
- * multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
+ * Numerics of the matrix products (both tables): weights are dequantized exactly to f32
+ * (d*q, no rounding), then multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
  * formula whatever the row range or the thread count (bitwise identical results for any
  * split), and whatever n: a row computed alone (n=1) is bitwise equal to the same row
  * inside a batch (prefill). Only matvec_decode may trade that for speed (decode_x16).
@@ -54,10 +59,67 @@ typedef struct {
      * step function of x at that scale: use matmul wherever gradients or finite differences
      * are taken (training, gradient checks), matvec_decode for token-by-token generation.
      * streams = 1 reads the rows from many far-apart chunks of [row0, row1) at once, which
-     * one thread streams from memory faster than rows in order (wasmsimd.c, "Streams"); the
+     * one thread streams from memory faster than rows in order (wasmsimd.h, "Streams"); the
      * generator measures both ways (generate.c). y is bit for bit the same either way. */
     void (*matvec_decode)(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
     int32_t decode_x16; /* 1: matvec_decode rounds x as above (wasmsimd); 0: it equals matmul */
+
+    /* ---- row kernels: attention over one head, softmax, SwiGLU, RMSNorm, RoPE ----
+     * The model (forward.c / backward.c) builds attention out of three small products over one head:
+     *
+     *   qk   D = scale · Y·Xᵀ       scores (Y = q rows, X = key rows) and dP (Y = dO, X = value rows)
+     *   av   O += A·X              output (A = probabilities, X = value rows) and dQ (A = dS, X = keys)
+     *   atv  Z += Aᵀ·Y             dV (A = probabilities, Y = dO) and dK (A = dS, Y = q rows)
+     *
+     * with head_dim-long rows at any stride, and the softmax / SwiGLU / RMSNorm / RoPE row operations
+     * on top.
+     *
+     * Numerics: no FMA (mul then add). Every output element has one fixed formula whatever the tile
+     * it falls in and whatever the other arguments' sizes, so splitting rows or heads over threads
+     * never changes a bit:
+     *   qk  : 4 lane sums over d in steps of 4 ((l0+l2)+(l1+l3)), then the d % 4 tail in order, times scale;
+     *   av  : o + a_0·x_0 + a_1·x_1 + ... in j order, per element;
+     *   atv : z + a_0·y_0 + a_1·y_1 + ... in i order, per element;
+     *   exp : one polynomial (Cephes expf, |rel err| < 2e-7), results below 1.6e-38 flushed to 0 and
+     *         arguments above 88 give +inf; sums over 4 lanes in a fixed order;
+     *   rmsnorm : sums of squares (and the backward's dot) in double, 4 lanes over j % 4 then
+     *         (l0+l2)+(l1+l3), then the tail in order (products of two floats are exact in double).
+     * The scalar and SIMD tables compute exactly the same operations, so they agree bit for bit. */
+
+    /* d[i*ldd + j] = scale * dot(y_i, x_j), y_i = y + i*ldy, x_j = x + j*ldx (hd floats each);
+     * i < ny, j < nx. Overwrites d. */
+    void (*qk)(float *d, int64_t ldd, const float *y, int64_t ldy, int32_t ny, const float *x, int64_t ldx, int32_t nx,
+               int32_t hd, float scale);
+    /* o_i += sum_j a[i*lda + j] * x_j for i < no, j < nx (o_i = o + i*ldo, x_j = x + j*ldx; hd floats). */
+    void (*av)(float *o, int64_t ldo, const float *a, int64_t lda, int32_t no, const float *x, int64_t ldx, int32_t nx,
+               int32_t hd);
+    /* z_j += sum_i a[i*lda + j] * y_i for j < nz, i < ny (z_j = z + j*ldz, y_i = y + i*ldy; hd floats). */
+    void (*atv)(float *z, int64_t ldz, const float *a, int64_t lda, int32_t nz, const float *y, int64_t ldy, int32_t ny,
+                int32_t hd);
+    /* max of x[0..n) (n >= 1). NaN inputs may be skipped (exp_sum then still gives NaN for them) */
+    float (*max)(const float *x, int32_t n);
+    /* x[0..n) = exp(x - mx); returns the sum of the new values (f32 lanes added into a double
+     * every 256 values, so long rows such as a vocabulary stay accurate). */
+    double (*exp_sum)(float *x, int32_t n, float mx);
+    /* x[0..n) *= a */
+    void (*scale)(float *x, int32_t n, float a);
+    /* softmax backward in place: p[j] = p[j] * (dp[j] - sum_k p[k]*dp[k]) * scale, j < n */
+    void (*softmax_backward)(float *p, const float *dp, int32_t n, float scale);
+    /* h = silu(g) * u, silu(x) = x / (1 + exp(-x)) (silu(-inf) = -0) */
+    void (*swiglu)(float *h, const float *g, const float *u, int32_t n);
+    /* inverse of the above: dg = dh * u * silu'(g), du = dh * silu(g) (overwrite) */
+    void (*swiglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);
+    /* RMSNorm of n rows (n, dim): out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (f32 of the
+     * double); rstd (n) may be NULL; out may be x. */
+    void (*rmsnorm)(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps);
+    /* its backward with w frozen, accumulating: dx += rstd * w * dout - x * rstd^3 / dim * sum(dout * w * x) */
+    void (*rmsnorm_backward)(float *dx, const float *dout, const float *x, const float *w, const float *rstd, int32_t n,
+                             int32_t dim);
+    /* RoPE in place on n rows of n_heads heads of hd floats (row stride n_heads * hd): row r, pair i
+     * rotated by tab[(r * hd/2 + i) * 2 + {0, 1}] = cos, sin (sin times sign: -1 rotates back).
+     * The pairs are (2i, 2i+1) when adjacent, else (i, i + hd/2):
+     *   a' = a * cos - b * sin ; b' = a * sin + b * cos */
+    void (*rope)(float *x, const float *tab, int32_t n, int32_t n_heads, int32_t hd, int32_t adjacent, float sign);
 } sp_kernels;
 
 typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;
@@ -71,6 +133,9 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n);
 /* y[w.rows] = W · x for one row through k->matvec_decode (streams: see there), rows split over the pool. */
 void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams);
+
+/* exp(x) with the row kernels' polynomial (scalar; identical to every lane of the SIMD version). */
+float sp_expf(float x);
 
 /* ---- quantization (tests, benchmarks, tools) ---- */
 /* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0,

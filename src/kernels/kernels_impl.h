@@ -1,17 +1,48 @@
 /* kernels_impl.h - private helpers shared by the kernel files (not part of the contract).
  *
- * The two kernel tables, the tile sizes, and the exact scalar conversions that every
- * variant uses, so that a dequantized weight is the same f32 value in every kernel. */
+ * The kernels of the two tables (listed in dispatch.c), the tile sizes, and the exact scalar
+ * conversions that every variant uses, so that a dequantized weight is the same f32 value in
+ * every kernel. */
 #ifndef SP_KERNELS_IMPL_H
 #define SP_KERNELS_IMPL_H
 
 #include <string.h>
 #include "kernels.h"
 
-extern const sp_kernels sp_kernels_scalar;
+/* The kernels of each table, one family per file (<family>_scalar.c, <family>_wasmsimd.c);
+ * their contracts are the table's fields in kernels.h. */
+#define SP_DECLARE_KERNELS(isa)                                                                                          \
+    void sp_matmul_##isa(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);              \
+    void sp_matmul_dx_##isa(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1);         \
+    void sp_mat_row_##isa(float *out, const sp_mat *w, int32_t r);                                                      \
+    void sp_matvec_decode_##isa(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams); \
+    float sp_dot_f32_##isa(const float *a, const float *b, int32_t n);                                                  \
+    void sp_axpy_f32_##isa(float *out, float a, const float *x, int32_t n);                                             \
+    void sp_qk_f32_##isa(float *d, int64_t ldd, const float *y, int64_t ldy, int32_t ny, const float *x, int64_t ldx,   \
+                         int32_t nx, int32_t hd, float scale);                                                           \
+    void sp_av_f32_##isa(float *o, int64_t ldo, const float *a, int64_t lda, int32_t no, const float *x, int64_t ldx,   \
+                         int32_t nx, int32_t hd);                                                                        \
+    void sp_atv_f32_##isa(float *z, int64_t ldz, const float *a, int64_t lda, int32_t nz, const float *y, int64_t ldy,  \
+                          int32_t ny, int32_t hd);                                                                       \
+    float sp_max_f32_##isa(const float *x, int32_t n);                                                                  \
+    double sp_exp_sum_f32_##isa(float *x, int32_t n, float mx);                                                         \
+    void sp_scale_f32_##isa(float *x, int32_t n, float a);                                                              \
+    void sp_softmax_backward_f32_##isa(float *p, const float *dp, int32_t n, float scale);                              \
+    void sp_swiglu_f32_##isa(float *h, const float *g, const float *u, int32_t n);                                      \
+    void sp_swiglu_backward_f32_##isa(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n); \
+    void sp_rmsnorm_f32_##isa(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps); \
+    void sp_rmsnorm_backward_f32_##isa(float *dx, const float *dout, const float *x, const float *w, const float *rstd,  \
+                                       int32_t n, int32_t dim);                                                          \
+    void sp_rope_f32_##isa(float *x, const float *tab, int32_t n, int32_t n_heads, int32_t hd, int32_t adjacent, float sign);
+SP_DECLARE_KERNELS(scalar)
 #ifdef __wasm_simd128__
-extern const sp_kernels sp_kernels_wasmsimd;
+SP_DECLARE_KERNELS(wasmsimd)
 #endif
+#undef SP_DECLARE_KERNELS
+
+/* out[0..len) = cols [c0, c0+len) of one weight row, as f32 (quantized types: c0 and len
+ * multiples of the block size). The reference; the SIMD one is in wasmsimd.h. */
+void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len);
 
 /* Forward (X·Wᵀ) k-block: partial dot products are reduced and added to y every KC columns. */
 #define SP_FW_KC 1024
@@ -36,6 +67,37 @@ static inline float sp_half_to_f32(uint16_t h) {
         if (em >= 0x7c00u) bits += 0x38000000u; /* inf / nan: exponent all ones, payload kept */
     }
     return sp_bits_f32(bits | sign);
+}
+
+/* exp_sum adds its f32 lane sums into a double every this many values */
+#define SP_EXP_BLOCK 256
+
+/* The dot product of qk and softmax_backward: 4 lanes over d in steps of 4, (l0+l2)+(l1+l3),
+ * then the tail in order (the lanes of the SIMD variants). */
+static inline float sp_dot4_f32(const float *a, const float *b, int32_t n) {
+    float l0 = 0.0f, l1 = 0.0f, l2 = 0.0f, l3 = 0.0f;
+    int32_t d = 0;
+    for (; d + 4 <= n; d += 4) {
+        l0 += a[d] * b[d];
+        l1 += a[d + 1] * b[d + 1];
+        l2 += a[d + 2] * b[d + 2];
+        l3 += a[d + 3] * b[d + 3];
+    }
+    float s = (l0 + l2) + (l1 + l3);
+    for (; d < n; d++) s += a[d] * b[d];
+    return s;
+}
+
+/* RoPE on the pairs i0 .. hd/2-1 of one head v (cs: its row of the table): the scalar formula of
+ * the rope kernel, shared by the reference and the SIMD variant's leftover pairs. */
+static inline void sp_rope_pairs(float *v, const float *cs, int32_t i0, int32_t half, int32_t adjacent, float sign) {
+    for (int32_t i = i0; i < half; i++) {
+        const float fc = cs[2 * i], fs = cs[2 * i + 1] * sign;
+        const int32_t p = adjacent ? 2 * i : i, q = adjacent ? 2 * i + 1 : i + half;
+        const float a = v[p], b = v[q];
+        v[p] = a * fc - b * fs;
+        v[q] = a * fs + b * fc;
+    }
 }
 
 static inline const uint8_t *sp_mat_row_ptr(const sp_mat *w, int32_t r) {

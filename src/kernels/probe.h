@@ -28,7 +28,7 @@ double sp_probe_peak_gflops(double seconds);
  * 11.4 / 12.9 / 13.8 / 14.7 / 13.6 GB/s and a read of 512 MiB 10.6 / 12.3 / 13.9 / 14.8 / 14.3.
  * The memory probes alternate passes of 1 and SP_PROBE_STREAMS streams (per thread, in each
  * call of SP_PROBE_PIECE bytes) and report the best pass: the roof that the decode kernels, which
- * read their rows in streams (wasmsimd.c), are measured against. */
+ * read their rows in streams (wasmsimd.h, "Streams"), are measured against. */
 #define SP_PROBE_STREAMS 8
 #define SP_PROBE_PIECE ((size_t)8 << 20)
 

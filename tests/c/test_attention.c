@@ -1,4 +1,5 @@
-/* test_attention.c - the attention row kernels (kernels/attention.h) and the threaded model passes.
+/* test_attention.c - the row kernels of the kernel tables (kernels.h: attention, softmax, SwiGLU,
+ * RMSNorm, RoPE) and the threaded model passes.
  *
  *  - exp: against libm in double (relative error < 2.5e-7 over [-87, 88]), and its special values;
  *  - qk / av / atv / max / exp_sum / scale / softmax_backward / swiglu(_backward) / rmsnorm(_backward)
@@ -13,7 +14,7 @@
  *    giving bitwise the logits of one forward over the whole sequence. */
 #include "check.h"
 #include "api/softprompt.h"
-#include "kernels/attention.h"
+#include "kernels/kernels.h"
 #include "model/transformer.h"
 
 #include <stdlib.h>
@@ -31,23 +32,23 @@ static void test_exp(void) {
     double worst = 0.0;
     for (int32_t i = 0; i <= 200000; i++) {
         const float x = -87.0f + 175.0f * (float)i / 200000.0f;
-        const double want = exp((double)x), got = sp_attn_expf(x);
+        const double want = exp((double)x), got = sp_expf(x);
         const double rel = fabs(got - want) / want;
         if (rel > worst) worst = rel;
     }
     CHECK_MSG(worst < 2.5e-7, "exp relative error %g", worst);
-    CHECK(sp_attn_expf(0.0f) == 1.0f);
-    CHECK(sp_attn_expf(-INFINITY) == 0.0f);
-    CHECK(isinf(sp_attn_expf(INFINITY)) && sp_attn_expf(INFINITY) > 0);
-    CHECK(isnan(sp_attn_expf(NAN)));
-    CHECK(sp_attn_expf(-100.0f) == 0.0f);
-    CHECK(isinf(sp_attn_expf(89.0f)));
+    CHECK(sp_expf(0.0f) == 1.0f);
+    CHECK(sp_expf(-INFINITY) == 0.0f);
+    CHECK(isinf(sp_expf(INFINITY)) && sp_expf(INFINITY) > 0);
+    CHECK(isnan(sp_expf(NAN)));
+    CHECK(sp_expf(-100.0f) == 0.0f);
+    CHECK(isinf(sp_expf(89.0f)));
 }
 
 static const int32_t HDS[] = {1, 3, 4, 7, 8, 12, 16, 48, 64, 66};
 
 /* one table against naive loops; SIMD results saved for the bitwise comparison */
-static void test_products(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+static void test_products(const sp_kernels *k, const sp_kernels *ref) {
     sp_rng rng;
     sp_rng_seed(&rng, 11);
     for (size_t hi = 0; hi < sizeof(HDS) / sizeof(HDS[0]); hi++) {
@@ -123,7 +124,7 @@ static void test_products(const sp_attn_kernels *k, const sp_attn_kernels *ref) 
     }
 }
 
-static void test_rows(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+static void test_rows(const sp_kernels *k, const sp_kernels *ref) {
     sp_rng rng;
     sp_rng_seed(&rng, 5);
     const int32_t NS[] = {1, 3, 4, 5, 17, 255, 256, 257, 1000, 32003};
@@ -209,7 +210,7 @@ static void rms_ref(double *out, const double *x, const float *w, int32_t dim, d
     for (int32_t j = 0; j < dim; j++) out[j] = x[j] * r * w[j];
 }
 
-static void test_norm_rope(const sp_attn_kernels *k, const sp_attn_kernels *ref) {
+static void test_norm_rope(const sp_kernels *k, const sp_kernels *ref) {
     sp_rng rng;
     sp_rng_seed(&rng, 17);
     const float eps = 1e-5f;
@@ -446,9 +447,9 @@ static void test_chunked_prefill(int32_t threads) {
 
 int main(void) {
     test_exp();
-    const sp_attn_kernels *scalar = sp_attn_kernels_for(sp_kernels_get(SP_ISA_SCALAR));
-    const sp_attn_kernels *best = sp_attn_kernels_for(sp_kernels_get(SP_ISA_BEST));
-    CHECK(scalar == &sp_attn_kernels_scalar);
+    const sp_kernels *scalar = sp_kernels_get(SP_ISA_SCALAR);
+    const sp_kernels *best = sp_kernels_get(SP_ISA_BEST);
+    CHECK(scalar != NULL && strcmp(scalar->isa, "scalar") == 0);
     test_products(scalar, scalar);
     test_rows(scalar, scalar);
     test_norm_rope(scalar, scalar);

@@ -512,6 +512,120 @@ static void test_probes(const sp_kernels *k) {
     CHECK(sp_bench_weight_bytes(SP_DTYPE_Q8_0, 2, 64) == 136);
 }
 
+#ifdef __wasm_simd128__
+#include "kernels/wasmsimd.h"
+
+/* y[b*ys] (b < nr) against (first ? 0 : y0) + the double dot of x with row b; rows past nr untouched. */
+static void check_tile_rows(const char *name, const float *y, const float *y0, int32_t ys, int32_t nr, int32_t nmax, int first,
+                            const float *x, const double *const *wd, int32_t len) {
+    int ok = 1;
+    for (int32_t b = 0; b < nmax; b++) {
+        const float got = y[(size_t)b * ys];
+        if (b >= nr) { ok &= memcmp(&got, &y0[(size_t)b * ys], 4) == 0; continue; }
+        double s = 0, a = 0;
+        for (int32_t k = 0; k < len; k++) { double p = (double)x[k] * wd[b][k]; s += p; a += fabs(p); }
+        const double base = first ? 0.0 : y0[(size_t)b * ys];
+        ok &= close_to(got, base + s, a + fabs(base));
+    }
+    CHECK_MSG(ok, "%s nr=%d len=%d first=%d", name, nr, len, first);
+}
+
+/* The wasm SIMD microkernels called directly, outside their drivers, against naive double loops
+ * (and the SIMD dequantization against the scalar one, bit for bit): every tile size, leftover
+ * rows (nr below the tile), lengths that are and are not multiples of 4, first = 0 and 1. */
+static void test_microkernels(void) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 5);
+    static const int32_t LENS[] = {1, 3, 4, 5, 8, 33, 64};
+    enum { LMAX = 64, LD = LMAX + 3 };
+    float x[7 * LD], w[8][LD], y0[7 * 8 * 5], y[7 * 8 * 5];
+    double wd[8][LD];
+    for (int i = 0; i < 7 * LD; i++) x[i] = sp_rng_normal(&rng);
+    for (int b = 0; b < 8; b++)
+        for (int k = 0; k < LD; k++) { w[b][k] = sp_rng_normal(&rng); wd[b][k] = w[b][k]; }
+    const double *wdp[8] = {wd[0], wd[1], wd[2], wd[3], wd[4], wd[5], wd[6], wd[7]};
+    for (size_t li = 0; li < sizeof(LENS) / sizeof(LENS[0]); li++) {
+        const int32_t len = LENS[li];
+        for (int first = 0; first < 2; first++) {
+            /* gemm 3x3 over n rows of x (ldx LD), y with ldy 5 */
+            for (int32_t n = 1; n <= 7; n++)
+                for (int32_t nr = 1; nr <= 3; nr++) {
+                    for (int i = 0; i < 7 * 5; i++) y0[i] = y[i] = sp_rng_normal(&rng);
+                    sp_gemm_f32_3x3_wasmsimd(y, 5, first, n, nr, x, LD, w[0], w[1], w[2], len);
+                    for (int32_t i = 0; i < n; i++)
+                        check_tile_rows("gemm_f32_3x3", y + i * 5, y0 + i * 5, 1, nr, 5, first, x + i * LD, wdp, len);
+                }
+            /* gemv 1x4 (f32) and 8s */
+            for (int32_t nr = 1; nr <= 4; nr++) {
+                for (int i = 0; i < 8; i++) y0[i] = y[i] = sp_rng_normal(&rng);
+                sp_gemv_f32_1x4_wasmsimd(y, first, nr, x, w[0], w[1], w[2], w[3], len);
+                check_tile_rows("gemv_f32_1x4", y, y0, 1, nr, 4, first, x, wdp, len);
+            }
+            const float *ws[8] = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
+            for (int i = 0; i < 8 * 3; i++) y0[i] = y[i] = sp_rng_normal(&rng);
+            sp_gemv_f32_8s_wasmsimd(y, 3, first, x, ws, len);
+            check_tile_rows("gemv_f32_8s", y, y0, 3, 8, 8, first, x, wdp, len);
+        }
+    }
+    /* gemv 1x4 on encoded rows: Q8_0 / Q4_0 (nb blocks), F16 (both conversions) / BF16 */
+    static const uint32_t ENC[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_F16, SP_DTYPE_BF16};
+    typedef void (*gemvq_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *,
+                             const uint8_t *, int32_t);
+    for (int e = 0; e < 4; e++) {
+        const int32_t cols = 96;
+        test_mat m;
+        if (!make_mat(&m, &rng, ENC[e], 4, cols)) { CHECK(!"oom"); return; }
+        const double *rows[4] = {m.deq, m.deq + cols, m.deq + 2 * cols, m.deq + 3 * cols};
+        const uint8_t *p[4];
+        for (int b = 0; b < 4; b++) p[b] = m.data + (size_t)b * m.w.row_bytes;
+        float xe[96];
+        for (int i = 0; i < cols; i++) xe[i] = sp_rng_normal(&rng);
+        gemvq_fn fns[2] = {NULL, NULL};
+        const char *names[2] = {"", ""};
+        const int blocked = ENC[e] == SP_DTYPE_Q8_0 || ENC[e] == SP_DTYPE_Q4_0;
+        if (ENC[e] == SP_DTYPE_Q8_0) { fns[0] = sp_gemv_q8_0_1x4_wasmsimd; names[0] = "gemv_q8_0_1x4"; }
+        if (ENC[e] == SP_DTYPE_Q4_0) { fns[0] = sp_gemv_q4_0_1x4_wasmsimd; names[0] = "gemv_q4_0_1x4"; }
+        if (ENC[e] == SP_DTYPE_BF16) { fns[0] = sp_gemv_bf16_1x4_wasmsimd; names[0] = "gemv_bf16_1x4"; }
+        if (ENC[e] == SP_DTYPE_F16) {
+            fns[0] = sp_gemv_f16_1x4_wasmsimd; names[0] = "gemv_f16_1x4";
+            fns[1] = sp_gemv_f16_1x4_wasmsimd_finite; names[1] = "gemv_f16_1x4_finite";
+        }
+        for (int f = 0; f < 2 && fns[f]; f++)
+            for (int first = 0; first < 2; first++)
+                for (int32_t nr = 1; nr <= 4; nr++)
+                    for (int32_t len = blocked ? 32 : 1; len <= cols; len += blocked ? 32 : 19) {
+                        for (int i = 0; i < 4; i++) y0[i] = y[i] = sp_rng_normal(&rng);
+                        fns[f](y, first, nr, xe, p[0], p[1], p[2], p[3], blocked ? len / 32 : len);
+                        check_tile_rows(names[f], y, y0, 1, nr, 4, first, xe, rows, len);
+                    }
+        /* the SIMD dequantization equals the scalar one bit for bit */
+        float a[96], b[96];
+        for (int32_t r = 0; r < 4; r++) {
+            sp_dequant_span_wasmsimd(a, p[r], ENC[e], 32, 64);
+            sp_dequant_span_scalar(b, p[r], ENC[e], 32, 64);
+            CHECK_MSG(bits_equal(a, b, 64), "dequant_span %s row %d", sp_dtype_name(ENC[e]), r);
+        }
+        free_mat(&m);
+    }
+    /* gemm_dx 4x8: dx_a[0..8) += sum_r dy_a[r] * wt[r*ldw + 0..8), rows in order */
+    for (int32_t nrows = 0; nrows <= 9; nrows += 3) {
+        float dx[4][8], dx0[4][8], dy[4][9], wt[9 * 11];
+        for (int a = 0; a < 4; a++) for (int j = 0; j < 8; j++) dx0[a][j] = dx[a][j] = sp_rng_normal(&rng);
+        for (int a = 0; a < 4; a++) for (int r = 0; r < 9; r++) dy[a][r] = sp_rng_normal(&rng);
+        for (int i = 0; i < 9 * 11; i++) wt[i] = sp_rng_normal(&rng);
+        sp_gemm_dx_f32_4x8_wasmsimd(dx[0], dx[1], dx[2], dx[3], dy[0], dy[1], dy[2], dy[3], wt, 11, nrows);
+        int ok = 1;
+        for (int a = 0; a < 4; a++)
+            for (int j = 0; j < 8; j++) {
+                float want = dx0[a][j]; /* the documented formula, in f32: bit for bit */
+                for (int r = 0; r < nrows; r++) want += dy[a][r] * wt[r * 11 + j];
+                ok &= memcmp(&want, &dx[a][j], 4) == 0;
+            }
+        CHECK_MSG(ok, "gemm_dx_f32_4x8 nrows=%d", nrows);
+    }
+}
+#endif
+
 int main(void) {
     const sp_kernels *scalar = sp_kernels_get(SP_ISA_SCALAR), *best = sp_kernels_get(SP_ISA_BEST);
     CHECK(scalar && best && strcmp(scalar->isa, "scalar") == 0 && scalar->decode_x16 == 0);
@@ -536,6 +650,9 @@ int main(void) {
         test_decode_special_scales(best);
         test_threads(best);
     }
+#ifdef __wasm_simd128__
+    test_microkernels();
+#endif
     test_quantize();
     test_probes(best);
     printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");

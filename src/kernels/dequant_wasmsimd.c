@@ -1,0 +1,84 @@
+/* dequant_wasmsimd.c - weight rows to f32 (mat_row and the tiles of the products), wasm SIMD128.
+ * Exact conversions: the same f32 values as dequant_scalar.c. */
+#ifdef __wasm_simd128__
+#include "wasmsimd.h"
+
+/* out[0..len) = cols [c0, c0+len) of a weight row as f32 (quantized: c0, len multiples of 32). */
+void sp_dequant_span_wasmsimd(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len) {
+    int32_t j = 0;
+    switch (type) {
+    case SP_DTYPE_F32: {
+        const uint8_t *p = row + (size_t)c0 * 4;
+        for (; j + 4 <= len; j += 4) wasm_v128_store(out + j, wasm_v128_load(p + (size_t)j * 4));
+        for (; j < len; j++) memcpy(out + j, p + (size_t)j * 4, 4);
+        break;
+    }
+    case SP_DTYPE_F16: {
+        const uint8_t *p = row + (size_t)c0 * 2;
+        const f16_consts fc = f16_consts_make();
+        for (; j + 8 <= len; j += 8) {
+            v128_t v = wasm_v128_load(p + (size_t)j * 2);
+            wasm_v128_store(out + j, f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v), &fc));
+            wasm_v128_store(out + j + 4, f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(v), &fc));
+        }
+        for (; j < len; j++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)j * 2, 2);
+            out[j] = sp_half_to_f32(h);
+        }
+        break;
+    }
+    case SP_DTYPE_BF16: {
+        const uint8_t *p = row + (size_t)c0 * 2;
+        for (; j + 8 <= len; j += 8) {
+            v128_t v = wasm_v128_load(p + (size_t)j * 2);
+            wasm_v128_store(out + j, wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(v), 16));
+            wasm_v128_store(out + j + 4, wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(v), 16));
+        }
+        for (; j < len; j++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)j * 2, 2);
+            out[j] = sp_bits_f32((uint32_t)h << 16);
+        }
+        break;
+    }
+    case SP_DTYPE_Q8_0: {
+        const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q8_0);
+        v128_t flip = wasm_i8x16_splat((int8_t)0x80), sub = wasm_f32x4_splat(SP_MAGIC + 128.0f); /* q + 128 */
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(flip); OPAQUE(sub); OPAQUE(hi16);
+        for (; j < len; j += SP_QK, blk += sizeof(sp_block_q8_0)) {
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
+            u8x16_to_f32(out + j, wasm_v128_xor(wasm_v128_load(blk + 2), flip), sub, d, hi16);
+            u8x16_to_f32(out + j + 16, wasm_v128_xor(wasm_v128_load(blk + 18), flip), sub, d, hi16);
+        }
+        break;
+    }
+    case SP_DTYPE_Q4_0: {
+        const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q4_0);
+        v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f);
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(m4); OPAQUE(sub); OPAQUE(hi16);
+        for (; j < len; j += SP_QK, blk += sizeof(sp_block_q4_0)) {
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            v128_t d = wasm_f32x4_splat(sp_half_to_f32(h));
+            v128_t v = wasm_v128_load(blk + 2);
+            u8x16_to_f32(out + j, wasm_v128_and(v, m4), sub, d, hi16);
+            u8x16_to_f32(out + j + 16, wasm_u8x16_shr(v, 4), sub, d, hi16);
+        }
+        break;
+    }
+    default:
+        memset(out, 0, (size_t)len * 4);
+        break;
+    }
+}
+
+void sp_mat_row_wasmsimd(float *out, const sp_mat *w, int32_t r) {
+    sp_dequant_span_wasmsimd(out, sp_mat_row_ptr(w, r), w->type, 0, w->cols);
+}
+
+#endif /* __wasm_simd128__ */

@@ -1,0 +1,39 @@
+/* swiglu_wasmsimd.c - SwiGLU and its backward, wasm SIMD128 (bit for bit swiglu_scalar.c). */
+#ifdef __wasm_simd128__
+#include "wasmsimd.h"
+
+NOINLINE void sp_swiglu_f32_wasmsimd(float *h, const float *g, const float *u, int32_t n) {
+    const exp_consts c = exp_consts_make();
+    const v128_t lowest = wasm_f32x4_splat(-FLT_MAX);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v128_t gv = wasm_v128_load(g + i);
+        const v128_t e = exp4(wasm_f32x4_neg(gv), &c);
+        const v128_t s = wasm_f32x4_div(wasm_f32x4_max(gv, lowest), wasm_f32x4_add(c.one, e));
+        wasm_v128_store(h + i, wasm_f32x4_mul(s, wasm_v128_load(u + i)));
+    }
+    for (; i < n; i++) {
+        const float gn = g[i] < -FLT_MAX ? -FLT_MAX : g[i];
+        h[i] = gn / (1.0f + sp_expf(-g[i])) * u[i];
+    }
+}
+
+NOINLINE void sp_swiglu_backward_f32_wasmsimd(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n) {
+    const exp_consts c = exp_consts_make();
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v128_t gv = wasm_v128_load(g + i), dhv = wasm_v128_load(dh + i), uv = wasm_v128_load(u + i);
+        const v128_t sg = wasm_f32x4_div(c.one, wasm_f32x4_add(c.one, exp4(wasm_f32x4_neg(gv), &c)));
+        wasm_v128_store(du + i, wasm_f32x4_mul(dhv, wasm_f32x4_mul(gv, sg)));
+        const v128_t ds = wasm_f32x4_mul(sg, wasm_f32x4_add(c.one, wasm_f32x4_mul(gv, wasm_f32x4_sub(c.one, sg))));
+        wasm_v128_store(dg + i, wasm_f32x4_mul(wasm_f32x4_mul(dhv, uv), ds));
+    }
+    for (; i < n; i++) {
+        const float sg = 1.0f / (1.0f + sp_expf(-g[i]));
+        const float gi = g[i], dhi = dh[i], ui = u[i];
+        du[i] = dhi * (gi * sg);
+        dg[i] = (dhi * ui) * (sg * (1.0f + gi * (1.0f - sg)));
+    }
+}
+
+#endif /* __wasm_simd128__ */
