@@ -107,9 +107,9 @@ void sp_tok_finish(sp_tokenizer *t) {
                                       "<|end_of_text|>", NULL};
     t->n_eog = 0;
     if (t->eos_id >= 0) t->eog[t->n_eog++] = t->eos_id;
-    for (int k = 0; eot[k]; k++) {
+    for (int k = 0; eot[k]; k++) { /* only as control / user-defined tokens, never as ordinary text pieces */
         int32_t id = sp_tokenizer_find(t, eot[k], strlen(eot[k]));
-        if (id >= 0) sp_tokenizer_add_eog(t, &id, 1, NULL);
+        if (id >= 0 && (t->types[id] == SP_TT_CONTROL || t->types[id] == SP_TT_USER)) sp_tokenizer_add_eog(t, &id, 1, NULL);
     }
 }
 
@@ -312,12 +312,19 @@ typedef struct {
     tk_bytes norm, tmp, word;   /* scratch strings */
     tk_bytes lvl[SP_TOK_MAX_PRE];   /* per pre-tokenizer step: its rewritten piece */
     tk_bytes bl;                /* a word in the byte-level alphabet */
+    /* words already encoded in this call -> their ids (words repeat: English text hits ~90%) */
+    struct tk_cache_slot { uint32_t hash, klen; size_t koff, ioff; int32_t nids; } *cache;
+    size_t cache_cap, cache_n;
+    tk_bytes cache_keys;
+    int32_t *cache_ids; size_t cache_ids_n, cache_ids_cap;
+    int32_t *word_ids; size_t word_ids_cap;     /* the ids of the word just encoded */
     sp_regex_scratch rx;
     sp_error *err;
 } tk_enc;
 
 static void enc_free(tk_enc *e) {
     free(e->sym); free(e->heap); free(e->norm.p); free(e->tmp.p); free(e->word.p); free(e->bl.p);
+    free(e->cache); free(e->cache_keys.p); free(e->cache_ids); free(e->word_ids);
     for (int k = 0; k < SP_TOK_MAX_PRE; k++) free(e->lvl[k].p);
     sp_regex_scratch_free(&e->rx);
 }
@@ -522,6 +529,60 @@ static int bpe_try_pair(tk_enc *e, int32_t l) {
     return heap_push(e, p);
 }
 
+#define TK_CACHE_WORD 64          /* longest word cached, in bytes */
+#define TK_CACHE_MAX (1u << 16)   /* most words cached per encode call */
+
+/* The cached ids of word w, or NULL (then *slot is where it would go, or NULL when the cache is full). */
+static struct tk_cache_slot *cache_find(tk_enc *e, const char *w, size_t n, uint32_t h, struct tk_cache_slot **slot) {
+    *slot = NULL;
+    if (!e->cache) {
+        e->cache = (struct tk_cache_slot *)calloc(1024, sizeof(struct tk_cache_slot));
+        if (!e->cache) return NULL;
+        e->cache_cap = 1024;
+    }
+    if (2 * (e->cache_n + 1) > e->cache_cap && e->cache_cap < 2 * TK_CACHE_MAX) { /* grow, rehash */
+        size_t cap = e->cache_cap * 2;
+        struct tk_cache_slot *nc = (struct tk_cache_slot *)calloc(cap, sizeof(struct tk_cache_slot));
+        if (nc) {
+            for (size_t i = 0; i < e->cache_cap; i++) {
+                if (!e->cache[i].klen) continue;
+                size_t j = e->cache[i].hash & (cap - 1);
+                while (nc[j].klen) j = (j + 1) & (cap - 1);
+                nc[j] = e->cache[i];
+            }
+            free(e->cache);
+            e->cache = nc;
+            e->cache_cap = cap;
+        }
+    }
+    for (size_t i = h & (e->cache_cap - 1);; i = (i + 1) & (e->cache_cap - 1)) {
+        struct tk_cache_slot *c = &e->cache[i];
+        if (!c->klen) {
+            if (2 * (e->cache_n + 1) <= e->cache_cap) *slot = c;
+            return NULL;
+        }
+        if (c->hash == h && c->klen == n && memcmp(e->cache_keys.p + c->koff, w, n) == 0) return c;
+    }
+}
+
+static void cache_put(tk_enc *e, struct tk_cache_slot *slot, const char *w, size_t n, uint32_t h, const int32_t *ids, int32_t k) {
+    size_t koff = e->cache_keys.len;
+    if (e->cache_ids_n + (size_t)k > e->cache_ids_cap) {
+        size_t cap = e->cache_ids_cap ? e->cache_ids_cap * 2 : 4096;
+        while (cap < e->cache_ids_n + (size_t)k) cap *= 2;
+        int32_t *p = (int32_t *)realloc(e->cache_ids, cap * sizeof(int32_t));
+        if (!p) return;
+        e->cache_ids = p; e->cache_ids_cap = cap;
+    }
+    if (!bytes_put(&e->cache_keys, w, n)) return;
+    memcpy(e->cache_ids + e->cache_ids_n, ids, (size_t)k * sizeof(int32_t));
+    slot->hash = h; slot->klen = (uint32_t)n; slot->koff = koff; slot->ioff = e->cache_ids_n; slot->nids = k;
+    e->cache_ids_n += (size_t)k;
+    e->cache_n++;
+}
+
+static sp_status bpe_word_uncached(tk_enc *e, const char *w, size_t n, int32_t **out, int32_t *nout);
+
 static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
     const sp_tokenizer *t = e->t;
     const sp_tok_priv *pv = t->priv;
@@ -531,6 +592,29 @@ static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
         const sp_tok_entry *en = sp_tok_map_get(t->map, w, n);
         if (en && en->v1) { emit(e, en->v0); return SP_OK; }
     }
+    struct tk_cache_slot *slot = NULL, *hit = NULL;
+    uint32_t h = 0;
+    if (n <= TK_CACHE_WORD) {
+        h = tok_hash(w, n);
+        hit = cache_find(e, w, n, h, &slot);
+        if (hit) {
+            for (int32_t k = 0; k < hit->nids; k++) emit(e, e->cache_ids[hit->ioff + (size_t)k]);
+            return SP_OK;
+        }
+    }
+    int32_t *ids = NULL, k = 0;
+    sp_status st = bpe_word_uncached(e, w, n, &ids, &k);
+    if (st) return st;
+    for (int32_t i = 0; i < k; i++) emit(e, ids[i]);
+    if (slot && e->cache_n < TK_CACHE_MAX) cache_put(e, slot, w, n, h, ids, k);
+    return SP_OK;
+}
+
+/* BPE merges over one word; *out points at the ids (scratch valid until the next word). */
+static sp_status bpe_word_uncached(tk_enc *e, const char *w, size_t n, int32_t **out, int32_t *nout) {
+    const sp_tokenizer *t = e->t;
+    const sp_tok_priv *pv = t->priv;
+    *nout = 0;
     if (!syms_reserve(e, n)) return nomem(e);
     tk_sym *s = e->sym;
     int32_t ns = 0;
@@ -572,7 +656,15 @@ static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
         if (s[r].next >= 0) s[s[r].next].prev = l;
         if (!bpe_try_pair(e, s[l].prev) || !bpe_try_pair(e, l)) return nomem(e);
     }
-    for (int32_t i = 0; i >= 0; i = s[i].next) emit(e, s[i].id);
+    if ((size_t)ns > e->word_ids_cap) {
+        int32_t *p = (int32_t *)realloc(e->word_ids, (size_t)ns * sizeof(int32_t));
+        if (!p) return nomem(e);
+        e->word_ids = p; e->word_ids_cap = (size_t)ns;
+    }
+    int32_t k = 0;
+    for (int32_t i = 0; i >= 0; i = s[i].next) e->word_ids[k++] = s[i].id;
+    *out = e->word_ids;
+    *nout = k;
     return SP_OK;
 }
 
