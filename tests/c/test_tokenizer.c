@@ -868,6 +868,17 @@ static void test_json_errors(void) {
     const char *empty_added = "{\"added_tokens\":[{\"id\":0,\"content\":\"\",\"special\":true}],\"model\":{\"vocab\":{\"a\":0},\"merges\":[]}}";
     CHECK_MSG(sp_tokenizer_from_hf_json(&t, empty_added, strlen(empty_added), &a, &e) == SP_OK, "%s", e.msg);
     CHECK(t.pieces[0].len == 1 && t.types[0] == 1); /* ignored, as HF does */
+    /* end-of-turn tokens end generation; tokenizer_config.json names eos and asks for it after the text */
+    const char *eot = "{\"added_tokens\":[{\"id\":3,\"content\":\"<|im_end|>\",\"special\":true}],\"model\":{\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}}";
+    CHECK_MSG(sp_tokenizer_from_hf_json(&t, eot, strlen(eot), &a, &e) == SP_OK, "%s", e.msg);
+    CHECK(sp_tokenizer_is_eog(&t, 3) && !sp_tokenizer_is_eog(&t, 2) && t.eos_id == -1);
+    const char *cfg = "{\"eos_token\":\"<|im_end|>\",\"add_eos_token\":true,\"bos_token\":null}";
+    CHECK_MSG(sp_tokenizer_apply_config(&t, cfg, strlen(cfg), &a, &e) == SP_OK, "%s", e.msg);
+    CHECK(t.eos_id == 3 && sp_tokenizer_encode(&t, "ab", 2, 1, ids, 8, &n, &e) == SP_OK && n == 2 && ids[0] == 2 && ids[1] == 3);
+    const char *bad_cfg = "{\"bos_token\":\"<nope>\"}";
+    CHECK(sp_tokenizer_apply_config(&t, bad_cfg, strlen(bad_cfg), &a, &e) == SP_ERR_TOKENIZER && strstr(e.msg, "<nope>"));
+    const int32_t bad_eog = 99;
+    CHECK(sp_tokenizer_add_eog(&t, &bad_eog, 1, &e) == SP_ERR_TOKENIZER);
     const char *ig = "{\"model\":{\"type\":\"BPE\",\"ignore_merges\":true,\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"abb\":3},\"merges\":[\"a b\"]}}";
     CHECK_MSG(sp_tokenizer_from_hf_json(&t, ig, strlen(ig), &a, &e) == SP_OK, "%s", e.msg);
     CHECK(sp_tokenizer_encode(&t, "abb", 3, 0, ids, 8, &n, &e) == SP_OK && n == 1 && ids[0] == 3);
