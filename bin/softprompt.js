@@ -41,12 +41,13 @@ const COMMANDS = {
   },
   generate: {
     summary: 'continue a prompt (prints only the continuation)',
-    usage: 'generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--adapter DIR] [--no-stop-at-eos]',
+    usage: 'generate --model PATH (--prompt TEXT | --messages FILE.json) [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--adapter DIR] [--no-stop-at-eos]\n'
+      + '--messages: a JSON list of {"role", "content"} rendered with the model\'s chat template (generation stops at its end-of-turn token).',
     flags: {
-      ...COMMON, prompt: 'string', 'max-tokens': 'int', temperature: 'float', 'top-k': 'int', 'top-p': 'float',
+      ...COMMON, prompt: 'string', messages: 'string', 'max-tokens': 'int', temperature: 'float', 'top-k': 'int', 'top-p': 'float',
       seed: 'int', adapter: 'string', 'stop-at-eos': 'bool', 'no-bos': 'bool',
     },
-    required: ['model', 'prompt'],
+    required: ['model'],
   },
   tune: {
     summary: 'learn a soft prompt (PEFT prompt or prefix tuning) from JSONL/CSV/text data',
@@ -311,6 +312,17 @@ async function cmdInfo(flags) {
 }
 
 async function cmdGenerate(flags, signals) {
+  if ((flags.prompt === undefined) === (flags.messages === undefined)) throw new UsageError('generate needs --prompt TEXT or --messages FILE.json (exactly one)');
+  let prompt = flags.prompt;
+  if (flags.messages !== undefined) {
+    try {
+      prompt = JSON.parse(readFile(flags.messages, 'utf8'));
+    } catch (e) {
+      if (e instanceof SoftpromptError) throw e;
+      throw new SoftpromptError(ErrorCodes.SP_ERR_INVALID_ARG, `${flags.messages}: not JSON (${e.message})`);
+    }
+    if (!Array.isArray(prompt) || prompt.length === 0) throw new SoftpromptError(ErrorCodes.SP_ERR_INVALID_ARG, `${flags.messages}: expected a JSON list of {"role", "content"}`);
+  }
   const sp = await openEngine(flags);
   const model = await openModel(sp, flags);
   let adapter = null;
@@ -320,7 +332,7 @@ async function cmdGenerate(flags, signals) {
     ac.abort();
     return true;
   };
-  const gen = model.generate(flags.prompt, {
+  const gen = model.generate(prompt, {
     maxTokens: flags['max-tokens'], temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'],
     seed: flags.seed, adapter, signal: ac.signal, stopAtEos: flags['stop-at-eos'], addBos: flags['no-bos'] ? false : undefined,
   });

@@ -13,22 +13,13 @@
 import { Template } from '@huggingface/jinja';
 import { SoftpromptError, ErrorCodes } from './errors.js';
 import { loadEngine } from './engine.js';
-import { loadTokenizerHf, loadTokenizerGguf } from './tokenizer.js';
+import { loadTokenizerHf, loadTokenizerGguf, pickChatTemplate, templateSpecials, generationEosIds } from './tokenizer.js';
+export { pickChatTemplate, templateSpecials, generationEosIds };
 
 const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
   && typeof window === 'undefined';
 
 const err = (code, msg) => new SoftpromptError(code, msg);
-
-/** tokenizer_config.json's chat_template: a string, or a list of {name, template} (the "default" one is used). */
-export function pickChatTemplate(value) {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value)) {
-    const t = value.find((x) => x?.name === 'default') ?? value[0];
-    if (t && typeof t.template === 'string') return t.template;
-  }
-  return null;
-}
 
 export function compileChatTemplate(source) {
   try {
@@ -58,24 +49,6 @@ export function renderChat(template, messages, { addGenerationPrompt = false, sp
   } catch (e) {
     throw err(ErrorCodes.SP_ERR_INVALID_ARG, `the chat template failed on these messages: ${e?.message ?? e}`);
   }
-}
-
-/** The special-token texts a template sees: from tokenizer_config.json, else the engine's ids. */
-export function templateSpecials(info, config = {}) {
-  const text = (v) => (typeof v === 'string' ? v : v && typeof v.content === 'string' ? v.content : null);
-  const out = {};
-  for (const k of ['bos', 'eos', 'pad', 'unk']) {
-    const v = text(config[`${k}_token`]) ?? info[`${k}_token`] ?? null;
-    if (v !== null) out[`${k}_token`] = v;
-  }
-  return out;
-}
-
-/** generation_config.json's eos_token_id (a number or a list) as a list. */
-export function generationEosIds(genConfig) {
-  const v = genConfig?.eos_token_id;
-  if (Array.isArray(v)) return v.filter((x) => Number.isInteger(x));
-  return Number.isInteger(v) ? [v] : [];
 }
 
 export class Tokenizer {
@@ -253,4 +226,13 @@ export async function loadTokenizer(source) {
     t.info.eog_ids = [...new Set([...t.info.eog_ids, ...eos])];
   }
   return new Tokenizer(t, { config, template });
+}
+
+/** model.applyChatTemplate: the template and token texts the worker reported at load (model._tokInfo). */
+export async function renderForModel(model, messages, options = {}) {
+  const info = model._tokInfo;
+  if (!info?.chat_template) throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this model has no chat template (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)');
+  model._chatTemplate ??= compileChatTemplate(info.chat_template);
+  const text = renderChat(model._chatTemplate, messages, { addGenerationPrompt: options.addGenerationPrompt, specials: info.specials ?? {}, extra: options.extra });
+  return options.tokenize ? await model.tokenize(text, { addBos: false }) : text;
 }

@@ -448,8 +448,9 @@ export class Softprompt {
     const detach = watchSignal(signal, () => this._client.control('cancel', id));
     try {
       const res = await promise;
-      const model = new Model(this, res.model, res.info, name ?? res.info?.name ?? '');
+      const model = new Model(this, res.model, res.info, name ?? res.info?.name ?? '', res.tokenizer);
       this._models.add(model);
+      await checkChatTemplate(model);
       return model;
     } finally {
       detach();
@@ -483,12 +484,33 @@ function plainFetchOptions(o) {
 
 // ---------------------------------------------------------------- Model
 
+/** A model's chat template must parse: refused at load (SP_ERR_TOKENIZER), the model freed. Where
+ * @huggingface/jinja cannot be imported (an unbundled page without an import map) the check waits
+ * for the first applyChatTemplate. */
+async function checkChatTemplate(model) {
+  if (!model._tokInfo?.chat_template) return;
+  let chat;
+  try {
+    chat = await import('./chat.js');
+  } catch {
+    return;
+  }
+  try {
+    model._chatTemplate = chat.compileChatTemplate(model._tokInfo.chat_template);
+  } catch (e) {
+    await model.free().catch(() => {});
+    throw e;
+  }
+}
+
 export class Model {
   /** @private */
-  constructor(sp, id, info, name) {
+  constructor(sp, id, info, name, tokenizerInfo = null) {
     this.engine = sp;
     this._id = id;
     this.info = info;
+    this._tokInfo = tokenizerInfo;
+    this._tokenizer = null;
     this._name = name;
     this._freed = false;
     this._adapters = new Set();
@@ -514,6 +536,25 @@ export class Model {
 
   generate(prompt, options = {}) {
     return new Generation(this, prompt, options);
+  }
+
+  /** The model's chat template (tokenizer_config.json or GGUF) rendered with @huggingface/jinja. */
+  async applyChatTemplate(messages, options = {}) {
+    const { renderForModel } = await import('./chat.js');
+    return await renderForModel(this, messages, options);
+  }
+
+  /** tokenize / detokenize / applyChatTemplate / info / eogIds, the same as Softprompt.loadTokenizer gives. */
+  get tokenizer() {
+    const m = this;
+    this._tokenizer ??= {
+      info: this._tokInfo,
+      eogIds: this._tokInfo?.eog_ids?.slice() ?? [],
+      tokenize: (text, o = {}) => m.tokenize(text, { addBos: o.addSpecialTokens !== false }),
+      detokenize: (ids) => m.detokenize(ids),
+      applyChatTemplate: (messages, o) => m.applyChatTemplate(messages, o),
+    };
+    return this._tokenizer;
   }
 
   async evaluate(data, options = {}) {
@@ -604,6 +645,11 @@ class Generation {
     const { signal, onToken, adapter } = options;
     try {
       if (signal?.aborted) throw abortedError('generation');
+      if (Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] === 'object' && prompt[0] !== null) {
+        // messages: the chat template with the assistant's opening; it writes its own BOS
+        prompt = await this._model.applyChatTemplate(prompt, { addGenerationPrompt: true });
+        options = { ...options, addBos: false };
+      }
       checkAdapter(this._model, adapter);
       const args = {
         maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
@@ -612,7 +658,7 @@ class Generation {
       };
       if (typeof prompt === 'string') args.prompt = prompt;
       else if (prompt != null && typeof prompt.length === 'number') args.ids = Array.from(prompt, Number);
-      else throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'generate: prompt must be a string or an array of token ids');
+      else throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'generate: prompt must be a string, an array of token ids or of messages');
       const { id, promise } = this._model._startCall('generate', args, {
         onProgress: (tok) => {
           if (onToken) {

@@ -137,3 +137,88 @@ export function configureModelTokenizer(model, configText = '', eogIds = []) {
     if (idp) e.free(idp);
   }
 }
+
+// ---- tokenizer_config.json / generation_config.json helpers (no Jinja here; chat.js renders)
+
+/** tokenizer_config.json's chat_template: a string, or a list of {name, template} (the "default" one is used). */
+export function pickChatTemplate(value) {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) {
+    const t = value.find((x) => x?.name === 'default') ?? value[0];
+    if (t && typeof t.template === 'string') return t.template;
+  }
+  return null;
+}
+
+/** The special-token texts a template sees: from tokenizer_config.json, else the engine's ids. */
+export function templateSpecials(info, config = {}) {
+  const text = (v) => (typeof v === 'string' ? v : v && typeof v.content === 'string' ? v.content : null);
+  const out = {};
+  for (const k of ['bos', 'eos', 'pad', 'unk']) {
+    const v = text(config[`${k}_token`]) ?? info[`${k}_token`] ?? null;
+    if (v !== null) out[`${k}_token`] = v;
+  }
+  return out;
+}
+
+/** generation_config.json's eos_token_id (a number or a list) as a list. */
+export function generationEosIds(genConfig) {
+  const v = genConfig?.eos_token_id;
+  if (Array.isArray(v)) return v.filter((x) => Number.isInteger(x));
+  return Number.isInteger(v) ? [v] : [];
+}
+
+const parseJson = (text, what) => {
+  if (text == null) return {};
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SoftpromptError(ErrorCodes.SP_ERR_TOKENIZER, `${what} is not valid JSON: ${e?.message ?? e}`);
+  }
+};
+
+/** The text of an optional file next to a model part ({kind: 'path'|'url', ...}); null when absent. */
+async function readSibling(part, name) {
+  if (part?.kind === 'path') {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const f = path.join(path.dirname(part.path), name);
+    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null;
+  }
+  if (part?.kind === 'url') {
+    const url = part.url.slice(0, part.url.lastIndexOf('/') + 1) + name;
+    let res;
+    try {
+      res = await fetch(url);
+    } catch {
+      return null;
+    }
+    return res.ok ? await res.text() : null;
+  }
+  return null;
+}
+
+/**
+ * After a model loads (in the worker): apply tokenizer_config.json and generation_config.json found next
+ * to an HF folder's files (path or URL sources), and describe the tokenizer for the main thread:
+ * the engine's info plus chat_template (the config's, else GGUF's) and the special-token texts.
+ */
+export async function setupModelTokenizer(model, source) {
+  let cfgText = null, genText = null;
+  if (source?.kind === 'hf') {
+    cfgText = await readSibling(source.files['tokenizer.json'], 'tokenizer_config.json');
+    genText = await readSibling(source.files['tokenizer.json'], 'generation_config.json');
+  }
+  const cfg = parseJson(cfgText, 'tokenizer_config.json');
+  const eos = generationEosIds(parseJson(genText, 'generation_config.json'));
+  if (cfgText || eos.length) configureModelTokenizer(model, cfgText ?? '', eos);
+  const t = modelTokenizer(model);
+  try {
+    const info = { ...t.info };
+    info.chat_template = pickChatTemplate(cfg.chat_template) ?? info.chat_template;
+    info.specials = templateSpecials(info, cfg);
+    return info;
+  } finally {
+    t.free();
+  }
+}

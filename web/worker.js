@@ -15,6 +15,7 @@
 import { loadEngine } from './engine.js';
 import { parseData, labelSet } from './data.js';
 import { SoftpromptError, ErrorCodes } from './errors.js';
+import { setupModelTokenizer } from './tokenizer.js';
 
 const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
   && typeof window === 'undefined';
@@ -509,11 +510,18 @@ export function serve(channel) {
         }
         model = withFile(() => e.loadGgufAt(buf.p, buf.size), opened.name);
       }
+      let tokenizer;
+      try {
+        tokenizer = await setupModelTokenizer(model, source); // tokenizer_config / generation_config, chat template
+      } catch (err) {
+        model.free();
+        throw err;
+      }
       const h = S.nextHandle++;
       if (!name) name = model.info.name || '';
       S.models.set(h, { model, name, adapters: new Set(), jobs: new Set() });
       post({ id, progress: { status: 'done', loaded: S.lastLoaded ?? 0, total: S.lastLoaded ?? 0 } });
-      return { model: h, info: model.info };
+      return { model: h, info: model.info, tokenizer };
     } finally {
       job.controller?.abort(); // a download not read to its end (an error) stops here
       S.jobs.delete(id);
