@@ -106,7 +106,6 @@ SP_API int32_t sp_tok_encode(sp_tok *t, const char *text, int32_t len, int32_t a
 SP_API int32_t sp_tok_decode(sp_tok *t, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err);
 /* The token's text as the vocabulary stores it (e.g. "\u0120world"); -1 on a bad id. */
 SP_API int32_t sp_tok_token_text(sp_tok *t, int32_t id, char *out, int32_t cap);
-
 /* ---- adapters (PEFT prompt tuning / prefix tuning) ---- */
 /* From adapter_model.safetensors + adapter_config.json bytes. Checks peft_type, shapes vs model. */
 SP_API sp_adapter *sp_adapter_load(sp_model *m, const uint8_t *st, size_t st_size,

@@ -3,6 +3,7 @@
  * loaded model's tokenizer, and the tokenizer_config / generation_config settings for a model.
  * Model-level sp_tokenize / sp_detokenize stay in api.c; both call the same sp_tokenizer_*. */
 #include "softprompt.h"
+#include "tokenizer_api.h"
 #include "../model/model.h"
 #include "../readers/json.h"
 #include "../readers/gguf.h"
@@ -110,23 +111,32 @@ const char *sp_tok_info_json(sp_tok *h) {
     return h->info_json;
 }
 
-int32_t sp_tok_encode(sp_tok *h, const char *text, int32_t len, int32_t add_special, int32_t *ids, int32_t cap, sp_error *err) {
+/* The ABI's encode and decode for any tokenizer (also behind api.c's sp_tokenize / sp_detokenize). */
+int32_t sp_api_encode(const sp_tokenizer *t, const char *text, int32_t len, int32_t add_special, int32_t *ids, int32_t cap, sp_error *err) {
     sp_error_clear(err);
-    if (!h || (!text && len) || len < 0 || cap < 0 || (!ids && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "tok_encode: bad arguments"); return -1; }
+    if (!t || (!text && len) || len < 0 || cap < 0 || (!ids && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "tokenize: bad arguments"); return -1; }
     int32_t n = 0;
-    sp_status s = sp_tokenizer_encode(h->tok, text ? text : "", (size_t)len, add_special, ids, cap, &n, err);
+    sp_status s = sp_tokenizer_encode(t, text ? text : "", (size_t)len, add_special, ids, cap, &n, err);
     if (s && s != SP_ERR_INVALID_ARG) return -1;
     if (s == SP_ERR_INVALID_ARG && n <= cap) return -1; /* a real argument error, not "buffer too small" */
     sp_error_clear(err);
     return n;
 }
 
-int32_t sp_tok_decode(sp_tok *h, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err) {
+int32_t sp_api_decode(const sp_tokenizer *t, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err) {
     sp_error_clear(err);
-    if (!h || n < 0 || (!ids && n) || cap < 0 || (!out && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "tok_decode: bad arguments"); return -1; }
+    if (!t || n < 0 || (!ids && n) || cap < 0 || (!out && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "detokenize: bad arguments"); return -1; }
     int32_t need = 0;
-    if (sp_tokenizer_decode(h->tok, ids, n, out, cap, &need, err)) return -1;
+    if (sp_tokenizer_decode(t, ids, n, out, cap, &need, err)) return -1;
     return need;
+}
+
+int32_t sp_tok_encode(sp_tok *h, const char *text, int32_t len, int32_t add_special, int32_t *ids, int32_t cap, sp_error *err) {
+    return sp_api_encode(h ? h->tok : NULL, text, len, add_special, ids, cap, err);
+}
+
+int32_t sp_tok_decode(sp_tok *h, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err) {
+    return sp_api_decode(h ? h->tok : NULL, ids, n, out, cap, err);
 }
 
 int32_t sp_tok_token_text(sp_tok *h, int32_t id, char *out, int32_t cap) {
