@@ -504,8 +504,21 @@ export declare class Model {
   readonly engine: Softprompt;
   tokenize(text: string, options?: TokenizeOptions): Promise<number[]>;
   detokenize(ids: ArrayLike<number>): Promise<string>;
-  /** Generate after a prompt (text, or ids used as they are). */
-  generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): Generation;
+  /** Generate after a prompt (text, or ids used as they are), or after messages rendered with the model's chat
+   * template and its generation prompt (no BOS added: the template writes it). Generation stops at EOS and at
+   * the end-of-turn tokens (generation_config.json eos_token_id, <|im_end|>, <|eot_id|>, <end_of_turn>). */
+  generate(prompt: string | ArrayLike<number> | ChatMessage[], options?: GenerateOptions): Generation;
+  /** The model's chat template (tokenizer_config.json or GGUF tokenizer.chat_template), rendered with @huggingface/jinja. */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions & { tokenize?: false }): Promise<string>;
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions & { tokenize: true }): Promise<number[]>;
+  /** The same calls as Softprompt.loadTokenizer's Tokenizer, on this model. */
+  readonly tokenizer: {
+    readonly info: TokenizerInfo & { specials: Record<string, string> } | null;
+    readonly eogIds: number[];
+    tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+    detokenize(ids: ArrayLike<number>): Promise<string>;
+    applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): Promise<string | number[]>;
+  };
   evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;
