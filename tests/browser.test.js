@@ -219,11 +219,17 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await shotOf('#try', '10-compare-after-reload');
   await shot('11-page-after-reload');
 
-  // ---- import PEFT files (the example prompt), then the embedding example gives the same text ----
+  // ---- import PEFT files (the example prompt, made for TinyStories-656K), then the embedding
+  // example gives the same text ----
+  await page.fill('#model-url', '/models/TinyStories-656K/TinyStories-656K-Q8_0.gguf');
+  await page.click('#model-load');
+  await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 2048, null, { timeout: 60_000 });
+  await waitState('model', 'loaded');
   const exampleDir = path.join(ROOT, 'web', 'examples', 'max-the-dog');
   await page.setInputFiles('#import-files', [path.join(exampleDir, 'adapter_config.json'), path.join(exampleDir, 'adapter_model.safetensors')]);
   await waitState('saved', '2');
   assert.match(await page.locator('#keep-status').innerText(), /^Imported/);
+  await page.fill('#try-input', 'Once upon a time');
   await page.fill('#gen-max', '80');
   await page.click('#try-run');
   await waitState('gen', 'done', 60_000);
@@ -299,6 +305,7 @@ test('studio without cross-origin isolation: single-threaded, says so, still rig
   assert.match(await page.locator('#isolation-notice').innerText(), /one thread/);
   assert.equal(await page.locator('#badge-threads').innerText(), 'single-threaded');
 
+  await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
   await page.click('#model-load');
   await waitState('model', 'loaded');
   assert.match(await page.locator('#model-cache-line').innerText(), /kept in memory/, 'a full cache falls back to memory, and says so');

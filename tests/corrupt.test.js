@@ -222,10 +222,10 @@ test('corrupt HF: config.json inconsistent with the tensors', async () => {
   ];
   for (const [label, text] of format) await refused(hfSource({ config: text }), 'SP_ERR_FORMAT', /config\.json/, label);
   const unsupported = [
-    ['gpt2', (c) => { c.model_type = 'gpt2'; c.architectures = ['GPT2LMHeadModel']; }],
+    ['phi3', (c) => { c.model_type = 'phi3'; c.architectures = ['Phi3ForCausalLM']; }],
     ['gelu', (c) => { c.hidden_act = 'gelu'; }],
     ['biases', (c) => { c.attention_bias = true; }],
-    ['rope scaling', (c) => { c.rope_scaling = { type: 'linear', factor: 2 }; }],
+    ['rope scaling yarn', (c) => { c.rope_scaling = { type: 'yarn', factor: 2 }; }],
   ];
   for (const [label, edit] of unsupported) await refused(hfSource({ config: cfgWith(edit) }), 'SP_ERR_UNSUPPORTED', /config\.json/, label);
   await engineStillGood();
@@ -254,7 +254,7 @@ test('corrupt GGUF: metadata inconsistent with the tensors', async () => {
     ['head_count_kv 3', set('llama.attention.head_count_kv', 3), 'SP_ERR_SHAPE', null],
     ['head_count_kv 2^31-1', set('llama.attention.head_count_kv', 2 ** 31 - 1), 'SP_ERR_SHAPE', null],
     ['context_length 0', set('llama.context_length', 0), 'SP_ERR_SHAPE', /context/],
-    ['architecture gpt2', set('general.architecture', 'gpt2'), 'SP_ERR_UNSUPPORTED', /gpt2/],
+    ['architecture phi3', set('general.architecture', 'phi3'), 'SP_ERR_UNSUPPORTED', /'phi3' is not supported \(supported: llama, qwen2, qwen3, gemma3, gpt2\)/],
     ['feed_forward_length missing', set('llama.feed_forward_length', undefined), 'SP_ERR_FORMAT', /missing/],
     ['architecture missing', set('general.architecture', undefined), 'SP_ERR_FORMAT', /architecture/],
   ];

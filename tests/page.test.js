@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { niceTicks, ema } from '../web/page/chart.js';
 import { EXAMPLES } from '../web/page/examples.js';
 import { parseData } from '../web/softprompt.js';
+import { detectFormat, isLabelLike, labelSet } from '../web/data.js';
+import { MODELS, modelByUrl } from '../web/page/models.js';
 
 test('niceTicks covers the range with round steps', () => {
   assert.deepEqual(niceTicks(0, 20, 4, true), [0, 5, 10, 15, 20]);
@@ -36,11 +38,43 @@ test('every built-in example parses without errors in its declared format', () =
     // auto-detection agrees with the declared format
     assert.equal(parseData(ex.text).format, ex.format, `${ex.id} auto-detects as ${ex.format}`);
   }
-  const qa = parseData(EXAMPLES.find((e) => e.id === 'who-had').text);
+  const qa = parseData(EXAMPLES.find((e) => e.id === 'happy-or-sad').text);
   assert.equal(qa.kind, 'input-output');
+  assert.ok(isLabelLike(labelSet(qa.examples), qa.examples.length), 'two labels over 40 examples are labels');
+  const names = parseData(EXAMPLES.find((e) => e.id === 'who-was-it').text);
+  assert.equal(isLabelLike(labelSet(names.examples), names.examples.length), false, '16 different answers are not labels');
+  // tasks name the model that learns them, and it is one the picker offers and can load
+  for (const ex of EXAMPLES) if (ex.needs) assert.ok(MODELS.find((m) => m.id === ex.needs)?.supported, `${ex.id} needs ${ex.needs}`);
   // SentencePiece-style tokenizers put a space before the output themselves (as PEFT's separate
   // tokenization of targets does), so outputs must not start with one.
   for (const ex of EXAMPLES) {
     for (const e of parseData(ex.text).examples) if ('output' in e) assert.ok(!/^\s/.test(e.output), `${ex.id}: ${JSON.stringify(e.output)}`);
   }
+});
+
+test('tab-separated data: read as input/output pairs (with or without a header), never as one text', () => {
+  assert.equal(detectFormat('a cat\tcat\na dog\tdog\n'), 'tsv');
+  const p = parseData('a cat\tcat\na dog\tdog\n');
+  assert.equal(p.format, 'tsv');
+  assert.deepEqual(p.examples, [{ input: 'a cat', output: 'cat' }, { input: 'a dog', output: 'dog' }]);
+  const h = parseData('output\tinput\nyes\tis it?\n');
+  assert.deepEqual(h.examples, [{ input: 'is it?', output: 'yes' }]);
+  const bad = parseData('a\tb\tc\nd\te\tf\n');
+  assert.equal(bad.examples.length, 0);
+  assert.match(bad.errors[0].message, /2 tab-separated fields/);
+  assert.equal(bad.errors[0].line, 1);
+});
+
+test('the model picker: the local models first, every entry a GGUF URL with a size', () => {
+  assert.equal(MODELS[0].id, 'tinystories-656k');
+  for (const m of MODELS) {
+    assert.match(m.url, /\.gguf$/, m.id);
+    assert.ok(m.bytes > 0, m.id);
+    if (!m.local) assert.match(m.url, /^https:\/\/huggingface\.co\/[^/]+\/[^/]+\/resolve\/main\/[^/]+\.gguf$/, m.id);
+  }
+  for (const want of ['SmolLM2-135M', 'SmolLM2-360M', 'Qwen2.5-0.5B', 'Qwen3-0.6B', 'Llama-3.2-1B', 'Gemma-3-270M', 'GPT-2']) {
+    assert.ok(MODELS.some((m) => m.label.startsWith(want)), `the picker offers ${want}`);
+  }
+  assert.equal(modelByUrl(MODELS[1].url), MODELS[1]);
+  assert.equal(modelByUrl('/elsewhere.gguf'), null);
 });

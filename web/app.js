@@ -9,11 +9,13 @@
 // For tests and the curious, window.__softprompt exposes the page's state (see `debug` below).
 
 import { Softprompt, parseData, threadsAvailable } from './softprompt.js';
+import { detectFormat, isLabelLike } from './data.js';
 import { LossChart } from './page/chart.js';
 import * as store from './page/storage.js';
 import { EXAMPLES, exampleById } from './page/examples.js';
+import { MODELS, DEFAULT_MODEL, modelByUrl } from './page/models.js';
 import {
-  $, el, setStatus, fmtBytes, fmtCount, fmtDuration, fmtLoss, fmtDate, showPiece, download, debounce, filesFromDrop,
+  $, el, setStatus, fmtBytes, fmtCount, fmtDuration, fmtLoss, fmtDate, showPiece, download, debounce, filesFromDrop, fieldMessage,
 } from './page/ui.js';
 
 const SETTINGS_KEY = 'softprompt-studio.settings.v1';
@@ -109,6 +111,7 @@ async function startEngine() {
     setPageState('engine', 'failed');
   };
   setPageState('engine', 'ready');
+  renderPicker(); // the engine may list the architectures it loads
   updateButtons();
   await offerResume();
   maybeLoadCachedModel();
@@ -140,11 +143,57 @@ function showLoadProgress({ loaded = 0, total = 0, label = '' }) {
 
 function hideLoadProgress() { $('model-progress-wrap').hidden = true; }
 
+/** How an error names a URL the user typed: its file name, or the URL when it has none. */
+function what0(url) { return modelNameFromUrl(url) === 'model' ? url : `${modelNameFromUrl(url)}${/\.gguf$/i.test(String(url).split(/[?#]/)[0]) ? '.gguf' : ''}`; }
+
+/** A model URL the URL box cannot load, named before anything is downloaded: a folder, or one
+ *  file of a Hugging Face folder. null when it looks like a single model file. */
+function modelUrlProblem(url) {
+  let path;
+  try { path = new URL(url, location.href).pathname; } catch { return `“${url}” is not a URL`; }
+  if (path.endsWith('/')) {
+    return `${url} is a folder. The URL box loads one .gguf file; for a Hugging Face folder, use “Choose a folder…” or drop its files below.`;
+  }
+  const file = decodeURIComponent(path.split('/').pop());
+  if (/\.json$/i.test(file) || /\.safetensors$/i.test(file)) {
+    return `${file} is one file of a Hugging Face folder, not a model. Give the URL of a .gguf file, or choose the whole folder below (config.json, model.safetensors, tokenizer.json).`;
+  }
+  return null;
+}
+
+/** "not a GGUF file" with what it looks like, naming what the user chose; null when it is one. */
+async function notGguf(blob, what) {
+  const head = new Uint8Array(await blob.slice(0, 16).arrayBuffer());
+  if (head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return null; // "GGUF"
+  const text = new TextDecoder().decode(head);
+  const hex = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  const looks = blob.size === 0 ? 'it is empty' : /^\s*<(!doctype|html)/i.test(text) ? 'it is a web page' : /^\s*[{[]/.test(text) ? 'it is JSON'
+    : `it starts with the bytes ${hex}, not “GGUF”`;
+  return `${what} is not a GGUF model file (${looks}). The URL box loads a .gguf file.`;
+}
+
+/** A model problem shown under the control that started the load, with focus moved there. */
+function modelError(kind, message) {
+  if (kind === 'url') fieldMessage($('model-url'), message, { after: $('model-url-form') });
+  else fieldMessage($('model-file-btn'), message, { after: $('model-drop') });
+  debug.lastError = { where: 'Model', code: null, message };
+}
+
+function clearModelErrors() {
+  fieldMessage($('model-url'), '');
+  fieldMessage($('model-file-btn'), '');
+}
+
 async function loadModelFrom(kind, what) {
   if (!S.sp) return;
   if (S.jobState === 'running' || S.jobState === 'paused') {
-    showError(new Error('stop the training run before changing the model'), 'Model');
+    modelError(kind, 'Stop the training run before changing the model.');
     return;
+  }
+  clearModelErrors();
+  if (kind === 'url') {
+    const bad = modelUrlProblem(what);
+    if (bad) { setStatus($('model-status'), ''); modelError(kind, bad); setPageState('model', S.model ? 'loaded' : 'failed'); return; }
   }
   S.loadAbort?.abort();
   stopGenerations();
@@ -152,7 +201,9 @@ async function loadModelFrom(kind, what) {
   S.loadAbort = ac;
   const status = $('model-status');
   setPageState('model', 'loading');
+  const hadFocus = document.activeElement === $('model-load');
   $('model-load').disabled = true;
+  if (hadFocus) { $('model-progress-wrap').hidden = false; $('model-cancel').focus(); } // not to <body>
   let name;
   let source;
   let from = 'file';
@@ -169,6 +220,11 @@ async function loadModelFrom(kind, what) {
         onProgress: (p) => showLoadProgress({ ...p, label: p.phase === 'cache' ? 'Read from this browser’s cache:' : 'Downloading' }),
       });
       from = got.from === 'network' ? 'network' : got.from === 'disk' ? 'cache' : 'memory';
+      const bad = await notGguf(got.blob, what0(what));
+      if (bad) {
+        await store.forgetModels(url).catch(() => {}); // never keep what is not a model
+        throw Object.assign(new Error(bad), { shown: true });
+      }
       if (got.stored?.where === 'disk') cacheNote = 'Saved in this browser’s cache: the next visit loads it from disk.';
       else if (got.stored?.where === 'memory') cacheNote = `Not cached on disk (${got.stored.reason}); kept in memory for this visit.`;
       else if (from === 'cache') cacheNote = 'Loaded from this browser’s cache: no download needed.';
@@ -180,7 +236,10 @@ async function loadModelFrom(kind, what) {
       else {
         const need = ['config.json', 'model.safetensors', 'tokenizer.json'];
         const missing = need.filter((n) => !files.some((f) => f.name === n));
-        if (missing.length) throw new Error(`choose a .gguf file, or the three files of a Hugging Face folder (missing: ${missing.join(', ')})`);
+        if (missing.length) {
+          const got = files.length ? ` You chose ${files.slice(0, 4).map((f) => f.name).join(', ')}${files.length > 4 ? ', …' : ''}.` : '';
+          throw Object.assign(new Error(`Choose a .gguf file, or a Hugging Face folder with config.json, model.safetensors and tokenizer.json (missing: ${missing.join(', ')}).${got}`), { shown: true });
+        }
         input = files;
         const rel = files[0].webkitRelativePath || '';
         name = rel.includes('/') ? rel.split('/')[0] : what.folder || 'Hugging Face model'; // picked / dropped folder
@@ -209,21 +268,32 @@ async function loadModelFrom(kind, what) {
     setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
     $('model-cache-line').textContent = cacheNote;
     showModelFacts();
+    adviseModel();
+    if ($('cache-view').open) renderCache();
     setPageState('model', 'loaded');
     setPageState('modelFrom', from);
     if (kind === 'url') rememberSettings();
-    refreshData();
+    describeSettings(); // counts the new model's parameters
+    refreshData.flush();
     renderSaved();
     offerResume();
   } catch (e) {
     hideLoadProgress();
     setPageState('model', S.model ? 'loaded' : 'failed');
     if (e?.name === 'AbortError' || e?.code === 'SP_ERR_ABORTED') { setStatus(status, 'Loading cancelled.'); }
-    else { setStatus(status, `Could not load the model: ${e.message}`, 'err'); showError(e, 'Model'); }
+    else {
+      setStatus(status, '');
+      const chosen = kind === 'url' ? what0(what) : name || 'the chosen files';
+      modelError(kind, e.shown ? e.message : `Could not load ${chosen}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+    }
   } finally {
     $('model-load').disabled = false;
     if (S.loadAbort === ac) S.loadAbort = null;
     updateButtons();
+    // the Cancel button that held focus is hidden again: focus returns to where the load began
+    if (document.activeElement === document.body || document.activeElement === $('model-cancel')) {
+      (kind === 'url' ? $('model-load') : $('model-file-btn')).focus();
+    }
   }
 }
 
@@ -274,13 +344,79 @@ $('model-file').addEventListener('change', (e) => {
   if (e.target.files.length) loadModelFrom('files', e.target.files);
   e.target.value = '';
 });
+$('model-dir').addEventListener('change', (e) => {
+  // a picked folder: every file of it, with webkitRelativePath "folder/file" (the folder names the model)
+  const files = [...e.target.files].filter((f) => f.webkitRelativePath.split('/').length === 2);
+  if (files.length) loadModelFrom('files', files);
+  e.target.value = '';
+});
+$('model-file-btn').addEventListener('click', () => $('model-file').click());
+$('model-dir-btn').addEventListener('click', () => $('model-dir').click());
 setupDrop($('model-drop'), async (dt) => {
   const files = await filesFromDrop(dt);
   if (files.length) loadModelFrom('files', files);
 });
-$('model-drop').addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('model-file').click(); }
+
+// ---- the model picker: it fills the URL box; Load downloads ----
+
+function supportedNow(m) {
+  const archs = S.sp?.info?.architectures; // the engine's own list, when it reports one
+  return Array.isArray(archs) ? m.supported && archs.includes(m.arch) : m.supported;
+}
+
+function renderPicker() {
+  const sel = $('model-pick');
+  const cur = modelByUrl($('model-url').value);
+  sel.replaceChildren(
+    ...MODELS.map((m) => el('option', { value: m.id, selected: cur === m }, `${m.label}${supportedNow(m) ? '' : ' · not supported yet'}`)),
+    el('option', { value: 'custom', selected: !cur }, 'Another model: type its URL below, or choose files'),
+  );
+  describePick();
+}
+
+function describePick() {
+  const m = MODELS.find((x) => x.id === $('model-pick').value);
+  const note = $('model-pick-note');
+  if (!m) { note.textContent = 'Any GGUF file by URL (it must allow this page to fetch it), or a file or folder from this device.'; return; }
+  const where = m.local ? 'served by this page’s server' : `downloaded from Hugging Face (${fmtBytes(m.bytes)}), then kept in this browser`;
+  note.textContent = `${m.note} ${supportedNow(m) ? `Press Load: ${where}.` : `This build of the engine cannot load it yet (${m.arch}); it is listed so you know where to get it.`}`;
+}
+
+$('model-pick').addEventListener('change', () => {
+  const m = MODELS.find((x) => x.id === $('model-pick').value);
+  if (m) { $('model-url').value = m.url; clearModelErrors(); }
+  describePick();
 });
+$('model-url').addEventListener('input', () => {
+  const m = modelByUrl($('model-url').value);
+  $('model-pick').value = m ? m.id : 'custom';
+  describePick();
+});
+
+// ---- the model cache: what this browser keeps, and a way to empty it ----
+
+async function renderCache() {
+  const list = await store.listCachedModels();
+  $('cache-list').replaceChildren(...list.map((c) => {
+    const del = el('button', { type: 'button', class: 'small link', 'data-url': c.url }, 'Remove');
+    del.addEventListener('click', async () => {
+      await store.forgetModels(c.url);
+      setStatus($('cache-status'), `Removed ${modelNameFromUrl(c.url)} from this browser.`, 'ok');
+      renderCache();
+    });
+    return el('li', { 'data-url': c.url }, el('span', { title: c.url }, modelNameFromUrl(c.url)), ' ', el('span', { class: 'muted' }, c.bytes ? fmtBytes(c.bytes) : ''), ' ', del);
+  }));
+  $('cache-empty').hidden = list.length > 0;
+  $('cache-clear').disabled = list.length === 0;
+  setPageState('cache', String(list.length));
+}
+$('cache-clear').addEventListener('click', async () => {
+  await store.forgetModels();
+  setStatus($('cache-status'), 'Emptied: the next Load downloads again.', 'ok');
+  await renderCache();
+  $('cache-view').querySelector('summary').focus(); // the button disabled itself
+});
+$('cache-view').addEventListener('toggle', () => { if ($('cache-view').open) renderCache(); });
 
 function setupDrop(node, onDrop) {
   let depth = 0;
@@ -309,9 +445,77 @@ function useExample(id) {
   const ex = exampleById(id);
   if (!ex) return;
   useBigFile(null);
+  fieldMessage($('data-text'), '');
   $('data-text').value = ex.text;
   $('data-format').value = ex.format;
   if (ex.suggestedPrompt) $('try-input').value = ex.suggestedPrompt;
+  refreshData.flush();
+  saveDraft();
+}
+
+/** The example whose text is in the data box, or null. */
+function currentExample() { return EXAMPLES.find((e) => e.text === S.data.text) ?? null; }
+
+/** When the loaded model is too small for the chosen example's task, say so and offer the one
+ *  that learns it (the examples name it: `needs`). */
+function adviseModel() {
+  const ex = currentExample();
+  const box = $('task-advice');
+  const need = ex?.needs ? MODELS.find((m) => m.id === ex.needs) : null;
+  const loaded = S.model ? modelByUrl(S.modelMeta?.source ?? '') : null;
+  if (!need || !S.model || loaded === need) { box.hidden = true; box.replaceChildren(); setPageState('advice', 'none'); return; }
+  const use = el('button', { type: 'button', class: 'small', id: 'advice-load' }, `Load ${need.label}`);
+  use.addEventListener('click', () => {
+    $('model-url').value = need.url;
+    $('model-pick').value = need.id;
+    describePick();
+    loadModelFrom('url', need.url);
+  });
+  box.replaceChildren(`“${ex.title}”: ${S.modelMeta.name} is too small to learn this task (trained with these settings, its answers stay near chance and it does not stop after them). ${need.label.split(' (')[0]} learns it. `, use);
+  box.hidden = false;
+  setPageState('advice', 'shown');
+}
+
+/** The data as the engine reads it: tab-separated text becomes JSONL here (the engine reads
+ *  JSONL, CSV and plain text). */
+function engineData(text, format) {
+  const f = format === 'auto' ? detectFormat(text) : format;
+  if (f !== 'tsv') return { text, format };
+  return { text: parseData(text, { format: 'tsv' }).jsonl, format: 'jsonl' };
+}
+
+/** A file's text, decoded as a stream: many small tasks instead of one that decodes megabytes
+ *  (File.text() on 20 MB held the page's thread for 2 s in Chromium). */
+async function readTextInChunks(blob) {
+  const parts = [];
+  const reader = blob.stream().pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+  }
+  return parts.join('');
+}
+
+// The data box survives a reload: its text, or the big file itself (a Blob: IndexedDB keeps it
+// without copying megabytes of text on the page's thread), is kept in IndexedDB.
+const saveDraftNow = debounce(() => {
+  const file = S.data.file;
+  store.saveDraft(file?.blob ? { blob: file.blob, format: $('data-format').value, name: file.name, size: file.size }
+    : { text: file ? file.text : $('data-text').value, format: $('data-format').value, name: file?.name, size: file?.size })
+    .then(() => setPageState('draft', 'saved'), () => setPageState('draft', 'unsaved'));
+}, 500);
+function saveDraft() { setPageState('draft', 'pending'); saveDraftNow(); }
+
+async function restoreDraft() {
+  let d = null;
+  try { d = await store.getDraft(); } catch { d = null; }
+  if (!d || $('data-text').value.trim() !== '') return;
+  const text = d.blob ? await readTextInChunks(d.blob) : d.text;
+  if (typeof text !== 'string' || $('data-text').value.trim() !== '') return;
+  if (d.name) useBigFile({ name: d.name, size: d.size ?? text.length, text, blob: d.blob });
+  else $('data-text').value = text;
+  $('data-format').value = d.format || 'auto';
   refreshData.flush();
 }
 
@@ -332,8 +536,24 @@ const refreshData = debounce(async () => {
   }
   let preview;
   try {
+    if (!S.model && text.length > BIG_FILE) {
+      // Parsing megabytes here would stall the page: the engine's Worker checks it once a model is loaded.
+      S.data.preview = null; S.data.ok = false;
+      setStatus($('data-summary'), `${fmtBytes(text.length)} of data: it is read and checked in the engine once a model is loaded.`);
+      $('data-errors').hidden = true;
+      $('data-preview').hidden = true;
+      setPageState('data', 'waiting');
+      updateButtons();
+      return;
+    }
+    if (S.model && text.length > BIG_FILE) {
+      setStatus($('data-summary'), `Reading ${fmtBytes(text.length)} of data in the engine…`);
+      setPageState('data', 'checking');
+    }
+    const eng = engineData(text, format);
     if (S.model) {
-      preview = await S.model.dataPreview(text, { format, limit: 6, maxLength: readSettings().maxLength });
+      preview = await S.model.dataPreview(eng.text, { format: eng.format, limit: 6, maxLength: readSettings().maxLength });
+      if (eng.text !== text) preview.format = 'tsv';
     } else {
       const p = parseData(text, { format });
       preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 6), errors: p.errors };
@@ -346,18 +566,20 @@ const refreshData = debounce(async () => {
   S.data.preview = preview;
   S.data.ok = preview.count > 0 && preview.errors.length === 0;
   renderDataPreview(preview);
+  adviseModel();
+  describeSettings(); // batch size and eval split are checked against the data
   setPageState('data', S.data.ok ? 'ok' : 'invalid');
   updateButtons();
 }, 250);
 
 function renderDataPreview(p) {
   const kind = { text: 'text examples', 'input-output': 'input → output examples', mixed: 'examples (text and input → output mixed)' }[p.kind] ?? 'examples';
-  let summary = `${p.count} ${kind}, read as ${p.format === 'text' ? 'plain text' : p.format.toUpperCase()}`;
+  let summary = `${p.count} ${kind}, read as ${p.format === 'text' ? 'plain text' : p.format === 'tsv' ? 'TSV (tab-separated)' : p.format.toUpperCase()}`;
   if (p.tokens) {
     summary += ` · ${fmtCount(p.tokens.total)} tokens (${p.tokens.min}–${p.tokens.max} each)`;
     if (p.tokens.truncated) summary += ` · ${p.tokens.truncated} longer than the max length will be cut`;
   }
-  if (p.labels?.length) summary += ` · labels: ${p.labels.map((l) => JSON.stringify(l)).join(', ')}`;
+  if (isLabelLike(p.labels, p.count)) summary += ` · labels: ${p.labels.map((l) => JSON.stringify(l)).join(', ')}`;
   if (p.errors.length) summary += ` · ${p.errors.length} problem${p.errors.length > 1 ? 's' : ''}`;
   setStatus($('data-summary'), summary, p.errors.length ? 'err' : p.count ? 'ok' : '');
 
@@ -383,16 +605,25 @@ function renderDataPreview(p) {
 
   const warn = $('data-warning');
   const spaced = p.examples.filter((e) => 'output' in e && /^ /.test(e.output)).length;
+  const notes = [];
+  if (p.count === 1 && !p.errors.length) {
+    notes.push(p.format === 'text'
+      ? 'Only one example: plain-text examples are separated by a blank line. With one, training repeats it and nothing can be held out.'
+      : 'Only one example: training repeats it and nothing can be held out. Add more.');
+  }
   if (S.tokAddsSpace && spaced > 0) {
-    warn.textContent = `${spaced} of the first ${p.examples.length} outputs start with a space. This model's tokenizer puts a space `
-      + 'in front of the output by itself, so the prompt would learn to write two. Remove the leading spaces.';
-    warn.hidden = false;
-  } else warn.hidden = true;
+    notes.push(`${spaced} of the first ${p.examples.length} outputs start with a space. This model's tokenizer puts a space `
+      + 'in front of the output by itself, so the prompt would learn to write two. Remove the leading spaces.');
+  }
+  warn.textContent = notes.join(' ');
+  warn.hidden = notes.length === 0;
+  setPageState('dataWarning', notes.length ? (p.count === 1 ? 'one-example' : 'spaces') : 'none');
 }
 
-$('data-text').addEventListener('input', () => refreshData());
+$('data-text').addEventListener('input', () => { fieldMessage($('data-text'), ''); refreshData(); saveDraft(); });
+$('data-file-btn').addEventListener('click', () => $('data-file').click());
 $('data-file-clear').addEventListener('click', () => { useBigFile(null); $('data-text').value = ''; refreshData.flush(); $('data-text').focus(); });
-$('data-format').addEventListener('change', () => refreshData.flush());
+$('data-format').addEventListener('change', () => { refreshData.flush(); saveDraft(); });
 $('data-file').addEventListener('change', async (e) => {
   const f = e.target.files[0];
   e.target.value = '';
@@ -414,14 +645,36 @@ function useBigFile(file) {
   }
 }
 
+/** What is wrong with a data file before it replaces the box, or null. Binary files are found by
+ *  a NUL byte or bytes that are not UTF-8 in their first 64 KB. */
+async function dataFileProblem(f) {
+  if (f.size > 64 * 1024 * 1024) return `${f.name} is ${fmtBytes(f.size)}; the page takes data files up to 64 MB. Nothing was replaced.`;
+  if (f.size === 0) return `${f.name} is an empty file — nothing replaced.`;
+  const head = new Uint8Array(await f.slice(0, 65536).arrayBuffer());
+  const binary = head.includes(0) || (() => {
+    // a multi-byte character cut at the 64 KB boundary is not an error
+    try { new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, head.length === 65536 ? head.length - 3 : head.length)); return false; } catch { return true; }
+  })();
+  if (binary) {
+    const kind = head[0] === 0x89 && head[1] === 0x50 ? ' (a PNG image)' : head[0] === 0xff && head[1] === 0xd8 ? ' (a JPEG image)' : head[0] === 0x50 && head[1] === 0x4b ? ' (a ZIP archive)' : head[0] === 0x25 && head[1] === 0x50 ? ' (a PDF)' : '';
+    return `${f.name} is a binary file${kind}, not text. Nothing was replaced: choose a JSONL, CSV, TSV or plain-text file.`;
+  }
+  return null;
+}
+
 async function loadDataFile(f) {
-  if (f.size > 64 * 1024 * 1024) { showError(new Error(`${f.name} is ${fmtBytes(f.size)}; the page takes data files up to 64 MB`), 'Data'); return; }
-  const text = await f.text();
-  if (text.length > BIG_FILE) useBigFile({ name: f.name, size: f.size, text });
+  const bad = await dataFileProblem(f);
+  if (bad) { fieldMessage($('data-text'), bad, { focus: $('data-file-btn') }); setPageState('dataFile', 'refused'); return; }
+  const text = f.size > BIG_FILE ? await readTextInChunks(f) : await f.text();
+  if (!text.trim()) { fieldMessage($('data-text'), `${f.name} holds only blank lines: an empty file — nothing replaced.`, { focus: $('data-file-btn') }); setPageState('dataFile', 'refused'); return; }
+  fieldMessage($('data-text'), '');
+  if (text.length > BIG_FILE) useBigFile({ name: f.name, size: f.size, text, blob: f });
   else { useBigFile(null); $('data-text').value = text; }
   const n = f.name.toLowerCase();
-  $('data-format').value = n.endsWith('.csv') ? 'csv' : /\.(jsonl|ndjson|json)$/.test(n) ? 'jsonl' : /\.(txt|md)$/.test(n) ? 'text' : 'auto';
+  $('data-format').value = n.endsWith('.csv') ? 'csv' : n.endsWith('.tsv') || n.endsWith('.tab') ? 'tsv' : /\.(jsonl|ndjson|json)$/.test(n) ? 'jsonl' : /\.(txt|md)$/.test(n) ? 'auto' : 'auto';
+  setPageState('dataFile', 'read');
   refreshData.flush();
+  saveDraft();
 }
 
 // ---- 3. settings ----------------------------------------------------------------------------
@@ -459,25 +712,96 @@ function writeSettings(s) {
   }
 }
 
+// The ranges live once, in the form's min/max attributes; the page checks every number against
+// them, so the red field and the Start button always agree.
+const NUMBER_NAMES = { virtualTokens: 'virtual tokens', lr: 'the learning rate', length: 'the training length', batchSize: 'the batch size',
+  maxLength: 'max length', evalSplit: 'the eval split', evalEvery: '“evaluate every”', seed: 'the seed' };
+
 function settingsProblems(s) {
   const p = [];
-  if (!(s.virtualTokens >= 1 && s.virtualTokens <= 256)) p.push('virtual tokens must be 1–256');
-  if (!(s.lr > 0)) p.push('the learning rate must be above 0');
-  if (!(s.length >= 1)) p.push('train for at least 1 step or epoch');
-  if (!(s.batchSize >= 1)) p.push('the batch size must be at least 1');
-  if (!(s.maxLength >= 8)) p.push('max length must be at least 8 tokens');
-  if (!(s.evalSplit >= 0 && s.evalSplit < 1)) p.push('the eval split is a fraction from 0 to 0.5');
-  if (s.init === 'text' && !s.initText.trim()) p.push('give the init text, or choose another start');
-  if (!(s.seed >= 0)) p.push('the seed is a whole number ≥ 0');
+  for (const [k, what] of Object.entries(NUMBER_NAMES)) {
+    const input = form.elements.namedItem(k);
+    const v = s[k];
+    const min = Number(input.min);
+    const max = Number(input.max);
+    const whole = input.step !== 'any' && Number(input.step) >= 1;
+    if (!Number.isFinite(v) || v < min || v > max || (whole && !Number.isInteger(Number(input.value)))) {
+      p.push({ name: k, text: `${what} is ${whole ? 'a whole number' : 'a number'} from ${input.min} to ${input.max}` });
+    }
+  }
+  if (s.init === 'text' && !s.initText.trim()) p.push({ name: 'initText', text: 'give the init text, or choose another start' });
   return p;
 }
 
+/** How many of n examples the engine holds out (sp_data_split's rule: round(split * n), at least
+ *  1 when split > 0 and n >= 2, at most n - 1). */
+function heldOutCount(n, split) {
+  return split > 0 && n >= 2 ? Math.min(n - 1, Math.max(1, Math.round(split * n))) : 0;
+}
+
+// "% right" is shown only when it means something: a small set of label-like outputs, and enough
+// held-out examples that one answer does not swing it by a third.
+const MIN_EVAL_FOR_ACCURACY = 8;
+
+// Every evaluation scores the whole held-out set; with a big file the eval split would hold out
+// tens of thousands of examples (minutes per evaluation). The page then holds out a seeded
+// sample of this many instead (the rest trains), and says so.
+const EVAL_CAP = 500;
+
+/** Advice that does not block Start: settings that are legal but will not do what one expects. */
+function settingsWarnings(s) {
+  const w = [];
+  const n = S.data.ok ? S.data.preview?.count ?? 0 : 0;
+  if (n > 0) {
+    const nEval = heldOutCount(n, s.evalSplit);
+    const nTrain = n - nEval;
+    if (s.batchSize > nTrain) w.push(`A batch of ${s.batchSize} is more than the ${nTrain} training examples: each step sees every example ${s.batchSize > nTrain * 2 ? 'several times' : 'more than once'}, and “epochs” count fast. A batch of ${Math.max(1, Math.min(8, nTrain))} fits.`);
+    if (nEval > EVAL_CAP) w.push(`The eval split holds out ${fmtCount(nEval)} examples; the page evaluates a sample of ${EVAL_CAP} of them, so evaluations stay quick.`);
+    if (s.evalSplit > 0 && nEval < 8) w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${nEval < 2 ? ', and no accuracy is shown' : ''}. More data, or a larger eval split, makes it steadier.`);
+  }
+  if (s.lr > 1) w.push(`A learning rate of ${s.lr} is very high: the loss will likely jump or blow up. Soft prompts train well at 0.01–0.3 with Adam.`);
+  else if (s.lr > 0 && s.lr < 1e-3) w.push(`A learning rate of ${s.lr} is very low for a soft prompt: the loss will barely move. Try 0.01–0.3.`);
+  if (s.optimizer === 'sgd' && s.lr < 0.1) w.push('SGD needs a larger learning rate than Adam (try 1–10 for a soft prompt).');
+  return w;
+}
+
+/** Prefix tuning starts from random numbers only: switch the start to "random" and disable the
+ *  others while prefix is chosen (restoring the prompt-tuning choice when switching back). */
+function syncInitChoices() {
+  const prefix = form.elements.namedItem('method').value === 'prefix';
+  const sel = $('init-select');
+  for (const o of sel.options) o.disabled = prefix && o.value !== 'random';
+  if (prefix && sel.value !== 'random') { S.promptInit = sel.value; sel.value = 'random'; }
+  if (!prefix && S.promptInit) { sel.value = S.promptInit; S.promptInit = null; }
+  $('init-hint').hidden = !prefix;
+}
+
 function describeSettings() {
+  syncInitChoices();
   const s = readSettings();
   const problems = settingsProblems(s);
   const node = $('settings-summary');
   $('init-text-label').hidden = s.init !== 'text';
-  if (problems.length) { setStatus(node, `Fix: ${problems.join('; ')}.`, 'err'); updateButtons(); return; }
+  for (const k of [...Object.keys(NUMBER_NAMES), 'initText']) {
+    const input = form.elements.namedItem(k);
+    const bad = problems.find((p) => p.name === k);
+    if (bad) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+  }
+  const warns = settingsWarnings(s);
+  $('settings-warn').textContent = warns.join(' ');
+  $('settings-warn').hidden = warns.length === 0;
+  setPageState('settingsWarn', warns.length ? String(warns.length) : 'none');
+  // "keep the lowest eval loss" needs held-out examples
+  const keep = form.elements.namedItem('keepBest');
+  keep.disabled = !(s.evalSplit > 0);
+  keep.closest('label').title = keep.disabled ? 'needs an eval split above 0' : '';
+  if (problems.length) {
+    setStatus(node, `Fix: ${problems.map((p) => p.text).join('; ')}.`, 'err');
+    setPageState('settings', 'invalid');
+    updateButtons();
+    return;
+  }
+  setPageState('settings', 'ok');
   let trained = '';
   if (S.model) {
     const i = S.model.info;
@@ -518,7 +842,23 @@ function setJobState(st) {
   updateButtons();
 }
 
+// Where focus goes when the focused button disables itself (never to <body>).
+const FOCUS_NEXT = {
+  'train-start': ['train-pause', 'train-stop'], 'train-pause': ['train-resume', 'train-stop', 'train-state'], 'train-resume': ['train-pause', 'train-stop'],
+  'train-stop': ['train-start', 'try-run', 'train-state'], 'try-run': ['try-stop', 'try-input'], 'try-stop': ['try-run', 'try-input'],
+  'save-btn': ['export-btn', 'save-name'], 'export-btn': ['save-name'],
+};
+
 function updateButtons() {
+  const focused = document.activeElement;
+  updateButtonStates();
+  if (focused?.disabled && FOCUS_NEXT[focused.id]) {
+    const next = FOCUS_NEXT[focused.id].map((id) => $(id)).find((n) => n && !n.disabled && !n.hidden);
+    next?.focus();
+  }
+}
+
+function updateButtonStates() {
   const hasModel = !!S.model;
   const training = S.jobState === 'running' || S.jobState === 'paused' || S.jobState === 'stopping';
   const settingsOk = settingsProblems(readSettings()).length === 0;
@@ -574,18 +914,35 @@ async function startTraining(rec = null) {
     evalEvery: s.evalEvery,
     seed: s.seed,
   };
-  const data = rec ? rec.data : { text: S.data.text, format: S.data.format };
+  const nData = S.data.preview?.count ?? 0;
+  const wantEval = heldOutCount(nData, s.evalSplit);
+  if (!rec && wantEval > EVAL_CAP) {
+    options.evalSplit = EVAL_CAP / nData;
+    $('train-note').textContent = `Held out a sample of ${EVAL_CAP} examples instead of the ${fmtCount(wantEval)} the eval split asks for, so each evaluation takes seconds, not minutes; the others train.`;
+  }
+  const data = rec ? rec.data : engineData(S.data.text, S.data.format);
+  options.format = data.format;
   const opts = { ...options, data: data.text, checkpointEvery: CHECKPOINT_EVERY };
   if (rec) opts.resumeFrom = new Uint8Array(rec.checkpoint);
   const run = { token: {}, writing: null, next: null, ended: false };
   S.run = run;
-  if (!rec) await store.clearRun().catch(() => {}); // a new run replaces an interrupted one
+  // The data goes to IndexedDB once per run; checkpoints refer to it by dataId.
+  const dataId = rec ? rec.dataId : `${Date.now().toString(36)}-${data.text.length}`;
+  if (!rec) {
+    await store.clearRun().catch(() => {}); // a new run replaces an interrupted one
+    const blob = S.data.file?.blob && data.text === S.data.file.text ? S.data.file.blob : null;
+    await store.saveRunData(dataId, blob ? { blob, format: data.format } : data).catch((e) => console.warn('could not keep the run data in IndexedDB:', e));
+  }
+  // which metric the held-out set supports (see MIN_EVAL_FOR_ACCURACY)
+  const nEval = heldOutCount(nData, options.evalSplit);
+  const showAccuracy = isLabelLike(S.data.preview?.labels, S.data.preview?.count ?? 0) && nEval >= MIN_EVAL_FOR_ACCURACY;
+  trainError('');
   let job;
   try {
     job = S.model.tune(opts);
   } catch (e) {
     setJobState('failed');
-    showError(e, 'Training');
+    trainError(e);
     return;
   }
   S.job = job;
@@ -594,7 +951,7 @@ async function startTraining(rec = null) {
   const base = baseModelRecord();
   job.on('checkpoint', ({ step, bytes }) => {
     keepCheckpoint(run, {
-      baseModel: base, settings: s, options, data, step, totalSteps: S.history.total,
+      baseModel: base, settings: s, options, dataId, step, totalSteps: S.history.total,
       checkpoint: bytes.slice().buffer,
       losses: S.history.train.filter((p) => p[0] <= step), evalLosses: S.history.eval.filter((p) => p[0] <= step),
     });
@@ -620,7 +977,7 @@ async function startTraining(rec = null) {
     S.history.eval.push([ev.step, ev.evalLoss]);
     trainChart.addEval(ev.step, ev.evalLoss);
     $('st-eval').replaceChildren(fmtLoss(ev.evalLoss),
-      Number.isFinite(ev.accuracy) ? el('small', { class: 'acc', title: 'accuracy on the held-out examples, scoring each label' }, ` ${(ev.accuracy * 100).toFixed(0)}% right`) : '');
+      showAccuracy && Number.isFinite(ev.accuracy) ? el('small', { class: 'acc', title: `accuracy on the ${nEval} held-out examples, scoring each label` }, ` ${(ev.accuracy * 100).toFixed(0)}% right (of ${nEval})`) : '');
   });
   job.on('state', (st) => {
     if (st === 'running' || st === 'paused') setJobState(st);
@@ -645,13 +1002,24 @@ async function startTraining(rec = null) {
       if (e?.code === 'SP_ERR_NUMERIC' && e.result?.adapter) {
         // The loss blew up (NaN/Inf); the engine kept the last good prompt: use that.
         await adoptTrained(e.result, s).catch(() => {});
-        showError(new Error(`${e.message}. The last good prompt is kept; try a smaller learning rate.`), 'Training');
-      } else showError(e, 'Training');
+        trainError(new Error(`${e.message}. The last good prompt is kept; try a smaller learning rate.`));
+      } else trainError(e);
     }
   } finally {
     S.job = null;
     await endRun(run); // the run is over (done, stopped, failed): nothing to resume
     updateButtons();
+  }
+}
+
+/** A training problem next to the Start button (role=alert), focus on it; '' clears. */
+function trainError(e) {
+  const msg = !e ? '' : typeof e === 'string' ? e : `${e.message}${e.code ? ` (${e.code})` : ''}`;
+  const node = fieldMessage($('train-start'), msg, { after: $('train-start').parentElement, focus: null });
+  if (node) {
+    node.tabIndex = -1;
+    node.focus();
+    debug.lastError = { where: 'Training', code: e?.code ?? null, message: msg };
   }
 }
 
@@ -697,7 +1065,10 @@ function hideResumeOffer() {
 async function offerResume() {
   if (S.job) return;
   let rec = null;
-  try { rec = await store.getRun(); } catch { rec = null; }
+  try {
+    rec = await store.getRunWithData();
+    if (rec?.data?.blob) rec = { ...rec, data: { text: await readTextInChunks(rec.data.blob), format: rec.data.format } };
+  } catch { rec = null; }
   if (!rec || !rec.checkpoint || !rec.data) { hideResumeOffer(); return; }
   S.resumeOffer = rec;
   const of = rec.totalSteps ? ` of ${rec.totalSteps}` : '';
@@ -753,7 +1124,7 @@ async function adoptTrained(result, settings) {
     settings,
   });
   $('save-name').value = S.active.name;
-  let note = settings.keepBest ? 'Kept the prompt with the lowest eval loss' : 'Kept the prompt as it was at the last step';
+  let note = settings.keepBest && evals.length ? 'Kept the prompt with the lowest eval loss' : 'Kept the prompt as it was at the last step';
   if (evals.length) {
     const at = evals.find((e) => e[1] === bestEval)[0];
     note += `; the lowest eval loss was ${fmtLoss(bestEval)} at step ${at}`;
@@ -809,7 +1180,7 @@ async function renderInside() {
     if (S.active !== a) return;
     list.replaceChildren(...near.map((toks, i) => el('li', {},
       el('span', { class: 'v' }, `v${i + 1}`),
-      ...toks.map((t) => el('span', { class: 't', title: `token ${t.id}, cosine ${t.score.toFixed(3)}`, style: `opacity:${(0.45 + 0.55 * Math.max(0, Math.min(1, t.score))).toFixed(2)}` }, showPiece(t.piece))))));
+      ...toks.map((t) => el('span', { class: 't', title: `token ${t.id}, cosine ${t.score.toFixed(3)}`, style: `--sim:${Math.max(0, Math.min(1, t.score)).toFixed(2)}` }, showPiece(t.piece))))));
     setPageState('inside', 'ready');
   } catch (e) {
     list.replaceChildren(el('li', { class: 'muted' }, `Could not list the nearest tokens: ${e.message}`));
@@ -1038,9 +1409,11 @@ setupDrop($('keep'), async (dt) => importPeft(await filesFromDrop(dt)));
 // ---- boot -----------------------------------------------------------------------------------
 
 restoreSettings();
+renderPicker();
 renderExamples();
 describeSettings();
 updateButtons();
 renderSaved();
+restoreDraft();
 if (!threadsAvailable()) setPageState('threads', 'single');
 startEngine();

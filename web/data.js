@@ -6,6 +6,8 @@
 //   jsonl : one JSON object per line; blank lines are skipped
 //   csv   : RFC 4180 (quotes, "" escapes, newlines inside quotes); a header row naming the
 //           columns text, or input and output (case-insensitive; other columns ignored)
+//   tsv   : the same with tabs between fields. A header row is optional: without one, rows of
+//           two fields are input, output (a spreadsheet's "copy" of two columns)
 //   text  : examples separated by one or more blank lines
 // Pure functions, no engine: used by the worker and exported to pages.
 
@@ -29,8 +31,9 @@ export function parseData(data, options = {}) {
     const f = format === 'auto' ? detectFormat(text) : format;
     if (f === 'jsonl') res = parseJsonl(text);
     else if (f === 'csv') res = parseCsv(text);
+    else if (f === 'tsv') res = parseTsv(text);
     else if (f === 'text') res = parseText(text);
-    else throw new TypeError(`unknown data format '${format}' (auto, jsonl, csv, text)`);
+    else throw new TypeError(`unknown data format '${format}' (auto, jsonl, csv, tsv, text)`);
   } else {
     throw new TypeError('data must be a string or an array of examples');
   }
@@ -39,11 +42,15 @@ export function parseData(data, options = {}) {
   return res;
 }
 
-/** 'jsonl' when the first non-blank line starts with '{', 'csv' when the first line is a header
- *  naming text or input+output columns, else 'text'. */
+/** 'jsonl' when the first non-blank line starts with '{', 'tsv' when the first lines all hold the
+ *  same number (>= 2) of tab-separated fields, 'csv' when the first line is a header naming text
+ *  or input+output columns, else 'text'. */
 export function detectFormat(text) {
-  const first = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  const lines = text.slice(0, 65536).split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 5);
+  const first = lines[0] ?? '';
   if (first.trimStart().startsWith('{')) return 'jsonl';
+  const tabs = lines.map((l) => l.split('\t').length);
+  if (tabs[0] >= 2 && tabs.every((n) => n === tabs[0])) return 'tsv';
   const header = splitCsvLine(first);
   if (header) {
     const cols = header.map((c) => c.trim().toLowerCase());
@@ -146,8 +153,8 @@ function splitCsvLine(line) {
   return rec;
 }
 
-/** RFC 4180 records with the 1-based line each starts on. */
-function readCsvRecords(text) {
+/** RFC 4180 records with the 1-based line each starts on; `sep` is ',' (CSV) or '\t' (TSV). */
+function readCsvRecords(text, sep = ',') {
   const records = [];
   const errors = [];
   let fields = [];
@@ -188,7 +195,7 @@ function readCsvRecords(text) {
       i++;
       continue;
     }
-    if (c === ',') {
+    if (c === sep) {
       fields.push(field);
       field = '';
       any = true;
@@ -220,21 +227,31 @@ function readCsvRecords(text) {
   return { records, errors };
 }
 
-function parseCsv(text) {
+/** CSV (sep ',') or TSV (sep '\t'): a header row names the columns; TSV may instead have no
+ *  header, each row then being input<TAB>output. */
+function parseDelimited(text, sep, format) {
   const examples = [];
-  const { records, errors } = readCsvRecords(text);
-  if (records.length === 0) return { format: 'csv', examples, errors };
+  const { records, errors } = readCsvRecords(text, sep);
+  if (records.length === 0) return { format, examples, errors };
+  const what = sep === '\t' ? 'tab-separated fields' : 'fields';
   const header = records[0].fields.map((c) => c.trim().toLowerCase());
-  const ti = header.indexOf('text');
-  const ii = header.indexOf('input');
-  const oi = header.indexOf('output');
+  let ti = header.indexOf('text');
+  let ii = header.indexOf('input');
+  let oi = header.indexOf('output');
+  let rows = records.slice(1);
+  let width = header.length;
   if (ti < 0 && (ii < 0 || oi < 0)) {
-    pushError(errors, records[0].line, 'the header row must name a "text" column, or "input" and "output" columns');
-    return { format: 'csv', examples, errors };
+    if (sep !== '\t') {
+      pushError(errors, records[0].line, 'the header row must name a "text" column, or "input" and "output" columns');
+      return { format, examples, errors };
+    }
+    [ti, ii, oi, rows, width] = [-1, 0, 1, records, 2];
   }
-  for (const r of records.slice(1)) {
-    if (r.fields.length !== header.length) {
-      pushError(errors, r.line, `expected ${header.length} fields like the header, found ${r.fields.length}`);
+  for (const r of rows) {
+    if (r.fields.length !== width) {
+      pushError(errors, r.line, rows === records
+        ? `expected 2 ${what} (input, output) or a header row naming the columns, found ${r.fields.length}`
+        : `expected ${width} ${what} like the header, found ${r.fields.length}`);
       continue;
     }
     const ex = ii >= 0 && oi >= 0
@@ -242,8 +259,12 @@ function parseCsv(text) {
       : checkExample({ text: r.fields[ti] }, r.line, errors);
     if (ex) examples.push(ex);
   }
-  return { format: 'csv', examples, errors };
+  return { format, examples, errors };
 }
+
+function parseCsv(text) { return parseDelimited(text, ',', 'csv'); }
+
+function parseTsv(text) { return parseDelimited(text, '\t', 'tsv'); }
 
 function parseText(text) {
   const examples = [];
@@ -263,6 +284,15 @@ function parseText(text) {
   });
   flush();
   return { format: 'text', examples, errors };
+}
+
+/** Whether a label set (as labelSet or the engine reports it) looks like labels to a person:
+ *  short outputs, each used by several examples on average. 16 distinct sentences over 16
+ *  examples are answers, not labels. */
+export function isLabelLike(labels, count) {
+  if (!Array.isArray(labels) || labels.length < 2 || !(count > 0)) return false;
+  if (labels.length * 2 > count) return false;
+  return labels.every((l) => l.length <= 24 && l.trim().split(/\s+/).length <= 3);
 }
 
 /** Labels when outputs form a small set (<= 20 distinct), as the evaluator scores them. */

@@ -475,9 +475,40 @@ export class Engine {
     }
   }
 
+  /** safetensors: the bytes of model.safetensors, or an array of the shards that
+   *  model.safetensors.index.json names (any order). */
   loadHf(configText, safetensors, tokenizerText) {
+    if (Array.isArray(safetensors)) return this.loadHfShards(configText, safetensors, tokenizerText);
     const p = this.bytes(safetensors);
     return this.loadHfAt(configText, p, safetensors.byteLength, tokenizerText);
+  }
+
+  /** A sharded HF checkpoint: every shard is copied into the heap; the model owns them from the call on. */
+  loadHfShards(configText, shards, tokenizerText) {
+    const ptrs = [];
+    let table = 0, cfg = null, tok = null;
+    try {
+      for (const u8 of shards) ptrs.push(this.bytes(u8));
+      table = this.malloc(8 * shards.length); // shard pointers, then sizes (wasm32: 4 bytes each)
+      const dv = new DataView(this.heap().buffer, table, 8 * shards.length);
+      shards.forEach((u8, i) => { dv.setUint32(4 * i, ptrs[i], true); dv.setUint32(4 * (shards.length + i), u8.byteLength, true); });
+      cfg = this.string(configText);
+      tok = this.string(tokenizerText);
+    } catch (e) {
+      for (const q of ptrs) this.free(q);
+      this.free(table);
+      if (cfg) this.free(cfg.p);
+      throw e;
+    }
+    try {
+      const m = this.M._sp_model_load_hf_shards(this.ptr, cfg.p, cfg.len, table, table + 4 * shards.length, shards.length, tok.p, tok.len, this.err) >>> 0;
+      if (!m) this.throwError();
+      return new Model(this, m);
+    } finally {
+      this.free(table);
+      this.free(cfg.p);
+      this.free(tok.p);
+    }
   }
 
   /** Free the engine (models must be freed first). */

@@ -761,7 +761,9 @@ export function serve(channel) {
         }
       }
       const lastStep = steps.length ? steps[steps.length - 1].step : 0;
-      if (lastStep > 0 && reason !== 'early-stop') doEval(lastStep);
+      // the last step's eval when the run finished; a Stop returns at once (a final evaluation of a
+      // large held-out set took minutes)
+      if (lastStep > 0 && reason === 'finished') doEval(lastStep);
       const cur = addAdapter(args.model, tuner.adapter(false));
       const best = evals.length ? addAdapter(args.model, tuner.adapter(true)) : cur;
       return { adapter: cur, best, history: { steps, evals }, reason, memory };

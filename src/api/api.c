@@ -57,7 +57,24 @@ sp_model *sp_model_load_hf(sp_engine *eng, const char *config_json, size_t confi
     sp_error_clear(err);
     if (!eng) { free(st); sp_error_set(err, SP_ERR_INVALID_ARG, "no engine"); return NULL; }
     if (!st) { sp_error_set(err, SP_ERR_INVALID_ARG, "model.safetensors is missing"); return NULL; }
-    return sp_model_load_hf_buf(eng, config_json, config_len, st, st_size, tokenizer_json, tok_len, err);
+    return sp_model_load_hf_buf(eng, config_json, config_len, &st, &st_size, 1, tokenizer_json, tok_len, err);
+}
+
+sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json, size_t config_len, uint8_t **shards, const size_t *sizes,
+                                  int32_t n_shards, const char *tokenizer_json, size_t tok_len, sp_error *err) {
+    sp_error_clear(err);
+    if (!eng || !shards || !sizes || n_shards < 1) {
+        for (int32_t i = 0; shards && i < n_shards; i++) free(shards[i]);
+        sp_error_set(err, SP_ERR_INVALID_ARG, !eng ? "no engine" : "no safetensors files");
+        return NULL;
+    }
+    for (int32_t i = 0; i < n_shards; i++)
+        if (!shards[i]) {
+            for (int32_t j = 0; j < n_shards; j++) free(shards[j]);
+            sp_error_set(err, SP_ERR_INVALID_ARG, "safetensors shard %d is missing", i + 1);
+            return NULL;
+        }
+    return sp_model_load_hf_buf(eng, config_json, config_len, shards, sizes, n_shards, tokenizer_json, tok_len, err);
 }
 
 void sp_model_free(sp_model *m) { sp_model_free_(m); }
@@ -67,7 +84,8 @@ const char *sp_model_info_json(sp_model *m) {
     if (m->info_json) return m->info_json;
     const sp_config *c = &m->cfg;
     sp_buf b = {0};
-    sp_buf_printf(&b, "{\"arch\":\"llama\",\"format\":\"%s\",\"name\":", m->format);
+    const sp_arch *arch = sp_arch_get((sp_arch_id)c->arch);
+    sp_buf_printf(&b, "{\"arch\":\"%s\",\"format\":\"%s\",\"name\":", arch ? arch->gguf_name : "llama", m->format);
     sp_buf_json_string(&b, m->name, strlen(m->name));
     sp_buf_printf(&b, ",\"file_type\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
                       "\"hidden_dim\":%d,\"vocab_size\":%d,\"context_length\":%d,\"rope_theta\":%.9g,\"norm_eps\":%.9g,"

@@ -60,6 +60,12 @@ SP_API sp_model *sp_model_load_gguf(sp_engine *eng, uint8_t *buf, size_t size, s
 SP_API sp_model *sp_model_load_hf(sp_engine *eng, const char *config_json, size_t config_len,
                                   uint8_t *safetensors, size_t st_size,
                                   const char *tokenizer_json, size_t tok_len, sp_error *err);
+/* A sharded HF checkpoint: the n safetensors files that model.safetensors.index.json names (any
+ * order; each tensor must be in exactly one). Each buffer is malloc'd; the model owns them all,
+ * even on failure. */
+SP_API sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json, size_t config_len,
+                                         uint8_t **shards, const size_t *sizes, int32_t n_shards,
+                                         const char *tokenizer_json, size_t tok_len, sp_error *err);
 SP_API void sp_model_free(sp_model *m);
 /* {"arch":"llama","format":"gguf"|"hf","name":..,"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
  *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,

@@ -30,6 +30,7 @@ typedef struct {
     float *dpk, *dpv;         /* (B, n_past, kv_dim) per-sequence past gradients, or NULL */
     float *datt;              /* (B * n_kv_heads, 4, S) scratch */
     int32_t B, T, n_past;
+    float scale;              /* of the scores */
 } attn_bwd_ctx;
 
 static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
@@ -39,7 +40,7 @@ static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T, group = H / cfg->n_kv_heads;
     const int32_t b = unit / cfg->n_kv_heads, kvh = unit % cfg->n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = c->scale;
     float *dp = c->datt + (size_t)unit * 4 * S; /* (4, S) d loss / d p of 4 rows */
     const size_t kvo = (size_t)b * T * kvd + (size_t)kvh * hd;
     const float *k = c->k + kvo, *v = c->v + kvo;
@@ -90,28 +91,70 @@ static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
 
 typedef struct {
     const sp_model *m;
-    float *dx;                   /* rmsnorm backward: accumulated (rows, dim) */
-    const float *dout, *x, *w, *rstd;
-    float *dg, *du;              /* SwiGLU backward */
+    float *dx;                   /* norm backward: accumulated (rows, cols) */
+    const float *dout, *x, *w, *rstd, *mean;
+    float *dg, *du;              /* gated activation backward */
     const float *dh, *g, *u;
     float *zero;                 /* buffers to clear: zero[i] (rows, zcols[i]) */
     float *zero2;
     int32_t zcols, zcols2, cols;
+    int32_t layer;               /* LayerNorm (mean given), else RMSNorm */
 } brows_ctx;
+
+/* forward: out = (x - mean) * rstd * w + b  ->  with xh = (x - mean) * rstd, gw = dout * w:
+ * dx += rstd * (gw - mean(gw) - xh * mean(gw * xh)) */
+static void layernorm_backward_(float *dx, const float *dout, const float *x, const float *w, const float *mean, const float *rstd,
+                                int32_t n, int32_t dim) {
+    for (int32_t r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * dim, *d = dout + (size_t)r * dim;
+        float *o = dx + (size_t)r * dim;
+        double sg = 0.0, sgx = 0.0;
+        for (int32_t j = 0; j < dim; j++) {
+            const double xh = (double)(xr[j] - mean[r]) * rstd[r], gw = (double)d[j] * w[j];
+            sg += gw;
+            sgx += gw * xh;
+        }
+        sg /= dim;
+        sgx /= dim;
+        for (int32_t j = 0; j < dim; j++) {
+            const double xh = (double)(xr[j] - mean[r]) * rstd[r], gw = (double)d[j] * w[j];
+            o[j] += (float)(rstd[r] * (gw - sg - xh * sgx));
+        }
+    }
+}
 
 static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
-    const int32_t dim = c->m->cfg.dim;
-    const size_t o = (size_t)r0 * dim;
-    c->m->eng->k->rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, dim);
+    const int32_t cols = c->cols;
+    const size_t o = (size_t)r0 * cols;
+    if (c->mean) layernorm_backward_(c->dx + o, c->dout + o, c->x + o, c->w, c->mean + r0, c->rstd + r0, r1 - r0, cols);
+    else c->m->eng->k->rmsnorm_backward(c->dx + o, c->dout + o, c->x + o, c->w, c->rstd + r0, r1 - r0, cols);
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
     if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
 }
 
-static void swiglu_back_rows(void *vc, int32_t r0, int32_t r1) {
+#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+/* d/dx of 0.5 x (1 + tanh(k (x + 0.044715 x^3))) */
+static inline float gelu_tanh_grad(float x) {
+    const float t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+}
+static inline float gelu_tanh_b(float x) { return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x))); }
+
+static void act_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
-    const size_t o = (size_t)r0 * c->cols;
-    c->m->eng->k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (r1 - r0) * c->cols);
+    const size_t o = (size_t)r0 * c->cols, n = (size_t)(r1 - r0) * c->cols;
+    const int32_t act = c->m->cfg.act;
+    if (act == SP_ACT_SILU_GATE) {
+        c->m->eng->k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (int32_t)n);
+    } else if (act == SP_ACT_GELU_GATE) { /* forward: h = gelu(g) * u */
+        for (size_t i = o; i < o + n; i++) {
+            c->dg[i] = c->dh[i] * c->u[i] * gelu_tanh_grad(c->g[i]);
+            c->du[i] = c->dh[i] * gelu_tanh_b(c->g[i]);
+        }
+    } else { /* forward: h = gelu(u) */
+        for (size_t i = o; i < o + n; i++) c->du[i] = c->dh[i] * gelu_tanh_grad(c->u[i]);
+    }
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
 }
 
@@ -119,6 +162,14 @@ static void zero_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
     if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
+}
+
+/* Through a post-norm (Gemma 3): forward out = rmsnorm(y) * w  ->  dy = rmsnorm'(dout) into a
+ * cleared buffer. */
+static void post_norm_back(const sp_model *m, float *dy, const float *dout, const float *y, const float *w, const float *rstd, int32_t R) {
+    memset(dy, 0, sizeof(float) * (size_t)R * m->cfg.dim);
+    brows_ctx n = {.m = m, .dx = dy, .dout = dout, .x = y, .w = w, .rstd = rstd, .cols = m->cfg.dim};
+    sp_par_rows(m->eng->pool, R, 4.0 * m->cfg.dim, rmsnorm_back_rows, &n);
 }
 
 void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, int32_t B, int32_t T,
@@ -134,29 +185,42 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
 
     const float *x = a->x + (size_t)l * rows * dim;
     const float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
+    const float *mean1 = a->mean1 ? a->mean1 + s * rows : NULL, *mean2 = a->mean2 ? a->mean2 + s * rows : NULL;
     const float *q = a->q + s * rows * qd, *kk = a->k + s * rows * kvd, *v = a->v + s * rows * kvd;
     const float *xmid = a->xmid + s * rows * dim;
     const float *gate = a->gate + s * rows * hid, *up = a->up + s * rows * hid;
     float *att = a->att + s * (size_t)B * c->n_heads * T * S;
 
-    /* forward: x' = xmid + hb·Wdᵀ, hb = silu(gate)*up  ->  dh = dx'·Wd */
-    brows_ctx z1 = {.m = m, .zero = g->dh, .zcols = hid, .zero2 = g->dxn, .zcols2 = dim};
-    sp_par_rows(pool, R, (double)hid + dim, zero_rows, &z1);
-    sp_matmul_dx(pool, k, g->dh, g->dx, &L->w_down, R);
-    /* forward: hb = silu(gate) * up  ->  dgate = dh * up * silu'(gate), dup = dh * silu(gate) */
-    brows_ctx sw = {.m = m, .dg = g->dgate, .du = g->dup, .dh = g->dh, .g = gate, .u = up, .cols = hid};
-    sp_par_rows(pool, R, 10.0 * hid, swiglu_back_rows, &sw);
+    /* forward: x' = xmid + [post_ffn_norm](hb·Wdᵀ + b)  ->  d(hb·Wdᵀ) = dx' (through the post-norm) */
+    const float *dffn = g->dx;
+    if (L->post_ffn_norm) {
+        post_norm_back(m, g->dxn, g->dx, a->fo2 + s * rows * dim, L->post_ffn_norm, a->rstd4 + s * rows, R);
+        dffn = g->dxn;
+    }
+    /* ->  dh = d(hb·Wdᵀ)·Wd */
+    brows_ctx z1 = {.m = m, .zero = g->dh, .zcols = hid};
+    sp_par_rows(pool, R, (double)hid, zero_rows, &z1);
+    sp_matmul_dx(pool, k, g->dh, dffn, &L->w_down, R);
+    /* forward: hb = act(gate) * up (or gelu(up))  ->  dgate, dup (then clear dxn for the products) */
+    brows_ctx sw = {.m = m, .dg = g->dgate, .du = g->dup, .dh = g->dh, .g = gate, .u = up, .cols = hid, .zero = g->dxn, .zcols = dim};
+    sp_par_rows(pool, R, 10.0 * hid + dim, act_back_rows, &sw);
     /* forward: gate = xn·Wgᵀ, up = xn·Wuᵀ  ->  dxn = dgate·Wg + dup·Wu */
-    sp_matmul_dx(pool, k, g->dxn, g->dgate, &L->w_gate, R);
+    if (c->act != SP_ACT_GELU) sp_matmul_dx(pool, k, g->dxn, g->dgate, &L->w_gate, R);
     sp_matmul_dx(pool, k, g->dxn, g->dup, &L->w_up, R);
-    /* forward: xn = rmsnorm(xmid); the residual passes dx' through unchanged  ->  dx = d xmid
+    /* forward: xn = norm(xmid); the residual passes dx' through unchanged  ->  dx = d xmid
      * (then clear dao and, its rows read, dxn for the next products) */
-    brows_ctx n2 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = xmid, .w = L->ffn_norm, .rstd = rstd2, .zero = g->dao, .zcols = qd,
-                    .zero2 = g->dxn, .zcols2 = dim};
+    brows_ctx n2 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = xmid, .w = L->ffn_norm, .rstd = rstd2, .mean = mean2, .zero = g->dao, .zcols = qd,
+                    .zero2 = g->dxn, .zcols2 = dim, .cols = dim};
     sp_par_rows(pool, R, 4.0 * dim + qd, rmsnorm_back_rows, &n2);
 
-    /* forward: xmid = x + ao·Woᵀ  ->  dao = dxmid·Wo */
-    sp_matmul_dx(pool, k, g->dao, g->dx, &L->wo, R);
+    /* forward: xmid = x + [post_attn_norm](ao·Woᵀ + b)  ->  dao = d(ao·Woᵀ)·Wo */
+    const float *dattn = g->dx;
+    if (L->post_attn_norm) {
+        post_norm_back(m, g->dxn, g->dx, a->ao2 + s * rows * dim, L->post_attn_norm, a->rstd3 + s * rows, R);
+        dattn = g->dxn;
+    }
+    sp_matmul_dx(pool, k, g->dao, dattn, &L->wo, R);
+    if (L->post_attn_norm) memset(g->dxn, 0, sizeof(float) * rows * dim);
     /* forward: ao = softmax(q·kᵀ·scale)·v */
     float *dpk = NULL, *dpv = NULL; /* per-sequence slices, summed into dpast below */
     if (np && (dpast_k || dpast_v)) {
@@ -167,7 +231,7 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
     attn_bwd_ctx ac = {c, k, q, kk, v,
                        np ? past->k + (size_t)l * past->layer_stride : NULL,
                        np ? past->v + (size_t)l * past->layer_stride : NULL,
-                       att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np};
+                       att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np, sp_attn_scale(c)};
     const int32_t units = B * c->n_kv_heads;
     const double work = 4.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
     sp_pool_run(units > 1 && work >= (1 << 17) ? pool : NULL, attn_backward_task, &ac, units);
@@ -180,20 +244,27 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
             for (size_t i = 0; i < (size_t)np * kvd; i++) dst[i] += sb[i];
         }
     }
-    /* forward: q, k = rope(q), rope(k)  ->  rotate the gradients back */
-    const float *rope = a->rope; /* positions np .. np+T-1: set by the forward of this call */
-    if (a->rope_n != T || a->rope_pos0 != np) {
-        sp_rope_table(c, a->rope, T, np);
-        a->rope_n = T;
-        a->rope_pos0 = np;
+    /* forward: q, k = rope(q), rope(k)  ->  rotate the gradients back (positions np .. np+T-1) */
+    if (!c->learned_pos) sp_rope_rows(m, sp_acts_rope(m, a, l, T, np), g->dq, g->dk, B, T, -1);
+    float *dq = g->dq, *dk = g->dk;
+    if (L->q_norm) { /* forward: q = rmsnorm(qr) * q_norm per head (k alike)  ->  d qr, d kr */
+        memset(g->dqr, 0, sizeof(float) * rows * qd);
+        memset(g->dkr, 0, sizeof(float) * rows * kvd);
+        brows_ctx nq = {.m = m, .dx = g->dqr, .dout = g->dq, .x = a->qr + s * rows * qd, .w = L->q_norm, .rstd = a->rstdq + s * rows * c->n_heads,
+                        .cols = c->head_dim};
+        sp_par_rows(pool, R * c->n_heads, 4.0 * c->head_dim, rmsnorm_back_rows, &nq);
+        brows_ctx nk = {.m = m, .dx = g->dkr, .dout = g->dk, .x = a->kr + s * rows * kvd, .w = L->k_norm, .rstd = a->rstdk + s * rows * c->n_kv_heads,
+                        .cols = c->head_dim};
+        sp_par_rows(pool, R * c->n_kv_heads, 4.0 * c->head_dim, rmsnorm_back_rows, &nk);
+        dq = g->dqr;
+        dk = g->dkr;
     }
-    sp_rope_rows(m, rope, g->dq, g->dk, B, T, -1);
-    /* forward: q,k,v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ  ->  dxn = dq·Wq + dk·Wk + dv·Wv */
-    sp_matmul_dx(pool, k, g->dxn, g->dq, &L->wq, R);
-    sp_matmul_dx(pool, k, g->dxn, g->dk, &L->wk, R);
+    /* forward: q,k,v = xn·Wqᵀ + bq, xn·Wkᵀ + bk, xn·Wvᵀ + bv  ->  dxn = dq·Wq + dk·Wk + dv·Wv */
+    sp_matmul_dx(pool, k, g->dxn, dq, &L->wq, R);
+    sp_matmul_dx(pool, k, g->dxn, dk, &L->wk, R);
     sp_matmul_dx(pool, k, g->dxn, g->dv, &L->wv, R);
-    /* forward: xn = rmsnorm(x); residual  ->  dx += rmsnorm'(dxn) */
-    brows_ctx n1 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = x, .w = L->attn_norm, .rstd = rstd1};
+    /* forward: xn = norm(x); residual  ->  dx += norm'(dxn) */
+    brows_ctx n1 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = x, .w = L->attn_norm, .rstd = rstd1, .mean = mean1, .cols = dim};
     sp_par_rows(pool, R, 4.0 * dim, rmsnorm_back_rows, &n1);
 }
 
@@ -201,10 +272,11 @@ void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t 
                  float *dpast_k, float *dpast_v) {
     const sp_config *c = &m->cfg;
     const size_t rows = (size_t)B * T;
-    /* forward: xf = rmsnorm(x_L)  ->  dx_L = rmsnorm'(dxf) */
+    /* forward: xf = norm(x_L)  ->  dx_L = norm'(dxf) */
     memcpy(g->dxn, g->dx, sizeof(float) * rows * c->dim);
     memset(g->dx, 0, sizeof(float) * rows * c->dim);
-    brows_ctx nf = {.m = m, .dx = g->dx, .dout = g->dxn, .x = a->x + (size_t)c->n_layers * rows * c->dim, .w = m->out_norm, .rstd = a->rstdf};
+    brows_ctx nf = {.m = m, .dx = g->dx, .dout = g->dxn, .x = a->x + (size_t)c->n_layers * rows * c->dim, .w = m->out_norm, .rstd = a->rstdf,
+                    .mean = a->meanf, .cols = c->dim};
     sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_back_rows, &nf);
     for (int32_t l = c->n_layers - 1; l >= 0; l--) {
         /* recompute: the single slot holds the last layer after sp_forward; refill it for the others */

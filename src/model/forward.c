@@ -1,10 +1,16 @@
-/* forward.c - the Llama forward pass over B sequences of T rows (training, prefill, decoding).
+/* forward.c - the transformer forward pass over B sequences of T rows (training, prefill, decoding).
  *
  *   x0 = embed(ids) (with virtual tokens prepended for prompt tuning)
  *   per layer:  xn = rmsnorm(x) ; q,k,v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ ; rope(q), rope(k)
  *               ao = softmax(q·kᵀ/√hd over [past ; causal rows]) · v ; xmid = x + ao·Woᵀ
  *               xn = rmsnorm(xmid) ; x' = xmid + (silu(xn·Wgᵀ) * xn·Wuᵀ)·Wdᵀ
  *   xf = rmsnorm(x_L) ; logits = xf·Woutᵀ (only at the rows that need them)
+ *
+ * The other architectures differ per step, each guarded by its config or an optional tensor:
+ * LayerNorm with bias (GPT-2); q/k/v/o and MLP biases (Qwen 2, GPT-2); per-head q/k RMSNorm
+ * before RoPE (Qwen 3, Gemma 3); norms of each block's output before its residual (Gemma 3);
+ * GELU-tanh gate (Gemma 3) or a plain GELU MLP (GPT-2); scaled and learned positions; RoPE
+ * scaling and a sliding window with its own RoPE base; an attention scale; logit soft-capping.
  *
  * Threads: the matrix products split over the pool (kernels/dispatch.c); attention splits over
  * (sequence, head, 4-row tile) units; row-wise steps (norms, residuals, SwiGLU, the LM head's
@@ -42,6 +48,12 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
              acc(&t, rows, (size_t)c->dim, 1) && acc(&t, xs == 2 ? 0 : rows, (size_t)c->hidden_dim, 1) &&
              acc(&t, (size_t)SP_ATTN_SLOTS * 4, S, 1) && acc(&t, (size_t)T, (size_t)c->head_dim, 1);
     if (ok && keep_att) ok = acc(&t, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S);
+    if (ok && sp_cfg_local_rope(c)) ok = acc(&t, (size_t)T, (size_t)c->head_dim, 1);
+    if (ok && sp_cfg_qk_norm(c))
+        ok = acc(&t, L, rows, (size_t)c->q_dim) && acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->n_heads) &&
+             acc(&t, L, rows, (size_t)c->n_kv_heads);
+    if (ok && sp_cfg_post_norms(c)) ok = acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1);
+    if (ok && c->norm == SP_NORM_LAYER) ok = acc(&t, L, rows, 1) && acc(&t, L, rows, 1) && acc(&t, rows, 1, 1);
     return ok ? t : 0;
 }
 
@@ -50,6 +62,7 @@ size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past) 
     int ok = acc(&t, rows, (size_t)c->dim, 2) && acc(&t, rows, (size_t)c->q_dim, 2) && acc(&t, rows, (size_t)c->kv_dim, 2) &&
              acc(&t, rows, (size_t)c->hidden_dim, 3) && acc(&t, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1) &&
              acc(&t, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim);
+    if (ok && sp_cfg_qk_norm(c)) ok = acc(&t, rows, (size_t)c->q_dim, 1) && acc(&t, rows, (size_t)c->kv_dim, 1);
     return ok ? t : 0;
 }
 
@@ -85,6 +98,24 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     a->scores = take(ar, (size_t)SP_ATTN_SLOTS * 4, S, 1, &fail);
     a->rope = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
     if (keep_att) a->att = take(ar, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S, &fail);
+    if (sp_cfg_local_rope(c)) a->rope_local = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
+    if (sp_cfg_qk_norm(c)) {
+        a->qr = take(ar, L, rows, (size_t)c->q_dim, &fail);
+        a->kr = take(ar, L, rows, (size_t)c->kv_dim, &fail);
+        a->rstdq = take(ar, L, rows, (size_t)c->n_heads, &fail);
+        a->rstdk = take(ar, L, rows, (size_t)c->n_kv_heads, &fail);
+    }
+    if (sp_cfg_post_norms(c)) {
+        a->ao2 = take(ar, L, rows, (size_t)c->dim, &fail);
+        a->rstd3 = take(ar, L, rows, 1, &fail);
+        a->fo2 = take(ar, L, rows, (size_t)c->dim, &fail);
+        a->rstd4 = take(ar, L, rows, 1, &fail);
+    }
+    if (c->norm == SP_NORM_LAYER) {
+        a->mean1 = take(ar, L, rows, 1, &fail);
+        a->mean2 = take(ar, L, rows, 1, &fail);
+        a->meanf = take(ar, rows, 1, 1, &fail);
+    }
     if (fail)
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for activations (batch %d x %d rows, %zu bytes)", B, T,
                             sp_acts_bytes(c, B, T, n_past, n_slots, keep_att, n_threads));
@@ -106,6 +137,10 @@ sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t 
     g->dup = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
     g->datt = take(ar, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1, &fail);
     g->dpast = take(ar, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim, &fail);
+    if (sp_cfg_qk_norm(c)) {
+        g->dqr = take(ar, rows, (size_t)c->q_dim, 1, &fail);
+        g->dkr = take(ar, rows, (size_t)c->kv_dim, 1, &fail);
+    }
     if (fail) return sp_error_set(err, SP_ERR_NOMEM, "out of memory for gradients (%zu bytes)", sp_grads_bytes(c, B, T, n_past));
     return SP_OK;
 }
@@ -114,16 +149,43 @@ sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t 
 /* pieces                                                                                         */
 
 void sp_embed(const sp_model *m, float *x_out, const int32_t *ids, int32_t n) {
-    for (int32_t i = 0; i < n; i++) m->eng->k->mat_row(x_out + (size_t)i * m->cfg.dim, &m->tok_embd, ids[i]);
+    const int32_t dim = m->cfg.dim;
+    for (int32_t i = 0; i < n; i++) {
+        float *x = x_out + (size_t)i * dim;
+        m->eng->k->mat_row(x, &m->tok_embd, ids[i]);
+        if (m->cfg.embd_scale > 0.0f)
+            for (int32_t j = 0; j < dim; j++) x[j] *= m->cfg.embd_scale;
+    }
 }
 
-void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0) {
+/* The scaled frequency of pair i (HF modeling_rope_utils: linear divides every frequency by the
+ * factor; llama3 keeps high frequencies, divides low ones, and blends the band between; a GGUF
+ * file stores the llama3 result as divisors in rope_freqs.weight). */
+static float rope_scale(const sp_model *m, int32_t i, float freq) {
+    const sp_config *c = &m->cfg;
+    if (m->rope_freqs) return freq / m->rope_freqs[i];
+    if (c->rope_scaling == SP_ROPE_SCALE_LINEAR) return freq / c->rope_factor;
+    if (c->rope_scaling == SP_ROPE_SCALE_LLAMA3) {
+        const double pi = 3.14159265358979323846, wavelen = 2.0 * pi / freq;
+        const double low_wavelen = c->rope_orig_ctx / c->rope_low_freq_factor, high_wavelen = c->rope_orig_ctx / c->rope_high_freq_factor;
+        if (wavelen < high_wavelen) return freq;
+        if (wavelen > low_wavelen) return (float)(freq / c->rope_factor);
+        const double smooth = (c->rope_orig_ctx / wavelen - c->rope_low_freq_factor) / (c->rope_high_freq_factor - c->rope_low_freq_factor);
+        return (float)((1.0 - smooth) * freq / c->rope_factor + smooth * freq);
+    }
+    return freq;
+}
+
+void sp_rope_table(const sp_model *m, int32_t local, float *tab, int32_t n, int32_t pos0) {
+    const sp_config *c = &m->cfg;
     const int32_t hd = c->head_dim, half = hd / 2;
+    const float theta = local ? c->rope_local_theta : c->rope_theta;
     for (int32_t r = 0; r < n; r++) {
         const float pos = (float)(pos0 + r);
         for (int32_t i = 0; i < half; i++) {
             /* freq_i = theta^(-2i/hd), computed as llama2.c does */
-            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
+            float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+            if (!local) freq = rope_scale(m, i, freq);
             float val = pos * freq;
             tab[((size_t)r * half + i) * 2] = cosf(val);
             tab[((size_t)r * half + i) * 2 + 1] = sinf(val);
@@ -160,10 +222,17 @@ void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32
     sp_par_rows(m->eng->pool, B * T, 3.0 * (c->q_dim + c->kv_dim), rope_rows, &rc);
 }
 
-/* The rope table of acts for positions pos0 .. pos0+T-1 (kept across layers and calls). */
-static const float *acts_rope(const sp_config *c, sp_acts *a, int32_t T, int32_t pos0) {
+const float *sp_acts_rope(const sp_model *m, sp_acts *a, int32_t l, int32_t T, int32_t pos0) {
+    if (a->rope_local && m->layers[l].sliding) {
+        if (a->rope_local_n != T || a->rope_local_pos0 != pos0) {
+            sp_rope_table(m, 1, a->rope_local, T, pos0);
+            a->rope_local_n = T;
+            a->rope_local_pos0 = pos0;
+        }
+        return a->rope_local;
+    }
     if (a->rope_n != T || a->rope_pos0 != pos0) {
-        sp_rope_table(c, a->rope, T, pos0);
+        sp_rope_table(m, 0, a->rope, T, pos0);
         a->rope_n = T;
         a->rope_pos0 = pos0;
     }
@@ -181,6 +250,8 @@ typedef struct {
     float *scratch;          /* (SP_ATTN_SLOTS, 4, S) when att is NULL */
     float *ao;               /* (B, T, q_dim) */
     int32_t B, T, n_past, n_tiles, n_units;
+    float scale;             /* of the scores */
+    int32_t window;          /* sliding window (key > query - window), 0: none */
 } attn_ctx;
 
 /* Rows t0 .. t0+nt-1 of sequence b, head h:
@@ -193,7 +264,7 @@ static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
     const int32_t tile = unit % c->n_tiles, bh = unit / c->n_tiles, b = bh / H, h = bh % H;
     const int32_t kvh = h / (H / cfg->n_kv_heads);
     const int32_t t0 = tile * 4, nt = T - t0 < 4 ? T - t0 : 4, n_keys = np + t0 + nt;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = c->scale;
     const float *q = c->q + ((size_t)b * T + t0) * qd + (size_t)h * hd;
     const float *k = c->k + (size_t)b * T * kvd + (size_t)kvh * hd, *v = c->v + (size_t)b * T * kvd + (size_t)kvh * hd;
     float *p = c->att ? c->att + (((size_t)b * H + h) * T + t0) * S : scratch; /* (nt, S) */
@@ -203,9 +274,11 @@ static void attn_forward_unit(const attn_ctx *c, int32_t unit, float *scratch) {
     for (int32_t i = 0; i < nt; i++) {
         float *pi = p + (size_t)i * S;
         const int32_t n = np + t0 + i + 1; /* causal: row t0+i sees keys 0 .. n-1 */
-        const float mx = ak->max(pi, n);
-        const double sum = ak->exp_sum(pi, n, mx);
-        ak->scale(pi, n, (float)(1.0 / sum));
+        const int32_t lo = c->window && n > c->window ? n - c->window : 0; /* and keys lo.. in a sliding window */
+        if (lo) memset(pi, 0, sizeof(float) * (size_t)lo);
+        const float mx = ak->max(pi + lo, n - lo);
+        const double sum = ak->exp_sum(pi + lo, n - lo, mx);
+        ak->scale(pi + lo, n - lo, (float)(1.0 / sum));
         const int32_t end = c->att ? S : n_keys; /* zeros past the causal limit (read by av) */
         if (end > n) memset(pi + n, 0, sizeof(float) * (size_t)(end - n));
     }
@@ -230,7 +303,7 @@ static void attn_decode_task(const attn_ctx *c, int32_t task, int32_t n_tasks) {
     const sp_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, group = H / cfg->n_kv_heads;
     const int32_t np = c->n_past, S = np + 1;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = c->scale;
     for (int32_t j0 = 0; j0 < np; j0 += ATTN_DEC_ROWS) {
         const int32_t nj = np - j0 < ATTN_DEC_ROWS ? np - j0 : ATTN_DEC_ROWS;
         for (int32_t h = task; h < H; h += n_tasks)
@@ -258,7 +331,8 @@ static void attn_decode_task(const attn_ctx *c, int32_t task, int32_t n_tasks) {
 /* Task i of n runs units i, i+n, i+2n, ... (a mix of short and long causal rows each). */
 static void attn_forward_task(void *vctx, int32_t task, int32_t n_tasks) {
     const attn_ctx *c = (const attn_ctx *)vctx;
-    if (c->B == 1 && c->T == 1 && c->n_past > 0 && !c->att && c->c->n_heads <= SP_ATTN_SLOTS * 4) {
+    if (c->B == 1 && c->T == 1 && c->n_past > 0 && !c->att && c->c->n_heads <= SP_ATTN_SLOTS * 4 &&
+        (!c->window || c->n_past < c->window)) {
         attn_decode_task(c, task, n_tasks); /* scratch: one S-long row per head */
         return;
     }
@@ -278,7 +352,8 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
     attn_ctx ac = {c, m->eng->k, q, k, v,
                    np ? past->k + (size_t)l * past->layer_stride : NULL,
                    np ? past->v + (size_t)l * past->layer_stride : NULL,
-                   att, att ? NULL : a->scores, ao, B, T, np, (T + 3) / 4, 0};
+                   att, att ? NULL : a->scores, ao, B, T, np, (T + 3) / 4, 0, sp_attn_scale(c),
+                   m->layers[l].sliding ? c->sliding_window : 0};
     ac.n_units = B * c->n_heads * ac.n_tiles;
     /* multiply-adds: scores and weighted sum, over the average causal length */
     const double work = 2.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
@@ -348,40 +423,91 @@ static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int
 
 /* ---- row-wise steps ---- */
 
+/* LayerNorm of n rows (GPT-2): out = (x - mean) * rstd * w + b; sums in double. out may be x. */
+static void layernorm_rows_(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b, int32_t n,
+                            int32_t dim, float eps) {
+    for (int32_t r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        double s = 0.0, ss = 0.0;
+        for (int32_t j = 0; j < dim; j++) s += xr[j];
+        const float mu = (float)(s / dim);
+        for (int32_t j = 0; j < dim; j++) ss += (double)(xr[j] - mu) * (double)(xr[j] - mu);
+        const float rs = (float)(1.0 / sqrt(ss / dim + (double)eps));
+        if (mean) mean[r] = mu;
+        if (rstd) rstd[r] = rs;
+        for (int32_t j = 0; j < dim; j++) o[j] = (xr[j] - mu) * rs * w[j] + b[j];
+    }
+}
+
 typedef struct {
     const sp_model *m;
-    const float *x, *w;  /* rmsnorm input rows, weight */
-    float *out, *rstd;
+    const float *x, *w, *b;  /* norm input rows, weight, LayerNorm bias */
+    float *out, *rstd, *mean;
     const float *r;      /* residual added into x first (fused: xsum = x + r), or NULL */
     float *xsum;
-    const float *g, *u;  /* SwiGLU inputs */
+    const float *g, *u;  /* gated activation inputs */
     int32_t cols;
 } rows_ctx;
 
-/* out = rmsnorm(x) */
+/* out = norm(x) over rows of cols (dim, or head_dim for q/k norms) */
+static void norm_rows(const rows_ctx *c, const float *x, int32_t r0, int32_t r1) {
+    const sp_config *cfg = &c->m->cfg;
+    const size_t i0 = (size_t)r0 * c->cols;
+    if (cfg->norm == SP_NORM_LAYER)
+        layernorm_rows_(c->out + i0, c->mean ? c->mean + r0 : NULL, c->rstd ? c->rstd + r0 : NULL, x + i0, c->w, c->b, r1 - r0, c->cols,
+                        cfg->norm_eps);
+    else
+        c->m->eng->k->rmsnorm(c->out + i0, c->rstd ? c->rstd + r0 : NULL, x + i0, c->w, r1 - r0, c->cols, cfg->norm_eps);
+}
+
 static void rmsnorm_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
-    const int32_t dim = c->m->cfg.dim;
-    c->m->eng->k->rmsnorm(c->out + (size_t)r0 * dim, c->rstd ? c->rstd + r0 : NULL, c->x + (size_t)r0 * dim,
-                                               c->w, r1 - r0, dim, c->m->cfg.norm_eps);
+    norm_rows(c, c->x, r0, r1);
 }
 
-/* xsum = x + r ; out = rmsnorm(xsum) (or only the sum when w is NULL) */
+/* xsum = x + r ; out = norm(xsum) (or only the sum when w is NULL) */
 static void residual_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
-    const int32_t dim = c->m->cfg.dim;
-    const size_t i0 = (size_t)r0 * dim, i1 = (size_t)r1 * dim;
+    const size_t i0 = (size_t)r0 * c->cols, i1 = (size_t)r1 * c->cols;
     for (size_t i = i0; i < i1; i++) c->xsum[i] = c->x[i] + c->r[i];
-    if (c->w)
-        c->m->eng->k->rmsnorm(c->out + i0, c->rstd ? c->rstd + r0 : NULL, c->xsum + i0, c->w, r1 - r0, dim,
-                                                   c->m->cfg.norm_eps);
+    if (c->w) norm_rows(c, c->xsum, r0, r1);
 }
 
-/* out = silu(g) * u */
-static void swiglu_rows(void *vc, int32_t r0, int32_t r1) {
+/* gelu with the tanh approximation (transformers' gelu_pytorch_tanh / gelu_new) */
+#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+static inline float gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x))); }
+
+/* out = act(g) * u (silu or gelu gate), or out = gelu(u) without a gate (g NULL) */
+static void act_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
-    const size_t i0 = (size_t)r0 * c->cols;
-    c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (r1 - r0) * c->cols);
+    const size_t i0 = (size_t)r0 * c->cols, n = (size_t)(r1 - r0) * c->cols;
+    const int32_t act = c->m->cfg.act;
+    if (act == SP_ACT_SILU_GATE) {
+        c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (int32_t)n);
+    } else if (act == SP_ACT_GELU_GATE) {
+        for (size_t i = i0; i < i0 + n; i++) c->out[i] = gelu_tanh(c->g[i]) * c->u[i];
+    } else {
+        for (size_t i = i0; i < i0 + n; i++) c->out[i] = gelu_tanh(c->u[i]);
+    }
+}
+
+/* y (rows, n) += bias (n) */
+static void add_bias(float *y, const float *bias, size_t rows, int32_t n) {
+    if (!bias) return;
+    for (size_t r = 0; r < rows; r++)
+        for (int32_t j = 0; j < n; j++) y[r * n + j] += bias[j];
+}
+
+/* Per-head RMSNorm of q and k (Qwen 3, Gemma 3): q = rmsnorm(qr) * q_norm per head of head_dim. */
+static void qk_norm(const sp_model *m, const sp_layer *L, float *q, float *k, float *qr, float *kr, float *rstdq, float *rstdk, size_t rows) {
+    const sp_config *c = &m->cfg;
+    memcpy(qr, q, sizeof(float) * rows * c->q_dim);
+    memcpy(kr, k, sizeof(float) * rows * c->kv_dim);
+    rows_ctx rq = {.m = m, .x = qr, .w = L->q_norm, .out = q, .rstd = rstdq, .cols = c->head_dim};
+    sp_par_rows(m->eng->pool, (int32_t)rows * c->n_heads, 4.0 * c->head_dim, rmsnorm_rows, &rq);
+    rows_ctx rk = {.m = m, .x = kr, .w = L->k_norm, .out = k, .rstd = rstdk, .cols = c->head_dim};
+    sp_par_rows(m->eng->pool, (int32_t)rows * c->n_kv_heads, 4.0 * c->head_dim, rmsnorm_rows, &rk);
 }
 
 void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32_t T, const sp_past *past) {
@@ -391,57 +517,90 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const sp_kernels *k = m->eng->k;
     const size_t rows = (size_t)B * T, s = (size_t)SLOT(a, l);
     const int32_t np = past ? past->n_past : 0, S = np + T;
-    const int32_t dim = c->dim, hid = c->hidden_dim;
+    const int32_t dim = c->dim, hid = c->hidden_dim, R = (int32_t)rows;
 
     /* one row of generation (inference acts): the kernels' decoding product (2: with streams) */
     const int decode = rows == 1 && a->x_slots == 2 ? 1 + (a->decode_streams != 0) : 0;
     const float *x = a->x + (size_t)XSLOT(a, l) * rows * dim;
     float *xo = a->x + (size_t)XSLOT(a, l + 1) * rows * dim;
     float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;
+    float *mean1 = a->mean1 ? a->mean1 + s * rows : NULL, *mean2 = a->mean2 ? a->mean2 + s * rows : NULL;
     float *q = a->q + s * rows * c->q_dim, *kk = a->k + s * rows * c->kv_dim, *v = a->v + s * rows * c->kv_dim;
     float *ao = a->ao + s * rows * c->q_dim, *xmid = a->xmid + s * rows * dim;
     float *gate = a->gate + s * rows * hid, *up = a->up + s * rows * hid;
     float *att = a->keep_att ? a->att + s * (size_t)B * c->n_heads * T * S : NULL;
 
     /* attention block */
-    rows_ctx rc = {m, x, L->attn_norm, a->xn, rstd1, NULL, NULL, NULL, NULL, dim};
-    sp_par_rows(pool, (int32_t)rows, 4.0 * dim, rmsnorm_rows, &rc);
+    rows_ctx rc = {.m = m, .x = x, .w = L->attn_norm, .b = L->attn_norm_b, .out = a->xn, .rstd = rstd1, .mean = mean1, .cols = dim};
+    sp_par_rows(pool, R, 4.0 * dim, rmsnorm_rows, &rc);
     {
         float *ys[3] = {q, kk, v};
         const sp_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
-        matmul_group(pool, k, a->xn, (int32_t)rows, 3, ys, ws, decode);
+        matmul_group(pool, k, a->xn, R, 3, ys, ws, decode);
     }
-    sp_rope_rows(m, acts_rope(c, a, T, np), q, kk, B, T, +1);
+    add_bias(q, L->bq, rows, c->q_dim);
+    add_bias(kk, L->bk, rows, c->kv_dim);
+    add_bias(v, L->bv, rows, c->kv_dim);
+    if (L->q_norm) qk_norm(m, L, q, kk, a->qr + s * rows * c->q_dim, a->kr + s * rows * c->kv_dim, a->rstdq + s * rows * c->n_heads,
+                           a->rstdk + s * rows * c->n_kv_heads, rows);
+    if (!c->learned_pos) sp_rope_rows(m, sp_acts_rope(m, a, l, T, np), q, kk, B, T, +1);
     if (past && past->cache_k) { /* decoding: append this call's rows to the cache (B == 1) */
         memcpy(past->cache_k + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, kk, sizeof(float) * (size_t)T * c->kv_dim);
         memcpy(past->cache_v + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, v, sizeof(float) * (size_t)T * c->kv_dim);
     }
     attn_forward(m, a, q, kk, v, past, l, att, ao, B, T);
-    mm(pool, k, a->xn, ao, &L->wo, (int32_t)rows, decode); /* xn reused as the block output */
+    mm(pool, k, a->xn, ao, &L->wo, R, decode); /* xn reused as the block output */
+    add_bias(a->xn, L->bo, rows, dim);
+    if (L->post_attn_norm) { /* Gemma 3: the block output is normed before the residual */
+        float *ao2 = a->ao2 + s * rows * dim;
+        memcpy(ao2, a->xn, sizeof(float) * rows * dim);
+        rows_ctx rp = {.m = m, .x = ao2, .w = L->post_attn_norm, .out = a->xn, .rstd = a->rstd3 + s * rows, .cols = dim};
+        sp_par_rows(pool, R, 4.0 * dim, rmsnorm_rows, &rp);
+    }
 
-    /* feed-forward block: xmid = x + ao·Woᵀ ; xn = rmsnorm(xmid) (row by row, so xn may be both) */
-    rows_ctx r2 = {m, x, L->ffn_norm, a->xn, rstd2, a->xn, xmid, NULL, NULL, dim};
-    sp_par_rows(pool, (int32_t)rows, 5.0 * dim, residual_rows, &r2);
-    {
+    /* feed-forward block: xmid = x + block output ; xn = norm(xmid) (row by row, so xn may be both) */
+    rows_ctx r2 = {.m = m, .x = x, .w = L->ffn_norm, .b = L->ffn_norm_b, .out = a->xn, .rstd = rstd2, .mean = mean2, .r = a->xn, .xsum = xmid,
+                   .cols = dim};
+    sp_par_rows(pool, R, 5.0 * dim, residual_rows, &r2);
+    if (c->act == SP_ACT_GELU) { /* no gate: up = xn·Wuᵀ + b */
+        mm(pool, k, up, a->xn, &L->w_up, R, decode);
+    } else {
         float *ys[2] = {gate, up};
         const sp_mat *ws[2] = {&L->w_gate, &L->w_up};
-        matmul_group(pool, k, a->xn, (int32_t)rows, 2, ys, ws, decode);
+        matmul_group(pool, k, a->xn, R, 2, ys, ws, decode);
     }
+    add_bias(up, L->b_up, rows, hid);
     float *hb = a->hb ? a->hb : gate; /* inference keeps no gate for a backward: in place */
-    rows_ctx r3 = {m, NULL, NULL, hb, NULL, NULL, NULL, gate, up, hid};
-    sp_par_rows(pool, (int32_t)rows, 8.0 * hid, swiglu_rows, &r3);
-    mm(pool, k, a->xn, hb, &L->w_down, (int32_t)rows, decode);
-    rows_ctx r4 = {m, xmid, NULL, NULL, NULL, a->xn, xo, NULL, NULL, dim};
-    sp_par_rows(pool, (int32_t)rows, 1.0 * dim, residual_rows, &r4);
+    rows_ctx r3 = {.m = m, .out = hb, .g = gate, .u = up, .cols = hid};
+    sp_par_rows(pool, R, 8.0 * hid, act_rows, &r3);
+    mm(pool, k, a->xn, hb, &L->w_down, R, decode);
+    add_bias(a->xn, L->b_down, rows, dim);
+    if (L->post_ffn_norm) {
+        float *fo2 = a->fo2 + s * rows * dim;
+        memcpy(fo2, a->xn, sizeof(float) * rows * dim);
+        rows_ctx rp = {.m = m, .x = fo2, .w = L->post_ffn_norm, .out = a->xn, .rstd = a->rstd4 + s * rows, .cols = dim};
+        sp_par_rows(pool, R, 4.0 * dim, rmsnorm_rows, &rp);
+    }
+    rows_ctx r4 = {.m = m, .x = xmid, .r = a->xn, .xsum = xo, .cols = dim};
+    sp_par_rows(pool, R, 1.0 * dim, residual_rows, &r4);
 }
 
 void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32_t T, const sp_past *past) {
     const sp_config *c = &m->cfg;
     const size_t rows = (size_t)B * T;
+    const int32_t np = past ? past->n_past : 0;
     if (x0 != a->x) memcpy(a->x, x0, sizeof(float) * rows * c->dim);
-    acts_rope(c, a, T, past ? past->n_past : 0);
+    if (c->learned_pos) /* GPT-2: row t sits at position n_past + t; virtual tokens included */
+        for (size_t r = 0; r < rows; r++) {
+            float *xr = a->x + r * c->dim;
+            m->eng->k->mat_row(a->xn, &m->pos_embd, np + (int32_t)(r % (size_t)T));
+            for (int32_t j = 0; j < c->dim; j++) xr[j] += a->xn[j];
+        }
+    else
+        sp_acts_rope(m, a, 0, T, np);
     for (int32_t l = 0; l < c->n_layers; l++) sp_layer_forward(m, a, l, B, T, past);
-    rows_ctx rc = {m, a->x + (size_t)XSLOT(a, c->n_layers) * rows * c->dim, m->out_norm, a->xf, a->rstdf, NULL, NULL, NULL, NULL, c->dim};
+    rows_ctx rc = {.m = m, .x = a->x + (size_t)XSLOT(a, c->n_layers) * rows * c->dim, .w = m->out_norm, .b = m->out_norm_b, .out = a->xf,
+                   .rstd = a->rstdf, .mean = a->meanf, .cols = c->dim};
     sp_par_rows(m->eng->pool, (int32_t)rows, 4.0 * c->dim, rmsnorm_rows, &rc);
 }
 
@@ -450,6 +609,9 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 
 void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t streams) {
     sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output, streams);
+    const float cap = m->cfg.logit_softcap;
+    if (cap > 0.0f)
+        for (int32_t j = 0; j < m->cfg.vocab_size; j++) logits[j] = cap * tanhf(logits[j] / cap);
 }
 
 typedef struct {
@@ -459,12 +621,36 @@ typedef struct {
     unsigned char *loss;     /* (nc) doubles (unaligned storage) */
     int32_t V, grad;
     float scale;
+    float cap;               /* final logit soft-capping, 0: none */
 } head_ctx;
+
+/* The same with soft-capped logits c_j = cap * tanh(l_j / cap) (Gemma):
+ * d loss / d l_j = (softmax_j(c) - [j == tgt]) * (1 - (c_j / cap)^2) */
+static void head_rows_capped(const head_ctx *c, int32_t i) {
+    float *lg = c->logits + (size_t)i * c->V;
+    const int32_t tgt = c->targets[i];
+    for (int32_t j = 0; j < c->V; j++) lg[j] = c->cap * tanhf(lg[j] / c->cap);
+    const float mx = c->ak->max(lg, c->V);
+    double sum = 0.0;
+    for (int32_t j = 0; j < c->V; j++) sum += exp((double)(lg[j] - mx));
+    const double loss = log(sum) + (double)mx - (double)lg[tgt];
+    memcpy(c->loss + (size_t)i * sizeof(double), &loss, sizeof(double));
+    if (!c->grad) return;
+    for (int32_t j = 0; j < c->V; j++) {
+        const float t = lg[j] / c->cap;
+        const double p = exp((double)(lg[j] - mx)) / sum - (j == tgt ? 1.0 : 0.0);
+        lg[j] = (float)(p * (1.0 - (double)t * t)) * c->scale;
+    }
+}
 
 /* loss_i = log(sum_j exp(l_j - max)) + max - l_tgt ; d loss_i / d l_j = softmax_j - [j == tgt] */
 static void head_rows(void *vc, int32_t r0, int32_t r1) {
     const head_ctx *c = (const head_ctx *)vc;
     for (int32_t i = r0; i < r1; i++) {
+        if (c->cap > 0.0f) {
+            head_rows_capped(c, i);
+            continue;
+        }
         float *lg = c->logits + (size_t)i * c->V;
         const int32_t tgt = c->targets[i];
         const float mx = c->ak->max(lg, c->V), lt = lg[tgt];
@@ -490,7 +676,7 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
         /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */
-        head_ctx hc = {m->eng->k, logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale};
+        head_ctx hc = {m->eng->k, logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale, m->cfg.logit_softcap};
         sp_par_rows(m->eng->pool, nc, 8.0 * V, head_rows, &hc);
         for (int32_t i = 0; i < nc; i++) { /* summed in row order: the same for any thread count */
             double li;

@@ -195,7 +195,7 @@ static sp_status count_mat(sp_model *m, sp_mat *w, const char *name, sp_error *e
 }
 
 /* Parameters (matrices and vectors) and bytes of weight data in use. */
-static void count_params(sp_model *m) {
+void sp_model_count(sp_model *m) {
     const sp_arch *a = sp_arch_get((sp_arch_id)m->cfg.arch);
     m->n_params = m->weight_bytes = 0;
     for_each_mat(m, count_mat, NULL);
@@ -205,7 +205,7 @@ static void count_params(sp_model *m) {
         const int32_t nl = d->flags & SP_T_LAYER ? m->cfg.n_layers : 1;
         const int64_t n = sp_arch_dim(&m->cfg, d->rows);
         for (int32_t l = 0; l < nl; l++)
-            if (*(const float **)member(m, d, l)) m->n_params += (uint64_t)n;
+            if (d->hf && *(const float **)member(m, d, l)) m->n_params += (uint64_t)n; /* rope_freqs is no parameter */
     }
 }
 
@@ -276,6 +276,7 @@ typedef struct {
     int32_t n_st;
     int hf;
     const char *label;        /* "gguf" / "model.safetensors", for messages */
+    const char *hf_alt_prefix;/* HF names may also carry this prefix (GPT-2: "transformer.") */
 } tsrc;
 
 static int tsrc_find(const tsrc *s, const char *name, tview *v) {
@@ -293,9 +294,14 @@ static int tsrc_find(const tsrc *s, const char *name, tview *v) {
         v->nbytes = t->nbytes;
         return 1;
     }
+    char alt[160];
+    if (s->hf_alt_prefix) snprintf(alt, sizeof(alt), "%s%s", s->hf_alt_prefix, name);
+    int found = 0;
     for (int32_t i = 0; i < s->n_st; i++) {
         const sp_st_tensor *t = sp_safetensors_find(&s->st[i], name);
+        if (!t && s->hf_alt_prefix) t = sp_safetensors_find(&s->st[i], alt);
         if (!t) continue;
+        if (found++) return 2; /* in two shards */
         v->name = t->name;
         v->type = t->dtype;
         v->type_name = t->dtype_name;
@@ -306,9 +312,8 @@ static int tsrc_find(const tsrc *s, const char *name, tview *v) {
         }
         v->data = t->data;
         v->nbytes = t->nbytes;
-        return 1;
     }
-    return 0;
+    return found;
 }
 
 static sp_status view_mat(sp_mat *out, const tsrc *s, const tview *t, int64_t rows, int64_t cols, sp_error *err) {
@@ -325,6 +330,46 @@ static sp_status view_mat(sp_mat *out, const tsrc *s, const tview *t, int64_t ro
     return mat_init(out, t->name, t->type, t->data, t->nbytes, t->shape[0], t->shape[1], rows, cols, err);
 }
 
+/* A Conv1D weight stored [in, out] (GPT-2 in HF files): the transpose, as F32 in the arena. */
+static sp_status view_mat_conv1d(sp_model *m, sp_mat *out, const tsrc *s, const tview *t, int64_t rows, int64_t cols, sp_error *err) {
+    sp_mat tr;
+    sp_status st = view_mat(&tr, s, t, cols, rows, err); /* checks shape [cols, rows], dtype, size */
+    if (st) return st;
+    float *f = (float *)sp_arena_alloc(&m->arena, sizeof(float) * (size_t)rows * (size_t)cols);
+    float *row = (float *)malloc(sizeof(float) * (size_t)rows);
+    if (!f || !row) {
+        free(row);
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory transposing '%s'", t->name);
+    }
+    for (int64_t i = 0; i < cols; i++) { /* stored row i (input feature i) is column i of the weight */
+        if (tr.type == SP_DTYPE_BF16) {
+            for (int64_t o = 0; o < rows; o++) {
+                uint16_t h;
+                memcpy(&h, (const uint8_t *)tr.data + (size_t)i * tr.row_bytes + 2 * (size_t)o, 2);
+                row[o] = sp_bf16_to_f32(h);
+            }
+        } else {
+            m->eng->k->mat_row(row, &tr, (int32_t)i);
+        }
+        for (int64_t o = 0; o < rows; o++) f[(size_t)o * cols + i] = row[o];
+    }
+    free(row);
+    return mat_init(out, t->name, SP_DTYPE_F32, f, sizeof(float) * (size_t)rows * (size_t)cols, rows, cols, rows, cols, err);
+}
+
+/* q, k and v stacked in one matrix / vector (GPT-2's c_attn, llama.cpp's attn_qkv): three views. */
+static void split_qkv_mat(sp_mat *w, const sp_config *c) {
+    const sp_mat all = w[0];
+    const int32_t n[3] = {c->q_dim, c->kv_dim, c->kv_dim};
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        w[i] = all;
+        w[i].rows = n[i];
+        w[i].data = (const uint8_t *)all.data + off;
+        off += (size_t)n[i] * all.row_bytes;
+    }
+}
+
 /* Load every tensor of the architecture's table from the source, in table order (globals, then
  * layer after layer). */
 static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_error *err) {
@@ -332,9 +377,6 @@ static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
     const char *out_hf = NULL;
     for (int32_t i = 0; i < a->n_tensors; i++)
         if (a->tensors[i].flags & SP_T_OUTPUT) out_hf = a->tensors[i].hf;
-    m->layers = (sp_layer *)sp_arena_alloc(&m->arena, sizeof(sp_layer) * (size_t)c->n_layers);
-    if (!m->layers) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
-    memset(m->layers, 0, sizeof(sp_layer) * (size_t)c->n_layers);
     for (int32_t pass = 0; pass < 2; pass++) { /* globals, then each layer's tensors */
         const int32_t nl = pass ? c->n_layers : 1;
         for (int32_t l = 0; l < nl; l++)
@@ -345,7 +387,7 @@ static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
                 const char *name = desc_name(d, s->hf, l, nm, sizeof(nm));
                 void *dst = member(m, d, l);
                 tview t;
-                int found = name && tsrc_find(s, name, &t);
+                int found = name ? tsrc_find(s, name, &t) : 0;
                 if (d->flags & SP_T_OUTPUT) {
                     if (!s->hf) c->tied = !found; /* GGUF: no output.weight means tied */
                     if (c->tied) {
@@ -355,6 +397,7 @@ static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
                 }
                 if (!found && (d->flags & SP_T_EMBD) && s->hf && c->tied && out_hf) /* tied: either name */
                     found = tsrc_find(s, out_hf, &t);
+                if (found > 1) return sp_error_set(err, SP_ERR_FORMAT, "%s: tensor '%s' is in more than one shard", s->label, t.name);
                 if (!found) {
                     if (d->flags & SP_T_OPTIONAL) continue;
                     return sp_error_set(err, SP_ERR_SHAPE, "%s: tensor '%s' is missing", s->label, name ? name : d->gguf);
@@ -363,11 +406,21 @@ static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
                 sp_status st;
                 if (d->flags & SP_T_VEC) {
                     if (!t.data) return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u)", t.name, sp_dtype_name(t.type), t.type);
-                    const float *v = vec_to_f32(&m->arena, t.name, t.type, t.data, t.nbytes, t.count, rows, err);
+                    float *v = vec_to_f32(&m->arena, t.name, t.type, t.data, t.nbytes, t.count, rows, err);
                     if (!v) return (sp_status)err->code;
-                    *(const float **)dst = v;
-                } else if ((st = view_mat((sp_mat *)dst, s, &t, rows, cols, err))) {
-                    return st;
+                    if (s->hf && (d->flags & SP_T_HF_PLUS1))
+                        for (int64_t j = 0; j < rows; j++) v[j] += 1.0f;
+                    const float **vp = (const float **)dst;
+                    vp[0] = v;
+                    if (d->flags & SP_T_FUSED_QKV) { /* bq, bk, bv follow each other */
+                        vp[1] = v + c->q_dim;
+                        vp[2] = v + c->q_dim + c->kv_dim;
+                    }
+                } else {
+                    st = s->hf && (d->flags & SP_T_HF_CONV1D) ? view_mat_conv1d(m, (sp_mat *)dst, s, &t, rows, cols, err)
+                                                              : view_mat((sp_mat *)dst, s, &t, rows, cols, err);
+                    if (st) return st;
+                    if (d->flags & SP_T_FUSED_QKV) split_qkv_mat((sp_mat *)dst, c);
                 }
             }
     }
@@ -386,10 +439,12 @@ static sp_status check_layer_count(const sp_model *m, const sp_arch *a, const ts
         }
         return SP_OK;
     }
+    char alt[64];
+    snprintf(alt, sizeof(alt), "%s%s", s->hf_alt_prefix ? s->hf_alt_prefix : "", a->hf_layer_prefix);
     for (int32_t k = 0; k < s->n_st; k++)
         for (uint32_t i = 0; i < s->st[k].n; i++) {
             const char *tn = s->st[k].tensors[i].name;
-            if (layer_of(tn, strlen(tn), a->hf_layer_prefix) >= L)
+            if (layer_of(tn, strlen(tn), a->hf_layer_prefix) >= L || layer_of(tn, strlen(tn), alt) >= L)
                 return sp_error_set(err, SP_ERR_SHAPE, "model.safetensors: tensor '%.64s' is past num_hidden_layers %d in config.json", tn, L);
         }
     return SP_OK;
@@ -405,12 +460,20 @@ static sp_status load_weights(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
     if (same) m->output = m->tok_embd;
     if ((st = for_each_mat(m, finite_mat, err))) return st;
     set_file_type(m);
-    count_params(m);
+    sp_model_count(m);
     return SP_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* GGUF                                                                                           */
+
+/* Which layers use the sliding window: every layer (pattern 1), all but every pattern-th (Gemma 3:
+ * 5 sliding to 1 global), or as config.json's layer_types lists them. */
+typedef struct {
+    int32_t pattern;
+    const sp_json *types; /* ["sliding_attention", "full_attention", ...] or NULL */
+} sliding_spec;
+
 
 /* "<arch>.<key>" */
 static const char *gkey(const sp_arch *a, const char *key, char *buf, size_t cap) {
@@ -427,7 +490,7 @@ static int64_t gguf_req_int(const sp_gguf *g, const char *key, int *missing) {
     return v;
 }
 
-static sp_status gguf_config(sp_config *c, const sp_arch *a, const sp_gguf *g, sp_error *err) {
+static sp_status gguf_config(sp_config *c, const sp_arch *a, const sp_gguf *g, sliding_spec *sw, sp_error *err) {
     char k[96];
     int missing = 0;
     c->dim = (int32_t)gguf_req_int(g, gkey(a, "embedding_length", k, sizeof(k)), &missing);
@@ -441,10 +504,38 @@ static sp_status gguf_config(sp_config *c, const sp_arch *a, const sp_gguf *g, s
     c->norm_eps = (float)sp_gguf_get_float(g, gkey(a, a->gguf_eps_key, k, sizeof(k)), 1e-5);
     c->rope_theta = (float)sp_gguf_get_float(g, gkey(a, "rope.freq_base", k, sizeof(k)), 10000.0);
     c->rope_style = a->gguf_rope_style;
-    c->head_dim = c->n_heads > 0 ? c->dim / c->n_heads : 0;
+    const int64_t key_len = sp_gguf_get_int(g, gkey(a, "attention.key_length", k, sizeof(k)), -1);
+    const int64_t val_len = sp_gguf_get_int(g, gkey(a, "attention.value_length", k, sizeof(k)), key_len);
+    if (key_len != val_len)
+        return sp_error_set(err, SP_ERR_SHAPE, "gguf: attention.key_length %lld and value_length %lld differ", (long long)key_len, (long long)val_len);
+    if (key_len >= 0) {
+        if (key_len == 0 || key_len > 65536) return sp_error_set(err, SP_ERR_SHAPE, "gguf: attention.key_length %lld out of range", (long long)key_len);
+        c->head_dim = (int32_t)key_len;
+    } else {
+        c->head_dim = c->n_heads > 0 ? c->dim / c->n_heads : 0;
+        if (c->n_heads > 0 && c->dim % c->n_heads != 0)
+            return sp_error_set(err, SP_ERR_SHAPE, "gguf: embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
+    }
     int64_t rope_dims = sp_gguf_get_int(g, gkey(a, "rope.dimension_count", k, sizeof(k)), c->head_dim);
-    if (c->n_heads > 0 && c->dim % c->n_heads != 0)
-        return sp_error_set(err, SP_ERR_SHAPE, "gguf: embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
+    sp_str st;
+    if (sp_gguf_get_str(g, gkey(a, "rope.scaling.type", k, sizeof(k)), &st) && !(st.len == 4 && memcmp(st.ptr, "none", 4) == 0)) {
+        if (!(st.len == 6 && memcmp(st.ptr, "linear", 6) == 0))
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, "gguf: rope scaling '%.*s' is not supported (only linear, and llama3 as rope_freqs.weight)",
+                                (int)(st.len > 20 ? 20 : st.len), st.ptr);
+        c->rope_scaling = SP_ROPE_SCALE_LINEAR;
+        c->rope_factor = (float)sp_gguf_get_float(g, gkey(a, "rope.scaling.factor", k, sizeof(k)), 0.0);
+        if (c->rope_factor == 1.0f) c->rope_scaling = SP_ROPE_SCALE_NONE;
+    }
+    c->sliding_window = (int32_t)sp_gguf_get_int(g, gkey(a, "attention.sliding_window", k, sizeof(k)), 0);
+    c->logit_softcap = (float)sp_gguf_get_float(g, gkey(a, "final_logit_softcapping", k, sizeof(k)), 0.0);
+    if (a->id == SP_ARCH_GEMMA3) { /* llama.cpp: local base 10000, 5 sliding layers to 1 global, scale 1/sqrt(key_length) */
+        c->embd_scale = sqrtf((float)c->dim);
+        c->attn_scale = 1.0f / sqrtf((float)c->head_dim);
+        if (c->sliding_window > 0) c->rope_local_theta = 10000.0f;
+        sw->pattern = 6;
+    } else {
+        sw->pattern = 1;
+    }
     if (rope_dims != c->head_dim)
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "gguf: partial rotary embeddings (rope.dimension_count %lld, head_dim %d) are not supported",
                             (long long)rope_dims, c->head_dim);
@@ -455,16 +546,43 @@ static sp_status gguf_config(sp_config *c, const sp_arch *a, const sp_gguf *g, s
     return SP_OK;
 }
 
-/* The traits every format shares: from the architecture, then checked. */
-static sp_status config_finish(sp_config *c, const sp_arch *a, sp_error *err) {
+/* The traits every format shares: from the architecture, then checked; the layers allocated. */
+static sp_status config_finish(sp_model *m, const sp_arch *a, const sliding_spec *sw, sp_error *err) {
+    sp_config *c = &m->cfg;
     c->arch = a->id;
     c->norm = a->norm;
     c->act = a->act;
     c->learned_pos = a->learned_pos;
     sp_status s = config_check(c, err);
     if (s) return s;
+    if (c->sliding_window < 0) return sp_error_set(err, SP_ERR_SHAPE, "model config: sliding window %d is negative", c->sliding_window);
+    if (c->rope_scaling != SP_ROPE_SCALE_NONE && !(c->rope_factor > 0.0f && isfinite(c->rope_factor)))
+        return sp_error_set(err, SP_ERR_SHAPE, "model config: rope scaling factor %g out of range", (double)c->rope_factor);
+    if (c->rope_scaling == SP_ROPE_SCALE_LLAMA3 &&
+        !(c->rope_orig_ctx > 0 && c->rope_low_freq_factor > 0.0f && c->rope_high_freq_factor > c->rope_low_freq_factor))
+        return sp_error_set(err, SP_ERR_SHAPE, "model config: llama3 rope scaling needs original_max_position_embeddings > 0 and 0 < low_freq_factor < high_freq_factor");
+    if (!(c->rope_local_theta >= 0.0f) || !isfinite(c->rope_local_theta) || !(c->attn_scale >= 0.0f) || !isfinite(c->attn_scale) ||
+        !(c->logit_softcap >= 0.0f) || !isfinite(c->logit_softcap))
+        return sp_error_set(err, SP_ERR_SHAPE, "model config: local rope base, attention scale or logit soft-capping out of range");
     c->q_dim = c->n_heads * c->head_dim; /* in range once checked */
     c->kv_dim = c->n_kv_heads * c->head_dim;
+    m->layers = (sp_layer *)sp_arena_alloc(&m->arena, sizeof(sp_layer) * (size_t)c->n_layers);
+    if (!m->layers) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    memset(m->layers, 0, sizeof(sp_layer) * (size_t)c->n_layers);
+    if (c->sliding_window > 0) {
+        if (sw->types && (sw->types->type != SP_JSON_ARRAY || sw->types->len != (size_t)c->n_layers))
+            return sp_error_set(err, SP_ERR_SHAPE, "config.json: layer_types must list %d layers", c->n_layers);
+        for (int32_t l = 0; l < c->n_layers; l++) {
+            if (sw->types) {
+                const sp_json *t = &sw->types->items[l];
+                if (t->type != SP_JSON_STRING || (strcmp(t->str, "sliding_attention") != 0 && strcmp(t->str, "full_attention") != 0))
+                    return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: layer_types[%d] is not 'sliding_attention' or 'full_attention'", l);
+                m->layers[l].sliding = strcmp(t->str, "sliding_attention") == 0;
+            } else {
+                m->layers[l].sliding = sw->pattern <= 1 || (l + 1) % sw->pattern != 0;
+            }
+        }
+    }
     return SP_OK;
 }
 
@@ -492,8 +610,9 @@ sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size
         snprintf(m->name, sizeof(m->name), "%.*s", (int)(name.len > 90 ? 90 : name.len), name.ptr);
 
     sp_config *c = &m->cfg;
-    if ((s = gguf_config(c, a, &g, err))) goto fail;
-    if ((s = config_finish(c, a, err))) goto fail;
+    sliding_spec sw = {0};
+    if ((s = gguf_config(c, a, &g, &sw, err))) goto fail;
+    if ((s = config_finish(m, a, &sw, err))) goto fail;
     tsrc src = {.g = &g, .hf = 0, .label = "gguf"};
     if ((s = load_weights(m, a, &src, err))) goto fail;
     if ((s = sp_tokenizer_from_gguf(&m->tok, &g, &m->arena, err))) goto fail;
@@ -518,13 +637,81 @@ static int json_int(const sp_json *o, const char *key, int64_t *out) {
     return 1;
 }
 
-static sp_status hf_config(sp_config *c, const sp_arch *a, const sp_json *cfgj, sp_error *err) {
-    const char *act = sp_json_string(cfgj, "hidden_act", "silu");
-    if (strcmp(act, "silu") != 0) return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: hidden_act '%s' is not supported (only silu)", act);
-    if (sp_json_bool(cfgj, "attention_bias", 0) || sp_json_bool(cfgj, "mlp_bias", 0))
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: attention or MLP biases are not supported");
-    const sp_json *rs = sp_json_get(cfgj, "rope_scaling");
-    if (rs && rs->type != SP_JSON_NULL) return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: rope_scaling is not supported");
+/* A float field that may be absent or null (default), else must be a number. */
+static int json_num_or(const sp_json *o, const char *key, double def, double *out) {
+    const sp_json *v = sp_json_get(o, key);
+    if (!v || v->type == SP_JSON_NULL) { *out = def; return 1; }
+    if (v->type != SP_JSON_NUMBER) return 0;
+    *out = v->number;
+    return 1;
+}
+
+static sp_status hf_rope_scaling(sp_config *c, const sp_json *rs, sp_error *err) {
+    if (!rs || rs->type == SP_JSON_NULL) return SP_OK;
+    if (rs->type != SP_JSON_OBJECT) return sp_error_set(err, SP_ERR_FORMAT, "config.json: rope_scaling is not an object");
+    const char *type = sp_json_string(rs, "rope_type", sp_json_string(rs, "type", "default"));
+    double f;
+    if (!json_num_or(rs, "factor", 1.0, &f)) return sp_error_set(err, SP_ERR_FORMAT, "config.json: rope_scaling.factor is not a number");
+    c->rope_factor = (float)f;
+    if (strcmp(type, "default") == 0) return SP_OK;
+    if (strcmp(type, "linear") == 0) {
+        c->rope_scaling = SP_ROPE_SCALE_LINEAR;
+        return SP_OK;
+    }
+    if (strcmp(type, "llama3") == 0) {
+        double lo, hi, orig;
+        if (!json_num_or(rs, "low_freq_factor", 1.0, &lo) || !json_num_or(rs, "high_freq_factor", 4.0, &hi) ||
+            !json_num_or(rs, "original_max_position_embeddings", 8192.0, &orig) || !(orig >= 1.0 && orig <= 1e7))
+            return sp_error_set(err, SP_ERR_FORMAT, "config.json: rope_scaling low_freq_factor, high_freq_factor or original_max_position_embeddings is not a valid number");
+        c->rope_scaling = SP_ROPE_SCALE_LLAMA3;
+        c->rope_low_freq_factor = (float)lo;
+        c->rope_high_freq_factor = (float)hi;
+        c->rope_orig_ctx = (int32_t)orig;
+        return SP_OK;
+    }
+    return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: rope_scaling type '%s' is not supported (only linear and llama3)", type);
+}
+
+/* GPT-2's config.json has its own names (n_embd, n_layer, ...). */
+static sp_status hf_config_gpt2(sp_config *c, const sp_json *cfgj, sp_error *err) {
+    const char *act = sp_json_string(cfgj, "activation_function", "gelu_new");
+    if (strcmp(act, "gelu_new") != 0 && strcmp(act, "gelu_pytorch_tanh") != 0)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: activation_function '%s' is not supported (gpt2 uses gelu_new)", act);
+    if (sp_json_bool(cfgj, "scale_attn_by_inverse_layer_idx", 0) || sp_json_bool(cfgj, "reorder_and_upcast_attn", 0) ||
+        !sp_json_bool(cfgj, "scale_attn_weights", 1))
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: GPT-2 attention scaling variants are not supported");
+    const char *need[] = {"n_embd", "n_layer", "n_head", "vocab_size"};
+    int64_t vals[4], v;
+    for (int i = 0; i < 4; i++)
+        if (!json_int(cfgj, need[i], &vals[i])) return sp_error_set(err, SP_ERR_FORMAT, "config.json: '%s' is missing or not an integer", need[i]);
+    c->dim = (int32_t)vals[0];
+    c->n_layers = (int32_t)vals[1];
+    c->n_heads = c->n_kv_heads = (int32_t)vals[2];
+    c->vocab_size = (int32_t)vals[3];
+    c->hidden_dim = json_int(cfgj, "n_inner", &v) ? (int32_t)v : 4 * c->dim;
+    c->ctx_len = json_int(cfgj, "n_positions", &v) ? (int32_t)v : 1024;
+    c->norm_eps = (float)sp_json_number(cfgj, "layer_norm_epsilon", 1e-5);
+    c->rope_theta = 10000.0f; /* unused: learned positions */
+    c->rope_style = SP_ROPE_HALF;
+    if (c->n_heads <= 0 || c->dim % c->n_heads != 0)
+        return sp_error_set(err, SP_ERR_SHAPE, "config.json: n_embd %d is not a multiple of n_head %d", c->dim, c->n_heads);
+    c->head_dim = c->dim / c->n_heads;
+    c->tied = sp_json_bool(cfgj, "tie_word_embeddings", 1);
+    return SP_OK;
+}
+
+static sp_status hf_config(sp_config *c, const sp_arch *a, const sp_json *cfgj, sliding_spec *sw, sp_error *err) {
+    sw->pattern = 1;
+    if (a->id == SP_ARCH_GPT2) return hf_config_gpt2(c, cfgj, err);
+    const int gemma = a->id == SP_ARCH_GEMMA3;
+    const char *want_act = gemma ? "gelu_pytorch_tanh" : "silu";
+    const char *act = sp_json_string(cfgj, gemma ? "hidden_activation" : "hidden_act", sp_json_string(cfgj, "hidden_act", want_act));
+    if (strcmp(act, want_act) != 0 && !(gemma && strcmp(act, "gelu_new") == 0))
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: hidden_act '%s' is not supported (%s uses %s)", act, a->hf_model_types[0], want_act);
+    if ((a->id != SP_ARCH_QWEN2 && sp_json_bool(cfgj, "attention_bias", 0)) || sp_json_bool(cfgj, "mlp_bias", 0))
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: attention or MLP biases are not supported for %s", a->hf_model_types[0]);
+    sp_status s;
+    if ((s = hf_rope_scaling(c, sp_json_get(cfgj, "rope_scaling"), err))) return s;
     int64_t v;
     const char *need[] = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size"};
     int64_t vals[5];
@@ -538,20 +725,59 @@ static sp_status hf_config(sp_config *c, const sp_arch *a, const sp_json *cfgj, 
     c->n_kv_heads = json_int(cfgj, "num_key_value_heads", &v) ? (int32_t)v : c->n_heads;
     c->ctx_len = json_int(cfgj, "max_position_embeddings", &v) ? (int32_t)v : 2048;
     c->norm_eps = (float)sp_json_number(cfgj, "rms_norm_eps", 1e-6);
-    c->rope_theta = (float)sp_json_number(cfgj, "rope_theta", 10000.0);
+    c->rope_theta = (float)sp_json_number(cfgj, "rope_theta", gemma ? 1000000.0 : 10000.0);
     c->rope_style = SP_ROPE_HALF;
-    if (c->n_heads <= 0 || c->dim % c->n_heads != 0)
-        return sp_error_set(err, SP_ERR_SHAPE, "config.json: hidden_size %d is not a multiple of num_attention_heads %d", c->dim, c->n_heads);
-    c->head_dim = json_int(cfgj, "head_dim", &v) ? (int32_t)v : c->dim / c->n_heads;
+    if (json_int(cfgj, "head_dim", &v)) {
+        c->head_dim = (int32_t)v;
+    } else {
+        if (c->n_heads <= 0 || c->dim % c->n_heads != 0)
+            return sp_error_set(err, SP_ERR_SHAPE, "config.json: hidden_size %d is not a multiple of num_attention_heads %d", c->dim, c->n_heads);
+        c->head_dim = c->dim / c->n_heads;
+    }
     c->tied = sp_json_bool(cfgj, "tie_word_embeddings", a->hf_tied_default);
+    /* sliding window: mistral (every layer), qwen2/qwen3 only with use_sliding_window, gemma3 per layer */
+    const sp_json *swj = sp_json_get(cfgj, "sliding_window");
+    const int use_sw = a->id == SP_ARCH_QWEN2 || a->id == SP_ARCH_QWEN3 ? sp_json_bool(cfgj, "use_sliding_window", 0) : 1;
+    if (swj && swj->type != SP_JSON_NULL && use_sw) {
+        if (!json_int(cfgj, "sliding_window", &v) || v < 0) return sp_error_set(err, SP_ERR_FORMAT, "config.json: sliding_window is not a non-negative integer");
+        if (a->id == SP_ARCH_QWEN2 || a->id == SP_ARCH_QWEN3)
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: use_sliding_window is not supported for %s", a->hf_model_types[0]);
+        c->sliding_window = (int32_t)v;
+    }
+    sw->pattern = 1;
+    if (gemma) {
+        double d;
+        if (!json_num_or(cfgj, "query_pre_attn_scalar", c->head_dim, &d) || !(d > 0.0))
+            return sp_error_set(err, SP_ERR_FORMAT, "config.json: query_pre_attn_scalar is not a positive number");
+        c->attn_scale = (float)(1.0 / sqrt(d));
+        c->embd_scale = sqrtf((float)c->dim);
+        if (!json_num_or(cfgj, "rope_local_base_freq", 10000.0, &d)) return sp_error_set(err, SP_ERR_FORMAT, "config.json: rope_local_base_freq is not a number");
+        if (c->sliding_window > 0) c->rope_local_theta = (float)d;
+        if (!json_num_or(cfgj, "final_logit_softcapping", 0.0, &d)) return sp_error_set(err, SP_ERR_FORMAT, "config.json: final_logit_softcapping is not a number");
+        c->logit_softcap = (float)d;
+        if (!json_num_or(cfgj, "attn_logit_softcapping", 0.0, &d) || d != 0.0)
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: attn_logit_softcapping is not supported");
+        sw->types = sp_json_get(cfgj, "layer_types");
+        if (sw->types && sw->types->type == SP_JSON_NULL) sw->types = NULL;
+        sw->pattern = json_int(cfgj, "sliding_window_pattern", &v) ? (int32_t)v : 6;
+    }
     return SP_OK;
 }
 
 sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, size_t config_len,
-                               uint8_t *safetensors, size_t st_size,
+                               uint8_t *const *shards, const size_t *shard_sizes, int32_t n_shards,
                                const char *tokenizer_json, size_t tok_len, sp_error *err) {
-    sp_model *m = model_new(eng, safetensors, err);
-    if (!m) return NULL;
+    if (n_shards < 1 || n_shards > SP_MODEL_MAX_FILES) {
+        for (int32_t i = 0; i < n_shards; i++) free(shards[i]);
+        sp_error_set(err, SP_ERR_INVALID_ARG, "%d safetensors files (1 to %d)", n_shards, SP_MODEL_MAX_FILES);
+        return NULL;
+    }
+    sp_model *m = model_new(eng, shards[0], err);
+    if (!m) {
+        for (int32_t i = 1; i < n_shards; i++) free(shards[i]);
+        return NULL;
+    }
+    for (int32_t i = 1; i < n_shards; i++) m->owned[m->n_owned++] = shards[i];
     sp_status s;
     snprintf(m->format, sizeof(m->format), "hf");
     if (!config_json || !config_len) { s = sp_error_set(err, SP_ERR_FORMAT, "config.json is missing"); goto fail; }
@@ -571,12 +797,23 @@ sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, si
     snprintf(m->name, sizeof(m->name), "%s", sp_json_string(cfgj, "_name_or_path", ""));
 
     sp_config *c = &m->cfg;
-    if ((s = hf_config(c, a, cfgj, err))) goto fail;
-    if ((s = config_finish(c, a, err))) goto fail;
+    sliding_spec sw = {0};
+    if ((s = hf_config(c, a, cfgj, &sw, err))) goto fail;
+    if ((s = config_finish(m, a, &sw, err))) goto fail;
 
-    sp_safetensors st;
-    if ((s = sp_safetensors_parse(&st, safetensors, st_size, &m->arena, err))) goto fail;
-    tsrc src = {.st = &st, .n_st = 1, .hf = 1, .label = "model.safetensors"};
+    sp_safetensors *st = (sp_safetensors *)sp_arena_alloc(&m->arena, sizeof(sp_safetensors) * (size_t)n_shards);
+    if (!st) { s = sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
+    for (int32_t i = 0; i < n_shards; i++)
+        if ((s = sp_safetensors_parse(&st[i], shards[i], shard_sizes[i], &m->arena, err))) {
+            if (n_shards > 1) {
+                char msg[SP_ERROR_MSG_MAX];
+                snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+                sp_error_set(err, s, "safetensors shard %d of %d: %s", i + 1, n_shards, msg);
+            }
+            goto fail;
+        }
+    tsrc src = {.st = st, .n_st = n_shards, .hf = 1, .label = n_shards > 1 ? "model.safetensors shards" : "model.safetensors",
+                .hf_alt_prefix = a->hf_alt_prefix};
     if ((s = load_weights(m, a, &src, err))) goto fail;
 
     if (!tokenizer_json || !tok_len) { s = sp_error_set(err, SP_ERR_TOKENIZER, "tokenizer.json is missing"); goto fail; }

@@ -99,7 +99,7 @@ typedef struct {
     int32_t sliding;        /* this layer attends within cfg.sliding_window, with rope_local_theta */
 } sp_layer;
 
-#define SP_MODEL_MAX_FILES 4
+#define SP_MODEL_MAX_FILES 64 /* a GGUF file, or the safetensors shards of an HF folder */
 
 typedef struct sp_engine {
     sp_pool *pool;          /* may be a 1-thread pool */
@@ -162,6 +162,7 @@ typedef struct {
     const sp_tensor_desc *tensors;
     int32_t n_tensors;
     const char *hf_layer_prefix;  /* "model.layers.": tensors of layer l start with it and l */
+    const char *hf_alt_prefix;    /* HF files may prefix every name with this (GPT-2: "transformer."), or NULL */
     const char *gguf_eps_key;     /* "attention.layer_norm_rms_epsilon" (after the prefix) */
     int32_t gguf_rope_style;      /* llama: adjacent (the converter permuted Q/K); others: half */
     int32_t hf_tied_default;      /* tie_word_embeddings when config.json omits it */
@@ -180,13 +181,18 @@ int64_t sp_arch_dim(const sp_config *c, int32_t sym);
 
 /* Loaders take ownership of buf (allocated with malloc): freed by sp_model_free, or at once on failure. */
 sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size, sp_error *err);
+/* HF: the safetensors shards (one file, or every file model.safetensors.index.json names, in any
+ * order: each tensor is looked up in all of them and must be in exactly one). */
 sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, size_t config_len,
-                               uint8_t *safetensors, size_t st_size,
+                               uint8_t *const *shards, const size_t *shard_sizes, int32_t n_shards,
                                const char *tokenizer_json, size_t tok_len, sp_error *err);
 void sp_model_free_(sp_model *m);
+/* Sets n_params and weight_bytes from the model's tensors (its architecture's table). */
+void sp_model_count(sp_model *m);
 /* A model of the given shape with random weights of `type` (F32, F16, Q8_0, Q4_0) and no
  * tokenizer, for benchmarks (model/random.c). cfg needs dim, n_layers, n_heads, n_kv_heads,
- * hidden_dim, vocab_size, ctx_len, norm_eps, rope_theta, rope_style, tied. */
+ * hidden_dim, vocab_size, ctx_len, norm_eps, rope_theta, rope_style, tied; arch (0: llama),
+ * head_dim (0: dim / n_heads) and the architecture's traits (sliding_window, embd_scale, ...). */
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
 
 #endif

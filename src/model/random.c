@@ -1,7 +1,8 @@
 /* random.c - models of real shapes with random weights, for benchmarks and tests that need a
- * size no file in the repository has (stories15M, stories110M, SmolLM-135M). No tokenizer:
- * callers feed token ids. Weights are N(0, 0.02^2) (norms 1), quantized with the engine's
- * row quantizer when the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K. */
+ * size no file in the repository has (stories15M, stories110M, SmolLM-135M, Qwen2.5-0.5B, ...).
+ * Any architecture of arch.c: its table lists the tensors. No tokenizer: callers feed token ids.
+ * Weights are N(0, 0.02^2) (norms 1, biases 0), quantized with the engine's row quantizer when
+ * the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K. */
 #include "model.h"
 
 #include <stdio.h>
@@ -35,59 +36,68 @@ sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t t
         sp_error_set(err, SP_ERR_UNSUPPORTED, "random model: type %s is not supported", sp_dtype_name(type));
         return NULL;
     }
+    const sp_arch *a = sp_arch_get((sp_arch_id)cfg->arch);
+    if (!a) {
+        sp_error_set(err, SP_ERR_UNSUPPORTED, "random model: unknown architecture %d", cfg->arch);
+        return NULL;
+    }
     sp_model *m = (sp_model *)calloc(1, sizeof(sp_model));
     if (!m) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
     sp_arena_init(&m->arena, 1 << 16); /* small chunks: each big matrix gets an exact allocation */
     m->eng = eng;
     m->cfg = *cfg;
     sp_config *c = &m->cfg;
-    c->head_dim = c->dim / c->n_heads;
+    if (c->head_dim <= 0) c->head_dim = c->dim / c->n_heads;
     c->q_dim = c->n_heads * c->head_dim;
     c->kv_dim = c->n_kv_heads * c->head_dim;
+    c->norm = a->norm;
+    c->act = a->act;
+    c->learned_pos = a->learned_pos;
     snprintf(m->format, sizeof(m->format), "random");
     snprintf(m->name, sizeof(m->name), "%s", name ? name : "random");
     sp_rng rng;
     sp_rng_seed(&rng, seed);
     int32_t widest = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
+    if (c->q_dim + 2 * c->kv_dim > widest) widest = c->q_dim + 2 * c->kv_dim;
     float *rowbuf = (float *)malloc(sizeof(float) * (size_t)widest);
     m->layers = (sp_layer *)sp_arena_alloc(&m->arena, sizeof(sp_layer) * (size_t)c->n_layers);
-    float *ones = (float *)sp_arena_alloc(&m->arena, sizeof(float) * (size_t)c->dim);
-    if (!rowbuf || !m->layers || !ones) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
-    for (int32_t i = 0; i < c->dim; i++) ones[i] = 1.0f;
-    m->out_norm = ones;
-    if (random_mat(m, &m->tok_embd, c->vocab_size, c->dim, type, &rng, rowbuf, err)) goto fail;
-    if (c->tied) m->output = m->tok_embd;
-    else if (random_mat(m, &m->output, c->vocab_size, c->dim, type, &rng, rowbuf, err)) goto fail;
-    for (int32_t l = 0; l < c->n_layers; l++) {
-        sp_layer *L = &m->layers[l];
-        L->attn_norm = ones;
-        L->ffn_norm = ones;
-        if (random_mat(m, &L->wq, c->q_dim, c->dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->wk, c->kv_dim, c->dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->wv, c->kv_dim, c->dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->wo, c->dim, c->q_dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->w_gate, c->hidden_dim, c->dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->w_up, c->hidden_dim, c->dim, type, &rng, rowbuf, err) ||
-            random_mat(m, &L->w_down, c->dim, c->hidden_dim, type, &rng, rowbuf, err))
-            goto fail;
-    }
+    float *ones = (float *)sp_arena_alloc(&m->arena, sizeof(float) * (size_t)widest);
+    float *zeros = (float *)sp_arena_alloc(&m->arena, sizeof(float) * (size_t)widest);
+    if (!rowbuf || !m->layers || !ones || !zeros) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
+    memset(m->layers, 0, sizeof(sp_layer) * (size_t)c->n_layers);
+    for (int32_t i = 0; i < widest; i++) ones[i] = 1.0f, zeros[i] = 0.0f;
+    if (c->sliding_window > 0)
+        for (int32_t l = 0; l < c->n_layers; l++) m->layers[l].sliding = c->arch != SP_ARCH_GEMMA3 || (l + 1) % 6 != 0;
+    /* the architecture's tensors in table order: matrices random, norms 1, biases 0 */
+    for (int32_t l = -1; l < c->n_layers; l++)
+        for (int32_t i = 0; i < a->n_tensors; i++) {
+            const sp_tensor_desc *d = &a->tensors[i];
+            if ((l < 0) == !!(d->flags & SP_T_LAYER) || (d->flags & SP_T_OPTIONAL) || !d->hf) continue;
+            char *base = d->flags & SP_T_LAYER ? (char *)&m->layers[l] : (char *)m;
+            if (d->flags & SP_T_VEC) {
+                const float *v = d->gguf && strstr(d->gguf, ".bias") ? zeros : ones;
+                const float **vp = (const float **)(base + d->offset);
+                vp[0] = v;
+                if (d->flags & SP_T_FUSED_QKV) vp[1] = vp[2] = v;
+                continue;
+            }
+            if (d->flags & SP_T_OUTPUT) {
+                if (c->tied) { m->output = m->tok_embd; continue; }
+            }
+            sp_mat *w = (sp_mat *)(base + d->offset);
+            const int32_t n = d->flags & SP_T_FUSED_QKV ? 3 : 1;
+            for (int32_t part = 0; part < n; part++) {
+                const int32_t rows = n == 3 ? (part == 0 ? c->q_dim : c->kv_dim) : (int32_t)sp_arch_dim(c, d->rows);
+                if (random_mat(m, &w[part], rows, (int32_t)sp_arch_dim(c, d->cols), type, &rng, rowbuf, err)) goto fail;
+            }
+        }
     free(rowbuf);
     m->tok.vocab_size = 0;
     m->tok.bos_id = 1;
     m->tok.eos_id = 2;
     m->tok.unk_id = m->tok.pad_id = -1;
     snprintf(m->file_type, sizeof(m->file_type), "%s", sp_dtype_name(type));
-    {
-        uint64_t per_layer = 2ull * c->dim + (uint64_t)c->q_dim * c->dim * 2 + 2ull * c->kv_dim * c->dim + 3ull * c->hidden_dim * c->dim;
-        m->n_params = (uint64_t)c->vocab_size * c->dim * (c->tied ? 1 : 2) + c->dim + per_layer * c->n_layers;
-        uint64_t wb = (uint64_t)m->tok_embd.row_bytes * c->vocab_size * (c->tied ? 1 : 2);
-        for (int32_t l = 0; l < c->n_layers; l++) {
-            const sp_layer *L = &m->layers[l];
-            wb += (uint64_t)L->wq.row_bytes * L->wq.rows + (uint64_t)L->wk.row_bytes * L->wk.rows * 2 + (uint64_t)L->wo.row_bytes * L->wo.rows +
-                  (uint64_t)L->w_gate.row_bytes * L->w_gate.rows * 2 + (uint64_t)L->w_down.row_bytes * L->w_down.rows;
-        }
-        m->weight_bytes = wb;
-    }
+    sp_model_count(m);
     return m;
 fail:
     free(rowbuf);

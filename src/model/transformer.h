@@ -18,6 +18,14 @@
 
 #include "model.h"
 
+#include <math.h>
+
+/* What a config needs beyond llama's buffers. */
+static inline int sp_cfg_qk_norm(const sp_config *c) { return c->arch == SP_ARCH_QWEN3 || c->arch == SP_ARCH_GEMMA3; }
+static inline int sp_cfg_post_norms(const sp_config *c) { return c->arch == SP_ARCH_GEMMA3; }
+static inline float sp_attn_scale(const sp_config *c) { return c->attn_scale > 0.0f ? c->attn_scale : 1.0f / sqrtf((float)c->head_dim); }
+static inline int sp_cfg_local_rope(const sp_config *c) { return c->sliding_window > 0 && c->rope_local_theta > 0.0f; }
+
 /* What the rows attend to before themselves. */
 typedef struct {
     const float *k;       /* layer l: k + l*layer_stride, (n_past, kv_dim) */
@@ -56,6 +64,21 @@ typedef struct {
     float *scores; /* (SP_ATTN_SLOTS, 4, S) scratch: 4 query rows' scores per attention task without keep_att */
     float *rope;   /* (T, head_dim/2, 2) cos, sin of positions rope_pos0 .. rope_pos0+rope_n-1 */
     int32_t rope_pos0, rope_n; /* what rope holds (rope_n = 0: nothing yet) */
+    float *rope_local; /* the same for sliding-window layers' own base (Gemma 3), or NULL */
+    int32_t rope_local_pos0, rope_local_n;
+    /* q/k norm models (Qwen 3, Gemma 3): q and k before their per-head RMSNorm, and its 1/rms */
+    float *qr;     /* (n_slots, B, T, q_dim) or NULL */
+    float *kr;     /* (n_slots, B, T, kv_dim) */
+    float *rstdq;  /* (n_slots, B, T, n_heads) */
+    float *rstdk;  /* (n_slots, B, T, n_kv_heads) */
+    /* post-norm models (Gemma 3): each block's output before its norm, and its 1/rms */
+    float *ao2;    /* (n_slots, B, T, dim) attention output (after Wo) or NULL */
+    float *rstd3;  /* (n_slots, B, T) */
+    float *fo2;    /* (n_slots, B, T, dim) feed-forward output (after Wd) */
+    float *rstd4;  /* (n_slots, B, T) */
+    /* LayerNorm models (GPT-2): the means that go with rstd1, rstd2, rstdf */
+    float *mean1, *mean2; /* (n_slots, B, T) or NULL */
+    float *meanf;  /* (B, T) */
     int32_t n_threads;
 } sp_acts;
 
@@ -75,6 +98,8 @@ typedef struct {
     float *dup;    /* (B, T, hidden) */
     float *datt;   /* (B, n_kv_heads, 4, S) scratch per attention task: d(probabilities) of 4 rows */
     float *dpast;  /* (2, B, n_past, kv_dim) per-sequence d(past K), d(past V) of one layer, summed in b order */
+    float *dqr;    /* (B, T, q_dim) d(q before its norm), q/k norm models only, else NULL */
+    float *dkr;    /* (B, T, kv_dim) */
 } sp_grads;
 
 /* Bytes of an sp_acts / sp_grads for (B, T, n_past); 0 on overflow. */
@@ -85,7 +110,8 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
                         int32_t n_slots, int32_t keep_att, int32_t n_threads, sp_error *err);
 sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t B, int32_t T, int32_t n_past, sp_error *err);
 
-/* x_out[n, dim] = rows ids[n] of the token embedding (dequantized). Ids must be in range. */
+/* x_out[n, dim] = rows ids[n] of the token embedding (dequantized), times cfg.embd_scale when set
+ * (Gemma 3 scales real tokens; virtual tokens, passed as inputs_embeds, are not). Ids in range. */
 void sp_embed(const sp_model *m, float *x_out, const int32_t *ids, int32_t n);
 
 /* Forward over B sequences of T rows. x0 (B, T, dim) is the embedded input (virtual tokens
@@ -112,10 +138,13 @@ void sp_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t B, int32_t 
 void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, int32_t B, int32_t T,
                        const sp_past *past, float *dpast_k, float *dpast_v);
 
-/* RoPE: tab (n, head_dim/2, 2) = cos, sin for positions pos0 .. pos0+n-1; then q (B, T, q_dim) and
- * k (B, T, kv_dim) rotated with tab (T rows), sign = +1 forward, -1 the transpose (backward),
+/* RoPE: tab (n, head_dim/2, 2) = cos, sin for positions pos0 .. pos0+n-1 (local: the base of
+ * sliding-window layers, unscaled; else rope_theta with the model's scaling); then q (B, T, q_dim)
+ * and k (B, T, kv_dim) rotated with tab (T rows), sign = +1 forward, -1 the transpose (backward),
  * rows split over the pool. */
-void sp_rope_table(const sp_config *c, float *tab, int32_t n, int32_t pos0);
+void sp_rope_table(const sp_model *m, int32_t local, float *tab, int32_t n, int32_t pos0);
+/* The table of acts for layer l at positions pos0 .. pos0+T-1 (kept across layers and calls). */
+const float *sp_acts_rope(const sp_model *m, sp_acts *a, int32_t l, int32_t T, int32_t pos0);
 void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32_t B, int32_t T, int32_t sign);
 
 #endif

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { writeGGUF } from '../lib/gguf-writer.js';
 import { writeSafetensors } from '../lib/safetensors.js';
 import { makeTinyLlama, makeTinyHF, makeTokenizerJson, rng } from '../lib/tiny-model.js';
+import { makeTinyArch } from '../lib/tiny-arch.js';
 import { repoRoot, sharedDir, hasShared } from '../lib/paths.js';
 
 const out = resolve(process.argv[2] || join(repoRoot(), 'build', 'fuzz', 'corpus'));
@@ -152,6 +153,14 @@ put('model', 'tiny-F16.gguf', makeTinyLlama({ type: 'F16', dim: 8, n_layers: 1, 
 {
   const hf = makeTinyHF({ type: 'BF16', dim: 8, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 8, ctx_len: 16, tied: true, tied_name: 'lm_head.weight' });
   put('model', 'tiny-BF16.hf', hfInput(hf.configJson, hf.tokenizerJson, hf.safetensors));
+}
+// one tiny model of every other architecture, both formats (tests/lib/tiny-arch.js)
+for (const [arch, opts] of [['qwen2', {}], ['qwen3', { head_dim: 8 }], ['gemma3', { final_logit_softcapping: 3 }], ['gpt2', {}],
+  ['llama', { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }],
+  ['mistral', { sliding_window: 3 }]]) {
+  const t = makeTinyArch(arch, { dim: 16, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 16, ctx_len: 16, type: 'F16', ...opts });
+  put('model', `tiny-${arch}.gguf`, t.gguf);
+  put('model', `tiny-${arch}.hf`, hfInput(t.hf.configJson, t.hf.tokenizerJson, t.hf.safetensors));
 }
 
 // ---- real files (copied into build/ only) ----

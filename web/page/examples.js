@@ -2,8 +2,11 @@
 // Written for this project (no external text). Each is small enough to read and to type, and
 // each shows one of the three input formats the page accepts.
 //
-// The default model, stories260K, was trained only on simple children's stories, so the
-// examples use that kind of language: the model can then learn them in a few dozen steps.
+// The default model, TinyStories-656K, was trained only on simple children's stories, so the
+// examples use that kind of language: it learns each of them with the page's default settings
+// (60 steps), which tests/browser-examples.test.js checks in a real browser. `needs` names the
+// smallest model in the picker (page/models.js) that learns the example's task; the page offers
+// it when a smaller one is loaded (stories260K learns the story style, not the tasks).
 
 export const EXAMPLES = [
   {
@@ -46,25 +49,44 @@ Once upon a time, there was a wet dog named Max. He came home from the sea and s
 Once upon a time, there was a dog named Max who loved the sea more than anything. At night he looked at the moon over the water and was happy.`,
   },
   {
-    id: 'who-had',
-    title: 'Who had what?',
+    id: 'happy-or-sad',
+    title: 'Happy or sad?',
     format: 'jsonl',
-    short: 'JSONL · questions and answers',
-    blurb: 'JSONL with input and output. Only the answer counts towards the loss, so the prompt learns a task: answer in a full sentence, copying the name and the thing from the question. Try it with names it never saw.',
-    suggestedPrompt: 'Pip had a cup. What did Pip have?',
+    short: 'JSONL · two labels',
+    needs: 'tinystories-656k',
+    blurb: 'JSONL with input and output, and only two answers. Only the answer counts towards the loss, so the prompt learns a task: label a little story "happy" or "sad", and stop. With a small set of labels the page scores the held-out stories ("% right"). Not every label comes out right: the model is tiny.',
+    suggestedPrompt: 'Sam found a lost puppy and took it home. Happy or sad?',
     text: [
-      ['Lily', 'ball'], ['Tom', 'cat'], ['Sue', 'kite'], ['Ben', 'cake'], ['Max', 'toy'], ['Anna', 'hat'],
-      ['Tim', 'bird'], ['Mia', 'boat'], ['Sam', 'book'], ['Jack', 'dog'], ['Lucy', 'car'], ['Bob', 'doll'],
-      ['Amy', 'star'], ['Kate', 'tree'], ['Joe', 'fish'], ['Sara', 'box'],
-    ].map(([who, what]) => JSON.stringify({ input: `${who} had a ${what}. What did ${who} have?`, output: `${who} had a ${what}.` })).join('\n'),
+      ['Tom got a new red bike for his birthday.', 'happy'], ['Lily lost her doll in the park.', 'sad'],
+      ['Mia and her mom baked a big cake.', 'happy'], ['Ben fell down and hurt his knee.', 'sad'],
+      ['The sun came out and the kids played all day.', 'happy'], ['It rained and Sue could not go to the beach.', 'sad'],
+      ['Max found his lost ball under the bed.', 'happy'], ['The little bird broke its wing.', 'sad'],
+      ['Anna won the race at school.', 'happy'], ['Tim dropped his ice cream on the floor.', 'sad'],
+      ['Grandma came to visit with a gift.', 'happy'], ['Lucy\'s best friend moved far away.', 'sad'],
+      ['The cat had three little kittens.', 'happy'], ['The toy boat sank in the pond.', 'sad'],
+      ['Sam and Joe built a big sand castle.', 'happy'], ['Kate\'s kite got stuck in a tall tree.', 'sad'],
+      ['Dad took the kids to the zoo.', 'happy'], ['The old dog was sick and could not play.', 'sad'],
+      ['Amy got a puppy for her birthday.', 'happy'], ['Bob broke his mom\'s favorite cup.', 'sad'],
+      ['The friends shared their cookies and laughed.', 'happy'], ['Jack was alone and nobody played with him.', 'sad'],
+      ['Sara found a pretty shell on the beach.', 'happy'], ['The flowers in the garden all died.', 'sad'],
+      ['Mom gave Lily a big hug.', 'happy'], ['Ben\'s balloon flew away.', 'sad'],
+      ['The children sang and danced at the party.', 'happy'], ['Tom lost his shoe in the mud.', 'sad'],
+      ['The bunny found a big carrot.', 'happy'], ['The snowman melted in the sun.', 'sad'],
+      ['Mia learned to swim all by herself.', 'happy'], ['Sue cried because her fish was gone.', 'sad'],
+      ['The boy and his dog played fetch in the park.', 'happy'], ['The bear could not find any food.', 'sad'],
+      ['Anna painted a beautiful picture.', 'happy'], ['Tim\'s sand castle was washed away.', 'sad'],
+      ['The farmer had a good day and sang a song.', 'happy'], ['Lucy\'s tower of blocks fell down.', 'sad'],
+      ['Joe got a gold star from his teacher.', 'happy'], ['The little duck could not find its mom.', 'sad'],
+    ].map(([i, o]) => JSON.stringify({ input: `${i} Happy or sad?`, output: o })).join('\n'),
   },
   {
     id: 'who-was-it',
     title: 'Who was it?',
     format: 'csv',
     short: 'CSV · a naming game',
-    blurb: 'CSV with input,output columns. The prompt learns to answer "It was ..." with the name from the sentence. A model this small learns the shape of the answer first, and the copying later.',
-    suggestedPrompt: 'The girl was called Zoe. Who was it?',
+    needs: 'tinystories-656k',
+    blurb: 'CSV with input,output columns. The prompt learns to answer "It was ..." with the name from the sentence, and stop. A model this small learns the shape of the answer first, and the copying later: try names it never saw.',
+    suggestedPrompt: 'The boy was called Pip. Who was it?',
     text: `input,output
 The girl was called Lily. Who was it?,It was Lily.
 The boy was called Tom. Who was it?,It was Tom.

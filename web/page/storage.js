@@ -6,11 +6,13 @@
 //     config: string (adapter_config.json), weights: ArrayBuffer (adapter_model.safetensors) }
 //
 // An interrupted tuning run lives in the store "runs" under the key "current" (one at a time):
-//   { id: 'current', baseModel, settings, options (the tune options, without the data), data: {text, format},
+//   { id: 'current', baseModel, settings, options (the tune options, without the data),
 //     step, totalSteps, checkpoint: ArrayBuffer (sp_tuner_checkpoint: prompt, optimiser state, step,
-//     data order), losses: [[step, loss]] and evalLosses up to that step, savedAt (ms) }
+//     data order), losses: [[step, loss]] and evalLosses up to that step, savedAt (ms),
+//     dataId: the key of the record 'run-data' ({id, dataId, data: {text, format}}), written once per run }
 // It is written every few steps while training and deleted when the run ends; after a page reload
-// the page offers to resume from it.
+// the page offers to resume from it. The data box's text lives in the same store under the key
+// "draft" ({text, format, name}), so a reload keeps it.
 //
 // Downloaded models live in the Cache API (cache "softprompt-models", keyed by URL), so the next
 // visit reads them from disk. When the browser refuses to store (QuotaExceededError, or no Cache
@@ -89,7 +91,32 @@ export async function getRun() {
 }
 
 export function clearRun() {
-  return tx('readwrite', (s) => s.delete('current'), RUNS);
+  return tx('readwrite', (s) => { s.delete('run-data'); return s.delete('current'); }, RUNS);
+}
+
+/** The data of the run being checkpointed, written once when the run starts (a checkpoint record
+ *  refers to it by `dataId` instead of carrying megabytes of text on every write). */
+export function saveRunData(dataId, data) {
+  return tx('readwrite', (s) => s.put({ id: 'run-data', dataId, data }), RUNS);
+}
+
+/** The interrupted run with its data joined back in, or null. */
+export async function getRunWithData() {
+  const rec = await getRun();
+  if (!rec || rec.data || !rec.dataId) return rec;
+  const d = await tx('readonly', (s) => s.get('run-data'), RUNS);
+  return d && d.dataId === rec.dataId ? { ...rec, data: d.data } : null;
+}
+
+// ---- the data box (it survives a reload) ------------------------------------------------------
+
+/** Keep what the data box holds: {text, format, name?} (name: the file it came from). */
+export function saveDraft(draft) {
+  return tx('readwrite', (s) => s.put({ ...draft, id: 'draft', savedAt: Date.now() }), RUNS);
+}
+
+export async function getDraft() {
+  return (await tx('readonly', (s) => s.get('draft'), RUNS)) ?? null;
 }
 
 // ---- model cache ----------------------------------------------------------------------------

@@ -107,3 +107,34 @@ export async function filesFromDrop(dt) {
   for (const e of entries) await walk(e);
   return out;
 }
+
+/** A message right under the control that caused it (role=alert, so screen readers hear it),
+ *  tied to the control with aria-describedby. kind 'err' marks the control aria-invalid and
+ *  moves focus to it (or to `focus`); 'warn' only shows the line. An empty message clears it.
+ *  `after` is the element the line goes after (default: the control itself). */
+export function fieldMessage(control, message, { kind = 'err', after = control, focus = control } = {}) {
+  const id = `${control.id || control.name}-msg`;
+  let node = document.getElementById(id);
+  if (!message) {
+    if (node) node.remove();
+    control.removeAttribute('aria-invalid');
+    const rest = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => x && x !== id);
+    if (rest.length) control.setAttribute('aria-describedby', rest.join(' '));
+    else control.removeAttribute('aria-describedby');
+    return null;
+  }
+  if (!node) {
+    node = el('p', { id, class: 'field-msg', role: 'alert' });
+    after.insertAdjacentElement('afterend', node);
+  }
+  node.className = `field-msg ${kind}`;
+  node.textContent = message;
+  const ids = new Set((control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean));
+  ids.add(id);
+  control.setAttribute('aria-describedby', [...ids].join(' '));
+  if (kind === 'err') {
+    control.setAttribute('aria-invalid', 'true');
+    if (focus && typeof focus.focus === 'function') focus.focus();
+  } else control.removeAttribute('aria-invalid');
+  return node;
+}

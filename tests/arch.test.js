@@ -1,0 +1,318 @@
+// arch.test.js - every architecture besides plain llama against its float64 reference written from
+// transformers' modeling code (tests/lib/ref-<arch>.js), on tiny models written both as GGUF and as an
+// HF folder (tests/lib/tiny-arch.js):
+//   - logits at the prefill and at every KV-cache decoding step, and the greedy ids;
+//   - the gradient of prompt and prefix tuning against float64 central finite differences;
+//   - the same model as GGUF and as HF: the same logits and the same tuned trajectory (adapters saved
+//     in PEFT layout, so a prefix adapter moves between the two copies).
+// The worst errors are printed (t.diagnostic) for the report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { loadEngine } from '../web/engine.js';
+import { makeTinyArch } from './lib/tiny-arch.js';
+import * as refQwen2 from './lib/ref-qwen2.js';
+import * as refQwen3 from './lib/ref-qwen3.js';
+import * as refGemma3 from './lib/ref-gemma3.js';
+import * as refGpt2 from './lib/ref-gpt2.js';
+import { refForward as refLlama } from './lib/ref-llama.js';
+import { readSafetensors, tensorF32, writeSafetensors, encodeSt } from './lib/safetensors.js';
+
+let engine;
+test.before(async () => { engine = await loadEngine({ threads: 1 }); });
+test.after(() => engine?.dispose());
+
+const llamaRef = {
+  refEmbed: (w, c, id) => w['model.embed_tokens.weight'].subarray(id * c.dim, (id + 1) * c.dim),
+  refForward: (w, c, rows, prefix) => refLlama(w, { ...c, head_dim_explicit: c.head_dim }, rows, 'hf', prefix),
+};
+const REF = { qwen2: refQwen2, qwen3: refQwen3, gemma3: refGemma3, gpt2: refGpt2, llama: llamaRef, mistral: llamaRef };
+
+const argmax = (a) => a.reduce((bi, v, i) => (v > a[bi] ? i : bi), 0);
+
+/* Greedy-decode n tokens, comparing the logits at every step (the first is the prefill) and the ids. */
+function compare(model, ref, weights, c, tol, label) {
+  const prompt = [1, 5, 9, 33, 70];
+  const n = 8;
+  const g = model.startGeneration(prompt, { maxTokens: n, temperature: 0, stopAtEos: false });
+  const seq = prompt.slice();
+  let worst = 0;
+  try {
+    for (let step = 0; step < n; step++) {
+      const t = g.next();
+      assert.ok(t, `${label}: generation ended early`);
+      const got = g.logits();
+      const want = ref.refForward(weights, c, seq.map((id) => ref.refEmbed(weights, c, id))).at(-1);
+      let scale = 0;
+      for (const v of want) scale = Math.max(scale, Math.abs(v));
+      for (let i = 0; i < want.length; i++) {
+        const err = Math.abs(got[i] - want[i]) / Math.max(1, scale);
+        worst = Math.max(worst, err);
+        if (err > tol) assert.fail(`${label}: step ${step}, logit ${i}: engine ${got[i]} vs reference ${want[i]} (relative ${err.toExponential(2)} > ${tol})`);
+      }
+      const best = argmax(want);
+      const margin = want[best] - Math.max(...want.filter((_, i) => i !== best));
+      if (margin > 4 * tol * Math.max(1, scale)) assert.equal(t.id, best, `${label}: step ${step}: greedy id ${t.id}, the reference's argmax ${best}`);
+      seq.push(t.id);
+    }
+  } finally {
+    g.free();
+  }
+  return worst;
+}
+
+const load = (tiny, format) => (format === 'gguf' ? engine.loadGguf(tiny.gguf) : engine.loadHf(tiny.hf.configJson, tiny.hf.safetensors, tiny.hf.tokenizerJson));
+
+const CASES = [
+  ['qwen2', {}], ['qwen2', { tied: false, n_kv_heads: 1 }],
+  ['qwen3', {}], ['qwen3', { tied: false, head_dim: 8, n_kv_heads: 4 }],
+  ['gemma3', {}], ['gemma3', { final_logit_softcapping: 3.0, layer_types: ['sliding_attention', 'full_attention'], tied: false }],
+  ['gemma3', { n_layers: 6, sliding_window: 3 }],
+  ['llama', { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 }, rope_theta: 500000 }],
+  ['llama', { rope_scaling: { rope_type: 'linear', factor: 4 }, head_dim: 16 }],
+  ['mistral', { sliding_window: 3 }],
+  ['gpt2', {}], ['gpt2', { hidden_dim: 96, n_layers: 3 }],
+];
+
+for (const [arch, opts] of CASES) {
+  const label = `${arch} ${JSON.stringify(opts)}`;
+  const ggufOk = arch !== 'mistral'; // llama.cpp's llama files carry no sliding window
+  test(`arch: ${label}: HF folder F32 and BF16 match the reference`, (t) => {
+    for (const hfType of ['F32', 'BF16']) {
+      const tiny = makeTinyArch(arch, { seed: 3, hfType, ...opts });
+      const m = load(tiny, 'hf');
+      try { t.diagnostic(`HF ${hfType}: worst ${compare(m, REF[arch], tiny.weightsHf, tiny.config, 1e-5, `${label} HF ${hfType}`).toExponential(2)}`); } finally { m.free(); }
+    }
+  });
+  if (!ggufOk) continue;
+  test(`arch: ${label}: GGUF F32/F16/BF16/Q8_0/Q4_0 match the reference`, (t) => {
+    for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
+      const tiny = makeTinyArch(arch, { seed: 4, type, ...opts });
+      const m = load(tiny, 'gguf');
+      // quantized matrices: the same dequantized weights in the reference; decoding rounds the
+      // activations to 16 bits for integer dot products (src/kernels), hence the looser bound
+      const tol = type.startsWith('Q') ? 1e-3 : 1e-5;
+      try { t.diagnostic(`GGUF ${type}: worst ${compare(m, REF[arch], tiny.weightsGguf, tiny.configGguf, tol, `${label} GGUF ${type}`).toExponential(2)}`); } finally { m.free(); }
+    }
+  });
+}
+
+/* ---- gradients against float64 finite differences (as tests/grad-double.test.js for llama) ---- */
+
+const TEXTS = ['Once upon a time there was a cat.', 'The dog ran to the park and sat.', 'A bird sang'];
+const N = 3;
+
+function normalRng(seed) {
+  let s = seed >>> 0;
+  const u = () => { s = (s * 1664525 + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+/* Mean cross-entropy over every token after the first (softprompt's convention), P in PEFT layout:
+ * virtual tokens are inputs_embeds (never scaled), real tokens go through the embedding (Gemma scales). */
+function refLoss(ref, w, c, method, P, seqs) {
+  const dim = c.dim, kvd = c.n_kv_heads * c.head_dim, W = c.n_layers * 2 * kvd;
+  let sum = 0, n = 0;
+  for (const ids of seqs) {
+    const tok = ids.map((id) => ref.refEmbed(w, c, id));
+    let rows = tok, prefix = null, off = 0;
+    if (method === 'prompt') {
+      rows = Array.from({ length: N }, (_, i) => P.subarray(i * dim, (i + 1) * dim)).concat(tok);
+      off = N;
+    } else {
+      prefix = Array.from({ length: c.n_layers }, (_, l) => ({
+        k: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd, i * W + l * 2 * kvd + kvd)),
+        v: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd + kvd, i * W + (l + 1) * 2 * kvd)),
+      }));
+    }
+    const logits = ref.refForward(w, c, rows, prefix);
+    for (let j = 1; j < ids.length; j++) {
+      const lg = logits[off + j - 1];
+      const m = Math.max(...lg);
+      let z = 0;
+      for (const v of lg) z += Math.exp(v - m);
+      sum += Math.log(z) + m - lg[ids[j]];
+      n++;
+    }
+  }
+  return sum / n;
+}
+
+const JSONL = TEXTS.map((t) => JSON.stringify({ text: t })).join('\n') + '\n';
+
+/* An adapter of the engine's own config with parameters P0 written by us. */
+function adapterWith(model, method, P0fn) {
+  const t0 = model.createTuner({ method, virtual_tokens: N, seed: 1, steps: 1, eval_split: 0 }, JSONL);
+  const a0 = t0.adapter();
+  const config0 = a0.saveConfig();
+  const shape = readSafetensors(a0.saveSafetensors()).tensors.get('prompt_embeddings').shape;
+  a0.free();
+  t0.free();
+  const P0 = P0fn(shape);
+  return { P0, config0, shape, bytes: writeSafetensors([['prompt_embeddings', { dtype: 'F32', shape, raw: encodeSt('F32', P0) }]]) };
+}
+
+/* P after `steps` steps of the tuner from the adapter (bytes, config). */
+function tuned(model, bytes, config, opts, steps) {
+  const start = model.loadAdapter(bytes, config);
+  const tuner = model.createTuner({ batch_size: TEXTS.length, shuffle: false, eval_split: 0, max_length: 64, steps, ...opts }, JSONL, start);
+  for (let i = 0; i < steps; i++) assert.equal(tuner.step(), true);
+  const a1 = tuner.adapter();
+  const P1 = tensorF32(readSafetensors(a1.saveSafetensors()).tensors.get('prompt_embeddings'));
+  a1.free();
+  tuner.free();
+  start.free();
+  return P1;
+}
+
+function checkGrad(model, ref, w, c, method, label) {
+  const normal = normalRng(11);
+  const { P0, config0, bytes } = adapterWith(model, method, (shape) => new Float32Array(shape[0] * shape[1]).map(() => normal() * (method === 'prompt' ? 0.5 : 0.8)));
+  const P1 = tuned(model, bytes, config0, { optimizer: 'sgd', lr: 1 }, 1); // P1 = P0 - grad
+  const grad = Float64Array.from(P0, (p, i) => p - P1[i]);
+  const gnorm = Math.sqrt(grad.reduce((s, g) => s + g * g, 0));
+  assert.ok(gnorm > 1e-3, `${label}: gradient too small to test (${gnorm})`);
+  const seqs = TEXTS.map((t) => model.tokenize(t, true));
+  const P = Float64Array.from(P0);
+  const loss = (Q) => refLoss(ref, w, c, method, Q, seqs);
+  const h = 1e-4;
+  let worst = 0;
+  const dirs = [grad.map((g) => g / gnorm)];
+  for (let d = 0; d < 2; d++) {
+    const u = Float64Array.from(P, () => normal());
+    const un = Math.sqrt(u.reduce((s, x) => s + x * x, 0));
+    dirs.push(u.map((x) => x / un));
+  }
+  for (const u of dirs) {
+    const fd = (loss(P.map((p, i) => p + h * u[i])) - loss(P.map((p, i) => p - h * u[i]))) / (2 * h);
+    const bp = u.reduce((s, x, i) => s + x * grad[i], 0);
+    const err = Math.abs(fd - bp) / gnorm;
+    worst = Math.max(worst, err);
+    assert.ok(err < 1e-5, `${label}: directional derivative ${bp} (backprop) vs ${fd} (float64 finite differences), error ${err.toExponential(2)} of |grad|`);
+  }
+  return worst;
+}
+
+const GRAD_CASES = [
+  ['qwen2', {}, 'gguf'], ['qwen3', {}, 'hf'], ['gemma3', { layer_types: ['sliding_attention', 'full_attention'], final_logit_softcapping: 3.0 }, 'hf'],
+  ['gemma3', {}, 'gguf'], ['llama', { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }, 'hf'],
+  ['mistral', { sliding_window: 3 }, 'hf'], ['gpt2', {}, 'hf'], ['gpt2', {}, 'gguf'],
+];
+for (const [arch, opts, format] of GRAD_CASES) {
+  test(`arch: ${arch} ${format} ${JSON.stringify(opts)}: prompt and prefix gradients match float64 finite differences`, (t) => {
+    const tiny = makeTinyArch(arch, { seed: 23, ...opts });
+    const m = load(tiny, format);
+    const w = format === 'gguf' ? tiny.weightsGguf : tiny.weightsHf;
+    const cfg = format === 'gguf' ? tiny.configGguf : tiny.config;
+    try {
+      for (const method of ['prompt', 'prefix']) t.diagnostic(`${method}: worst ${checkGrad(m, REF[arch], w, cfg, method, `${arch} ${format} ${method}`).toExponential(2)}`);
+    } finally { m.free(); }
+  });
+}
+
+/* ---- one model as GGUF and as HF ---- */
+
+for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+  test(`arch: ${arch}: the same model as GGUF and as HF gives the same logits and the same tuned trajectory`, (t) => {
+    const tiny = makeTinyArch(arch, { seed: 31, n_layers: arch === 'gemma3' ? 6 : 2 });
+    const mg = load(tiny, 'gguf'), mh = load(tiny, 'hf');
+    try {
+      const prompt = [1, 5, 9, 33, 70, 12, 40];
+      const gen = (m) => {
+        const g = m.startGeneration(prompt, { maxTokens: 1, temperature: 0, stopAtEos: false });
+        g.next();
+        const l = Float32Array.from(g.logits());
+        g.free();
+        return l;
+      };
+      const lg = gen(mg), lh = gen(mh);
+      let d = 0;
+      for (let i = 0; i < lg.length; i++) d = Math.max(d, Math.abs(lg[i] - lh[i]));
+      assert.ok(d < 1e-4, `${arch}: GGUF and HF logits differ by ${d}`);
+      for (const method of ['prompt', 'prefix']) {
+        const normal = normalRng(5);
+        const { config0, bytes } = adapterWith(mh, method, (shape) => new Float32Array(shape[0] * shape[1]).map(() => normal() * 0.5));
+        const opts = { optimizer: 'adamw', lr: 0.05 };
+        const Pg = tuned(mg, bytes, config0, opts, 4), Ph = tuned(mh, bytes, config0, opts, 4); // the HF-made adapter loads into both
+        let e = 0, s = 0;
+        for (let i = 0; i < Pg.length; i++) { e = Math.max(e, Math.abs(Pg[i] - Ph[i])); s = Math.max(s, Math.abs(Ph[i])); }
+        assert.ok(e < 1e-4 * Math.max(1, s), `${arch} ${method}: after 4 AdamW steps the GGUF and HF adapters differ by ${e}`);
+        t.diagnostic(`${method}: logits ${d.toExponential(2)}, adapters after 4 steps ${e.toExponential(2)}`);
+      }
+    } finally { mg.free(); mh.free(); }
+  });
+}
+
+/* ---- it learns: prompt tuning lowers the held-out loss of tiny random Qwen3- and Gemma3-shaped models ---- */
+
+const WORDS = ['Lily', 'saw', 'a', 'big', 'red', 'ball', 'the', 'dog', 'was', 'happy', 'Tom', 'cat', 'park', 'friend'];
+function sentences(n, seed) {
+  const normal = normalRng(seed);
+  const pick = () => WORDS[Math.floor(Math.abs(normal()) * 1e6) % WORDS.length];
+  return Array.from({ length: n }, () => JSON.stringify({ text: `Once upon a time ${pick()} ${pick()} ${pick()}. The end.` })).join('\n') + '\n';
+}
+
+for (const arch of ['qwen3', 'gemma3']) {
+  test(`arch: it learns: prompt tuning lowers the held-out loss of a tiny random ${arch}-shaped model`, (t) => {
+    const tiny = makeTinyArch(arch, { seed: 41, dim: 64, n_heads: 4, n_kv_heads: 2, hidden_dim: 128, n_layers: 2 });
+    const m = load(tiny, 'gguf');
+    try {
+      const train = sentences(24, 1), held = sentences(8, 2);
+      const evalLoss = (ad) => m.evaluate(held, { maxLength: 64, batchSize: 8 }, ad).loss;
+      const none = evalLoss(null);
+      const tuner = m.createTuner({ method: 'prompt', virtual_tokens: 8, lr: 0.1, batch_size: 4, steps: 24, max_length: 64, eval_split: 0, seed: 3 }, train);
+      let first = NaN, last = NaN;
+      for (let i = 0; i < 24; i++) {
+        assert.equal(tuner.step(), true);
+        last = tuner.report().loss;
+        if (i === 0) first = last;
+      }
+      const ad = tuner.adapter();
+      const got = evalLoss(ad);
+      ad.free();
+      tuner.free();
+      t.diagnostic(`${arch}: held-out loss without a prompt ${none.toFixed(4)}, tuned ${got.toFixed(4)} (training ${first.toFixed(4)} -> ${last.toFixed(4)})`);
+      assert.ok(Number.isFinite(none) && Number.isFinite(got));
+      assert.ok(got < none - 1.0, `${arch}: tuned held-out loss ${got} is not clearly below ${none}`);
+      assert.ok(last < first, `${arch}: the training loss did not fall (${first} -> ${last})`);
+    } finally { m.free(); }
+  });
+}
+
+/* ---- sharded HF checkpoints (model.safetensors.index.json) ---- */
+
+test('arch: a sharded HF checkpoint loads as the files model.safetensors.index.json names and equals the single file', () => {
+  const one = makeTinyArch('qwen3', { seed: 51 });
+  const three = makeTinyArch('qwen3', { seed: 51, shards: 3 });
+  const index = JSON.parse(three.hf.files['model.safetensors.index.json']);
+  const names = [...new Set(Object.values(index.weight_map))].reverse(); // any order
+  assert.equal(names.length, 3);
+  const m1 = load(one, 'hf');
+  const m3 = engine.loadHf(three.hf.configJson, names.map((n) => three.hf.files[n]), three.hf.tokenizerJson);
+  try {
+    const logits = (m) => { const g = m.startGeneration([1, 5, 9], { maxTokens: 1, temperature: 0 }); g.next(); const l = Float32Array.from(g.logits()); g.free(); return l; };
+    assert.deepEqual(logits(m3), logits(m1));
+  } finally { m1.free(); m3.free(); }
+  // a shard missing: the missing tensor is named; a shard twice: refused
+  assert.throws(() => engine.loadHf(three.hf.configJson, names.slice(1).map((n) => three.hf.files[n]), three.hf.tokenizerJson),
+    (e) => e.code === 'SP_ERR_SHAPE' && /tensor '.*' is missing/.test(e.message));
+  assert.throws(() => engine.loadHf(three.hf.configJson, [...names, names[0]].map((n) => three.hf.files[n]), three.hf.tokenizerJson),
+    (e) => e.code === 'SP_ERR_FORMAT' && /more than one shard/.test(e.message));
+});
+
+/* ---- bad input ---- */
+
+test('arch: unknown architectures name themselves and list the supported ones; inconsistent heads get SP_ERR_SHAPE', () => {
+  const tiny = makeTinyArch('qwen3', { seed: 52 });
+  const cfg = JSON.parse(tiny.hf.configJson);
+  assert.throws(() => engine.loadHf(JSON.stringify({ ...cfg, model_type: 'phi3', architectures: ['Phi3ForCausalLM'] }), tiny.hf.safetensors, tiny.hf.tokenizerJson),
+    (e) => e.code === 'SP_ERR_UNSUPPORTED' && /'phi3'.*Phi3ForCausalLM.*supported: .*qwen3 \/ Qwen3ForCausalLM.*gpt2/.test(e.message));
+  for (const [label, edit] of [['head_dim 12', { head_dim: 12 }], ['5 kv heads', { num_key_value_heads: 5 }], ['3 heads', { num_attention_heads: 3 }]]) {
+    assert.throws(() => engine.loadHf(JSON.stringify({ ...cfg, ...edit }), tiny.hf.safetensors, tiny.hf.tokenizerJson), (e) => e.code === 'SP_ERR_SHAPE', label);
+  }
+  // a missing tensor is named (GGUF and HF)
+  const q2 = makeTinyArch('qwen2', { seed: 53, head_dim: 16 }); // a qwen2 file called qwen3: no q_norm
+  const cfg2 = JSON.parse(q2.hf.configJson);
+  assert.throws(() => engine.loadHf(JSON.stringify({ ...cfg2, model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'] }), q2.hf.safetensors, q2.hf.tokenizerJson),
+    (e) => e.code === 'SP_ERR_SHAPE' && /tensor 'model\.layers\.0\.self_attn\.q_norm\.weight' is missing/.test(e.message));
+});

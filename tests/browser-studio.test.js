@@ -1,0 +1,210 @@
+// browser-studio.test.js - the studio's errors, metrics, accessibility and memory, in a real
+// browser (Debian chromium + playwright-core): errors appear under the control that caused them
+// and focus moves there; the method/init pair is valid before Start; file problems are named;
+// the same validation everywhere; the model picker fills the URL box (no download); the cache
+// view lists and empties; the data box survives a reload; embed.html shows its errors; axe-core
+// finds no serious or critical violation in any state visited.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ROOT, SHOTS, assertBrowserReady, openBrowser } from './lib/browser.js';
+
+const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
+const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function axeProblems(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: fs.readFileSync(AXE, 'utf8') });
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n')[1] ?? ''}`) }));
+  });
+  return res.map((v) => ({ where, ...v }));
+}
+
+test('studio: errors where the eye is, honest checks, accessible, nothing lost', { timeout: 600_000 }, async (t) => {
+  assertBrowserReady();
+  if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
+  assert.ok(fs.existsSync(AXE), 'axe-core is installed (npm ci)');
+  const { context, base, origin } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const state = (k) => page.evaluate((key) => document.body.dataset[key] ?? null, k);
+  const waitState = async (k, v, timeout = 120_000) => {
+    await page.waitForFunction(([key, val]) => document.body.dataset[key] === val || document.body.dataset.engine === 'failed', [k, v], { timeout });
+    assert.equal(await state(k), v, `state ${k}`);
+  };
+  const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+  const a11y = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-studio-'));
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const file = (name, content) => { const p = path.join(tmp, name); fs.writeFileSync(p, content); return p; };
+
+  await page.goto(base);
+  await waitState('engine', 'ready');
+  a11y.push(...await axeProblems(page, 'start'));
+
+  // ---- model URL mistakes are named, under the URL box, with focus there ----
+  for (const [url, want] of [
+    ['/models/TinyStories-656K/', /TinyStories-656K\/ is a folder/],
+    ['/models/TinyStories-656K/config.json', /config\.json is one file of a Hugging Face folder/],
+  ]) {
+    await page.fill('#model-url', url);
+    await page.click('#model-load');
+    await page.waitForSelector('#model-url-msg');
+    assert.match(await page.locator('#model-url-msg').innerText(), want);
+    assert.equal(await focused(), 'model-url');
+    assert.equal(await page.getAttribute('#model-url', 'aria-invalid'), 'true');
+  }
+  // a URL that answers with something else than a GGUF file names what the user typed
+  await page.fill('#model-url', '/models/stories260K/tok512.bin');
+  await page.click('#model-load');
+  await page.waitForFunction(() => /not a GGUF model file/.test(document.getElementById('model-url-msg')?.textContent ?? ''), null, { timeout: 60_000 });
+  assert.match(await page.locator('#model-url-msg').innerText(), /tok512\.bin is not a GGUF model file \(it starts with the bytes/);
+  a11y.push(...await axeProblems(page, 'model URL error'));
+
+  // ---- the picker fills the URL box; nothing is downloaded ----
+  await page.selectOption('#model-pick', 'smollm2-135m');
+  assert.equal(await page.inputValue('#model-url'), 'https://huggingface.co/bartowski/SmolLM2-135M-Instruct-GGUF/resolve/main/SmolLM2-135M-Instruct-Q8_0.gguf');
+  assert.match(await page.locator('#model-pick-note').innerText(), /cannot load it yet|Press Load/);
+  assert.equal(await page.locator('#model-url-msg').count(), 0, 'choosing clears the old error');
+  await page.selectOption('#model-pick', 'tinystories-656k');
+  assert.equal(await page.inputValue('#model-url'), '/models/TinyStories-656K/TinyStories-656K-Q8_0.gguf');
+  // Load: focus goes to Cancel while Load is disabled, never to <body>
+  await page.focus('#model-load');
+  await page.keyboard.press('Enter');
+  await waitState('model', 'loaded');
+  assert.notEqual(await focused(), 'BODY', 'focus stays on a control while the model loads');
+  assert.ok(!requests.some((u) => u.includes('huggingface.co')), 'the picker never downloads by itself');
+  a11y.push(...await axeProblems(page, 'model loaded'));
+
+  // ---- the cache view lists the model and empties ----
+  await page.click('#cache-view summary');
+  await page.waitForFunction(() => document.body.dataset.cache === '1');
+  assert.match(await page.locator('#cache-list').innerText(), /TinyStories-656K-Q8_0/);
+  a11y.push(...await axeProblems(page, 'cache view'));
+  await page.click('#cache-clear');
+  await waitState('cache', '0');
+  assert.notEqual(await focused(), 'BODY');
+
+  // ---- "Choose a folder…": a Hugging Face folder keeps its folder name ----
+  const hf = path.join(tmp, 'TinyStories-656K');
+  fs.mkdirSync(hf);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) fs.copyFileSync(path.join(SHARED, 'models', 'TinyStories-656K', f), path.join(hf, f));
+  await page.setInputFiles('#model-dir', hf);
+  await page.waitForFunction(() => window.__softprompt.model?.format === 'hf', null, { timeout: 120_000 });
+  await waitState('model', 'loaded');
+  assert.match(await page.locator('#model-facts').innerText(), /name\s+TinyStories-656K\b/i);
+  assert.match(await page.locator('#model-status').innerText(), /^TinyStories-656K is ready/);
+
+  // ---- data files: binary, empty, TSV, one example ----
+  await page.click('button[data-example="who-was-it"]');
+  await waitState('data', 'ok');
+  const before = await page.inputValue('#data-text');
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), Buffer.alloc(200, 7)]);
+  await page.setInputFiles('#data-file', file('data.jsonl', png));
+  await page.waitForSelector('#data-text-msg');
+  assert.match(await page.locator('#data-text-msg').innerText(), /data\.jsonl is a binary file \(a PNG image\).*Nothing was replaced/);
+  assert.equal(await page.inputValue('#data-text'), before, 'the box keeps its examples');
+  assert.equal(await focused(), 'data-file-btn', 'focus on the control that caused it');
+  await page.setInputFiles('#data-file', file('empty.jsonl', ''));
+  await page.waitForFunction(() => /empty file — nothing replaced/.test(document.getElementById('data-text-msg')?.textContent ?? ''));
+  assert.equal(await page.inputValue('#data-text'), before);
+  a11y.push(...await axeProblems(page, 'data file error'));
+  await page.setInputFiles('#data-file', file('pairs.tsv', 'The cat was called Tom. Who was it?\tIt was Tom.\nThe dog was called Rex. Who was it?\tIt was Rex.\nThe girl was called Ann. Who was it?\tIt was Ann.\n'));
+  await waitState('data', 'ok');
+  assert.match(await page.locator('#data-summary').innerText(), /^3 input → output examples, read as TSV/);
+  assert.equal(await page.locator('#data-text-msg').count(), 0, 'a good file clears the message');
+  await page.setInputFiles('#data-file', file('one.txt', 'Once upon a time there was one story.\nIt had two lines.\n'));
+  await waitState('dataWarning', 'one-example');
+  assert.match(await page.locator('#data-warning').innerText(), /Only one example/);
+
+  // ---- settings: the method/init pair, one validation for every field, warnings ----
+  await page.click('button[data-example="who-was-it"]');
+  await waitState('data', 'ok');
+  assert.equal(await page.inputValue('select[name="init"]'), 'text');
+  await page.check('input[name="method"][value="prefix"]');
+  assert.equal(await page.inputValue('select[name="init"]'), 'random', 'prefix tuning starts random');
+  assert.equal(await page.locator('select[name="init"] option[value="text"]').isDisabled(), true);
+  assert.equal(await page.locator('#init-hint').isVisible(), true);
+  a11y.push(...await axeProblems(page, 'prefix settings'));
+  await page.check('input[name="method"][value="prompt"]');
+  assert.equal(await page.inputValue('select[name="init"]'), 'text', 'the prompt-tuning start comes back');
+  await page.fill('input[name="evalSplit"]', '0.9');
+  await waitState('settings', 'invalid');
+  assert.equal(await page.locator('#train-start').isDisabled(), true, 'an eval split outside 0–0.5 blocks Start');
+  assert.match(await page.locator('#settings-summary').innerText(), /eval split is a number from 0 to 0\.5/);
+  assert.equal(await page.getAttribute('input[name="evalSplit"]', 'aria-invalid'), 'true');
+  a11y.push(...await axeProblems(page, 'invalid settings'));
+  await page.fill('input[name="evalSplit"]', '0');
+  await waitState('settings', 'ok');
+  assert.equal(await page.locator('input[name="keepBest"]').isDisabled(), true, 'no "lowest eval loss" without held-out examples');
+  await page.fill('input[name="evalSplit"]', '0.2');
+  await page.fill('input[name="batchSize"]', '64');
+  await page.fill('input[name="lr"]', '10');
+  await page.waitForFunction(() => document.body.dataset.settingsWarn !== 'none');
+  const warn = await page.locator('#settings-warn').innerText();
+  assert.match(warn, /A batch of 64 is more than the 13 training examples/);
+  assert.match(warn, /learning rate of 10 is very high/);
+  assert.match(warn, /Only 3 held-out examples/);
+  a11y.push(...await axeProblems(page, 'settings warnings'));
+  await page.fill('input[name="batchSize"]', '4');
+  await page.fill('input[name="lr"]', '0.3');
+  // the summary counts the loaded model's parameters, and follows a model change
+  assert.match(await page.locator('#settings-summary').innerText(), /model's 656\.\d K frozen/);
+
+  // ---- a short run: Start's focus moves on; "% right" never on free text ----
+  await page.fill('input[name="length"]', '6');
+  await page.fill('input[name="evalEvery"]', '3');
+  await page.focus('#train-start');
+  await page.keyboard.press('Enter');
+  await waitState('train', 'done', 300_000);
+  assert.notEqual(await focused(), 'BODY', 'focus did not fall to <body> when Start disabled itself');
+  assert.doesNotMatch(await page.locator('#st-eval').innerText(), /right/);
+  await waitState('inside', 'ready');
+  a11y.push(...await axeProblems(page, 'trained'));
+  await page.click('#try-run');
+  await waitState('gen', 'done');
+  a11y.push(...await axeProblems(page, 'compared'));
+
+  await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
+  await page.click('#model-load');
+  await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 512, null, { timeout: 120_000 });
+  await page.waitForFunction(() => /That is 1,280 trainable numbers/.test(document.getElementById('settings-summary').textContent), null, { timeout: 30_000 })
+    .catch(async () => assert.fail(`the settings summary follows the model: ${await page.locator('#settings-summary').innerText()}`));
+
+  // ---- a phone: the tables scroll and can be focused ----
+  await page.setViewportSize({ width: 390, height: 844 });
+  a11y.push(...await axeProblems(page, 'phone'));
+
+  // ---- the data box survives a reload ----
+  await page.fill('#data-text', 'Once upon a time there was a frog.\n\nOnce upon a time there was a fish.');
+  await waitState('draft', 'saved');
+  await page.reload();
+  await waitState('engine', 'ready');
+  await page.waitForFunction(() => document.getElementById('data-text').value.includes('there was a fish'), null, { timeout: 30_000 })
+    .catch(async () => assert.fail(`the data box after a reload: ${JSON.stringify(await page.inputValue('#data-text'))}, page ${JSON.stringify(await page.evaluate(() => document.body.dataset))}`));
+
+  // ---- embed.html shows its errors on the page ----
+  await page.goto(new URL('embed.html?adapter=examples/no-such-adapter/', base).href);
+  await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+  assert.match(await page.locator('#error').innerText(), /no-such-adapter\/adapter_config\.json: HTTP 404|adapter_model\.safetensors: HTTP 404/);
+  await page.goto(new URL('embed.html?model=/models/stories260K/stories260K.gguf', base).href);
+  await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+  assert.match(await page.locator('#error').innerText(), /Error: .+/, 'a prompt made for another model is refused, on the page');
+  await page.screenshot({ path: path.join(SHOTS, '30-embed-error.png') });
+  a11y.push(...await axeProblems(page, 'embed error'));
+
+  const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
+  assert.deepEqual(foreign, [], 'no request to any other origin');
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
+  assert.deepEqual(problems, []);
+});
