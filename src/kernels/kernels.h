@@ -107,7 +107,8 @@ typedef struct {
     void (*softmax_backward)(float *p, const float *dp, int32_t n, float scale);
     /* h = silu(g) * u, silu(x) = x / (1 + exp(-x)) (silu(-inf) = -0) */
     void (*swiglu)(float *h, const float *g, const float *u, int32_t n);
-    /* inverse of the above: dg = dh * u * silu'(g), du = dh * silu(g) (overwrite) */
+    /* inverse of the above: dg = dh * u * silu'(g), du = dh * silu(g) (overwrite; du may be dh:
+     * each dh[i] is read before du[i] is written) */
     void (*swiglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);
     /* RMSNorm of n rows (n, dim): out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (f32 of the
      * double); rstd (n) may be NULL; out may be x. */

@@ -1,8 +1,9 @@
 /* matmul_wasmsimd.c - the drivers of the forward product Y = X·Wᵀ (matmul) and of decoding
  * (matvec_decode): they walk rows of W in KC blocks and call the gemm / gemv / gemv_x16 tiles.
  *
- * A 3-row x KC tile of W is dequantized (or copied, F32) into a stack buffer for the 3x3 GEMM
- * tiles; for n == 1, F32 rows are read in place and the other types are converted in registers.
+ * A 4-row x KC tile of W is dequantized into a stack buffer (F32 rows are read in place) and
+ * packed for the 2x4 GEMM tiles (gemm_wasmsimd.c); for n == 1, F32 rows are read in place and the
+ * other types are converted in registers.
  * Every output element follows one formula whatever the tile (batch invariant, so matvec and
  * GEMM give bitwise equal rows): per KC block, lane sums over k in steps of 4, a fixed
  * horizontal sum, then the k % 4 tail in order, added to y. matvec_decode on Q8_0/Q4_0 is the
@@ -12,11 +13,10 @@
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
 
-typedef void (*fw33_fn)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t,
-                        const float *, const float *, const float *, int32_t);
+typedef void (*fw24_fn)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t, const float *, const float *const *, int32_t);
 typedef void (*fw14_fn)(float *, int, int32_t, const float *, const float *, const float *, const float *, const float *, int32_t);
 typedef void (*fwq_fn)(float *, int, int32_t, const float *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, int32_t);
-KERNEL_PTR(fw33_fn, sp_gemm_f32_3x3_wasmsimd);
+KERNEL_PTR(fw24_fn, sp_gemm_f32_2x4_wasmsimd);
 KERNEL_PTR(fw14_fn, sp_gemv_f32_1x4_wasmsimd);
 typedef void (*fw8s_fn)(float *, int32_t, int, const float *, const float *const *, int32_t);
 KERNEL_PTR(fw8s_fn, sp_gemv_f32_8s_wasmsimd);
@@ -60,8 +60,9 @@ static int32_t decode_streams(float *y, const float *x, const sp_mat *w, int32_t
 /* The forward product Y = X·Wᵀ, rows [row0, row1) of W */
 static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
     const int32_t K = w->cols, ldy = w->rows;
-    const int32_t nrt = n == 1 ? 4 : 3; /* W rows per tile */
+    const int32_t nrt = 4; /* W rows per tile */
     float wbuf[4 * SP_FW_KC] __attribute__((aligned(16))); /* (4, KC) dequantized W tile */
+    float wpack[4 * SP_FW_KC] __attribute__((aligned(16))); /* (KC/4, 4, 4) the tile packed for the GEMM */
     for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {
         const int32_t len = imin(SP_FW_KC, K - k0);
         const int first = k0 == 0;
@@ -85,20 +86,19 @@ static void forward(float *y, const float *x, const sp_mat *w, int32_t n, int32_
             for (int32_t b = 0; b < 4; b++) {
                 if (b >= nr) { wp[b] = wp[nr - 1]; continue; } /* clamp leftover rows */
                 const uint8_t *row = sp_mat_row_ptr(w, r + b);
-                if (w->type == SP_DTYPE_F32 && n == 1) {
+                if (w->type == SP_DTYPE_F32) { /* read in place (n == 1) or packed from the rows */
                     wp[b] = (const float *)row + k0;
-                } else if (b < nrt) {
+                } else {
                     sp_dequant_span_wasmsimd(wbuf + b * SP_FW_KC, row, w->type, k0, len);
                     wp[b] = wbuf + b * SP_FW_KC;
-                } else {
-                    wp[b] = wp[nrt - 1];
                 }
             }
             if (n == 1) {
                 sp_gemv_f32_1x4_wasmsimd_p(y + r, first, nr, x + k0, wp[0], wp[1], wp[2], wp[3], len);
                 continue;
             }
-            sp_gemm_f32_3x3_wasmsimd_p(y + r, ldy, first, n, nr, x + k0, K, wp[0], wp[1], wp[2], len);
+            sp_gemm_pack_f32_4_wasmsimd(wpack, wp, len);
+            sp_gemm_f32_2x4_wasmsimd_p(y + r, ldy, first, n, nr, x + k0, K, wpack, wp, len);
         }
     }
 }

@@ -181,9 +181,13 @@ static inline v128_t exp4(v128_t x, const exp_consts *c) {
 /* out[0..len) = cols [c0, c0+len) of a weight row as f32 (quantized: c0, len multiples of the block). */
 void sp_dequant_span_wasmsimd(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len);
 
-/* gemm_wasmsimd.c: Y[i, 0..nr) (first ? = : +=) dot(x_i, w_b) for all n rows of x, 3 x 3 tiles */
-void sp_gemm_f32_3x3_wasmsimd(float *y, int32_t ldy, int first, int32_t n, int32_t nr, const float *x, int32_t ldx,
-                              const float *w0, const float *w1, const float *w2, int32_t len);
+/* gemm_wasmsimd.c: wp[(k/4)*16 + b*4 + j] = w[b][k + j] for the four rows w[0..4) and k < len & ~3
+ * (the k % 4 tail is read from the rows) */
+void sp_gemm_pack_f32_4_wasmsimd(float *wp, const float *const *w, int32_t len);
+/* gemm_wasmsimd.c: Y[i, 0..nr) (first ? = : +=) dot(x_i, w_b) for all n rows of x, 2 x 4 tiles over
+ * wp packed from w[0..4) by sp_gemm_pack_f32_4_wasmsimd (rows b >= nr: any valid row, e.g. clamped) */
+void sp_gemm_f32_2x4_wasmsimd(float *y, int32_t ldy, int first, int32_t n, int32_t nr, const float *x, int32_t ldx,
+                              const float *wp, const float *const *w, int32_t len);
 
 /* gemv_wasmsimd.c: one row of x against four rows of W (nr of them valid), by type */
 void sp_gemv_f32_1x4_wasmsimd(float *y, int first, int32_t nr, const float *x, const float *w0, const float *w1,

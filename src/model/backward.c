@@ -93,7 +93,7 @@ typedef struct {
     const sp_model *m;
     float *dx;                   /* norm backward: accumulated (rows, cols) */
     const float *dout, *x, *w, *rstd, *mean;
-    float *dg, *du;              /* gated activation backward */
+    float *dg, *du;              /* gated activation backward (du may be dh) */
     const float *dh, *g, *u;
     float *zero;                 /* buffers to clear: zero[i] (rows, zcols[i]) */
     float *zero2;
@@ -197,16 +197,20 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
         post_norm_back(m, g->dxn, g->dx, a->fo2 + s * rows * dim, L->post_ffn_norm, a->rstd4 + s * rows, R);
         dffn = g->dxn;
     }
-    /* ->  dh = d(hb·Wdᵀ)·Wd */
-    brows_ctx z1 = {.m = m, .zero = g->dh, .zcols = hid};
+    /* ->  dh = d(hb·Wdᵀ)·Wd. dh and then dup live in the acts' hb: the forward's scratch, free
+     * once the layer's forward is done (a recomputed layer is differentiated right after it), and
+     * read element by element before dup overwrites it (kernels.h allows du == dh). Large
+     * vocabularies' training heap is tight: this saves two (B, T, hidden) buffers. */
+    float *dh = a->hb, *dup = a->hb;
+    brows_ctx z1 = {.m = m, .zero = dh, .zcols = hid};
     sp_par_rows(pool, R, (double)hid, zero_rows, &z1);
-    sp_matmul_dx(pool, k, g->dh, dffn, &L->w_down, R);
+    sp_matmul_dx(pool, k, dh, dffn, &L->w_down, R);
     /* forward: hb = act(gate) * up (or gelu(up))  ->  dgate, dup (then clear dxn for the products) */
-    brows_ctx sw = {.m = m, .dg = g->dgate, .du = g->dup, .dh = g->dh, .g = gate, .u = up, .cols = hid, .zero = g->dxn, .zcols = dim};
+    brows_ctx sw = {.m = m, .dg = g->dgate, .du = dup, .dh = dh, .g = gate, .u = up, .cols = hid, .zero = g->dxn, .zcols = dim};
     sp_par_rows(pool, R, 10.0 * hid + dim, act_back_rows, &sw);
     /* forward: gate = xn·Wgᵀ, up = xn·Wuᵀ  ->  dxn = dgate·Wg + dup·Wu */
     if (c->act != SP_ACT_GELU) sp_matmul_dx(pool, k, g->dxn, g->dgate, &L->w_gate, R);
-    sp_matmul_dx(pool, k, g->dxn, g->dup, &L->w_up, R);
+    sp_matmul_dx(pool, k, g->dxn, dup, &L->w_up, R);
     /* forward: xn = norm(xmid); the residual passes dx' through unchanged  ->  dx = d xmid
      * (then clear dao and, its rows read, dxn for the next products) */
     brows_ctx n2 = {.m = m, .dx = g->dx, .dout = g->dxn, .x = xmid, .w = L->ffn_norm, .rstd = rstd2, .mean = mean2, .zero = g->dao, .zcols = qd,

@@ -45,7 +45,7 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
              acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->kv_dim) && acc(&t, L, rows, (size_t)c->q_dim) &&
              acc(&t, L, rows, (size_t)c->dim) && acc(&t, L, rows, 1) && acc(&t, L, rows, (size_t)c->hidden_dim) &&
              acc(&t, L, rows, (size_t)c->hidden_dim) && acc(&t, rows, 1, 1) && acc(&t, rows, (size_t)c->dim, 1) &&
-             acc(&t, rows, (size_t)c->dim, 1) && acc(&t, xs == 2 ? 0 : rows, (size_t)c->hidden_dim, 1) &&
+             acc(&t, xs == 2 ? 0 : rows, (size_t)c->hidden_dim, 1) &&
              acc(&t, (size_t)SP_ATTN_SLOTS * 4, S, 1) && acc(&t, (size_t)T, (size_t)c->head_dim, 1);
     if (ok && keep_att) ok = acc(&t, L * (size_t)B * (size_t)c->n_heads, (size_t)T, S);
     if (ok && sp_cfg_local_rope(c)) ok = acc(&t, (size_t)T, (size_t)c->head_dim, 1);
@@ -60,7 +60,7 @@ size_t sp_acts_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past, i
 size_t sp_grads_bytes(const sp_config *c, int32_t B, int32_t T, int32_t n_past) {
     size_t rows = (size_t)B * (size_t)T, S = (size_t)n_past + (size_t)T, t = 0;
     int ok = acc(&t, rows, (size_t)c->dim, 2) && acc(&t, rows, (size_t)c->q_dim, 2) && acc(&t, rows, (size_t)c->kv_dim, 2) &&
-             acc(&t, rows, (size_t)c->hidden_dim, 3) && acc(&t, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1) &&
+             acc(&t, rows, (size_t)c->hidden_dim, 1) && acc(&t, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1) &&
              acc(&t, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim);
     if (ok && sp_cfg_qk_norm(c)) ok = acc(&t, rows, (size_t)c->q_dim, 1) && acc(&t, rows, (size_t)c->kv_dim, 1);
     return ok ? t : 0;
@@ -92,8 +92,8 @@ sp_status sp_acts_alloc(sp_acts *a, sp_arena *ar, const sp_config *c, int32_t B,
     a->gate = take(ar, L, rows, (size_t)c->hidden_dim, &fail);
     a->up = take(ar, L, rows, (size_t)c->hidden_dim, &fail);
     a->rstdf = take(ar, rows, 1, 1, &fail);
-    a->xf = take(ar, rows, (size_t)c->dim, 1, &fail);
     a->xn = take(ar, rows, (size_t)c->dim, 1, &fail);
+    a->xf = a->xn; /* the final norm's output outlives no layer: the LM head reads it before any other forward */
     if (a->x_slots != 2) a->hb = take(ar, rows, (size_t)c->hidden_dim, 1, &fail); /* inference: SwiGLU writes into gate */
     a->scores = take(ar, (size_t)SP_ATTN_SLOTS * 4, S, 1, &fail);
     a->rope = take(ar, (size_t)T, (size_t)c->head_dim, 1, &fail);
@@ -132,9 +132,7 @@ sp_status sp_grads_alloc(sp_grads *g, sp_arena *ar, const sp_config *c, int32_t 
     g->dao = take(ar, rows, (size_t)c->q_dim, 1, &fail);
     g->dk = take(ar, rows, (size_t)c->kv_dim, 1, &fail);
     g->dv = take(ar, rows, (size_t)c->kv_dim, 1, &fail);
-    g->dh = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
     g->dgate = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
-    g->dup = take(ar, rows, (size_t)c->hidden_dim, 1, &fail);
     g->datt = take(ar, (size_t)B * (size_t)c->n_kv_heads * 4, S, 1, &fail);
     g->dpast = take(ar, (size_t)2 * (size_t)B, (size_t)n_past, (size_t)c->kv_dim, &fail);
     if (sp_cfg_qk_norm(c)) {
@@ -606,6 +604,12 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 
 /* ---------------------------------------------------------------------------------------------- */
 /* LM head                                                                                        */
+
+int32_t sp_lm_head_chunk(const sp_config *c) {
+    const int32_t V = c->vocab_size > 0 ? c->vocab_size : 1;
+    const int32_t rows = (int32_t)(((int64_t)4 << 20) / V);
+    return rows > 128 ? 128 : rows < 8 ? 8 : rows;
+}
 
 void sp_lm_head_row(const sp_model *m, const float *xf_row, float *logits, int32_t streams) {
     sp_matvec_decode(m->eng->pool, m->eng->k, logits, xf_row, &m->output, streams);

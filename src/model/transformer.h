@@ -58,7 +58,8 @@ typedef struct {
     float *gate;   /* (n_slots, B, T, hidden) gate pre-activation */
     float *up;     /* (n_slots, B, T, hidden) */
     float *rstdf;  /* (B, T) final norm 1/rms */
-    float *xf;     /* (B, T, dim) final normed stream (input of the LM head) */
+    float *xf;     /* (B, T, dim) final normed stream (input of the LM head); the same buffer as xn:
+                    * valid until the next layer forward (a recomputing backward overwrites it) */
     float *xn;     /* (B, T, dim) scratch: normed input of the current block */
     float *hb;     /* (B, T, hidden) scratch: silu(gate)*up; NULL for pure inference (x_slots 2: into gate) */
     float *scores; /* (SP_ATTN_SLOTS, 4, S) scratch: 4 query rows' scores per attention task without keep_att */
@@ -93,9 +94,7 @@ typedef struct {
     float *dk;     /* (B, T, kv_dim) */
     float *dv;     /* (B, T, kv_dim) */
     float *dao;    /* (B, T, q_dim) */
-    float *dh;     /* (B, T, hidden) */
-    float *dgate;  /* (B, T, hidden) */
-    float *dup;    /* (B, T, hidden) */
+    float *dgate;  /* (B, T, hidden); d(hb) and d(up) use the acts' hb (backward.c) */
     float *datt;   /* (B, n_kv_heads, 4, S) scratch per attention task: d(probabilities) of 4 rows */
     float *dpast;  /* (2, B, n_past, kv_dim) per-sequence d(past K), d(past V) of one layer, summed in b order */
     float *dqr;    /* (B, T, q_dim) d(q before its norm), q/k norm models only, else NULL */
@@ -125,6 +124,10 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
  * scale * d(loss)/d(xf) into dxf (B*T, dim). logits: scratch of chunk*(vocab + 2*dim) floats, chunk >= 1. */
 double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
                        float *dxf, float scale, float *logits, int32_t chunk);
+/* Rows of the LM head per product in the training step (the chunk of sp_lm_head_loss): 128, or
+ * fewer so that a chunk's logits stay within 4M floats (16 MB): 27 rows for Qwen's 151936-entry
+ * vocabulary, 16 for Gemma's 262144. Never [B*T, V]. Any chunk gives the same results. */
+int32_t sp_lm_head_chunk(const sp_config *c);
 /* logits[vocab] for one row of xf, for generation: through the kernels' matvec_decode (on Q8_0 /
  * Q4_0 weights xf is rounded to 16 bits per block of 32, kernels.h; exact otherwise). A forward of
  * one row on inference acts (x_slots 2) uses it for every product too. */

@@ -39,7 +39,6 @@ typedef struct {
     size_t bytes;              /* arena bytes used by the runner */
 } sp_runner;
 
-#define SP_LM_CHUNK 128 /* rows of logits per LM-head product: larger chunks run the GEMM faster */
 
 static sp_status runner_init(sp_runner *r, sp_arena *ar, const sp_model *m, int32_t method, int32_t n_virtual,
                              int32_t cap_B, int32_t cap_T, int32_t with_grads, size_t budget, sp_error *err) {
@@ -62,7 +61,7 @@ static sp_status runner_init(sp_runner *r, sp_arena *ar, const sp_model *m, int3
     if (with_grads && (full == 0 || full > budget)) slots = 1; /* recompute */
     size_t need = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads, 1);
     if (with_grads) need += sp_grads_bytes(c, cap_B, r->rows_T, n_past);
-    r->chunk = SP_LM_CHUNK;
+    r->chunk = sp_lm_head_chunk(c); /* rows of logits per LM-head product: larger chunks run the GEMM faster */
     need += (size_t)r->chunk * ((size_t)c->vocab_size + 2 * (size_t)c->dim) * 4 + (size_t)cap_B * cap_T * 8;
     if (need == 0 || need > budget)
         return sp_error_set(err, SP_ERR_TOO_LARGE, "a batch of %d x %d tokens needs %zu bytes of activations, over the budget of %zu bytes; "

@@ -650,13 +650,22 @@ static void test_microkernels(void) {
     for (size_t li = 0; li < sizeof(LENS) / sizeof(LENS[0]); li++) {
         const int32_t len = LENS[li];
         for (int first = 0; first < 2; first++) {
-            /* gemm 3x3 over n rows of x (ldx LD), y with ldy 5 */
+            /* gemm 2x4 over n rows of x (ldx LD), y with ldy 5, W packed (rows past nr clamped as the
+             * driver does); each row bit for bit the gemv 1x4 result on the same row (batch invariance) */
             for (int32_t n = 1; n <= 7; n++)
-                for (int32_t nr = 1; nr <= 3; nr++) {
+                for (int32_t nr = 1; nr <= 4; nr++) {
+                    float wpk[LMAX * 4] __attribute__((aligned(16)));
+                    const float *wr[4] = {w[0], w[imin(1, nr - 1)], w[imin(2, nr - 1)], w[imin(3, nr - 1)]};
+                    sp_gemm_pack_f32_4_wasmsimd(wpk, wr, len);
                     for (int i = 0; i < 7 * 5; i++) y0[i] = y[i] = sp_rng_normal(&rng);
-                    sp_gemm_f32_3x3_wasmsimd(y, 5, first, n, nr, x, LD, w[0], w[1], w[2], len);
-                    for (int32_t i = 0; i < n; i++)
-                        check_tile_rows("gemm_f32_3x3", y + i * 5, y0 + i * 5, 1, nr, 5, first, x + i * LD, wdp, len);
+                    sp_gemm_f32_2x4_wasmsimd(y, 5, first, n, nr, x, LD, wpk, wr, len);
+                    for (int32_t i = 0; i < n; i++) {
+                        check_tile_rows("gemm_f32_2x4", y + i * 5, y0 + i * 5, 1, nr, 5, first, x + i * LD, wdp, len);
+                        float g[4];
+                        memcpy(g, y0 + i * 5, sizeof(g));
+                        sp_gemv_f32_1x4_wasmsimd(g, first, nr, x + i * LD, wr[0], wr[1], wr[2], wr[3], len);
+                        CHECK_MSG(memcmp(g, y + i * 5, (size_t)nr * 4) == 0, "gemm_f32_2x4 row %d != gemv_f32_1x4 (n=%d nr=%d len=%d)", i, n, nr, len);
+                    }
                 }
             /* gemv 1x4 (f32) and 8s */
             for (int32_t nr = 1; nr <= 4; nr++) {
