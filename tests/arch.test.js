@@ -77,8 +77,8 @@ const CASES = [
 for (const [arch, opts] of CASES) {
   const label = `${arch} ${JSON.stringify(opts)}`;
   const ggufOk = arch !== 'mistral'; // llama.cpp's llama files carry no sliding window
-  test(`arch: ${label}: HF folder F32 and BF16 match the reference`, (t) => {
-    for (const hfType of ['F32', 'BF16']) {
+  test(`arch: ${label}: HF folder F32, F16 and BF16 match the reference`, (t) => {
+    for (const hfType of ['F32', 'F16', 'BF16']) {
       const tiny = makeTinyArch(arch, { seed: 3, hfType, ...opts });
       const m = load(tiny, 'hf');
       try { t.diagnostic(`HF ${hfType}: worst ${compare(m, REF[arch], tiny.weightsHf, tiny.config, 1e-5, `${label} HF ${hfType}`).toExponential(2)}`); } finally { m.free(); }

@@ -100,7 +100,9 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     assert.deepEqual(r.steps, [1, 2, 3]);
     assert.equal(r.peft, 'PROMPT_TUNING');
     assert.deepEqual(r.bench, { threads: isolated ? r.info.threads : 1, ok: true });
-    assert.deepEqual(r.cached, ['/models/stories260K/stories260K.gguf']);
+    // downloads are cached by default: the GGUF and the HF folder's three files
+    assert.deepEqual(r.cached.sort(), ['/models/TinyStories-656K/config.json', '/models/TinyStories-656K/model.safetensors',
+      '/models/TinyStories-656K/tokenizer.json', '/models/stories260K/stories260K.gguf']);
     assert.equal(r.terminated, 'SP_ERR_WORKER');
     assert.deepEqual(errors, []);
     const foreign = requests.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:') && new URL(u).origin !== origin);

@@ -13,55 +13,36 @@
 // Loading the Emscripten glue (MODULARIZE, EXPORT_NAME createSoftprompt, not ES6):
 //  - Node: createRequire (wasm/package.json marks wasm/ CommonJS) and our own instantiateWasm
 //    with bytes read by fs (Node 20's fetch cannot load file paths, REFERENCE.md section 4).
-//  - Browser worker: fetch the glue text and evaluate it; locateFile and mainScriptUrlOrBlob
-//    point the pthread workers at wasm/softprompt-mt.worker.js and the glue.
+//  - Browser worker: the glue as an ES module (wasm/softprompt[-mt].mjs, written at build time by
+//    scripts/wasm-esm.js), imported statically, so nothing is evaluated from text and a strict
+//    CSP (script-src 'self' 'wasm-unsafe-eval') holds. The wasm, the classic glue and the pthread
+//    worker script are named by literal new URL('../wasm/...', import.meta.url) expressions, which
+//    bundlers (Vite, webpack) follow and emit; {wasmBase} points elsewhere instead. locateFile and
+//    mainScriptUrlOrBlob point the pthread workers at wasm/softprompt-mt.worker.js and the
+//    classic glue (they load it with importScripts).
 // The threaded build is used when SharedArrayBuffer works (Node, or a cross-origin-isolated
 // page) and more than one thread is asked for; its pool is sized at instantiation
 // (Module.spThreads, see emscripten.cmake) to the thread count, so the C pool never has to
 // wait for a worker to start.
 
-import { SoftpromptError, ErrorCodes, C_STATUS_NAMES } from './errors.js';
+import { SoftpromptError, ErrorCodes, C_STATUS_NAMES, fail } from './errors.js';
+import { IS_NODE, nodeModule, whyNoThreads, threadsAvailable } from './env.js';
+import createSoftpromptST from '../wasm/softprompt.mjs';
+import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
-const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
-  && typeof window === 'undefined';
+export { whyNoThreads, threadsAvailable };
 
 export const ABI_VERSION = 1;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
 
-// A module that declares a shared memory: validates only where wasm threads work.
-const SHARED_MEMORY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
-
-/** Why the pthreads build cannot run here, or null when it can. */
-export function whyNoThreads() {
-  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') {
-    return IS_NODE ? 'SharedArrayBuffer is not available' : 'the page is not cross-origin isolated (it needs the COOP/COEP headers)';
-  }
-  if (!IS_NODE && globalThis.crossOriginIsolated !== true) return 'the page is not cross-origin isolated (it needs the COOP/COEP headers)';
-  try {
-    if (!WebAssembly.validate(SHARED_MEMORY_MODULE)) return 'this runtime has no WebAssembly threads (shared memory)';
-  } catch {
-    return 'this runtime has no WebAssembly threads (shared memory)';
-  }
-  return null;
-}
-
-/** True when the pthreads build can run in this context. */
-export function threadsAvailable() {
-  return whyNoThreads() === null;
-}
-
 async function defaultThreads() {
   if (IS_NODE) {
-    const os = await import('node:os');
+    const os = nodeModule('node:os');
     return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   }
   return globalThis.navigator?.hardwareConcurrency || 2;
-}
-
-function fail(code, message) {
-  throw new SoftpromptError(code, message);
 }
 
 /** The WebAssembly.Memory in an imports or exports object (names are minified). */
@@ -87,6 +68,28 @@ function compileErrorToSp(e) {
   return new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, `cannot start the engine: ${msg}`);
 }
 
+/** The browser's URLs of the wasm, the classic glue and the pthread worker script: from wasmBase
+ *  when given, else literal new URL() expressions a bundler rewrites to the files it emits. */
+function browserUrls(threaded, wasmBase) {
+  if (wasmBase) {
+    const base = new URL(wasmBase, globalThis.location?.href);
+    const name = threaded ? 'softprompt-mt' : 'softprompt';
+    return {
+      wasm: new URL(`${name}.wasm`, base).href,
+      glue: new URL(`${name}.js`, base).href,
+      pthreadWorker: new URL('softprompt-mt.worker.js', base).href,
+    };
+  }
+  if (!threaded) return { wasm: new URL('../wasm/softprompt.wasm', import.meta.url).href, glue: '', pthreadWorker: '' };
+  return {
+    wasm: new URL('../wasm/softprompt-mt.wasm', import.meta.url).href,
+    glue: new URL('../wasm/softprompt-mt.js', import.meta.url).href,
+    // ?no-inline: Vite inlines assets under 4 KiB as data: URLs, and a Worker cannot start from
+    // one under worker-src 'self' (other bundlers and servers ignore the query)
+    pthreadWorker: new URL('../wasm/softprompt-mt.worker.js?no-inline', import.meta.url).href,
+  };
+}
+
 /** Instantiate the Emscripten module. Returns {M, memory, threaded, threads}. */
 async function instantiate({ threaded, threads, wasmBase }) {
   const name = threaded ? 'softprompt-mt' : 'softprompt';
@@ -95,8 +98,11 @@ async function instantiate({ threaded, threads, wasmBase }) {
   let locate;
   let mainScript;
   if (IS_NODE) {
-    const [{ createRequire }, fs, url] = await Promise.all([import('node:module'), import('node:fs'), import('node:url')]);
-    const base = wasmBase ? new URL(wasmBase, url.pathToFileURL(process.cwd() + '/')) : new URL('../wasm/', import.meta.url);
+    const { createRequire } = nodeModule('node:module');
+    const fs = nodeModule('node:fs');
+    const url = nodeModule('node:url');
+    const here = import.meta.url; // (not a literal new URL(): bundlers must not take wasm/ for an asset)
+    const base = wasmBase ? new URL(wasmBase, url.pathToFileURL(process.cwd() + '/')) : new URL('../wasm/', here);
     const dir = url.fileURLToPath(base);
     const jsPath = url.fileURLToPath(new URL(`${name}.js`, base));
     const wasmPath = url.fileURLToPath(new URL(`${name}.wasm`, base));
@@ -113,32 +119,23 @@ async function instantiate({ threaded, threads, wasmBase }) {
     locate = (p) => dir.replace(/\/?$/, '/') + p;
     mainScript = jsPath;
   } else {
-    const base = new URL(wasmBase ?? '../wasm/', import.meta.url);
-    const glueUrl = new URL(`${name}.js`, base).href;
-    const wasmUrl = new URL(`${name}.wasm`, base).href;
-    let text;
-    try {
-      const res = await fetch(glueUrl);
-      if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status} for ${glueUrl}`);
-      text = await res.text();
-    } catch (e) {
-      if (e instanceof SoftpromptError) throw e;
-      fail(ErrorCodes.SP_ERR_NETWORK, `cannot fetch ${glueUrl}: ${e?.message ?? e}`);
-    }
-    // The glue is a classic script defining `var createSoftprompt`; module workers have no
-    // importScripts, so evaluate it as a function body.
-    // eslint-disable-next-line no-new-func
-    factory = new Function(`${text}\n;return createSoftprompt;`)();
+    factory = threaded ? createSoftpromptMT : createSoftpromptST;
+    const urls = browserUrls(threaded, wasmBase);
     getWasm = async (imports) => {
-      const res = await fetch(wasmUrl);
-      if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status} for ${wasmUrl}`);
+      let res;
+      try {
+        res = await fetch(urls.wasm);
+      } catch (e) {
+        fail(ErrorCodes.SP_ERR_NETWORK, `cannot fetch ${urls.wasm}: ${e?.message ?? e}`);
+      }
+      if (!res.ok) fail(ErrorCodes.SP_ERR_NETWORK, `HTTP ${res.status} for ${urls.wasm}`);
       if (typeof WebAssembly.instantiateStreaming === 'function' && /application\/wasm/.test(res.headers.get('content-type') || '')) {
         return await WebAssembly.instantiateStreaming(res, imports);
       }
       return await WebAssembly.instantiate(await res.arrayBuffer(), imports);
     };
-    locate = (p) => new URL(p, base).href;
-    mainScript = glueUrl;
+    locate = (p) => (p.endsWith('.worker.js') ? urls.pthreadWorker : p.endsWith('.wasm') ? urls.wasm : new URL(p, urls.wasm).href);
+    mainScript = urls.glue;
   }
 
   let memory = null;
@@ -150,7 +147,13 @@ async function instantiate({ threaded, threads, wasmBase }) {
     locateFile: locate,
     mainScriptUrlOrBlob: mainScript,
     print: (s) => console.log(s),
-    printErr: (s) => console.error(s),
+    printErr: (s) => {
+      console.error(s);
+      // a pthread worker that cannot start (a 404, a CSP refusal) would otherwise hang the start
+      if (/^worker sent an error!/.test(String(s))) {
+        rejectInit(new SoftpromptError(ErrorCodes.SP_ERR_WORKER, `a thread of the engine failed to start: ${s}`));
+      }
+    },
     onAbort: (what) => {
       aborted = String(what);
       rejectInit(new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, `engine aborted: ${what}`));
@@ -820,7 +823,7 @@ export class Tuner {
     return JSON.parse(this.model.e.cstr(this.model.e.M._sp_tuner_report_json(this.ptr)) || '{}');
   }
 
-  eval() {
+  evaluate() {
     this._live();
     const e = this.model.e;
     const p = e.M._sp_tuner_eval_json(this.ptr, e.err) >>> 0;

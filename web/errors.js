@@ -37,9 +37,10 @@ export class SoftpromptError extends Error {
    * @param {string} code one of ErrorCodes
    * @param {string} message one line naming the problem
    */
-  constructor(code, message) {
-    super(message);
-    this.name = 'SoftpromptError';
+  constructor(code, message, options) {
+    super(message, options);
+    // an abort looks like the platform's (fetch, DOM): name 'AbortError'; see isAbort()
+    this.name = code === 'SP_ERR_ABORTED' ? 'AbortError' : 'SoftpromptError';
     this.code = code;
   }
 
@@ -57,6 +58,12 @@ export class SoftpromptError extends Error {
     const msg = obj && typeof obj === 'object' && 'message' in obj ? String(obj.message) : String(obj);
     return new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, msg);
   }
+}
+
+/** True for an abort: a SoftpromptError SP_ERR_ABORTED, or any error named 'AbortError' (a
+ *  DOMException from fetch or AbortSignal.abort()). */
+export function isAbort(e) {
+  return e != null && typeof e === 'object' && (e.name === 'AbortError' || e.code === ErrorCodes.SP_ERR_ABORTED);
 }
 
 /** Shorthand: throw a SoftpromptError. */

@@ -33,14 +33,18 @@ export type ErrorCode =
   | 'SP_ERR_INTERNAL'; // an unexpected exception (a bug)
 
 export class SoftpromptError extends Error {
-  constructor(code: ErrorCode, message: string);
-  readonly name: 'SoftpromptError';
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown });
+  /** 'AbortError' for SP_ERR_ABORTED (as the platform's aborts), else 'SoftpromptError'. */
+  readonly name: 'SoftpromptError' | 'AbortError';
   readonly code: ErrorCode;
   toJSON(): { code: ErrorCode; message: string };
   static from(obj: unknown): SoftpromptError;
 }
 
 export const ErrorCodes: Readonly<{ [K in ErrorCode]: K }>;
+
+/** True for an abort: SP_ERR_ABORTED, or any error named 'AbortError' (fetch, AbortSignal). */
+export function isAbort(error: unknown): boolean;
 
 // ---------------------------------------------------------------- engine
 
@@ -49,11 +53,24 @@ export interface CreateOptions {
    *  capped at 16). The threaded build is used only when SharedArrayBuffer is usable (cross-origin-isolated
    *  page, or Node); otherwise 1. */
   threads?: number;
-  /** Node only: run the engine in worker_threads (true, default) or in this thread (false).
-   *  In the browser the engine always runs in a Web Worker; false is refused there. */
-  worker?: boolean;
-  /** Where wasm/softprompt*.js|.wasm live. Default: new URL('../wasm/', import.meta.url). */
+  /** Where the engine runs. Browser: left out, softprompt's own module worker (a literal
+   *  new Worker(new URL('./worker.js', import.meta.url)) that Vite and webpack emit); or an
+   *  app-made module Worker running 'softprompt/worker'; or the URL of such a worker script.
+   *  Node: worker_threads (true, default), this thread (false), or a worker script path/URL. */
+  worker?: boolean | string | URL | WorkerLike;
+  /** Where wasm/softprompt*.wasm (and, threaded, softprompt-mt.js and softprompt-mt.worker.js)
+   *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
+   *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
+}
+
+/** A Web Worker as far as softprompt uses it (structural, so no DOM types are needed). */
+export interface WorkerLike {
+  postMessage(message: unknown, transfer?: any[]): void;
+  terminate(): void;
+  onmessage: ((ev: any) => any) | null;
+  onerror: ((ev: any) => any) | null;
+  onmessageerror: ((ev: any) => any) | null;
 }
 
 export interface EngineInfo {
@@ -87,6 +104,8 @@ export declare class Softprompt {
   readonly info: EngineInfo;
   /** Load a model. See ModelSource. Rejects with SP_ERR_ABORTED when options.signal aborts. */
   loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
+  /** The model cache (the same object as the modelCache export). */
+  readonly cache: ModelCacheApi;
   /** Engine heap figures (for leak checks and the page's memory display). */
   memory(): Promise<MemoryInfo>;
   /** Benchmark a random-weight model of a real shape with this engine's threads (nothing is downloaded). */
@@ -125,10 +144,50 @@ export type ModelSource =
   | string
   | URL
   | Bytes
-  | { files: HFFiles | File[] | FileList }
+  | { files: HFFiles | FileListLike }
   | { url: string | URL; hf?: boolean }
-  | File[]
-  | FileList;
+  | HubSource
+  | FileListLike;
+
+/** A model on the Hugging Face hub: a .gguf file of the repo, or (no file) its HF folder. Fetched
+ *  from {endpoint}/{hf}/resolve/{revision}/{file}; the repo id names the base model of adapters. */
+export interface HubSource {
+  hf: string;
+  file?: string;
+  /** Branch, tag or commit. Default 'main'. */
+  revision?: string;
+  /** Default 'https://huggingface.co' (a mirror, or a local server in tests). */
+  endpoint?: string;
+}
+
+/** The Hugging Face URL of a file: {endpoint}/{repo}/resolve/{revision}/{file}. */
+export function hfUrl(repo: string, file: string, options?: { revision?: string; endpoint?: string }): string;
+export const HF_ENDPOINT: string;
+
+export interface CachedModelFile {
+  url: string;
+  size: number | null;
+  etag: string | null;
+  lastModified: string | null;
+  /** Date.now() when stored. */
+  storedAt: number | null;
+  store: 'cache' | 'opfs';
+}
+
+/** The browser's model cache, both stores (the Cache API and OPFS). Outside a browser every method
+ *  rejects with SP_ERR_UNSUPPORTED. */
+export interface ModelCacheApi {
+  list(): Promise<CachedModelFile[]>;
+  has(url: string | URL): Promise<boolean>;
+  /** true when it was cached. */
+  delete(url: string | URL): Promise<boolean>;
+  /** How many files were cached. */
+  clear(): Promise<number>;
+}
+export const modelCache: ModelCacheApi;
+
+/** An array of Files or a FileList (written structurally, so no DOM types are needed). */
+export type FileListLike = File[] | ArrayLike<File>;
 
 export interface LoadProgress {
   /** 'download' (fetching a URL), 'read' (reading a file/Blob), 'load' (the engine parses), 'done'. */
@@ -144,13 +203,19 @@ export interface LoadProgress {
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
-  /** Name recorded in adapters saved from this model (base_model_name_or_path). Default: info.name. */
+  /** The base model's id recorded in adapters saved from this model (base_model_name_or_path),
+   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: the hub repo of an {hf} source, else an HF
+   *  folder's _name_or_path, else '' (never a GGUF's display name or architecture). */
   name?: string;
   /** Extra fetch options for URL sources (headers, credentials...). */
   fetchOptions?: RequestInit;
-  /** Browser, URL sources: keep the download in the Cache API (cache 'softprompt-models') and load it
-   *  from there next time. Quota errors fall back to memory silently. Default false. */
-  cache?: boolean;
+  /** Browser, URL sources: keep downloads on the device, keyed by URL and checked against the
+   *  server's ETag / Last-Modified (a HEAD request; offline, the cached copy is used). true or
+   *  'cache': the Cache API (default in a browser); 'opfs': the Origin Private File System (large
+   *  files); false: never. Node: never. Quota errors leave the model loaded, just not cached.
+   *  See sp.cache. A download cut off half way is resumed with Range requests where the server
+   *  supports them. */
+  cache?: boolean | 'cache' | 'opfs';
   /** Bytes sources: hand the buffer to the engine's worker instead of copying it (the caller's
    *  ArrayBuffer is detached). Saves one copy of the model. Default false. */
   transfer?: boolean;
@@ -195,7 +260,8 @@ export interface GenerateOptions {
   topK?: number;
   /** 1 = off (default). */
   topP?: number;
-  /** Same seed, same text, on every machine (default 0). */
+  /** Same seed, same text, on every machine; any whole number up to 2^53 - 1, used exactly.
+   *  Default: a random seed (reported in the result), so two calls at temperature > 0 differ. */
   seed?: number;
   /** Stop at the model's EOS token (default true). */
   stopAtEos?: boolean;
@@ -227,17 +293,37 @@ export interface GenerateResult {
   promptTokens: number[];
   /** Why it stopped. */
   finishReason: 'eos' | 'length';
+  /** The sampling seed used (the one given, or the random default): pass it again to repeat. */
+  seed: number;
   /** Milliseconds for the prefill (first token) and the whole run. */
   prefillMs: number;
   totalMs: number;
 }
 
-/** Both a promise of the result and an async iterator of text pieces. */
-export interface Generation extends PromiseLike<GenerateResult>, AsyncIterable<string> {
+export type JobState = 'running' | 'paused' | 'done' | 'failed';
+
+/** What a generation and a tuning run share. */
+export interface Job<Result, Events extends { progress: unknown; state: JobState }> {
+  /** The result; rejects on errors. An abort rejects with an AbortError (isAbort(e); code
+   *  SP_ERR_ABORTED) whose cause is the abort reason or the signal's reason. */
+  readonly done: Promise<Result>;
+  readonly state: JobState;
+  /** Stop it: done rejects with an AbortError whose cause is reason; the model stays usable. */
+  abort(reason?: unknown): void;
+  on<K extends keyof Events>(event: K, fn: (value: Events[K]) => void): this;
+  off<K extends keyof Events>(event: K, fn: (value: Events[K]) => void): this;
+}
+
+export interface GenerationEvents {
+  /** One per token, as it is generated. */
+  progress: GeneratedToken;
+  state: JobState;
+}
+
+/** A Job, also a promise of the result itself and an async iterator of text pieces. */
+export interface Generation extends Job<GenerateResult, GenerationEvents>, PromiseLike<GenerateResult>, AsyncIterable<string> {
   catch<T = never>(onrejected?: ((reason: any) => T | PromiseLike<T>) | null): Promise<GenerateResult | T>;
   finally(onfinally?: (() => void) | null): Promise<GenerateResult>;
-  /** Stop generating: the promise (and the iterator) reject with SP_ERR_ABORTED. */
-  abort(): void;
 }
 
 // ---------------------------------------------------------------- data
@@ -381,7 +467,7 @@ export interface TuneResult {
   memory?: TuneMemory;
 }
 
-export type TuneState = 'running' | 'paused' | 'done' | 'failed';
+export type TuneState = JobState;
 
 export interface TuneEvents {
   progress: TuneStep;
@@ -390,19 +476,14 @@ export interface TuneEvents {
   state: TuneState;
 }
 
-export interface TuneJob {
-  on<K extends keyof TuneEvents>(event: K, fn: (value: TuneEvents[K]) => void): this;
-  off<K extends keyof TuneEvents>(event: K, fn: (value: TuneEvents[K]) => void): this;
-  readonly state: TuneState;
+export interface TuneJob extends Job<TuneResult, TuneEvents> {
   /** Pause between steps (the worker stays responsive). */
   pause(): void;
   resume(): void;
   /** Finish now, keeping the prompt: done resolves with reason 'stopped'. */
   stop(): void;
-  /** Throw the run away: done rejects with SP_ERR_ABORTED; the model stays usable. */
-  abort(): void;
   /** Rejects on errors. A NaN/Inf loss rejects with SP_ERR_NUMERIC and error.result holds the
-   *  last good prompt ({adapter, best, history, reason: 'stopped'}). */
+   *  last good prompt ({adapter, best, history, reason: 'stopped'}). abort(reason): see Job. */
   readonly done: Promise<TuneResult>;
 }
 
@@ -456,6 +537,9 @@ export declare class Model {
   detokenize(ids: ArrayLike<number>): Promise<string>;
   /** Generate after a prompt (text, or ids used as they are). */
   generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): Generation;
+  /** Next-token logits after the prompt (text, tokenized with BOS unless addBos: false, or ids):
+   *  a Float32Array of info.vocab_size, for the last position. */
+  logits(prompt: string | ArrayLike<number>, options?: { adapter?: Adapter; addBos?: boolean }): Promise<Float32Array>;
   evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;

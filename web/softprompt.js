@@ -13,27 +13,13 @@
 // A worker that dies rejects every pending call with SoftpromptError code SP_ERR_WORKER.
 // Types: web/softprompt.d.ts.
 
-import { SoftpromptError, ErrorCodes } from './errors.js';
+import { SoftpromptError, ErrorCodes, isAbort } from './errors.js';
 import { parseData } from './data.js';
+import { IS_NODE, nodeModule, threadsAvailable, toU8, isBytes } from './env.js';
+import { GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS, checkOptionNames } from './worker/schema.js';
+import { modelCache } from './cache.js';
 
-export { SoftpromptError, ErrorCodes, parseData };
-
-const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
-  && typeof window === 'undefined';
-
-const SHARED_MEMORY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
-
-/** True when the threaded engine can run here (SharedArrayBuffer, cross-origin isolation in browsers,
- *  and WebAssembly shared memory). */
-export function threadsAvailable() {
-  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
-  if (!IS_NODE && globalThis.crossOriginIsolated !== true) return false;
-  try {
-    return WebAssembly.validate(SHARED_MEMORY_MODULE);
-  } catch {
-    return false;
-  }
-}
+export { SoftpromptError, ErrorCodes, isAbort, parseData, threadsAvailable, modelCache };
 
 function err(code, message) {
   return new SoftpromptError(code, message);
@@ -42,33 +28,53 @@ function err(code, message) {
 // ---------------------------------------------------------------- transports
 
 /** A transport: post(msg, transfer), onMessage(fn), onFatal(fn), terminate(), ref(), unref(). */
-async function browserWorkerTransport(workerUrl) {
-  let worker;
-  try {
-    worker = new Worker(workerUrl, { type: 'module', name: 'softprompt' });
-  } catch (e) {
-    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker: ${e?.message ?? e}`);
+
+/** The engine's Web Worker: the app's own Worker, one started from the app's URL, or ours. The
+ *  last is a literal new Worker(new URL('./worker.js', import.meta.url)) so bundlers emit it. */
+function startBrowserWorker(worker) {
+  if (worker && typeof worker === 'object' && !(worker instanceof URL)) {
+    if (typeof worker.postMessage !== 'function' || typeof worker.terminate !== 'function') {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'worker must be a Worker, a worker script URL, or left out');
+    }
+    return worker;
   }
+  if (typeof Worker === 'undefined') throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this environment has no Web Worker');
+  const where = worker === undefined || worker === true ? 'softprompt/worker.js' : String(worker);
+  try {
+    if (worker === undefined || worker === true) {
+      return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'softprompt' });
+    }
+    return new Worker(worker, { type: 'module', name: 'softprompt' });
+  } catch (e) {
+    throw err(ErrorCodes.SP_ERR_WORKER, `cannot start the engine worker ${where}: ${e?.message ?? e}`);
+  }
+}
+
+function browserWorkerTransport(worker) {
+  const where = worker instanceof URL || typeof worker === 'string' ? String(worker) : '';
+  const w = startBrowserWorker(worker);
   const t = {
-    post: (msg, transfer) => worker.postMessage(msg, transfer || []),
+    post: (msg, transfer) => w.postMessage(msg, transfer || []),
     onMessage: null,
     onFatal: null,
-    terminate: () => worker.terminate(),
+    terminate: () => w.terminate(),
     ref() {},
     unref() {},
   };
-  worker.onmessage = (e) => t.onMessage && t.onMessage(e.data);
-  worker.onmessageerror = () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read'));
-  worker.onerror = (e) => {
+  w.onmessage = (e) => t.onMessage && t.onMessage(e.data);
+  w.onmessageerror = () => t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, 'engine worker sent a message that could not be read'));
+  w.onerror = (e) => {
     e.preventDefault?.();
-    const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
-    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e.message || 'error while loading the worker script'}${where}`));
+    const at = e.filename ? ` (${e.filename}:${e.lineno})` : where ? ` (${where})` : '';
+    t.onFatal && t.onFatal(err(ErrorCodes.SP_ERR_WORKER, `engine worker crashed: ${e.message || 'error while loading the worker script (a 404, a MIME type or a CSP refusal)'}${at}`));
   };
+  // an app-made Worker may have said {ready} before we listened: ask again
+  if (w === worker) w.postMessage({ hello: true });
   return t;
 }
 
 async function nodeWorkerTransport(workerUrl) {
-  const { Worker } = await import('node:worker_threads');
+  const { Worker } = nodeModule('node:worker_threads');
   let worker;
   try {
     worker = new Worker(workerUrl, { workerData: { softprompt: true }, stdout: false, stderr: false });
@@ -96,7 +102,9 @@ async function nodeWorkerTransport(workerUrl) {
 
 /** Node, {worker: false}: the same protocol over a MessageChannel inside this thread. */
 async function inlineTransport() {
-  const { serve } = await import('./worker.js');
+  // Node only: a specifier bundlers do not follow, so a browser bundle does not hold the engine twice
+  const workerModule = './worker.js';
+  const { serve } = await import(/* @vite-ignore */ /* webpackIgnore: true */ workerModule);
   const { port1, port2 } = new MessageChannel();
   const server = serve({
     post: (msg, transfer) => port2.postMessage(msg, transfer || []),
@@ -234,17 +242,6 @@ function isBlob(x) {
   return typeof Blob !== 'undefined' && x instanceof Blob;
 }
 
-function isBytes(x) {
-  return x instanceof ArrayBuffer || ArrayBuffer.isView(x)
-    || (typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer);
-}
-
-function toU8(x) {
-  if (x instanceof Uint8Array) return x;
-  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  return new Uint8Array(x);
-}
-
 /** signal -> throw if already aborted; returns a detach function. */
 function watchSignal(signal, onAbort) {
   if (!signal) return () => {};
@@ -257,8 +254,25 @@ function watchSignal(signal, onAbort) {
   return () => signal.removeEventListener('abort', fn);
 }
 
-function abortedError(what) {
-  return err(ErrorCodes.SP_ERR_ABORTED, `${what} aborted`);
+/** The AbortError (SP_ERR_ABORTED) of a call stopped by a signal or abort(); cause: the reason. */
+function abortedError(what, reason) {
+  const e = err(ErrorCodes.SP_ERR_ABORTED, `${what} aborted`);
+  if (reason !== undefined) e.cause = reason;
+  return e;
+}
+
+/** Await a call a signal can cancel: an abort's error keeps signal.reason as its cause. */
+async function cancellable(promise, signal, cancel) {
+  const detach = watchSignal(signal, cancel);
+  try {
+    return await promise;
+  } catch (e) {
+    const se = SoftpromptError.from(e);
+    if (se.code === ErrorCodes.SP_ERR_ABORTED && signal?.aborted && se.cause === undefined) se.cause = signal.reason;
+    throw se;
+  } finally {
+    detach();
+  }
 }
 
 function looksLikeUrl(s) {
@@ -320,8 +334,8 @@ async function describeSource(source, options) {
   if (typeof source === 'string') {
     if (source === '') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'empty model source');
     if (IS_NODE && (!looksLikeUrl(source) || /^file:/i.test(source))) {
-      const { fileURLToPath } = await import('node:url');
-      const { resolve } = await import('node:path');
+      const { fileURLToPath } = nodeModule('node:url');
+      const { resolve } = nodeModule('node:path');
       const p = /^file:/i.test(source) ? fileURLToPath(source) : resolve(source);
       return { kind: 'path', path: p, name: p };
     }
@@ -337,6 +351,7 @@ async function describeSource(source, options) {
   if (isBytes(source)) return { kind: 'bytes', bytes: toU8(source), name: 'model.gguf' };
   if (Array.isArray(source) || (typeof FileList !== 'undefined' && source instanceof FileList)) return hfFromList(source);
   if (source && typeof source === 'object') {
+    if (typeof source.hf === 'string') return hubSource(source);
     if (source.files) return hfFromFiles(source.files);
     if (source.url) {
       const url = resolveUrl(String(source.url instanceof URL ? source.url.href : source.url));
@@ -350,6 +365,37 @@ async function describeSource(source, options) {
     }
   }
   throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'model source must be a URL, a path (Node), a File/Blob, bytes, {files} or a list of Files');
+}
+
+export const HF_ENDPOINT = 'https://huggingface.co';
+
+/**
+ * The Hugging Face URL of a file of a hub repo: {endpoint}/{repo}/resolve/{revision}/{file}, as
+ * huggingface_hub builds it (the revision is one path segment, 'refs/pr/1' -> 'refs%2Fpr%2F1').
+ */
+export function hfUrl(repo, file, { revision = 'main', endpoint = HF_ENDPOINT } = {}) {
+  if (typeof repo !== 'string' || !/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(repo) || repo.includes('..')) {
+    throw err(ErrorCodes.SP_ERR_INVALID_ARG, `hf must be a Hugging Face repo id 'owner/name' (got ${JSON.stringify(repo)})`);
+  }
+  if (typeof file !== 'string' || file === '' || file.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw err(ErrorCodes.SP_ERR_INVALID_ARG, `file must be a path inside the repo, like 'model.Q8_0.gguf' (got ${JSON.stringify(file)})`);
+  }
+  if (typeof revision !== 'string' || revision === '') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'revision must be a branch, tag or commit');
+  const path = file.split('/').map(encodeURIComponent).join('/');
+  return `${String(endpoint).replace(/\/+$/, '')}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+}
+
+/** {hf: 'owner/repo', file?, revision?, endpoint?}: a .gguf file of the repo, or (no file) its HF
+ *  folder (config.json, model.safetensors, tokenizer.json). The repo id names the base model. */
+function hubSource(source) {
+  const o = { revision: source.revision ?? 'main', endpoint: source.endpoint ?? HF_ENDPOINT };
+  if (source.file !== undefined) {
+    const url = hfUrl(source.hf, source.file, o);
+    return { kind: 'url', url, name: url, repo: source.hf };
+  }
+  const files = {};
+  for (const n of HF_NAMES) files[n] = { kind: 'url', url: hfUrl(source.hf, n, o), name: n };
+  return { kind: 'hf', files, repo: source.hf };
 }
 
 async function readText(x, what) {
@@ -393,7 +439,6 @@ export class Softprompt {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
       throw err(ErrorCodes.SP_ERR_INVALID_ARG, `threads must be an integer in 1..64 (got ${threads})`);
     }
-    const workerUrl = new URL('./worker.js', import.meta.url);
     let transport;
     let mode = 'worker';
     if (IS_NODE) {
@@ -401,16 +446,14 @@ export class Softprompt {
         transport = await inlineTransport();
         mode = 'inline';
       } else {
-        transport = await nodeWorkerTransport(workerUrl);
+        const here = import.meta.url; // (not a literal new URL(): a browser bundle has its own worker)
+        transport = await nodeWorkerTransport(worker === undefined || worker === true ? new URL('./worker.js', here) : worker);
       }
     } else {
       if (worker === false) {
         throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'in the browser the engine always runs in a Web Worker (worker: false is for Node)');
       }
-      if (typeof Worker === 'undefined') {
-        throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this environment has no Web Worker');
-      }
-      transport = await browserWorkerTransport(workerUrl);
+      transport = browserWorkerTransport(worker);
     }
     const client = new Client(transport);
     try {
@@ -429,25 +472,28 @@ export class Softprompt {
     return this._client.dead !== null;
   }
 
+  /** The browser's model cache (both stores): list(), has(url), delete(url), clear(). */
+  get cache() {
+    return modelCache;
+  }
+
   async loadModel(source, options = {}) {
     const { onProgress, signal, name, fetchOptions } = options;
-    if (signal?.aborted) throw abortedError('model load');
+    if (signal?.aborted) throw abortedError('model load', signal.reason);
     const desc = await describeSource(source, options);
     // transfer: true hands the caller's bytes to the worker instead of copying them
     const transfer = options.transfer && desc.kind === 'bytes' && desc.bytes.buffer instanceof ArrayBuffer ? [desc.bytes.buffer] : undefined;
-    const { id, promise } = this._client.start('loadModel', { source: desc, fetchOptions: plainFetchOptions(fetchOptions), cache: !!options.cache }, {
+    const { repo, ...sourceArg } = desc;
+    const { id, promise } = this._client.start('loadModel', {
+      source: sourceArg, fetchOptions: plainFetchOptions(fetchOptions), cache: cacheStore(options.cache), name: name ?? repo,
+    }, {
       onProgress: onProgress ? (p) => onProgress(p) : undefined,
       transfer,
     });
-    const detach = watchSignal(signal, () => this._client.control('cancel', id));
-    try {
-      const res = await promise;
-      const model = new Model(this, res.model, res.info, name ?? res.info?.name ?? '');
-      this._models.add(model);
-      return model;
-    } finally {
-      detach();
-    }
+    const res = await cancellable(promise, signal, () => this._client.control('cancel', id));
+    const model = new Model(this, res.model, res.info, res.name ?? '');
+    this._models.add(model);
+    return model;
   }
 
   async memory() {
@@ -456,6 +502,7 @@ export class Softprompt {
 
   /** Benchmark a random-weight model of a real shape (no download): {model: 'stories15M', type: 'Q8_0'}. */
   async bench(options = {}) {
+    checkOptionNames('bench', options, [...BENCH_OPTIONS, 'model', 'type']);
     const { model, ...rest } = options;
     return await this._client.call('bench', { ...rest, preset: model ?? 'stories15M', model: 0 });
   }
@@ -463,6 +510,16 @@ export class Softprompt {
   terminate() {
     this._client.terminate();
   }
+}
+
+/** loadModel's cache option -> the worker's store: downloads are cached by default in a browser
+ *  (the Cache API; 'opfs' for large files), never under Node (files are on disk already). */
+function cacheStore(c) {
+  if (c === undefined) return IS_NODE ? 'none' : 'cache';
+  if (c === false || c === 'none') return 'none';
+  if (c === true || c === 'cache') return 'cache';
+  if (c === 'opfs') return 'opfs';
+  throw err(ErrorCodes.SP_ERR_INVALID_ARG, `cache must be true, false, 'cache' or 'opfs' (got ${JSON.stringify(c)})`);
 }
 
 function plainFetchOptions(o) {
@@ -510,20 +567,23 @@ export class Model {
     return new Generation(this, prompt, options);
   }
 
+  /** Next-token logits after the prompt (its last position): a Float32Array of vocab_size. */
+  async logits(prompt, options = {}) {
+    checkOptionNames('logits', options, ['adapter', 'addBos']);
+    checkAdapter(this, options.adapter);
+    const ids = typeof prompt === 'string' ? await this.tokenize(prompt, { addBos: options.addBos !== false }) : Array.from(prompt ?? [], Number);
+    return await this._call('logits', { ids, adapter: options.adapter ? options.adapter._id : 0 });
+  }
+
   async evaluate(data, options = {}) {
     const { adapter, signal, format, maxLength, batchSize } = options;
-    if (signal?.aborted) throw abortedError('evaluation');
+    if (signal?.aborted) throw abortedError('evaluation', signal.reason);
     checkAdapter(this, adapter);
     const payload = await dataArg(data, 'evaluate');
     const { id, promise } = this._startCall('evaluate', {
       data: payload, format, adapter: adapter ? adapter._id : 0, maxLength, batchSize,
     });
-    const detach = watchSignal(signal, () => this.engine._client.control('cancel', id));
-    try {
-      return await promise;
-    } finally {
-      detach();
-    }
+    return await cancellable(promise, signal, () => this.engine._client.control('cancel', id));
   }
 
   _startCall(op, args, opts) {
@@ -558,6 +618,7 @@ export class Model {
   }
 
   async bench(options = {}) {
+    checkOptionNames('bench', options, BENCH_OPTIONS);
     return await this._call('bench', { ...options });
   }
 
@@ -579,25 +640,102 @@ function checkAdapter(model, adapter) {
   if (adapter._freed) throw err(ErrorCodes.SP_ERR_STATE, 'the adapter was freed');
 }
 
+// ---------------------------------------------------------------- jobs
+
+/**
+ * What a generation and a tuning run share: `done` (a promise of the result), `state`
+ * ('running' | 'paused' | 'done' | 'failed'), `abort(reason)` (the rejection is an AbortError,
+ * SP_ERR_ABORTED, with `reason` as its cause), and events: on('progress' | 'state' | ..., fn).
+ */
+class Job {
+  constructor(model, events) {
+    this._model = model;
+    this._listeners = {};
+    for (const e of ['progress', 'state', ...events]) this._listeners[e] = new Set();
+    this._state = 'running';
+    this._id = 0;
+    this._pendingControl = [];
+    this._abortReason = undefined;
+  }
+
+  get state() {
+    return this._state;
+  }
+
+  _setState(s) {
+    if (this._state === s) return;
+    this._state = s;
+    this._emit('state', s);
+  }
+
+  _emit(event, value) {
+    for (const fn of this._listeners[event] ?? []) {
+      try { fn(value); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  }
+
+  on(event, fn) {
+    if (!this._listeners[event]) {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, `unknown event '${event}' (${Object.keys(this._listeners).join(', ')})`);
+    }
+    this._listeners[event].add(fn);
+    return this;
+  }
+
+  off(event, fn) {
+    this._listeners[event]?.delete(fn);
+    return this;
+  }
+
+  _control(op) {
+    if (this._state === 'done' || this._state === 'failed') return;
+    if (this._id) this._model.engine._client.control(op, this._id);
+    else this._pendingControl.push(op);
+  }
+
+  /** The request started: send the controls asked for before it had an id, follow the signal. */
+  _started(id, signal) {
+    this._id = id;
+    for (const op of this._pendingControl.splice(0)) this._model.engine._client.control(op, id);
+    return watchSignal(signal, () => this.abort(signal.reason));
+  }
+
+  /** Stop the job; `done` rejects with an AbortError (code SP_ERR_ABORTED) whose cause is reason. */
+  abort(reason) {
+    if (this._state === 'done' || this._state === 'failed') return;
+    if (this._abortReason === undefined) this._abortReason = reason;
+    this._control('cancel');
+  }
+
+  /** The error `done` rejects with: a SoftpromptError; an abort keeps the reason as its cause. */
+  _failure(e) {
+    this._setState('failed');
+    const se = SoftpromptError.from(e);
+    if (se.code === ErrorCodes.SP_ERR_ABORTED && this._abortReason !== undefined && se.cause === undefined) se.cause = this._abortReason;
+    return se;
+  }
+}
+
 // ---------------------------------------------------------------- Generation
 
-class Generation {
+/** A generation: a Job (done, abort, 'progress' per token), also awaitable itself and an async
+ *  iterable of text pieces. */
+class Generation extends Job {
   constructor(model, prompt, options) {
-    this._model = model;
+    super(model, []);
     this._pieces = [];
     this._waiters = [];
     this._finished = false;
     this._error = null;
-    this._id = 0;
-    this._iterating = false;
-    this._promise = this._run(prompt, options);
-    this._promise.catch(() => {}); // the caller may only iterate; errors reach it there
+    this.done = this._run(prompt, options);
+    this.done.catch(() => {}); // the caller may only iterate; errors reach it there
   }
 
   async _run(prompt, options) {
     const { signal, onToken, adapter } = options;
     try {
-      if (signal?.aborted) throw abortedError('generation');
+      if (signal?.aborted) throw abortedError('generation', signal.reason);
+      checkOptionNames('generate', options, [...GENERATE_OPTIONS, 'adapter', 'signal', 'onToken']);
       checkAdapter(this._model, adapter);
       const args = {
         maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
@@ -612,21 +750,21 @@ class Generation {
           if (onToken) {
             try { onToken(tok); } catch (e) { queueMicrotask(() => { throw e; }); }
           }
+          this._emit('progress', tok);
           if (tok.text) this._push(tok.text);
         },
       });
-      this._id = id;
-      if (this._abortRequested) this._model.engine._client.control('cancel', id);
-      const detach = watchSignal(signal, () => this.abort());
+      const detach = this._started(id, signal);
       try {
         const res = await promise;
         this._finish(null);
+        this._setState('done');
         return res;
       } finally {
         detach();
       }
     } catch (e) {
-      const se = SoftpromptError.from(e);
+      const se = this._failure(e);
       this._finish(se);
       throw se;
     }
@@ -647,21 +785,16 @@ class Generation {
     }
   }
 
-  abort() {
-    this._abortRequested = true;
-    if (this._id) this._model.engine._client.control('cancel', this._id);
-  }
-
   then(onFulfilled, onRejected) {
-    return this._promise.then(onFulfilled, onRejected);
+    return this.done.then(onFulfilled, onRejected);
   }
 
   catch(onRejected) {
-    return this._promise.catch(onRejected);
+    return this.done.catch(onRejected);
   }
 
   finally(fn) {
-    return this._promise.finally(fn);
+    return this.done.finally(fn);
   }
 
   [Symbol.asyncIterator]() {
@@ -685,53 +818,16 @@ class Generation {
 
 // ---------------------------------------------------------------- tuning
 
-const TUNE_KEYS = ['method', 'virtualTokens', 'initText', 'optimizer', 'lr', 'weightDecay', 'schedule', 'warmup', 'clip',
-  'steps', 'epochs', 'batchSize', 'maxLength', 'seed', 'shuffle', 'evalSplit', 'evalEvery', 'patience', 'checkpointEvery', 'format',
-  'memoryMb'];
+const TUNE_KEYS = TUNE_OPTIONS;
 const TUNE_OTHER_KEYS = ['data', 'init', 'resumeFrom', 'signal'];
 
-class TuneJob {
+/** A tuning run: a Job with 'progress' (per step), 'eval', 'checkpoint' and 'state' events, and
+ *  pause(), resume(), stop() (ends it keeping the prompt). */
+class TuneJob extends Job {
   constructor(model, options) {
-    this._model = model;
-    this._listeners = { progress: new Set(), eval: new Set(), checkpoint: new Set(), state: new Set() };
-    this._state = 'running';
-    this._id = 0;
-    this._pendingControl = [];
+    super(model, ['eval', 'checkpoint']);
     this.done = this._run(options);
     this.done.catch(() => {});
-  }
-
-  get state() {
-    return this._state;
-  }
-
-  _setState(s) {
-    if (this._state === s) return;
-    this._state = s;
-    this._emit('state', s);
-  }
-
-  _emit(event, value) {
-    for (const fn of this._listeners[event] ?? []) {
-      try { fn(value); } catch (e) { queueMicrotask(() => { throw e; }); }
-    }
-  }
-
-  on(event, fn) {
-    if (!this._listeners[event]) throw err(ErrorCodes.SP_ERR_INVALID_ARG, `unknown tune event '${event}' (progress, eval, checkpoint, state)`);
-    this._listeners[event].add(fn);
-    return this;
-  }
-
-  off(event, fn) {
-    this._listeners[event]?.delete(fn);
-    return this;
-  }
-
-  _control(op) {
-    if (this._state === 'done' || this._state === 'failed') return;
-    if (this._id) this._model.engine._client.control(op, this._id);
-    else this._pendingControl.push(op);
   }
 
   pause() {
@@ -748,21 +844,13 @@ class TuneJob {
     this._control('stop');
   }
 
-  abort() {
-    this._control('cancel');
-  }
-
   async _run(options) {
     const model = this._model;
     const { signal } = options;
     try {
-      if (signal?.aborted) throw abortedError('tuning');
+      if (signal?.aborted) throw abortedError('tuning', signal.reason);
       if (options.data == null) throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'tune: options.data is required');
-      for (const k of Object.keys(options)) {
-        if (!TUNE_KEYS.includes(k) && !TUNE_OTHER_KEYS.includes(k)) {
-          throw err(ErrorCodes.SP_ERR_INVALID_ARG, `tune: unknown option '${k}' (known: ${[...TUNE_OTHER_KEYS, ...TUNE_KEYS].join(', ')})`);
-        }
-      }
+      checkOptionNames('tune', options, [...TUNE_OTHER_KEYS, ...TUNE_KEYS]);
       const args = {};
       for (const k of TUNE_KEYS) if (options[k] !== undefined) args[k] = options[k];
       args.data = await dataArg(options.data, 'tune');
@@ -783,14 +871,12 @@ class TuneJob {
             this._emit('eval', ev);
           } else if (p.type === 'checkpoint') {
             this._emit('checkpoint', { step: p.step, bytes: p.bytes });
-          } else if (p.type === 'state') {
-            this._setState(p.state);
           }
+          // ({type: 'state'} echoes a pause()/resume() this job already applied; a late echo
+          // must not undo a newer call, so it is not applied again)
         },
       });
-      this._id = id;
-      for (const op of this._pendingControl.splice(0)) model.engine._client.control(op, id);
-      const detach = watchSignal(signal, () => this.abort());
+      const detach = this._started(id, signal);
       let res;
       try {
         res = await promise;
@@ -802,8 +888,7 @@ class TuneJob {
       this._setState('done');
       return { adapter, best, history: res.history, reason: res.reason, memory: res.memory };
     } catch (e) {
-      this._setState('failed');
-      const se = SoftpromptError.from(e);
+      const se = this._failure(e);
       if (e && e.partial) {
         // SP_ERR_NUMERIC: the run stopped, the last good prompt is kept
         const a = model._adopt(e.partial.adapter);

@@ -250,6 +250,16 @@ static sp_status opt_float(const sp_json *j, const char *key, float *out, double
     return SP_OK;
 }
 
+/* "seed": a whole number in [0, 2^53 - 1], kept exact (read as a float it would round above 2^24). */
+static sp_status opt_seed(const sp_json *j, uint64_t *out, sp_error *err) {
+    const sp_json *v = sp_json_get(j, "seed");
+    if (!v || v->type == SP_JSON_NULL) return SP_OK;
+    if (v->type != SP_JSON_NUMBER || !(v->number >= 0.0 && v->number <= 9007199254740991.0) || v->number != floor(v->number))
+        return sp_error_set(err, SP_ERR_INVALID_ARG, "option seed must be a whole number in [0, 2^53 - 1]");
+    *out = (uint64_t)v->number;
+    return SP_OK;
+}
+
 static sp_status opt_string(const sp_json *j, const char *key, const char **out, sp_error *err) {
     const sp_json *v = sp_json_get(j, key);
     if (!v || v->type == SP_JSON_NULL) return SP_OK;
@@ -372,7 +382,8 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
 
     /* options */
     int32_t virtual_tokens = 20, steps = 0, epochs = 1, batch_size = 4, max_length = 256, warmup = 0, patience = 0, shuffle = 1;
-    float lr = -1.0f, wd = -1.0f, clip = 0.0f, eval_split = 0.1f, mem_mb = 1024.0f, seed_f = 0.0f;
+    float lr = -1.0f, wd = -1.0f, clip = 0.0f, eval_split = 0.1f, mem_mb = 1024.0f;
+    uint64_t seed = 0;
     const char *method = "prompt", *init = "random", *init_text = "", *optimizer = "adam", *schedule = "constant", *format = "auto";
     /* eval_every is the caller's schedule for sp_tuner_eval_json; accepted here so one options object serves both */
     static const char *const known[] = {"method", "virtual_tokens", "init", "init_text", "optimizer", "lr", "weight_decay", "schedule",
@@ -388,14 +399,14 @@ sp_tuner *sp_tuner_create(sp_model *m, const char *opts_json, const char *data, 
         opt_int(j, "patience", &patience, 0, 1000000, err) || opt_float(j, "lr", &lr, 0.0, 1e6, 1, err) ||
         opt_float(j, "weight_decay", &wd, 0.0, 1e6, 0, err) || opt_float(j, "clip", &clip, 0.0, 1e12, 0, err) ||
         opt_float(j, "eval_split", &eval_split, 0.0, 0.95, 0, err) || opt_float(j, "memory_mb", &mem_mb, 1.0, 4096.0, 0, err) ||
-        opt_float(j, "seed", &seed_f, 0.0, 9007199254740991.0, 0, err))
+        opt_seed(j, &seed, err))
         goto fail;
     shuffle = sp_json_bool(j, "shuffle", 1);
     int32_t meth;
     if (strcmp(method, "prompt") == 0) meth = SP_METHOD_PROMPT;
     else if (strcmp(method, "prefix") == 0) meth = SP_METHOD_PREFIX;
     else { sp_error_set(err, SP_ERR_INVALID_ARG, "option method must be \"prompt\" or \"prefix\" (got \"%s\")", method); goto fail; }
-    t->seed = (uint64_t)seed_f;
+    t->seed = seed;
     t->patience = patience;
     t->batch_size = batch_size;
     t->shuffle = shuffle;

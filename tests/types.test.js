@@ -1,0 +1,104 @@
+// types.test.js - the package's types (web/softprompt.d.ts, web/worker.d.ts) type-check, through the
+// package's own exports map, in two fresh TypeScript projects: a Node-only one (lib es2022 and
+// @types/node, no DOM) and a browser one (lib dom, bundler resolution). The program uses every
+// export of 'softprompt' and 'softprompt/worker', and a few deliberate mistakes must be errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { repoRoot } from './lib/paths.js';
+
+const ROOT = repoRoot();
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+const PROGRAM = `import Softprompt2, {
+  Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable, Model, Adapter,
+  type CreateOptions, type GenerateOptions, type TuneOptions, type GenerateResult, type TuneResult, type ErrorCode,
+  type ModelSource, type BenchResult, type DataPreview, type LoadProgress,
+} from 'softprompt';
+import { serve, type Request, type Reply, type Operations, type Channel } from 'softprompt/worker';
+
+export async function main(): Promise<string> {
+  const opts: CreateOptions = { threads: 2, wasmBase: '/wasm/' };
+  const sp: Softprompt = await Softprompt.create(opts);
+  const same: typeof Softprompt = Softprompt2;
+  const model: Model = await sp.loadModel('/models/x.gguf', { onProgress: (p: LoadProgress) => p.loaded });
+  const g: GenerateOptions = { maxTokens: 8, temperature: 0, seed: 2 ** 40 };
+  let text = '';
+  for await (const piece of model.generate('Once', g)) text += piece;
+  const r: GenerateResult = await model.generate([1, 2, 3], g);
+  const t: TuneOptions = { data: [{ text: 'a b c' }], virtualTokens: 4, steps: 2 };
+  const job = model.tune(t);
+  job.on('progress', (s) => s.loss);
+  const res: TuneResult = await job.done;
+  const a: Adapter = res.adapter;
+  const files = await a.save();
+  const b: BenchResult = await model.bench({ seconds: 0.1 });
+  const pv: DataPreview = await model.dataPreview('a\\n\\nb');
+  const code: ErrorCode = ErrorCodes.SP_ERR_DATA;
+  const e = new SoftpromptError(code, 'x');
+  const parsed = parseData('{"text":"a"}');
+  const src: ModelSource = new Uint8Array(4);
+  const th: boolean = threadsAvailable();
+  const req: Request<'generate'> = { id: 1, op: 'generate', args: { model: 1, prompt: 'x', maxTokens: 4 } };
+  const rep: Reply<'tokenize'> = { id: 1, result: [1, 2] };
+  const ops: keyof Operations = 'tune';
+  const ch: Channel = { post() {}, listen() {}, close() {} };
+  const server = serve(ch);
+  server.shutdown();
+  return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed), String(src), String(th),
+    req.op, String(rep), ops, String(same)].join();
+}
+`;
+
+// Each line must be a compile error: tsc reports an unused @ts-expect-error otherwise.
+const MISTAKES = [
+  "model.generate('x', { maxTokens: '8' });",
+  'model.tune({ virtualTokens: 4 });',
+  "const c: ErrorCode = 'SP_ERR_NOPE';",
+  "const q: Request<'generate'> = { id: 1, op: 'generate', args: { prompt: 'x' } };",
+];
+
+function project(name, compilerOptions) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `softprompt-types-${name}-`));
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'softprompt'));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `types-${name}`, private: true, type: 'module' }));
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, target: 'es2022', skipLibCheck: false, ...compilerOptions },
+    include: ['*.ts'],
+  }));
+  return dir;
+}
+
+function tsc(dir) {
+  try {
+    execFileSync(process.execPath, [TSC, '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+    return '';
+  } catch (e) {
+    return `${e.stdout}${e.stderr}` || String(e);
+  }
+}
+
+const PROJECTS = {
+  node: { lib: ['es2022'], module: 'nodenext', moduleResolution: 'nodenext', types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+  browser: { lib: ['es2022', 'dom', 'dom.iterable'], module: 'esnext', moduleResolution: 'bundler', types: [] },
+};
+
+for (const [name, options] of Object.entries(PROJECTS)) {
+  test(`types: every export type-checks in a ${name} project, and mistakes are errors`, { timeout: 300_000 }, () => {
+    const dir = project(name, options);
+    try {
+      // one tsc run: the program, then each mistake under @ts-expect-error
+      const body = PROGRAM.slice(0, PROGRAM.lastIndexOf('  return ['));
+      const mistakes = MISTAKES.map((m, i) => `  // @ts-expect-error mistake ${i}\n  ${m}\n`).join('');
+      fs.writeFileSync(path.join(dir, 'main.ts'), `${body}${mistakes}${PROGRAM.slice(PROGRAM.lastIndexOf('  return ['))}`);
+      assert.equal(tsc(dir), '', `tsc (${name}): the program compiles and every mistake is an error`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
