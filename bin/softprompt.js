@@ -8,6 +8,7 @@
 //   softprompt eval     --model PATH --data FILE [--adapter DIR] [--json]
 //   softprompt nearest  --model PATH --adapter DIR [--k K] [--json]
 //   softprompt bench    --model PATH [--threads N] [--json]
+//   softprompt tokenize --model PATH (--text TEXT | --file FILE.jsonl) [--no-special] [--json]
 // Every command takes --threads N. PATH is a .gguf file or a Hugging Face model folder
 // (config.json, model.safetensors, tokenizer.json).
 //
@@ -40,12 +41,13 @@ const COMMANDS = {
   },
   generate: {
     summary: 'continue a prompt (prints only the continuation)',
-    usage: 'generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--adapter DIR] [--no-stop-at-eos]',
+    usage: 'generate --model PATH (--prompt TEXT | --messages FILE.json) [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--adapter DIR] [--no-stop-at-eos]\n'
+      + '--messages: a JSON list of {"role", "content"} rendered with the model\'s chat template (generation stops at its end-of-turn token).',
     flags: {
-      ...COMMON, prompt: 'string', 'max-tokens': 'int', temperature: 'float', 'top-k': 'int', 'top-p': 'float',
+      ...COMMON, prompt: 'string', messages: 'string', 'max-tokens': 'int', temperature: 'float', 'top-k': 'int', 'top-p': 'float',
       seed: 'int', adapter: 'string', 'stop-at-eos': 'bool', 'no-bos': 'bool',
     },
-    required: ['model', 'prompt'],
+    required: ['model'],
   },
   tune: {
     summary: 'learn a soft prompt (PEFT prompt or prefix tuning) from JSONL/CSV/text data',
@@ -74,6 +76,16 @@ const COMMANDS = {
     usage: 'nearest --model PATH --adapter DIR [--k K] [--json]',
     flags: { ...COMMON, adapter: 'string', k: 'int', json: 'bool' },
     required: ['model', 'adapter'],
+  },
+  tokenize: {
+    summary: 'token ids of text, with the model\'s tokenizer only (no weights are loaded)',
+    usage: 'tokenize --model PATH (--text TEXT | --file FILE.jsonl) [--no-special] [--json]\n'
+      + 'PATH: a .gguf, a Hugging Face model folder, a folder with tokenizer.json (+ tokenizer_config.json), or a\n'
+      + 'tokenizer.json file. FILE.jsonl: one JSON string or {"text": ...} per line. Prints one line per input: the\n'
+      + 'ids separated by spaces, or with --json {"ids": [...], "tokens": [...]}. --no-special adds no BOS/EOS\n'
+      + '(Hugging Face add_special_tokens=False).',
+    flags: { ...COMMON, text: 'string', file: 'string', special: 'bool', json: 'bool' },
+    required: ['model'],
   },
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
@@ -301,6 +313,17 @@ async function cmdInfo(flags) {
 }
 
 async function cmdGenerate(flags, signals) {
+  if ((flags.prompt === undefined) === (flags.messages === undefined)) throw new UsageError('generate needs --prompt TEXT or --messages FILE.json (exactly one)');
+  let prompt = flags.prompt;
+  if (flags.messages !== undefined) {
+    try {
+      prompt = JSON.parse(readFile(flags.messages, 'utf8'));
+    } catch (e) {
+      if (e instanceof SoftpromptError) throw e;
+      throw new SoftpromptError(ErrorCodes.SP_ERR_INVALID_ARG, `${flags.messages}: not JSON (${e.message})`);
+    }
+    if (!Array.isArray(prompt) || prompt.length === 0) throw new SoftpromptError(ErrorCodes.SP_ERR_INVALID_ARG, `${flags.messages}: expected a JSON list of {"role", "content"}`);
+  }
   const sp = await openEngine(flags);
   const model = await openModel(sp, flags);
   let adapter = null;
@@ -310,7 +333,7 @@ async function cmdGenerate(flags, signals) {
     ac.abort();
     return true;
   };
-  const gen = model.generate(flags.prompt, {
+  const gen = model.generate(prompt, {
     maxTokens: flags['max-tokens'], temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'],
     seed: flags.seed, adapter, signal: ac.signal, stopAtEos: flags['stop-at-eos'], addBos: flags['no-bos'] ? false : undefined,
   });
@@ -814,7 +837,40 @@ function printTargets(rows, by, peer) {
   if (lines.length) out(`targets, on this run:\n${lines.join('\n')}\n`);
 }
 
-const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench };
+async function cmdTokenize(flags) {
+  if ((flags.text === undefined) === (flags.file === undefined)) throw new UsageError('tokenize needs exactly one of --text and --file');
+  let inputs;
+  if (flags.text !== undefined) {
+    inputs = [flags.text];
+  } else {
+    inputs = [];
+    readFile(flags.file, 'utf8').split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let v;
+      try {
+        v = JSON.parse(line);
+      } catch (e) {
+        throw new SoftpromptError(ErrorCodes.SP_ERR_DATA, `${flags.file} line ${i + 1}: not JSON (${e.message})`);
+      }
+      if (v && typeof v === 'object' && typeof v.text === 'string') v = v.text;
+      if (typeof v !== 'string') throw new SoftpromptError(ErrorCodes.SP_ERR_DATA, `${flags.file} line ${i + 1}: expected a JSON string or {"text": ...}`);
+      inputs.push(v);
+    });
+  }
+  const p = path.resolve(flags.model);
+  checkModelPath(p);
+  const tok = await Softprompt.loadTokenizer(p);
+  try {
+    for (const text of inputs) {
+      const ids = await tok.tokenize(text, { addSpecialTokens: flags.special !== false });
+      out(flags.json ? JSON.stringify({ ids, tokens: await tok.tokens(ids) }) + '\n' : ids.join(' ') + '\n');
+    }
+  } finally {
+    tok.free();
+  }
+}
+
+const RUN = { info: cmdInfo, generate: cmdGenerate, tune: cmdTune, eval: cmdEval, nearest: cmdNearest, bench: cmdBench, tokenize: cmdTokenize };
 
 // ---------------------------------------------------------------- main
 

@@ -8,11 +8,14 @@ need_apt=()
 command -v emcc >/dev/null 2>&1 || need_apt+=(emscripten)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+# the Unicode Character Database, read by scripts/gen-unicode.js (the generated tables are committed)
+[ -f /usr/share/unicode/UnicodeData.txt ] || need_apt+=(unicode-data)
 if [ "${SP_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
-# `npm run bench -- --peer`: the peer harness (../shared/peers) writes its GGUF models with numpy
-python3 -c 'import numpy' >/dev/null 2>&1 || need_apt+=(python3-numpy)
+# `npm run bench -- --peer`: the peer harness (../shared/peers) writes its GGUF models with numpy.
+# Debian's python3 (a pyenv or venv python3 earlier on PATH may lack numpy; the harness tries each)
+/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || need_apt+=(python3-numpy)
 # SP_FUZZ=1 (set by .ci/run): clang and its libFuzzer/sanitizer runtimes for scripts/fuzz.sh
 if [ "${SP_FUZZ:-0}" = "1" ]; then
   if ! command -v clang >/dev/null 2>&1; then

@@ -1,71 +1,92 @@
-/* tensor.c - weight type names, support and row sizes (GGUF ggml_type numbering). */
+/* tensor.c - the weight types (GGUF ggml_type numbering): names, block geometry, row sizes. */
 #include "tensor.h"
 
 #include <string.h>
 
-const char *sp_dtype_name(uint32_t t) {
+_Static_assert(sizeof(sp_block_q8_0) == 34 && sizeof(sp_block_q4_0) == 18, "Q8_0 / Q4_0 block sizes");
+_Static_assert(sizeof(sp_block_q4_k) == 144 && sizeof(sp_block_q5_k) == 176 && sizeof(sp_block_q6_k) == 210, "K-quant block sizes");
+
+/* The types the kernels support: {name, values per block, bytes per block, f16 scales, their offsets} */
+static const sp_dtype_info DTYPES[] = {
+    {"F32", 1, 4, 0, {0, 0}},
+    {"F16", 1, 2, 0, {0, 0}},
+    {"BF16", 1, 2, 0, {0, 0}},
+    {"Q8_0", SP_QK, (int32_t)sizeof(sp_block_q8_0), 1, {0, 0}},
+    {"Q4_0", SP_QK, (int32_t)sizeof(sp_block_q4_0), 1, {0, 0}},
+    {"Q4_K", SP_QK_K, (int32_t)sizeof(sp_block_q4_k), 2, {0, 2}},
+    {"Q5_K", SP_QK_K, (int32_t)sizeof(sp_block_q5_k), 2, {0, 2}},
+    {"Q6_K", SP_QK_K, (int32_t)sizeof(sp_block_q6_k), 1, {(int32_t)offsetof(sp_block_q6_k, d), 0}},
+};
+
+const sp_dtype_info *sp_dtype_get(uint32_t t) {
     switch (t) {
-    case SP_DTYPE_F32: return "F32";
-    case SP_DTYPE_F16: return "F16";
-    case SP_DTYPE_Q4_0: return "Q4_0";
+    case SP_DTYPE_F32: return &DTYPES[0];
+    case SP_DTYPE_F16: return &DTYPES[1];
+    case SP_DTYPE_BF16: return &DTYPES[2];
+    case SP_DTYPE_Q8_0: return &DTYPES[3];
+    case SP_DTYPE_Q4_0: return &DTYPES[4];
+    case SP_DTYPE_Q4_K: return &DTYPES[5];
+    case SP_DTYPE_Q5_K: return &DTYPES[6];
+    case SP_DTYPE_Q6_K: return &DTYPES[7];
+    }
+    return NULL;
+}
+
+const char *sp_dtype_name(uint32_t t) {
+    const sp_dtype_info *i = sp_dtype_get(t);
+    if (i) return i->name;
+    switch (t) { /* GGUF types the kernels do not support, named in errors */
     case 3: return "Q4_1";
     case 6: return "Q5_0";
     case 7: return "Q5_1";
-    case SP_DTYPE_Q8_0: return "Q8_0";
     case 9: return "Q8_1";
     case 10: return "Q2_K";
     case 11: return "Q3_K";
-    case 12: return "Q4_K";
-    case 13: return "Q5_K";
-    case 14: return "Q6_K";
     case 15: return "Q8_K";
     case 24: return "I8";
     case 25: return "I16";
     case 26: return "I32";
     case 27: return "I64";
     case 28: return "F64";
-    case SP_DTYPE_BF16: return "BF16";
     }
     return "unknown";
 }
 
-int sp_dtype_supported(uint32_t t) {
-    return t == SP_DTYPE_F32 || t == SP_DTYPE_F16 || t == SP_DTYPE_BF16 ||
-           t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0;
-}
+int sp_dtype_supported(uint32_t t) { return sp_dtype_get(t) != NULL; }
 
 size_t sp_dtype_row_bytes(uint32_t t, int64_t n) {
-    if (n < 0) return 0;
-    size_t elem, block;
-    switch (t) {
-    case SP_DTYPE_F32: elem = 4; block = 1; break;
-    case SP_DTYPE_F16:
-    case SP_DTYPE_BF16: elem = 2; block = 1; break;
-    case SP_DTYPE_Q8_0: elem = sizeof(sp_block_q8_0); block = SP_QK; break;
-    case SP_DTYPE_Q4_0: elem = sizeof(sp_block_q4_0); block = SP_QK; break;
-    default: return 0;
-    }
+    const sp_dtype_info *i = sp_dtype_get(t);
+    if (!i || n < 0) return 0;
     if ((uint64_t)n > SIZE_MAX) return 0;
-    if ((size_t)n % block) return 0;
+    if ((size_t)n % (size_t)i->block) return 0;
     size_t out;
-    if (!sp_mul_size((size_t)n / block, elem, &out)) return 0;
+    if (!sp_mul_size((size_t)n / (size_t)i->block, (size_t)i->bytes, &out)) return 0;
     return out;
 }
 
-int32_t sp_mat_check_f16(sp_mat *w) {
-    /* the f16 of each row: at every `step` bytes (a block's scale), or all of them (F16) */
-    const size_t step = w->type == SP_DTYPE_Q8_0 ? sizeof(sp_block_q8_0) : w->type == SP_DTYPE_Q4_0 ? sizeof(sp_block_q4_0)
-                      : w->type == SP_DTYPE_F16 ? 2 : 0;
-    const size_t n = !step ? 0 : w->type == SP_DTYPE_F16 ? (size_t)w->cols : (size_t)w->cols / SP_QK;
-    uint32_t bad = step == 0;
-    for (int32_t r = 0; r < w->rows && !bad; r++) {
+int32_t sp_mat_first_nonfinite_f16_row(const sp_mat *w) {
+    const sp_dtype_info *info = sp_dtype_get(w->type);
+    if (!info || (info->n_f16 == 0 && w->type != SP_DTYPE_F16)) return -1;
+    /* the f16 of each row: the block scales, or every value (F16) */
+    const int32_t per_block = w->type == SP_DTYPE_F16 ? 1 : info->n_f16;
+    const size_t nb = (size_t)w->cols / (size_t)info->block;
+    for (int32_t r = 0; r < w->rows; r++) {
         const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        for (size_t i = 0; i < n; i++) { /* all exponent bits set: inf or nan */
-            uint16_t h;
-            memcpy(&h, row + i * step, 2);
-            bad |= (h & 0x7C00u) == 0x7C00u;
-        }
+        uint32_t bad = 0;
+        for (size_t b = 0; b < nb; b++)
+            for (int32_t k = 0; k < per_block; k++) { /* all exponent bits set: inf or nan */
+                uint16_t h;
+                memcpy(&h, row + b * (size_t)info->bytes + (size_t)info->f16_off[k], 2);
+                bad |= (h & 0x7C00u) == 0x7C00u;
+            }
+        if (bad) return r;
     }
-    w->f16_finite = !bad;
+    return -1;
+}
+
+int32_t sp_mat_check_f16(sp_mat *w) {
+    const sp_dtype_info *info = sp_dtype_get(w->type);
+    const int has_f16 = info && (info->n_f16 > 0 || w->type == SP_DTYPE_F16);
+    w->f16_finite = has_f16 && sp_mat_first_nonfinite_f16_row(w) < 0;
     return w->f16_finite;
 }

@@ -16,7 +16,7 @@ import { modelPath } from './lib/paths.js';
 import { readGGUF } from './lib/gguf-reader.js';
 import { writeGGUF } from './lib/gguf-writer.js';
 import { readSafetensors } from './lib/safetensors.js';
-import { makeTinyHF } from './lib/tiny-model.js';
+import { makeTinyHF, makeTinyLlama } from './lib/tiny-model.js';
 
 const STORIES = new Uint8Array(readFileSync(modelPath('stories260K/stories260K.gguf')));
 const STORIES_GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
@@ -296,6 +296,43 @@ test('corrupt: NaN and Inf weights (GGUF F32 and Q8_0, safetensors F32 and BF16)
   await engineStillGood();
 });
 
+test('corrupt: hostile K-quant blocks (NaN / Inf super-scales, truncated data, rows not a multiple of 256)', async () => {
+  for (const type of ['Q4_K', 'Q5_K', 'Q6_K']) {
+    const { gguf } = makeTinyLlama({ seed: 5, type, dim: 256, n_heads: 4, n_kv_heads: 2, hidden_dim: 256, n_layers: 1 });
+    const g = readGGUF(gguf);
+    const t = g.tensors.find((x) => x.name === 'blk.0.ffn_down.weight');
+    const off = t.data.byteOffset - gguf.byteOffset;
+    const bs = { Q4_K: 144, Q5_K: 176, Q6_K: 210 }[type];
+    // d (Q4_K / Q5_K at byte 0, Q6_K at byte 208) and dmin (byte 2) of the 3rd super-block
+    const fields = type === 'Q6_K' ? [['d', 208]] : [['d', 0], ['dmin', 2]];
+    for (const [field, at] of fields) {
+      for (const [h, label] of [[0x7c00, 'Inf'], [0x7e00, 'NaN'], [0xfc00, '-Inf']]) {
+        const b = gguf.slice();
+        new DataView(b.buffer).setUint16(off + 2 * bs + at, h, true);
+        await refused(b, 'SP_ERR_NUMERIC', /blk\.0\.ffn_down.*block scale/, `${type} ${field} ${label}`);
+      }
+    }
+    // the file cut inside the last tensor's blocks, and one byte short
+    const last = g.tensors.reduce((a, x) => (x.data.byteOffset > a.data.byteOffset ? x : a));
+    const end = last.data.byteOffset - gguf.byteOffset + last.data.byteLength;
+    for (const cut of [end - 1, end - bs - 7, end - Math.floor(last.data.byteLength / 2)]) {
+      await refused(gguf.slice(0, cut), 'SP_ERR_FORMAT', /past the end|truncated/, `${type} cut at ${cut} of ${end}`);
+    }
+  }
+  // a tensor declared Q4_K whose rows are 64 values (the type id patched in its tensor info)
+  const f32 = makeTinyLlama({ seed: 5, type: 'F32', dim: 64 }).gguf;
+  const name = new TextEncoder().encode('blk.0.attn_q.weight');
+  let at = -1;
+  for (let i = 0; i + name.length <= f32.length && at < 0; i++) if (name.every((c, k) => f32[i + k] === c)) at = i;
+  assert.ok(at > 0);
+  const dv = new DataView(f32.buffer, f32.byteOffset);
+  const typePos = at + name.length + 4 + 8 * dv.getUint32(at + name.length, true);
+  const p = f32.slice();
+  new DataView(p.buffer).setUint32(typePos, 12, true);
+  await refused(p, 'SP_ERR_FORMAT', /Q4_K.*not a multiple of 256/, 'Q4_K rows of 64');
+  await engineStillGood();
+});
+
 test('corrupt: a tokenizer that does not match the model\'s vocabulary', async () => {
   // GGUF: one token fewer / more than the embedding has rows
   const rewrite = (n) => storiesWith((k, type, value) => {
@@ -325,8 +362,11 @@ test('corrupt: a tokenizer that does not match the model\'s vocabulary', async (
   const tiny = makeTinyHF({ type: 'F32', dim: 16, n_heads: 2, n_kv_heads: 1, hidden_dim: 16, n_layers: 1 });
   await refused(hfSource({ config: tiny.configJson, st: tiny.safetensors, tok: HF.tok }), 'SP_ERR_TOKENIZER', /2048|tokens/, 'a 2048-token tokenizer on a 415-row model');
   assert.ok(smallCfg);
-  for (const [label, text] of [['not JSON', '{"model": '], ['no model', '{"version":"1.0"}'], ['WordPiece', JSON.stringify({ ...tj, model: { type: 'WordPiece', vocab: { a: 0 } } })], ['empty', '']]) {
+  for (const [label, text] of [['not JSON', '{"model": '], ['no model', '{"version":"1.0"}'], ['empty', '']]) {
     await refused(hfSource({ tok: text }), 'SP_ERR_TOKENIZER', null, `tokenizer.json ${label}`);
   }
+  // well-formed but not covered: SP_ERR_UNSUPPORTED naming the JSON path
+  await refused(hfSource({ tok: JSON.stringify({ ...tj, model: { type: 'WordPiece', vocab: { a: 0 } } }) }), 'SP_ERR_UNSUPPORTED',
+    /model\.type 'WordPiece'/, 'tokenizer.json WordPiece');
   await engineStillGood();
 });

@@ -30,3 +30,36 @@ test('kernels, wasm scalar and SIMD128 tables under node', () => {
   assert.equal(r.status, 0, `test_kernels.cjs failed (status ${r.status}):\n${r.out.slice(-4000)}`);
   assert.match(r.out, /tables tested: scalar,wasmsimd\n/, 'the wasm build must include the SIMD128 kernels');
 });
+
+// tests/lib/quant.js's K-quant encoder (what the tests use to write tiny K-quant models) against the
+// engine's sp_quantize_row: the same row (test_kernels.c's kquant_row) encodes to the same bytes,
+// compared through the FNV-1a hash that test_kernels prints; its dequantizer round-trips within
+// the bounds test_kernels checks for the engine.
+test('quant.js K-quant encoder writes the bytes of sp_quantize_row', async () => {
+  const { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K, dequantize } = await import('./lib/quant.js');
+  const bin = join(root, 'build', 'native', 'tests', 'test_kernels');
+  assert.ok(existsSync(bin), `${bin} is missing: run SP_BUILD=native bash scripts/build.sh`);
+  const out = run(bin, []).out;
+  const x = new Float32Array(512);
+  for (let i = 0; i < 512; i++) {
+    const k = ((i * 7919) % 2003) - 1001, sub = Math.floor(i / 32);
+    x[i] = k / (1024 << (sub % 4)) + ((sub % 5) - 2) * 0.125; // exact in f32
+  }
+  x.fill(0, 256, 288);
+  x.fill(0.75, 288, 320);
+  const fnv = (b) => { let h = 2166136261; for (const v of b) h = Math.imul(h ^ v, 16777619) >>> 0; return h; };
+  let rms = 0;
+  for (const v of x) rms += v * v;
+  rms = Math.sqrt(rms / 512);
+  for (const [name, enc, bound] of [['Q4_K', quantizeQ4_K, 0.06], ['Q5_K', quantizeQ5_K, 0.03], ['Q6_K', quantizeQ6_K, 0.016]]) {
+    const bytes = enc(x);
+    const m = out.match(new RegExp(`${name} fnv1a (0x[0-9a-f]{8})`));
+    assert.ok(m, `test_kernels printed no ${name} hash:\n${out.slice(-2000)}`);
+    assert.equal('0x' + fnv(bytes).toString(16).padStart(8, '0'), m[1], `${name}: quant.js and sp_quantize_row differ`);
+    const back = dequantize(name, bytes, 512);
+    let e = 0;
+    for (let i = 0; i < 512; i++) e += (back[i] - x[i]) ** 2;
+    assert.ok(Math.sqrt(e / 512) / rms < bound, `${name} round trip error ${Math.sqrt(e / 512) / rms}`);
+    for (let i = 256; i < 288; i++) assert.ok(back[i] === 0, `${name} zero sub-block [${i}] = ${back[i]}`); // -0 allowed
+  }
+});

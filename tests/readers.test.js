@@ -165,7 +165,7 @@ test('GGUF writer -> reader round trip: every KV type, nested arrays, every tens
         { name: 'bf16', dims: [32, 2], type: 'BF16', data },
         { name: 'q8', dims: [32, 2], type: 'Q8_0', data },
         { name: 'q4', dims: [64, 1], type: 'Q4_0', data },
-        { name: 'raw', dims: [256], type: 12, raw: new Uint8Array(144) },
+        { name: 'raw', dims: [256], type: 11, raw: new Uint8Array(110) },
       ],
     });
     const g = readGGUF(bytes);

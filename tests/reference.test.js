@@ -51,6 +51,10 @@ const GGUF_CASES = [
   // activations to 16 bits for integer dot products (see src/kernels), hence the looser bound
   { label: 'Q8_0 untied', opts: { type: 'Q8_0', tied: false }, tol: 1e-3 },
   { label: 'Q4_0 multi-query', opts: { type: 'Q4_0', n_kv_heads: 1 }, tol: 1e-3 },
+  // K-quants: rows of 256 values (dim and hidden_dim multiples of 256)
+  { label: 'Q4_K', opts: { type: 'Q4_K', dim: 256, n_heads: 4, n_kv_heads: 2, hidden_dim: 512, n_layers: 2 }, tol: 1e-4 },
+  { label: 'Q5_K untied', opts: { type: 'Q5_K', tied: false, dim: 256, n_heads: 4, n_kv_heads: 2, hidden_dim: 256, n_layers: 2 }, tol: 1e-4 },
+  { label: 'Q6_K multi-query', opts: { type: 'Q6_K', dim: 256, n_heads: 4, n_kv_heads: 1, hidden_dim: 512, n_layers: 2 }, tol: 1e-4 },
 ];
 
 for (const c of GGUF_CASES) {

@@ -99,8 +99,58 @@ export interface MemoryInfo {
   adapters: number;
 }
 
+/** What Softprompt.loadTokenizer reads: a path (Node: .gguf, an HF model folder, a folder with tokenizer.json
+ * and tokenizer_config.json, or a tokenizer.json file), a URL (folder ending in '/', tokenizer.json or .gguf),
+ * the files' contents, or GGUF bytes. */
+export type TokenizerSource = string | URL | Blob | Uint8Array
+  | { tokenizerJson: string | object | Blob; tokenizerConfig?: string | object | Blob | null; generationConfig?: string | object | Blob | null }
+  | { gguf: Uint8Array | ArrayBuffer | Blob };
+
+export interface ChatMessage { role: 'system' | 'user' | 'assistant' | string; content: string }
+
+export interface ChatTemplateOptions {
+  /** Append the assistant turn's opening (Jinja add_generation_prompt). Default false. */
+  addGenerationPrompt?: boolean;
+  /** Return the ids of the rendered text (no extra special tokens) instead of the text. */
+  tokenize?: boolean;
+  /** Extra template variables (e.g. tools, enable_thinking). */
+  extra?: Record<string, unknown>;
+}
+
+export interface TokenizerInfo {
+  kind: 'bpe' | 'spm';
+  vocab_size: number;
+  add_bos: boolean;
+  add_eos: boolean;
+  bos_id: number; bos_token: string | null;
+  eos_id: number; eos_token: string | null;
+  pad_id: number; pad_token: string | null;
+  unk_id: number; unk_token: string | null;
+  /** End-of-generation ids: EOS, the end-of-turn tokens, generation_config.json's eos_token_id. */
+  eog_ids: number[];
+  chat_template: string | null;
+}
+
+/** A tokenizer without model weights (Softprompt.loadTokenizer). Token for token equal to Hugging Face tokenizers. */
+export declare class Tokenizer {
+  readonly info: TokenizerInfo;
+  readonly eogIds: number[];
+  /** addSpecialTokens (default true): the BOS/EOS the tokenizer adds, as HF add_special_tokens. */
+  tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+  detokenize(ids: number[]): Promise<string>;
+  /** The tokens as the vocabulary writes them ("Ġworld", "▁world"). */
+  tokens(ids: number[]): Promise<string[]>;
+  /** The model's own chat template, rendered with @huggingface/jinja. SP_ERR_UNSUPPORTED when it has none. */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions & { tokenize?: false }): Promise<string>;
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions & { tokenize: true }): Promise<number[]>;
+  free(): void;
+}
+
 export declare class Softprompt {
   static create(options?: CreateOptions): Promise<Softprompt>;
+  /** A tokenizer and chat template with no weights loaded (runs in this thread). A chat template that does not
+   * parse is refused here with SP_ERR_TOKENIZER. */
+  static loadTokenizer(source: TokenizerSource): Promise<Tokenizer>;
   readonly info: EngineInfo;
   /** Load a model. See ModelSource. Rejects with SP_ERR_ABORTED when options.signal aborts. */
   loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
@@ -535,8 +585,21 @@ export declare class Model {
   readonly engine: Softprompt;
   tokenize(text: string, options?: TokenizeOptions): Promise<number[]>;
   detokenize(ids: ArrayLike<number>): Promise<string>;
-  /** Generate after a prompt (text, or ids used as they are). */
-  generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): Generation;
+  /** Generate after a prompt (text, or ids used as they are), or after messages rendered with the model's chat
+   * template and its generation prompt (no BOS added: the template writes it). Generation stops at EOS and at
+   * the end-of-turn tokens (generation_config.json eos_token_id, <|im_end|>, <|eot_id|>, <end_of_turn>). */
+  generate(prompt: string | ArrayLike<number> | ChatMessage[], options?: GenerateOptions): Generation;
+  /** The model's chat template (tokenizer_config.json or GGUF tokenizer.chat_template), rendered with @huggingface/jinja. */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions & { tokenize?: false }): Promise<string>;
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions & { tokenize: true }): Promise<number[]>;
+  /** The same calls as Softprompt.loadTokenizer's Tokenizer, on this model. */
+  readonly tokenizer: {
+    readonly info: TokenizerInfo & { specials: Record<string, string> } | null;
+    readonly eogIds: number[];
+    tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+    detokenize(ids: ArrayLike<number>): Promise<string>;
+    applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): Promise<string | number[]>;
+  };
   /** Next-token logits after the prompt (text, tokenized with BOS unless addBos: false, or ids):
    *  a Float32Array of info.vocab_size, for the last position. */
   logits(prompt: string | ArrayLike<number>, options?: { adapter?: Adapter; addBos?: boolean }): Promise<Float32Array>;

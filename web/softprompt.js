@@ -434,6 +434,12 @@ export class Softprompt {
     };
   }
 
+  /** A tokenizer (and chat template) without model weights: see web/chat.js loadTokenizer. */
+  static async loadTokenizer(source) {
+    const { loadTokenizer } = await import('./chat.js'); // loads @huggingface/jinja only when asked
+    return await loadTokenizer(source);
+  }
+
   static async create(options = {}) {
     const { threads, worker } = options;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) {
@@ -491,8 +497,9 @@ export class Softprompt {
       transfer,
     });
     const res = await cancellable(promise, signal, () => this._client.control('cancel', id));
-    const model = new Model(this, res.model, res.info, res.name ?? '');
+    const model = new Model(this, res.model, res.info, res.name ?? '', res.tokenizer);
     this._models.add(model);
+    await checkChatTemplate(model);
     return model;
   }
 
@@ -534,12 +541,33 @@ function plainFetchOptions(o) {
 
 // ---------------------------------------------------------------- Model
 
+/** A model's chat template must parse: refused at load (SP_ERR_TOKENIZER), the model freed. Where
+ * @huggingface/jinja cannot be imported (an unbundled page without an import map) the check waits
+ * for the first applyChatTemplate. */
+async function checkChatTemplate(model) {
+  if (!model._tokInfo?.chat_template) return;
+  let chat;
+  try {
+    chat = await import('./chat.js');
+  } catch {
+    return;
+  }
+  try {
+    model._chatTemplate = chat.compileChatTemplate(model._tokInfo.chat_template);
+  } catch (e) {
+    await model.free().catch(() => {});
+    throw e;
+  }
+}
+
 export class Model {
   /** @private */
-  constructor(sp, id, info, name) {
+  constructor(sp, id, info, name, tokenizerInfo = null) {
     this.engine = sp;
     this._id = id;
     this.info = info;
+    this._tokInfo = tokenizerInfo;
+    this._tokenizer = null;
     this._name = name;
     this._freed = false;
     this._adapters = new Set();
@@ -565,6 +593,25 @@ export class Model {
 
   generate(prompt, options = {}) {
     return new Generation(this, prompt, options);
+  }
+
+  /** The model's chat template (tokenizer_config.json or GGUF) rendered with @huggingface/jinja. */
+  async applyChatTemplate(messages, options = {}) {
+    const { renderForModel } = await import('./chat.js');
+    return await renderForModel(this, messages, options);
+  }
+
+  /** tokenize / detokenize / applyChatTemplate / info / eogIds, the same as Softprompt.loadTokenizer gives. */
+  get tokenizer() {
+    const m = this;
+    this._tokenizer ??= {
+      info: this._tokInfo,
+      eogIds: this._tokInfo?.eog_ids?.slice() ?? [],
+      tokenize: (text, o = {}) => m.tokenize(text, { addBos: o.addSpecialTokens !== false }),
+      detokenize: (ids) => m.detokenize(ids),
+      applyChatTemplate: (messages, o) => m.applyChatTemplate(messages, o),
+    };
+    return this._tokenizer;
   }
 
   /** Next-token logits after the prompt (its last position): a Float32Array of vocab_size. */
@@ -736,6 +783,11 @@ class Generation extends Job {
     try {
       if (signal?.aborted) throw abortedError('generation', signal.reason);
       checkOptionNames('generate', options, [...GENERATE_OPTIONS, 'adapter', 'signal', 'onToken']);
+      if (Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] === 'object' && prompt[0] !== null) {
+        // messages: the chat template with the assistant's opening; it writes its own BOS
+        prompt = await this._model.applyChatTemplate(prompt, { addGenerationPrompt: true });
+        options = { ...options, addBos: false };
+      }
       checkAdapter(this._model, adapter);
       const args = {
         maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
@@ -744,7 +796,7 @@ class Generation extends Job {
       };
       if (typeof prompt === 'string') args.prompt = prompt;
       else if (prompt != null && typeof prompt.length === 'number') args.ids = Array.from(prompt, Number);
-      else throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'generate: prompt must be a string or an array of token ids');
+      else throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'generate: prompt must be a string, an array of token ids or of messages');
       const { id, promise } = this._model._startCall('generate', args, {
         onProgress: (tok) => {
           if (onToken) {

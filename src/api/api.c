@@ -1,6 +1,7 @@
 /* api.c - the C ABI of softprompt.h: engine, errors, models, tokenizer.
  * (Generation lives in model/generate.c, adapters in train/adapter.c, tuning in train/tuner.c.) */
 #include "softprompt.h"
+#include "tokenizer_api.h"
 #include "../model/model.h"
 #include "../readers/json.h"
 #include "../json_write.h"
@@ -104,19 +105,11 @@ const char *sp_model_info_json(sp_model *m) {
 }
 
 int32_t sp_tokenize(sp_model *m, const char *text, int32_t len, int32_t add_bos, int32_t *ids, int32_t cap, sp_error *err) {
-    sp_error_clear(err);
-    if (!m || (!text && len) || len < 0 || cap < 0 || (!ids && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "tokenize: bad arguments"); return -1; }
-    int32_t n = 0;
-    if (sp_tokenizer_encode(&m->tok, text ? text : "", (size_t)len, add_bos, ids, cap, &n, err)) return -1;
-    return n;
+    return sp_api_encode(m ? &m->tok : NULL, text, len, add_bos, ids, cap, err); /* tokenizer_api.c */
 }
 
 int32_t sp_detokenize(sp_model *m, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err) {
-    sp_error_clear(err);
-    if (!m || n < 0 || (!ids && n) || cap < 0 || (!out && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "detokenize: bad arguments"); return -1; }
-    int32_t need = 0;
-    if (sp_tokenizer_decode(&m->tok, ids, n, out, cap, &need, err)) return -1;
-    return need;
+    return sp_api_decode(m ? &m->tok : NULL, ids, n, out, cap, err);
 }
 
 int32_t sp_token_piece(sp_model *m, int32_t prev, int32_t id, char *out, int32_t cap) {

@@ -88,6 +88,30 @@ SP_API int32_t sp_detokenize(sp_model *m, const int32_t *ids, int32_t n, char *o
 /* Bytes of token id as it follows token prev (-1 at start; writes min(n, cap)); -1 on a bad id. */
 SP_API int32_t sp_token_piece(sp_model *m, int32_t prev, int32_t id, char *out, int32_t cap);
 
+/* ---- tokenizers on their own (src/api/tokenizer_api.c) ---- */
+typedef struct sp_tok sp_tok;
+/* tokenizer.json bytes, and tokenizer_config.json bytes (config may be NULL/0). */
+SP_API sp_tok *sp_tok_load_hf(const char *tokenizer_json, size_t len, const char *config_json, size_t config_len, sp_error *err);
+/* A GGUF's tokenizer.ggml.* metadata; buf is sp_malloc'd and owned by the call (freed before it returns). */
+SP_API sp_tok *sp_tok_load_gguf(uint8_t *buf, size_t size, sp_error *err);
+/* A view of a model's tokenizer: valid while the model lives; free the view with sp_tok_free. */
+SP_API sp_tok *sp_model_tokenizer(sp_model *m, sp_error *err);
+/* A model's tokenizer_config.json (may be NULL/0) and extra end-of-generation ids (generation_config.json
+ * eos_token_id). 0 on success, -1 on error. */
+SP_API int32_t sp_model_tokenizer_config(sp_model *m, const char *config_json, size_t config_len, const int32_t *eog,
+                                         int32_t n_eog, sp_error *err);
+SP_API void sp_tok_free(sp_tok *t);
+/* {"kind":"bpe"|"spm","vocab_size":..,"add_bos":bool,"add_eos":bool,"bos_id":..,"bos_token":".."|null,
+ *  "eos_id":..,"eos_token":..,"pad_id":..,"pad_token":..,"unk_id":..,"unk_token":..,"eog_ids":[..],
+ *  "chat_template":".."|null (GGUF)} */
+SP_API const char *sp_tok_info_json(sp_tok *t);
+/* add_special: the special tokens the tokenizer adds (HF add_special_tokens). Returns the id count
+ * (writes min(n, cap)); -1 on error. */
+SP_API int32_t sp_tok_encode(sp_tok *t, const char *text, int32_t len, int32_t add_special, int32_t *ids, int32_t cap, sp_error *err);
+/* Bytes of the decoded text (special tokens skipped); -1 on a bad id. */
+SP_API int32_t sp_tok_decode(sp_tok *t, const int32_t *ids, int32_t n, char *out, int32_t cap, sp_error *err);
+/* The token's text as the vocabulary stores it (e.g. "\u0120world"); -1 on a bad id. */
+SP_API int32_t sp_tok_token_text(sp_tok *t, int32_t id, char *out, int32_t cap);
 /* ---- adapters (PEFT prompt tuning / prefix tuning) ---- */
 /* From adapter_model.safetensors + adapter_config.json bytes. Checks peft_type, shapes vs model. */
 SP_API sp_adapter *sp_adapter_load(sp_model *m, const uint8_t *st, size_t st_size,

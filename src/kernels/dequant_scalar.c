@@ -1,9 +1,10 @@
 /* dequant_scalar.c - weight rows to f32, the reference (mat_row, and the pieces of W that the
- * scalar products multiply). Exact: d * q in f32, no rounding beyond the product. */
+ * scalar products multiply). Exact: d * q in f32, no rounding beyond the product (Q4_K / Q5_K:
+ * (d*sc) * q - dmin*m, llama.cpp's formula, tensor.h). */
 #include "kernels_impl.h"
 
 /* out[0..len) = cols [c0, c0+len) of one weight row, as f32.
- * Quantized types: c0 and len are multiples of SP_QK. */
+ * Quantized types: c0 and len are multiples of SP_QK (K-quants: whole sub-blocks of 32). */
 void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len) {
     switch (type) {
     case SP_DTYPE_F32:
@@ -44,6 +45,33 @@ void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32
                 out[b * SP_QK + j] = d * (float)((int32_t)(qs[j] & 15) - 8);
                 out[b * SP_QK + j + SP_QK / 2] = d * (float)((int32_t)(qs[j] >> 4) - 8);
             }
+        }
+        break;
+    case SP_DTYPE_Q4_K:
+    case SP_DTYPE_Q5_K: {
+        const int q5 = type == SP_DTYPE_Q5_K;
+        const size_t bytes = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
+        for (int32_t s = c0 / SP_QK; s < (c0 + len) / SP_QK; s++) { /* sub-block s of the row */
+            const uint8_t *blk = row + (size_t)(s / 8) * bytes;
+            const int32_t j = s % 8, shift = 4 * (j & 1);
+            const uint8_t *qs = blk + (q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs)) + 32 * (j / 2);
+            const uint8_t *qh = blk + offsetof(sp_block_q5_k, qh);
+            float d1, m1;
+            sp_k4_sub_scales(blk, j, &d1, &m1);
+            float *o = out + (s * SP_QK - c0);
+            for (int32_t l = 0; l < SP_QK; l++) {
+                const int32_t q = ((qs[l] >> shift) & 15) | (q5 ? ((qh[l] >> j) & 1) << 4 : 0);
+                o[l] = d1 * (float)q - m1;
+            }
+        }
+        break;
+    }
+    case SP_DTYPE_Q6_K:
+        for (int32_t s = c0 / SP_QK; s < (c0 + len) / SP_QK; s++) {
+            const uint8_t *blk = row + (size_t)(s / 8) * sizeof(sp_block_q6_k);
+            const int32_t j = s % 8;
+            float *o = out + (s * SP_QK - c0);
+            for (int32_t l = 0; l < SP_QK; l++) o[l] = sp_q6_k_scale(blk, 2 * j + l / 16) * (float)(sp_q6_k_code(blk, 32 * j + l) - 32);
         }
         break;
     default:

@@ -71,6 +71,50 @@ void sp_dequant_span_wasmsimd(float *out, const uint8_t *row, uint32_t type, int
         }
         break;
     }
+    case SP_DTYPE_Q4_K:
+    case SP_DTYPE_Q5_K: {
+        const int q5 = type == SP_DTYPE_Q5_K;
+        const size_t bytes = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
+        v128_t m4 = wasm_i8x16_splat(15), one = wasm_i8x16_splat(1), magic = wasm_f32x4_splat(SP_MAGIC);
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(m4); OPAQUE(one); OPAQUE(magic); OPAQUE(hi16);
+        for (int32_t s = c0 / SP_QK; s < (c0 + len) / SP_QK; s++, j += SP_QK) { /* sub-block s of the row */
+            const uint8_t *blk = row + (size_t)(s / 8) * bytes;
+            const int32_t sb = s % 8;
+            const uint8_t *qs = blk + (q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs)) + 32 * (sb / 2);
+            float d1, m1;
+            sp_k4_sub_scales(blk, sb, &d1, &m1);
+            const v128_t d = wasm_f32x4_splat(d1), m = wasm_f32x4_splat(m1);
+            for (int32_t h = 0; h < SP_QK; h += 16) {
+                v128_t v = wasm_v128_load(qs + h);
+                v = sb & 1 ? wasm_u8x16_shr(v, 4) : wasm_v128_and(v, m4);
+                if (q5) {
+                    const v128_t hb = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(blk + offsetof(sp_block_q5_k, qh) + h), sb), one);
+                    v = wasm_v128_or(v, wasm_i8x16_shl(hb, 4));
+                }
+                u8x16_to_f32_dm(out + j + h, v, magic, d, m, hi16);
+            }
+        }
+        break;
+    }
+    case SP_DTYPE_Q6_K: {
+        v128_t m4 = wasm_i8x16_splat(15), m3 = wasm_i8x16_splat(3), sub = wasm_f32x4_splat(SP_MAGIC + 32.0f);
+        v128_t hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(m4); OPAQUE(m3); OPAQUE(sub); OPAQUE(hi16);
+        for (int32_t s = c0 / SP_QK; s < (c0 + len) / SP_QK; s++, j += SP_QK) {
+            const uint8_t *blk = row + (size_t)(s / 8) * sizeof(sp_block_q6_k);
+            const int32_t sb = s % 8, half = sb / 4, k = sb % 4; /* values 128*half + 32*k + l, l < 32 */
+            const uint8_t *ql = blk + 64 * half + 32 * (k & 1), *qh = blk + offsetof(sp_block_q6_k, qh) + 32 * half;
+            for (int32_t h = 0; h < SP_QK; h += 16) {
+                v128_t lo = wasm_v128_load(ql + h);
+                lo = k < 2 ? wasm_v128_and(lo, m4) : wasm_u8x16_shr(lo, 4);
+                const v128_t hb = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(qh + h), 2 * k), m3);
+                const v128_t q = wasm_v128_or(lo, wasm_i8x16_shl(hb, 4)); /* 0..63; the value is (q - 32) * d*sc */
+                u8x16_to_f32(out + j + h, q, sub, wasm_f32x4_splat(sp_q6_k_scale(blk, 2 * sb + h / 16)), hi16);
+            }
+        }
+        break;
+    }
     default:
         memset(out, 0, (size_t)len * 4);
         break;

@@ -139,10 +139,15 @@ void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x,
 float sp_expf(float x);
 
 /* ---- quantization (tests, benchmarks, tools) ---- */
-/* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0,
+/* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0 and its reference
+ * quantizers for Q4_K/Q5_K/Q6_K,
  * round-to-nearest-even for F16/BF16). Returns bytes written (sp_dtype_row_bytes(t, n)),
  * or 0 if t is unsupported or n is not a multiple of the block size. */
 size_t sp_quantize_row(uint32_t t, void *dst, const float *src, int64_t n);
+/* One row of n random Q4_K / Q5_K / Q6_K values of about +-amp, written straight as codes (every
+ * code and sub-block scale uniform): benchmark weights, since the K-quant reference quantizer
+ * costs ~100 ns a value. Returns bytes written, or 0 for another type or n not a multiple of 256. */
+size_t sp_random_row_kquant(uint32_t t, void *dst, int64_t n, sp_rng *rng, float amp);
 
 /* Below this many multiply-adds a product (or an attention pass) runs on the calling thread:
  * waking workers costs more than it saves. */

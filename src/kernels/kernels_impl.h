@@ -100,6 +100,25 @@ static inline void sp_rope_pairs(float *v, const float *cs, int32_t i0, int32_t 
     }
 }
 
+/* d*sc and dmin*m of sub-block j (0..7) of a Q4_K / Q5_K block (f32, exact: f16 times 6 bits). */
+static inline void sp_k4_sub_scales(const uint8_t *blk, int32_t j, float *d1, float *m1) {
+    uint16_t d, dmin;
+    int32_t sc, m;
+    memcpy(&d, blk, 2);
+    memcpy(&dmin, blk + 2, 2);
+    sp_k4_scale_min(j, blk + 4, &sc, &m);
+    *d1 = sp_half_to_f32(d) * (float)sc;
+    *m1 = sp_half_to_f32(dmin) * (float)m;
+}
+
+/* d*sc for values [16i, 16i+16) of a Q6_K block (f32, exact: f16 times int8). */
+static inline float sp_q6_k_scale(const uint8_t *blk, int32_t i) {
+    uint16_t d;
+    memcpy(&d, blk + offsetof(sp_block_q6_k, d), 2);
+    const int32_t v = 16 * i, sub = 8 * (v >> 7) + 2 * ((v >> 5) & 3) + ((v >> 4) & 1);
+    return sp_half_to_f32(d) * (float)(int8_t)blk[offsetof(sp_block_q6_k, scales) + sub];
+}
+
 static inline const uint8_t *sp_mat_row_ptr(const sp_mat *w, int32_t r) {
     return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
 }

@@ -40,6 +40,18 @@ static inline void u8x16_to_f32(float *out, v128_t u, v128_t sub, v128_t d, v128
     wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_sub(wasm_i16x8_shuffle(b, hi16, 4, 12, 5, 13, 6, 14, 7, 15), sub), d));
 }
 
+/* 16 unsigned bytes u -> out[0..16) = u * d - m (Q4_K / Q5_K: the scalar (d*sc)*q - dmin*m, the
+ * conversion of u exact); magic = splat(2^23) */
+static inline void u8x16_to_f32_dm(float *out, v128_t u, v128_t magic, v128_t d, v128_t m, v128_t hi16) {
+    v128_t a = wasm_u16x8_extend_low_u8x16(u), b = wasm_u16x8_extend_high_u8x16(u);
+#define SP_DM(v) wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_sub((v), magic), d), m)
+    wasm_v128_store(out + 0, SP_DM(wasm_i16x8_shuffle(a, hi16, 0, 8, 1, 9, 2, 10, 3, 11)));
+    wasm_v128_store(out + 4, SP_DM(wasm_i16x8_shuffle(a, hi16, 4, 12, 5, 13, 6, 14, 7, 15)));
+    wasm_v128_store(out + 8, SP_DM(wasm_i16x8_shuffle(b, hi16, 0, 8, 1, 9, 2, 10, 3, 11)));
+    wasm_v128_store(out + 12, SP_DM(wasm_i16x8_shuffle(b, hi16, 4, 12, 5, 13, 6, 14, 7, 15)));
+#undef SP_DM
+}
+
 /* Hides a value from the optimiser: stops clang 14 from narrowing 32-bit lane arithmetic
  * on zero-extended halves into 16-bit shuffles and compares that are many times slower. */
 #define OPAQUE(v) __asm__("" : "+r"(v))

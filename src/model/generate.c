@@ -246,7 +246,7 @@ int32_t sp_generator_next(sp_gen *g, int32_t *token, sp_error *err) {
         if (probing) g->streams_ms[g->acts.decode_streams] += sp_now_ms() - t0;
     }
     int32_t tok = sample(g);
-    if (g->o.stop_at_eos && (tok == g->m->tok.eos_id)) { g->done = 1; return 0; }
+    if (g->o.stop_at_eos && sp_tokenizer_is_eog(&g->m->tok, tok)) { g->done = 1; return 0; } /* EOS or end of turn */
     g->last = tok;
     g->n_generated++;
     *token = tok;

@@ -100,29 +100,21 @@ static float *vec_to_f32(sp_arena *a, const char *name, uint32_t type, const voi
 
 /* Scan a weight matrix for NaN/Inf (F32/F16 values, quantized block scales). */
 static sp_status mat_check_finite(const sp_mat *m, const char *name, sp_error *err) {
-    for (int32_t r = 0; r < m->rows; r++) {
-        const uint8_t *row = (const uint8_t *)m->data + (size_t)r * m->row_bytes;
-        int32_t nvals = 0, stride = 0, off = 0;
-        switch (m->type) {
-        case SP_DTYPE_F32: {
+    if (m->type == SP_DTYPE_F32) {
+        for (int32_t r = 0; r < m->rows; r++) {
+            const uint8_t *row = (const uint8_t *)m->data + (size_t)r * m->row_bytes;
             for (int32_t c = 0; c < m->cols; c++) {
                 float v;
                 memcpy(&v, row + 4 * (size_t)c, 4);
                 if (!isfinite(v)) return sp_error_set(err, SP_ERR_NUMERIC, "tensor '%s' holds a non-finite value at [%d, %d]", name, r, c);
             }
-            continue;
         }
-        case SP_DTYPE_F16: nvals = m->cols; stride = 2; off = 0; break;
-        case SP_DTYPE_Q8_0: nvals = m->cols / SP_QK; stride = (int32_t)sizeof(sp_block_q8_0); off = 0; break;
-        case SP_DTYPE_Q4_0: nvals = m->cols / SP_QK; stride = (int32_t)sizeof(sp_block_q4_0); off = 0; break;
-        default: continue;
-        }
-        for (int32_t i = 0; i < nvals; i++) {
-            uint16_t h;
-            memcpy(&h, row + (size_t)i * stride + off, 2);
-            if ((h & 0x7c00) == 0x7c00) return sp_error_set(err, SP_ERR_NUMERIC, "tensor '%s' holds a non-finite value in row %d", name, r);
-        }
+        return SP_OK;
     }
+    const int32_t r = sp_mat_first_nonfinite_f16_row(m);
+    if (r >= 0)
+        return sp_error_set(err, SP_ERR_NUMERIC, "tensor '%s' (%s) holds a non-finite %s in row %d", name, sp_dtype_name(m->type),
+                            m->type == SP_DTYPE_F16 ? "value" : "block scale", r);
     return SP_OK;
 }
 

@@ -2,7 +2,7 @@
  * size no file in the repository has (stories15M, stories110M, SmolLM-135M, Qwen2.5-0.5B, ...).
  * Any architecture of arch.c: its table lists the tensors. No tokenizer: callers feed token ids.
  * Weights are N(0, 0.02^2) (norms 1, biases 0), quantized with the engine's row quantizer when
- * the type is Q8_0 / Q4_0. */
+ * the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K. */
 #include "model.h"
 
 #include <stdio.h>
@@ -19,7 +19,7 @@ static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, 
         /* cheap uniform noise with the variance of N(0, 0.02^2): keeps generation fast for 100M+ weights */
         for (int32_t c = 0; c < cols; c++) rowbuf[c] = (sp_rng_f32(rng) - 0.5f) * 0.0693f;
         if (type == SP_DTYPE_F32) memcpy(data + (size_t)r * rb, rowbuf, rb);
-        else sp_quantize_row(type, data + (size_t)r * rb, rowbuf, cols);
+        else if (!sp_random_row_kquant(type, data + (size_t)r * rb, cols, rng, 0.0347f)) sp_quantize_row(type, data + (size_t)r * rb, rowbuf, cols);
     }
     w->type = type;
     w->rows = rows;
@@ -31,7 +31,8 @@ static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, 
 }
 
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err) {
-    if (type != SP_DTYPE_F32 && type != SP_DTYPE_Q8_0 && type != SP_DTYPE_Q4_0 && type != SP_DTYPE_F16) {
+    if (type != SP_DTYPE_F32 && type != SP_DTYPE_Q8_0 && type != SP_DTYPE_Q4_0 && type != SP_DTYPE_F16 && type != SP_DTYPE_Q4_K &&
+        type != SP_DTYPE_Q5_K && type != SP_DTYPE_Q6_K) {
         sp_error_set(err, SP_ERR_UNSUPPORTED, "random model: type %s is not supported", sp_dtype_name(type));
         return NULL;
     }

@@ -230,9 +230,10 @@ static sp_status walk_tensor_info(gguf_walk *w, uint64_t idx) {
         uint64_t row = t->dims[0];
         size_t rb = row ? sp_dtype_row_bytes(t->type, (int64_t)row) : 0;
         if (row && rb == 0) {
-            if (row % SP_QK)
+            const int32_t block = sp_dtype_get(t->type)->block;
+            if (row % (uint64_t)block)
                 return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' of type %s has rows of %llu values, not a multiple of %d",
-                                    name, sp_dtype_name(t->type), (unsigned long long)row, SP_QK);
+                                    name, sp_dtype_name(t->type), (unsigned long long)row, block);
             return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' size overflows", name);
         }
         if (ne == 0) {

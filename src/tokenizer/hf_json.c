@@ -71,29 +71,37 @@ typedef struct {
 
 /* ---------------------------------------------------------------- normalizer */
 
-static sp_status parse_normalizer(hf_ctx *c, const sp_json *n, int depth) {
+static sp_status unsupported_type(hf_ctx *c, const char *where, const sp_json *ty) {
+    return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s.type '%.*s' is not supported", where, msg_len(ty), msg_str(ty));
+}
+
+static sp_status parse_normalizer(hf_ctx *c, const sp_json *n, const char *where, int depth) {
     sp_tok_priv *pv = c->t->priv;
     if (is_null(n)) return SP_OK;
     if (n->type != SP_JSON_OBJECT || depth > 4)
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer must be an object or null");
+        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s must be an object or null", where);
     const sp_json *ty = sp_json_get(n, "type");
     if (json_str_is(ty, "Sequence")) {
         const sp_json *list = sp_json_get(n, "normalizers");
         if (!list || list->type != SP_JSON_ARRAY)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer.normalizers must be an array");
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.normalizers must be an array", where);
         for (size_t i = 0; i < list->len; i++) {
-            sp_status st = parse_normalizer(c, &list->items[i], depth + 1);
+            char sub[96];
+            snprintf(sub, sizeof(sub), "%s.normalizers[%zu]", where, i);
+            sp_status st = parse_normalizer(c, &list->items[i], sub, depth + 1);
             if (st) return st;
         }
         return SP_OK;
     }
     if (pv->n_norm >= SP_TOK_MAX_NORM)
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer: more than %d steps", SP_TOK_MAX_NORM);
+        return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: more than %d normalizer steps", where, SP_TOK_MAX_NORM);
     sp_tok_norm_step *s = &pv->norm[pv->n_norm];
-    if (json_str_is(ty, "Prepend")) {
+    if (json_str_is(ty, "NFC")) {
+        s->kind = SP_NORM_NFC;
+    } else if (json_str_is(ty, "Prepend")) {
         const sp_json *p = sp_json_get(n, "prepend");
         if (!p || p->type != SP_JSON_STRING)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer Prepend: 'prepend' must be a string");
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s (Prepend): 'prepend' must be a string", where);
         s->kind = SP_NORM_PREPEND;
         s->a.ptr = p->str; s->a.len = p->len;
         if (p->len == 3 && memcmp(p->str, META, 3) == 0) c->t->add_space_prefix = 1;
@@ -101,15 +109,17 @@ static sp_status parse_normalizer(hf_ctx *c, const sp_json *n, int depth) {
         const sp_json *pat = sp_json_get(n, "pattern");
         const sp_json *str = sp_json_get(pat, "String");
         const sp_json *con = sp_json_get(n, "content");
+        if (sp_json_get(pat, "Regex"))
+            return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s.pattern: a Regex Replace normalizer is not supported", where);
         if (!str || str->type != SP_JSON_STRING || str->len == 0)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer Replace: only a non-empty {\"String\": ...} pattern is supported");
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.pattern must be a non-empty {\"String\": ...}", where);
         if (!con || con->type != SP_JSON_STRING)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer Replace: 'content' must be a string");
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.content must be a string", where);
         s->kind = SP_NORM_REPLACE;
         s->a.ptr = str->str; s->a.len = str->len;
         s->b.ptr = con->str; s->b.len = con->len;
     } else {
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "normalizer.type '%.*s' is not supported", msg_len(ty), msg_str(ty));
+        return unsupported_type(c, where, ty);
     }
     pv->n_norm++;
     return SP_OK;
@@ -117,80 +127,141 @@ static sp_status parse_normalizer(hf_ctx *c, const sp_json *n, int depth) {
 
 /* ---------------------------------------------------------------- pre-tokenizer */
 
-static sp_status parse_metaspace(hf_ctx *c, const sp_json *m, const char *where) {
-    sp_tok_priv *pv = c->t->priv;
+static sp_status metaspace_scheme(hf_ctx *c, const sp_json *m, const char *where, int *scheme) {
     const sp_json *rep = sp_json_get(m, "replacement");
     if (!is_null(rep) && !json_str_is(rep, META))
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s Metaspace: replacement '%.*s' is not supported (only U+2581)",
+        return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s.replacement '%.*s' is not supported (only U+2581)",
                             where, msg_len(rep), msg_str(rep));
     const sp_json *ps = sp_json_get(m, "prepend_scheme");
-    int scheme;
-    if (json_str_is(ps, "first")) scheme = SP_PREPEND_FIRST;
-    else if (json_str_is(ps, "always")) scheme = SP_PREPEND_ALWAYS;
-    else if (json_str_is(ps, "never")) scheme = SP_PREPEND_NEVER;
+    if (json_str_is(ps, "first")) *scheme = SP_PREPEND_FIRST;
+    else if (json_str_is(ps, "always")) *scheme = SP_PREPEND_ALWAYS;
+    else if (json_str_is(ps, "never")) *scheme = SP_PREPEND_NEVER;
     else if (is_null(ps)) {
         int aps;
         sp_status st = opt_bool(m, "add_prefix_space", 1, &aps, where, c->err);
         if (st) return st;
-        scheme = aps ? SP_PREPEND_ALWAYS : SP_PREPEND_NEVER;
+        *scheme = aps ? SP_PREPEND_ALWAYS : SP_PREPEND_NEVER;
     } else {
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s Metaspace: prepend_scheme '%.*s' is not supported",
-                            where, msg_len(ps), msg_str(ps));
+        return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s.prepend_scheme '%.*s' is not supported", where, msg_len(ps), msg_str(ps));
     }
-    if (where[0] == 'p') { /* pre_tokenizer */
-        int split;
-        sp_status st = opt_bool(m, "split", 1, &split, where, c->err);
-        if (st) return st;
-        pv->metaspace = 1;
-        pv->metaspace_prepend = scheme;
-        pv->metaspace_split = split;
+    return SP_OK;
+}
+
+static sp_status split_behavior(hf_ctx *c, const sp_json *p, const char *where, int32_t *out) {
+    static const char *const names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+    const sp_json *b = sp_json_get(p, "behavior");
+    for (int i = 0; i < 5; i++) if (json_str_is(b, names[i])) { *out = i; return SP_OK; }
+    return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s.behavior '%.*s' is not supported", where, msg_len(b), msg_str(b));
+}
+
+static sp_status parse_pre_one(hf_ctx *c, const sp_json *p, const char *where) {
+    sp_tok_priv *pv = c->t->priv;
+    if (p->type != SP_JSON_OBJECT) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s must be an object", where);
+    const sp_json *ty = sp_json_get(p, "type");
+    if (pv->byte_level)
+        return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: a pre-tokenizer after ByteLevel is not supported", where);
+    if (pv->n_pre >= SP_TOK_MAX_PRE)
+        return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: more than %d pre-tokenizer steps", where, SP_TOK_MAX_PRE);
+    sp_tok_pre_step *s = &pv->pre[pv->n_pre];
+    memset(s, 0, sizeof(*s));
+    sp_status st;
+    char sub[112];
+    if (json_str_is(ty, "Metaspace")) {
+        int scheme, split;
+        if ((st = metaspace_scheme(c, p, where, &scheme)) || (st = opt_bool(p, "split", 1, &split, where, c->err))) return st;
+        s->kind = SP_PRE_METASPACE;
+        s->prefix = scheme;
+        s->split = split;
         if (scheme != SP_PREPEND_NEVER) c->t->add_space_prefix = 1;
+    } else if (json_str_is(ty, "Split")) {
+        const sp_json *pat = sp_json_get(p, "pattern");
+        const sp_json *re = sp_json_get(pat, "Regex"), *str = sp_json_get(pat, "String");
+        int inv;
+        if ((st = split_behavior(c, p, where, &s->behavior)) || (st = opt_bool(p, "invert", 0, &inv, where, c->err))) return st;
+        s->kind = SP_PRE_SPLIT;
+        s->invert = inv;
+        if (re && re->type == SP_JSON_STRING) {
+            snprintf(sub, sizeof(sub), "%s.pattern.Regex", where);
+            if ((st = sp_regex_compile(&s->re, re->str, re->len, c->a, c->err))) {
+                char msg[SP_ERROR_MSG_MAX];
+                snprintf(msg, sizeof(msg), "%s", c->err->msg);
+                return sp_error_set(c->err, st, TJ "%s: %s", sub, msg);
+            }
+        } else if (str && str->type == SP_JSON_STRING && str->len > 0) {
+            s->lit.ptr = str->str; s->lit.len = str->len;
+        } else {
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.pattern must be {\"Regex\": ...} or a non-empty {\"String\": ...}", where);
+        }
+    } else if (json_str_is(ty, "Digits")) {
+        int ind;
+        if ((st = opt_bool(p, "individual_digits", 0, &ind, where, c->err))) return st;
+        s->kind = SP_PRE_DIGITS;
+        s->behavior = ind ? SP_SPLIT_ISOLATED : SP_SPLIT_CONTIGUOUS;
+    } else if (json_str_is(ty, "ByteLevel")) {
+        int aps, rx;
+        if ((st = opt_bool(p, "add_prefix_space", 1, &aps, where, c->err)) || (st = opt_bool(p, "use_regex", 1, &rx, where, c->err)))
+            return st;
+        s->kind = SP_PRE_BYTELEVEL;
+        s->prefix = aps;
+        s->behavior = SP_SPLIT_ISOLATED;
+        if (rx && (st = sp_regex_compile(&s->re, SP_TOK_GPT2_REGEX, strlen(SP_TOK_GPT2_REGEX), c->a, c->err))) return st;
+        pv->byte_level = 1;
+    } else {
+        return unsupported_type(c, where, ty);
     }
+    pv->n_pre++;
     return SP_OK;
 }
 
 static sp_status parse_pre_tokenizer(hf_ctx *c, const sp_json *p) {
     if (is_null(p)) return SP_OK;
     if (p->type != SP_JSON_OBJECT) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "pre_tokenizer must be an object or null");
-    const sp_json *ty = sp_json_get(p, "type");
-    if (json_str_is(ty, "Sequence")) {
+    if (json_str_is(sp_json_get(p, "type"), "Sequence")) {
         const sp_json *list = sp_json_get(p, "pretokenizers");
         if (!list || list->type != SP_JSON_ARRAY)
             return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "pre_tokenizer.pretokenizers must be an array");
-        if (list->len == 0) return SP_OK;
-        if (list->len > 1)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "pre_tokenizer: a Sequence of %zu pre-tokenizers is not supported", list->len);
-        return parse_pre_tokenizer(c, &list->items[0]);
+        for (size_t i = 0; i < list->len; i++) {
+            char where[64];
+            snprintf(where, sizeof(where), "pre_tokenizer.pretokenizers[%zu]", i);
+            if (json_str_is(sp_json_get(&list->items[i], "type"), "Sequence"))
+                return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: a nested Sequence is not supported", where);
+            sp_status st = parse_pre_one(c, &list->items[i], where);
+            if (st) return st;
+        }
+        return SP_OK;
     }
-    if (json_str_is(ty, "Metaspace")) return parse_metaspace(c, p, "pre_tokenizer");
-    return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "pre_tokenizer.type '%.*s' is not supported", msg_len(ty), msg_str(ty));
+    return parse_pre_one(c, p, "pre_tokenizer");
 }
 
 /* ---------------------------------------------------------------- decoder */
 
-static sp_status parse_decoder_one(hf_ctx *c, const sp_json *d, int *fused) {
+static sp_status parse_decoder_one(hf_ctx *c, const sp_json *d, const char *where, int *fused) {
     const sp_json *ty = sp_json_get(d, "type");
-    if (d->type != SP_JSON_OBJECT) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder must be an object");
+    if (d->type != SP_JSON_OBJECT) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s must be an object", where);
     if (json_str_is(ty, "ByteFallback")) { c->dec_byte_fallback = 1; return SP_OK; }
     if (json_str_is(ty, "Fuse")) { *fused = 1; return SP_OK; }
+    if (json_str_is(ty, "ByteLevel")) { c->t->priv->dec_byte_level = 1; return SP_OK; }
     if (json_str_is(ty, "Replace")) {
         const sp_json *str = sp_json_get(sp_json_get(d, "pattern"), "String");
         const sp_json *con = sp_json_get(d, "content");
         if (!json_str_is(str, META) || !json_str_is(con, " "))
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder Replace: only U+2581 -> ' ' is supported");
+            return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s (Replace): only U+2581 -> ' ' is supported", where);
         return SP_OK;
     }
     if (json_str_is(ty, "Strip")) {
         const sp_json *con = sp_json_get(d, "content");
         double start = sp_json_number(d, "start", 0), stop = sp_json_number(d, "stop", 0);
         if (!json_str_is(con, " ") || !(start == 0 || start == 1) || stop != 0)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder Strip: only content ' ', start 0 or 1, stop 0 is supported");
+            return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s (Strip): only content ' ', start 0 or 1, stop 0 is supported", where);
         if (start == 1 && !*fused)
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder Strip before Fuse is not supported");
+            return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: Strip before Fuse is not supported", where);
         return SP_OK;
     }
-    if (json_str_is(ty, "Metaspace")) return parse_metaspace(c, d, "decoder");
-    return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder.type '%.*s' is not supported", msg_len(ty), msg_str(ty));
+    if (json_str_is(ty, "Metaspace")) {
+        int scheme;
+        return metaspace_scheme(c, d, where, &scheme);
+    }
+    return unsupported_type(c, where, ty);
 }
 
 static sp_status parse_decoder(hf_ctx *c, const sp_json *d) {
@@ -201,63 +272,91 @@ static sp_status parse_decoder(hf_ctx *c, const sp_json *d) {
         if (!list || list->type != SP_JSON_ARRAY)
             return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "decoder.decoders must be an array");
         for (size_t i = 0; i < list->len; i++) {
-            sp_status st = parse_decoder_one(c, &list->items[i], &fused);
+            char where[48];
+            snprintf(where, sizeof(where), "decoder.decoders[%zu]", i);
+            sp_status st = parse_decoder_one(c, &list->items[i], where, &fused);
             if (st) return st;
         }
         return SP_OK;
     }
-    return parse_decoder_one(c, d, &fused);
+    return parse_decoder_one(c, d, "decoder", &fused);
 }
 
 /* ---------------------------------------------------------------- post-processor */
 
-static sp_status parse_post_processor(hf_ctx *c, const sp_json *p) {
+/* The ids of a TemplateProcessing special token by name. */
+static sp_status template_special(hf_ctx *c, const sp_json *p, const sp_json *name, const char *where, int32_t *out) {
     sp_tokenizer *t = c->t;
-    t->add_bos = 0;
-    if (is_null(p)) return SP_OK;
+    if (!name || name->type != SP_JSON_STRING)
+        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.SpecialToken.id must be a string", where);
+    const sp_json *ids = sp_json_get(sp_json_get(sp_json_get(p, "special_tokens"), name->str), "ids");
+    if (ids && ids->type == SP_JSON_ARRAY) {
+        if (ids->len != 1 || !json_id(&ids->items[0], out) || *out >= t->vocab_size)
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s: special_tokens['%.*s'].ids must be one valid id",
+                                where, msg_len(name), name->str);
+        return SP_OK;
+    }
+    *out = sp_tokenizer_find(t, name->str, name->len);
+    if (*out < 0)
+        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s: special token '%.*s' is not in the vocab", where, msg_len(name), name->str);
+    return SP_OK;
+}
+
+static sp_status parse_post_one(hf_ctx *c, const sp_json *p, const char *where) {
+    sp_tokenizer *t = c->t;
+    sp_tok_priv *pv = t->priv;
     const sp_json *ty = sp_json_get(p, "type");
-    if (p->type != SP_JSON_OBJECT || !json_str_is(ty, "TemplateProcessing"))
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.type '%.*s' is not supported (only TemplateProcessing)",
-                            msg_len(ty), msg_str(ty));
+    if (p->type != SP_JSON_OBJECT) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s must be an object", where);
+    if (json_str_is(ty, "ByteLevel")) return SP_OK; /* offsets only */
+    if (!json_str_is(ty, "TemplateProcessing")) return unsupported_type(c, where, ty);
     const sp_json *single = sp_json_get(p, "single");
     if (!single || single->type != SP_JSON_ARRAY)
-        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single must be an array");
+        return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.single must be an array", where);
     int seen_a = 0;
+    pv->n_prefix = pv->n_suffix = 0;
     for (size_t i = 0; i < single->len; i++) {
         const sp_json *it = &single->items[i];
         const sp_json *seq = sp_json_get(it, "Sequence"), *spt = sp_json_get(it, "SpecialToken");
+        char sub[96];
+        snprintf(sub, sizeof(sub), "%s.single[%zu]", where, i);
         if (seq) {
             if (seen_a || !json_str_is(sp_json_get(seq, "id"), "A"))
-                return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single: only one Sequence $A is supported");
+                return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: only one Sequence $A is supported", sub);
             seen_a = 1;
         } else if (spt) {
-            if (seen_a)
-                return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single: special tokens after $A are not supported");
-            if (t->add_bos)
-                return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single: more than one special token before $A is not supported");
-            const sp_json *name = sp_json_get(spt, "id");
-            if (!name || name->type != SP_JSON_STRING)
-                return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single: SpecialToken.id must be a string");
-            int32_t id = -1;
-            const sp_json *ids = sp_json_get(sp_json_get(sp_json_get(p, "special_tokens"), name->str), "ids");
-            if (ids && ids->type == SP_JSON_ARRAY) {
-                if (ids->len != 1 || !json_id(&ids->items[0], &id) || id >= t->vocab_size)
-                    return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.special_tokens['%.*s'].ids must be one valid id",
-                                        msg_len(name), name->str);
-            } else {
-                id = sp_tokenizer_find(t, name->str, name->len);
-                if (id < 0)
-                    return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor: special token '%.*s' is not in the vocab",
-                                        msg_len(name), name->str);
-            }
-            t->bos_id = id;
-            t->add_bos = 1;
+            int32_t id;
+            sp_status st = template_special(c, p, sp_json_get(spt, "id"), sub, &id);
+            if (st) return st;
+            int32_t *n = seen_a ? &pv->n_suffix : &pv->n_prefix;
+            if (*n >= SP_TOK_MAX_SPECIAL)
+                return sp_error_set(c->err, SP_ERR_UNSUPPORTED, TJ "%s: more than %d special tokens on one side", sub, SP_TOK_MAX_SPECIAL);
+            (seen_a ? pv->suffix : pv->prefix)[(*n)++] = id;
         } else {
-            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single[%zu] is neither Sequence nor SpecialToken", i);
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s is neither Sequence nor SpecialToken", sub);
         }
     }
-    if (!seen_a) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.single has no Sequence $A");
+    if (!seen_a) return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "%s.single has no Sequence $A", where);
+    if (pv->n_prefix) { t->bos_id = pv->prefix[pv->n_prefix - 1]; t->add_bos = 1; }
+    if (pv->n_suffix) t->eos_id = pv->suffix[0];
     return SP_OK;
+}
+
+static sp_status parse_post_processor(hf_ctx *c, const sp_json *p) {
+    c->t->add_bos = 0;
+    if (is_null(p)) return SP_OK;
+    if (p->type == SP_JSON_OBJECT && json_str_is(sp_json_get(p, "type"), "Sequence")) {
+        const sp_json *list = sp_json_get(p, "processors");
+        if (!list || list->type != SP_JSON_ARRAY)
+            return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "post_processor.processors must be an array");
+        for (size_t i = 0; i < list->len; i++) {
+            char where[48];
+            snprintf(where, sizeof(where), "post_processor.processors[%zu]", i);
+            sp_status st = parse_post_one(c, &list->items[i], where);
+            if (st) return st;
+        }
+        return SP_OK;
+    }
+    return parse_post_one(c, p, "post_processor");
 }
 
 /* ---------------------------------------------------------------- model */
@@ -296,41 +395,18 @@ static sp_status parse_merges(hf_ctx *c, const sp_json *merges) {
             st = sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges[%zu] must be a string \"a b\" or [\"a\", \"b\"]", r);
             break;
         }
-        const sp_tok_entry *ea = sp_tok_map_get(t->map, ap, al), *eb = sp_tok_map_get(t->map, bp, bl);
-        if (!ea || !ea->v1 || !eb || !eb->v1) {
-            int bad_a = !ea || !ea->v1;
-            st = sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges[%zu]: piece '%.*s' is not in the vocab", r,
-                              (int)((bad_a ? al : bl) > 40 ? 40 : (bad_a ? al : bl)), bad_a ? ap : bp);
-            break;
-        }
-        size_t need = al + bl;
-        if (need > cat_cap) {
-            char *p = (char *)realloc(cat, need + 64);
-            if (!p) { st = sp_error_set(c->err, SP_ERR_NOMEM, "tokenizer: out of memory"); break; }
-            cat = p; cat_cap = need + 64;
-        }
-        memcpy(cat, ap, al);
-        memcpy(cat + al, bp, bl);
-        const sp_tok_entry *en = sp_tok_map_get(t->map, cat, need);
-        if (!en || !en->v1) {
-            st = sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges[%zu]: merged piece '%.*s' is not in the vocab", r,
-                              (int)(need > 40 ? 40 : need), cat);
-            break;
-        }
-        keys[2 * r] = ea->v0;
-        keys[2 * r + 1] = eb->v0;
-        if (!sp_tok_map_put(t->merges, (const char *)&keys[2 * r], 2 * sizeof(int32_t), (int32_t)r, en->v0))
-            st = sp_error_set(c->err, SP_ERR_NOMEM, "tokenizer: merge table full");
+        st = sp_tok_merge_put(t, keys, r, ap, al, bp, bl, &cat, &cat_cap, TJ "model.merges", c->err);
     }
     free(cat);
     return st;
 }
 
-/* The well-known names for BOS/EOS/PAD when the post-processor does not say. */
+/* The well-known names for BOS/EOS/PAD when the post-processor does not say. In a byte-level
+ * vocabulary only added tokens count ("<s>" may be ordinary text there). */
 static int32_t find_any(const sp_tokenizer *t, const char *const *names) {
     for (; *names; names++) {
         int32_t id = sp_tokenizer_find(t, *names, strlen(*names));
-        if (id >= 0) return id;
+        if (id >= 0 && (!t->priv->byte_level || t->types[id] != SP_TT_NORMAL)) return id;
     }
     return -1;
 }
@@ -353,15 +429,15 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
     if (!model || model->type != SP_JSON_OBJECT) return sp_error_set(err, SP_ERR_TOKENIZER, TJ "model is missing");
     const sp_json *mty = sp_json_get(model, "type");
     if (is_null(mty) ? !sp_json_get(model, "merges") : !json_str_is(mty, "BPE"))
-        return sp_error_set(err, SP_ERR_TOKENIZER, TJ "model.type '%.*s' is not supported (only 'BPE')", msg_len(mty), msg_str(mty));
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, TJ "model.type '%.*s' is not supported (only 'BPE')", msg_len(mty), msg_str(mty));
     const sp_json *drop = sp_json_get(model, "dropout");
     if (!is_null(drop) && !(drop->type == SP_JSON_NUMBER && drop->number == 0))
-        return sp_error_set(err, SP_ERR_TOKENIZER, TJ "model.dropout is not supported");
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, TJ "model.dropout is not supported");
     const char *unset[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 2; i++) {
         const sp_json *v = sp_json_get(model, unset[i]);
         if (!is_null(v) && !(v->type == SP_JSON_STRING && v->len == 0))
-            return sp_error_set(err, SP_ERR_TOKENIZER, TJ "model.%s is not supported", unset[i]);
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, TJ "model.%s is not supported", unset[i]);
     }
 
     /* ---- vocab + added tokens -> id space ---- */
@@ -439,7 +515,7 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
     if ((st = parse_merges(&c, sp_json_get(model, "merges")))) return st;
 
     /* normalizer, pre-tokenizer, decoder (before the added tokens: their patterns get normalized) */
-    if ((st = parse_normalizer(&c, sp_json_get(root, "normalizer"), 0))) return st;
+    if ((st = parse_normalizer(&c, sp_json_get(root, "normalizer"), "normalizer", 0))) return st;
     if ((st = parse_pre_tokenizer(&c, sp_json_get(root, "pre_tokenizer")))) return st;
     if ((st = parse_decoder(&c, sp_json_get(root, "decoder")))) return st;
 
@@ -448,8 +524,8 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         sp_str *pat = (sp_str *)sp_arena_alloc(a, n_added * sizeof(sp_str));
         int32_t *pid = (int32_t *)sp_arena_alloc(a, n_added * sizeof(int32_t));
         uint8_t *ls = (uint8_t *)sp_arena_alloc(a, n_added), *rs = (uint8_t *)sp_arena_alloc(a, n_added);
-        uint8_t *normed = (uint8_t *)sp_arena_alloc(a, n_added);
-        if (!pat || !pid || !ls || !rs || !normed) return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory");
+        uint8_t *normed = (uint8_t *)sp_arena_alloc(a, n_added), *sw1 = (uint8_t *)sp_arena_alloc(a, n_added);
+        if (!pat || !pid || !ls || !rs || !normed || !sw1) return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory");
         for (size_t i = 0; i < n_added; i++) {
             const sp_json *at = &added->items[i];
             const sp_json *content = sp_json_get(at, "content");
@@ -461,15 +537,14 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
                 (st = opt_bool(at, "single_word", 0, &sw, where, err)) || (st = opt_bool(at, "lstrip", 0, &l, where, err)) ||
                 (st = opt_bool(at, "rstrip", 0, &r, where, err)))
                 return st;
-            if (sw) return sp_error_set(err, SP_ERR_TOKENIZER, TJ "added_tokens[%zu].single_word = true is not supported", i);
-            pat[i].ptr = ""; pat[i].len = 0; pid[i] = id; ls[i] = rs[i] = normed[i] = 0;
+            pat[i].ptr = ""; pat[i].len = 0; pid[i] = id; ls[i] = rs[i] = normed[i] = sw1[i] = 0;
             if (content->len == 0) continue; /* HF ignores empty added tokens */
             t->pieces[id].ptr = content->str; /* the added content is what HF decodes */
             t->pieces[id].len = content->len;
             t->types[id] = id == t->unk_id ? SP_TT_UNKNOWN : special ? SP_TT_CONTROL : SP_TT_USER;
             if (!sp_tok_map_get(t->map, content->str, content->len))
                 sp_tok_map_put(t->map, content->str, content->len, id, 0);
-            pid[i] = id; ls[i] = (uint8_t)l; rs[i] = (uint8_t)r; normed[i] = (uint8_t)norm;
+            pid[i] = id; ls[i] = (uint8_t)l; rs[i] = (uint8_t)r; normed[i] = (uint8_t)norm; sw1[i] = (uint8_t)sw;
             pat[i].ptr = content->str; pat[i].len = content->len;
         }
         /* raw matcher: the non-normalized ones; normalized matcher: normalize(content) */
@@ -481,8 +556,8 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
             if (!normed[i]) rp[i] = pat[i];
             else if (pat[i].len && (st = sp_tok_normalize(t, pat[i].ptr, (size_t)pat[i].len, a, &np[i], err))) return st;
         }
-        if ((st = sp_tok_matcher_build(&t->priv->raw, rp, pid, ls, rs, (int32_t)n_added, a, err)) ||
-            (st = sp_tok_matcher_build(&t->priv->normed, np, pid, ls, rs, (int32_t)n_added, a, err)))
+        if ((st = sp_tok_matcher_build(&t->priv->raw, rp, pid, ls, rs, sw1, (int32_t)n_added, a, err)) ||
+            (st = sp_tok_matcher_build(&t->priv->normed, np, pid, ls, rs, sw1, (int32_t)n_added, a, err)))
             return st;
     }
     if (t->unk_id >= 0) t->types[t->unk_id] = SP_TT_UNKNOWN;
@@ -511,5 +586,57 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         t->pad_id = find_any(t, pad);
     }
     sp_tok_finish(t);
+    return SP_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer_config.json */
+
+#define TC "tokenizer_config.json: "
+
+/* bos_token etc.: a string, {"content": "..."} (older files) or null. *id = -2 when absent, -1 when null. */
+static sp_status config_token(sp_tokenizer *t, const sp_json *root, const char *key, int32_t *id, sp_error *err) {
+    const sp_json *v = sp_json_get(root, key);
+    *id = v ? -1 : -2;
+    if (is_null(v)) return SP_OK;
+    if (v->type == SP_JSON_OBJECT) v = sp_json_get(v, "content");
+    if (!v || v->type != SP_JSON_STRING)
+        return sp_error_set(err, SP_ERR_TOKENIZER, TC "%s must be a string, {\"content\": ...} or null", key);
+    *id = sp_tokenizer_find(t, v->str, v->len);
+    if (*id < 0)
+        return sp_error_set(err, SP_ERR_TOKENIZER, TC "%s '%.*s' is not in the vocabulary", key, msg_len(v), v->str);
+    return SP_OK;
+}
+
+sp_status sp_tokenizer_apply_config(sp_tokenizer *t, const char *json, size_t len, sp_arena *a, sp_error *err) {
+    if (!t || !t->priv || !a || (!json && len)) return sp_error_set(err, SP_ERR_INVALID_ARG, "tokenizer_apply_config: invalid arguments");
+    sp_error jerr = {0};
+    sp_json *root = sp_json_parse(a, json ? json : "", len, &jerr);
+    if (!root) return sp_error_set(err, jerr.code == SP_ERR_NOMEM ? SP_ERR_NOMEM : SP_ERR_TOKENIZER, TC "%s", jerr.msg);
+    if (root->type != SP_JSON_OBJECT) return sp_error_set(err, SP_ERR_TOKENIZER, TC "the document is not an object");
+    int32_t bos, eos, pad;
+    sp_status st;
+    if ((st = config_token(t, root, "bos_token", &bos, err)) || (st = config_token(t, root, "eos_token", &eos, err)) ||
+        (st = config_token(t, root, "pad_token", &pad, err)))
+        return st;
+    /* a named token sets the id; an explicit null clears a guessed one (not one the post-processor adds) */
+    if (bos >= 0 || (bos == -1 && !t->priv->n_prefix)) t->bos_id = bos;
+    if (eos >= 0 || (eos == -1 && !t->priv->n_suffix)) t->eos_id = eos;
+    if (pad != -2) t->pad_id = pad;
+    const sp_json *ab = sp_json_get(root, "add_bos_token"), *ae = sp_json_get(root, "add_eos_token");
+    if (!is_null(ab) && ab->type != SP_JSON_BOOL) return sp_error_set(err, SP_ERR_TOKENIZER, TC "add_bos_token must be a boolean");
+    if (!is_null(ae) && ae->type != SP_JSON_BOOL) return sp_error_set(err, SP_ERR_TOKENIZER, TC "add_eos_token must be a boolean");
+    sp_tok_priv *pv = t->priv;
+    if (!is_null(ab)) {
+        pv->n_prefix = 0;
+        if (ab->boolean && t->bos_id < 0) return sp_error_set(err, SP_ERR_TOKENIZER, TC "add_bos_token is true but there is no bos_token");
+        if (ab->boolean) pv->prefix[pv->n_prefix++] = t->bos_id;
+        t->add_bos = ab->boolean;
+    }
+    if (!is_null(ae)) {
+        pv->n_suffix = 0;
+        if (ae->boolean && t->eos_id < 0) return sp_error_set(err, SP_ERR_TOKENIZER, TC "add_eos_token is true but there is no eos_token");
+        if (ae->boolean) pv->suffix[pv->n_suffix++] = t->eos_id;
+    }
+    if (t->eos_id >= 0) sp_tokenizer_add_eog(t, &t->eos_id, 1, NULL);
     return SP_OK;
 }

@@ -13,6 +13,7 @@
  * Characters are strict UTF-8; every byte of an invalid sequence is its own symbol, so it
  * goes through byte fallback and decode gives the same bytes back. */
 #include "tokenizer_impl.h"
+#include "unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,66 @@ void sp_tok_finish(sp_tokenizer *t) {
     for (int32_t i = 0; i < t->vocab_size; i++)
         if (t->pieces[i].len > mx) mx = t->pieces[i].len;
     t->max_piece_len = mx > INT32_MAX ? INT32_MAX : (int32_t)mx;
+    /* end of generation: EOS and the end-of-turn tokens of the chat formats (llama.cpp marks the
+     * same texts as end-of-generation) */
+    static const char *const eot[] = {"<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|eom_id|>", "<|endoftext|>",
+                                      "<|end_of_text|>", NULL};
+    t->n_eog = 0;
+    if (t->eos_id >= 0) t->eog[t->n_eog++] = t->eos_id;
+    for (int k = 0; eot[k]; k++) { /* only as control / user-defined tokens, never as ordinary text pieces */
+        int32_t id = sp_tokenizer_find(t, eot[k], strlen(eot[k]));
+        if (id >= 0 && (t->types[id] == SP_TT_CONTROL || t->types[id] == SP_TT_USER)) sp_tokenizer_add_eog(t, &id, 1, NULL);
+    }
+}
+
+sp_status sp_tok_merge_put(sp_tokenizer *t, int32_t *keys, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
+                           char **cat, size_t *cat_cap, const char *where, sp_error *err) {
+    const sp_tok_entry *ea = sp_tok_map_get(t->map, ap, al), *eb = sp_tok_map_get(t->map, bp, bl);
+    if (!ea || !ea->v1 || !eb || !eb->v1) {
+        int bad_a = !ea || !ea->v1;
+        size_t bad_len = bad_a ? al : bl;
+        return sp_error_set(err, SP_ERR_TOKENIZER, "%s[%zu]: piece '%.*s' is not in the vocab", where, r,
+                            (int)(bad_len > 40 ? 40 : bad_len), bad_a ? ap : bp);
+    }
+    size_t need = al + bl;
+    if (need > *cat_cap) {
+        char *p = (char *)realloc(*cat, need + 64);
+        if (!p) return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory");
+        *cat = p; *cat_cap = need + 64;
+    }
+    memcpy(*cat, ap, al);
+    memcpy(*cat + al, bp, bl);
+    const sp_tok_entry *en = sp_tok_map_get(t->map, *cat, need);
+    if (!en || !en->v1)
+        return sp_error_set(err, SP_ERR_TOKENIZER, "%s[%zu]: merged piece '%.*s' is not in the vocab", where, r,
+                            (int)(need > 40 ? 40 : need), *cat);
+    keys[2 * r] = ea->v0;
+    keys[2 * r + 1] = eb->v0;
+    /* a repeated pair takes its last rank (HF collects the merges into a map, later ones overwrite) */
+    if (!sp_tok_map_put(t->merges, (const char *)&keys[2 * r], 2 * sizeof(int32_t), (int32_t)r, en->v0))
+        return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: merge table full");
+    return SP_OK;
+}
+
+sp_status sp_tokenizer_add_eog(sp_tokenizer *t, const int32_t *ids, int32_t n, sp_error *err) {
+    for (int32_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= t->vocab_size)
+            return sp_error_set(err, SP_ERR_TOKENIZER, "end-of-generation token id %d is out of range (vocab %d)", (int)ids[i], (int)t->vocab_size);
+        if (sp_tokenizer_is_eog(t, ids[i])) continue;
+        if (t->n_eog >= SP_TOK_MAX_EOG)
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, "more than %d end-of-generation tokens", SP_TOK_MAX_EOG);
+        t->eog[t->n_eog++] = ids[i];
+    }
+    return SP_OK;
+}
+
+int32_t sp_tokenizer_n_special(const sp_tokenizer *t, int suffix) {
+    return !t || !t->priv ? 0 : suffix ? t->priv->n_suffix : t->priv->n_prefix;
+}
+
+int sp_tokenizer_is_eog(const sp_tokenizer *t, int32_t id) {
+    for (int32_t k = 0; k < t->n_eog; k++) if (t->eog[k] == id) return 1;
+    return id >= 0 && id == t->eos_id;
 }
 
 /* Length of the strict UTF-8 sequence at s[0..n) (RFC 3629: no overlongs, no surrogates,
@@ -131,7 +192,7 @@ static int is_ascii_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r
 
 /* ---------------------------------------------------------------- special-token matcher */
 
-typedef struct { sp_str pat; int32_t id, idx; uint8_t l, r; } tk_special;
+typedef struct { sp_str pat; int32_t id, idx; uint8_t l, r, w; } tk_special;
 
 static int special_cmp(const void *pa, const void *pb) {
     /* first byte ascending, then longest first, then input order */
@@ -143,7 +204,7 @@ static int special_cmp(const void *pa, const void *pb) {
 }
 
 sp_status sp_tok_matcher_build(sp_tok_matcher *m, const sp_str *pat, const int32_t *id, const uint8_t *lstrip,
-                               const uint8_t *rstrip, int32_t n, sp_arena *a, sp_error *err) {
+                               const uint8_t *rstrip, const uint8_t *single, int32_t n, sp_arena *a, sp_error *err) {
     memset(m, 0, sizeof(*m));
     int32_t k = 0;
     for (int32_t i = 0; i < n; i++) if (pat[i].len > 0) k++;
@@ -153,7 +214,8 @@ sp_status sp_tok_matcher_build(sp_tok_matcher *m, const sp_str *pat, const int32
     m->id = (int32_t *)sp_arena_alloc(a, (size_t)k * sizeof(int32_t));
     m->lstrip = (uint8_t *)sp_arena_alloc(a, (size_t)k);
     m->rstrip = (uint8_t *)sp_arena_alloc(a, (size_t)k);
-    if (!sp || !m->pat || !m->id || !m->lstrip || !m->rstrip) {
+    m->single = (uint8_t *)sp_arena_alloc(a, (size_t)k);
+    if (!sp || !m->pat || !m->id || !m->lstrip || !m->rstrip || !m->single) {
         free(sp);
         memset(m, 0, sizeof(*m));
         return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory for %d special tokens", (int)k);
@@ -162,12 +224,13 @@ sp_status sp_tok_matcher_build(sp_tok_matcher *m, const sp_str *pat, const int32
     for (int32_t i = 0; i < n; i++) {
         if (pat[i].len == 0) continue;
         sp[k].pat = pat[i]; sp[k].id = id[i]; sp[k].idx = i;
-        sp[k].l = lstrip ? lstrip[i] : 0; sp[k].r = rstrip ? rstrip[i] : 0;
+        sp[k].l = lstrip ? lstrip[i] : 0; sp[k].r = rstrip ? rstrip[i] : 0; sp[k].w = single ? single[i] : 0;
         k++;
     }
     qsort(sp, (size_t)k, sizeof(tk_special), special_cmp);
     for (int32_t j = 0; j < k; j++) {
         m->pat[j] = sp[j].pat; m->id[j] = sp[j].id; m->lstrip[j] = sp[j].l; m->rstrip[j] = sp[j].r;
+        m->single[j] = sp[j].w;
     }
     free(sp);
     m->n = k;
@@ -180,6 +243,22 @@ sp_status sp_tok_matcher_build(sp_tok_matcher *m, const sp_str *pat, const int32
     return SP_OK;
 }
 
+/* a letter, digit or '_' (what HF's single_word tokens may not touch) */
+static int is_word_char(uint32_t cp) {
+    if (cp == '_') return 1;
+    int c = sp_uc_category(cp);
+    return ((SP_UC_L_MASK | SP_UC_N_MASK) >> c) & 1;
+}
+
+/* the code point that ends at s[end) (scanning back over continuation bytes), or ' ' at the start */
+static uint32_t cp_before(const char *s, size_t end) {
+    if (end == 0) return ' ';
+    size_t st = end - 1;
+    while (st > 0 && end - st < 4 && ((uint8_t)s[st] & 0xC0) == 0x80) st--;
+    uint32_t cp;
+    return sp_utf8_decode((const uint8_t *)s + st, end - st, &cp) == end - st ? cp : ' ';
+}
+
 /* Next leftmost-longest match in s[pos..n). floor: lstrip may not reach below it.
  * Returns 1 with [*ms, *me) the span the token consumes and *id. */
 static int matcher_next(const sp_tok_matcher *m, const char *s, size_t n, size_t pos, size_t floor,
@@ -190,6 +269,11 @@ static int matcher_next(const sp_tok_matcher *m, const char *s, size_t n, size_t
         for (int32_t j = m->first[c]; j < m->first[c + 1]; j++) {
             size_t L = (size_t)m->pat[j].len;
             if (L > n - i || memcmp(s + i, m->pat[j].ptr, L) != 0) continue;
+            if (m->single[j]) {
+                uint32_t after = ' ';
+                if (i + L < n) sp_utf8_decode((const uint8_t *)s + i + L, n - i - L, &after);
+                if (is_word_char(cp_before(s, i)) || is_word_char(after)) continue;
+            }
             size_t st = i, en = i + L;
             if (m->lstrip[j]) while (st > floor && is_ascii_space((uint8_t)s[st - 1])) st--;
             if (m->rstrip[j]) while (en < n && is_ascii_space((uint8_t)s[en])) en++;
@@ -226,8 +310,24 @@ typedef struct {
     tk_sym *sym; size_t sym_cap;
     tk_pair *heap; size_t heap_n, heap_cap;
     tk_bytes norm, tmp, word;   /* scratch strings */
+    tk_bytes lvl[SP_TOK_MAX_PRE];   /* per pre-tokenizer step: its rewritten piece */
+    tk_bytes bl;                /* a word in the byte-level alphabet */
+    /* words already encoded in this call -> their ids (words repeat: English text hits ~90%) */
+    struct tk_cache_slot { uint32_t hash, klen; size_t koff, ioff; int32_t nids; } *cache;
+    size_t cache_cap, cache_n;
+    tk_bytes cache_keys;
+    int32_t *cache_ids; size_t cache_ids_n, cache_ids_cap;
+    int32_t *word_ids; size_t word_ids_cap;     /* the ids of the word just encoded */
+    sp_regex_scratch rx;
     sp_error *err;
 } tk_enc;
+
+static void enc_free(tk_enc *e) {
+    free(e->sym); free(e->heap); free(e->norm.p); free(e->tmp.p); free(e->word.p); free(e->bl.p);
+    free(e->cache); free(e->cache_keys.p); free(e->cache_ids); free(e->word_ids);
+    for (int k = 0; k < SP_TOK_MAX_PRE; k++) free(e->lvl[k].p);
+    sp_regex_scratch_free(&e->rx);
+}
 
 static void emit(tk_enc *e, int32_t id) {
     if (e->n < e->max_ids) e->ids[e->n] = id;
@@ -429,6 +529,60 @@ static int bpe_try_pair(tk_enc *e, int32_t l) {
     return heap_push(e, p);
 }
 
+#define TK_CACHE_WORD 64          /* longest word cached, in bytes */
+#define TK_CACHE_MAX (1u << 16)   /* most words cached per encode call */
+
+/* The cached ids of word w, or NULL (then *slot is where it would go, or NULL when the cache is full). */
+static struct tk_cache_slot *cache_find(tk_enc *e, const char *w, size_t n, uint32_t h, struct tk_cache_slot **slot) {
+    *slot = NULL;
+    if (!e->cache) {
+        e->cache = (struct tk_cache_slot *)calloc(1024, sizeof(struct tk_cache_slot));
+        if (!e->cache) return NULL;
+        e->cache_cap = 1024;
+    }
+    if (2 * (e->cache_n + 1) > e->cache_cap && e->cache_cap < 2 * TK_CACHE_MAX) { /* grow, rehash */
+        size_t cap = e->cache_cap * 2;
+        struct tk_cache_slot *nc = (struct tk_cache_slot *)calloc(cap, sizeof(struct tk_cache_slot));
+        if (nc) {
+            for (size_t i = 0; i < e->cache_cap; i++) {
+                if (!e->cache[i].klen) continue;
+                size_t j = e->cache[i].hash & (cap - 1);
+                while (nc[j].klen) j = (j + 1) & (cap - 1);
+                nc[j] = e->cache[i];
+            }
+            free(e->cache);
+            e->cache = nc;
+            e->cache_cap = cap;
+        }
+    }
+    for (size_t i = h & (e->cache_cap - 1);; i = (i + 1) & (e->cache_cap - 1)) {
+        struct tk_cache_slot *c = &e->cache[i];
+        if (!c->klen) {
+            if (2 * (e->cache_n + 1) <= e->cache_cap) *slot = c;
+            return NULL;
+        }
+        if (c->hash == h && c->klen == n && memcmp(e->cache_keys.p + c->koff, w, n) == 0) return c;
+    }
+}
+
+static void cache_put(tk_enc *e, struct tk_cache_slot *slot, const char *w, size_t n, uint32_t h, const int32_t *ids, int32_t k) {
+    size_t koff = e->cache_keys.len;
+    if (e->cache_ids_n + (size_t)k > e->cache_ids_cap) {
+        size_t cap = e->cache_ids_cap ? e->cache_ids_cap * 2 : 4096;
+        while (cap < e->cache_ids_n + (size_t)k) cap *= 2;
+        int32_t *p = (int32_t *)realloc(e->cache_ids, cap * sizeof(int32_t));
+        if (!p) return;
+        e->cache_ids = p; e->cache_ids_cap = cap;
+    }
+    if (!bytes_put(&e->cache_keys, w, n)) return;
+    memcpy(e->cache_ids + e->cache_ids_n, ids, (size_t)k * sizeof(int32_t));
+    slot->hash = h; slot->klen = (uint32_t)n; slot->koff = koff; slot->ioff = e->cache_ids_n; slot->nids = k;
+    e->cache_ids_n += (size_t)k;
+    e->cache_n++;
+}
+
+static sp_status bpe_word_uncached(tk_enc *e, const char *w, size_t n, int32_t **out, int32_t *nout);
+
 static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
     const sp_tokenizer *t = e->t;
     const sp_tok_priv *pv = t->priv;
@@ -438,6 +592,29 @@ static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
         const sp_tok_entry *en = sp_tok_map_get(t->map, w, n);
         if (en && en->v1) { emit(e, en->v0); return SP_OK; }
     }
+    struct tk_cache_slot *slot = NULL, *hit = NULL;
+    uint32_t h = 0;
+    if (n <= TK_CACHE_WORD) {
+        h = tok_hash(w, n);
+        hit = cache_find(e, w, n, h, &slot);
+        if (hit) {
+            for (int32_t k = 0; k < hit->nids; k++) emit(e, e->cache_ids[hit->ioff + (size_t)k]);
+            return SP_OK;
+        }
+    }
+    int32_t *ids = NULL, k = 0;
+    sp_status st = bpe_word_uncached(e, w, n, &ids, &k);
+    if (st) return st;
+    for (int32_t i = 0; i < k; i++) emit(e, ids[i]);
+    if (slot && e->cache_n < TK_CACHE_MAX) cache_put(e, slot, w, n, h, ids, k);
+    return SP_OK;
+}
+
+/* BPE merges over one word; *out points at the ids (scratch valid until the next word). */
+static sp_status bpe_word_uncached(tk_enc *e, const char *w, size_t n, int32_t **out, int32_t *nout) {
+    const sp_tokenizer *t = e->t;
+    const sp_tok_priv *pv = t->priv;
+    *nout = 0;
     if (!syms_reserve(e, n)) return nomem(e);
     tk_sym *s = e->sym;
     int32_t ns = 0;
@@ -479,37 +656,167 @@ static sp_status bpe_word(tk_enc *e, const char *w, size_t n) {
         if (s[r].next >= 0) s[s[r].next].prev = l;
         if (!bpe_try_pair(e, s[l].prev) || !bpe_try_pair(e, l)) return nomem(e);
     }
-    for (int32_t i = 0; i >= 0; i = s[i].next) emit(e, s[i].id);
+    if ((size_t)ns > e->word_ids_cap) {
+        int32_t *p = (int32_t *)realloc(e->word_ids, (size_t)ns * sizeof(int32_t));
+        if (!p) return nomem(e);
+        e->word_ids = p; e->word_ids_cap = (size_t)ns;
+    }
+    int32_t k = 0;
+    for (int32_t i = 0; i >= 0; i = s[i].next) e->word_ids[k++] = s[i].id;
+    *out = e->word_ids;
+    *nout = k;
     return SP_OK;
 }
 
-/* Pre-tokenize one normalized piece (Metaspace or nothing) and run BPE on each word.
- * first: the piece starts at offset 0 of the original text (Metaspace prepend_scheme "first"). */
-static sp_status hf_pretok(tk_enc *e, const char *s, size_t n, int first) {
+uint32_t sp_tok_byte_cp(int b) {
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return (uint32_t)b;
+    if (b <= 32) return 256u + (uint32_t)b;         /* the bytes GPT-2 remaps, in byte order */
+    if (b <= 160) return 256u + 33u + (uint32_t)(b - 127);
+    return 256u + 33u + 34u;                        /* 173 */
+}
+
+/* A word after pre-tokenization: into the byte-level alphabet when the model wants it, then BPE. */
+static sp_status model_word(tk_enc *e, const char *s, size_t n) {
+    if (!e->t->priv->byte_level) return bpe_word(e, s, n);
+    tk_bytes *b = &e->bl;
+    b->len = 0;
+    if (!bytes_reserve(b, 2 * n + 1)) return nomem(e);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = sp_tok_byte_cp((uint8_t)s[i]);
+        if (cp < 0x80) b->p[b->len++] = (char)cp;
+        else { b->p[b->len++] = (char)(0xC0 | (cp >> 6)); b->p[b->len++] = (char)(0x80 | (cp & 63)); }
+    }
+    return bpe_word(e, b->p, b->len);
+}
+
+static sp_status pretok(tk_enc *e, int k, const char *s, size_t n, int at_start);
+
+/* The pieces of step k's split of s[0..n), combined per behavior, each passed to step k + 1. */
+typedef struct { tk_enc *e; int k; const char *s; int at_start; int behavior;
+                 size_t pst, pen; int have, pmatch; int prev_match; } tk_splitter;
+
+static sp_status split_emit(tk_splitter *sp, size_t st, size_t en) {
+    if (en <= st) return SP_OK;
+    return pretok(sp->e, sp->k + 1, sp->s + st, en - st, sp->at_start && st == 0);
+}
+
+/* one span of the text: [st, en), a match or not (after invert) */
+static sp_status split_span(tk_splitter *sp, size_t st, size_t en, int match) {
+    sp_status r = SP_OK;
+    switch (sp->behavior) {
+    case SP_SPLIT_REMOVED:
+        if (!match) r = split_emit(sp, st, en);
+        break;
+    case SP_SPLIT_ISOLATED:
+        r = split_emit(sp, st, en);
+        break;
+    case SP_SPLIT_MERGED_PREV: /* a match joins the piece before it, unless that one is a match */
+        if (match && !sp->prev_match && sp->have) { sp->pen = en; break; }
+        if (sp->have) r = split_emit(sp, sp->pst, sp->pen);
+        sp->pst = st; sp->pen = en; sp->have = 1;
+        break;
+    case SP_SPLIT_MERGED_NEXT: /* a match joins the piece after it, unless that one is a match */
+        if (match) {
+            if (sp->have) r = split_emit(sp, sp->pst, sp->pen);
+            sp->pst = st; sp->pen = en; sp->have = 1;
+        } else if (sp->have) {
+            r = split_emit(sp, sp->pst, en);
+            sp->have = 0;
+        } else {
+            r = split_emit(sp, st, en);
+        }
+        break;
+    default: /* SP_SPLIT_CONTIGUOUS: runs of matches and runs of non-matches */
+        if (sp->have && sp->pmatch == match) { sp->pen = en; break; }
+        if (sp->have) r = split_emit(sp, sp->pst, sp->pen);
+        sp->pst = st; sp->pen = en; sp->have = 1; sp->pmatch = match;
+        break;
+    }
+    sp->prev_match = match;
+    return r;
+}
+
+static sp_status split_finish(tk_splitter *sp) {
+    sp_status r = sp->have ? split_emit(sp, sp->pst, sp->pen) : SP_OK;
+    sp->have = 0;
+    return r;
+}
+
+/* Split s[0..n) by step p's matches (regex, literal or numeric characters) into spans. */
+static sp_status split_run(tk_enc *e, int k, const sp_tok_pre_step *p, const char *s, size_t n, int at_start) {
+    tk_splitter sp = {e, k, s, at_start, p->behavior, 0, 0, 0, 0, 0};
+    int inv = p->kind == SP_PRE_SPLIT && p->invert;
+    size_t pos = 0;
+    sp_status r = SP_OK;
+    while (pos < n && !r) {
+        size_t ms = n, me = n;
+        int found;
+        if (p->kind == SP_PRE_DIGITS) {
+            found = 0;
+            for (size_t i = pos; i < n;) {
+                uint32_t cp;
+                size_t L = sp_utf8_decode((const uint8_t *)s + i, n - i, &cp);
+                if (!L) { i++; continue; }
+                if ((SP_UC_N_MASK >> sp_uc_category(cp)) & 1) { ms = i; me = i + L; found = 1; break; }
+                i += L;
+            }
+        } else if (p->re) {
+            found = sp_regex_find(p->re, s, n, pos, &ms, &me, &e->rx);
+            if (found < 0)
+                return sp_error_set(e->err, SP_ERR_TOO_LARGE, "tokenizer: the split regex needs too much backtracking on this text");
+        } else {
+            found = 0;
+            size_t L = (size_t)p->lit.len;
+            for (size_t i = pos; L && i + L <= n; i++)
+                if (memcmp(s + i, p->lit.ptr, L) == 0) { ms = i; me = i + L; found = 1; break; }
+        }
+        if (!found) { ms = me = n; }
+        if (ms > pos) r = split_span(&sp, pos, ms, inv);
+        if (found && !r) r = split_span(&sp, ms, me, !inv);
+        pos = found ? me : n;
+    }
+    if (!r) r = split_finish(&sp);
+    return r;
+}
+
+/* Pre-tokenizer step k over one piece; past the last step the piece is a word for the model.
+ * at_start: the piece begins the input text (Metaspace prepend_scheme "first"). */
+static sp_status pretok(tk_enc *e, int k, const char *s, size_t n, int at_start) {
     const sp_tok_priv *pv = e->t->priv;
     if (n == 0) return SP_OK;
-    if (!pv->metaspace) return bpe_word(e, s, n);
-    tk_bytes *b = &e->word;
-    b->len = 0;
-    int pre = pv->metaspace_prepend == SP_PREPEND_ALWAYS || (pv->metaspace_prepend == SP_PREPEND_FIRST && first);
-    int starts_meta = n >= META_LEN && memcmp(s, META, META_LEN) == 0;
-    if (s[0] == ' ') starts_meta = 1; /* the space becomes ▁ before the check */
-    if (pre && !starts_meta && !bytes_put(b, META, META_LEN)) return nomem(e);
-    for (size_t i = 0; i < n; i++) {
-        int ok = s[i] == ' ' ? bytes_put(b, META, META_LEN) : bytes_put(b, s + i, 1);
-        if (!ok) return nomem(e);
-    }
-    if (!pv->metaspace_split) return bpe_word(e, b->p, b->len);
-    size_t st = 0;
-    for (size_t i = 1; i + META_LEN <= b->len; i++) {
-        if (memcmp(b->p + i, META, META_LEN) == 0) {
-            sp_status r = bpe_word(e, b->p + st, i - st);
-            if (r) return r;
-            st = i;
-            i += META_LEN - 1;
+    if (k >= pv->n_pre) return model_word(e, s, n);
+    const sp_tok_pre_step *p = &pv->pre[k];
+    tk_bytes *b = &e->lvl[k];
+    if (p->kind == SP_PRE_METASPACE) {
+        b->len = 0;
+        int pre = p->prefix == SP_PREPEND_ALWAYS || (p->prefix == SP_PREPEND_FIRST && at_start);
+        int starts_meta = (n >= META_LEN && memcmp(s, META, META_LEN) == 0) || s[0] == ' ';
+        if (pre && !starts_meta && !bytes_put(b, META, META_LEN)) return nomem(e);
+        for (size_t i = 0; i < n; i++) {
+            int ok = s[i] == ' ' ? bytes_put(b, META, META_LEN) : bytes_put(b, s + i, 1);
+            if (!ok) return nomem(e);
         }
+        if (!p->split) return pretok(e, k + 1, b->p, b->len, at_start);
+        size_t st = 0;
+        for (size_t i = 1; i + META_LEN <= b->len; i++) {
+            if (memcmp(b->p + i, META, META_LEN) == 0) {
+                sp_status r = pretok(e, k + 1, b->p + st, i - st, at_start && st == 0);
+                if (r) return r;
+                st = i;
+                i += META_LEN - 1;
+            }
+        }
+        return pretok(e, k + 1, b->p + st, b->len - st, at_start && st == 0);
     }
-    return bpe_word(e, b->p + st, b->len - st);
+    if (p->kind == SP_PRE_BYTELEVEL) {
+        if (p->prefix && s[0] != ' ') {
+            b->len = 0;
+            if (!bytes_put(b, " ", 1) || !bytes_put(b, s, n)) return nomem(e);
+            s = b->p; n = b->len;
+        }
+        if (!p->re) return pretok(e, k + 1, s, n, at_start);
+    }
+    return split_run(e, k, p, s, n, at_start);
 }
 
 /* Apply the normalizer steps to s[0..n); result in e->norm. */
@@ -521,7 +828,10 @@ static sp_status hf_normalize(tk_enc *e, const char *s, size_t n) {
     for (int32_t k = 0; k < pv->n_norm; k++) {
         const sp_tok_norm_step *st = &pv->norm[k];
         tmp->len = 0;
-        if (st->kind == SP_NORM_PREPEND) {
+        if (st->kind == SP_NORM_NFC) {
+            if (sp_uc_nfc_quick(out->p, out->len)) continue;
+            if (!sp_uc_nfc(out->p, out->len, &tmp->p, &tmp->len, &tmp->cap)) return nomem(e);
+        } else if (st->kind == SP_NORM_PREPEND) {
             if (out->len == 0) continue;
             if (!bytes_put(tmp, st->a.ptr, (size_t)st->a.len) || !bytes_put(tmp, out->p, out->len)) return nomem(e);
         } else {
@@ -552,7 +862,7 @@ sp_status sp_tok_normalize(const sp_tokenizer *t, const char *s, size_t n, sp_ar
         out->len = e.norm.len;
         if (!out->ptr) st = sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory");
     }
-    free(e.norm.p); free(e.tmp.p);
+    enc_free(&e);
     return st;
 }
 
@@ -568,7 +878,7 @@ static sp_status hf_fragment(tk_enc *e, const char *s, size_t n, int at_start) {
         int32_t id = -1;
         int found = matcher_next(&pv->normed, ns, nn, pos, pos, &ms, &me, &id);
         if (ms > pos) {
-            st = hf_pretok(e, ns + pos, ms - pos, at_start && pos == 0);
+            st = pretok(e, 0, ns + pos, ms - pos, at_start && pos == 0);
             if (st) return st;
         }
         if (!found) break;
@@ -608,9 +918,10 @@ sp_status sp_tokenizer_encode(const sp_tokenizer *t, const char *text, size_t le
     tk_enc e;
     memset(&e, 0, sizeof(e));
     e.t = t; e.ids = ids; e.max_ids = max_ids; e.err = err;
-    if (add_bos && t->bos_id >= 0) emit(&e, t->bos_id);
+    if (add_bos) for (int32_t k = 0; k < t->priv->n_prefix; k++) emit(&e, t->priv->prefix[k]);
     sp_status st = t->kind == SP_TOK_SPM ? spm_encode(&e, text, len) : bpe_encode(&e, text, len);
-    free(e.sym); free(e.heap); free(e.norm.p); free(e.tmp.p); free(e.word.p);
+    if (add_bos) for (int32_t k = 0; k < t->priv->n_suffix; k++) emit(&e, t->priv->suffix[k]);
+    enc_free(&e);
     if (st) return st;
     if (e.n > INT32_MAX) return sp_error_set(err, SP_ERR_TOO_LARGE, "tokenizer_encode: more than 2^31 tokens");
     *n_ids = (int32_t)e.n; /* more than max_ids: the caller's buffer is too small, not an error */
@@ -635,6 +946,22 @@ int32_t sp_tokenizer_piece(const sp_tokenizer *t, int32_t prev, int32_t id, char
     }
     size_t i = 0;
     int32_t w = 0;
+    if (t->priv && t->priv->dec_byte_level) { /* byte-level characters back to their bytes */
+        while (i < n) {
+            uint32_t cp;
+            size_t L = sp_utf8_decode((const uint8_t *)p + i, n - i, &cp);
+            int byte = -1;
+            if (L && cp < 0x100 + 68) {
+                if (cp < 0x100 && sp_tok_byte_cp((int)cp) == cp) byte = (int)cp;
+                else if (cp >= 0x100) byte = (int)(cp < 256 + 33 ? cp - 256 : cp < 256 + 67 ? cp - 256 - 33 + 127 : 173);
+            }
+            if (byte >= 0) { if (w < cap) out[w] = (char)byte; w++; i += L; continue; }
+            if (!L) L = 1;
+            for (size_t j = 0; j < L; j++) { if (w < cap) out[w] = p[i + j]; w++; }
+            i += L;
+        }
+        return w;
+    }
     if (t->add_space_prefix && (prev < 0 || prev == t->bos_id) && n >= META_LEN && memcmp(p, META, META_LEN) == 0)
         i = META_LEN; /* the space that add_space_prefix put there */
     while (i < n) {

@@ -21,6 +21,7 @@
 #include "../readers/gguf.h"
 
 typedef enum { SP_TOK_SPM = 1, SP_TOK_BPE = 2 } sp_tok_kind;
+#define SP_TOK_MAX_EOG 8
 
 typedef struct sp_tok_map sp_tok_map;   /* byte-string -> (int32, int32) hash table (private) */
 typedef struct sp_tok_priv sp_tok_priv; /* special-token matchers, normalizer, BPE options (private) */
@@ -39,6 +40,9 @@ typedef struct {
     sp_tok_map *merges;     /* BPE: (left id, right id) -> (rank, merged id); NULL for SPM */
     int32_t max_piece_len;  /* longest piece in bytes (a decoded piece is never longer) */
     sp_tok_priv *priv;      /* everything else the encoder needs; lives in the arena */
+    sp_str chat_template;   /* GGUF tokenizer.chat_template (in the arena); empty when absent */
+    int32_t n_eog;          /* end-of-generation ids: EOS and the end-of-turn tokens the vocab has */
+    int32_t eog[SP_TOK_MAX_EOG];
 } sp_tokenizer;
 
 /* From GGUF metadata (tokenizer.ggml.*). SP_ERR_TOKENIZER if missing or malformed;
@@ -67,5 +71,16 @@ sp_status sp_tokenizer_decode(const sp_tokenizer *t, const int32_t *ids, int32_t
                               int32_t *out_len, sp_error *err);
 
 int32_t sp_tokenizer_find(const sp_tokenizer *t, const char *piece, size_t len); /* -1 if absent */
+
+/* Apply tokenizer_config.json (Hugging Face): bos_token / eos_token / pad_token (a string or
+ * {"content": ...}) name the ids; add_bos_token / add_eos_token, when present, decide the special
+ * tokens encode adds (as transformers' Llama/Gemma fast tokenizers rebuild their post-processor).
+ * SP_ERR_TOKENIZER when a named token is not in the vocabulary. */
+sp_status sp_tokenizer_apply_config(sp_tokenizer *t, const char *json, size_t len, sp_arena *a, sp_error *err);
+/* Add end-of-generation ids (generation_config.json's eos_token_id list); ids out of range are refused. */
+sp_status sp_tokenizer_add_eog(sp_tokenizer *t, const int32_t *ids, int32_t n, sp_error *err);
+int sp_tokenizer_is_eog(const sp_tokenizer *t, int32_t id);
+/* How many special tokens encode(add_special) puts before (suffix 0) or after (suffix 1) the text. */
+int32_t sp_tokenizer_n_special(const sp_tokenizer *t, int suffix);
 
 #endif

@@ -7,6 +7,7 @@
 #define SP_TOKENIZER_IMPL_H
 
 #include "tokenizer.h"
+#include "regex.h"
 
 #define SP_TOK_MAX_VOCAB (1 << 24)       /* refuse larger vocabularies before allocating */
 #define SP_TOK_MAX_TEXT ((size_t)1 << 30) /* longest text encode accepts, in bytes */
@@ -40,22 +41,45 @@ typedef struct {
     int32_t *id;        /* [n] token id */
     uint8_t *lstrip;    /* [n] 1: the match swallows whitespace on its left (HF AddedToken.lstrip) */
     uint8_t *rstrip;    /* [n] 1: ... and on its right */
+    uint8_t *single;    /* [n] 1: only where no letter, digit or '_' touches it (HF single_word) */
     int32_t first[257]; /* patterns starting with byte b are [first[b], first[b+1]) */
 } sp_tok_matcher;
 
 /* Build from n candidate patterns (empty ones are dropped). Arrays are copied into the arena. */
 sp_status sp_tok_matcher_build(sp_tok_matcher *m, const sp_str *pat, const int32_t *id, const uint8_t *lstrip,
-                               const uint8_t *rstrip, int32_t n, sp_arena *a, sp_error *err);
+                               const uint8_t *rstrip, const uint8_t *single, int32_t n, sp_arena *a, sp_error *err);
 
 /* ---- HF normalizer steps (applied in order) ---- */
-enum { SP_NORM_PREPEND = 1, SP_NORM_REPLACE = 2 };
+enum { SP_NORM_PREPEND = 1, SP_NORM_REPLACE = 2, SP_NORM_NFC = 3 };
 typedef struct {
-    int32_t kind;       /* SP_NORM_PREPEND: prepend a to a non-empty string; SP_NORM_REPLACE: every a -> b */
+    int32_t kind;       /* SP_NORM_PREPEND: prepend a to a non-empty string; SP_NORM_REPLACE: every a -> b;
+                         * SP_NORM_NFC: Unicode NFC */
     sp_str a, b;
 } sp_tok_norm_step;
 #define SP_TOK_MAX_NORM 16
 
 enum { SP_PREPEND_NEVER = 0, SP_PREPEND_FIRST = 1, SP_PREPEND_ALWAYS = 2 };
+
+/* ---- HF pre-tokenizer steps (applied in order; each splits every piece of the previous one) ---- */
+enum { SP_PRE_SPLIT = 1, SP_PRE_DIGITS = 2, SP_PRE_METASPACE = 3, SP_PRE_BYTELEVEL = 4 };
+/* how matches and the text between them become pieces (HF SplitDelimiterBehavior) */
+enum { SP_SPLIT_REMOVED = 0, SP_SPLIT_ISOLATED = 1, SP_SPLIT_MERGED_PREV = 2, SP_SPLIT_MERGED_NEXT = 3, SP_SPLIT_CONTIGUOUS = 4 };
+typedef struct {
+    int32_t kind;       /* SP_PRE_* */
+    int32_t behavior;   /* SPLIT, DIGITS: SP_SPLIT_* */
+    int32_t invert;     /* SPLIT: the pieces between matches are the matches */
+    sp_regex *re;       /* SPLIT: the regex, or NULL for the literal lit; BYTELEVEL: the GPT-2 regex or NULL */
+    sp_str lit;
+    int32_t prefix;     /* METASPACE: SP_PREPEND_*; BYTELEVEL: add_prefix_space */
+    int32_t split;      /* METASPACE: split before each U+2581 */
+} sp_tok_pre_step;
+#define SP_TOK_MAX_PRE 8
+#define SP_TOK_MAX_SPECIAL 4 /* post-processor tokens before / after the text */
+
+/* GPT-2's byte-level alphabet: byte b is the code point sp_tok_byte_cp(b) in byte-level vocabularies */
+uint32_t sp_tok_byte_cp(int b);
+/* the pattern ByteLevel(use_regex = true) splits with */
+#define SP_TOK_GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
 struct sp_tok_priv {
     int32_t byte_fallback;      /* a char missing from the vocab becomes its <0xXX> tokens */
@@ -65,12 +89,21 @@ struct sp_tok_priv {
     int32_t ignore_merges;      /* BPE: a word that is itself in the vocab is emitted whole */
     int32_t n_norm;             /* BPE normalizer steps */
     sp_tok_norm_step norm[SP_TOK_MAX_NORM];
-    int32_t metaspace;          /* BPE: a Metaspace pre-tokenizer (spaces -> ▁) is present */
-    int32_t metaspace_prepend;  /* SP_PREPEND_*: prepend ▁ unless the piece already starts with it */
-    int32_t metaspace_split;    /* split words before each ▁ */
+    int32_t n_pre;              /* BPE pre-tokenizer steps */
+    sp_tok_pre_step pre[SP_TOK_MAX_PRE];
+    int32_t byte_level;         /* BPE: words are mapped to the byte-level alphabet before the merges */
+    int32_t dec_byte_level;     /* decode maps byte-level characters back to bytes */
+    int32_t n_prefix, n_suffix; /* special tokens added around the text (post-processor / add_bos / add_eos) */
+    int32_t prefix[SP_TOK_MAX_SPECIAL], suffix[SP_TOK_MAX_SPECIAL];
     sp_tok_matcher raw;         /* matched in the raw text: SPM specials, HF non-normalized added tokens */
     sp_tok_matcher normed;      /* HF: matched in the normalized text (normalized added tokens) */
 };
+
+/* Merge rank r: vocab pieces a and b become a+b (which must be a vocab piece too). keys: arena storage
+ * for 2 ids per merge (the table's keys point into it); cat: scratch (malloc'd, caller frees).
+ * SP_ERR_TOKENIZER "<where>[r]: ..." when a piece is unknown. */
+sp_status sp_tok_merge_put(sp_tokenizer *t, int32_t *keys, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
+                           char **cat, size_t *cat_cap, const char *where, sp_error *err);
 
 /* "<0xXX>" (either hex case) -> 0..255, else -1 */
 int sp_tok_parse_byte_piece(const char *s, size_t len);

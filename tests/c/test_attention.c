@@ -7,7 +7,7 @@
  *    RMSNorm backward, central differences; on shapes that are one tile, smaller, larger, with odd
  *    head sizes and strides; the SIMD table equal to the scalar one bit for bit; a row computed
  *    alone equal to the same row inside a batch;
- *  - the forward, the LM head loss and the backward of a random GQA model (prompt rows and a
+ *  - the forward, the LM head loss and the backward of a random GQA model (F32, Q8_0, Q4_K, Q6_K; prompt rows and a
  *    past prefix, B = 3) giving bitwise the same activations, loss and gradients with 1 and 3
  *    threads (native builds with threads; the wasm test build is single-threaded);
  *  - generation's chunked prefill (a long prompt on a small model) and the token decoded after it
@@ -323,8 +323,9 @@ static void run_pass(int32_t threads, uint32_t type, pass_out *o) {
     sp_engine *eng = sp_engine_create(threads, &err);
     CHECK(eng != NULL);
     sp_config c = {0};
-    c.dim = 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 96; c.vocab_size = 1000; c.ctx_len = 128;
-    c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_HALF; c.tied = 1;
+    const int kq = sp_dtype_get(type)->block == SP_QK_K; /* K-quants: rows of 256 values */
+    c.dim = kq ? 256 : 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = kq ? 512 : 96; c.vocab_size = 1000;
+    c.ctx_len = 128; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_HALF; c.tied = 1;
     sp_model *m = sp_model_random(eng, &c, type, 3, "t", &err);
     CHECK(m != NULL);
     const sp_config *mc = &m->cfg;
@@ -367,7 +368,8 @@ static void test_threads(uint32_t type) {
     pass_out a, b;
     run_pass(1, type, &a);
     run_pass(3, type, &b);
-    const size_t nx = 3 * 45 * 64, np = 2 * 2 * 5 * 32;
+    const int32_t dim = sp_dtype_get(type)->block == SP_QK_K ? 256 : 64; /* run_pass's */
+    const size_t nx = 3 * 45 * (size_t)dim, np = 2 * 2 * 5 * (size_t)dim / 2;
     CHECK(memcmp(a.xf, b.xf, sizeof(float) * nx) == 0);
     CHECK(a.loss == b.loss);
     CHECK(memcmp(a.dx, b.dx, sizeof(float) * nx) == 0);
@@ -462,6 +464,8 @@ int main(void) {
     }
     test_threads(SP_DTYPE_F32);
     test_threads(SP_DTYPE_Q8_0);
+    test_threads(SP_DTYPE_Q4_K);
+    test_threads(SP_DTYPE_Q6_K);
     test_chunked_prefill(1);
     test_chunked_prefill(2);
     CHECK_DONE();

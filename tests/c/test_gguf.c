@@ -62,7 +62,7 @@ static void build_full(sp_buf *b, uint32_t version) {
     wtinfo(b, "t.f32", 2, d_f32, SP_DTYPE_F32, 0);      /* 48 bytes */
     wtinfo(b, "t.f16", 1, d_f16, SP_DTYPE_F16, 64);     /* 16 bytes */
     wtinfo(b, "t.q8", 2, d_q8, SP_DTYPE_Q8_0, 128);     /* 2 rows x 68 = 136 bytes */
-    wtinfo(b, "t.q4k", 2, d_k, 12, 320);                /* unknown to us (Q4_K): kept, nbytes 0 */
+    wtinfo(b, "t.q3k", 2, d_k, 11, 320);                /* unknown to us (Q3_K): kept, nbytes 0 */
     wtinfo(b, "t.bf16", 3, d_bf, SP_DTYPE_BF16, 384);   /* 16 bytes */
     wtinfo(b, "t.q4", 2, d_q4, SP_DTYPE_Q4_0, 448);     /* 18 bytes -> ends the file */
     wpad(b, 64);
@@ -142,8 +142,8 @@ static void test_full(uint32_t version) {
     CHECK(t && t->nbytes == 16 && t->data == g.data + 64);
     t = sp_gguf_find_tensor(&g, "t.q8");
     CHECK(t && t->type == SP_DTYPE_Q8_0 && t->nbytes == 136 && t->data == g.data + 128);
-    t = sp_gguf_find_tensor(&g, "t.q4k");
-    CHECK(t && t->type == 12 && t->nbytes == 0 && t->data == NULL && t->offset == 320);
+    t = sp_gguf_find_tensor(&g, "t.q3k");
+    CHECK(t && t->type == 11 && t->nbytes == 0 && t->data == NULL && t->offset == 320);
     t = sp_gguf_find_tensor(&g, "t.bf16");
     CHECK(t && t->n_dims == 3 && t->nbytes == 16 && t->data == g.data + 384);
     t = sp_gguf_find_tensor(&g, "t.q4");

@@ -8,8 +8,9 @@
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
 
-static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0};
-#define N_TYPES 5
+static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0,
+                                 SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+#define N_TYPES 8
 
 /* ---- test-side weights: raw random encodings and an independent decoder ---- */
 
@@ -38,6 +39,21 @@ static void random_row(sp_rng *rng, uint32_t t, uint8_t *out, int32_t cols) {
             for (int j = 0; j < 32; j++) blk.qs[j] = (int8_t)((int32_t)sp_rng_below(rng, 256) - 128);
             memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
         }
+    } else if (t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K) {
+        /* every byte random (all codes, 6-bit scales and mins, int8 scales), then small f16 super-scales */
+        const size_t bs = t == SP_DTYPE_Q4_K ? 144 : t == SP_DTYPE_Q5_K ? 176 : 210;
+        for (int32_t b = 0; b < cols / 256; b++) {
+            uint8_t *blk = out + b * bs;
+            for (size_t i = 0; i < bs; i++) blk[i] = (uint8_t)sp_rng_below(rng, 256);
+            uint16_t d = sp_f32_to_f16((sp_rng_f32(rng) * 0.002f + 0.0001f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
+            uint16_t dmin = sp_f32_to_f16(sp_rng_f32(rng) * 0.002f);
+            if (t == SP_DTYPE_Q6_K) {
+                memcpy(blk + 208, &d, 2);
+            } else {
+                memcpy(blk, &d, 2);
+                memcpy(blk + 2, &dmin, 2);
+            }
+        }
     } else {
         for (int32_t b = 0; b < cols / 32; b++) {
             sp_block_q4_0 blk;
@@ -52,6 +68,30 @@ static void random_row(sp_rng *rng, uint32_t t, uint8_t *out, int32_t cols) {
 static double decode(uint32_t t, const uint8_t *row, int32_t c) {
     uint16_t h;
     switch (t) {
+    case SP_DTYPE_Q4_K:
+    case SP_DTYPE_Q5_K: { /* llama.cpp: 8 sub-blocks of 32; x = (d*sc) * q - dmin*m in f32 */
+        const int q5 = t == SP_DTYPE_Q5_K;
+        const uint8_t *blk = row + (c / 256) * (q5 ? 176 : 144), *sc = blk + 4, *qh = blk + 16, *qs = blk + (q5 ? 48 : 16);
+        const int v = c % 256, j = v / 32, l = v % 32;
+        const int s6 = j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4);
+        const int m6 = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+        int q = (qs[32 * (j / 2) + l] >> (j % 2 ? 4 : 0)) & 15;
+        if (q5 && (qh[l] >> j) & 1) q += 16;
+        uint16_t hd, hm;
+        memcpy(&hd, blk, 2);
+        memcpy(&hm, blk + 2, 2);
+        const float d1 = sp_f16_to_f32(hd) * (float)s6, m1 = sp_f16_to_f32(hm) * (float)m6, p = d1 * (float)q;
+        return (double)(p - m1);
+    }
+    case SP_DTYPE_Q6_K: { /* halves of 128: ql[64], then qh[32] per half, int8 scales per 16, d last */
+        const uint8_t *blk = row + (c / 256) * 210;
+        const int v = c % 256, half = v / 128, k = (v % 128) / 32, l = v % 32;
+        const uint8_t lo = blk[64 * half + (k % 2) * 32 + l], hi = blk[128 + 32 * half + l];
+        const int q = ((k < 2 ? lo & 15 : lo >> 4) | (((hi >> (2 * k)) & 3) << 4)) - 32;
+        const int8_t sc = (int8_t)blk[192 + 8 * half + 2 * k + l / 16];
+        memcpy(&h, blk + 208, 2);
+        return (double)sp_f16_to_f32(h) * sc * q;
+    }
     case SP_DTYPE_F32: { float v; memcpy(&v, row + 4 * c, 4); return v; }
     case SP_DTYPE_F16: memcpy(&h, row + 2 * c, 2); return sp_f16_to_f32(h);
     case SP_DTYPE_BF16: memcpy(&h, row + 2 * c, 2); return sp_bf16_to_f32(h);
@@ -257,7 +297,8 @@ static void test_matrix_kernels(const sp_kernels *k, const sp_kernels *ref_k) {
     /* (rows, cols): one tile, smaller, larger, rows not multiples of the tiles,
      * cols crossing the 512-wide k block; the odd cols are for unblocked types */
     static const int32_t SHAPES[][2] = {{1, 32}, {3, 32}, {4, 64}, {2, 96}, {7, 544}, {13, 128}, {37, 1056}, {12, 256},
-                                        {48, 64}, {5, 5}, {3, 1}, {7, 13}, {2, 515}, {4, 3}, {9, 71}};
+                                        {48, 64}, {5, 5}, {3, 1}, {7, 13}, {2, 515}, {4, 3}, {9, 71}, {1, 256}, {5, 512},
+                                        {13, 768}, {3, 1280}};
     for (int ti = 0; ti < N_TYPES; ti++) {
         for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++) {
             int32_t rows = SHAPES[si][0], cols = SHAPES[si][1];
@@ -281,7 +322,9 @@ static void count_task(void *ctx, int32_t t, int32_t n_tasks) {
 static void test_threads(const sp_kernels *k) {
     sp_rng rng;
     sp_rng_seed(&rng, 7);
-    static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}, {22, 200, 288}};
+    /* K-quants (cols % 256): 768 splits into 384-column halves, mid super-block */
+    static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}, {22, 200, 288},
+                                    {5, 100, 512}, {16, 64, 768}, {1, 301, 256}, {3, 90, 1280}};
     sp_pool *pools[3] = {sp_pool_create(1), sp_pool_create(2), sp_pool_create(3)};
     CHECK(pools[0] && pools[1] && pools[2]);
     if (!pools[0] || !pools[1] || !pools[2]) return;
@@ -290,6 +333,7 @@ static void test_threads(const sp_kernels *k) {
     for (int ti = 0; ti < N_TYPES; ti++) {
         for (size_t s = 0; s < sizeof(SH) / sizeof(SH[0]); s++) {
             int32_t n = SH[s][0], rows = SH[s][1], cols = SH[s][2];
+            if (sp_dtype_row_bytes(TYPES[ti], cols) == 0) continue;
             test_mat m;
             if (!make_mat(&m, &rng, TYPES[ti], rows, cols)) { CHECK(!"oom"); continue; }
             float *x = random_vec(&rng, (size_t)n * cols), *dy = random_vec(&rng, (size_t)n * rows);
@@ -476,6 +520,7 @@ static void test_quantize(void) {
     src[7] = 0.0f;
     for (int ti = 0; ti < N_TYPES; ti++) {
         uint32_t t = TYPES[ti];
+        if (sp_dtype_row_bytes(t, 64) == 0) continue; /* K-quants: test_quantize_k */
         size_t nb = sp_quantize_row(t, buf, src, 64);
         CHECK(nb == sp_dtype_row_bytes(t, 64));
         sp_mat m = {t, 1, 64, nb, buf};
@@ -494,6 +539,64 @@ static void test_quantize(void) {
     CHECK(sp_quantize_row(SP_DTYPE_Q4_0, buf, zeros, 32) == 18);
 }
 
+/* The test row shared with tests/lib/quant.js (kquant test): 512 values, exact in f32, with
+ * sub-blocks of different offsets and spreads, one all-zero super-block half and one constant. */
+static void kquant_row(float *x) {
+    for (int i = 0; i < 512; i++) {
+        const int k = (i * 7919) % 2003 - 1001, sub = i / 32;
+        x[i] = (float)k / (float)(1024 << (sub % 4)) + (float)(sub % 5 - 2) * 0.125f;
+    }
+    for (int i = 256; i < 288; i++) x[i] = 0.0f;  /* a zero sub-block */
+    for (int i = 288; i < 320; i++) x[i] = 0.75f; /* a constant one */
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* K-quant encoding: bytes equal to tests/lib/quant.js's (the same FNV-1a of the row's encoding in
+ * both tests, so the two implementations of llama.cpp's reference quantizers agree byte for
+ * byte); round-trip error within a few percent of the row's RMS and falling with the bits; an
+ * all-zero super-block encodes to zeros. */
+static void test_quantize_k(void) {
+    static const uint32_t TK[3] = {SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t HASH[3] = {0xe633e3f1u, 0xb08c3b8cu, 0x2b41c386u};
+    static const double MAX_REL_RMS[3] = {0.06, 0.03, 0.016};
+    float x[512], back[512];
+    uint8_t buf[2 * 210];
+    kquant_row(x);
+    double rms = 0;
+    for (int i = 0; i < 512; i++) rms += (double)x[i] * x[i];
+    rms = sqrt(rms / 512);
+    double prev = 1e9;
+    for (int ti = 0; ti < 3; ti++) {
+        const size_t nb = sp_quantize_row(TK[ti], buf, x, 512);
+        CHECK(nb == sp_dtype_row_bytes(TK[ti], 512) && nb == 2 * (size_t)sp_dtype_get(TK[ti])->bytes);
+        const uint32_t h = fnv1a(buf, nb);
+        printf("%s fnv1a 0x%08x\n", sp_dtype_name(TK[ti]), h);
+        CHECK_MSG(h == HASH[ti], "%s encoding differs from quant.js: fnv1a 0x%08x", sp_dtype_name(TK[ti]), h);
+        sp_mat m = {TK[ti], 1, 512, nb, buf, 0};
+        sp_kernels_get(SP_ISA_SCALAR)->mat_row(back, &m, 0);
+        double e = 0;
+        for (int i = 0; i < 512; i++) e += ((double)back[i] - x[i]) * ((double)back[i] - x[i]);
+        e = sqrt(e / 512) / rms;
+        printf("%s round trip: RMS error %.4f of the row's RMS\n", sp_dtype_name(TK[ti]), e);
+        CHECK_MSG(e < MAX_REL_RMS[ti] && e < prev, "%s round trip RMS error %g", sp_dtype_name(TK[ti]), e);
+        prev = e;
+        for (int i = 256; i < 288; i++) CHECK_MSG(back[i] == 0.0f, "%s zero sub-block [%d] -> %g", sp_dtype_name(TK[ti]), i, back[i]);
+        float zeros[256] = {0};
+        CHECK(sp_quantize_row(TK[ti], buf, zeros, 256) == (size_t)sp_dtype_get(TK[ti])->bytes);
+        sp_mat mz = {TK[ti], 1, 256, nb / 2, buf, 0};
+        sp_kernels_get(SP_ISA_SCALAR)->mat_row(back, &mz, 0);
+        int ok = 1;
+        for (int i = 0; i < 256; i++) ok &= back[i] == 0.0f;
+        CHECK_MSG(ok, "%s all-zero super-block", sp_dtype_name(TK[ti]));
+        CHECK(sp_quantize_row(TK[ti], buf, x, 288) == 0); /* not a multiple of 256 */
+    }
+}
+
 static void test_probes(const sp_kernels *k) {
     double t0 = sp_now_ms(), t1 = sp_now_ms();
     CHECK(t1 >= t0 && t0 > 0);
@@ -507,7 +610,7 @@ static void test_probes(const sp_kernels *k) {
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q8_0, 4, 32, 64, 0.01) > 0);
     CHECK(sp_bench_matmul_dx_gflops(NULL, k, SP_DTYPE_F16, 3, 17, 40, 0.01) > 0);
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_Q4_0, 4, 32, 33, 0.01) < 0);
-    CHECK(sp_bench_matmul_gflops(NULL, k, 12, 4, 32, 64, 0.01) < 0);
+    CHECK(sp_bench_matmul_gflops(NULL, k, 11 /* Q3_K */, 4, 32, 256, 0.01) < 0);
     CHECK(sp_bench_matmul_gflops(NULL, k, SP_DTYPE_F32, 0, 32, 64, 0.01) < 0);
     CHECK(sp_bench_weight_bytes(SP_DTYPE_Q8_0, 2, 64) == 136);
 }
@@ -663,6 +766,7 @@ int main(void) {
     test_microkernels();
 #endif
     test_quantize();
+    test_quantize_k();
     test_probes(best);
     printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");
     CHECK_DONE();

@@ -10,9 +10,15 @@
  *      leading space that a Metaspace "first" pre-tokenizer does not double;
  *   3. the ids of the fixed tokenizers are streamed back through sp_tokenizer_piece with tiny
  *      buffers, which must agree with sp_tokenizer_decode.
+ *   4. the input as text for a fixed byte-level tokenizer (NFC, Split with the Llama 3 regex,
+ *      ByteLevel, ByteLevel decoder): decode(encode(text)) must equal NFC(text) byte for byte;
+ *   5. when the input has a newline, the bytes before it as a split regex: it compiles or is
+ *      refused with SP_ERR_UNSUPPORTED, and its matches over the rest stay in order and in range.
  * Run: ./build/fuzz/fuzz_tokenizer -max_len=4096 -dict=tests/fuzz/tokenizer.dict corpus/
  * Set SP_FUZZ_SEEDS=<dir> to write seed inputs (the fixture JSONs, the GGUF) and exit. */
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode.h"
 #include "readers/gguf.h"
 #include "readers/json.h"
 #include "json_write.h"
@@ -29,7 +35,8 @@ typedef struct {
     sp_arena arena;
     sp_buf json_bpe, json_meta, gguf_buf;
     sp_gguf gguf;
-    sp_tokenizer bpe, meta, spm;
+    sp_tokenizer bpe, meta, spm, bytelevel;
+    sp_buf json_bl;
     int ready;
 } fixed_set;
 
@@ -81,6 +88,32 @@ static void build_small_gguf(sp_buf *b) {
     gwstr(b, "tokenizer.ggml.padding_token_id", 31); gw32(b, SP_GGUF_INT32); gw32(b, 0xFFFFFFFFu);
 }
 
+/* A byte-level tokenizer.json: the 256 byte characters (GPT-2's mapping) and four merges, NFC,
+ * the Llama 3 split regex, ByteLevel pre-tokenizer and decoder. */
+static uint32_t byte_cp(int b) { /* GPT-2's bytes_to_unicode */
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return (uint32_t)b;
+    return b <= 32 ? 256u + (uint32_t)b : b <= 160 ? 289u + (uint32_t)(b - 127) : 323u;
+}
+
+static void build_bytelevel_json(sp_buf *b) {
+    sp_buf_printf(b, "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
+                     "{\"type\":\"Split\",\"pattern\":{\"Regex\":");
+    static const char re[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    sp_buf_json_string(b, re, strlen(re));
+    sp_buf_printf(b, "},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}]},"
+                     "\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{");
+    for (int c = 0; c < 256; c++) {
+        uint32_t cp = byte_cp(c);
+        char u[3];
+        size_t ul = cp < 0x80 ? 1 : 2;
+        if (cp < 0x80) u[0] = (char)cp;
+        else { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 63)); }
+        sp_buf_json_string(b, u, ul);
+        sp_buf_printf(b, ":%d,", c);
+    }
+    sp_buf_printf(b, "\"he\":256,\"ll\":257,\"hell\":258,\"\u0120w\":259},\"merges\":[\"h e\",\"l l\",\"he ll\",\"\u0120 w\"]}}");
+}
+
 static fixed_set *fixed(void) {
     static fixed_set f; /* the harness's own state, built once per process */
     if (f.ready) return &f;
@@ -89,10 +122,12 @@ static fixed_set *fixed(void) {
     fix_build_json(&f.json_bpe, 0);
     fix_build_json(&f.json_meta, 1);
     build_spm_gguf(&f.gguf_buf);
+    build_bytelevel_json(&f.json_bl);
     if (sp_tokenizer_from_hf_json(&f.bpe, f.json_bpe.data, f.json_bpe.len, &f.arena, &e) ||
         sp_tokenizer_from_hf_json(&f.meta, f.json_meta.data, f.json_meta.len, &f.arena, &e) ||
         sp_gguf_parse(&f.gguf, (const uint8_t *)f.gguf_buf.data, f.gguf_buf.len, &f.arena, &e) ||
-        sp_tokenizer_from_gguf(&f.spm, &f.gguf, &f.arena, &e)) {
+        sp_tokenizer_from_gguf(&f.spm, &f.gguf, &f.arena, &e) ||
+        sp_tokenizer_from_hf_json(&f.bytelevel, f.json_bl.data, f.json_bl.len, &f.arena, &e)) {
         fprintf(stderr, "fuzz_tokenizer: fixture failed to load: %s\n", e.msg);
         __builtin_trap();
     }
@@ -171,8 +206,9 @@ static void exercise_loaded(const sp_tokenizer *t, const uint8_t *data, size_t s
 static void write_seeds(const char *dir) {
     fixed_set *f = fixed();
     const struct { const char *name; const sp_buf *b; } seeds[] = {
-        {"fixture_bpe.json", &f->json_bpe}, {"fixture_metaspace.json", &f->json_meta}, {"fixture_spm.gguf", &f->gguf_buf}};
-    for (size_t i = 0; i < 3; i++) {
+        {"fixture_bpe.json", &f->json_bpe}, {"fixture_metaspace.json", &f->json_meta}, {"fixture_spm.gguf", &f->gguf_buf},
+        {"fixture_bytelevel.json", &f->json_bl}};
+    for (size_t i = 0; i < 4; i++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, seeds[i].name);
         FILE *fp = fopen(path, "wb");
@@ -213,8 +249,9 @@ static void write_seeds(const char *dir) {
         fclose(fp);
         sp_buf_free(&g);
     }
-    const char *texts[] = {"hello world the end", "caf\xC3\xA9 \xF0\x9F\x98\x80 aaaaaaaa  tt\n", "\xFF\xC3\x28\xED\xA0\x80 x<sep>y"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *texts[] = {"hello world the end", "caf\xC3\xA9 \xF0\x9F\x98\x80 aaaaaaaa  tt\n", "\xFF\xC3\x28\xED\xA0\x80 x<sep>y",
+                           "\\s+(?!\\S)|\\p{N}{1,3}|[^\\s\\p{L}]+\nI'LL  go 12345 cafe\xCC\x81\r\n"};
+    for (size_t i = 0; i < 4; i++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/text%zu.txt", dir, i);
         FILE *fp = fopen(path, "wb");
@@ -267,6 +304,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(encode_decode(&f->bpe, data, size, &dl, 1));
         free(encode_decode(&f->spm, data, size, &dl, 1));
         free(encode_decode(&f->meta, data, size, &dl, 1));
+    }
+
+    /* 4. byte-level: decode(encode(text)) == NFC(text) */
+    {
+        char *nfc = NULL;
+        size_t nl = 0, nc = 0;
+        if (!sp_uc_nfc((const char *)data, size, &nfc, &nl, &nc)) __builtin_trap();
+        if (!special && !has(data, size, "<sep>")) expect_round_trip(&f->bytelevel, data, size, (const uint8_t *)(nfc ? nfc : ""), nl);
+        free(nfc);
+    }
+
+    /* 5. a regex and a text */
+    const uint8_t *nlp = (const uint8_t *)memchr(data, '\n', size < 256 ? size : 256);
+    if (nlp) {
+        sp_arena a;
+        sp_arena_init(&a, 0);
+        sp_error e = {0};
+        sp_regex *re = NULL;
+        size_t pl = (size_t)(nlp - data);
+        sp_status st = sp_regex_compile(&re, (const char *)data, pl, &a, &e);
+        if (st && (st != SP_ERR_UNSUPPORTED || !e.msg[0])) __builtin_trap();
+        if (!st) {
+            sp_regex_scratch sc = {0};
+            const char *txt = (const char *)nlp + 1;
+            size_t n = size - pl - 1, pos = 0, ms, me;
+            int r;
+            while (pos < n && (r = sp_regex_find(re, txt, n, pos, &ms, &me, &sc)) == 1) {
+                if (ms < pos || me <= ms || me > n) __builtin_trap();
+                pos = me;
+            }
+            sp_regex_scratch_free(&sc);
+        }
+        sp_arena_free(&a);
     }
     return 0;
 }

@@ -21,6 +21,12 @@ function put(target, name, bytes) {
 }
 
 // ---- GGUF ----
+// K-quant tensors alone (one and two super-blocks a row; 256-value rows)
+for (const type of ['Q4_K', 'Q5_K', 'Q6_K']) {
+  const v = Float32Array.from({ length: 1024 }, (_, i) => Math.sin(i) * 0.1);
+  put('gguf', `tensors-${type}.gguf`, writeGGUF({ kv: [['general.architecture', 'string', 'llama']],
+    tensors: [{ name: 'a', dims: [256, 2], type, data: v.subarray(0, 512) }, { name: 'b', dims: [512, 1], type, data: v.subarray(512) }] }));
+}
 for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
   // small dims keep the seeds small (fuzzing is faster on small inputs)
   const m = makeTinyLlama({ type, dim: 32, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 32, tied: type !== 'F16' });
@@ -140,6 +146,8 @@ put('model', 'micro-F32-untied-mha.gguf', microGGUF({ tied: false, kvHeads: 2 })
 put('model', 'micro-ctx4.gguf', microGGUF({ ctx: 4 }));
 put('model', 'micro-dim32-Q8_0.gguf', microGGUF({ type: 'Q8_0', dim: 32, hidden: 32, heads: 4, kvHeads: 2 }));
 put('model', 'micro-dim32-Q4_0.gguf', microGGUF({ type: 'Q4_0', dim: 32, hidden: 32, heads: 4, kvHeads: 4 }));
+// K-quants: rows of 256 values (super-blocks), so dim = hidden = 256
+for (const type of ['Q4_K', 'Q5_K', 'Q6_K']) put('model', `micro-dim256-${type}.gguf`, microGGUF({ type, dim: 256, hidden: 256, heads: 4, kvHeads: 1 }));
 // the tiny models of the tests (a ~450-token vocabulary with byte fallback)
 put('model', 'tiny-F16.gguf', makeTinyLlama({ type: 'F16', dim: 8, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 8, ctx_len: 16 }).gguf);
 {

@@ -9,6 +9,11 @@
 //   quantizeQ4_0(x)         ggml quantize_row_q4_0_ref: max = the value of largest magnitude (sign kept),
 //                           d = max/-8, id = 1/d, q = min(15, trunc(x*id + 8.5)); low nibbles hold
 //                           x[0..15], high nibbles x[16..31]
+//   quantizeQ4_K / Q5_K / Q6_K(x)  llama.cpp quantize_row_q{4,5,6}_K_ref: 256-value super-blocks
+//                           (layouts in src/tensor.h): the weighted scale/min search of
+//                           make_qkx2_quants (Q4_K, Q5_K) and make_qx_quants (Q6_K), 6-bit sub-block
+//                           scales, f16 super-scales; the same bytes as sp_quantize_row (tested:
+//                           test_kernels.c and kernels.test.js hash the same row's encoding)
 //   dequantize(type, bytes, n) -> Float32Array, encodeTensor(type, Float32Array) -> {bytes, values}
 // Every intermediate is rounded to f32 with Math.fround, as the C code computes in float.
 
@@ -18,9 +23,11 @@ const u32buf = new Uint32Array(f32buf.buffer);
 export const QK = 32;
 
 /** ggml type ids (GGUF numbering) and their block geometry. */
-export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 };
-export const TYPE_NAME = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 30: 'BF16' };
-const BLOCK = { 0: [1, 4], 1: [1, 2], 30: [1, 2], 8: [32, 34], 2: [32, 18] }; // [values per block, bytes per block]
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+export const TYPE_NAME = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 30: 'BF16' };
+// [values per block, bytes per block]
+const BLOCK = { 0: [1, 4], 1: [1, 2], 30: [1, 2], 8: [32, 34], 2: [32, 18], 12: [256, 144], 13: [256, 176], 14: [256, 210] };
+export const QK_K = 256;
 
 export function typeId(type) {
   if (typeof type === 'number') return type;
@@ -131,6 +138,230 @@ export function quantizeQ4_0(x) {
   return out;
 }
 
+// ---- K-quants (llama.cpp's reference quantizers; every float operation rounded with fround) ----
+const fr = Math.fround;
+
+/** round to nearest, ties to even, as llama.cpp's nearest_int (f + 1.5*2^23) */
+function nearestInt(f) {
+  const v = fr(f + 12582912);
+  return (f32Bits(v) & 0x007fffff) - 0x00400000;
+}
+const clampI = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
+
+/** make_qkx2_quants with squared error: codes L[0..n) in [0, nmax]; returns [scale, the_min]. */
+function kxQuants(n, nmax, x, w, L, rmin, rdelta, nstep) {
+  let min = x[0], max = x[0], sumW = w[0], sumX = fr(sumW * x[0]);
+  for (let i = 1; i < n; i++) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    sumW = fr(sumW + w[i]);
+    sumX = fr(sumX + fr(w[i] * x[i]));
+  }
+  if (min > 0) min = 0;
+  if (max === min) { L.fill(0, 0, n); return [0, -min]; }
+  let iscale = fr(nmax / fr(max - min));
+  let scale = fr(1 / iscale);
+  let best = 0;
+  for (let i = 0; i < n; i++) {
+    L[i] = clampI(nearestInt(fr(iscale * fr(x[i] - min))), 0, nmax);
+    const diff = fr(fr(fr(scale * L[i]) + min) - x[i]);
+    best = fr(best + fr(w[i] * fr(diff * diff)));
+  }
+  const aux = new Uint8Array(n);
+  for (let is = 0; is <= nstep; is++) {
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
+    let sumL = 0, sumL2 = 0, sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const l = clampI(nearestInt(fr(iscale * fr(x[i] - min))), 0, nmax);
+      aux[i] = l;
+      sumL = fr(sumL + fr(w[i] * l));
+      sumL2 = fr(sumL2 + fr(fr(w[i] * l) * l));
+      sumXL = fr(sumXL + fr(fr(w[i] * l) * x[i]));
+    }
+    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
+    if (D > 0) {
+      let ts = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+      let tm = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+      if (tm > 0) { tm = 0; ts = fr(sumXL / sumL2); }
+      let err = 0;
+      for (let i = 0; i < n; i++) {
+        const diff = fr(fr(fr(ts * aux[i]) + tm) - x[i]);
+        err = fr(err + fr(w[i] * fr(diff * diff)));
+      }
+      if (err < best) { L.set(aux.subarray(0, n)); best = err; scale = ts; min = tm; }
+    }
+  }
+  return [scale, -min];
+}
+
+/** scale and min (6 bits each) of sub-block j of a Q4_K / Q5_K block from its scales[12] bytes */
+function k4ScaleMin(j, sc) {
+  if (j < 4) return [sc[j] & 63, sc[j + 4] & 63];
+  return [(sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4), (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4)];
+}
+
+function quantizeK4(x, q5) {
+  const n = x.length;
+  const bs = q5 ? 176 : 144, nmax = q5 ? 31 : 15;
+  if (n % QK_K) throw new Error(`${q5 ? 'Q5_K' : 'Q4_K'}: ${n} values is not a multiple of 256`);
+  const out = new Uint8Array((n / QK_K) * bs);
+  const L = new Uint8Array(QK_K), w = new Float32Array(32), Lj = new Uint8Array(32);
+  for (let b = 0; b < n / QK_K; b++) {
+    const xb = x.subarray(b * QK_K, (b + 1) * QK_K), blk = out.subarray(b * bs, (b + 1) * bs);
+    const scales = new Float32Array(8), mins = new Float32Array(8);
+    let maxScale = 0, maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      const xs = xb.subarray(32 * j, 32 * j + 32);
+      let sumX2 = 0;
+      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(xs[l] * xs[l]));
+      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+      for (let l = 0; l < 32; l++) w[l] = fr(avX + Math.abs(xs[l]));
+      const [sc, mn] = q5 ? kxQuants(32, nmax, xs, w, Lj, -0.5, fr(0.1), 15) : kxQuants(32, nmax, xs, w, Lj, -1, fr(0.1), 20);
+      L.set(Lj, 32 * j);
+      scales[j] = sc; mins[j] = mn;
+      if (sc > maxScale) maxScale = sc;
+      if (mn > maxMin) maxMin = mn;
+    }
+    const sc = blk.subarray(4, 16);
+    const invScale = maxScale > 0 ? fr(63 / maxScale) : 0, invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+    for (let j = 0; j < 8; j++) {
+      const ls = Math.min(63, nearestInt(fr(invScale * scales[j])) & 255), lm = Math.min(63, nearestInt(fr(invMin * mins[j])) & 255);
+      if (j < 4) { sc[j] = ls; sc[j + 4] = lm; } else {
+        sc[j + 4] = (ls & 15) | ((lm & 15) << 4);
+        sc[j - 4] |= (ls >> 4) << 6;
+        sc[j] |= (lm >> 4) << 6;
+      }
+    }
+    const hd = f32ToF16(fr(maxScale / 63)), hm = f32ToF16(fr(maxMin / 63));
+    blk[0] = hd & 255; blk[1] = hd >> 8; blk[2] = hm & 255; blk[3] = hm >> 8;
+    for (let j = 0; j < 8; j++) {
+      const [s, m] = k4ScaleMin(j, sc);
+      const d = fr(f16ToF32(hd) * s);
+      if (d === 0) continue;
+      const dm = fr(f16ToF32(hm) * m);
+      for (let l = 0; l < 32; l++) L[32 * j + l] = clampI(nearestInt(fr(fr(xb[32 * j + l] + dm) / d)), 0, nmax);
+    }
+    const qs = blk.subarray(q5 ? 48 : 16), qh = blk.subarray(16, 48);
+    for (let g = 0; g < 4; g++) {
+      for (let l = 0; l < 32; l++) {
+        let a = L[64 * g + l], c = L[64 * g + 32 + l];
+        if (q5) {
+          if (a > 15) { a -= 16; qh[l] |= 1 << (2 * g); }
+          if (c > 15) { c -= 16; qh[l] |= 2 << (2 * g); }
+        }
+        qs[32 * g + l] = a | (c << 4);
+      }
+    }
+  }
+  return out;
+}
+
+/** Q4_K: n/256 super-blocks of 144 bytes */
+export function quantizeQ4_K(x) { return quantizeK4(x, false); }
+/** Q5_K: n/256 super-blocks of 176 bytes */
+export function quantizeQ5_K(x) { return quantizeK4(x, true); }
+
+/** make_qx_quants, rmse_type 1 (weights x^2): codes L in [0, 2*nmax); returns the scale. */
+function qxQuants(n, nmax, x, L) {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[i]);
+    if (ax > amax) { amax = ax; max = x[i]; }
+  }
+  if (amax < fr(1e-15)) { L.fill(0, 0, n); return 0; }
+  let iscale = fr(-nmax / max), sumlx = 0, suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const l = clampI(nearestInt(fr(iscale * x[i])), -nmax, nmax - 1);
+    L[i] = l + nmax;
+    const w = fr(x[i] * x[i]);
+    sumlx = fr(sumlx + fr(fr(w * x[i]) * l));
+    suml2 = fr(suml2 + fr(fr(w * l) * l));
+  }
+  let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0;
+  let best = fr(scale * sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    iscale = fr(-fr(nmax + fr(fr(0.1) * is)) / max);
+    sumlx = 0; suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const l = clampI(nearestInt(fr(iscale * x[i])), -nmax, nmax - 1);
+      const w = fr(x[i] * x[i]);
+      sumlx = fr(sumlx + fr(fr(w * x[i]) * l));
+      suml2 = fr(suml2 + fr(fr(w * l) * l));
+    }
+    if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
+      for (let i = 0; i < n; i++) L[i] = nmax + clampI(nearestInt(fr(iscale * x[i])), -nmax, nmax - 1);
+      scale = fr(sumlx / suml2);
+      best = fr(scale * sumlx);
+    }
+  }
+  return scale;
+}
+
+/** Q6_K: n/256 super-blocks of 210 bytes (ql[128], qh[64], int8 scales[16], f16 d) */
+export function quantizeQ6_K(x) {
+  const n = x.length;
+  if (n % QK_K) throw new Error(`Q6_K: ${n} values is not a multiple of 256`);
+  const out = new Uint8Array((n / QK_K) * 210);
+  const L = new Int8Array(QK_K), Ls = new Int8Array(16);
+  for (let b = 0; b < n / QK_K; b++) {
+    const xb = x.subarray(b * QK_K, (b + 1) * QK_K), blk = out.subarray(b * 210, (b + 1) * 210);
+    const scales = new Float32Array(16);
+    let maxScale = 0, maxAbs = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      scales[ib] = qxQuants(16, 32, xb.subarray(16 * ib, 16 * ib + 16), Ls);
+      L.set(Ls, 16 * ib);
+      if (Math.abs(scales[ib]) > maxAbs) { maxAbs = Math.abs(scales[ib]); maxScale = scales[ib]; }
+    }
+    if (maxAbs < fr(1e-15)) continue; // all zero
+    const iscale = fr(-128 / maxScale);
+    const hd = f32ToF16(fr(1 / iscale));
+    blk[208] = hd & 255; blk[209] = hd >> 8;
+    const sc = new Int8Array(blk.buffer, blk.byteOffset + 192, 16);
+    for (let ib = 0; ib < 16; ib++) sc[ib] = Math.min(127, nearestInt(fr(iscale * scales[ib])));
+    for (let j = 0; j < 16; j++) {
+      const d = fr(f16ToF32(hd) * sc[j]);
+      if (d === 0) continue;
+      for (let l = 0; l < 16; l++) L[16 * j + l] = clampI(nearestInt(fr(xb[16 * j + l] / d)), -32, 31) + 32;
+    }
+    for (let h = 0; h < 2; h++) {
+      for (let l = 0; l < 32; l++) {
+        const q1 = L[128 * h + l], q2 = L[128 * h + 32 + l], q3 = L[128 * h + 64 + l], q4 = L[128 * h + 96 + l];
+        blk[64 * h + l] = (q1 & 15) | ((q3 & 15) << 4);
+        blk[64 * h + 32 + l] = (q2 & 15) | ((q4 & 15) << 4);
+        blk[128 + 32 * h + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
+      }
+    }
+  }
+  return out;
+}
+
+/** K-quant values of one super-block at byte offset o into out[base..base+256) (the engine's f32 values) */
+function dequantizeK(t, bytes, dv, o, out, base) {
+  if (t === 14) {
+    const d = f16ToF32(dv.getUint16(o + 208, true));
+    for (let v = 0; v < 256; v++) {
+      const h = v >> 7, k = (v >> 5) & 3, l = v & 31;
+      const lo = bytes[o + 64 * h + 32 * (k & 1) + l], hi = bytes[o + 128 + 32 * h + l];
+      const q = ((k < 2 ? lo & 15 : lo >> 4) | (((hi >> (2 * k)) & 3) << 4)) - 32;
+      out[base + v] = fr(fr(d * dv.getInt8(o + 192 + 8 * h + 2 * k + (l >> 4))) * q);
+    }
+    return;
+  }
+  const q5 = t === 13;
+  const d = f16ToF32(dv.getUint16(o, true)), dmin = f16ToF32(dv.getUint16(o + 2, true));
+  const sc = bytes.subarray(o + 4, o + 16);
+  for (let j = 0; j < 8; j++) {
+    const [s, m] = k4ScaleMin(j, sc);
+    const d1 = fr(d * s), m1 = fr(dmin * m);
+    for (let l = 0; l < 32; l++) {
+      let q = (bytes[o + (q5 ? 48 : 16) + 32 * (j >> 1) + l] >> (4 * (j & 1))) & 15;
+      if (q5 && (bytes[o + 16 + l] >> j) & 1) q += 16;
+      out[base + 32 * j + l] = fr(fr(d1 * q) - m1);
+    }
+  }
+}
+
 /** Decode n values of a type from raw little-endian bytes into a Float32Array. */
 export function dequantize(type, bytes, n) {
   const t = typeId(type);
@@ -156,6 +387,9 @@ export function dequantize(type, bytes, n) {
         out[b * QK + QK / 2 + j] = Math.fround(d * ((q >> 4) - 8));
       }
     }
+  } else if (t === 12 || t === 13 || t === 14) {
+    const bs = BLOCK[t][1];
+    for (let b = 0; b < n / QK_K; b++) dequantizeK(t, bytes, dv, b * bs, out, b * QK_K);
   }
   return out;
 }
@@ -172,6 +406,9 @@ export function encodeTensor(type, data) {
     bytes = new Uint8Array(h.buffer);
   } else if (t === 8) bytes = quantizeQ8_0(x);
   else if (t === 2) bytes = quantizeQ4_0(x);
+  else if (t === 12) bytes = quantizeQ4_K(x);
+  else if (t === 13) bytes = quantizeQ5_K(x);
+  else if (t === 14) bytes = quantizeQ6_K(x);
   else throw new Error(`cannot encode type ${type}`);
   return { bytes, values: dequantize(t, bytes, x.length) };
 }

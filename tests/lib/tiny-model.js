@@ -175,14 +175,14 @@ function shapeOf(c, name) {
   throw new Error(`unknown tensor ${name}`);
 }
 
-const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, BF16: 32 };
+const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q5_K: 16, Q6_K: 18, BF16: 32 }; // llama_ftype (Q4_K: MOSTLY_Q4_K_S)
 
 /**
  * A tiny Llama GGUF (v3) with an embedded SPM tokenizer.
  * @returns {{gguf: Uint8Array, weights: Object<string, Float32Array>, config: Object}}
  */
 export function makeTinyLlama(opts = {}) {
-  const c = resolveConfig(opts, ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']);
+  const c = resolveConfig(opts, ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K']);
   const raw = generateWeights(c);
   const weights = {};
   const tensors = [];

@@ -3,6 +3,7 @@
 import { ErrorCodes, fail } from '../errors.js';
 import { IS_NODE, nodeModule, tick } from '../env.js';
 import { loadEngine } from '../engine.js';
+import { setupModelTokenizer } from '../tokenizer.js';
 import { openPart, readIntoHeap, readAsText, withFile, hfName } from './sources.js';
 
 const HF_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'];
@@ -78,9 +79,16 @@ async function loadModel(ctx, id, args) {
     // the base model's id for saved adapters (base_model_name_or_path): the caller's name or hub
     // repo, else the HF folder's _name_or_path; never a GGUF's display name or architecture
     const baseName = args.name || name || '';
+    let tokenizer;
+    try {
+      tokenizer = await setupModelTokenizer(model, source); // tokenizer_config / generation_config, chat template
+    } catch (err) {
+      model.free();
+      throw err;
+    }
     const h = ctx.addModel(model, baseName);
     ctx.progress(id, { status: 'done', loaded, total: loaded });
-    return { model: h, info: model.info, name: baseName };
+    return { model: h, info: model.info, name: baseName, tokenizer };
   } finally {
     job.controller?.abort(); // a download not read to its end (an error) stops here
     ctx.endJob(job);
