@@ -7,6 +7,7 @@
 #include "../model/model.h"
 #include "../readers/json.h"
 #include "../readers/gguf.h"
+#include "../json_write.h"
 
 #include <stdlib.h>
 #include <string.h>
