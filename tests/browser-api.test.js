@@ -108,8 +108,10 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     const foreign = requests.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:') && new URL(u).origin !== origin);
     assert.deepEqual(foreign, [], 'no request to any other origin');
     const models = requests.filter((u) => u.includes('/models/')).map((u) => new URL(u).pathname);
-    assert.deepEqual([...new Set(models)].sort(), ['/models/TinyStories-656K/config.json', '/models/TinyStories-656K/model.safetensors',
-      '/models/TinyStories-656K/tokenizer.json', '/models/stories260K/stories260K.gguf'], 'only the models asked for');
+    // an HF folder URL also reads its tokenizer_config.json and generation_config.json (chat template, end-of-turn ids)
+    assert.deepEqual([...new Set(models)].sort(), ['/models/TinyStories-656K/config.json', '/models/TinyStories-656K/generation_config.json',
+      '/models/TinyStories-656K/model.safetensors', '/models/TinyStories-656K/tokenizer.json',
+      '/models/TinyStories-656K/tokenizer_config.json', '/models/stories260K/stories260K.gguf'], 'only the models asked for');
     await context.close();
   }
 });
