@@ -13,11 +13,10 @@
 import { Template } from '@huggingface/jinja';
 import { SoftpromptError, ErrorCodes } from './errors.js';
 import { loadEngine } from './engine.js';
+import { IS_NODE, nodeModule } from './env.js';
 import { loadTokenizerHf, loadTokenizerGguf, pickChatTemplate, templateSpecials, generationEosIds } from './tokenizer.js';
 export { pickChatTemplate, templateSpecials, generationEosIds };
 
-const IS_NODE = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string'
-  && typeof window === 'undefined';
 
 const err = (code, msg) => new SoftpromptError(code, msg);
 
@@ -102,8 +101,8 @@ function tokenizerEngine() {
 }
 
 async function readNodeSource(p) {
-  const fs = await import('node:fs');
-  const path = await import('node:path');
+  const fs = nodeModule('node:fs');
+  const path = nodeModule('node:path');
   let st;
   try {
     st = fs.statSync(p);
@@ -152,8 +151,8 @@ async function describe(source) {
   if (source instanceof URL) source = source.href;
   if (typeof source === 'string') {
     if (IS_NODE && !/^(https?|blob|data):/i.test(source)) {
-      const { fileURLToPath } = await import('node:url');
-      const { resolve } = await import('node:path');
+      const { fileURLToPath } = nodeModule('node:url');
+      const { resolve } = nodeModule('node:path');
       return await readNodeSource(/^file:/i.test(source) ? fileURLToPath(source) : resolve(source));
     }
     const base = globalThis.location?.href;

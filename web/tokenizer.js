@@ -7,6 +7,7 @@
 // info ({vocab_size, bos_id, bos_token, eos_id, eos_token, pad_id, eog_ids, chat_template (GGUF), ...}).
 // Runs wherever engine.js runs (worker or Node main thread); C errors throw SoftpromptError.
 import { SoftpromptError, ErrorCodes } from './errors.js';
+import { nodeModule } from './env.js';
 
 export class EngineTokenizer {
   /** @private */
@@ -180,8 +181,8 @@ const parseJson = (text, what) => {
 /** The text of an optional file next to a model part ({kind: 'path'|'url', ...}); null when absent. */
 async function readSibling(part, name) {
   if (part?.kind === 'path') {
-    const fs = await import('node:fs');
-    const path = await import('node:path');
+    const fs = nodeModule('node:fs');
+    const path = nodeModule('node:path');
     const f = path.join(path.dirname(part.path), name);
     return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null;
   }
