@@ -59,7 +59,8 @@ static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B
     t[n++] = (buf_spec){.p = &a->rstdf, .a = rows, .b = 1, .c = 1};
     t[n++] = (buf_spec){.p = &a->xn, .a = rows, .b = (size_t)c->dim, .c = 1};
     /* pure inference (two x slots): SwiGLU writes into gate, no hb */
-    t[n++] = (buf_spec){.p = &a->hb, .a = xs == 2 ? 0 : rows, .b = (size_t)c->hidden_dim, .c = 1, .optional = 1};
+    /* only pure inference goes without hb: a 1-layer model in training also has xs == 2 */
+    t[n++] = (buf_spec){.p = &a->hb, .a = n_slots == 1 && !keep_att ? 0 : rows, .b = (size_t)c->hidden_dim, .c = 1, .optional = 1};
     t[n++] = (buf_spec){.p = &a->scores, .a = (size_t)SP_ATTN_SLOTS * 4, .b = S, .c = 1};
     t[n++] = (buf_spec){.p = &a->rope, .a = (size_t)T, .b = (size_t)c->head_dim, .c = 1};
     t[n++] = (buf_spec){.p = &a->att, .a = keep_att ? L * (size_t)B * (size_t)c->n_heads : 0, .b = (size_t)T, .c = S, .optional = 1};
@@ -536,7 +537,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const int32_t dim = c->dim, hid = c->hidden_dim, R = (int32_t)rows;
 
     /* one row of generation (inference acts): the kernels' decoding product (2: with streams) */
-    const int decode = rows == 1 && a->x_slots == 2 ? 1 + (a->decode_streams != 0) : 0;
+    const int decode = rows == 1 && a->x_slots == 2 && !a->hb ? 1 + (a->decode_streams != 0) : 0;
     const float *x = a->x + (size_t)XSLOT(a, l) * rows * dim;
     float *xo = a->x + (size_t)XSLOT(a, l + 1) * rows * dim;
     float *rstd1 = a->rstd1 + s * rows, *rstd2 = a->rstd2 + s * rows;

@@ -9,6 +9,7 @@
  * Run: ./build/fuzz/fuzz_data -max_len=4096 corpus/ */
 #include <stdlib.h>
 #include <string.h>
+#include "api/softprompt.h"
 #include "train/data.h"
 #include "train/adapter.h"
 #include "readers/json.h"
@@ -82,12 +83,8 @@ static void fuzz_data(const uint8_t *data, size_t size) {
         }
         sp_dataset_free(&ds);
     }
-    sp_model m;
-    memset(&m, 0, sizeof(m));
-    m.cfg.ctx_len = 16;
-    m.tok = g_tok;
     sp_error err;
-    char *p = sp_data_preview_json(&m, (const char *)data, size, "auto", 3, &err);
+    char *p = sp_dataset_preview_json(&g_tok, 16, (const char *)data, size, "auto", 3, &err);
     if (p) check_json(p);
     free(p);
 }
