@@ -15,9 +15,9 @@ const ROOT = repoRoot();
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const PROGRAM = `import Softprompt2, {
-  Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable, Model, Adapter,
+  Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable, Model, Adapter, isAbort, modelCache, hfUrl, HF_ENDPOINT,
   type CreateOptions, type GenerateOptions, type TuneOptions, type GenerateResult, type TuneResult, type ErrorCode,
-  type ModelSource, type BenchResult, type DataPreview, type LoadProgress,
+  type ModelSource, type BenchResult, type DataPreview, type LoadProgress, type EmbedOptions, type Pooling,
 } from 'softprompt';
 import { serve, type Request, type Reply, type Operations, type Channel } from 'softprompt/worker';
 
@@ -25,7 +25,15 @@ export async function main(): Promise<string> {
   const opts: CreateOptions = { threads: 2, wasmBase: '/wasm/' };
   const sp: Softprompt = await Softprompt.create(opts);
   const same: typeof Softprompt = Softprompt2;
-  const model: Model = await sp.loadModel('/models/x.gguf', { onProgress: (p: LoadProgress) => p.loaded });
+  const model: Model = await sp.loadModel('/models/x.gguf', { onProgress: (p: LoadProgress) => p.loaded, baseModel: 'org/x' });
+  const repo: string | null = model.info.source_repo;
+  const logits: Float32Array = await model.logits([1, 2]);
+  const pooling: Pooling = 'cls';
+  const eo: EmbedOptions = { pooling, normalize: false };
+  const emb: Float32Array = await model.embed('Once', eo);
+  const hub = await sp.loadModel({ hf: 'org/x', file: 'x.gguf', revision: 'main', endpoint: HF_ENDPOINT });
+  const cached: boolean = await modelCache.has(hfUrl('org/x', 'x.gguf'));
+  const aborted: boolean = isAbort(new Error('x'));
   const g: GenerateOptions = { maxTokens: 8, temperature: 0, seed: 2 ** 40 };
   let text = '';
   for await (const piece of model.generate('Once', g)) text += piece;
@@ -50,7 +58,7 @@ export async function main(): Promise<string> {
   const server = serve(ch);
   server.shutdown();
   return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed), String(src), String(th),
-    req.op, String(rep), ops, String(same)].join();
+    req.op, String(rep), ops, String(same), String(repo), String(logits[0] + emb[0]), String(hub), String(cached), String(aborted)].join();
 }
 `;
 
@@ -60,7 +68,17 @@ const MISTAKES = [
   'model.tune({ virtualTokens: 4 });',
   "const c: ErrorCode = 'SP_ERR_NOPE';",
   "const q: Request<'generate'> = { id: 1, op: 'generate', args: { prompt: 'x' } };",
+  "model.embed('x', { pooling: 'max' });",
+  "const n: number = await model.embed('x');",
 ];
+
+test('types: the program imports every runtime export of softprompt and softprompt/worker', async () => {
+  const names = (mod) => Object.keys(mod).filter((k) => k !== 'default');
+  const imported = PROGRAM.slice(0, PROGRAM.indexOf('export async function'));
+  for (const [spec, file] of [['softprompt', '../web/softprompt.js'], ['softprompt/worker', '../web/worker.js']]) {
+    for (const k of names(await import(file))) assert.ok(new RegExp(`\\b${k}\\b`).test(imported), `${spec}: the type test uses ${k}`);
+  }
+});
 
 function project(name, compilerOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `softprompt-types-${name}-`));
