@@ -13,23 +13,10 @@ import path from 'node:path';
 
 import { Template } from '@huggingface/jinja';
 
-import { ROOT, SHOTS, assertBrowserReady, openBrowser } from './lib/browser.js';
+import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser } from './lib/browser.js';
 import { makeTinyLlama } from './lib/tiny-model.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
-const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axeProblems(page, where) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: fs.readFileSync(AXE, 'utf8') });
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n')[1] ?? ''}`) }));
-  });
-  return res.map((v) => ({ where, ...v }));
-}
-
 test('studio: errors where the eye is, honest checks, accessible, nothing lost', { timeout: 600_000 }, async (t) => {
   assertBrowserReady();
   if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
