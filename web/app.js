@@ -250,7 +250,6 @@ async function loadModelFrom(kind, what) {
     showLoadProgress({ loaded: 0, total: 0, label: 'Reading the weights…' });
     const model = await S.sp.loadModel(input, {
       signal: ac.signal,
-      name,
       onProgress: (p) => {
         if (p.status === 'read' || p.status === 'download') showLoadProgress({ ...p, label: 'Reading' });
         else if (p.status === 'load') showLoadProgress({ loaded: 0, total: 0, label: 'The engine is parsing the model…' });
@@ -1265,7 +1264,7 @@ function sameBase(rec) {
 async function saveActive(name) {
   const a = S.active;
   if (!a || !S.model) return;
-  const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+  const files = await a.adapter.save();
   const id = await store.savePrompt({
     name: name || a.name,
     baseModel: baseModelRecord(),
@@ -1362,7 +1361,7 @@ async function exportActive() {
   const a = S.active;
   if (!a) return;
   try {
-    const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+    const files = await a.adapter.save();
     downloadPeft(files.config, files.safetensors);
     setStatus($('keep-status'), `Exported “${a.name}”: put both files in one folder (e.g. ${safeFileStem(a.name)}/).`, 'ok');
   } catch (e) { showError(e, 'Export'); }
