@@ -248,6 +248,7 @@ test('conventions: saved adapters name the true base model: GGUF general.source.
   assert.equal(await savedBase(legacy), 'me/legacy', 'name is the same option');
   await legacy.free();
   await assert.rejects(sp.loadModel(gguf([]), { baseModel: 42 }), invalid(/baseModel must be a string/));
+  await assert.rejects(sp.loadModel(gguf([]), { base_model: 'me/x' }), invalid(/loadModel: unknown option 'base_model'.*baseModel/));
 
   // huggingface.co URLs (served here by a stub fetch in this thread): an HF folder names its repo
   // (not the checkpoint path in _name_or_path); a GGUF file without source keys names the repo it is in

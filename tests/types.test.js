@@ -1,7 +1,8 @@
 // types.test.js - the package's types (web/softprompt.d.ts, web/worker.d.ts) type-check, through the
 // package's own exports map, in two fresh TypeScript projects: a Node-only one (lib es2022 and
 // @types/node, no DOM) and a browser one (lib dom, bundler resolution). The program uses every
-// export of 'softprompt' and 'softprompt/worker', and a few deliberate mistakes must be errors.
+// export of 'softprompt' and 'softprompt/worker', a few deliberate mistakes must be errors, and
+// worker.d.ts / the option interfaces match the protocol declared in web/worker/schema.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -80,6 +81,33 @@ test('types: the program imports every runtime export of softprompt and softprom
   }
 });
 
+/**
+ * The declared types against the runtime's declarations: worker.d.ts's Operations has exactly the
+ * ops and arguments of web/worker/schema.js OPS, and the public option interfaces hold every
+ * option name the client accepts (GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS). Written as
+ * type-level assertions that tsc checks.
+ */
+async function protocolChecks() {
+  const { OPS, GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS } = await import('../web/worker/schema.js');
+  const union = (names) => (names.length ? names.map((n) => `'${n}'`).join(' | ') : 'never');
+  const lines = [
+    "import type { Operations } from 'softprompt/worker';",
+    "import type { GenerateOptions, BenchOptions, TuneOptions } from 'softprompt';",
+    'type Exact<T, K extends PropertyKey> = [Exclude<keyof T, K>, Exclude<K, keyof T>] extends [never, never] ? true : false;',
+    'type Holds<T, K extends PropertyKey> = [Exclude<K, keyof T>] extends [never] ? true : false;',
+    `export const ops: Exact<Operations, ${union(Object.keys(OPS))}> = true;`,
+  ];
+  for (const [op, spec] of Object.entries(OPS)) {
+    const names = Object.keys(spec.args);
+    lines.push(names.length ? `export const args_${op}: Exact<Operations['${op}'][0], ${union(names)}> = true;`
+      : `export const args_${op}: Operations['${op}'][0] extends Record<string, never> ? true : false = true;`);
+  }
+  lines.push(`export const generate: Holds<GenerateOptions, ${union(GENERATE_OPTIONS)}> = true;`);
+  lines.push(`export const bench: Holds<BenchOptions, ${union(BENCH_OPTIONS)}> = true;`);
+  lines.push(`export const tune: Holds<TuneOptions, ${union(TUNE_OPTIONS)}> = true;`);
+  return lines.join('\n') + '\n';
+}
+
 function project(name, compilerOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `softprompt-types-${name}-`));
   fs.mkdirSync(path.join(dir, 'node_modules'));
@@ -107,14 +135,15 @@ const PROJECTS = {
 };
 
 for (const [name, options] of Object.entries(PROJECTS)) {
-  test(`types: every export type-checks in a ${name} project, and mistakes are errors`, { timeout: 300_000 }, () => {
+  test(`types: every export type-checks in a ${name} project, mistakes are errors, the protocol matches`, { timeout: 300_000 }, async () => {
     const dir = project(name, options);
     try {
       // one tsc run: the program, then each mistake under @ts-expect-error
       const body = PROGRAM.slice(0, PROGRAM.lastIndexOf('  return ['));
       const mistakes = MISTAKES.map((m, i) => `  // @ts-expect-error mistake ${i}\n  ${m}\n`).join('');
       fs.writeFileSync(path.join(dir, 'main.ts'), `${body}${mistakes}${PROGRAM.slice(PROGRAM.lastIndexOf('  return ['))}`);
-      assert.equal(tsc(dir), '', `tsc (${name}): the program compiles and every mistake is an error`);
+      fs.writeFileSync(path.join(dir, 'protocol.ts'), await protocolChecks());
+      assert.equal(tsc(dir), '', `tsc (${name}): the program compiles, every mistake is an error, the types match the protocol`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

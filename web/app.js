@@ -274,7 +274,6 @@ async function loadModelFrom(kind, what) {
     try {
       model = await S.sp.loadModel(input, {
         signal: ac.signal,
-        name,
         cache: loadOpts.cache,
         onProgress: loadOpts.onProgress ?? ((p) => {
           if (p.status === 'read' || p.status === 'download') showLoadProgress({ ...p, label: 'Reading' });
@@ -1381,7 +1380,7 @@ function sameBase(rec) {
 async function saveActive(name) {
   const a = S.active;
   if (!a || !S.model) return;
-  const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+  const files = await a.adapter.save();
   const id = await store.savePrompt({
     name: name || a.name,
     baseModel: baseModelRecord(),
@@ -1478,7 +1477,7 @@ async function exportActive() {
   const a = S.active;
   if (!a) return;
   try {
-    const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+    const files = await a.adapter.save();
     downloadPeft(files.config, files.safetensors);
     setStatus($('keep-status'), `Exported “${a.name}”: put both files in one folder (e.g. ${safeFileStem(a.name)}/).`, 'ok');
   } catch (e) { showError(e, 'Export'); }

@@ -250,6 +250,7 @@ export interface LoadProgress {
   total: number;
 }
 
+/** loadModel's options (an unknown name is refused with SP_ERR_INVALID_ARG). */
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;

@@ -494,6 +494,7 @@ export class Softprompt {
   }
 
   async loadModel(source, options = {}) {
+    checkOptionNames('loadModel', options, ['onProgress', 'signal', 'baseModel', 'name', 'fetchOptions', 'cache', 'transfer']);
     const { onProgress, signal, fetchOptions } = options;
     const baseModel = options.baseModel ?? options.name;
     if (baseModel !== undefined && typeof baseModel !== 'string') {
