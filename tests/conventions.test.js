@@ -276,3 +276,33 @@ test('conventions: saved adapters name the true base model: GGUF general.source.
   await file.free();
   assert.ok(seen.includes('https://huggingface.co/acme/tiny-hf/resolve/main/config.json'), 'the stub served the loads');
 });
+
+test('conventions: the C call behind embed (sp_hidden_states) follows the buffer rule: returns n * dim, writes what fits', async () => {
+  const { loadEngine } = await import('../web/engine.js');
+  const { gguf } = makeTinyLlama({ seed: 7 });
+  const e = await loadEngine({ threads: 1 });
+  const m = e.loadGguf(gguf);
+  try {
+    const ids = m.tokenize('Once upon a time');
+    const dim = m.info.dim, need = ids.length * dim;
+    const full = m.hiddenStates(ids);
+    assert.equal(full.length, need);
+    const idp = e.int32s(ids);
+    const out = e.malloc(need * 4);
+    try {
+      e.heap().fill(0x7f, out, out + need * 4);
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, ids.length, out, dim, e.err), need, 'the size the whole result needs');
+      assert.deepEqual(e.readFloat32s(out, dim), full.subarray(0, dim), 'the first row, which fits');
+      assert.ok(e.heap().subarray(out + dim * 4, out + need * 4).every((b) => b === 0x7f), 'nothing written past cap');
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, ids.length, 0, 0, e.err), need, 'a size query');
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, 0, out, need, e.err), -1, 'no tokens: -1');
+      assert.match(e.lastError().message, /no tokens/);
+    } finally {
+      e.free(out);
+      e.free(idp);
+    }
+  } finally {
+    m.free();
+    e.dispose();
+  }
+});
