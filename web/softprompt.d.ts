@@ -404,7 +404,8 @@ export interface Generation extends Job<GenerateResult, GenerationEvents>, Promi
 export type Example = { text: string } | { input: string; output: string };
 
 /** Training/eval data: text in JSONL, CSV (header input,output or text) or plain text (examples
- *  separated by blank lines), or examples. */
+ *  separated by blank lines), or examples. A Blob (a File) is read in the engine's worker, off the
+ *  page's thread. */
 export type DataSource = string | Example[] | Bytes;
 
 export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'text';
@@ -511,6 +512,15 @@ export interface TuneEval {
   accuracy?: number;
 }
 
+/** An evaluation under way: done of total work units (held-out examples; counted twice when the
+ *  data has labels, for the loss and then the accuracy); ms: how long the last part took. */
+export interface TuneEvaluating {
+  step: number;
+  done: number;
+  total: number;
+  ms: number;
+}
+
 export interface TuneCheckpoint {
   step: number;
   bytes: Uint8Array;
@@ -543,6 +553,7 @@ export type TuneState = JobState;
 export interface TuneEvents {
   progress: TuneStep;
   eval: TuneEval;
+  evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
   state: TuneState;
 }
