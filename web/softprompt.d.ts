@@ -256,12 +256,18 @@ export interface LoadProgress {
   total: number;
 }
 
+/** loadModel's options (an unknown name is refused with SP_ERR_INVALID_ARG). */
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
   /** The base model's id recorded in adapters saved from this model (base_model_name_or_path),
-   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: the hub repo of an {hf} source, else an HF
-   *  folder's _name_or_path, else '' (never a GGUF's display name or architecture). */
+   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: for an HF folder, the hub repo it came from ({hf}
+   *  or a huggingface.co URL), else its config.json _name_or_path; for a GGUF, the repo its
+   *  metadata names (general.source.huggingface.repository, or a huggingface.co URL in
+   *  general.source.repo_url / general.source.url; info.source_repo), else the hub repo the file
+   *  came from; else null (never a GGUF's display name or architecture). */
+  baseModel?: string;
+  /** The same as baseModel (its name before 0.2). */
   name?: string;
   /** Extra fetch options for URL sources (headers, credentials...). */
   fetchOptions?: RequestInit;
@@ -281,6 +287,8 @@ export interface ModelInfo {
   arch: string;
   format: 'gguf' | 'hf';
   name: string;
+  /** GGUF: the Hugging Face repo id its metadata names as its source, or null. */
+  source_repo: string | null;
   file_type: string;
   dim: number;
   n_layers: number;
@@ -305,6 +313,19 @@ export interface ModelInfo {
 export interface TokenizeOptions {
   /** Prepend BOS (default true). */
   addBos?: boolean;
+}
+
+/** How embed pools the tokens' hidden states: their mean (the default), the first token's row
+ *  ('cls', as transformers.js names it), the last token's row, or every row ('none'). */
+export type Pooling = 'mean' | 'cls' | 'last' | 'none';
+
+export interface EmbedOptions {
+  adapter?: Adapter;
+  /** Tokenize text with BOS (default true). */
+  addBos?: boolean;
+  pooling?: Pooling;
+  /** Scale each vector to unit L2 norm (default true). */
+  normalize?: boolean;
 }
 
 export interface GenerateOptions {
@@ -389,7 +410,8 @@ export interface Generation extends Job<GenerateResult, GenerationEvents>, Promi
 export type Example = { text: string } | { input: string; output: string };
 
 /** Training/eval data: text in JSONL, CSV (header input,output or text) or plain text (examples
- *  separated by blank lines), or examples. */
+ *  separated by blank lines), or examples. A Blob (a File) is read in the engine's worker, off the
+ *  page's thread. */
 export type DataSource = string | Example[] | Bytes;
 
 export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'text';
@@ -496,6 +518,15 @@ export interface TuneEval {
   accuracy?: number;
 }
 
+/** An evaluation under way: done of total work units (held-out examples; counted twice when the
+ *  data has labels, for the loss and then the accuracy); ms: how long the last part took. */
+export interface TuneEvaluating {
+  step: number;
+  done: number;
+  total: number;
+  ms: number;
+}
+
 export interface TuneCheckpoint {
   step: number;
   bytes: Uint8Array;
@@ -528,6 +559,7 @@ export type TuneState = JobState;
 export interface TuneEvents {
   progress: TuneStep;
   eval: TuneEval;
+  evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
   state: TuneState;
 }
@@ -609,6 +641,11 @@ export declare class Model {
   /** Next-token logits after the prompt (text, tokenized with BOS unless addBos: false, or ids):
    *  a Float32Array of info.vocab_size, for the last position. */
   logits(prompt: string | ArrayLike<number>, options?: { adapter?: Adapter; addBos?: boolean }): Promise<Float32Array>;
+  /** An embedding of the prompt (text, tokenized with BOS unless addBos: false, or ids): the final
+   *  hidden states (after the final norm, before the LM head), with the adapter's virtual tokens in
+   *  front when given, pooled and scaled to unit length (unless normalize: false). A Float32Array of
+   *  info.dim, or of tokens * info.dim for pooling 'none'. */
+  embed(prompt: string | ArrayLike<number>, options?: EmbedOptions): Promise<Float32Array>;
   evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;
