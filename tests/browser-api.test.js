@@ -2,16 +2,17 @@
 // headless, playwright-core), served by scripts/serve.js: the engine in a module Web Worker,
 // threaded on the cross-origin-isolated page and single-threaded (with the reason) without the
 // COOP/COEP headers; the llama2.c golden; streaming and AbortSignal; an HF folder by URL; the
-// Cache API option; the benchmark through the worker; and no request leaving the local server.
+// Cache API option; embeddings; the benchmark through the worker; and no request leaving the local server.
 // Chromium: /usr/bin/chromium (or SP_CHROMIUM); the test FAILS, never skips, when it is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 
 import { startServer } from '../scripts/serve.js';
+import { Softprompt } from '../web/softprompt.js';
 import { modelPath } from './lib/paths.js';
 
-import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, openBrowser } from './lib/browser.js';
 const GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
 const HF_GOLDEN = JSON.parse(readFileSync(modelPath('TinyStories-656K/expected_greedy.json'), 'utf8'))['Once upon a time'];
 
@@ -25,6 +26,9 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     await server.close();
   });
   const origin = new URL(server.url).origin;
+  const nodeSp = await Softprompt.create({ worker: false, threads: 1 });
+  t.after(() => nodeSp.terminate());
+  const nodeModel = await nodeSp.loadModel(modelPath('stories260K/stories260K.gguf'));
 
   for (const isolated of [true, false]) {
     const context = await browser.newContext();
@@ -75,6 +79,8 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
       out.steps = steps;
       const files = await res.adapter.save();
       out.peft = JSON.parse(files.config).peft_type;
+      const emb = await model.embed(prompt);
+      out.embed = { isF32: emb instanceof Float32Array, values: Array.from(emb), withAdapter: Array.from(await model.embed(prompt, { adapter: res.adapter })) };
       const b = await sp.bench({ seconds: 0.02, promptTokens: 16, decodeTokens: 8, trainBatch: 2, trainTokens: 16 });
       out.bench = { threads: b.threads, ok: b.prefillTokS > 0 && b.decodeTokS > 0 && b.trainTokS > 0 && b.peakGflops > 0 };
       out.cached = (await (await caches.open('softprompt-models')).keys()).map((q) => new URL(q.url).pathname);
@@ -99,6 +105,12 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     assert.deepEqual(r.hf, HF_GOLDEN.f32_greedy_new_ids_64.slice(0, 8));
     assert.deepEqual(r.steps, [1, 2, 3]);
     assert.equal(r.peft, 'PROMPT_TUNING');
+    // embeddings through the browser worker: what the engine gives in Node (tested against the float64 reference)
+    assert.ok(r.embed.isF32);
+    const inNode = Array.from(await nodeModel.embed(GOLDEN.prompt));
+    assert.equal(r.embed.values.length, inNode.length);
+    assert.ok(r.embed.values.every((v, i) => Math.abs(v - inNode[i]) < 1e-6), 'the same embedding as in Node');
+    assert.ok(r.embed.withAdapter.some((v, i) => Math.abs(v - inNode[i]) > 1e-4), 'the adapter changes it');
     assert.deepEqual(r.bench, { threads: isolated ? r.info.threads : 1, ok: true });
     // downloads are cached by default: the GGUF and the HF folder's three files
     assert.deepEqual(r.cached.sort(), ['/models/TinyStories-656K/config.json', '/models/TinyStories-656K/model.safetensors',
@@ -114,4 +126,41 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
       '/models/TinyStories-656K/tokenizer_config.json', '/models/stories260K/stories260K.gguf'], 'only the models asked for');
     await context.close();
   }
+});
+
+test('browser api: Softprompt.create({ worker }) takes an app-made Worker, a worker URL, or its string; a bad URL names itself', { timeout: 600_000 }, async (t) => {
+  const { context, base } = await openBrowser(t);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}softprompt.d.ts`);
+  const r = await page.evaluate(async ({ prompt, n }) => {
+    const { Softprompt } = await import('/softprompt.js');
+    const out = {};
+    const app = new Worker(new URL('/worker.js', location.href), { type: 'module', name: 'app-made' });
+    for (const [what, worker] of [['Worker', app], ['URL', new URL('/worker.js', location.href)], ['string', '/worker.js']]) {
+      const sp = await Softprompt.create({ worker, threads: 1 });
+      const model = await sp.loadModel('/models/stories260K/stories260K.gguf', { cache: false });
+      out[what] = { mode: sp.info.mode, tokens: (await model.generate(prompt, { maxTokens: n, temperature: 0 })).tokens };
+      sp.terminate();
+    }
+    try {
+      await Softprompt.create({ worker: '/no-such-worker.js' });
+    } catch (e) {
+      out.bad = { code: e.code, message: e.message };
+    }
+    try {
+      await Softprompt.create({ worker: { postMessage: 1 } });
+    } catch (e) {
+      out.notWorker = { code: e.code, message: e.message };
+    }
+    return out;
+  }, { prompt: GOLDEN.prompt, n: 8 });
+  for (const what of ['Worker', 'URL', 'string']) {
+    assert.deepEqual(r[what], { mode: 'worker', tokens: GOLDEN.generated_ids.slice(0, 8) }, `an app's ${what}`);
+  }
+  assert.equal(r.bad?.code, 'SP_ERR_WORKER');
+  assert.match(r.bad.message, /no-such-worker\.js/, 'the error names the worker URL');
+  assert.equal(r.notWorker?.code, 'SP_ERR_INVALID_ARG');
+  assert.deepEqual(errors, []);
 });

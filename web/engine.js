@@ -32,7 +32,7 @@ import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
 export { whyNoThreads, threadsAvailable };
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
@@ -202,6 +202,7 @@ export async function loadEngine(options = {}) {
   const inst = await instantiate({ threaded, threads, wasmBase: options.wasmBase });
   const eng = new Engine(inst.M, inst.memory, threaded, inst.abortedRef);
   eng._create(threads);
+  if (options.exact !== undefined) eng.setExact(options.exact);
   if (singleThreadReason) eng.singleThreadReason = singleThreadReason;
   if (IS_NODE) eng._unrefThreads();
   return eng;
@@ -246,12 +247,19 @@ export class Engine {
     for (const w of all) if (w && typeof w.unref === 'function') w.unref();
   }
 
+  /** exact: true makes every matrix product exact f32 (no 16-bit activations on quantized weights). */
+  setExact(exact) {
+    if (typeof exact !== 'boolean') fail(ErrorCodes.SP_ERR_INVALID_ARG, `exact must be true or false (got ${exact})`);
+    if (this.M._sp_engine_set_exact(this.ptr, exact ? 1 : 0, this.err) !== 0) this.throwError();
+  }
+
   get aborted() {
     return this._abortedRef() !== null;
   }
 
   info() {
-    return { threads: this.threads, threaded: this.threaded, isa: this.isa, abiVersion: ABI_VERSION, singleThreadReason: this.singleThreadReason };
+    return { threads: this.threads, threaded: this.threaded, isa: this.isa, exact: this.M._sp_engine_exact(this.ptr) === 1, abiVersion: ABI_VERSION,
+      singleThreadReason: this.singleThreadReason };
   }
 
   // ---- memory helpers
@@ -636,6 +644,28 @@ export class Model {
     }
   }
 
+  /**
+   * The final hidden states of the prompt ids (after the final norm, before the LM head), with the
+   * adapter's virtual tokens in front: a Float32Array (ids.length * dim), row-major.
+   */
+  hiddenStates(ids, adapter = null) {
+    this._live();
+    if (adapter) adapter._live();
+    const e = this.e;
+    if (!ids.length) fail(ErrorCodes.SP_ERR_INVALID_ARG, 'the prompt has no tokens');
+    const n = ids.length * this.info.dim;
+    const idp = e.int32s(ids);
+    const out = e.malloc(n * 4);
+    try {
+      const got = e.M._sp_hidden_states(this.ptr, adapter ? adapter.ptr : 0, idp, ids.length, out, n, e.err);
+      if (got < 0) e.throwError();
+      return e.readFloat32s(out, got);
+    } finally {
+      e.free(out);
+      e.free(idp);
+    }
+  }
+
   /** Evaluate JSONL data: {loss, perplexity, tokens, examples[, accuracy, labels]}. */
   evaluate(jsonl, opts = {}, adapter = null) {
     this._live();
@@ -830,6 +860,21 @@ export class Tuner {
     const p = e.M._sp_tuner_eval_json(this.ptr, e.err) >>> 0;
     if (!p) e.throwError();
     return JSON.parse(e.cstr(p));
+  }
+
+  /** Evaluate up to about maxExamples more of the held-out split: {more, done, total} (work
+   *  units); when more is false, evaluate() reports the result without more work. */
+  evaluateSome(maxExamples) {
+    this._live();
+    const e = this.model.e;
+    const prog = e.malloc(8);
+    try {
+      const r = e.M._sp_tuner_eval_some(this.ptr, maxExamples, prog, e.err);
+      if (r < 0) e.throwError();
+      return { more: r > 0, done: e.u32(prog), total: e.u32(prog + 4) };
+    } finally {
+      e.free(prog);
+    }
   }
 
   /** The current prompt (best=false) or the best by eval loss, as a new Adapter. */

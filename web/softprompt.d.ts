@@ -62,6 +62,10 @@ export interface CreateOptions {
    *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
    *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
+  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K
+   *  weights the activations are rounded to 16 bits per block of 32 for integer dot products
+   *  (faster prefill and training; about 1e-5 of an output's scale). */
+  exact?: boolean;
 }
 
 /** A Web Worker as far as softprompt uses it (structural, so no DOM types are needed). */
@@ -80,6 +84,8 @@ export interface EngineInfo {
   threaded: boolean;
   /** Kernel set chosen by the C engine. */
   isa: 'wasmsimd' | 'scalar' | string;
+  /** true when every matrix product is exact f32 (CreateOptions.exact, or no integer kernels in this build). */
+  exact: boolean;
   abiVersion: number;
   /** Why the engine is single-threaded, when it is (e.g. 'page is not cross-origin isolated'). */
   singleThreadReason?: string;
@@ -250,12 +256,18 @@ export interface LoadProgress {
   total: number;
 }
 
+/** loadModel's options (an unknown name is refused with SP_ERR_INVALID_ARG). */
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
   /** The base model's id recorded in adapters saved from this model (base_model_name_or_path),
-   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: the hub repo of an {hf} source, else an HF
-   *  folder's _name_or_path, else '' (never a GGUF's display name or architecture). */
+   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: for an HF folder, the hub repo it came from ({hf}
+   *  or a huggingface.co URL), else its config.json _name_or_path; for a GGUF, the repo its
+   *  metadata names (general.source.huggingface.repository, or a huggingface.co URL in
+   *  general.source.repo_url / general.source.url; info.source_repo), else the hub repo the file
+   *  came from; else null (never a GGUF's display name or architecture). */
+  baseModel?: string;
+  /** The same as baseModel (its name before 0.2). */
   name?: string;
   /** Extra fetch options for URL sources (headers, credentials...). */
   fetchOptions?: RequestInit;
@@ -275,6 +287,8 @@ export interface ModelInfo {
   arch: string;
   format: 'gguf' | 'hf';
   name: string;
+  /** GGUF: the Hugging Face repo id its metadata names as its source, or null. */
+  source_repo: string | null;
   file_type: string;
   dim: number;
   n_layers: number;
@@ -299,6 +313,19 @@ export interface ModelInfo {
 export interface TokenizeOptions {
   /** Prepend BOS (default true). */
   addBos?: boolean;
+}
+
+/** How embed pools the tokens' hidden states: their mean (the default), the first token's row
+ *  ('cls', as transformers.js names it), the last token's row, or every row ('none'). */
+export type Pooling = 'mean' | 'cls' | 'last' | 'none';
+
+export interface EmbedOptions {
+  adapter?: Adapter;
+  /** Tokenize text with BOS (default true). */
+  addBos?: boolean;
+  pooling?: Pooling;
+  /** Scale each vector to unit L2 norm (default true). */
+  normalize?: boolean;
 }
 
 export interface GenerateOptions {
@@ -383,7 +410,8 @@ export interface Generation extends Job<GenerateResult, GenerationEvents>, Promi
 export type Example = { text: string } | { input: string; output: string };
 
 /** Training/eval data: text in JSONL, CSV (header input,output or text) or plain text (examples
- *  separated by blank lines), or examples. */
+ *  separated by blank lines), or examples. A Blob (a File) is read in the engine's worker, off the
+ *  page's thread. */
 export type DataSource = string | Example[] | Bytes;
 
 export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'text';
@@ -490,6 +518,15 @@ export interface TuneEval {
   accuracy?: number;
 }
 
+/** An evaluation under way: done of total work units (held-out examples; counted twice when the
+ *  data has labels, for the loss and then the accuracy); ms: how long the last part took. */
+export interface TuneEvaluating {
+  step: number;
+  done: number;
+  total: number;
+  ms: number;
+}
+
 export interface TuneCheckpoint {
   step: number;
   bytes: Uint8Array;
@@ -522,6 +559,7 @@ export type TuneState = JobState;
 export interface TuneEvents {
   progress: TuneStep;
   eval: TuneEval;
+  evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
   state: TuneState;
 }
@@ -603,6 +641,11 @@ export declare class Model {
   /** Next-token logits after the prompt (text, tokenized with BOS unless addBos: false, or ids):
    *  a Float32Array of info.vocab_size, for the last position. */
   logits(prompt: string | ArrayLike<number>, options?: { adapter?: Adapter; addBos?: boolean }): Promise<Float32Array>;
+  /** An embedding of the prompt (text, tokenized with BOS unless addBos: false, or ids): the final
+   *  hidden states (after the final norm, before the LM head), with the adapter's virtual tokens in
+   *  front when given, pooled and scaled to unit length (unless normalize: false). A Float32Array of
+   *  info.dim, or of tokens * info.dim for pooling 'none'. */
+  embed(prompt: string | ArrayLike<number>, options?: EmbedOptions): Promise<Float32Array>;
   evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;

@@ -4,7 +4,7 @@
 
 import type {
   EngineInfo, MemoryInfo, ModelInfo, GenerateResult, GeneratedToken, EvalResult, DataPreview, AdapterInfo,
-  BenchResult, TuneStep, TuneEval, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode,
+  BenchResult, TuneStep, TuneEval, TuneEvaluating, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode,
 } from './softprompt.js';
 
 /** A handle the worker gives out for a model or an adapter (a positive integer). */
@@ -23,7 +23,8 @@ export type ModelSourceMessage =
   | { kind: 'hf'; files: { 'config.json': SourcePart; 'model.safetensors': SourcePart; 'tokenizer.json': SourcePart }; name?: string };
 
 /** Examples as the worker takes them: text in any format, or an array of examples. */
-export type DataArg = string | Array<{ text: string } | { input: string; output: string }>;
+/** Text, examples, or a Blob of text (read in the worker). */
+export type DataArg = string | Array<{ text: string } | { input: string; output: string }> | Blob;
 
 interface SamplingArgs {
   maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; stopAtEos?: boolean; addBos?: boolean;
@@ -38,13 +39,14 @@ interface BenchArgs {
 export interface Operations {
   init: [{ threads?: number; wasmBase?: string }, Omit<EngineInfo, 'mode'>, never];
   memory: [Record<string, never>, MemoryInfo, never];
-  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string },
+  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string; repo?: string },
     { model: Handle; info: ModelInfo }, LoadProgress];
   modelInfo: [{ model: Handle }, ModelInfo, never];
   freeModel: [{ model: Handle }, true, never];
   tokenize: [{ model: Handle; text: string; addBos?: boolean }, number[], never];
   detokenize: [{ model: Handle; ids: number[] }, string, never];
   logits: [{ model: Handle; adapter?: Handle; ids: number[] }, Float32Array, never];
+  embed: [{ model: Handle; adapter?: Handle; ids: number[]; pooling?: 'mean' | 'cls' | 'last' | 'none'; normalize?: boolean }, Float32Array, never];
   generate: [{ model: Handle; adapter?: Handle; prompt?: string; ids?: number[] } & SamplingArgs,
     Omit<GenerateResult, 'adapter'>, GeneratedToken];
   tune: [{
@@ -56,7 +58,7 @@ export interface Operations {
   }, {
     adapter: { adapter: Handle; info: AdapterInfo }; best: { adapter: Handle; info: AdapterInfo };
     history: { steps: TuneStep[]; evals: TuneEval[] }; reason: 'finished' | 'stopped' | 'early-stop'; memory?: TuneMemory;
-  }, ({ type: 'step' } & TuneStep) | ({ type: 'eval' } & TuneEval) | { type: 'checkpoint'; step: number; bytes: Uint8Array }
+  }, ({ type: 'step' } & TuneStep) | ({ type: 'eval' } & TuneEval) | ({ type: 'evaluating' } & TuneEvaluating) | { type: 'checkpoint'; step: number; bytes: Uint8Array }
     | { type: 'state'; state: TuneState }];
   evaluate: [{ model: Handle; adapter?: Handle; data: DataArg; format?: string; maxLength?: number; batchSize?: number }, EvalResult, never];
   dataPreview: [{ model?: Handle; data: DataArg; format?: string; limit?: number; maxLength?: number }, DataPreview, never];

@@ -36,7 +36,7 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 2 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token */
+#define SP_ABI_VERSION 3 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -59,6 +59,13 @@ SP_API sp_engine *sp_engine_create(int32_t n_threads, sp_error *err);
 SP_API void sp_engine_free(sp_engine *eng);
 SP_API int32_t sp_engine_threads(const sp_engine *eng);
 SP_API const char *sp_engine_isa(const sp_engine *eng);      /* "wasmsimd" or "scalar" */
+/* exact = 1: every matrix product multiplies the f32 activations by the exactly dequantized
+ * weights (slower on quantized weights). exact = 0 (the default): on Q8_0 / Q4_0 / K-quant
+ * weights the activations are rounded to 16 bits per block of 32 for integer dot products
+ * (about 1e-5 of an output's scale; src/kernels/kernels.h). Applies to the engine's models from
+ * their next call. Returns 0, or -1 (err set) for a NULL engine or exact not 0 / 1. */
+SP_API int32_t sp_engine_set_exact(sp_engine *eng, int32_t exact, sp_error *err);
+SP_API int32_t sp_engine_exact(const sp_engine *eng); /* 1 when the products are exact */
 
 /* ---- models ---- */
 /* buf is malloc'd (sp_malloc) by the caller; the model takes ownership, even on failure. */
@@ -73,7 +80,7 @@ SP_API sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json
                                          uint8_t **shards, const size_t *sizes, int32_t n_shards,
                                          const char *tokenizer_json, size_t tok_len, sp_error *err);
 SP_API void sp_model_free(sp_model *m);
-/* {"arch":"llama","format":"gguf"|"hf","name":..,"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
+/* {"arch":"llama","format":"gguf"|"hf","name":..,"source_repo":"owner/name"|null (GGUF general.source.*),"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
  *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,
  *  "rope_theta":..,"norm_eps":..,"rope_style":"adjacent"|"half","tied":bool,"n_params":..,
  *  "weight_bytes":..,"bos_id":..,"eos_id":..,"tokenizer":"spm"|"bpe"} */
@@ -143,6 +150,13 @@ SP_API int32_t sp_gen_token(const sp_gen *g);
 SP_API const float *sp_gen_logits(sp_gen *g);
 SP_API void sp_gen_free(sp_gen *g);
 
+/* ---- hidden states (embeddings) ---- */
+/* The final hidden states of the prompt ids[0..n) (after the final norm, before the LM head),
+ * with the adapter's virtual tokens in front (ad may be NULL; their rows are not returned).
+ * Writes min(n * dim, cap) floats of out, row-major (n, dim); returns n * dim, -1 on error. */
+SP_API int32_t sp_hidden_states(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, float *out, int32_t cap,
+                                sp_error *err);
+
 /* ---- evaluation ---- */
 /* data: JSONL ({"text"} or {"input","output"} per line). opts: {"max_length":256,"batch_size":8}.
  * malloc'd JSON {"loss":..,"perplexity":..,"tokens":N,"examples":N[,"accuracy":..,"labels":[..]]} */
@@ -174,6 +188,10 @@ SP_API int32_t sp_tuner_step(sp_tuner *t, sp_error *err);
 SP_API const char *sp_tuner_report_json(sp_tuner *t);
 /* Runs the held-out split: {"eval_loss":..,"perplexity":..,"tokens":..[,"accuracy":..]} or NULL on error. */
 SP_API const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err);
+/* Evaluates the held-out split in parts: up to about max_examples more per call. progress (may be
+ * NULL) gets [done, total] work units. 1 = more to do, 0 = complete (then sp_tuner_eval_json reports
+ * it without more work), -1 = error. A training step drops an evaluation left half way. */
+SP_API int32_t sp_tuner_eval_some(sp_tuner *t, int32_t max_examples, int32_t *progress, sp_error *err);
 /* The current prompt (best=0) or the best by eval loss (best=1), as a new adapter owned by the caller. */
 SP_API sp_adapter *sp_tuner_adapter(sp_tuner *t, int32_t best, sp_error *err);
 /* Checkpoint (prompt, optimiser state, step, data order): malloc'd bytes; resume with sp_tuner_resume. */

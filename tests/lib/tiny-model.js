@@ -217,7 +217,9 @@ export function makeTinyLlama(opts = {}) {
     ['tokenizer.ggml.unknown_token_id', 'uint32', c.unk_id],
     ['tokenizer.ggml.add_bos_token', 'bool', true],
     ['tokenizer.ggml.add_eos_token', 'bool', false],
+    ...(opts.kv ?? []), // extra metadata entries [key, type, value]
   ];
+  if (opts.chatTemplate) kv.push(['tokenizer.chat_template', 'string', opts.chatTemplate]);
   const gguf = writeGGUF({ version: 3, kv, tensors, alignment: 32 });
   return { gguf, weights, config: publicConfig(c) };
 }

@@ -10,7 +10,8 @@
 //
 // Argument types: 'handle' (a model/adapter handle, a positive integer), 'number' (finite; the C
 // side checks the range), 'count' (a whole number >= 0), 'string', 'boolean', 'ids' (an array of
-// integers), 'bytes' (an ArrayBuffer or a view), 'data' (text, or an array of examples),
+// integers), 'bytes' (an ArrayBuffer or a view), 'data' (text, an array of examples, or a Blob of
+// text: the dispatcher reads a Blob in the worker, so a page never decodes megabytes itself),
 // 'object', 'any'. A trailing '?' makes the argument optional (undefined and null count as absent;
 // for a handle, 0 too).
 
@@ -38,15 +39,16 @@ const BENCH = {
 
 /** op -> {args: {name: type}, group: the module under web/worker/ that runs it}. */
 export const OPS = {
-  init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?' } },
+  init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?', exact: 'boolean?' } },
   memory: { group: 'load', args: {} },
-  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?' } },
+  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?', repo: 'string?' } },
   modelInfo: { group: 'load', args: { model: 'handle' } },
   freeModel: { group: 'load', args: { model: 'handle' } },
 
   tokenize: { group: 'generate', args: { model: 'handle', text: 'string', addBos: 'boolean?' } },
   detokenize: { group: 'generate', args: { model: 'handle', ids: 'ids' } },
   logits: { group: 'generate', args: { model: 'handle', adapter: 'handle?', ids: 'ids' } },
+  embed: { group: 'generate', args: { model: 'handle', adapter: 'handle?', ids: 'ids', pooling: 'string?', normalize: 'boolean?' } },
   generate: { group: 'generate', args: { model: 'handle', adapter: 'handle?', prompt: 'string?', ids: 'ids?', ...SAMPLING } },
 
   tune: {
@@ -85,6 +87,10 @@ function isBytesValue(v) {
     || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer);
 }
 
+export function isBlobValue(v) {
+  return typeof Blob !== 'undefined' && v instanceof Blob;
+}
+
 /** Does v have type t (without the '?')? -> null, or what it should have been. */
 function mismatch(t, v) {
   switch (t) {
@@ -95,7 +101,7 @@ function mismatch(t, v) {
     case 'boolean': return typeof v === 'boolean' ? null : 'true or false';
     case 'ids': return Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? null : 'an array of integer token ids';
     case 'bytes': return isBytesValue(v) ? null : 'bytes (an ArrayBuffer or a typed array)';
-    case 'data': return typeof v === 'string' || Array.isArray(v) ? null : 'text (JSONL, CSV, plain) or an array of examples';
+    case 'data': return typeof v === 'string' || Array.isArray(v) || isBlobValue(v) ? null : 'text (JSONL, CSV, plain), a Blob of it, or an array of examples';
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : 'an object';
     case 'any': return null;
     default: return `a value of the undeclared type '${t}'`;
