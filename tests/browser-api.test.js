@@ -12,7 +12,7 @@ import { startServer } from '../scripts/serve.js';
 import { Softprompt } from '../web/softprompt.js';
 import { modelPath } from './lib/paths.js';
 
-import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, openBrowser } from './lib/browser.js';
 const GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
 const HF_GOLDEN = JSON.parse(readFileSync(modelPath('TinyStories-656K/expected_greedy.json'), 'utf8'))['Once upon a time'];
 
@@ -129,18 +129,11 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
 });
 
 test('browser api: Softprompt.create({ worker }) takes an app-made Worker, a worker URL, or its string; a bad URL names itself', { timeout: 600_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}`);
-  const { chromium } = await import('playwright-core');
-  const server = await startServer({ port: 0, host: '127.0.0.1', quiet: true });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await server.close();
-  });
-  const page = await browser.newPage();
+  const { context, base } = await openBrowser(t);
+  const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}softprompt.d.ts`);
+  await page.goto(`${base}softprompt.d.ts`);
   const r = await page.evaluate(async ({ prompt, n }) => {
     const { Softprompt } = await import('/softprompt.js');
     const out = {};

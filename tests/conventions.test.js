@@ -277,6 +277,30 @@ test('conventions: saved adapters name the true base model: GGUF general.source.
   assert.ok(seen.includes('https://huggingface.co/acme/tiny-hf/resolve/main/config.json'), 'the stub served the loads');
 });
 
+test('conventions: model.embed with a prefix adapter: the hidden states after the per-layer prefix, as the float64 reference (HF folder)', async (t) => {
+  const hf = makeTinyHF({ seed: 9 });
+  const c = hf.config, dim = c.dim, kvd = c.n_kv_heads * (dim / c.n_heads), N = 3, W = c.n_layers * 2 * kvd;
+  const m = await sp.loadModel({ files: hf.files });
+  const text = 'Once upon a time there was a dog';
+  const ids = await m.tokenize(text);
+  const E = hf.weights['model.embed_tokens.weight'];
+  const { adapter } = await m.tune({ data: [{ text }, { text: 'a dog was there' }], method: 'prefix', virtualTokens: N, steps: 2, evalSplit: 0, lr: 0.1, seed: 4 }).done;
+  const { safetensors } = await adapter.save();
+  const P = tensorF32(readSafetensors(safetensors).tensors.get('prompt_embeddings')); // PEFT layout (N, n_layers * 2 * kv_dim)
+  const prefix = Array.from({ length: c.n_layers }, (_, l) => ({
+    k: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd, i * W + l * 2 * kvd + kvd)),
+    v: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd + kvd, i * W + (l + 1) * 2 * kvd)),
+  }));
+  const H = refHidden(hf.weights, c, ids.map((id) => E.subarray(id * dim, (id + 1) * dim)), 'hf', prefix);
+  const got = await m.embed(ids, { adapter, pooling: 'none', normalize: false });
+  const e = relErr(got, H.flatMap((h) => [...h]));
+  t.diagnostic(`prefix adapter, every row vs float64 reference: ${e.toExponential(2)}`);
+  assert.ok(e < 1e-5, `off by ${e}`);
+  const plain = await m.embed(ids, { pooling: 'none', normalize: false });
+  assert.ok(relErr(got, plain) > 1e-3, 'the prefix changes the hidden states');
+  await m.free();
+});
+
 test('conventions: the C call behind embed (sp_hidden_states) follows the buffer rule: returns n * dim, writes what fits', async () => {
   const { loadEngine } = await import('../web/engine.js');
   const { gguf } = makeTinyLlama({ seed: 7 });
