@@ -8,8 +8,8 @@
 //
 // For tests and the curious, window.__softprompt exposes the page's state (see `debug` below).
 
-import { Softprompt, parseData, threadsAvailable } from './softprompt.js';
-import { detectFormat, isLabelLike } from './data.js';
+import { Softprompt, threadsAvailable } from './softprompt.js';
+import { isLabelLike } from './data.js';
 import { LossChart } from './page/chart.js';
 import * as store from './page/storage.js';
 import { EXAMPLES, exampleById } from './page/examples.js';
@@ -88,6 +88,7 @@ async function startEngine() {
     return;
   }
   const info = S.sp.info;
+  refreshData.flush(); // data typed while the engine started is checked now
   $('badge-engine').textContent = `engine: ${info.isa === 'wasmsimd' ? 'wasm SIMD' : info.isa}`;
   $('badge-engine').title = `ABI ${info.abiVersion}, running in a ${info.mode === 'worker' ? 'Web Worker' : 'page thread'}`;
   const threads = $('badge-threads');
@@ -476,14 +477,6 @@ function adviseModel() {
   setPageState('advice', 'shown');
 }
 
-/** The data as the engine reads it: tab-separated text becomes JSONL here (the engine reads
- *  JSONL, CSV and plain text). */
-function engineData(text, format) {
-  const f = format === 'auto' ? detectFormat(text) : format;
-  if (f !== 'tsv') return { text, format };
-  return { text: parseData(text, { format: 'tsv' }).jsonl, format: 'jsonl' };
-}
-
 /** A file's text, decoded as a stream: many small tasks instead of one that decodes megabytes
  *  (File.text() on 20 MB held the page's thread for 2 s in Chromium). */
 async function readTextInChunks(blob) {
@@ -546,18 +539,20 @@ const refreshData = debounce(async () => {
       updateButtons();
       return;
     }
+    if (!S.model && !S.sp) {
+      // the engine's parser reads the data; startEngine checks it again once the engine runs
+      S.data.preview = null; S.data.ok = false;
+      setStatus($('data-summary'), 'The engine is starting: the data is checked once it runs.');
+      setPageState('data', 'waiting');
+      updateButtons();
+      return;
+    }
     if (S.model && text.length > BIG_FILE) {
       setStatus($('data-summary'), `Reading ${fmtBytes(text.length)} of data in the engine…`);
       setPageState('data', 'checking');
     }
-    const eng = engineData(text, format);
-    if (S.model) {
-      preview = await S.model.dataPreview(eng.text, { format: eng.format, limit: 6, maxLength: readSettings().maxLength });
-      if (eng.text !== text) preview.format = 'tsv';
-    } else {
-      const p = parseData(text, { format });
-      preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 6), errors: p.errors };
-    }
+    // the engine's parser reads every format (with a model, it also counts tokens)
+    preview = await (S.model ?? S.sp).dataPreview(text, { format, limit: 6, maxLength: readSettings().maxLength });
   } catch (e) {
     if (seq !== S.data.seq) return;
     preview = { format, kind: 'text', count: 0, examples: [], errors: [{ line: e.line ?? 1, message: e.message }] };
@@ -573,7 +568,7 @@ const refreshData = debounce(async () => {
 }, 250);
 
 function renderDataPreview(p) {
-  const kind = { text: 'text examples', 'input-output': 'input → output examples', mixed: 'examples (text and input → output mixed)' }[p.kind] ?? 'examples';
+  const kind = { text: 'text examples', 'input-output': 'input → output examples', chat: 'conversations', mixed: 'examples of mixed kinds' }[p.kind] ?? 'examples';
   let summary = `${p.count} ${kind}, read as ${p.format === 'text' ? 'plain text' : p.format === 'tsv' ? 'TSV (tab-separated)' : p.format.toUpperCase()}`;
   if (p.tokens) {
     summary += ` · ${fmtCount(p.tokens.total)} tokens (${p.tokens.min}–${p.tokens.max} each)`;
@@ -584,7 +579,8 @@ function renderDataPreview(p) {
   setStatus($('data-summary'), summary, p.errors.length ? 'err' : p.count ? 'ok' : '');
 
   const errs = $('data-errors');
-  errs.replaceChildren(...p.errors.slice(0, 50).map((e) => el('li', {}, `line ${e.line}: ${e.message}`)));
+  // the engine's messages name their line already
+  errs.replaceChildren(...p.errors.slice(0, 50).map((e) => el('li', {}, e.line && !e.message.startsWith('line ') ? `line ${e.line}: ${e.message}` : e.message)));
   if (p.errors.length > 50) errs.append(el('li', {}, `…and ${p.errors.length - 50} more`));
   errs.hidden = p.errors.length === 0;
 
@@ -592,10 +588,13 @@ function renderDataPreview(p) {
   tbody.replaceChildren(...p.examples.map((ex, i) => {
     const isPair = 'input' in ex;
     const n = p.tokens?.perExample?.[i];
+    // a conversation: its prompt turns, and the assistant turns it learns
+    const turns = (from, pick) => (ex.messages ?? []).filter((m, k) => pick(m, k >= from)).map((m) => `${m.role}: ${m.content}`).join('\n');
     return el('tr', {},
       el('td', { class: 'num' }, i + 1),
-      el('td', {}, isPair ? ex.input : ex.text),
-      isPair ? el('td', {}, ex.output) : el('td', { class: 'whole' }, 'the whole text'),
+      el('td', {}, isPair ? ex.input : ex.messages ? turns(ex.train_from, (m, late) => !(late && m.role === 'assistant')) : ex.text ?? ''),
+      isPair ? el('td', {}, ex.output) : ex.messages ? el('td', {}, turns(ex.train_from, (m, late) => late && m.role === 'assistant'))
+        : el('td', { class: 'whole' }, 'the whole text'),
       el('td', { class: 'num' }, n ?? '–'));
   }));
   if (p.count > p.examples.length) {
@@ -920,7 +919,7 @@ async function startTraining(rec = null) {
     options.evalSplit = EVAL_CAP / nData;
     $('train-note').textContent = `Held out a sample of ${EVAL_CAP} examples instead of the ${fmtCount(wantEval)} the eval split asks for, so each evaluation takes seconds, not minutes; the others train.`;
   }
-  const data = rec ? rec.data : engineData(S.data.text, S.data.format);
+  const data = rec ? rec.data : { text: S.data.text, format: S.data.format };
   options.format = data.format;
   const opts = { ...options, data: data.text, checkpointEvery: CHECKPOINT_EVERY };
   if (rec) opts.resumeFrom = new Uint8Array(rec.checkpoint);
