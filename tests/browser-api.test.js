@@ -2,13 +2,14 @@
 // headless, playwright-core), served by scripts/serve.js: the engine in a module Web Worker,
 // threaded on the cross-origin-isolated page and single-threaded (with the reason) without the
 // COOP/COEP headers; the llama2.c golden; streaming and AbortSignal; an HF folder by URL; the
-// Cache API option; the benchmark through the worker; and no request leaving the local server.
+// Cache API option; embeddings; the benchmark through the worker; and no request leaving the local server.
 // Chromium: /usr/bin/chromium (or SP_CHROMIUM); the test FAILS, never skips, when it is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 
 import { startServer } from '../scripts/serve.js';
+import { Softprompt } from '../web/softprompt.js';
 import { modelPath } from './lib/paths.js';
 
 import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
@@ -25,6 +26,9 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     await server.close();
   });
   const origin = new URL(server.url).origin;
+  const nodeSp = await Softprompt.create({ worker: false, threads: 1 });
+  t.after(() => nodeSp.terminate());
+  const nodeModel = await nodeSp.loadModel(modelPath('stories260K/stories260K.gguf'));
 
   for (const isolated of [true, false]) {
     const context = await browser.newContext();
@@ -75,6 +79,8 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
       out.steps = steps;
       const files = await res.adapter.save();
       out.peft = JSON.parse(files.config).peft_type;
+      const emb = await model.embed(prompt);
+      out.embed = { isF32: emb instanceof Float32Array, values: Array.from(emb), withAdapter: Array.from(await model.embed(prompt, { adapter: res.adapter })) };
       const b = await sp.bench({ seconds: 0.02, promptTokens: 16, decodeTokens: 8, trainBatch: 2, trainTokens: 16 });
       out.bench = { threads: b.threads, ok: b.prefillTokS > 0 && b.decodeTokS > 0 && b.trainTokS > 0 && b.peakGflops > 0 };
       out.cached = (await (await caches.open('softprompt-models')).keys()).map((q) => new URL(q.url).pathname);
@@ -99,6 +105,12 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
     assert.deepEqual(r.hf, HF_GOLDEN.f32_greedy_new_ids_64.slice(0, 8));
     assert.deepEqual(r.steps, [1, 2, 3]);
     assert.equal(r.peft, 'PROMPT_TUNING');
+    // embeddings through the browser worker: what the engine gives in Node (tested against the float64 reference)
+    assert.ok(r.embed.isF32);
+    const inNode = Array.from(await nodeModel.embed(GOLDEN.prompt));
+    assert.equal(r.embed.values.length, inNode.length);
+    assert.ok(r.embed.values.every((v, i) => Math.abs(v - inNode[i]) < 1e-6), 'the same embedding as in Node');
+    assert.ok(r.embed.withAdapter.some((v, i) => Math.abs(v - inNode[i]) > 1e-4), 'the adapter changes it');
     assert.deepEqual(r.bench, { threads: isolated ? r.info.threads : 1, ok: true });
     // downloads are cached by default: the GGUF and the HF folder's three files
     assert.deepEqual(r.cached.sort(), ['/models/TinyStories-656K/config.json', '/models/TinyStories-656K/model.safetensors',

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT, SHOTS, MAX_STORIES as DATASET, assertBrowserReady, openBrowser } from './lib/browser.js';
+import { ROOT, SHOTS, MAX_STORIES as DATASET, assertBrowserReady, openBrowser, traceMainThread } from './lib/browser.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 const MODEL_FILE = path.join(SHARED, 'models', 'stories260K', 'stories260K.gguf');
@@ -103,6 +103,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.fill('input[name="lr"]', '0.2');
   await page.selectOption('select[name="init"]', 'text');
   const t0 = await page.evaluate(() => performance.now());
+  const traces = [await traceMainThread(page)];
   await page.click('#train-start');
   await page.waitForFunction(() => window.__softprompt.losses.length >= 5 || document.body.dataset.train !== 'running', null, { timeout: 300_000 });
   // pause: the steps stop coming (a step already running may still report); resume: they go on
@@ -115,11 +116,14 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   assert.ok(atPause < 20, `paused before the end (at step ${atPause})`);
   // a screenshot makes the renderer busy for a moment: leave that interval out of the long-task check
   const shotStart = await page.evaluate(() => performance.now());
+  const tasks = await traces[0].stop();
   await shotOf('#train', '04-training-paused');
   const shotEnd = await page.evaluate(() => performance.now());
+  traces[1] = await traceMainThread(page);
   await page.click('#train-resume');
   await waitState('train', 'done', 120_000);
   const t1 = await page.evaluate(() => performance.now());
+  tasks.push(...await traces[1].stop());
   await shotOf('#train', '05-trained');
 
   const losses = await page.evaluate(() => window.__softprompt.losses);
@@ -142,15 +146,17 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
     frames: window.__perf.frames.filter((f) => f >= a && f <= b),
   }), [t0, t1, shotStart, shotEnd]);
   assert.equal(perf.noLongtask, false, 'this chromium reports long tasks');
-  const tooLong = perf.long.filter((x) => x.duration > 100);
-  assert.deepEqual(tooLong, [], `main-thread tasks over 100 ms during training: ${JSON.stringify(tooLong)}`);
+  // A task over 100 ms of the main thread's own CPU time is the page's fault; one that is only long
+  // in wall time (perf.long) was descheduled by a loaded machine (see traceMainThread).
+  const tooLong = tasks.filter((x) => x.cpu > 100);
+  assert.deepEqual(tooLong, [], `main-thread tasks over 100 ms of CPU during training: ${JSON.stringify(tooLong)}`);
   let maxGap = 0;
   for (let i = 1; i < perf.frames.length; i++) {
     const [f0, f1] = [perf.frames[i - 1], perf.frames[i]];
     if (f1 >= shotStart && f0 <= shotEnd) continue; // the screenshot
     maxGap = Math.max(maxGap, f1 - f0);
   }
-  t.diagnostic(`training: ${(t1 - t0).toFixed(0)} ms, ${perf.frames.length} frames, largest frame gap ${maxGap.toFixed(0)} ms, long tasks (>50 ms) ${perf.long.length}`);
+  t.diagnostic(`training: ${(t1 - t0).toFixed(0)} ms, ${perf.frames.length} frames, largest frame gap ${maxGap.toFixed(0)} ms, long tasks (>50 ms) ${perf.long.length}, traced tasks over 50 ms (wall/cpu) ${JSON.stringify(tasks)}`);
 
   // ---- look inside ----
   await waitState('inside', 'ready');

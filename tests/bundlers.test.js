@@ -1,7 +1,8 @@
 // bundlers.test.js - the package as a web developer meets it: `npm pack`, the tarball unpacked into
-// a fresh app's node_modules, the README's example bundled by Vite, esbuild, webpack and Rollup, each
-// served with COOP/COEP and the strict CSP `script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'`,
-// and run in Chromium: load stories260K, generate, tune a few steps, generate with the adapter.
+// a fresh app's node_modules, the README's ten-line example bundled by Vite (build and dev server),
+// esbuild, webpack and Rollup, each served with COOP/COEP and the strict CSP `script-src 'self'
+// 'wasm-unsafe-eval'; worker-src 'self'`, and run in Chromium: load stories260K, generate, tune,
+// save the adapter, load it and generate with it.
 // No console error, no CSP violation, no failed or 4xx/5xx request. Also checks what the tarball
 // holds (the library, its wasm and its types; no C sources, no studio) and prints its size.
 import { test, before, after } from 'node:test';
@@ -17,31 +18,41 @@ import { repoRoot, modelPath } from './lib/paths.js';
 
 const ROOT = repoRoot();
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'";
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': CSP,
+};
 const MODEL_DIR = path.dirname(modelPath('stories260K/stories260K.gguf'));
 let work;
 let tarball;
 
-// The app: the README's example, with its results put where the test can read them.
-const MAIN = `import { Softprompt } from 'softprompt';
-const out = { log: [] };
+// The app: the README's ten-line example as written there, inside an async function, with the
+// names it leaves to the reader (bar, out, chart, jsonl) defined, and its results put where the
+// test can read them.
+const README_CODE = (() => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf('## The API in ten lines');
+  const m = /```js\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert.ok(at >= 0 && m, 'README.md has its ten-line example');
+  return m[1];
+})();
+const README_STEPS = Number(/steps: (\d+)/.exec(README_CODE)[1]);
+const STORIES = ['Once upon a time, there was a dog named Max. Max loved the sea.',
+  'Once upon a time, a little dog named Max went to the sea with his friend Sue.',
+  'Once upon a time, Max the dog saw a boat on the sea.', 'Once upon a time, a dog named Max found a shell by the sea.',
+  'Once upon a time, Sue and Max played in the sand.', 'Once upon a time, Max ran after a bird on the beach.',
+  'Once upon a time, there was a big boat. Max wanted to go on the boat.', 'Once upon a time, Max was sad. Sue gave him a hug.',
+  'Once upon a time, Max and Sue saw a fish in the sea.', 'Once upon a time, the sun was hot and Max slept under a tree.'];
+const MAIN = `${README_CODE.split('\n').filter((l) => l.startsWith('import ')).join('\n')}
+const DATA = ${JSON.stringify(STORIES.map((text) => JSON.stringify({ text })).join('\n'))};
 window.__done = (async () => {
-  const sp = await Softprompt.create({ threads: 2 });
-  out.info = sp.info;
-  const model = await sp.loadModel('/models/stories260K/stories260K.gguf');
-  out.before = (await model.generate('Once upon a time', { maxTokens: 16, temperature: 0 })).text;
-  const data = ['Once upon a time, there was a dog named Max. Max loved the sea.',
-    'Once upon a time, a little dog named Max went to the sea with his friend Sue.',
-    'Once upon a time, Max the dog saw a boat on the sea.'].map((text) => JSON.stringify({ text })).join('\\n');
-  const job = model.tune({ data, virtualTokens: 4, steps: 3, evalSplit: 0, lr: 0.1, seed: 1 });
-  let steps = 0;
-  job.on('progress', () => { steps++; });
-  const { adapter } = await job.done;
-  out.steps = steps;
-  const { config, safetensors } = await adapter.save();
-  const again = await model.loadAdapter({ config, safetensors });
-  out.after = (await model.generate('Once upon a time', { adapter: again, maxTokens: 16, temperature: 0 })).text;
+  const out = { textContent: '' }, losses = [], loaded = [];
+  const bar = (f) => loaded.push(f), chart = { add: (step, loss) => losses.push(loss) }, jsonl = DATA;
+${README_CODE.split('\n').filter((l) => !l.startsWith('import ')).join('\n')}
   sp.terminate();
-  return out;
+  return { info: sp.info, before: out.textContent, after: text, steps: losses.length, loaded: loaded.at(-1) };
 })().catch((e) => ({ error: String(e && e.stack || e) }));
 `;
 
@@ -57,12 +68,7 @@ function serveApp(dir) {
     const file = rel.startsWith('/models/')
       ? path.join(MODEL_DIR, '..', rel.slice('/models/'.length))
       : path.join(dir, rel.endsWith('/') ? rel + 'index.html' : rel);
-    const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Content-Security-Policy': CSP,
-    };
+    const headers = ISOLATION_HEADERS;
     if (rel === '/favicon.ico') { // asked by the browser itself; an app would have one
       res.writeHead(204, headers);
       res.end();
@@ -98,11 +104,19 @@ function makeApp(name) {
   return dir;
 }
 
-/** Open the app in Chromium; resolve with its result and everything that went wrong. */
+/** Serve dist, open the app in Chromium; resolve with its result and everything that went wrong. */
 async function runInChromium(dist) {
-  const { chromium } = await import('playwright-core');
   const server = await serveApp(dist);
-  const base = `http://127.0.0.1:${server.address().port}/`;
+  try {
+    return await runPage(`http://127.0.0.1:${server.address().port}/`);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}
+
+/** Open the app at base in Chromium; resolve with its result and everything that went wrong. */
+async function runPage(base) {
+  const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   const problems = [];
   try {
@@ -131,7 +145,6 @@ async function runInChromium(dist) {
     return { result, problems };
   } finally {
     await browser.close();
-    await new Promise((r) => server.close(r));
   }
 }
 
@@ -140,7 +153,8 @@ function checkRun({ result, problems }, what) {
   assert.deepEqual(problems, [], `${what}: console errors, CSP violations or failed requests`);
   assert.equal(result.info.mode, 'worker');
   assert.equal(result.info.threaded, true, `${what}: threads under COOP/COEP (${result.info.singleThreadReason})`);
-  assert.equal(result.steps, 3, `${what}: three tuning steps reported`);
+  assert.equal(result.steps, README_STEPS, `${what}: every tuning step reported`);
+  assert.equal(result.loaded, 1, `${what}: load progress reached the end`);
   assert.ok(result.before.length > 0 && result.after.length > 0, `${what}: text generated`);
 }
 
@@ -188,6 +202,39 @@ test('Vite: build, then the README example under the strict CSP in Chromium', { 
   const { build } = await import('vite');
   await build({ root: dir, logLevel: 'warn', configFile: false, build: { outDir: path.join(dir, 'dist') } });
   checkRun(await runInChromium(path.join(dir, 'dist')), 'vite');
+});
+
+test('Vite dev server: the README example under the strict CSP in Chromium, no config', { timeout: 600_000 }, async (t) => {
+  const dir = makeApp('vite-dev');
+  const { createServer } = await import('vite');
+  const server = await createServer({
+    root: dir, logLevel: 'warn', configFile: false, clearScreen: false,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, headers: ISOLATION_HEADERS, hmr: false },
+    plugins: [{
+      name: 'models', // the shared models at /models/, as the other apps' server has them
+      configureServer(s) {
+        s.middlewares.use('/favicon.ico', (req, res) => { // asked by the browser itself
+          res.writeHead(204, ISOLATION_HEADERS);
+          res.end();
+        });
+        s.middlewares.use('/models/', (req, res) => {
+          const file = path.join(MODEL_DIR, '..', decodeURIComponent(new URL(req.url, 'http://x').pathname));
+          if (file.includes('..' + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+            res.writeHead(404, ISOLATION_HEADERS);
+            res.end();
+            return;
+          }
+          const body = fs.readFileSync(file);
+          res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+          res.end(body);
+        });
+      },
+    }],
+  });
+  t.after(() => server.close());
+  await server.listen();
+  const base = server.resolvedUrls.local[0];
+  checkRun(await runPage(base), 'vite dev');
 });
 
 test('esbuild: the app and softprompt/worker as two entry points, wasm/ copied beside them', { timeout: 600_000 }, async () => {

@@ -3,12 +3,16 @@
 // unknown options refused by generate and bench as by tune; a random default sampling seed that the
 // result reports and that repeats the text; seeds above 2^24 used exactly (generation and tuning);
 // aborts that look like the platform's (name 'AbortError', cause = the reason); one job shape for
-// generations and tuning runs.
+// generations and tuning runs; logits and embeddings as Float32Array (embeddings against the float64
+// reference forward, with and without a tuned soft prompt, in this thread and in a worker).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Softprompt, SoftpromptError, ErrorCodes, isAbort } from '../web/softprompt.js';
 import { modelPath } from './lib/paths.js';
+import { makeTinyLlama, makeTinyHF } from './lib/tiny-model.js';
+import { refHidden } from './lib/ref-llama.js';
+import { readSafetensors, tensorF32 } from './lib/safetensors.js';
 
 const STORIES = modelPath('stories260K/stories260K.gguf');
 const DATA = [
@@ -140,4 +144,134 @@ test('conventions: model.logits(ids) is a Float32Array of the next-token logits,
   const fromText = await model.logits(golden.prompt);
   assert.deepEqual([...fromText], [...l], 'text is tokenized with BOS');
   await assert.rejects(model.logits([1, 2], { temperature: 1 }), invalid(/logits: unknown option 'temperature'/));
+});
+
+/** Largest |a - b| over the largest |b|. */
+function relErr(a, b) {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / m;
+}
+
+const unit = (v) => {
+  const n = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+  return Array.from(v, (x) => x / n);
+};
+
+test('conventions: model.embed pools the final hidden states as the float64 reference does (this thread and a worker)', async (t) => {
+  const { gguf, weights, config } = makeTinyLlama({ seed: 7, type: 'F32', n_layers: 2 });
+  const E = weights['token_embd.weight'];
+  const row = (id) => E.subarray(id * config.dim, (id + 1) * config.dim);
+  const inWorker = await Softprompt.create({ threads: 1 });
+  t.after(() => inWorker.terminate());
+  for (const [where, engine] of [['this thread', sp], ['a worker', inWorker]]) {
+    const m = await engine.loadModel(gguf.slice());
+    const text = 'Once upon a time there was a dog';
+    const ids = await m.tokenize(text);
+    const H = refHidden(weights, config, ids.map(row));
+    const n = ids.length, dim = config.dim;
+    const mean = new Float64Array(dim);
+    for (const h of H) for (let i = 0; i < dim; i++) mean[i] += h[i] / n;
+
+    const got = await m.embed(text, { normalize: false });
+    assert.ok(got instanceof Float32Array && got.length === dim, `${where}: a Float32Array of dim`);
+    const e = relErr(got, mean);
+    t.diagnostic(`${where}: mean pooling vs float64 reference: ${e.toExponential(2)}`);
+    assert.ok(e < 1e-5, `${where}: mean-pooled hidden state off by ${e}`);
+    assert.ok(relErr(await m.embed(ids, { normalize: false }), mean) < 1e-5, `${where}: ids give the same`);
+
+    const normed = await m.embed(text); // default: mean, unit length
+    assert.ok(relErr(normed, unit(mean)) < 1e-5, `${where}: normalized by default`);
+    assert.ok(Math.abs(Math.hypot(...normed) - 1) < 1e-5);
+    assert.ok(relErr(await m.embed(text, { pooling: 'cls', normalize: false }), H[0]) < 1e-5, `${where}: cls is the first token`);
+    assert.ok(relErr(await m.embed(text, { pooling: 'last', normalize: false }), H[n - 1]) < 1e-5, `${where}: last token`);
+    const all = await m.embed(text, { pooling: 'none', normalize: false });
+    assert.equal(all.length, n * dim, `${where}: pooling none gives every token's row`);
+    assert.ok(relErr(all, H.flatMap((h) => [...h])) < 1e-5, `${where}: every row`);
+    const allUnit = await m.embed(text, { pooling: 'none' });
+    for (let r = 0; r < n; r++) assert.ok(Math.abs(Math.hypot(...allUnit.subarray(r * dim, (r + 1) * dim)) - 1) < 1e-5, 'each row normalized');
+
+    // a tuned soft prompt: the hidden states of the text rows after the virtual rows
+    const job = m.tune({ data: [{ text }, { text: 'a dog was there once upon a time' }], virtualTokens: 3, steps: 2, evalSplit: 0, lr: 0.1, seed: 3 });
+    const { adapter } = await job.done;
+    const { safetensors } = await adapter.save();
+    const soft = tensorF32(readSafetensors(safetensors).tensors.get('prompt_embeddings'));
+    const virt = [0, 1, 2].map((v) => soft.subarray(v * dim, (v + 1) * dim));
+    const Ha = refHidden(weights, config, [...virt, ...ids.map(row)]).slice(3);
+    const meanA = new Float64Array(dim);
+    for (const h of Ha) for (let i = 0; i < dim; i++) meanA[i] += h[i] / n;
+    const gotA = await m.embed(text, { adapter, normalize: false });
+    const ea = relErr(gotA, meanA);
+    t.diagnostic(`${where}: with a soft prompt vs float64 reference: ${ea.toExponential(2)}`);
+    assert.ok(ea < 1e-5, `${where}: with the adapter, off by ${ea}`);
+    assert.ok(relErr(gotA, mean) > 1e-3, `${where}: the adapter changes the embedding`);
+
+    await assert.rejects(m.embed(text, { pooling: 'max' }), invalid(/embed: pooling must be one of mean, cls, last, none \(got max\)/));
+    await assert.rejects(m.embed(text, { normalise: true }), invalid(/embed: unknown option 'normalise'/));
+    await assert.rejects(m.embed([]), invalid(/no tokens/));
+    await assert.rejects(m.embed([1, 99999]), invalid(/token id 99999 at 1 is out of range/));
+    await m.free();
+  }
+});
+
+/** base_model_name_or_path of an adapter tuned (one step) on model and saved. */
+async function savedBase(model) {
+  const { adapter } = await model.tune({ data: [{ text: 'Once upon a time' }, { text: 'a dog' }], virtualTokens: 2, steps: 1, evalSplit: 0 }).done;
+  const { config } = await adapter.save();
+  await adapter.free();
+  return JSON.parse(config).base_model_name_or_path;
+}
+
+test('conventions: saved adapters name the true base model: GGUF general.source.*, the hub repo, or baseModel; never a display name', async (t) => {
+  const gguf = (kv) => makeTinyLlama({ seed: 2, kv: [['general.basename', 'string', 'tiny-llama'], ...kv] }).gguf;
+  const cases = [
+    ['general.source.url on the hub', [['general.source.url', 'string', 'https://huggingface.co/acme/tiny-llama']], 'acme/tiny-llama'],
+    ['general.source.repo_url with a path', [['general.source.repo_url', 'string', 'https://huggingface.co/acme/tiny-llama-2/tree/main']], 'acme/tiny-llama-2'],
+    ['general.source.huggingface.repository', [['general.source.huggingface.repository', 'string', 'acme/old-convert']], 'acme/old-convert'],
+    ['a source URL elsewhere', [['general.source.url', 'string', 'https://github.com/acme/tiny-llama']], null],
+    ['only display names', [['general.organization', 'string', 'Acme']], null],
+    ['a repository key that is no repo id', [['general.source.huggingface.repository', 'string', 'not a repo']], null],
+  ];
+  for (const [what, kv, want] of cases) {
+    const m = await sp.loadModel(gguf(kv));
+    assert.equal(m.info.source_repo, want, `${what}: info.source_repo`);
+    assert.equal(await savedBase(m), want, `${what}: base_model_name_or_path`);
+    await m.free();
+  }
+  const m = await sp.loadModel(gguf([['general.source.url', 'string', 'https://huggingface.co/acme/tiny-llama']]), { baseModel: 'me/my-base' });
+  assert.equal(await savedBase(m), 'me/my-base', 'the baseModel option wins');
+  await m.free();
+  const legacy = await sp.loadModel(gguf([]), { name: 'me/legacy' });
+  assert.equal(await savedBase(legacy), 'me/legacy', 'name is the same option');
+  await legacy.free();
+  await assert.rejects(sp.loadModel(gguf([]), { baseModel: 42 }), invalid(/baseModel must be a string/));
+
+  // huggingface.co URLs (served here by a stub fetch in this thread): an HF folder names its repo
+  // (not the checkpoint path in _name_or_path); a GGUF file without source keys names the repo it is in
+  const hf = makeTinyHF({ seed: 2 });
+  const files = { ...hf.files, 'config.json': JSON.stringify({ ...JSON.parse(hf.configJson), _name_or_path: '/home/me/ckpt/run-7' }) };
+  const realFetch = globalThis.fetch;
+  t.after(() => { globalThis.fetch = realFetch; });
+  const seen = [];
+  globalThis.fetch = async (url, init = {}) => {
+    seen.push(String(url));
+    const m = /^https:\/\/huggingface\.co\/acme\/(tiny-hf|tiny-gguf)\/resolve\/main\/(.+)$/.exec(String(url));
+    const body = m && (m[1] === 'tiny-hf' ? files[m[2]] : m[2] === 'model.gguf' ? gguf([]) : null);
+    if (!body) return new Response('not found', { status: 404 });
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    return new Response(init.method === 'HEAD' ? null : bytes, { headers: { 'content-length': String(bytes.length) } });
+  };
+  const folder = await sp.loadModel('https://huggingface.co/acme/tiny-hf/resolve/main/');
+  assert.equal(await savedBase(folder), 'acme/tiny-hf', 'an HF folder URL names its repo');
+  await folder.free();
+  const local = await sp.loadModel({ files });
+  assert.equal(await savedBase(local), '/home/me/ckpt/run-7', 'an HF folder from files: its _name_or_path');
+  await local.free();
+  const file = await sp.loadModel('https://huggingface.co/acme/tiny-gguf/resolve/main/model.gguf');
+  assert.equal(await savedBase(file), 'acme/tiny-gguf', 'a GGUF on the hub without source keys: the repo it is in');
+  await file.free();
+  assert.ok(seen.includes('https://huggingface.co/acme/tiny-hf/resolve/main/config.json'), 'the stub served the loads');
 });

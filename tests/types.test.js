@@ -1,7 +1,8 @@
 // types.test.js - the package's types (web/softprompt.d.ts, web/worker.d.ts) type-check, through the
 // package's own exports map, in two fresh TypeScript projects: a Node-only one (lib es2022 and
 // @types/node, no DOM) and a browser one (lib dom, bundler resolution). The program uses every
-// export of 'softprompt' and 'softprompt/worker', and a few deliberate mistakes must be errors.
+// export of 'softprompt' and 'softprompt/worker', a few deliberate mistakes must be errors, and
+// worker.d.ts / the option interfaces match the protocol declared in web/worker/schema.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,9 +16,9 @@ const ROOT = repoRoot();
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const PROGRAM = `import Softprompt2, {
-  Softprompt, SoftpromptError, ErrorCodes, threadsAvailable, Model, Adapter,
+  Softprompt, SoftpromptError, ErrorCodes, threadsAvailable, Model, Adapter, isAbort, modelCache, hfUrl, HF_ENDPOINT,
   type CreateOptions, type GenerateOptions, type TuneOptions, type GenerateResult, type TuneResult, type ErrorCode,
-  type ModelSource, type BenchResult, type DataPreview, type LoadProgress,
+  type ModelSource, type BenchResult, type DataPreview, type LoadProgress, type EmbedOptions, type Pooling,
 } from 'softprompt';
 import { serve, type Request, type Reply, type Operations, type Channel } from 'softprompt/worker';
 
@@ -25,7 +26,15 @@ export async function main(): Promise<string> {
   const opts: CreateOptions = { threads: 2, wasmBase: '/wasm/' };
   const sp: Softprompt = await Softprompt.create(opts);
   const same: typeof Softprompt = Softprompt2;
-  const model: Model = await sp.loadModel('/models/x.gguf', { onProgress: (p: LoadProgress) => p.loaded });
+  const model: Model = await sp.loadModel('/models/x.gguf', { onProgress: (p: LoadProgress) => p.loaded, baseModel: 'org/x' });
+  const repo: string | null = model.info.source_repo;
+  const logits: Float32Array = await model.logits([1, 2]);
+  const pooling: Pooling = 'cls';
+  const eo: EmbedOptions = { pooling, normalize: false };
+  const emb: Float32Array = await model.embed('Once', eo);
+  const hub = await sp.loadModel({ hf: 'org/x', file: 'x.gguf', revision: 'main', endpoint: HF_ENDPOINT });
+  const cached: boolean = await modelCache.has(hfUrl('org/x', 'x.gguf'));
+  const aborted: boolean = isAbort(new Error('x'));
   const g: GenerateOptions = { maxTokens: 8, temperature: 0, seed: 2 ** 40 };
   let text = '';
   for await (const piece of model.generate('Once', g)) text += piece;
@@ -51,7 +60,7 @@ export async function main(): Promise<string> {
   const server = serve(ch);
   server.shutdown();
   return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed.warnings.length), String(where), String(src), String(th),
-    req.op, String(rep), ops, String(same)].join();
+    req.op, String(rep), ops, String(same), String(repo), String(logits[0] + emb[0]), String(hub), String(cached), String(aborted)].join();
 }
 `;
 
@@ -61,7 +70,44 @@ const MISTAKES = [
   'model.tune({ virtualTokens: 4 });',
   "const c: ErrorCode = 'SP_ERR_NOPE';",
   "const q: Request<'generate'> = { id: 1, op: 'generate', args: { prompt: 'x' } };",
+  "model.embed('x', { pooling: 'max' });",
+  "const n: number = await model.embed('x');",
 ];
+
+test('types: the program imports every runtime export of softprompt and softprompt/worker', async () => {
+  const names = (mod) => Object.keys(mod).filter((k) => k !== 'default');
+  const imported = PROGRAM.slice(0, PROGRAM.indexOf('export async function'));
+  for (const [spec, file] of [['softprompt', '../web/softprompt.js'], ['softprompt/worker', '../web/worker.js']]) {
+    for (const k of names(await import(file))) assert.ok(new RegExp(`\\b${k}\\b`).test(imported), `${spec}: the type test uses ${k}`);
+  }
+});
+
+/**
+ * The declared types against the runtime's declarations: worker.d.ts's Operations has exactly the
+ * ops and arguments of web/worker/schema.js OPS, and the public option interfaces hold every
+ * option name the client accepts (GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS). Written as
+ * type-level assertions that tsc checks.
+ */
+async function protocolChecks() {
+  const { OPS, GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS } = await import('../web/worker/schema.js');
+  const union = (names) => (names.length ? names.map((n) => `'${n}'`).join(' | ') : 'never');
+  const lines = [
+    "import type { Operations } from 'softprompt/worker';",
+    "import type { GenerateOptions, BenchOptions, TuneOptions } from 'softprompt';",
+    'type Exact<T, K extends PropertyKey> = [Exclude<keyof T, K>, Exclude<K, keyof T>] extends [never, never] ? true : false;',
+    'type Holds<T, K extends PropertyKey> = [Exclude<K, keyof T>] extends [never] ? true : false;',
+    `export const ops: Exact<Operations, ${union(Object.keys(OPS))}> = true;`,
+  ];
+  for (const [op, spec] of Object.entries(OPS)) {
+    const names = Object.keys(spec.args);
+    lines.push(names.length ? `export const args_${op}: Exact<Operations['${op}'][0], ${union(names)}> = true;`
+      : `export const args_${op}: Operations['${op}'][0] extends Record<string, never> ? true : false = true;`);
+  }
+  lines.push(`export const generate: Holds<GenerateOptions, ${union(GENERATE_OPTIONS)}> = true;`);
+  lines.push(`export const bench: Holds<BenchOptions, ${union(BENCH_OPTIONS)}> = true;`);
+  lines.push(`export const tune: Holds<TuneOptions, ${union(TUNE_OPTIONS)}> = true;`);
+  return lines.join('\n') + '\n';
+}
 
 function project(name, compilerOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `softprompt-types-${name}-`));
@@ -90,14 +136,15 @@ const PROJECTS = {
 };
 
 for (const [name, options] of Object.entries(PROJECTS)) {
-  test(`types: every export type-checks in a ${name} project, and mistakes are errors`, { timeout: 300_000 }, () => {
+  test(`types: every export type-checks in a ${name} project, mistakes are errors, the protocol matches`, { timeout: 300_000 }, async () => {
     const dir = project(name, options);
     try {
       // one tsc run: the program, then each mistake under @ts-expect-error
       const body = PROGRAM.slice(0, PROGRAM.lastIndexOf('  return ['));
       const mistakes = MISTAKES.map((m, i) => `  // @ts-expect-error mistake ${i}\n  ${m}\n`).join('');
       fs.writeFileSync(path.join(dir, 'main.ts'), `${body}${mistakes}${PROGRAM.slice(PROGRAM.lastIndexOf('  return ['))}`);
-      assert.equal(tsc(dir), '', `tsc (${name}): the program compiles and every mistake is an error`);
+      fs.writeFileSync(path.join(dir, 'protocol.ts'), await protocolChecks());
+      assert.equal(tsc(dir), '', `tsc (${name}): the program compiles, every mistake is an error, the types match the protocol`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

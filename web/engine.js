@@ -653,6 +653,28 @@ export class Model {
     }
   }
 
+  /**
+   * The final hidden states of the prompt ids (after the final norm, before the LM head), with the
+   * adapter's virtual tokens in front: a Float32Array (ids.length * dim), row-major.
+   */
+  hiddenStates(ids, adapter = null) {
+    this._live();
+    if (adapter) adapter._live();
+    const e = this.e;
+    if (!ids.length) fail(ErrorCodes.SP_ERR_INVALID_ARG, 'the prompt has no tokens');
+    const n = ids.length * this.info.dim;
+    const idp = e.int32s(ids);
+    const out = e.malloc(n * 4);
+    try {
+      const got = e.M._sp_hidden_states(this.ptr, adapter ? adapter.ptr : 0, idp, ids.length, out, n, e.err);
+      if (got < 0) e.throwError();
+      return e.readFloat32s(out, got);
+    } finally {
+      e.free(out);
+      e.free(idp);
+    }
+  }
+
   /** Evaluate JSONL data: {loss, perplexity, tokens, examples[, accuracy, labels]}. */
   evaluate(jsonl, opts = {}, adapter = null) {
     this._live();

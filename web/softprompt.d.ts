@@ -260,8 +260,13 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
   /** The base model's id recorded in adapters saved from this model (base_model_name_or_path),
-   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: the hub repo of an {hf} source, else an HF
-   *  folder's _name_or_path, else '' (never a GGUF's display name or architecture). */
+   *  e.g. 'HuggingFaceTB/SmolLM2-135M'. Default: for an HF folder, the hub repo it came from ({hf}
+   *  or a huggingface.co URL), else its config.json _name_or_path; for a GGUF, the repo its
+   *  metadata names (general.source.huggingface.repository, or a huggingface.co URL in
+   *  general.source.repo_url / general.source.url; info.source_repo), else the hub repo the file
+   *  came from; else null (never a GGUF's display name or architecture). */
+  baseModel?: string;
+  /** The same as baseModel (its name before 0.2). */
   name?: string;
   /** Extra fetch options for URL sources (headers, credentials...). */
   fetchOptions?: RequestInit;
@@ -281,6 +286,8 @@ export interface ModelInfo {
   arch: string;
   format: 'gguf' | 'hf';
   name: string;
+  /** GGUF: the Hugging Face repo id its metadata names as its source, or null. */
+  source_repo: string | null;
   file_type: string;
   dim: number;
   n_layers: number;
@@ -305,6 +312,19 @@ export interface ModelInfo {
 export interface TokenizeOptions {
   /** Prepend BOS (default true). */
   addBos?: boolean;
+}
+
+/** How embed pools the tokens' hidden states: their mean (the default), the first token's row
+ *  ('cls', as transformers.js names it), the last token's row, or every row ('none'). */
+export type Pooling = 'mean' | 'cls' | 'last' | 'none';
+
+export interface EmbedOptions {
+  adapter?: Adapter;
+  /** Tokenize text with BOS (default true). */
+  addBos?: boolean;
+  pooling?: Pooling;
+  /** Scale each vector to unit L2 norm (default true). */
+  normalize?: boolean;
 }
 
 export interface GenerateOptions {
@@ -627,6 +647,11 @@ export declare class Model {
   /** Next-token logits after the prompt (text, tokenized with BOS unless addBos: false, or ids):
    *  a Float32Array of info.vocab_size, for the last position. */
   logits(prompt: string | ArrayLike<number>, options?: { adapter?: Adapter; addBos?: boolean }): Promise<Float32Array>;
+  /** An embedding of the prompt (text, tokenized with BOS unless addBos: false, or ids): the final
+   *  hidden states (after the final norm, before the LM head), with the adapter's virtual tokens in
+   *  front when given, pooled and scaled to unit length (unless normalize: false). A Float32Array of
+   *  info.dim, or of tokens * info.dim for pooling 'none'. */
+  embed(prompt: string | ArrayLike<number>, options?: EmbedOptions): Promise<Float32Array>;
   evaluate(data: DataSource, options?: EvaluateOptions): Promise<EvalResult>;
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;

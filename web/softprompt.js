@@ -342,9 +342,9 @@ async function describeSource(source, options) {
     if (url.endsWith('/')) {
       const files = {};
       for (const n of HF_NAMES) files[n] = { kind: 'url', url: url + n, name: n };
-      return { kind: 'hf', files };
+      return { kind: 'hf', files, repo: hubRepoOf(url) };
     }
-    return { kind: 'url', url, name: url };
+    return { kind: 'url', url, name: url, repo: hubRepoOf(url) };
   }
   if (isBlob(source)) return { kind: 'blob', blob: source, name: source.name || 'model.gguf' };
   if (isBytes(source)) return { kind: 'bytes', bytes: toU8(source), name: 'model.gguf' };
@@ -358,9 +358,9 @@ async function describeSource(source, options) {
         const base = url.endsWith('/') ? url : url + '/';
         const files = {};
         for (const n of HF_NAMES) files[n] = { kind: 'url', url: base + n, name: n };
-        return { kind: 'hf', files };
+        return { kind: 'hf', files, repo: hubRepoOf(base) };
       }
-      return { kind: 'url', url, name: url };
+      return { kind: 'url', url, name: url, repo: hubRepoOf(url) };
     }
   }
   throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'model source must be a URL, a path (Node), a File/Blob, bytes, {files} or a list of Files');
@@ -382,6 +382,13 @@ export function hfUrl(repo, file, { revision = 'main', endpoint = HF_ENDPOINT } 
   if (typeof revision !== 'string' || revision === '') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'revision must be a branch, tag or commit');
   const path = file.split('/').map(encodeURIComponent).join('/');
   return `${String(endpoint).replace(/\/+$/, '')}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+}
+
+/** The model repo id ('owner/name') of a Hugging Face file or folder URL
+ *  (https://huggingface.co/owner/name/resolve/main/...), else undefined. */
+function hubRepoOf(url) {
+  const m = /^https?:\/\/(?:huggingface\.co|hf\.co)\/([A-Za-z0-9][\w.-]*)\/([\w.-]+)\/(?:resolve|blob|raw|tree)\//.exec(url);
+  return m && !['datasets', 'spaces', 'api'].includes(m[1]) && m[2] !== '..' ? `${m[1]}/${m[2]}` : undefined;
 }
 
 /** {hf: 'owner/repo', file?, revision?, endpoint?}: a .gguf file of the repo, or (no file) its HF
@@ -483,14 +490,18 @@ export class Softprompt {
   }
 
   async loadModel(source, options = {}) {
-    const { onProgress, signal, name, fetchOptions } = options;
+    const { onProgress, signal, fetchOptions } = options;
+    const baseModel = options.baseModel ?? options.name;
+    if (baseModel !== undefined && typeof baseModel !== 'string') {
+      throw err(ErrorCodes.SP_ERR_INVALID_ARG, `loadModel: baseModel must be a string such as 'owner/name' (got ${typeof baseModel})`);
+    }
     if (signal?.aborted) throw abortedError('model load', signal.reason);
     const desc = await describeSource(source, options);
     // transfer: true hands the caller's bytes to the worker instead of copying them
     const transfer = options.transfer && desc.kind === 'bytes' && desc.bytes.buffer instanceof ArrayBuffer ? [desc.bytes.buffer] : undefined;
     const { repo, ...sourceArg } = desc;
     const { id, promise } = this._client.start('loadModel', {
-      source: sourceArg, fetchOptions: plainFetchOptions(fetchOptions), cache: cacheStore(options.cache), name: name ?? repo,
+      source: sourceArg, fetchOptions: plainFetchOptions(fetchOptions), cache: cacheStore(options.cache), name: baseModel, repo,
     }, {
       onProgress: onProgress ? (p) => onProgress(p) : undefined,
       transfer,
@@ -627,6 +638,21 @@ export class Model {
     checkAdapter(this, options.adapter);
     const ids = typeof prompt === 'string' ? await this.tokenize(prompt, { addBos: options.addBos !== false }) : Array.from(prompt ?? [], Number);
     return await this._call('logits', { ids, adapter: options.adapter ? options.adapter._id : 0 });
+  }
+
+  /**
+   * An embedding of the prompt (text, tokenized with BOS unless addBos: false, or ids): the model's
+   * final hidden states (after the final norm, before the LM head) pooled ('mean' of the tokens,
+   * the first token 'cls', the 'last', or 'none': every token's row, tokens * dim values), scaled
+   * to unit length unless normalize: false. A Float32Array.
+   */
+  async embed(prompt, options = {}) {
+    checkOptionNames('embed', options, ['adapter', 'addBos', 'pooling', 'normalize']);
+    checkAdapter(this, options.adapter);
+    const ids = typeof prompt === 'string' ? await this.tokenize(prompt, { addBos: options.addBos !== false }) : Array.from(prompt ?? [], Number);
+    return await this._call('embed', {
+      ids, adapter: options.adapter ? options.adapter._id : 0, pooling: options.pooling, normalize: options.normalize,
+    });
   }
 
   async evaluate(data, options = {}) {

@@ -38,13 +38,14 @@ interface BenchArgs {
 export interface Operations {
   init: [{ threads?: number; wasmBase?: string }, Omit<EngineInfo, 'mode'>, never];
   memory: [Record<string, never>, MemoryInfo, never];
-  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string },
+  loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string; repo?: string },
     { model: Handle; info: ModelInfo }, LoadProgress];
   modelInfo: [{ model: Handle }, ModelInfo, never];
   freeModel: [{ model: Handle }, true, never];
   tokenize: [{ model: Handle; text: string; addBos?: boolean }, number[], never];
   detokenize: [{ model: Handle; ids: number[] }, string, never];
   logits: [{ model: Handle; adapter?: Handle; ids: number[] }, Float32Array, never];
+  embed: [{ model: Handle; adapter?: Handle; ids: number[]; pooling?: 'mean' | 'cls' | 'last' | 'none'; normalize?: boolean }, Float32Array, never];
   generate: [{ model: Handle; adapter?: Handle; prompt?: string; ids?: number[] } & SamplingArgs,
     Omit<GenerateResult, 'adapter'>, GeneratedToken];
   tune: [{

@@ -91,6 +91,9 @@ const char *sp_model_info_json(sp_model *m) {
     const sp_arch *arch = sp_arch_get((sp_arch_id)c->arch);
     sp_buf_printf(&b, "{\"arch\":\"%s\",\"format\":\"%s\",\"name\":", arch ? arch->gguf_name : "llama", m->format);
     sp_buf_json_string(&b, m->name, strlen(m->name));
+    sp_buf_printf(&b, ",\"source_repo\":");
+    if (m->source_repo[0]) sp_buf_json_string(&b, m->source_repo, strlen(m->source_repo));
+    else sp_buf_printf(&b, "null");
     sp_buf_printf(&b, ",\"file_type\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
                       "\"hidden_dim\":%d,\"vocab_size\":%d,\"context_length\":%d,\"rope_theta\":%.9g,\"norm_eps\":%.9g,"
                       "\"rope_style\":\"%s\",\"tied\":%s,\"n_params\":%llu,\"weight_bytes\":%llu,\"bos_id\":%d,\"eos_id\":%d,"

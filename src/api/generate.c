@@ -6,6 +6,7 @@
 #include "../train/adapter.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* {"max_tokens":128,"temperature":1.0,"top_k":0,"top_p":1.0,"seed":0,"stop_at_eos":true} */
@@ -39,18 +40,48 @@ done:
     return s;
 }
 
+/* The adapter as the generator's virtual tokens (none for NULL). */
+static sp_status adapter_virtual(const sp_model *m, const sp_adapter *ad, sp_gen_virtual *v, sp_error *err) {
+    *v = (sp_gen_virtual){0};
+    if (!ad) return SP_OK;
+    if (ad->model != m) return sp_error_set(err, SP_ERR_INVALID_ARG, "the adapter belongs to another model");
+    if (ad->method == SP_METHOD_PROMPT) *v = (sp_gen_virtual){.soft = ad->params, .n_soft = ad->n_virtual};
+    else *v = (sp_gen_virtual){.prefix = ad->params, .n_prefix = ad->n_virtual};
+    return SP_OK;
+}
+
 sp_gen *sp_gen_create(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, const char *opts_json, sp_error *err) {
     sp_error_clear(err);
     if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
     sp_sample_opts o;
     if (parse_sample_opts(&o, opts_json, err)) return NULL;
-    sp_gen_virtual v = {0};
-    if (ad) {
-        if (ad->model != m) { sp_error_set(err, SP_ERR_INVALID_ARG, "the adapter belongs to another model"); return NULL; }
-        if (ad->method == SP_METHOD_PROMPT) v = (sp_gen_virtual){.soft = ad->params, .n_soft = ad->n_virtual};
-        else v = (sp_gen_virtual){.prefix = ad->params, .n_prefix = ad->n_virtual};
-    }
+    sp_gen_virtual v;
+    if (adapter_virtual(m, ad, &v, err)) return NULL;
     return sp_generator_create(m, &v, ids, n, &o, err);
+}
+
+int32_t sp_hidden_states(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, float *out, int32_t cap, sp_error *err) {
+    sp_error_clear(err);
+    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return -1; }
+    if (n <= 0 || !ids) { sp_error_set(err, SP_ERR_INVALID_ARG, "the prompt has no tokens"); return -1; }
+    if (cap < 0 || (!out && cap)) { sp_error_set(err, SP_ERR_INVALID_ARG, "bad output buffer"); return -1; }
+    const int64_t need = (int64_t)n * m->cfg.dim;
+    if (need > INT32_MAX) { sp_error_set(err, SP_ERR_INVALID_ARG, "%d tokens of %d values are too many for one call", n, m->cfg.dim); return -1; }
+    sp_gen_virtual v;
+    if (adapter_virtual(m, ad, &v, err)) return -1;
+    sp_sample_opts o = SP_SAMPLE_OPTS_DEFAULT;
+    o.max_tokens = 0;
+    sp_gen *g = sp_generator_create(m, &v, ids, n, &o, err);
+    if (!g) return -1;
+    /* into out when it holds everything, else into scratch and the part that fits copied */
+    float *h = cap >= need ? out : (float *)malloc(sizeof(float) * (size_t)need);
+    sp_status s = h ? sp_generator_hidden(g, h, err) : sp_error_set(err, SP_ERR_NOMEM, "out of memory for %d hidden states", n);
+    sp_generator_free(g);
+    if (h && h != out) {
+        if (!s && cap) memcpy(out, h, sizeof(float) * (size_t)cap);
+        free(h);
+    }
+    return s ? -1 : (int32_t)need;
 }
 
 int32_t sp_gen_next(sp_gen *g, sp_error *err) {

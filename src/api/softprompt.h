@@ -77,7 +77,7 @@ SP_API sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json
                                          uint8_t **shards, const size_t *sizes, int32_t n_shards,
                                          const char *tokenizer_json, size_t tok_len, sp_error *err);
 SP_API void sp_model_free(sp_model *m);
-/* {"arch":"llama","format":"gguf"|"hf","name":..,"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
+/* {"arch":"llama","format":"gguf"|"hf","name":..,"source_repo":"owner/name"|null (GGUF general.source.*),"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
  *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,
  *  "rope_theta":..,"norm_eps":..,"rope_style":"adjacent"|"half","tied":bool,"n_params":..,
  *  "weight_bytes":..,"bos_id":..,"eos_id":..,"tokenizer":"spm"|"bpe"} */
@@ -146,6 +146,13 @@ SP_API int32_t sp_gen_token(const sp_gen *g);
 /* Logits [vocab] that produced the last token (after the first sp_gen_next call). */
 SP_API const float *sp_gen_logits(sp_gen *g);
 SP_API void sp_gen_free(sp_gen *g);
+
+/* ---- hidden states (embeddings) ---- */
+/* The final hidden states of the prompt ids[0..n) (after the final norm, before the LM head),
+ * with the adapter's virtual tokens in front (ad may be NULL; their rows are not returned).
+ * Writes min(n * dim, cap) floats of out, row-major (n, dim); returns n * dim, -1 on error. */
+SP_API int32_t sp_hidden_states(sp_model *m, sp_adapter *ad, const int32_t *ids, int32_t n, float *out, int32_t cap,
+                                sp_error *err);
 
 /* ---- evaluation ---- */
 /* data: JSONL ({"text"} or {"input","output"} per line). opts: {"max_length":256,"batch_size":8}.

@@ -145,6 +145,34 @@ static void gen_forward(sp_gen *g, const float *x0, int32_t T, int want_logits) 
     g->pos += T;
 }
 
+/* The prefill: [soft prompt ; prompt ids] in chunks of g->chunk rows. Leaves the last row's
+ * logits; or, with hidden (n_prompt, dim), the final normed stream of every prompt row there
+ * instead (the virtual rows are not copied; no LM head). */
+static void gen_prefill(sp_gen *g, float *hidden) {
+    const sp_config *c = &g->m->cfg;
+    const int32_t T = g->n_soft + g->n_prompt;
+    float *x0 = g->acts.x;
+    for (int32_t r0 = 0; r0 < T; r0 += g->chunk) {
+        const int32_t nr = T - r0 < g->chunk ? T - r0 : g->chunk;
+        for (int32_t r = r0; r < r0 + nr; r++) {
+            float *xr = x0 + (size_t)(r - r0) * c->dim;
+            if (r < g->n_soft) memcpy(xr, g->soft + (size_t)r * c->dim, sizeof(float) * (size_t)c->dim);
+            else sp_embed(g->m, xr, g->prompt + (r - g->n_soft), 1);
+        }
+        gen_forward(g, x0, nr, !hidden && r0 + nr == T);
+        for (int32_t r = r0 > g->n_soft ? r0 : g->n_soft; hidden && r < r0 + nr; r++) /* xf is valid until the next forward */
+            memcpy(hidden + (size_t)(r - g->n_soft) * c->dim, g->acts.xf + (size_t)(r - r0) * c->dim, sizeof(float) * (size_t)c->dim);
+    }
+}
+
+sp_status sp_generator_hidden(sp_gen *g, float *hidden, sp_error *err) {
+    if (!g || !hidden) return sp_error_set(err, SP_ERR_INVALID_ARG, "no generator or no output");
+    if (g->last >= 0 || g->pos != g->n_prefix) return sp_error_set(err, SP_ERR_STATE, "the prompt already ran");
+    gen_prefill(g, hidden);
+    g->done = 1; /* the cache holds the prompt but no token was sampled: nothing follows */
+    return SP_OK;
+}
+
 static int cmp_prob_desc(const void *a, const void *b, const float *p) {
     int32_t ia = *(const int32_t *)a, ib = *(const int32_t *)b;
     if (p[ia] > p[ib]) return -1;
@@ -217,19 +245,8 @@ static int32_t sample(sp_gen *g) {
 int32_t sp_generator_next(sp_gen *g, int32_t *token, sp_error *err) {
     if (!g || !token) { sp_error_set(err, SP_ERR_INVALID_ARG, "no generator"); return -1; }
     if (g->done || g->n_generated >= g->o.max_tokens) { g->done = 1; return 0; }
-    const sp_config *c = &g->m->cfg;
-    if (g->last < 0) { /* prefill: [soft prompt ; prompt ids], in chunks of g->chunk rows */
-        const int32_t T = g->n_soft + g->n_prompt;
-        float *x0 = g->acts.x;
-        for (int32_t r0 = 0; r0 < T; r0 += g->chunk) {
-            const int32_t nr = T - r0 < g->chunk ? T - r0 : g->chunk;
-            for (int32_t r = r0; r < r0 + nr; r++) {
-                float *xr = x0 + (size_t)(r - r0) * c->dim;
-                if (r < g->n_soft) memcpy(xr, g->soft + (size_t)r * c->dim, sizeof(float) * (size_t)c->dim);
-                else sp_embed(g->m, xr, g->prompt + (r - g->n_soft), 1);
-            }
-            gen_forward(g, x0, nr, r0 + nr == T);
-        }
+    if (g->last < 0) {
+        gen_prefill(g, NULL);
     } else {
         if (g->pos >= g->cap) { g->done = 1; return 0; }
         const int32_t step = g->n_decoded++;

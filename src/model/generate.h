@@ -35,6 +35,10 @@ sp_gen *sp_generator_create(sp_model *m, const sp_gen_virtual *v, const int32_t 
 /* 1: *token is the next token; 0: finished (EOS or max_tokens); -1: error (err set). The first
  * call runs the prefill. */
 int32_t sp_generator_next(sp_gen *g, int32_t *token, sp_error *err);
+/* Instead of generating: run the prompt and write the final hidden states of its n rows, after
+ * the final norm and before the LM head, to hidden (n, dim) (the virtual rows are not included).
+ * Only on a fresh generator; it is finished afterwards. */
+sp_status sp_generator_hidden(sp_gen *g, float *hidden, sp_error *err);
 /* The token the last sp_generator_next returned (-1 before the first). */
 int32_t sp_generator_last(const sp_gen *g);
 /* (vocab) logits that produced the last token (valid after the first sp_generator_next). */

@@ -10,6 +10,7 @@
 #include "../readers/json.h"
 #include "../readers/safetensors.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +587,40 @@ static sp_status config_finish(sp_model *m, const sp_arch *a, const sliding_spec
     return SP_OK;
 }
 
+static int repo_char(char ch) { return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.'; }
+
+/* The Hugging Face repo id ("owner/name") a GGUF was converted from, when its metadata names it:
+ * general.source.huggingface.repository (llama.cpp's first converter; "hugginface" in its earliest
+ * key table), or a huggingface.co URL in general.source.repo_url / general.source.url (gguf-py's
+ * metadata). Not general.base_model.*: that is the model's parent; not general.name, basename or
+ * organization: display names (the converter title-cases them), no ids. out is left empty else. */
+static void gguf_source_repo(const sp_gguf *g, char *out, size_t cap) {
+    static const char *const keys[] = {"general.source.huggingface.repository", "general.source.hugginface.repository",
+                                       "general.source.repo_url", "general.source.url"};
+    static const char *const hosts[] = {"https://huggingface.co/", "http://huggingface.co/", "https://hf.co/", "huggingface.co/"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        sp_str v;
+        if (!sp_gguf_get_str(g, keys[k], &v)) continue;
+        const char *p = v.ptr;
+        size_t n = (size_t)v.len, host = 0;
+        for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]) && !host; h++)
+            if (n > strlen(hosts[h]) && !strncmp(p, hosts[h], strlen(hosts[h]))) host = strlen(hosts[h]);
+        if (k >= 2 && !host) continue; /* a URL elsewhere (a paper, GitHub) names no hub repo */
+        p += host;
+        n -= host;
+        size_t i = 0, owner = 0;
+        while (i < n && repo_char(p[i])) i++;
+        owner = i;
+        if (!owner || i >= n || p[i] != '/') continue;
+        i++;
+        while (i < n && repo_char(p[i])) i++;
+        const int ends = i == n || (host && (p[i] == '/' || p[i] == '?' || p[i] == '#'));
+        if (i == owner + 1 || !ends || p[0] == '.' || p[owner + 1] == '.' || i >= cap) continue;
+        snprintf(out, cap, "%.*s", (int)i, p);
+        return;
+    }
+}
+
 sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size, sp_error *err) {
     sp_error local; /* err may be NULL: the steps below read the code back */
     if (!err) err = &local;
@@ -610,6 +645,7 @@ sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size
     sp_str name;
     if (sp_gguf_get_str(&g, "general.name", &name))
         snprintf(m->name, sizeof(m->name), "%.*s", (int)(name.len > 90 ? 90 : name.len), name.ptr);
+    gguf_source_repo(&g, m->source_repo, sizeof(m->source_repo));
 
     sp_config *c = &m->cfg;
     sliding_spec sw = {0};

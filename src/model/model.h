@@ -119,6 +119,7 @@ typedef struct sp_model {
     const sp_engine *eng;   /* pool + kernels (not owned) */
     char format[8];         /* "gguf" or "hf" */
     char name[96];          /* general.name or config _name_or_path, may be empty */
+    char source_repo[128];  /* GGUF: the Hugging Face repo id ("owner/name") it was converted from, or empty */
     char file_type[16];     /* dominant weight type, e.g. "F32", "Q8_0" */
     uint64_t n_params;
     uint64_t weight_bytes;  /* bytes of weight data in use */

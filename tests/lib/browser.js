@@ -69,3 +69,32 @@ export async function openBrowser(t, { viewport = { width: 1280, height: 800 }, 
   });
   return handle;
 }
+
+/**
+ * Trace the page's renderer main thread (Chrome DevTools Protocol tracing) until stop().
+ * A PerformanceObserver "longtask" duration is wall time: on a loaded 2-core machine the renderer
+ * is descheduled in the middle of a 20 ms task and it reports 150 ms. The trace gives each task
+ * both its wall time (dur) and the main thread's CPU time (tdur), so a test can tell the page's own
+ * work from the machine's load.
+ * @returns {Promise<{stop: () => Promise<Array<{wall: number, cpu: number}>>}>} the renderer main
+ *   thread's tasks of more than 50 ms wall time, in milliseconds
+ */
+export async function traceMainThread(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
+  await cdp.send('Tracing.start', { traceConfig: { includedCategories: ['toplevel', 'devtools.timeline', '__metadata'] }, transferMode: 'ReportEvents' });
+  return {
+    async stop() {
+      const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+      await cdp.send('Tracing.end');
+      await complete;
+      await cdp.detach();
+      const mains = new Set(events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+      assert.ok(mains.size > 0, 'the trace names the renderer main thread');
+      return events
+        .filter((e) => (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && e.ph === 'X' && mains.has(`${e.pid}:${e.tid}`) && e.dur > 50_000)
+        .map((e) => ({ wall: Math.round(e.dur / 1000), cpu: Math.round((e.tdur ?? e.dur) / 1000) }));
+    },
+  };
+}

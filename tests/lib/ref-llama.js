@@ -87,10 +87,19 @@ export function refLogits(w, c, ids, layout = 'gguf') {
  */
 export function refForward(w, c, rows, layout = 'gguf', prefix = null) {
   const N = layout === 'hf' ? HF_NAMES : GGUF_NAMES;
-  const style = layout === 'hf' ? 'half' : 'adjacent';
-  const { dim, n_layers: L, n_heads: H, n_kv_heads: KVH, hidden_dim: F, vocab_size: V } = c;
-  const hd = c.head_dim_explicit ?? dim / H, qd = H * hd, kvd = KVH * hd, group = H / KVH;
   const out = w[N.out] || w[N.embed];
+  return refHidden(w, c, rows, layout, prefix).map((h) => matvec(out, h, c.vocab_size, c.dim));
+}
+
+/**
+ * The same forward up to the LM head: the final hidden state of every row (after the final norm).
+ * @returns {Float64Array[]} hidden[t] (dim)
+ */
+export function refHidden(w, c, rows, layout = 'gguf', prefix = null) {
+  const N = layout === 'hf' ? HF_NAMES : GGUF_NAMES;
+  const style = layout === 'hf' ? 'half' : 'adjacent';
+  const { dim, n_layers: L, n_heads: H, n_kv_heads: KVH, hidden_dim: F } = c;
+  const hd = c.head_dim_explicit ?? dim / H, qd = H * hd, kvd = KVH * hd, group = H / KVH;
   const keys = Array.from({ length: L }, (_, l) => (prefix ? prefix[l].k.map((k) => Float64Array.from(k)) : []));
   const vals = Array.from({ length: L }, (_, l) => (prefix ? prefix[l].v.map((v) => Float64Array.from(v)) : []));
   const pos0 = prefix ? prefix[0].k.length : 0;
@@ -133,7 +142,7 @@ export function refForward(w, c, rows, layout = 'gguf', prefix = null) {
       const d = matvec(w[N.layer(l, 'd')], act, dim, F);
       x = hmid.map((v0, i) => v0 + d[i]);
     }
-    result.push(matvec(out, rmsnorm(x, w[N.outNorm], c.norm_eps), V, dim));
+    result.push(rmsnorm(x, w[N.outNorm], c.norm_eps));
   });
   return result;
 }

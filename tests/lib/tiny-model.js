@@ -217,6 +217,7 @@ export function makeTinyLlama(opts = {}) {
     ['tokenizer.ggml.unknown_token_id', 'uint32', c.unk_id],
     ['tokenizer.ggml.add_bos_token', 'bool', true],
     ['tokenizer.ggml.add_eos_token', 'bool', false],
+    ...(opts.kv ?? []), // extra metadata entries [key, type, value]
   ];
   const gguf = writeGGUF({ version: 3, kv, tensors, alignment: 32 });
   return { gguf, weights, config: publicConfig(c) };

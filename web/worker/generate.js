@@ -72,8 +72,46 @@ async function logits(ctx, id, args) {
   }
 }
 
+/** How embed pools the token rows: their mean, the first ('cls') or the last row, or all rows. */
+export const POOLINGS = ['mean', 'cls', 'last', 'none'];
+
+/** The final hidden states of ids (after the final norm, before the LM head), pooled, then
+ *  scaled to unit L2 norm per vector with normalize. */
+async function embed(ctx, id, args) {
+  const m = ctx.getModel(args.model);
+  const a = ctx.getAdapter(args.adapter, args.model);
+  const pooling = args.pooling ?? 'mean';
+  if (!POOLINGS.includes(pooling)) fail(ErrorCodes.SP_ERR_INVALID_ARG, `embed: pooling must be one of ${POOLINGS.join(', ')} (got ${pooling})`);
+  const job = ctx.beginJob(id, m, [a]);
+  try {
+    const rows = m.model.hiddenStates(args.ids, a ? a.adapter : null);
+    const dim = m.model.info.dim, n = args.ids.length;
+    let out;
+    if (pooling === 'none') out = rows;
+    else if (pooling === 'cls') out = rows.slice(0, dim);
+    else if (pooling === 'last') out = rows.slice((n - 1) * dim);
+    else {
+      const sum = new Float64Array(dim);
+      for (let t = 0; t < n; t++) for (let i = 0; i < dim; i++) sum[i] += rows[t * dim + i];
+      out = Float32Array.from(sum, (v) => v / n);
+    }
+    if (args.normalize !== false) {
+      for (let r = 0; r < out.length; r += dim) {
+        let ss = 0;
+        for (let i = r; i < r + dim; i++) ss += out[i] * out[i];
+        const k = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+        for (let i = r; i < r + dim; i++) out[i] *= k;
+      }
+    }
+    return { result: out, transfer: [out.buffer] };
+  } finally {
+    ctx.endJob(job);
+  }
+}
+
 export const ops = {
   logits,
+  embed,
   tokenize(ctx, id, args) {
     return ctx.getModel(args.model).model.tokenize(args.text, args.addBos !== false);
   },

@@ -76,9 +76,11 @@ async function loadModel(ctx, id, args) {
       }
       model = withFile(() => e.loadGgufAt(buf.p, buf.size), opened.name);
     }
-    // the base model's id for saved adapters (base_model_name_or_path): the caller's name or hub
-    // repo, else the HF folder's _name_or_path; never a GGUF's display name or architecture
-    const baseName = args.name || name || '';
+    // the base model's id for saved adapters (base_model_name_or_path): the caller's; for an HF
+    // folder the hub repo it came from, else its config's _name_or_path; for a GGUF the repo its
+    // metadata names (general.source.*), else the hub repo the file came from. Never a GGUF's
+    // display name or architecture.
+    const baseName = args.name || (source.kind === 'hf' ? args.repo || name : model.info.source_repo || args.repo) || '';
     let tokenizer;
     try {
       tokenizer = await setupModelTokenizer(model, source); // tokenizer_config / generation_config, chat template

@@ -40,13 +40,14 @@ const BENCH = {
 export const OPS = {
   init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?' } },
   memory: { group: 'load', args: {} },
-  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?' } },
+  loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?', repo: 'string?' } },
   modelInfo: { group: 'load', args: { model: 'handle' } },
   freeModel: { group: 'load', args: { model: 'handle' } },
 
   tokenize: { group: 'generate', args: { model: 'handle', text: 'string', addBos: 'boolean?' } },
   detokenize: { group: 'generate', args: { model: 'handle', ids: 'ids' } },
   logits: { group: 'generate', args: { model: 'handle', adapter: 'handle?', ids: 'ids' } },
+  embed: { group: 'generate', args: { model: 'handle', adapter: 'handle?', ids: 'ids', pooling: 'string?', normalize: 'boolean?' } },
   generate: { group: 'generate', args: { model: 'handle', adapter: 'handle?', prompt: 'string?', ids: 'ids?', ...SAMPLING } },
 
   tune: {
