@@ -193,21 +193,23 @@ static void csv_header_cols(const csv_reader *r, csv_cols *c) {
     }
 }
 
-/* TSV when the first (up to 5) non-blank lines all have the same number (>= 2) of tabs + 1. */
+/* TSV when each of the first (up to 5) non-blank lines has a tab after some text (a tab that only
+ * indents a line does not count). The rows need not agree here: the parser refuses a row of the
+ * wrong shape on its line, rather than the data silently becoming one plain-text example. */
 static int looks_tsv(const char *s, size_t len) {
-    int32_t want = -1, seen = 0;
+    int32_t seen = 0;
     size_t pos = 0;
     while (pos < len && seen < 5 && pos < 65536) {
         size_t end = pos;
-        int32_t fields = 1, blank = 1;
+        int text = 0, sep = 0, blank = 1;
         while (end < len && s[end] != '\n') {
-            if (s[end] == '\t') fields++;
-            else if (!is_space(s[end])) blank = 0;
+            if (s[end] == '\t') sep |= text;
+            else if (!is_space(s[end])) text = 1;
+            if (!is_space(s[end])) blank = 0;
             end++;
         }
         if (!blank) {
-            if (fields < 2 || (want >= 0 && fields != want)) return 0;
-            want = fields;
+            if (!sep) return 0;
             seen++;
         }
         pos = end + 1;
@@ -511,7 +513,7 @@ static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, si
         pending = 0;
         if (r.nf != n_cols) {
             if (sep == '\t' && headless)
-                st = data_err(err, line, NULL, "expected 2 tab-separated fields (input, output) or a header row naming the columns, found %d", (int)r.nf);
+                st = data_err(err, line, NULL, "expected 2 tab-separated fields (input, output) or a header row naming the columns, found %d (plain text with tabs: choose the text format)", (int)r.nf);
             else
                 st = data_err(err, line, NULL, "expected %d %sfield%s like the header, found %d%s", (int)n_cols, sep == '\t' ? "tab-separated " : "",
                               n_cols == 1 ? "" : "s", (int)r.nf, sep == ',' ? " (quote fields that contain commas)" : "");

@@ -19,8 +19,8 @@
  *          one every row must be input<TAB>output.
  *   text   plain text; examples are separated by one or more blank lines; the lines of an
  *          example are joined with "\n" (a CR before LF is dropped).
- *   auto   first non-space byte '{' -> JSONL; else the first (up to 5) non-blank lines all with the
- *          same number (>= 2) of tab-separated fields -> TSV; else a first row that is exactly the
+ *   auto   first non-space byte '{' -> JSONL; else each of the first (up to 5) non-blank lines holding
+ *          a tab after some text -> TSV; else a first row that is exactly the
  *          header "input,output" (either order) or "text" -> CSV; else text.
  * A UTF-8 byte-order mark at the start is skipped. Errors are SP_ERR_DATA with the 1-based
  * line number, e.g. "line 7, column 12: expected ',' or '}'" or "line 3: missing \"output\"";

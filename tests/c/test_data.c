@@ -432,7 +432,10 @@ static void test_tsv(void) {
     expect_at("a\tb\tc\nd\te\tf\n", 1, "", "expected 2 tab-separated fields (input, output) or a header row");
     expect_error("a\tb\nc\n", SP_DATA_TSV, "line 2: expected 2 tab-separated fields");
     expect_error("input\toutput\nx\ty\tz\n", SP_DATA_TSV, "line 2: expected 2 tab-separated fields like the header");
-    CHECK(sp_data_detect_format("a\tb\nc\n", 6) == SP_DATA_TEXT); /* the lines disagree: not TSV */
+    CHECK(sp_data_detect_format("a\tb\nc\n", 6) == SP_DATA_TEXT); /* a line without a tab: not TSV */
+    CHECK(sp_data_detect_format("\tindented\n\tprose\n", 18) == SP_DATA_TEXT); /* tabs that only indent */
+    /* rows that disagree are TSV, refused on the row that breaks the shape, not one plain-text example */
+    expect_at("a\tb\nc\td\te\n", 2, "", "expected 2 tab-separated fields (input, output) or a header row");
 }
 
 static void test_chat(void) {
