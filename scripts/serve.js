@@ -4,6 +4,8 @@
 //   /            web/ (the studio page, web/index.html; the JS API and its worker)
 //   /wasm/...    wasm/ (the Emscripten build: softprompt*.js, .wasm, -mt.worker.js)
 //   /models/...  read-only model files from the shared folder (SP_SHARED or ../shared)/models
+//   /vendor/jinja/  @huggingface/jinja's ES module (dist/), which web/chat.js imports by its bare
+//                name for chat templates; the pages map the name there with an import map
 //
 // Every response carries the headers that make the page cross-origin isolated, so the engine can
 // use threads (SharedArrayBuffer): Cross-Origin-Opener-Policy: same-origin,
@@ -97,6 +99,7 @@ export function startServer(options = {}) {
   const mounts = [
     ['/wasm/', path.join(root, 'wasm')],
     ['/models/', options.modelsDir ?? sharedModels()],
+    ['/vendor/jinja/', path.join(root, 'node_modules', '@huggingface', 'jinja', 'dist')],
     ['/', path.join(root, 'web')],
   ];
   const requests = [];

@@ -12,7 +12,7 @@ import { startServer } from '../scripts/serve.js';
 import { Softprompt } from '../web/softprompt.js';
 import { modelPath } from './lib/paths.js';
 
-import { CHROMIUM, CHROMIUM_ARGS } from './lib/browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, openBrowser } from './lib/browser.js';
 const GOLDEN = JSON.parse(readFileSync(modelPath('stories260K/expected_greedy.json'), 'utf8')).greedy_64;
 const HF_GOLDEN = JSON.parse(readFileSync(modelPath('TinyStories-656K/expected_greedy.json'), 'utf8'))['Once upon a time'];
 
@@ -126,4 +126,41 @@ test('browser api: worker engine, threads with isolation, golden, abort, HF URL,
       '/models/TinyStories-656K/tokenizer_config.json', '/models/stories260K/stories260K.gguf'], 'only the models asked for');
     await context.close();
   }
+});
+
+test('browser api: Softprompt.create({ worker }) takes an app-made Worker, a worker URL, or its string; a bad URL names itself', { timeout: 600_000 }, async (t) => {
+  const { context, base } = await openBrowser(t);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}softprompt.d.ts`);
+  const r = await page.evaluate(async ({ prompt, n }) => {
+    const { Softprompt } = await import('/softprompt.js');
+    const out = {};
+    const app = new Worker(new URL('/worker.js', location.href), { type: 'module', name: 'app-made' });
+    for (const [what, worker] of [['Worker', app], ['URL', new URL('/worker.js', location.href)], ['string', '/worker.js']]) {
+      const sp = await Softprompt.create({ worker, threads: 1 });
+      const model = await sp.loadModel('/models/stories260K/stories260K.gguf', { cache: false });
+      out[what] = { mode: sp.info.mode, tokens: (await model.generate(prompt, { maxTokens: n, temperature: 0 })).tokens };
+      sp.terminate();
+    }
+    try {
+      await Softprompt.create({ worker: '/no-such-worker.js' });
+    } catch (e) {
+      out.bad = { code: e.code, message: e.message };
+    }
+    try {
+      await Softprompt.create({ worker: { postMessage: 1 } });
+    } catch (e) {
+      out.notWorker = { code: e.code, message: e.message };
+    }
+    return out;
+  }, { prompt: GOLDEN.prompt, n: 8 });
+  for (const what of ['Worker', 'URL', 'string']) {
+    assert.deepEqual(r[what], { mode: 'worker', tokens: GOLDEN.generated_ids.slice(0, 8) }, `an app's ${what}`);
+  }
+  assert.equal(r.bad?.code, 'SP_ERR_WORKER');
+  assert.match(r.bad.message, /no-such-worker\.js/, 'the error names the worker URL');
+  assert.equal(r.notWorker?.code, 'SP_ERR_INVALID_ARG');
+  assert.deepEqual(errors, []);
 });

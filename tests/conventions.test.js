@@ -248,6 +248,7 @@ test('conventions: saved adapters name the true base model: GGUF general.source.
   assert.equal(await savedBase(legacy), 'me/legacy', 'name is the same option');
   await legacy.free();
   await assert.rejects(sp.loadModel(gguf([]), { baseModel: 42 }), invalid(/baseModel must be a string/));
+  await assert.rejects(sp.loadModel(gguf([]), { base_model: 'me/x' }), invalid(/loadModel: unknown option 'base_model'.*baseModel/));
 
   // huggingface.co URLs (served here by a stub fetch in this thread): an HF folder names its repo
   // (not the checkpoint path in _name_or_path); a GGUF file without source keys names the repo it is in
@@ -274,4 +275,58 @@ test('conventions: saved adapters name the true base model: GGUF general.source.
   assert.equal(await savedBase(file), 'acme/tiny-gguf', 'a GGUF on the hub without source keys: the repo it is in');
   await file.free();
   assert.ok(seen.includes('https://huggingface.co/acme/tiny-hf/resolve/main/config.json'), 'the stub served the loads');
+});
+
+test('conventions: model.embed with a prefix adapter: the hidden states after the per-layer prefix, as the float64 reference (HF folder)', async (t) => {
+  const hf = makeTinyHF({ seed: 9 });
+  const c = hf.config, dim = c.dim, kvd = c.n_kv_heads * (dim / c.n_heads), N = 3, W = c.n_layers * 2 * kvd;
+  const m = await sp.loadModel({ files: hf.files });
+  const text = 'Once upon a time there was a dog';
+  const ids = await m.tokenize(text);
+  const E = hf.weights['model.embed_tokens.weight'];
+  const { adapter } = await m.tune({ data: [{ text }, { text: 'a dog was there' }], method: 'prefix', virtualTokens: N, steps: 2, evalSplit: 0, lr: 0.1, seed: 4 }).done;
+  const { safetensors } = await adapter.save();
+  const P = tensorF32(readSafetensors(safetensors).tensors.get('prompt_embeddings')); // PEFT layout (N, n_layers * 2 * kv_dim)
+  const prefix = Array.from({ length: c.n_layers }, (_, l) => ({
+    k: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd, i * W + l * 2 * kvd + kvd)),
+    v: Array.from({ length: N }, (_, i) => P.subarray(i * W + l * 2 * kvd + kvd, i * W + (l + 1) * 2 * kvd)),
+  }));
+  const H = refHidden(hf.weights, c, ids.map((id) => E.subarray(id * dim, (id + 1) * dim)), 'hf', prefix);
+  const got = await m.embed(ids, { adapter, pooling: 'none', normalize: false });
+  const e = relErr(got, H.flatMap((h) => [...h]));
+  t.diagnostic(`prefix adapter, every row vs float64 reference: ${e.toExponential(2)}`);
+  assert.ok(e < 1e-5, `off by ${e}`);
+  const plain = await m.embed(ids, { pooling: 'none', normalize: false });
+  assert.ok(relErr(got, plain) > 1e-3, 'the prefix changes the hidden states');
+  await m.free();
+});
+
+test('conventions: the C call behind embed (sp_hidden_states) follows the buffer rule: returns n * dim, writes what fits', async () => {
+  const { loadEngine } = await import('../web/engine.js');
+  const { gguf } = makeTinyLlama({ seed: 7 });
+  const e = await loadEngine({ threads: 1 });
+  const m = e.loadGguf(gguf);
+  try {
+    const ids = m.tokenize('Once upon a time');
+    const dim = m.info.dim, need = ids.length * dim;
+    const full = m.hiddenStates(ids);
+    assert.equal(full.length, need);
+    const idp = e.int32s(ids);
+    const out = e.malloc(need * 4);
+    try {
+      e.heap().fill(0x7f, out, out + need * 4);
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, ids.length, out, dim, e.err), need, 'the size the whole result needs');
+      assert.deepEqual(e.readFloat32s(out, dim), full.subarray(0, dim), 'the first row, which fits');
+      assert.ok(e.heap().subarray(out + dim * 4, out + need * 4).every((b) => b === 0x7f), 'nothing written past cap');
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, ids.length, 0, 0, e.err), need, 'a size query');
+      assert.equal(e.M._sp_hidden_states(m.ptr, 0, idp, 0, out, need, e.err), -1, 'no tokens: -1');
+      assert.match(e.lastError().message, /no tokens/);
+    } finally {
+      e.free(out);
+      e.free(idp);
+    }
+  } finally {
+    m.free();
+    e.dispose();
+  }
 });

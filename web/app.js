@@ -13,7 +13,7 @@ import { isLabelLike } from './data.js';
 import { LossChart } from './page/chart.js';
 import * as store from './page/storage.js';
 import { EXAMPLES, exampleById } from './page/examples.js';
-import { MODELS, DEFAULT_MODEL, modelByUrl } from './page/models.js';
+import { MODELS, DEFAULT_MODEL, modelByUrl, modelLabel, sizeLabel } from './page/models.js';
 import {
   $, el, setStatus, fmtBytes, fmtCount, fmtDuration, fmtLoss, fmtDate, showPiece, download, debounce, filesFromDrop, fieldMessage,
 } from './page/ui.js';
@@ -55,6 +55,7 @@ const debug = {
   get evalLosses() { return S.history.eval.map((p) => p[1]); },
   get active() { return S.active ? { name: S.active.name, savedId: S.active.savedId, origin: S.active.origin, finalLoss: S.active.finalLoss } : null; },
   outputs: { plain: '', prompt: '' },
+  chatPrompt: null, // the text the chat template made of the last "Try it" input, or null (raw text)
   lastError: null,
 };
 window.__softprompt = debug;
@@ -112,7 +113,6 @@ async function startEngine() {
     setPageState('engine', 'failed');
   };
   setPageState('engine', 'ready');
-  renderPicker(); // the engine may list the architectures it loads
   updateButtons();
   await offerResume();
   maybeLoadCachedModel();
@@ -173,6 +173,16 @@ async function notGguf(blob, what) {
   return `${what} is not a GGUF model file (${looks}). The URL box loads a .gguf file.`;
 }
 
+/** After the engine refused a URL's file as not GGUF: what the file is, from its first bytes. */
+async function notGgufAt(url, what) {
+  const res = await fetch(url, { headers: { Range: 'bytes=0-15' } });
+  if (!res.ok || !res.body) return null;
+  const reader = res.body.getReader();
+  const { value } = await reader.read();
+  reader.cancel().catch(() => {});
+  return await notGguf(new Blob([value ?? new Uint8Array(0)]), what);
+}
+
 /** A model problem shown under the control that started the load, with focus moved there. */
 function modelError(kind, message) {
   if (kind === 'url') fieldMessage($('model-url'), message, { after: $('model-url-form') });
@@ -211,25 +221,37 @@ async function loadModelFrom(kind, what) {
   let cacheNote = '';
   try {
     let input;
+    let loadOpts = {};
     if (kind === 'url') {
+      // The library downloads it in its worker and keeps it in this browser's model cache
+      // (sp.cache), checked against the server's ETag on the next visit.
       const url = new URL(what, location.href).href;
       name = modelNameFromUrl(url);
       source = what;
-      setStatus(status, `Fetching ${name}…`);
-      const got = await store.fetchModel(url, {
-        signal: ac.signal,
-        onProgress: (p) => showLoadProgress({ ...p, label: p.phase === 'cache' ? 'Read from this browser’s cache:' : 'Downloading' }),
-      });
-      from = got.from === 'network' ? 'network' : got.from === 'disk' ? 'cache' : 'memory';
-      const bad = await notGguf(got.blob, what0(what));
-      if (bad) {
-        await store.forgetModels(url).catch(() => {}); // never keep what is not a model
-        throw Object.assign(new Error(bad), { shown: true });
-      }
-      if (got.stored?.where === 'disk') cacheNote = 'Saved in this browser’s cache: the next visit loads it from disk.';
-      else if (got.stored?.where === 'memory') cacheNote = `Not cached on disk (${got.stored.reason}); kept in memory for this visit.`;
-      else if (from === 'cache') cacheNote = 'Loaded from this browser’s cache: no download needed.';
-      input = got.blob;
+      const wasCached = await S.sp.cache.has(url).catch(() => false);
+      setStatus(status, wasCached ? `Reading ${name} from this browser’s cache…` : `Fetching ${name}…`);
+      let downloaded = false;
+      loadOpts = {
+        cache: 'cache',
+        onProgress: (p) => {
+          if (p.status === 'download') downloaded = true;
+          if (p.status === 'download' || p.status === 'read') showLoadProgress({ ...p, label: p.status === 'download' ? 'Downloading' : 'Read from this browser’s cache:' });
+          else if (p.status === 'load') showLoadProgress({ loaded: 0, total: 0, label: 'The engine is parsing the model…' });
+        },
+        after: async () => {
+          from = downloaded ? 'network' : 'cache';
+          const kept = await S.sp.cache.has(url).catch(() => false);
+          cacheNote = !downloaded ? 'Loaded from this browser’s cache: no download needed.'
+            : kept ? 'Saved in this browser’s cache: the next visit loads it from disk.'
+              : 'Not kept in this browser’s cache (the browser refused to store it, perhaps for lack of room): the next visit downloads it again.';
+        },
+        failed: async (e) => {
+          if (e?.code === 'SP_ERR_ABORTED') return null;
+          await S.sp.cache.delete(url).catch(() => {}); // never keep what did not load
+          return e?.code === 'SP_ERR_FORMAT' ? await notGgufAt(url, what0(what)) : null;
+        },
+      };
+      input = url;
     } else {
       const files = [...what];
       const gguf = files.find((f) => /\.gguf$/i.test(f.name));
@@ -249,14 +271,21 @@ async function loadModelFrom(kind, what) {
     }
     setStatus(status, `Loading ${name} into the engine…`);
     showLoadProgress({ loaded: 0, total: 0, label: 'Reading the weights…' });
-    const model = await S.sp.loadModel(input, {
-      signal: ac.signal,
-      name,
-      onProgress: (p) => {
-        if (p.status === 'read' || p.status === 'download') showLoadProgress({ ...p, label: 'Reading' });
-        else if (p.status === 'load') showLoadProgress({ loaded: 0, total: 0, label: 'The engine is parsing the model…' });
-      },
-    });
+    let model;
+    try {
+      model = await S.sp.loadModel(input, {
+        signal: ac.signal,
+        cache: loadOpts.cache,
+        onProgress: loadOpts.onProgress ?? ((p) => {
+          if (p.status === 'read' || p.status === 'download') showLoadProgress({ ...p, label: 'Reading' });
+          else if (p.status === 'load') showLoadProgress({ loaded: 0, total: 0, label: 'The engine is parsing the model…' });
+        }),
+      });
+    } catch (e) {
+      const named = await loadOpts.failed?.(e).catch(() => null);
+      throw named ? Object.assign(new Error(named), { shown: true }) : e;
+    }
+    await loadOpts.after?.();
     if (S.model) {
       await dropActivePrompt();
       S.model.free().catch(() => {});
@@ -269,6 +298,7 @@ async function loadModelFrom(kind, what) {
     setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
     $('model-cache-line').textContent = cacheNote;
     showModelFacts();
+    showChatOption();
     adviseModel();
     if ($('cache-view').open) renderCache();
     setPageState('model', 'loaded');
@@ -331,8 +361,8 @@ function showModelFacts() {
 async function maybeLoadCachedModel() {
   // A model already in this browser's cache loads without asking: it costs no download.
   const url = new URL($('model-url').value, location.href).href;
-  const hit = await store.cachedModel(url);
-  if (hit && hit.where === 'disk' && !S.model) loadModelFrom('url', $('model-url').value);
+  const hit = await S.sp.cache.has(url).catch(() => false);
+  if (hit && !S.model) loadModelFrom('url', $('model-url').value);
 }
 
 $('model-cancel').addEventListener('click', () => S.loadAbort?.abort());
@@ -360,16 +390,11 @@ setupDrop($('model-drop'), async (dt) => {
 
 // ---- the model picker: it fills the URL box; Load downloads ----
 
-function supportedNow(m) {
-  const archs = S.sp?.info?.architectures; // the engine's own list, when it reports one
-  return Array.isArray(archs) ? m.supported && archs.includes(m.arch) : m.supported;
-}
-
 function renderPicker() {
   const sel = $('model-pick');
   const cur = modelByUrl($('model-url').value);
   sel.replaceChildren(
-    ...MODELS.map((m) => el('option', { value: m.id, selected: cur === m }, `${m.label}${supportedNow(m) ? '' : ' · not supported yet'}`)),
+    ...MODELS.map((m) => el('option', { value: m.id, selected: cur === m }, modelLabel(m, fmtBytes))),
     el('option', { value: 'custom', selected: !cur }, 'Another model: type its URL below, or choose files'),
   );
   describePick();
@@ -379,8 +404,9 @@ function describePick() {
   const m = MODELS.find((x) => x.id === $('model-pick').value);
   const note = $('model-pick-note');
   if (!m) { note.textContent = 'Any GGUF file by URL (it must allow this page to fetch it), or a file or folder from this device.'; return; }
-  const where = m.local ? 'served by this page’s server' : `downloaded from Hugging Face (${fmtBytes(m.bytes)}), then kept in this browser`;
-  note.textContent = `${m.note} ${supportedNow(m) ? `Press Load: ${where}.` : `This build of the engine cannot load it yet (${m.arch}); it is listed so you know where to get it.`}`;
+  const where = m.local ? `served by this page’s server (${sizeLabel(m, fmtBytes)})`
+    : `downloaded from Hugging Face (${sizeLabel(m, fmtBytes)}${m.exact ? '' : ', estimated from its parameter count'}), then kept in this browser`;
+  note.textContent = `${m.note} Press Load: ${where}.${m.chat ? ' “Try it” wraps your input in its chat template.' : ''}`;
 }
 
 $('model-pick').addEventListener('change', () => {
@@ -397,23 +423,26 @@ $('model-url').addEventListener('input', () => {
 // ---- the model cache: what this browser keeps, and a way to empty it ----
 
 async function renderCache() {
-  const list = await store.listCachedModels();
+  let list = [];
+  try { list = await S.sp.cache.list(); } catch (e) { setStatus($('cache-status'), `The model cache is unavailable here: ${e.message}`, 'err'); }
   $('cache-list').replaceChildren(...list.map((c) => {
     const del = el('button', { type: 'button', class: 'small link', 'data-url': c.url }, 'Remove');
     del.addEventListener('click', async () => {
-      await store.forgetModels(c.url);
+      await S.sp.cache.delete(c.url);
       setStatus($('cache-status'), `Removed ${modelNameFromUrl(c.url)} from this browser.`, 'ok');
-      renderCache();
+      await renderCache();
+      $('cache-view').querySelector('summary').focus(); // the removed row's button is gone
     });
-    return el('li', { 'data-url': c.url }, el('span', { title: c.url }, modelNameFromUrl(c.url)), ' ', el('span', { class: 'muted' }, c.bytes ? fmtBytes(c.bytes) : ''), ' ', del);
+    const when = c.storedAt ? ` · kept ${fmtDate(c.storedAt)}` : '';
+    return el('li', { 'data-url': c.url }, el('span', { title: c.url }, modelNameFromUrl(c.url)), ' ', el('span', { class: 'muted' }, `${c.size ? fmtBytes(c.size) : ''}${when}`), ' ', del);
   }));
   $('cache-empty').hidden = list.length > 0;
   $('cache-clear').disabled = list.length === 0;
   setPageState('cache', String(list.length));
 }
 $('cache-clear').addEventListener('click', async () => {
-  await store.forgetModels();
-  setStatus($('cache-status'), 'Emptied: the next Load downloads again.', 'ok');
+  const n = await S.sp.cache.clear();
+  setStatus($('cache-status'), `Emptied (${n} file${n === 1 ? '' : 's'}): the next Load downloads again.`, 'ok');
   await renderCache();
   $('cache-view').querySelector('summary').focus(); // the button disabled itself
 });
@@ -465,37 +494,37 @@ function adviseModel() {
   const need = ex?.needs ? MODELS.find((m) => m.id === ex.needs) : null;
   const loaded = S.model ? modelByUrl(S.modelMeta?.source ?? '') : null;
   if (!need || !S.model || loaded === need) { box.hidden = true; box.replaceChildren(); setPageState('advice', 'none'); return; }
-  const use = el('button', { type: 'button', class: 'small', id: 'advice-load' }, `Load ${need.label}`);
+  const use = el('button', { type: 'button', class: 'small', id: 'advice-load' }, `Load ${modelLabel(need, fmtBytes)}`);
   use.addEventListener('click', () => {
     $('model-url').value = need.url;
     $('model-pick').value = need.id;
     describePick();
     loadModelFrom('url', need.url);
   });
-  box.replaceChildren(`“${ex.title}”: ${S.modelMeta.name} is too small to learn this task (trained with these settings, its answers stay near chance and it does not stop after them). ${need.label.split(' (')[0]} learns it. `, use);
+  box.replaceChildren(`“${ex.title}”: ${S.modelMeta.name} is too small to learn this task (trained with these settings, its answers stay near chance and it does not stop after them). ${need.name} learns it. `, use);
   box.hidden = false;
   setPageState('advice', 'shown');
 }
 
-/** A file's text, decoded as a stream: many small tasks instead of one that decodes megabytes
- *  (File.text() on 20 MB held the page's thread for 2 s in Chromium). */
-async function readTextInChunks(blob) {
-  const parts = [];
-  const reader = blob.stream().pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-  }
-  return parts.join('');
+/** The data as the engine reads it: {data, format}. A big file stays a Blob, read in the engine's
+ *  worker (never decoded on the page's thread); the engine's parser reads every format. */
+function engineData(format) {
+  const file = S.data.file;
+  return { data: file ? file.blob : S.data.text, format };
+}
+
+/** The first 64 KB of a file as text (a character cut at the end is dropped): what the box shows
+ *  and what format detection reads. */
+async function headText(blob) {
+  return new TextDecoder().decode(new Uint8Array(await blob.slice(0, 65536).arrayBuffer()), { stream: true });
 }
 
 // The data box survives a reload: its text, or the big file itself (a Blob: IndexedDB keeps it
 // without copying megabytes of text on the page's thread), is kept in IndexedDB.
 const saveDraftNow = debounce(() => {
   const file = S.data.file;
-  store.saveDraft(file?.blob ? { blob: file.blob, format: $('data-format').value, name: file.name, size: file.size }
-    : { text: file ? file.text : $('data-text').value, format: $('data-format').value, name: file?.name, size: file?.size })
+  store.saveDraft(file ? { blob: file.blob, format: $('data-format').value, name: file.name, size: file.size }
+    : { text: $('data-text').value, format: $('data-format').value })
     .then(() => setPageState('draft', 'saved'), () => setPageState('draft', 'unsaved'));
 }, 500);
 function saveDraft() { setPageState('draft', 'pending'); saveDraftNow(); }
@@ -504,21 +533,24 @@ async function restoreDraft() {
   let d = null;
   try { d = await store.getDraft(); } catch { d = null; }
   if (!d || $('data-text').value.trim() !== '') return;
-  const text = d.blob ? await readTextInChunks(d.blob) : d.text;
-  if (typeof text !== 'string' || $('data-text').value.trim() !== '') return;
-  if (d.name) useBigFile({ name: d.name, size: d.size ?? text.length, text, blob: d.blob });
-  else $('data-text').value = text;
+  if (d.blob) {
+    const head = await headText(d.blob);
+    if ($('data-text').value.trim() !== '') return;
+    useBigFile({ name: d.name ?? 'data', size: d.blob.size, blob: d.blob, head });
+  } else if (typeof d.text === 'string') $('data-text').value = d.text;
+  else return;
   $('data-format').value = d.format || 'auto';
   refreshData.flush();
 }
 
 const refreshData = debounce(async () => {
-  const text = S.data.file ? S.data.file.text : $('data-text').value;
+  const file = S.data.file;
+  const text = file ? '' : $('data-text').value;
   const format = $('data-format').value;
   const seq = ++S.data.seq;
   S.data.text = text;
   S.data.format = format;
-  if (!text.trim()) {
+  if (!file && !text.trim()) {
     S.data.preview = null; S.data.ok = false;
     setStatus($('data-summary'), '');
     $('data-errors').hidden = true;
@@ -529,10 +561,10 @@ const refreshData = debounce(async () => {
   }
   let preview;
   try {
-    if (!S.model && text.length > BIG_FILE) {
-      // Parsing megabytes here would stall the page: the engine's Worker checks it once a model is loaded.
+    if (!S.model && file) {
+      // the engine's Worker reads and checks a big file once a model is loaded
       S.data.preview = null; S.data.ok = false;
-      setStatus($('data-summary'), `${fmtBytes(text.length)} of data: it is read and checked in the engine once a model is loaded.`);
+      setStatus($('data-summary'), `${fmtBytes(file.size)} of data: it is read and checked in the engine once a model is loaded.`);
       $('data-errors').hidden = true;
       $('data-preview').hidden = true;
       setPageState('data', 'waiting');
@@ -547,12 +579,14 @@ const refreshData = debounce(async () => {
       updateButtons();
       return;
     }
-    if (S.model && text.length > BIG_FILE) {
-      setStatus($('data-summary'), `Reading ${fmtBytes(text.length)} of data in the engine…`);
+    if (file) {
+      setStatus($('data-summary'), `Reading ${fmtBytes(file.size)} of data in the engine…`);
       setPageState('data', 'checking');
     }
     // the engine's parser reads every format (with a model, it also counts tokens)
-    preview = await (S.model ?? S.sp).dataPreview(text, { format, limit: 6, maxLength: readSettings().maxLength });
+    const eng = engineData(format);
+    preview = await (S.model ?? S.sp).dataPreview(eng.data, { format: eng.format, limit: 6, maxLength: readSettings().maxLength });
+    if (seq !== S.data.seq) return;
   } catch (e) {
     if (seq !== S.data.seq) return;
     preview = { format, kind: 'text', count: 0, examples: [], errors: [{ line: e.line ?? 1, message: e.message }] };
@@ -639,7 +673,7 @@ function useBigFile(file) {
   box.readOnly = !!file;
   $('data-file-line').hidden = !file;
   if (file) {
-    box.value = `${file.text.slice(0, 4000)}\n…`;
+    box.value = `${file.head.slice(0, 4000)}\n…`;
     $('data-file-name').textContent = `Using all of ${file.name} (${fmtBytes(file.size)}). The box shows its beginning.`;
   }
 }
@@ -664,10 +698,11 @@ async function dataFileProblem(f) {
 async function loadDataFile(f) {
   const bad = await dataFileProblem(f);
   if (bad) { fieldMessage($('data-text'), bad, { focus: $('data-file-btn') }); setPageState('dataFile', 'refused'); return; }
-  const text = f.size > BIG_FILE ? await readTextInChunks(f) : await f.text();
+  // a big file stays a Blob: the engine's worker reads it; the page decodes only its start
+  const text = f.size > BIG_FILE ? await headText(f) : await f.text();
   if (!text.trim()) { fieldMessage($('data-text'), `${f.name} holds only blank lines: an empty file — nothing replaced.`, { focus: $('data-file-btn') }); setPageState('dataFile', 'refused'); return; }
   fieldMessage($('data-text'), '');
-  if (text.length > BIG_FILE) useBigFile({ name: f.name, size: f.size, text, blob: f });
+  if (f.size > BIG_FILE) useBigFile({ name: f.name, size: f.size, blob: f, head: text });
   else { useBigFile(null); $('data-text').value = text; }
   const n = f.name.toLowerCase();
   $('data-format').value = n.endsWith('.csv') ? 'csv' : n.endsWith('.tsv') || n.endsWith('.tab') ? 'tsv' : /\.(jsonl|ndjson|json)$/.test(n) ? 'jsonl' : /\.(txt|md)$/.test(n) ? 'auto' : 'auto';
@@ -919,18 +954,18 @@ async function startTraining(rec = null) {
     options.evalSplit = EVAL_CAP / nData;
     $('train-note').textContent = `Held out a sample of ${EVAL_CAP} examples instead of the ${fmtCount(wantEval)} the eval split asks for, so each evaluation takes seconds, not minutes; the others train.`;
   }
-  const data = rec ? rec.data : { text: S.data.text, format: S.data.format };
+  const data = rec ? { data: rec.data.blob ?? rec.data.text, format: rec.data.format } : engineData(S.data.format);
   options.format = data.format;
-  const opts = { ...options, data: data.text, checkpointEvery: CHECKPOINT_EVERY };
+  const opts = { ...options, data: data.data, checkpointEvery: CHECKPOINT_EVERY };
   if (rec) opts.resumeFrom = new Uint8Array(rec.checkpoint);
   const run = { token: {}, writing: null, next: null, ended: false };
   S.run = run;
   // The data goes to IndexedDB once per run; checkpoints refer to it by dataId.
-  const dataId = rec ? rec.dataId : `${Date.now().toString(36)}-${data.text.length}`;
+  const dataId = rec ? rec.dataId : `${Date.now().toString(36)}-${data.data.size ?? data.data.length}`;
   if (!rec) {
     await store.clearRun().catch(() => {}); // a new run replaces an interrupted one
-    const blob = S.data.file?.blob && data.text === S.data.file.text ? S.data.file.blob : null;
-    await store.saveRunData(dataId, blob ? { blob, format: data.format } : data).catch((e) => console.warn('could not keep the run data in IndexedDB:', e));
+    const kept = typeof data.data === 'string' ? { text: data.data, format: data.format } : { blob: data.data, format: data.format };
+    await store.saveRunData(dataId, kept).catch((e) => console.warn('could not keep the run data in IndexedDB:', e));
   }
   // which metric the held-out set supports (see MIN_EVAL_FOR_ACCURACY)
   const nEval = heldOutCount(nData, options.evalSplit);
@@ -955,7 +990,33 @@ async function startTraining(rec = null) {
       losses: S.history.train.filter((p) => p[0] <= step), evalLosses: S.history.eval.filter((p) => p[0] <= step),
     });
   });
+  // Time left = the steps left at this run's pace (without evaluation time) + what is left of an
+  // evaluation under way + the evaluations still to come, each as long as the last one.
   const t0 = performance.now();
+  const clock = { firstStep: null, evalMs: 0, lastEvalMs: 0, evalStart: null, step: 0, total: S.history.total, stepMs: 0 };
+  const evalsAfter = (step) => {
+    if (!(nEval > 0) || !clock.total) return 0;
+    const every = options.evalEvery;
+    return every > 0 ? Math.floor(clock.total / every) - Math.floor(step / every) + (clock.total % every ? 1 : 0) : (step < clock.total ? 1 : 0);
+  };
+  const showEta = (evalLeftMs = 0) => {
+    if (!clock.total) return;
+    const left = (clock.total - clock.step) * clock.stepMs + evalLeftMs + evalsAfter(clock.step) * clock.lastEvalMs;
+    $('st-eta').textContent = clock.step >= clock.total && evalLeftMs === 0 ? 'done' : fmtDuration(left);
+  };
+  job.on('evaluating', (ev) => {
+    const now = performance.now();
+    clock.evalStart ??= now - ev.ms;
+    const spent = now - clock.evalStart;
+    const left = (spent / ev.done) * (ev.total - ev.done);
+    if (!clock.lastEvalMs) clock.lastEvalMs = spent + left; // the first evaluation's estimate for the later ones
+    const pct = Math.round((ev.done / ev.total) * 100);
+    const node = $('eval-progress');
+    node.textContent = `Evaluating the prompt on the ${fmtCount(nEval)} held-out examples: ${pct}% (about ${fmtDuration(left)} left of this evaluation). Stop ends it at once.`;
+    node.hidden = false;
+    setPageState('evaluating', String(pct));
+    showEta(left);
+  });
   job.on('progress', (st) => {
     S.history.train.push([st.step, st.loss]);
     if (st.totalSteps && st.totalSteps !== S.history.total) { S.history.total = st.totalSteps; trainChart.setTotal(st.totalSteps); }
@@ -965,14 +1026,25 @@ async function startTraining(rec = null) {
     $('st-loss').textContent = fmtLoss(st.loss);
     $('st-tps').textContent = Number.isFinite(st.tokensPerSecond) ? fmtCount(Math.round(st.tokensPerSecond)) : '–';
     const elapsed = st.elapsedMs ?? performance.now() - t0;
+    clock.firstStep ??= st.step - 1;
+    clock.step = st.step;
+    clock.total = st.totalSteps || clock.total;
+    clock.stepMs = Math.max(0, elapsed - clock.evalMs) / Math.max(1, st.step - clock.firstStep);
     if (st.totalSteps) {
       const pct = (st.step / st.totalSteps) * 100;
       $('train-progress').querySelector('.bar').style.width = `${pct.toFixed(1)}%`;
       $('train-progress').setAttribute('aria-valuenow', pct.toFixed(0));
-      $('st-eta').textContent = st.step >= st.totalSteps ? 'done' : fmtDuration((elapsed / st.step) * (st.totalSteps - st.step));
+      showEta();
     }
   });
   job.on('eval', (ev) => {
+    if (clock.evalStart !== null) {
+      clock.lastEvalMs = performance.now() - clock.evalStart;
+      clock.evalMs += clock.lastEvalMs;
+      clock.evalStart = null;
+    }
+    $('eval-progress').hidden = true;
+    setPageState('evaluating', 'none');
     S.history.eval.push([ev.step, ev.evalLoss]);
     trainChart.addEval(ev.step, ev.evalLoss);
     $('st-eval').replaceChildren(fmtLoss(ev.evalLoss),
@@ -1006,6 +1078,8 @@ async function startTraining(rec = null) {
     }
   } finally {
     S.job = null;
+    $('eval-progress').hidden = true;
+    setPageState('evaluating', 'none');
     await endRun(run); // the run is over (done, stopped, failed): nothing to resume
     updateButtons();
   }
@@ -1066,7 +1140,6 @@ async function offerResume() {
   let rec = null;
   try {
     rec = await store.getRunWithData();
-    if (rec?.data?.blob) rec = { ...rec, data: { text: await readTextInChunks(rec.data.blob), format: rec.data.format } };
   } catch { rec = null; }
   if (!rec || !rec.checkpoint || !rec.data) { hideResumeOffer(); return; }
   S.resumeOffer = rec;
@@ -1093,8 +1166,11 @@ async function resumeRun() {
   // the run's settings and data come back into the page, as they were
   writeSettings(rec.settings);
   describeSettings();
-  if (rec.data.text.length > BIG_FILE) useBigFile({ name: 'the interrupted run’s data', size: rec.data.text.length, text: rec.data.text });
-  else { useBigFile(null); $('data-text').value = rec.data.text; }
+  if (rec.data.blob) useBigFile({ name: 'the interrupted run’s data', size: rec.data.blob.size, blob: rec.data.blob, head: await headText(rec.data.blob) });
+  else if (rec.data.text.length > BIG_FILE) {
+    const blob = new Blob([rec.data.text]);
+    useBigFile({ name: 'the interrupted run’s data', size: blob.size, blob, head: rec.data.text.slice(0, 65536) });
+  } else { useBigFile(null); $('data-text').value = rec.data.text; }
   $('data-format').value = rec.data.format || 'auto';
   refreshData.flush();
   await startTraining(rec);
@@ -1189,6 +1265,24 @@ async function renderInside() {
 
 // ---- 5. try it ------------------------------------------------------------------------------
 
+/** The loaded model's chat template, or null (GGUF tokenizer.chat_template, or an HF folder's
+ *  tokenizer_config.json). */
+function chatTemplateOf(model) { return model?.tokenizer?.info?.chat_template || null; }
+
+/** Instruct models: "Try it" offers their chat template, ticked. */
+function showChatOption() {
+  const has = !!chatTemplateOf(S.model);
+  $('chat-row').hidden = !has;
+  $('try-chat').checked = has;
+  $('chat-rendered-text').textContent = '';
+  setPageState('chat', has ? 'template' : 'none');
+}
+
+/** What "Try it" sends: the input as a user message under the chat template, or the raw text. */
+function tryPrompt(input) {
+  return !$('chat-row').hidden && $('try-chat').checked ? [{ role: 'user', content: input }] : input;
+}
+
 function stopGenerations() {
   for (const g of S.gens) g.abort();
 }
@@ -1203,6 +1297,19 @@ async function runComparison() {
     seed: Math.max(0, Math.round(Number($('gen-seed').value) || 0)),
   };
   setPageState('gen', 'running');
+  const prompt = tryPrompt(input);
+  debug.chatPrompt = null;
+  if (Array.isArray(prompt)) {
+    try {
+      debug.chatPrompt = await S.model.applyChatTemplate(prompt, { addGenerationPrompt: true });
+      $('chat-rendered-text').textContent = debug.chatPrompt;
+    } catch (e) {
+      fieldMessage($('try-chat'), `The model's chat template failed: ${e.message}. Untick the box to send the raw text.`, { after: $('chat-row') });
+      setPageState('gen', 'failed');
+      return;
+    }
+  }
+  fieldMessage($('try-chat'), '');
   const sides = [
     { key: 'plain', out: $('out-plain'), adapter: null },
     { key: 'prompt', out: $('out-prompt'), adapter: S.active?.adapter ?? null },
@@ -1218,7 +1325,7 @@ async function runComparison() {
     const textNode = document.createTextNode('');
     node.append(textNode);
     node.classList.add('busy');
-    const gen = S.model.generate(input, {
+    const gen = S.model.generate(prompt, {
       ...opts,
       adapter: side.adapter,
       onToken: (t) => { textNode.data += t.text; debug.outputs[side.key] += t.text; },
@@ -1264,7 +1371,7 @@ function sameBase(rec) {
 async function saveActive(name) {
   const a = S.active;
   if (!a || !S.model) return;
-  const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+  const files = await a.adapter.save();
   const id = await store.savePrompt({
     name: name || a.name,
     baseModel: baseModelRecord(),
@@ -1361,7 +1468,7 @@ async function exportActive() {
   const a = S.active;
   if (!a) return;
   try {
-    const files = await a.adapter.save({ baseModelName: S.modelMeta.name });
+    const files = await a.adapter.save();
     downloadPeft(files.config, files.safetensors);
     setStatus($('keep-status'), `Exported “${a.name}”: put both files in one folder (e.g. ${safeFileStem(a.name)}/).`, 'ok');
   } catch (e) { showError(e, 'Export'); }

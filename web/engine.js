@@ -862,6 +862,21 @@ export class Tuner {
     return JSON.parse(e.cstr(p));
   }
 
+  /** Evaluate up to about maxExamples more of the held-out split: {more, done, total} (work
+   *  units); when more is false, evaluate() reports the result without more work. */
+  evaluateSome(maxExamples) {
+    this._live();
+    const e = this.model.e;
+    const prog = e.malloc(8);
+    try {
+      const r = e.M._sp_tuner_eval_some(this.ptr, maxExamples, prog, e.err);
+      if (r < 0) e.throwError();
+      return { more: r > 0, done: e.u32(prog), total: e.u32(prog + 4) };
+    } finally {
+      e.free(prog);
+    }
+  }
+
   /** The current prompt (best=false) or the best by eval loss, as a new Adapter. */
   adapter(best = false) {
     this._live();

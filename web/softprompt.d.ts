@@ -256,6 +256,7 @@ export interface LoadProgress {
   total: number;
 }
 
+/** loadModel's options (an unknown name is refused with SP_ERR_INVALID_ARG). */
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
@@ -419,7 +420,8 @@ export type Example =
 
 /** Training/eval data: text in JSONL (one Example per line), CSV (header input,output or text), TSV
  *  (input<TAB>output rows, or a header), or plain text (examples separated by blank lines), or
- *  examples. The engine's C parser reads all of them (src/train/data.h). */
+ *  examples. The engine's C parser reads all of them (src/train/data.h). A Blob (a File) is read in
+ *  the engine's worker, off the page's thread. */
 export type DataSource = string | Example[] | Bytes;
 
 export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'tsv' | 'text';
@@ -534,6 +536,15 @@ export interface TuneEval {
   accuracy?: number;
 }
 
+/** An evaluation under way: done of total work units (held-out examples; counted twice when the
+ *  data has labels, for the loss and then the accuracy); ms: how long the last part took. */
+export interface TuneEvaluating {
+  step: number;
+  done: number;
+  total: number;
+  ms: number;
+}
+
 export interface TuneCheckpoint {
   step: number;
   bytes: Uint8Array;
@@ -566,6 +577,7 @@ export type TuneState = JobState;
 export interface TuneEvents {
   progress: TuneStep;
   eval: TuneEval;
+  evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
   state: TuneState;
 }

@@ -418,10 +418,13 @@ async function readBytes(x, what) {
   throw err(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: expected bytes or a Blob`);
 }
 
-/** Data for tune/evaluate/dataPreview: text (any format) or examples, sent as text or examples. */
+/** Data for tune/evaluate/dataPreview: text (any format) or examples, sent as text or examples. In
+ *  a browser a Blob (a File) goes to the worker as it is and is read there: decoding a 20 MB file
+ *  on the page's thread blocked it for seconds. */
 async function dataArg(data, what) {
   if (typeof data === 'string') return data;
   if (Array.isArray(data)) return data;
+  if (isBlob(data) && !IS_NODE) return data;
   if (isBlob(data) || isBytes(data)) return await readText(data, what);
   throw err(ErrorCodes.SP_ERR_INVALID_ARG, `${what}: data must be text (JSONL, CSV or plain), bytes, a Blob or an array of examples`);
 }
@@ -490,6 +493,7 @@ export class Softprompt {
   }
 
   async loadModel(source, options = {}) {
+    checkOptionNames('loadModel', options, ['onProgress', 'signal', 'baseModel', 'name', 'fetchOptions', 'cache', 'transfer']);
     const { onProgress, signal, fetchOptions } = options;
     const baseModel = options.baseModel ?? options.name;
     if (baseModel !== undefined && typeof baseModel !== 'string') {
@@ -907,11 +911,12 @@ class Generation extends Job {
 const TUNE_KEYS = TUNE_OPTIONS;
 const TUNE_OTHER_KEYS = ['data', 'init', 'resumeFrom', 'signal'];
 
-/** A tuning run: a Job with 'progress' (per step), 'eval', 'checkpoint' and 'state' events, and
+/** A tuning run: a Job with 'progress' (per step), 'evaluating' (during an evaluation), 'eval',
+ *  'checkpoint' and 'state' events, and
  *  pause(), resume(), stop() (ends it keeping the prompt). */
 class TuneJob extends Job {
   constructor(model, options) {
-    super(model, ['eval', 'checkpoint']);
+    super(model, ['eval', 'evaluating', 'checkpoint']);
     this.done = this._run(options);
     this.done.catch(() => {});
   }
@@ -955,6 +960,9 @@ class TuneJob extends Job {
           } else if (p.type === 'eval') {
             const { type, ...ev } = p;
             this._emit('eval', ev);
+          } else if (p.type === 'evaluating') {
+            const { type, ...ev } = p;
+            this._emit('evaluating', ev);
           } else if (p.type === 'checkpoint') {
             this._emit('checkpoint', { step: p.step, bytes: p.bytes });
           }

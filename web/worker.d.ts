@@ -4,7 +4,7 @@
 
 import type {
   EngineInfo, MemoryInfo, ModelInfo, GenerateResult, GeneratedToken, EvalResult, DataPreview, AdapterInfo,
-  BenchResult, TuneStep, TuneEval, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode, Example,
+  BenchResult, TuneStep, TuneEval, TuneEvaluating, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode, Example,
 } from './softprompt.js';
 
 /** A handle the worker gives out for a model or an adapter (a positive integer). */
@@ -23,7 +23,8 @@ export type ModelSourceMessage =
   | { kind: 'hf'; files: { 'config.json': SourcePart; 'model.safetensors': SourcePart; 'tokenizer.json': SourcePart }; name?: string };
 
 /** Examples as the worker takes them: text in any format, or an array of examples. */
-export type DataArg = string | Example[];
+/** Text, examples, or a Blob of text (read in the worker). */
+export type DataArg = string | Example[] | Blob;
 
 interface SamplingArgs {
   maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; stopAtEos?: boolean; addBos?: boolean;
@@ -57,7 +58,7 @@ export interface Operations {
   }, {
     adapter: { adapter: Handle; info: AdapterInfo }; best: { adapter: Handle; info: AdapterInfo };
     history: { steps: TuneStep[]; evals: TuneEval[] }; reason: 'finished' | 'stopped' | 'early-stop'; memory?: TuneMemory;
-  }, ({ type: 'step' } & TuneStep) | ({ type: 'eval' } & TuneEval) | { type: 'checkpoint'; step: number; bytes: Uint8Array }
+  }, ({ type: 'step' } & TuneStep) | ({ type: 'eval' } & TuneEval) | ({ type: 'evaluating' } & TuneEvaluating) | { type: 'checkpoint'; step: number; bytes: Uint8Array }
     | { type: 'state'; state: TuneState }];
   evaluate: [{ model: Handle; adapter?: Handle; data: DataArg; format?: string; maxLength?: number; batchSize?: number }, EvalResult, never];
   dataPreview: [{ model?: Handle; data: DataArg; format?: string; limit?: number; maxLength?: number; ids?: boolean }, DataPreview, never];

@@ -15,7 +15,7 @@
 
 import { SoftpromptError, ErrorCodes } from './errors.js';
 import { IS_NODE, nodeModule } from './env.js';
-import { OPS, CONTROL_OPS, validateRequest } from './worker/schema.js';
+import { OPS, CONTROL_OPS, validateRequest, isBlobValue } from './worker/schema.js';
 import { createContext } from './worker/context.js';
 import { ops as loadOps } from './worker/load.js';
 import { ops as generateOps } from './worker/generate.js';
@@ -51,6 +51,7 @@ export function serve(channel) {
     try {
       validateRequest(op, args);
       if (ctx.dead) throw new SoftpromptError(ErrorCodes.SP_ERR_WORKER, 'the engine is shut down');
+      if (isBlobValue(args.data)) args.data = await args.data.text(); // a data file, decoded here and not on the page's thread
       const r = await HANDLERS[op](ctx, id, args);
       if (r && typeof r === 'object' && 'transfer' in r && 'result' in r) ctx.post({ id, result: r.result }, r.transfer);
       else ctx.post({ id, result: r });

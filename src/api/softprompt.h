@@ -196,6 +196,10 @@ SP_API int32_t sp_tuner_step(sp_tuner *t, sp_error *err);
 SP_API const char *sp_tuner_report_json(sp_tuner *t);
 /* Runs the held-out split: {"eval_loss":..,"perplexity":..,"tokens":..[,"accuracy":..]} or NULL on error. */
 SP_API const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err);
+/* Evaluates the held-out split in parts: up to about max_examples more per call. progress (may be
+ * NULL) gets [done, total] work units. 1 = more to do, 0 = complete (then sp_tuner_eval_json reports
+ * it without more work), -1 = error. A training step drops an evaluation left half way. */
+SP_API int32_t sp_tuner_eval_some(sp_tuner *t, int32_t max_examples, int32_t *progress, sp_error *err);
 /* The current prompt (best=0) or the best by eval loss (best=1), as a new adapter owned by the caller. */
 SP_API sp_adapter *sp_tuner_adapter(sp_tuner *t, int32_t best, sp_error *err);
 /* Checkpoint (prompt, optimiser state, step, data order): malloc'd bytes; resume with sp_tuner_resume. */

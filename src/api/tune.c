@@ -75,6 +75,11 @@ const char *sp_tuner_eval_json(sp_tuner *t, sp_error *err) {
     return sp_tune_eval_json(t, err);
 }
 
+int32_t sp_tuner_eval_some(sp_tuner *t, int32_t max_examples, int32_t *progress, sp_error *err) {
+    sp_error_clear(err);
+    return sp_tune_eval_some(t, max_examples, progress ? &progress[0] : NULL, progress ? &progress[1] : NULL, err);
+}
+
 sp_adapter *sp_tuner_adapter(sp_tuner *t, int32_t best, sp_error *err) {
     sp_error_clear(err);
     return sp_tune_adapter(t, best, err);

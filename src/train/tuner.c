@@ -283,6 +283,8 @@ struct sp_tuner {
     sp_runner evr;           /* forward-only runner for evaluation */
     double last_loss;
     char report[512];
+    sp_eval_result ev_part;  /* an evaluation under way in parts (sp_tune_eval_some): its sums so far */
+    int32_t ev_done;         /* its work units done: n_eval for the loss, then n_eval for accuracy */
     char *eval_report;       /* malloc'd */
     char *memory_report;
     double t_tokens;
@@ -390,6 +392,7 @@ void sp_tune_free(sp_tuner *t) {
 
 int32_t sp_tune_step(sp_tuner *t, sp_error *err) {
     if (!t) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return -1; }
+    t->ev_done = 0; /* an evaluation left half way is of the old parameters: dropped */
     if (t->step >= t->total_steps || t->stopped_early) return 0;
     /* next batch */
     const int32_t cap = t->run.cap_B;
@@ -440,12 +443,40 @@ int32_t sp_tune_step(sp_tuner *t, sp_error *err) {
 
 const char *sp_tune_report_json(const sp_tuner *t) { return t ? t->report : "null"; }
 
+int32_t sp_tune_eval_some(sp_tuner *t, int32_t max_examples, int32_t *done, int32_t *total, sp_error *err) {
+    if (!t || max_examples < 1) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner, or max_examples < 1"); return -1; }
+    if (t->n_eval == 0) { sp_error_set(err, SP_ERR_STATE, "there is no eval split (set eval_split > 0 with at least 2 examples)"); return -1; }
+    const int32_t n = t->n_eval, all = t->ds.n_labels > 0 ? 2 * n : n;
+    if (t->ev_done == 0) memset(&t->ev_part, 0, sizeof t->ev_part);
+    int32_t k = t->ev_done;
+    if (k < n) {
+        /* whole batches, so the sums are those of one pass over the split */
+        const int32_t cap = t->evr.cap_B;
+        int32_t c = n - k;
+        if (max_examples < c) {
+            const int32_t want = max_examples + (cap - max_examples % cap) % cap;
+            if (want < c) c = want;
+        }
+        if (eval_loss(&t->evr, t->ad->params, &t->ds, t->eval_idx + k, c, &t->ev_part, err)) { t->ev_done = 0; return -1; }
+        k += c;
+    } else if (k < all) {
+        const int32_t c = all - k < max_examples ? all - k : max_examples;
+        if (eval_accuracy(&t->evr, t->ad->params, &t->ds, t->eval_idx + (k - n), c, &t->ev_part, err)) { t->ev_done = 0; return -1; }
+        k += c;
+    }
+    t->ev_done = k;
+    if (done) *done = k;
+    if (total) *total = all;
+    return k < all;
+}
+
 const char *sp_tune_eval_json(sp_tuner *t, sp_error *err) {
     if (!t) { sp_error_set(err, SP_ERR_INVALID_ARG, "no tuner"); return NULL; }
-    if (t->n_eval == 0) { sp_error_set(err, SP_ERR_STATE, "there is no eval split (set eval_split > 0 with at least 2 examples)"); return NULL; }
-    sp_eval_result res = {0};
-    if (eval_loss(&t->evr, t->ad->params, &t->ds, t->eval_idx, t->n_eval, &res, err)) return NULL;
-    if (t->ds.n_labels > 0 && eval_accuracy(&t->evr, t->ad->params, &t->ds, t->eval_idx, t->n_eval, &res, err)) return NULL;
+    int32_t more;
+    while ((more = sp_tune_eval_some(t, INT32_MAX, NULL, NULL, err)) > 0) {}
+    if (more < 0) return NULL;
+    sp_eval_result res = t->ev_part;
+    t->ev_done = 0; /* the next evaluation starts afresh */
     double loss = res.tokens ? res.loss_sum / (double)res.tokens : 0.0;
     if (loss < t->best_eval) {
         t->best_eval = loss;

@@ -59,8 +59,14 @@ sp_tuner *sp_tune_create(sp_model *m, const sp_tune_config *cfg, sp_dataset *ds,
 int32_t sp_tune_step(sp_tuner *t, sp_error *err);
 /* Last step as JSON (owned by the tuner): {"step":..,"epoch":..,"loss":..,"lr":..,...} */
 const char *sp_tune_report_json(const sp_tuner *t);
-/* Runs the held-out split; JSON owned by the tuner, NULL on error. Tracks the best prompt and early stopping. */
+/* Runs the held-out split (the rest of it, when sp_tune_eval_some began it); JSON owned by the
+ * tuner, NULL on error. Tracks the best prompt and early stopping. */
 const char *sp_tune_eval_json(sp_tuner *t, sp_error *err);
+/* Evaluates up to about max_examples more of the held-out split (the loss in whole batches, then
+ * the accuracy when the data has labels), so a caller can show progress and stop between parts.
+ * *done / *total (may be NULL): work units (examples, counted twice with labels). 1 = more to do,
+ * 0 = complete (sp_tune_eval_json then reports it), -1 = error. A training step drops a partial one. */
+int32_t sp_tune_eval_some(sp_tuner *t, int32_t max_examples, int32_t *done, int32_t *total, sp_error *err);
 /* The current prompt (best = 0) or the best by eval loss (best = 1), as a new adapter. */
 sp_adapter *sp_tune_adapter(const sp_tuner *t, int32_t best, sp_error *err);
 /* Checkpoint bytes (malloc'd, *out_size set) and resume from them. */

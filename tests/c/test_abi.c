@@ -40,6 +40,7 @@ int main(void) {
     CHECK(sp_gen_create(NULL, NULL, NULL, 0, NULL, NULL) == NULL);
     CHECK(sp_gen_next(NULL, NULL) == -1);
     CHECK(sp_gen_token(NULL) == -1);
+    CHECK(sp_hidden_states(NULL, NULL, NULL, 0, NULL, 0, NULL) == -1);
     CHECK(sp_tuner_create(NULL, NULL, NULL, 0, NULL, NULL) == NULL);
     CHECK(sp_tuner_step(NULL, NULL) == -1);
     CHECK(sp_tuner_resume(NULL, NULL, 0, NULL) == -1);

@@ -419,6 +419,43 @@ static void test_early_stop(sp_model *m, const jsonl *src) {
     jl_free(&data);
 }
 
+/* ---- evaluation in parts -------------------------------------------------------------------- */
+
+/* sp_tuner_eval_some in small parts reports growing progress and ends with the same report as one
+ * sp_tuner_eval_json (loss and accuracy bit for bit); a step in between drops the partial one. */
+static void test_eval_in_parts(sp_model *m, const jsonl *data) {
+    sp_error err;
+    const char *opts = "{\"virtual_tokens\":4,\"init\":\"vocab\",\"lr\":0.1,\"batch_size\":2,\"steps\":4,\"max_length\":48,"
+                       "\"eval_split\":0.4,\"seed\":3}";
+    sp_tuner *a = tuner_new(m, opts, data, NULL), *b = tuner_new(m, opts, data, NULL);
+    if (!a || !b) { sp_tuner_free(a); sp_tuner_free(b); return; }
+    CHECK(sp_tuner_step(a, &err) == 1 && sp_tuner_step(b, &err) == 1);
+    int32_t prog[2] = {0, 0}, last = 0, calls = 0, r;
+    while ((r = sp_tuner_eval_some(a, 1, prog, &err)) == 1) {
+        CHECK_MSG(prog[0] > last && prog[0] < prog[1], "progress %d of %d after %d", prog[0], prog[1], last);
+        last = prog[0];
+        calls++;
+    }
+    CHECK_MSG(r == 0 && prog[0] == prog[1] && calls >= 2, "eval in parts: r %d, %d of %d in %d calls (%s)", r, prog[0], prog[1], calls, err.msg);
+    char whole[512], parts[512];
+    const char *e = sp_tuner_eval_json(b, &err);
+    snprintf(whole, sizeof whole, "%s", e ? e : "");
+    e = sp_tuner_eval_json(a, &err);
+    snprintf(parts, sizeof parts, "%s", e ? e : "");
+    CHECK_MSG(strstr(whole, "\"accuracy\"") != NULL, "the sentiment split has labels: %s", whole);
+    CHECK_MSG(strcmp(whole, parts) == 0, "in parts: %s\n  at once: %s", parts, whole);
+    /* half an evaluation, then a step: the next evaluation is of the new prompt, whole */
+    CHECK(sp_tuner_eval_some(a, 1, prog, &err) == 1);
+    CHECK(sp_tuner_step(a, &err) == 1 && sp_tuner_step(b, &err) == 1);
+    e = sp_tuner_eval_json(b, &err);
+    snprintf(whole, sizeof whole, "%s", e ? e : "");
+    e = sp_tuner_eval_json(a, &err);
+    CHECK_MSG(e && strcmp(whole, e) == 0, "after a step: %s\n  expected: %s", e ? e : err.msg, whole);
+    printf("  eval in %d parts = at once: %s\n", calls + 1, whole);
+    sp_tuner_free(a);
+    sp_tuner_free(b);
+}
+
 /* ---- limits --------------------------------------------------------------------------------- */
 
 static void expect_tuner_error(sp_model *m, const char *opts, const char *data, int32_t code, const char *needle) {
@@ -604,6 +641,8 @@ int main(void) {
         test_numeric(m, &small, "prefix", "\"lr\":1e5", "the loss is");
         printf("early stopping:\n");
         test_early_stop(m, &small);
+        printf("evaluation in parts:\n");
+        test_eval_in_parts(m, &train);
         test_limits(m, m->cfg.ctx_len);
     }
     jl_free(&train);

@@ -10,6 +10,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 export const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+export const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 
 /** Fails (never skips) with an install hint when chromium or the wasm build is missing. */
 export function assertBrowserReady() {
@@ -97,4 +98,16 @@ export async function traceMainThread(page) {
         .map((e) => ({ wall: Math.round(e.dur / 1000), cpu: Math.round((e.tdur ?? e.dur) / 1000) }));
     },
   };
+}
+
+/** axe-core's serious and critical violations on the page as it is now (axe injected from its npm
+ *  package), each tagged with `where`. */
+export async function axeProblems(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: fs.readFileSync(AXE, 'utf8') });
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n')[1] ?? ''}`) }));
+  });
+  return res.map((v) => ({ where, ...v }));
 }

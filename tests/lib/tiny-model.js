@@ -219,6 +219,7 @@ export function makeTinyLlama(opts = {}) {
     ['tokenizer.ggml.add_eos_token', 'bool', false],
     ...(opts.kv ?? []), // extra metadata entries [key, type, value]
   ];
+  if (opts.chatTemplate) kv.push(['tokenizer.chat_template', 'string', opts.chatTemplate]);
   const gguf = writeGGUF({ version: 3, kv, tensors, alignment: 32 });
   return { gguf, weights, config: publicConfig(c) };
 }

@@ -14,15 +14,12 @@
 // the page offers to resume from it. The data box's text lives in the same store under the key
 // "draft" ({text, format, name}), so a reload keeps it.
 //
-// Downloaded models live in the Cache API (cache "softprompt-models", keyed by URL), so the next
-// visit reads them from disk. When the browser refuses to store (QuotaExceededError, or no Cache
-// API at all) the bytes are kept in memory for this visit only and the caller is told so.
+// Downloaded models are not kept here: the library's model cache (sp.cache, web/cache.js) holds them.
 
 const DB_NAME = 'softprompt-studio';
 const DB_VERSION = 2;
 const STORE = 'prompts';
 const RUNS = 'runs';
-const MODEL_CACHE = 'softprompt-models';
 
 let dbPromise = null;
 
@@ -117,103 +114,4 @@ export function saveDraft(draft) {
 
 export async function getDraft() {
   return (await tx('readonly', (s) => s.get('draft'), RUNS)) ?? null;
-}
-
-// ---- model cache ----------------------------------------------------------------------------
-
-const memoryCache = new Map(); // url -> Blob, when the disk cache is unavailable or full
-
-function isQuotaError(e) {
-  return e && (e.name === 'QuotaExceededError' || e.code === 22 || /quota/i.test(String(e.message)));
-}
-
-/** A cached model as a Blob, or null. Reports where it came from. */
-export async function cachedModel(url) {
-  if (memoryCache.has(url)) return { blob: memoryCache.get(url), where: 'memory' };
-  if (!('caches' in globalThis)) return null;
-  try {
-    const cache = await caches.open(MODEL_CACHE);
-    const res = await cache.match(url);
-    if (!res) return null;
-    return { blob: await res.blob(), where: 'disk' };
-  } catch {
-    return null;
-  }
-}
-
-/** Keep a downloaded model. Returns 'disk' or 'memory' (with the reason). */
-export async function storeModel(url, blob, headers = {}) {
-  if ('caches' in globalThis) {
-    try {
-      const cache = await caches.open(MODEL_CACHE);
-      await cache.put(url, new Response(blob, { headers: { 'Content-Type': 'application/octet-stream', ...headers } }));
-      return { where: 'disk' };
-    } catch (e) {
-      memoryCache.set(url, blob);
-      return { where: 'memory', reason: isQuotaError(e) ? 'the browser has no room left for it (quota exceeded)' : `the cache refused it (${e.message})` };
-    }
-  }
-  memoryCache.set(url, blob);
-  return { where: 'memory', reason: 'this browser has no Cache API here' };
-}
-
-/** Drop one or all cached models. */
-export async function forgetModels(url = null) {
-  if (url) memoryCache.delete(url); else memoryCache.clear();
-  if (!('caches' in globalThis)) return;
-  if (url) { const c = await caches.open(MODEL_CACHE); await c.delete(url); } else await caches.delete(MODEL_CACHE);
-}
-
-/** URLs of the models cached on disk, with sizes. */
-export async function listCachedModels() {
-  if (!('caches' in globalThis)) return [];
-  try {
-    const cache = await caches.open(MODEL_CACHE);
-    const keys = await cache.keys();
-    const out = [];
-    for (const req of keys) {
-      const res = await cache.match(req);
-      const len = Number(res?.headers.get('Content-Length')) || null;
-      out.push({ url: req.url, bytes: len });
-    }
-    return out;
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Fetch a model with progress, reading the cache first.
- * onProgress({loaded, total, phase: 'download'|'cache'}) ; returns {blob, from: 'disk'|'memory'|'network', stored}
- */
-export async function fetchModel(url, { onProgress = () => {}, signal } = {}) {
-  const hit = await cachedModel(url);
-  if (hit) {
-    onProgress({ loaded: hit.blob.size, total: hit.blob.size, phase: 'cache' });
-    return { blob: hit.blob, from: hit.where, stored: null };
-  }
-  const res = await fetch(url, { signal });
-  if (!res.ok) throw new Error(`could not download ${url}: HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get('Content-Length')) || 0;
-  const chunks = [];
-  let loaded = 0;
-  if (res.body && res.body.getReader) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.byteLength;
-      onProgress({ loaded, total, phase: 'download' });
-    }
-  } else {
-    const buf = await res.arrayBuffer();
-    chunks.push(new Uint8Array(buf));
-    loaded = buf.byteLength;
-    onProgress({ loaded, total: total || loaded, phase: 'download' });
-  }
-  // A Blob of the chunks: no big copy on the page's thread.
-  const blob = new Blob(chunks, { type: 'application/octet-stream' });
-  const stored = await storeModel(url, blob, { 'Content-Length': String(blob.size) });
-  return { blob, from: 'network', stored };
 }

@@ -10,7 +10,8 @@
 //
 // Argument types: 'handle' (a model/adapter handle, a positive integer), 'number' (finite; the C
 // side checks the range), 'count' (a whole number >= 0), 'string', 'boolean', 'ids' (an array of
-// integers), 'bytes' (an ArrayBuffer or a view), 'data' (text, or an array of examples),
+// integers), 'bytes' (an ArrayBuffer or a view), 'data' (text, an array of examples, or a Blob of
+// text: the dispatcher reads a Blob in the worker, so a page never decodes megabytes itself),
 // 'object', 'any'. A trailing '?' makes the argument optional (undefined and null count as absent;
 // for a handle, 0 too).
 
@@ -86,6 +87,10 @@ function isBytesValue(v) {
     || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer);
 }
 
+export function isBlobValue(v) {
+  return typeof Blob !== 'undefined' && v instanceof Blob;
+}
+
 /** Does v have type t (without the '?')? -> null, or what it should have been. */
 function mismatch(t, v) {
   switch (t) {
@@ -96,7 +101,7 @@ function mismatch(t, v) {
     case 'boolean': return typeof v === 'boolean' ? null : 'true or false';
     case 'ids': return Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? null : 'an array of integer token ids';
     case 'bytes': return isBytesValue(v) ? null : 'bytes (an ArrayBuffer or a typed array)';
-    case 'data': return typeof v === 'string' || Array.isArray(v) ? null : 'text (JSONL, CSV, TSV, plain) or an array of examples';
+    case 'data': return typeof v === 'string' || Array.isArray(v) || isBlobValue(v) ? null : 'text (JSONL, CSV, TSV, plain), a Blob of it, or an array of examples';
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : 'an object';
     case 'any': return null;
     default: return `a value of the undeclared type '${t}'`;

@@ -6,6 +6,8 @@ import { now, toU8 } from '../env.js';
 import { TUNE_C_NAMES } from './schema.js';
 import { prepareData } from './data.js';
 
+const EVAL_PART_MS = 200; // the length of one part of an evaluation: progress and Stop between parts
+
 async function tune(ctx, id, args) {
   const m = ctx.getModel(args.model);
   const init = ctx.getAdapter(args.initAdapter, args.model);
@@ -43,9 +45,22 @@ async function tune(ctx, id, args) {
     let lastEvalStep = -1;
     let stoppedEarly = false;
     const t0 = now();
-    const doEval = (step) => {
+    // An evaluation runs in parts of about EVAL_PART_MS, with an 'evaluating' progress message
+    // after each ({step, done, total}); a stop between parts abandons it (returns undefined).
+    let evalPart = 8; // examples per part, adapted to the measured speed
+    const doEval = async (step) => {
       if (!canEval || step === lastEvalStep) return undefined;
       lastEvalStep = step;
+      for (;;) {
+        const ts = now();
+        const p = tuner.evaluateSome(evalPart);
+        const ms = now() - ts;
+        if (!p.more) break;
+        ctx.progress(id, { type: 'evaluating', step, done: p.done, total: p.total, ms });
+        evalPart = Math.max(1, Math.min(4096, Math.round(evalPart * (EVAL_PART_MS / Math.max(1, ms)))));
+        await ctx.checkpoint(job, 'tuning');
+        if (job.stopped) return undefined;
+      }
       const r = tuner.evaluate();
       const ev = { step, evalLoss: r.eval_loss, perplexity: r.perplexity };
       if (r.accuracy !== undefined) ev.accuracy = r.accuracy;
@@ -84,8 +99,8 @@ async function tune(ctx, id, args) {
       };
       steps.push(s);
       ctx.progress(id, { type: 'step', ...s });
-      if (evalEvery > 0 && rep.step % evalEvery === 0) doEval(rep.step);
-      else if (evalEvery === 0 && lastEpoch !== null && rep.epoch !== lastEpoch) doEval(rep.step);
+      if (evalEvery > 0 && rep.step % evalEvery === 0) await doEval(rep.step);
+      else if (evalEvery === 0 && lastEpoch !== null && rep.epoch !== lastEpoch) await doEval(rep.step);
       lastEpoch = rep.epoch;
       if (checkpointEvery > 0 && rep.step % checkpointEvery === 0) {
         const bytes = tuner.checkpoint();
@@ -95,7 +110,8 @@ async function tune(ctx, id, args) {
     const lastStep = steps.length ? steps[steps.length - 1].step : 0;
     // the last step's eval when the run finished; a Stop returns at once (a final evaluation of a
     // large held-out set took minutes)
-    if (lastStep > 0 && reason === 'finished') doEval(lastStep);
+    if (lastStep > 0 && reason === 'finished') await doEval(lastStep);
+    if (job.stopped && reason === 'finished') reason = 'stopped'; // Stop during the last evaluation
     const cur = ctx.addAdapter(args.model, tuner.adapter(false));
     const best = evals.length ? ctx.addAdapter(args.model, tuner.adapter(true)) : cur;
     return { adapter: cur, best, history: { steps, evals }, reason, memory };
