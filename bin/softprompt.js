@@ -89,10 +89,12 @@ const COMMANDS = {
   },
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
-    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0] [--threads N] '
+    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
       + '[--no-probes] [--browser] [--peer] [--json]\n'
-      + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, ...; an unknown name lists them).\n'
+      + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, ...; an unknown name lists them);\n'
+      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios).\n'
+      + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
       + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
       + 'same run, on the same GGUF files (the presets then run on the harness\'s random-weight files of their shape), and prints\n'
@@ -102,7 +104,7 @@ const COMMANDS = {
       + '--browser also runs the same benchmark in headless Chromium through the\n'
       + 'page\'s Web Worker (scripts/bench-browser.js) and prints the browser figures beside Node\'s.',
     flags: {
-      ...COMMON, json: 'bool', type: ['F32', 'F16', 'Q8_0', 'Q4_0'], 'prompt-tokens': 'int', 'decode-tokens': 'int',
+      ...COMMON, json: 'bool', type: 'string', exact: 'bool', 'prompt-tokens': 'int', 'decode-tokens': 'int',
       'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', browser: 'bool', peer: 'bool',
     },
     required: [],
@@ -530,6 +532,7 @@ async function cmdNearest(flags) {
 // A --model that is not a file or folder and looks like a name is a preset of the engine's table
 // (src/model/presets.c); the engine refuses an unknown name with the list of the known ones.
 const isPresetName = (s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s) && !/\.(gguf|safetensors|json)$/i.test(s);
+const BENCH_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'];
 const SUITE = [['stories15M', 'F32'], ['stories15M', 'Q8_0'], ['stories110M', 'F32'], ['stories110M', 'Q8_0'], ['smollm-135m', 'Q8_0']];
 
 // The CPU as /proc/cpuinfo names it, e.g. "AMD EPYC (family 25, model 1), 2 logical CPUs": every
@@ -562,7 +565,9 @@ async function cmdBench(flags) {
     if (flags.type !== undefined) throw new UsageError('--type needs --model PRESET (a random-weight model, e.g. stories15M)');
     targets = SUITE.map(([preset, type]) => ({ preset, type }));
   } else if (!fs.existsSync(flags.model) && isPresetName(flags.model)) {
-    targets = [{ preset: flags.model, type: flags.type ?? 'F32' }];
+    const types = (flags.type ?? 'F32').split(',');
+    for (const t of types) if (!BENCH_TYPES.includes(t)) throw new UsageError(`--type: unknown weight type '${t}' (${BENCH_TYPES.join(', ')})`);
+    targets = [...new Set(types)].map((type) => ({ preset: flags.model, type }));
   } else {
     if (flags.type !== undefined) throw new UsageError('--type is for the random-weight presets (--model PRESET)');
     const p = path.resolve(flags.model);
@@ -604,6 +609,7 @@ async function cmdBench(flags) {
     return { key, threads: r.threads, r, runtime, target: t };
   };
   let session = null;
+  if (flags.browser && flags.exact) throw new UsageError('--exact is measured in Node only (leave out --browser)');
   if (flags.browser) {
     // a model file or Hugging Face folder is served from its parent folder under /models/
     const parents = [...new Set(targets.filter((t) => t.path).map((t) => path.dirname(t.path)))];
@@ -619,7 +625,7 @@ async function cmdBench(flags) {
   // Each Node run is a fresh engine in its own worker thread, as the page runs it.
   const nodeRun = async (t, threads) => {
     await waitForQuiet(); // the first run may follow Chromium's start-up
-    const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: true });
+    const sp = await Softprompt.create({ threads: threads ?? flags.threads, worker: true, exact: flags.exact });
     try {
       if (!t.path) return await sp.bench({ ...opts, model: t.preset, type: t.type });
       const model = await sp.loadModel(t.path);

@@ -23,10 +23,20 @@ const names = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--re
 const which = names.length ? names : ['qwen3', 'llama3', 'gemma3', 'mistral', 'gpt2'];
 
 const MB = 1 << 20;
-function megabyte(parts) {
-  let s = '';
-  for (let i = 0; Buffer.byteLength(s) < MB; i++) s += parts[i % parts.length] + (i % 7 === 6 ? '\n' : ' ');
-  while (Buffer.byteLength(s) > MB) s = s.slice(0, -1);
+function megabyte(parts) { // parts joined by spaces (a newline every 7th) up to 1 MB of UTF-8, counted as it grows
+  const out = [];
+  let bytes = 0;
+  for (let i = 0; bytes < MB; i++) {
+    const p = parts[i % parts.length] + (i % 7 === 6 ? '\n' : ' ');
+    out.push(p);
+    bytes += Buffer.byteLength(p);
+  }
+  let s = out.join('');
+  for (let over = bytes - MB; over > 0;) { // drop whole characters from the end
+    const c = [...s.slice(-2)].pop();
+    s = s.slice(0, -c.length);
+    over -= Buffer.byteLength(c);
+  }
   return s;
 }
 const english = megabyte([readFileSync(dataPath('tinystories/tinystories_val.txt'), 'utf8').slice(0, 600_000),

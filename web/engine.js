@@ -32,7 +32,7 @@ import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
 export { whyNoThreads, threadsAvailable };
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
@@ -202,6 +202,7 @@ export async function loadEngine(options = {}) {
   const inst = await instantiate({ threaded, threads, wasmBase: options.wasmBase });
   const eng = new Engine(inst.M, inst.memory, threaded, inst.abortedRef);
   eng._create(threads);
+  if (options.exact !== undefined) eng.setExact(options.exact);
   if (singleThreadReason) eng.singleThreadReason = singleThreadReason;
   if (IS_NODE) eng._unrefThreads();
   return eng;
@@ -246,12 +247,19 @@ export class Engine {
     for (const w of all) if (w && typeof w.unref === 'function') w.unref();
   }
 
+  /** exact: true makes every matrix product exact f32 (no 16-bit activations on quantized weights). */
+  setExact(exact) {
+    if (typeof exact !== 'boolean') fail(ErrorCodes.SP_ERR_INVALID_ARG, `exact must be true or false (got ${exact})`);
+    if (this.M._sp_engine_set_exact(this.ptr, exact ? 1 : 0, this.err) !== 0) this.throwError();
+  }
+
   get aborted() {
     return this._abortedRef() !== null;
   }
 
   info() {
-    return { threads: this.threads, threaded: this.threaded, isa: this.isa, abiVersion: ABI_VERSION, singleThreadReason: this.singleThreadReason };
+    return { threads: this.threads, threaded: this.threaded, isa: this.isa, exact: this.M._sp_engine_exact(this.ptr) === 1, abiVersion: ABI_VERSION,
+      singleThreadReason: this.singleThreadReason };
   }
 
   // ---- memory helpers

@@ -66,6 +66,10 @@ export interface CreateOptions {
    *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
    *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
+  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K
+   *  weights the activations are rounded to 16 bits per block of 32 for integer dot products
+   *  (faster prefill and training; about 1e-5 of an output's scale). */
+  exact?: boolean;
 }
 
 /** A Web Worker as far as softprompt uses it (structural, so no DOM types are needed). */
@@ -84,6 +88,8 @@ export interface EngineInfo {
   threaded: boolean;
   /** Kernel set chosen by the C engine. */
   isa: 'wasmsimd' | 'scalar' | string;
+  /** true when every matrix product is exact f32 (CreateOptions.exact, or no integer kernels in this build). */
+  exact: boolean;
   abiVersion: number;
   /** Why the engine is single-threaded, when it is (e.g. 'page is not cross-origin isolated'). */
   singleThreadReason?: string;

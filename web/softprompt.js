@@ -474,7 +474,7 @@ export class Softprompt {
     try {
       await client.waitReady();
       const wasmBase = options.wasmBase !== undefined ? String(options.wasmBase instanceof URL ? options.wasmBase.href : options.wasmBase) : undefined;
-      const info = await client.call('init', { threads, wasmBase: wasmBase && !IS_NODE ? resolveUrl(wasmBase) : wasmBase });
+      const info = await client.call('init', { threads, exact: options.exact, wasmBase: wasmBase && !IS_NODE ? resolveUrl(wasmBase) : wasmBase });
       info.mode = mode;
       return new Softprompt(client, info);
     } catch (e) {

@@ -49,6 +49,17 @@ void sp_engine_free(sp_engine *e) {
 int32_t sp_engine_threads(const sp_engine *e) { return e ? sp_pool_threads(e->pool) : 0; }
 const char *sp_engine_isa(const sp_engine *e) { return e && e->k ? e->k->isa : "none"; }
 
+int32_t sp_engine_set_exact(sp_engine *e, int32_t exact, sp_error *err) {
+    sp_error_clear(err);
+    if (!e) { sp_error_set(err, SP_ERR_INVALID_ARG, "no engine"); return -1; }
+    if (exact != 0 && exact != 1) { sp_error_set(err, SP_ERR_INVALID_ARG, "exact must be 0 or 1 (got %d)", exact); return -1; }
+    const sp_kernels *best = sp_kernels_get(SP_ISA_BEST);
+    e->k = exact ? sp_kernels_exact(best) : best;
+    return 0;
+}
+
+int32_t sp_engine_exact(const sp_engine *e) { return e && e->k && !e->k->matmul_x16 && !e->k->decode_x16 ? 1 : 0; }
+
 sp_model *sp_model_load_gguf(sp_engine *eng, uint8_t *buf, size_t size, sp_error *err) {
     sp_error_clear(err);
     if (!eng) { free(buf); sp_error_set(err, SP_ERR_INVALID_ARG, "no engine"); return NULL; }

@@ -36,7 +36,7 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 3 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_data_preview_json takes options, sp_error_line/field */
+#define SP_ABI_VERSION 4 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -63,6 +63,13 @@ SP_API sp_engine *sp_engine_create(int32_t n_threads, sp_error *err);
 SP_API void sp_engine_free(sp_engine *eng);
 SP_API int32_t sp_engine_threads(const sp_engine *eng);
 SP_API const char *sp_engine_isa(const sp_engine *eng);      /* "wasmsimd" or "scalar" */
+/* exact = 1: every matrix product multiplies the f32 activations by the exactly dequantized
+ * weights (slower on quantized weights). exact = 0 (the default): on Q8_0 / Q4_0 / K-quant
+ * weights the activations are rounded to 16 bits per block of 32 for integer dot products
+ * (about 1e-5 of an output's scale; src/kernels/kernels.h). Applies to the engine's models from
+ * their next call. Returns 0, or -1 (err set) for a NULL engine or exact not 0 / 1. */
+SP_API int32_t sp_engine_set_exact(sp_engine *eng, int32_t exact, sp_error *err);
+SP_API int32_t sp_engine_exact(const sp_engine *eng); /* 1 when the products are exact */
 
 /* ---- models ---- */
 /* buf is malloc'd (sp_malloc) by the caller; the model takes ownership, even on failure. */

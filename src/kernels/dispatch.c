@@ -8,15 +8,16 @@
 #include "kernels_impl.h"
 
 /* One table per ISA: every entry names its kernel (op_dtype_isa; the tiles are inside). */
-#define SP_KERNEL_TABLE(name, DECODE_X16)                          \
+#define SP_KERNEL_TABLE(name, MATMUL, MATMUL_X16, DECODE, DECODE_X16) \
     {                                                               \
         .isa = #name,                                               \
-        .matmul = sp_matmul_##name,                                 \
+        .matmul = MATMUL,                                           \
+        .matmul_x16 = MATMUL_X16,                                   \
         .matmul_dx = sp_matmul_dx_##name,                           \
         .mat_row = sp_mat_row_##name,                               \
         .dot = sp_dot_f32_##name,                                   \
         .axpy = sp_axpy_f32_##name,                                 \
-        .matvec_decode = sp_matvec_decode_##name,                   \
+        .matvec_decode = DECODE,                                    \
         .decode_x16 = DECODE_X16,                                   \
         .qk = sp_qk_f32_##name,                                     \
         .av = sp_av_f32_##name,                                     \
@@ -33,10 +34,15 @@
     }
 
 /* The reference: plain loops, used natively (tests, fuzzing) and by wasm builds without SIMD. */
-static const sp_kernels sp_kernels_scalar = SP_KERNEL_TABLE(scalar, 0);
+static const sp_kernels sp_kernels_scalar = SP_KERNEL_TABLE(scalar, sp_matmul_scalar, 0, sp_matvec_decode_scalar, 0);
 #ifdef __wasm_simd128__
-/* wasm SIMD128; matvec_decode rounds x to 16 bits on Q8_0 / Q4_0 (gemv_x16_wasmsimd.c). */
-static const sp_kernels sp_kernels_wasmsimd = SP_KERNEL_TABLE(wasmsimd, 1);
+/* wasm SIMD128; matmul rounds x to 16 bits on the quantized types (gemm_x16.c), matvec_decode on
+ * Q8_0 / Q4_0 (gemv_x16_wasmsimd.c). */
+static const sp_kernels sp_kernels_wasmsimd =
+    SP_KERNEL_TABLE(wasmsimd, sp_matmul_x16_wasmsimd, 1, sp_matvec_decode_wasmsimd, 1);
+/* the same with exact products throughout (sp_kernels_exact) */
+static const sp_kernels sp_kernels_wasmsimd_exact =
+    SP_KERNEL_TABLE(wasmsimd, sp_matmul_wasmsimd, 0, sp_matvec_decode_exact_wasmsimd, 0);
 #endif
 #undef SP_KERNEL_TABLE
 
@@ -58,6 +64,13 @@ const sp_kernels *sp_kernels_get(sp_isa isa) {
 #endif
     }
     return NULL;
+}
+
+const sp_kernels *sp_kernels_exact(const sp_kernels *k) {
+#ifdef __wasm_simd128__
+    if (k == &sp_kernels_wasmsimd) return &sp_kernels_wasmsimd_exact;
+#endif
+    return k;
 }
 
 typedef struct {

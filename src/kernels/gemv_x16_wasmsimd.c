@@ -175,7 +175,7 @@ KERNEL_PTR(fwx16s_fn, gemv_q4_0_16s_wasmsimd_x16);
  * with streams = 0, in order, 8 (Q8_0) or 4 at a time. Returns 0 if x holds inf/nan or w's
  * scales are not known to be finite (y may then be partly written; the caller computes it
  * again on the exact path). */
-#define SP_DECODE_KC 8192
+#define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     if (!w->f16_finite) return 0;
     const int32_t K = w->cols;

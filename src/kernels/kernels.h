@@ -4,15 +4,18 @@
  * once by sp_kernels_get() and stored on the engine; the rest of the engine calls through it.
  * Every kernel has a scalar reference and a wasm SIMD128 variant with the same signature, one
  * family per file: <family>_scalar.c and <family>_wasmsimd.c (dequant, matmul, matmul_dx, gemm,
- * gemv, gemv_x16, vec, attention, softmax, swiglu, rmsnorm, rope). Kernels are named
+ * gemm_x16 (its driver and packing, shared: gemm_x16.c), gemv, gemv_x16, vec, attention,
+ * softmax, swiglu, rmsnorm, rope). Kernels are named
  * sp_<op>_<dtype>[_<tile>]_<isa>[_<variant>], e.g. sp_gemm_f32_3x3_wasmsimd,
  * sp_gemv_q8_0_1x4_wasmsimd_x16, sp_rmsnorm_f32_scalar; the table's matrix entries take any
  * weight dtype (sp_matmul_wasmsimd). The tables are listed in dispatch.c.
  * Multi-threading: the drivers sp_matmul / sp_matmul_dx (dispatch.c) split rows or
  * columns over a thread pool (pool.c). Probes and benchmarks: probe.h.
  *
- * Numerics of the matrix products (both tables): weights are dequantized exactly to f32
- * (d*q, no rounding), then multiplied by the f32 activations; no FMA. Each matmul output element has one fixed
+ * Numerics of the matrix products (the exact tables: scalar, and sp_kernels_exact of wasmsimd):
+ * weights are dequantized exactly to f32 (d*q, no rounding), then multiplied by the f32
+ * activations; no FMA. The wasmsimd table (matmul_x16, decode_x16) instead rounds x to 16 bits
+ * per block of 32 on quantized weights and uses integer dot products (below). Each matmul output element has one fixed
  * formula whatever the row range or the thread count (bitwise identical results for any
  * split), and whatever n: a row computed alone (n=1) is bitwise equal to the same row
  * inside a batch (prefill). Only matvec_decode may trade that for speed (decode_x16).
@@ -42,8 +45,15 @@ void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks);
 /* ---- kernel table ---- */
 typedef struct {
     const char *isa; /* "scalar" or "wasmsimd" */
-    /* Y[n, w.rows] = X[n, w.cols] · Wᵀ  (the forward layout). Overwrites y. */
+    /* Y[n, w.rows] = X[n, w.cols] · Wᵀ  (the forward layout). Overwrites y.
+     * Where matmul_x16 is 1, on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights each row of x is rounded
+     * to 16 bits per block of 32 (gemm_x16.c: |error| <= max|x_block| / (2*qmax) per element,
+     * qmax 32767, 16383 for Q6_K) and the products are integer dot products: about 1e-5 of the
+     * output's scale from the exact product (tests/c/test_kernels.c states the bound), and a
+     * step function of x at that scale, so finite differences need the exact table. Still one
+     * formula per element: any row split, any n, bitwise. */
     void (*matmul)(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
+    int32_t matmul_x16; /* 1: matmul rounds x as above on quantized weights; 0: exact */
     /* dX[n, w.cols] += dY[n, w.rows] · W  (the backward layout). Accumulates; handles cols [col0, col1)
      * (col0/col1 multiples of 32 except at the end) so threads can split over columns. */
     void (*matmul_dx)(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1);
@@ -126,6 +136,9 @@ typedef struct {
 typedef enum { SP_ISA_SCALAR = 0, SP_ISA_WASMSIMD = 1, SP_ISA_BEST = 2 } sp_isa;
 /* Returns the table for isa, or NULL if this build lacks it. SP_ISA_BEST: the fastest available. */
 const sp_kernels *sp_kernels_get(sp_isa isa);
+/* The table of k's ISA whose products are all exact (matmul_x16 = decode_x16 = 0): k itself where
+ * it already is. The engine's "exact" option (sp_engine_set_exact) and the gradient checks use it. */
+const sp_kernels *sp_kernels_exact(const sp_kernels *k);
 
 /* Threaded drivers: split rows (matmul) or columns or rows of dy (matmul_dx) over the pool.
  * Bitwise identical results for any thread count (each output element is computed by

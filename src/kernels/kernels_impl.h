@@ -40,6 +40,34 @@ SP_DECLARE_KERNELS(wasmsimd)
 #endif
 #undef SP_DECLARE_KERNELS
 
+/* ---- the integer forward product on quantized weights (gemm_x16.c: layouts and formula) ---- */
+/* One 4 x 4 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 4-row W panel (wq, ws),
+ * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: Q4_K / Q5_K's term. */
+typedef void (*sp_gemm_x16_fn)(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+                               const int16_t *wq, const float *ws, int32_t nb, int mins);
+void sp_gemm_x16_4x4_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+                            const int16_t *wq, const float *ws, int32_t nb, int mins);
+/* The W panel (wq, ws) of the four rows rows[0..4) (weight type `type`), columns [k0, k0 + 32 nb). */
+typedef void (*sp_pack_w_x16_fn)(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
+void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
+/* 1 for the types the integer product covers: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K */
+int sp_matmul_x16_applies(uint32_t type);
+/* the largest |xq| for weights of this type (a block's integer sum stays below 2^31) */
+int32_t sp_x16_qmax(uint32_t type);
+/* Y = X·Wᵀ, rows [row0, row1) of W, through `tile` and `pack_w`. Returns 0 (y untouched) where it
+ * does not apply: another weight type, x holding inf or nan, or no memory for the X panels. */
+int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, sp_gemm_x16_fn tile,
+                  sp_pack_w_x16_fn pack_w);
+/* matmul of the tables with matmul_x16 = 1: sp_matmul_x16 with that ISA's tile, else the exact matmul */
+void sp_matmul_x16_scalar(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
+#ifdef __wasm_simd128__
+void sp_gemm_x16_4x4_wasmsimd(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+                              const int16_t *wq, const float *ws, int32_t nb, int mins);
+void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
+void sp_matmul_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
+void sp_matvec_decode_exact_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
+#endif
+
 /* out[0..len) = cols [c0, c0+len) of one weight row, as f32 (quantized types: c0 and len
  * multiples of the block size). The reference; the SIMD one is in wasmsimd.h. */
 void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len);

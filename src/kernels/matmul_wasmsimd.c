@@ -107,11 +107,18 @@ void sp_matmul_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, in
     forward(y, x, w, n, row0, row1);
 }
 
-void sp_matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
-    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && sp_gemv_x16_wasmsimd(y, x, w, row0, row1, streams)) return;
+/* matvec_decode of the exact table (sp_kernels_exact): matmul's formula, rows read in streams */
+void sp_matvec_decode_exact_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     if (streams && (w->type == SP_DTYPE_F32 || w->type == SP_DTYPE_F16 || w->type == SP_DTYPE_BF16))
         row0 = decode_streams(y, x, w, row0, row1);
     forward(y, x, w, 1, row0, row1); /* exact path: the other types, x with inf/nan, rows left over */
+}
+
+/* matvec_decode of the wasmsimd table: on Q8_0 / Q4_0 16-bit x and integer dot products with
+ * the per-element formula of its matmul (gemm_x16.c), so a decoded row equals the prefilled one. */
+void sp_matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
+    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && sp_gemv_x16_wasmsimd(y, x, w, row0, row1, streams)) return;
+    sp_matvec_decode_exact_wasmsimd(y, x, w, row0, row1, streams);
 }
 
 #endif /* __wasm_simd128__ */

@@ -202,6 +202,7 @@ static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type
     sp_rng_seed(&rng, 1234);
     size_t rb = wbytes / (size_t)rows;
     for (int32_t r = 0; r < rows; r++) {
+        if (sp_random_row_kquant(type, wd + (size_t)r * rb, cols, &rng, 0.05f)) continue; /* K-quants: codes drawn directly */
         for (int32_t c = 0; c < cols; c++) tmp[c] = sp_rng_normal(&rng) * 0.05f;
         sp_quantize_row(type, wd + (size_t)r * rb, tmp, cols);
     }

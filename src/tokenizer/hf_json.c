@@ -368,9 +368,8 @@ static sp_status parse_merges(hf_ctx *c, const sp_json *merges) {
         return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges must be an array");
     if (merges->len > (size_t)SP_TOK_MAX_VOCAB * 4)
         return sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges has %zu entries (too many)", merges->len);
-    t->merges = sp_tok_map_new(c->a, merges->len);
-    int32_t *keys = (int32_t *)sp_arena_alloc(c->a, merges->len * 2 * sizeof(int32_t));
-    if (!t->merges || !keys) return sp_error_set(c->err, SP_ERR_NOMEM, "tokenizer: out of memory for %zu merges", merges->len);
+    t->merges = sp_tok_merges_new(c->a, merges->len);
+    if (!t->merges) return sp_error_set(c->err, SP_ERR_NOMEM, "tokenizer: out of memory for %zu merges", merges->len);
     char *cat = NULL;
     size_t cat_cap = 0;
     sp_status st = SP_OK;
@@ -395,7 +394,7 @@ static sp_status parse_merges(hf_ctx *c, const sp_json *merges) {
             st = sp_error_set(c->err, SP_ERR_TOKENIZER, TJ "model.merges[%zu] must be a string \"a b\" or [\"a\", \"b\"]", r);
             break;
         }
-        st = sp_tok_merge_put(t, keys, r, ap, al, bp, bl, &cat, &cat_cap, TJ "model.merges", c->err);
+        st = sp_tok_merge_put(t, r, ap, al, bp, bl, &cat, &cat_cap, TJ "model.merges", c->err);
     }
     free(cat);
     return st;

@@ -21,7 +21,7 @@ typedef struct {
 
 enum { IT_RANGE, IT_CAT, IT_SPACE };
 typedef struct { uint8_t kind, neg; uint32_t lo, hi; } re_item;  /* RANGE lo..hi; CAT: mask in lo */
-typedef struct { int32_t first, n; uint8_t neg; } re_class;
+typedef struct { int32_t first, n; uint8_t neg; uint32_t ascii[4]; } re_class; /* ascii: membership of 0..127, filled at compile */
 
 #define RE_MAX_PROG 8192
 #define RE_MAX_DEPTH 64     /* nesting of groups while parsing */
@@ -447,6 +447,8 @@ static int gen(re_parser *ps, int32_t nd) {
     }
 }
 
+static int class_has(const sp_regex *re, const re_class *k, uint32_t cp);
+
 sp_status sp_regex_compile(sp_regex **out, const char *pat, size_t len, sp_arena *a, sp_error *err) {
     *out = NULL;
     re_parser ps;
@@ -474,6 +476,11 @@ sp_status sp_regex_compile(sp_regex **out, const char *pat, size_t len, sp_arena
             re->prog = prog; re->n_prog = ps.n_prog;
             re->cls = cls; re->n_cls = ps.n_cls;
             re->items = items; re->n_items = ps.n_items;
+            for (int32_t k = 0; k < re->n_cls; k++) { /* ASCII text tests one bit per character */
+                memset(cls[k].ascii, 0, sizeof(cls[k].ascii));
+                for (uint32_t cp = 0; cp < 128; cp++)
+                    if (class_has(re, &cls[k], cp)) cls[k].ascii[cp >> 5] |= 1u << (cp & 31);
+            }
             *out = re;
         }
     }
@@ -512,6 +519,7 @@ static int class_has(const sp_regex *re, const re_class *k, uint32_t cp) {
 
 static int class_match(const sp_regex *re, int32_t ci, int icase, uint32_t cp) {
     const re_class *k = &re->cls[ci];
+    if (cp < 128 && !icase) return (k->ascii[cp >> 5] >> (cp & 31)) & 1;
     if (class_has(re, k, cp)) return 1;
     if (!icase) return 0;
     uint32_t f = sp_uc_fold(cp);

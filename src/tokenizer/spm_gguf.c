@@ -40,7 +40,9 @@ static int get_bool(const sp_gguf *g, const char *key, int def) {
 }
 
 /* llama.cpp's pre-tokenizers (tokenizer.ggml.pre -> the regexes llama-vocab.cpp splits with, in order) */
-#define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
+/* GPT-2's split: the same pattern as tokenizer.json's ByteLevel (JavaScript's \\s, as the reference
+ * tokenizer reads it; llama.cpp reads \\s as White_Space, which differs only at U+FEFF and U+0085) */
+#define RE_GPT2 SP_TOK_GPT2_REGEX
 #define RE_LLAMA3 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_QWEN2 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 typedef struct {
@@ -79,9 +81,8 @@ static sp_status gguf_bpe(sp_tokenizer *t, const sp_gguf *g, sp_arena *a, int *a
     if (mg->arr_n > (uint64_t)SP_TOK_MAX_VOCAB * 4)
         return sp_error_set(err, SP_ERR_TOKENIZER, "GGUF: tokenizer.ggml.merges has %llu entries (too many)", (unsigned long long)mg->arr_n);
     size_t nm = (size_t)mg->arr_n;
-    t->merges = sp_tok_map_new(a, nm ? nm : 1);
-    int32_t *keys = (int32_t *)sp_arena_alloc(a, (nm ? nm : 1) * 2 * sizeof(int32_t));
-    if (!t->merges || !keys) return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory for %zu merges", nm);
+    t->merges = sp_tok_merges_new(a, nm ? nm : 1);
+    if (!t->merges) return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: out of memory for %zu merges", nm);
     char *cat = NULL;
     size_t cat_cap = 0;
     sp_status st = SP_OK;
@@ -94,7 +95,7 @@ static sp_status gguf_bpe(sp_tokenizer *t, const sp_gguf *g, sp_arena *a, int *a
                               r, (int)(L > 40 ? 40 : L), m ? m : "");
             break;
         }
-        st = sp_tok_merge_put(t, keys, r, m, (size_t)(sp - m), sp + 1, L - (size_t)(sp - m) - 1, &cat, &cat_cap,
+        st = sp_tok_merge_put(t, r, m, (size_t)(sp - m), sp + 1, L - (size_t)(sp - m) - 1, &cat, &cat_cap,
                               "GGUF: tokenizer.ggml.merges", err);
     }
     free(cat);

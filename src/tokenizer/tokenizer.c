@@ -41,6 +41,35 @@ sp_tok_map *sp_tok_map_new(sp_arena *a, size_t n_max) {
     return m;
 }
 
+sp_tok_merges *sp_tok_merges_new(sp_arena *a, size_t n_max) {
+    if (n_max > ((size_t)1 << 28)) return NULL;
+    uint32_t cap = 16;
+    while (cap < 2 * n_max + 1) cap <<= 1;
+    sp_tok_merges *m = (sp_tok_merges *)sp_arena_alloc(a, sizeof(sp_tok_merges));
+    size_t bytes;
+    if (!m || !sp_mul_size(cap, sizeof(sp_tok_merge), &bytes)) return NULL;
+    m->slots = (sp_tok_merge *)sp_arena_alloc(a, bytes);
+    if (!m->slots) return NULL;
+    memset(m->slots, 0xff, bytes); /* every a = UINT32_MAX: empty */
+    m->cap = cap;
+    m->n = 0;
+    return m;
+}
+
+/* Insert or overwrite; 0 when full. */
+static int merges_put(sp_tok_merges *m, int32_t a, int32_t b, int32_t rank, int32_t id) {
+    for (uint32_t i = sp_tok_pair_hash((uint32_t)a, (uint32_t)b) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        sp_tok_merge *e = &m->slots[i];
+        if (e->a == UINT32_MAX) {
+            if (2 * (m->n + 1) > m->cap) return 0;
+            e->a = (uint32_t)a; e->b = (uint32_t)b; e->rank = rank; e->id = id;
+            m->n++;
+            return 1;
+        }
+        if (e->a == (uint32_t)a && e->b == (uint32_t)b) { e->rank = rank; e->id = id; return 1; }
+    }
+}
+
 int sp_tok_map_put(sp_tok_map *m, const char *key, size_t len, int32_t v0, int32_t v1) {
     if (len > UINT32_MAX) return 0;
     uint32_t h = tok_hash(key, len);
@@ -113,7 +142,7 @@ void sp_tok_finish(sp_tokenizer *t) {
     }
 }
 
-sp_status sp_tok_merge_put(sp_tokenizer *t, int32_t *keys, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
+sp_status sp_tok_merge_put(sp_tokenizer *t, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
                            char **cat, size_t *cat_cap, const char *where, sp_error *err) {
     const sp_tok_entry *ea = sp_tok_map_get(t->map, ap, al), *eb = sp_tok_map_get(t->map, bp, bl);
     if (!ea || !ea->v1 || !eb || !eb->v1) {
@@ -134,10 +163,8 @@ sp_status sp_tok_merge_put(sp_tokenizer *t, int32_t *keys, size_t r, const char 
     if (!en || !en->v1)
         return sp_error_set(err, SP_ERR_TOKENIZER, "%s[%zu]: merged piece '%.*s' is not in the vocab", where, r,
                             (int)(need > 40 ? 40 : need), *cat);
-    keys[2 * r] = ea->v0;
-    keys[2 * r + 1] = eb->v0;
     /* a repeated pair takes its last rank (HF collects the merges into a map, later ones overwrite) */
-    if (!sp_tok_map_put(t->merges, (const char *)&keys[2 * r], 2 * sizeof(int32_t), (int32_t)r, en->v0))
+    if (!merges_put(t->merges, ea->v0, eb->v0, (int32_t)r, en->v0))
         return sp_error_set(err, SP_ERR_NOMEM, "tokenizer: merge table full");
     return SP_OK;
 }
@@ -520,12 +547,11 @@ static int bpe_try_pair(tk_enc *e, int32_t l) {
     if (l < 0) return 1;
     int32_t r = s[l].next;
     if (r < 0) return 1;
-    int32_t key[2] = {s[l].id, s[r].id};
-    const sp_tok_entry *en = sp_tok_map_get(e->t->merges, (const char *)key, sizeof(key));
+    const sp_tok_merge *en = sp_tok_merges_get(e->t->merges, s[l].id, s[r].id);
     if (!en) return 1;
     tk_pair p;
-    p.prio = (double)en->v0;
-    p.pos = l; p.a = s[l].id; p.b = s[r].id; p.new_id = en->v1;
+    p.prio = (double)en->rank;
+    p.pos = l; p.a = s[l].id; p.b = s[r].id; p.new_id = en->id;
     return heap_push(e, p);
 }
 

@@ -24,6 +24,7 @@ typedef enum { SP_TOK_SPM = 1, SP_TOK_BPE = 2 } sp_tok_kind;
 #define SP_TOK_MAX_EOG 8
 
 typedef struct sp_tok_map sp_tok_map;   /* byte-string -> (int32, int32) hash table (private) */
+typedef struct sp_tok_merges sp_tok_merges; /* (left id, right id) -> (rank, merged id) hash table (private) */
 typedef struct sp_tok_priv sp_tok_priv; /* special-token matchers, normalizer, BPE options (private) */
 
 typedef struct {
@@ -37,7 +38,7 @@ typedef struct {
     int32_t add_space_prefix; /* prepend ▁ to the text before encoding */
     int32_t byte_ids[256];  /* id of the <0xXX> piece for each byte, or -1 */
     sp_tok_map *map;        /* piece -> id */
-    sp_tok_map *merges;     /* BPE: (left id, right id) -> (rank, merged id); NULL for SPM */
+    sp_tok_merges *merges;  /* BPE: (left id, right id) -> (rank, merged id); NULL for SPM */
     int32_t max_piece_len;  /* longest piece in bytes (a decoded piece is never longer) */
     sp_tok_priv *priv;      /* everything else the encoder needs; lives in the arena */
     sp_str chat_template;   /* GGUF tokenizer.chat_template (in the arena); empty when absent */

@@ -30,6 +30,33 @@ struct sp_tok_map {
 };
 
 sp_tok_map *sp_tok_map_new(sp_arena *a, size_t n_max);
+
+/* ---- merge table: id pairs inline in 16-byte slots (one cache line holds four), so building it
+ * and the encoder's pair lookups touch one slot and no key memory ---- */
+typedef struct {
+    uint32_t a, b;      /* the pair; a == UINT32_MAX marks an empty slot */
+    int32_t rank, id;   /* merge rank and the merged token */
+} sp_tok_merge;
+
+struct sp_tok_merges {
+    uint32_t cap;       /* power of two, at least twice n */
+    uint32_t n;
+    sp_tok_merge *slots;
+};
+
+sp_tok_merges *sp_tok_merges_new(sp_arena *a, size_t n_max);
+static inline uint32_t sp_tok_pair_hash(uint32_t a, uint32_t b) {
+    uint64_t x = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+/* the merge of (a, b), or NULL */
+static inline const sp_tok_merge *sp_tok_merges_get(const sp_tok_merges *m, int32_t a, int32_t b) {
+    for (uint32_t i = sp_tok_pair_hash((uint32_t)a, (uint32_t)b) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        const sp_tok_merge *e = &m->slots[i];
+        if (e->a == (uint32_t)a && e->b == (uint32_t)b) return e;
+        if (e->a == UINT32_MAX) return NULL;
+    }
+}
 /* Insert or overwrite. The key bytes must outlive the map (point into the arena). Returns 0 when full. */
 int sp_tok_map_put(sp_tok_map *m, const char *key, size_t len, int32_t v0, int32_t v1);
 const sp_tok_entry *sp_tok_map_get(const sp_tok_map *m, const char *key, size_t len);
@@ -78,8 +105,13 @@ typedef struct {
 
 /* GPT-2's byte-level alphabet: byte b is the code point sp_tok_byte_cp(b) in byte-level vocabularies */
 uint32_t sp_tok_byte_cp(int b);
-/* the pattern ByteLevel(use_regex = true) splits with */
-#define SP_TOK_GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+/* The pattern ByteLevel(use_regex = true) splits with. The reference (@huggingface/tokenizers) runs it
+ * as a JavaScript regex, whose \s is not Unicode White_Space: it includes U+FEFF and leaves out U+0085
+ * (a Split regex from tokenizer.json is rewritten to \p{White_Space} there, as Oniguruma reads \s).
+ * So this pattern spells JavaScript's \s out; GGUF's "gpt-2" family uses it too, so both loaders agree. */
+#define SP_TOK_JS_SPACE "\\t\\n\\x0b\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}"
+#define SP_TOK_GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" SP_TOK_JS_SPACE "\\p{L}\\p{N}]+|[" SP_TOK_JS_SPACE \
+    "]+(?![^" SP_TOK_JS_SPACE "])|[" SP_TOK_JS_SPACE "]+"
 
 struct sp_tok_priv {
     int32_t byte_fallback;      /* a char missing from the vocab becomes its <0xXX> tokens */
@@ -99,10 +131,9 @@ struct sp_tok_priv {
     sp_tok_matcher normed;      /* HF: matched in the normalized text (normalized added tokens) */
 };
 
-/* Merge rank r: vocab pieces a and b become a+b (which must be a vocab piece too). keys: arena storage
- * for 2 ids per merge (the table's keys point into it); cat: scratch (malloc'd, caller frees).
- * SP_ERR_TOKENIZER "<where>[r]: ..." when a piece is unknown. */
-sp_status sp_tok_merge_put(sp_tokenizer *t, int32_t *keys, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
+/* Merge rank r: vocab pieces a and b become a+b (which must be a vocab piece too). cat: scratch
+ * (malloc'd, caller frees). SP_ERR_TOKENIZER "<where>[r]: ..." when a piece is unknown. */
+sp_status sp_tok_merge_put(sp_tokenizer *t, size_t r, const char *ap, size_t al, const char *bp, size_t bl,
                            char **cat, size_t *cat_cap, const char *where, sp_error *err);
 
 /* "<0xXX>" (either hex case) -> 0..255, else -1 */

@@ -61,7 +61,9 @@ static void tiny_init(tiny *t, uint32_t type, int32_t rope_style, uint64_t seed)
     c->dim = 32; c->n_layers = 2; c->n_heads = 4; c->n_kv_heads = 2; c->head_dim = 8;
     c->q_dim = 32; c->kv_dim = 16; c->hidden_dim = 64; c->vocab_size = 48; c->ctx_len = 64;
     c->norm_eps = 1e-5f; c->rope_theta = 10000.0f; c->rope_style = rope_style; c->tied = 1;
-    t->eng.k = sp_kernels_get(SP_ISA_BEST);
+    /* finite differences need the exact products: the default table rounds the activations of
+     * quantized products to 16 bits, a step function at that scale (kernels.h) */
+    t->eng.k = sp_kernels_exact(sp_kernels_get(SP_ISA_BEST));
     t->eng.pool = NULL;
     t->m.eng = &t->eng;
     make_mat(t, &t->m.tok_embd, c->vocab_size, c->dim, type, &rng, 1.0f);

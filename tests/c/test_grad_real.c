@@ -328,6 +328,8 @@ int main(void) {
     sp_engine *eng = sp_engine_create(1, &err);
     CHECK(eng != NULL);
     if (!eng) CHECK_DONE();
+    /* finite differences need the exact products (the engine's exact option; kernels.h) */
+    CHECK(sp_engine_set_exact(eng, 1, &err) == 0 && sp_engine_exact(eng) == 1);
 
     sp_model *m = load_gguf(eng, "models/stories260K/stories260K.gguf");
     if (m) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "check.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 #include "kernels/probe.h"
 
 static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0,
@@ -146,10 +147,16 @@ static int close_to(double got, double ref, double abs_scale) {
     return err <= (tol > rel ? tol : rel);
 }
 
-/* Extra error allowed when matvec_decode rounds x to 16 bits per block of 32 (decode_x16):
- * sum_c |w_c| * max|x_block(c)| / 65000. */
-static double x16_slack(const sp_kernels *k, uint32_t t, const float *x, const double *wrow, int32_t cols) {
-    if (!k->decode_x16 || (t != SP_DTYPE_Q8_0 && t != SP_DTYPE_Q4_0)) return 0.0;
+static int is_quant(uint32_t t) {
+    return t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0 || t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
+}
+
+/* The stated tolerance of the 16-bit products against the exact ones: rounding x to 16 bits per
+ * block of 32 moves each x_c by at most amax_b / (2 qmax), so the product moves by at most
+ * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K); the
+ * f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
+ * matmul unless matmul_x16 (quantized types), matvec_decode unless decode_x16 (Q8_0 / Q4_0). */
+static double x16_bound(uint32_t t, const float *x, const double *wrow, int32_t cols) {
     double e = 0.0;
     for (int32_t b = 0; b < cols / 32; b++) {
         double amax = 0.0, wsum = 0.0;
@@ -157,9 +164,13 @@ static double x16_slack(const sp_kernels *k, uint32_t t, const float *x, const d
             amax = fmax(amax, fabs(x[b * 32 + j]));
             wsum += fabs(wrow[b * 32 + j]);
         }
-        e += wsum * amax / 65000.0;
+        e += wsum * amax / (2.0 * sp_x16_qmax(t)) * (1.0 + 1e-6);
     }
     return e;
+}
+static double x16_slack(const sp_kernels *k, uint32_t t, const float *x, const double *wrow, int32_t cols, int decode) {
+    const int rounds = decode ? k->decode_x16 && (t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0) : k->matmul_x16 && is_quant(t);
+    return rounds ? x16_bound(t, x, wrow, cols) : 0.0;
 }
 
 static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
@@ -186,7 +197,8 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 s += p;
                 a += p < 0 ? -p : p;
             }
-            if (!close_to(y[(size_t)i * rows + r], s, a)) {
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            if (!close_to(y[(size_t)i * rows + r], s, a) && !(fabs(y[(size_t)i * rows + r] - s) <= slack + 2e-5 * a)) {
                 bad = 1;
                 CHECK_MSG(0, "%s matmul %s n=%d rows=%d cols=%d: y[%d,%d]=%.9g ref=%.9g", k->isa, tn, n, rows, cols, i, r, y[(size_t)i * rows + r], s);
             }
@@ -205,7 +217,8 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s streams change row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             free(yt);
         }
-        if (x16_slack(k, t, xi, m.deq, cols) == 0.0) {
+        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0, finite scales): one formula */
+        if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || !k->decode_x16)) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             continue;
         }
@@ -217,7 +230,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 ref += pr;
                 a += fabs(pr);
             }
-            double slack = x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols);
+            double slack = x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 1) + x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 0);
             ok &= fabs((double)y2[r] - ref) <= slack + 2e-5 * a;
         }
         CHECK_MSG(ok, "%s matvec_decode %s row %d beyond the 16-bit rounding of x (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
@@ -242,7 +255,8 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             double sc = 0;
             int32_t i = (int32_t)(e / rows), r = (int32_t)(e % rows);
             for (int32_t c = 0; c < cols; c++) { double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c]; sc += p < 0 ? -p : p; }
-            if (!close_to(y[e], y2[e], sc)) { bad = 1; CHECK_MSG(0, "%s vs %s matmul %s n=%d rows=%d cols=%d at %zu", k->isa, ref_k->isa, tn, n, rows, cols, e); }
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            if (!close_to(y[e], y2[e], sc) && !(fabs(y[e] - y2[e]) <= slack + 4e-5 * sc)) { bad = 1; CHECK_MSG(0, "%s vs %s matmul %s n=%d rows=%d cols=%d at %zu", k->isa, ref_k->isa, tn, n, rows, cols, e); }
         }
     }
 
@@ -435,7 +449,7 @@ static void test_decode_special_x(const sp_kernels *k) {
         for (int r = 0; r < 5; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < 64; c++) { s += x[c] * m.deq[r * 64 + c]; a += fabs(x[c] * m.deq[r * 64 + c]); }
-            double slack = x16_slack(k, t, x, m.deq + r * 64, 64);
+            double slack = x16_slack(k, t, x, m.deq + r * 64, 64, 1);
             CHECK_MSG(fabs(y[r] - s) <= slack + 2e-5 * a, "%s %s mixed magnitudes row %d: %g vs %g", k->isa, sp_dtype_name(t), r, y[r], s);
         }
         free_mat(&m);
@@ -465,17 +479,17 @@ static void test_decode_special_scales(const sp_kernels *k) {
         for (int32_t r = 0; r < rows; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
-            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.deq + r * cols, cols) + 2e-5 * a + 1e-30,
+            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.deq + r * cols, cols, 1) + 2e-5 * a + 1e-30,
                       "%s %s scale 0x%04x: row %d %g vs %g", k->isa, sp_dtype_name(t), FINITE[r], r, y[r], s);
         }
         k->matvec_decode(y2, x, &m.w, 0, 1, 1); /* row 0 alone: a 1-row tail, not the 8-row tile */
         k->matvec_decode(y2, x, &m.w, 1, rows, 1);
         CHECK_MSG(bits_equal(y2, y, (size_t)rows), "%s %s special scales: row split changes bits", k->isa, sp_dtype_name(t));
         CHECK(m.w.f16_finite == 1);
-        /* f16_finite = 0 (unchecked data): the exact path, the same bits as matmul */
+        /* f16_finite = 0 (unchecked data): the exact path, the same bits as the exact matmul */
         m.w.f16_finite = 0;
         k->matvec_decode(y, x, &m.w, 0, rows, 1);
-        k->matmul(y2, x, &m.w, 1, 0, rows);
+        sp_kernels_exact(k)->matmul(y2, x, &m.w, 1, 0, rows);
         CHECK_MSG(bits_equal(y2, y, (size_t)rows), "%s %s unchecked scales: decode is not the exact path", k->isa, sp_dtype_name(t));
         const uint16_t inf = 0x7c00, nan = 0x7e00;
         memcpy(m.data + 5 * m.w.row_bytes, &inf, 2);
@@ -738,6 +752,163 @@ static void test_microkernels(void) {
 }
 #endif
 
+
+/* ---- the integer forward product (gemm_x16.c) ---- */
+
+/* The 4 x 4 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
+ * the f32 steps in the documented order), bit for bit, for the scalar reference and (wasm) the
+ * SIMD variant; every mr, nr, first and mins. */
+static void test_x16_tile(void) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 21);
+    const int32_t nb = 5;
+    int32_t xq[5 * 64];
+    int16_t wq[5 * 128];
+    float xs[5 * 8], ws[5 * 8];
+    for (int i = 0; i < nb * 64; i++) {
+        const int32_t lo = (int32_t)sp_rng_below(&rng, 65535) - 32767, hi = (int32_t)sp_rng_below(&rng, 65535) - 32767;
+        xq[i] = (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xffffu));
+    }
+    for (int i = 0; i < nb * 128; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
+    for (int i = 0; i < nb * 8; i++) { xs[i] = sp_rng_normal(&rng) * 1e-4f; ws[i] = sp_rng_normal(&rng) * 1e-3f; }
+    for (int mins = 0; mins < 2; mins++)
+        for (int first = 0; first < 2; first++)
+            for (int32_t mr = 1; mr <= 4; mr++)
+                for (int32_t nr = 1; nr <= 4; nr++) {
+                    float y0[4 * 6], want[4 * 6], got[4 * 6];
+                    for (int i = 0; i < 24; i++) y0[i] = sp_rng_normal(&rng);
+                    memcpy(want, y0, sizeof(y0));
+                    for (int32_t r = 0; r < mr; r++)
+                        for (int32_t c = 0; c < nr; c++) {
+                            float f = 0.0f;
+                            for (int32_t b = 0; b < nb; b++) {
+                                int64_t sum = 0;
+                                for (int32_t j = 0; j < 32; j++) {
+                                    const int32_t xw = xq[b * 64 + (j / 2) * 4 + r];
+                                    const int16_t xv = (int16_t)(j % 2 ? (uint32_t)xw >> 16 : (uint32_t)xw & 0xffffu);
+                                    sum += (int64_t)xv * wq[b * 128 + (j / 2) * 8 + c * 2 + j % 2];
+                                }
+                                CHECK(sum == (int64_t)(int32_t)sum);
+                                f = f + (float)sum * (ws[b * 8 + c] * xs[b * 8 + r]);
+                                if (mins) f = f - ws[b * 8 + 4 + c] * xs[b * 8 + 4 + r];
+                            }
+                            want[r * 6 + c] = first ? f : want[r * 6 + c] + f;
+                        }
+                    memcpy(got, y0, sizeof(y0));
+                    sp_gemm_x16_4x4_scalar(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+#ifdef __wasm_simd128__
+                    memcpy(got, y0, sizeof(y0));
+                    sp_gemm_x16_4x4_wasmsimd(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+#endif
+                }
+}
+
+/* The whole product on every quantized type: within the stated bound of the exact product
+ * (x16_bound), for the scalar path and (wasm) bit for bit equal to it on the SIMD path (W
+ * panels packed by sp_pack_w_x16_wasmsimd, tiles by the SIMD tile); a row alone equals the
+ * row in the batch; inf / nan in x take the exact path. */
+static void test_x16_product(void) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 23);
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const int32_t SH[][3] = {{1, 5, 256}, {6, 9, 512}, {9, 4, 1280}}; /* n, rows, cols (1280: two KC chunks) */
+    for (int ti = 0; ti < 5; ti++)
+        for (int si = 0; si < 3; si++) {
+            const uint32_t t = QT[ti];
+            const int32_t n = SH[si][0], rows = SH[si][1], cols = SH[si][2];
+            test_mat m;
+            if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
+            float *x = random_vec(&rng, (size_t)n * cols), *y = malloc(sizeof(float) * n * rows), *y2 = malloc(sizeof(float) * n * rows);
+            x[3] = 40.0f; /* one large value: its block's other values are rounded more coarsely */
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+            double worst = 0.0;
+            for (int32_t i = 0; i < n; i++)
+                for (int32_t r = 0; r < rows; r++) {
+                    double ref = 0, a = 0;
+                    for (int32_t c = 0; c < cols; c++) {
+                        const double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c];
+                        ref += p;
+                        a += fabs(p);
+                    }
+                    const double bound = x16_bound(t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols) + 2e-5 * a;
+                    const double err = fabs(y[(size_t)i * rows + r] - ref);
+                    CHECK_MSG(err <= bound, "x16 %s n=%d rows=%d cols=%d y[%d,%d]: error %.3g > bound %.3g", sp_dtype_name(t), n, rows, cols, i,
+                              r, err, bound);
+                    if (err / (a + 1e-30) > worst) worst = err / (a + 1e-30);
+                }
+            CHECK_MSG(worst > 0.0, "x16 %s: exactly the exact product, so x was not rounded", sp_dtype_name(t));
+            for (int32_t i = 0; i < n; i++) { /* a row alone */
+                sp_matmul_x16(y2, x + (size_t)i * cols, &m.w, 1, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar);
+                CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "x16 %s row %d alone differs", sp_dtype_name(t), i);
+            }
+#ifdef __wasm_simd128__
+            sp_matmul_x16_wasmsimd(y2, x, &m.w, n, 0, rows);
+            CHECK_MSG(bits_equal(y2, y, (size_t)n * rows), "x16 %s: SIMD differs from the scalar reference (n=%d rows=%d)", sp_dtype_name(t), n,
+                      rows);
+            {   /* the SIMD W panel equals the reference one */
+                int16_t wa[16 * 128], wb[16 * 128];
+                float sa[16 * 8], sb[16 * 8];
+                const uint8_t *rp[4] = {m.data, m.data + m.w.row_bytes, m.data + 2 * m.w.row_bytes, m.data + 3 * m.w.row_bytes};
+                const int32_t nbk = cols / 32 < 16 ? cols / 32 : 16;
+                sp_pack_w_x16_scalar(wa, sa, rp, t, 0, nbk);
+                sp_pack_w_x16_wasmsimd(wb, sb, rp, t, 0, nbk);
+                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 128 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                          "pack_w_x16 %s: SIMD panel differs", sp_dtype_name(t));
+            }
+#endif
+            x[(size_t)(n - 1) * cols + 7] = NAN; /* the exact path: the nan reaches every row of that x row */
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 0);
+            free(x); free(y); free(y2);
+            free_mat(&m);
+        }
+    CHECK(sp_matmul_x16_applies(SP_DTYPE_F32) == 0 && sp_matmul_x16_applies(SP_DTYPE_F16) == 0);
+}
+
+/* The largest integer sums a block can reach: Q6_K with every weight -4096 (scale -128, code 0)
+ * against x all at its largest, and Q8_0 with -128 against 32767s: no i32 overflow, the exact
+ * product within the bound. */
+static void test_x16_extremes(void) {
+    for (int q = 0; q < 2; q++) {
+        const uint32_t t = q ? SP_DTYPE_Q8_0 : SP_DTYPE_Q6_K;
+        const int32_t cols = 256;
+        uint8_t row[256 / 32 * 34 > 210 ? 256 / 32 * 34 : 210];
+        memset(row, 0, sizeof(row));
+        const uint16_t one = 0x3c00; /* d = 1 */
+        if (t == SP_DTYPE_Q6_K) {
+            memset(row + offsetof(sp_block_q6_k, scales), 0x80, 16); /* sc = -128, codes 0: w = -128 * -32 = 4096 */
+            memcpy(row + offsetof(sp_block_q6_k, d), &one, 2);
+        } else {
+            for (int b = 0; b < 8; b++) {
+                memcpy(row + b * 34, &one, 2);
+                memset(row + b * 34 + 2, 0x80, 32); /* -128 */
+            }
+        }
+        sp_mat w = {t, 1, cols, sp_dtype_row_bytes(t, cols), row, 0};
+        float x[256], y[1], ye[1];
+        for (int i = 0; i < cols; i++) x[i] = 1.0f;
+        CHECK(sp_matmul_x16(y, x, &w, 1, 0, 1, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+        sp_matmul_scalar(ye, x, &w, 1, 0, 1);
+        CHECK_MSG(fabsf(y[0] - ye[0]) <= 1e-5f * fabsf(ye[0]), "x16 %s extremes: %g vs exact %g", sp_dtype_name(t), y[0], ye[0]);
+#ifdef __wasm_simd128__
+        sp_matmul_x16_wasmsimd(y, x, &w, 1, 0, 1);
+        CHECK_MSG(fabsf(y[0] - ye[0]) <= 1e-5f * fabsf(ye[0]), "x16 %s extremes (SIMD): %g vs exact %g", sp_dtype_name(t), y[0], ye[0]);
+#endif
+    }
+}
+
+/* The exact twin of each table: products without rounding x (the engine's "exact" option). */
+static void test_exact_tables(void) {
+    const sp_kernels *best = sp_kernels_get(SP_ISA_BEST), *ex = sp_kernels_exact(best), *scalar = sp_kernels_get(SP_ISA_SCALAR);
+    CHECK(ex && ex->matmul_x16 == 0 && ex->decode_x16 == 0 && strcmp(ex->isa, best->isa) == 0);
+    CHECK(sp_kernels_exact(scalar) == scalar && sp_kernels_exact(ex) == ex);
+#ifdef __wasm_simd128__
+    CHECK(best->matmul_x16 == 1 && best->decode_x16 == 1 && ex != best);
+    test_matrix_kernels(ex, scalar);
+#endif
+}
+
 int main(void) {
     const sp_kernels *scalar = sp_kernels_get(SP_ISA_SCALAR), *best = sp_kernels_get(SP_ISA_BEST);
     CHECK(scalar && best && strcmp(scalar->isa, "scalar") == 0 && scalar->decode_x16 == 0);
@@ -765,6 +936,10 @@ int main(void) {
 #ifdef __wasm_simd128__
     test_microkernels();
 #endif
+    test_x16_tile();
+    test_x16_product();
+    test_x16_extremes();
+    test_exact_tables();
     test_quantize();
     test_quantize_k();
     test_probes(best);

@@ -101,7 +101,7 @@ async function loadModel(ctx, id, args) {
 export const ops = {
   async init(ctx, id, args) {
     if (ctx.engine) fail(ErrorCodes.SP_ERR_STATE, 'the engine is already initialised');
-    ctx.engine = await loadEngine({ threads: args.threads, wasmBase: args.wasmBase });
+    ctx.engine = await loadEngine({ threads: args.threads, wasmBase: args.wasmBase, exact: args.exact });
     return ctx.engine.info();
   },
   memory(ctx) {
