@@ -37,7 +37,7 @@ interface BenchArgs {
 
 /** op -> [args, result, progress]. */
 export interface Operations {
-  init: [{ threads?: number; wasmBase?: string }, Omit<EngineInfo, 'mode'>, never];
+  init: [{ threads?: number; wasmBase?: string; exact?: boolean }, Omit<EngineInfo, 'mode'>, never];
   memory: [Record<string, never>, MemoryInfo, never];
   loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string; repo?: string },
     { model: Handle; info: ModelInfo }, LoadProgress];
