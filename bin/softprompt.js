@@ -50,17 +50,17 @@ const COMMANDS = {
     required: ['model'],
   },
   tune: {
-    summary: 'learn a soft prompt (PEFT prompt or prefix tuning) from JSONL/CSV/text data',
+    summary: 'learn a soft prompt (PEFT prompt or prefix tuning) from JSONL (text, input/output, chat messages), CSV, TSV or text data',
     usage: 'tune --model PATH --data FILE --out DIR [--method prompt|prefix] [--virtual-tokens N] '
       + '[--init random|vocab|text:STRING|DIR] [--optimizer adam|adamw|sgd] [--lr X] [--weight-decay X] '
       + '[--schedule constant|linear|cosine] [--warmup N] [--clip X] [--steps N | --epochs N] [--batch-size B] '
       + '[--max-length L] [--seed S] [--no-shuffle] [--eval-split F] [--eval-every K] [--patience N] '
-      + '[--format auto|jsonl|csv|text] [--checkpoint-every K] [--resume DIR] [--json]',
+      + '[--format auto|jsonl|csv|tsv|text] [--checkpoint-every K] [--resume DIR] [--json]',
     flags: {
       ...COMMON, data: 'string', out: 'string', method: ['prompt', 'prefix'], 'virtual-tokens': 'int', init: 'string',
       optimizer: ['adam', 'adamw', 'sgd'], lr: 'float', 'weight-decay': 'float', schedule: ['constant', 'linear', 'cosine'],
       warmup: 'int', clip: 'float', steps: 'int', epochs: 'int', 'batch-size': 'int', 'max-length': 'int', seed: 'int',
-      shuffle: 'bool', 'eval-split': 'float', 'eval-every': 'int', patience: 'int', format: ['auto', 'jsonl', 'csv', 'text'],
+      shuffle: 'bool', 'eval-split': 'float', 'eval-every': 'int', patience: 'int', format: ['auto', 'jsonl', 'csv', 'tsv', 'text'],
       'checkpoint-every': 'int', resume: 'string', json: 'bool',
     },
     required: ['model', 'data', 'out'],
@@ -68,7 +68,7 @@ const COMMANDS = {
   eval: {
     summary: 'loss and perplexity of data (with an adapter, or none)',
     usage: 'eval --model PATH --data FILE [--adapter DIR] [--max-length L] [--batch-size B] [--format F] [--json]',
-    flags: { ...COMMON, data: 'string', adapter: 'string', 'max-length': 'int', 'batch-size': 'int', format: ['auto', 'jsonl', 'csv', 'text'], json: 'bool' },
+    flags: { ...COMMON, data: 'string', adapter: 'string', 'max-length': 'int', 'batch-size': 'int', format: ['auto', 'jsonl', 'csv', 'tsv', 'text'], json: 'bool' },
     required: ['model', 'data'],
   },
   nearest: {
@@ -420,6 +420,10 @@ async function cmdTune(flags, signals) {
   for (const f of Object.keys(TUNE_FLAG_TO_OPT)) if (flags[f] !== undefined) savedFlags[f] = flags[f];
   if (flags.init !== undefined) savedFlags.init = flags.init;
 
+  // the engine's parser reads the data once more for its warnings (one example, ...); its errors
+  // are tune's own, with their line
+  const seen = await model.dataPreview(data, { format: opts.format, limit: 0, maxLength: opts.maxLength });
+  for (const w of seen.warnings ?? []) diag(`${PROG}: warning: ${w}`);
   const job = model.tune({ ...opts, data, checkpointEvery });
   let interrupted = false;
   signals.onInterrupt = () => {

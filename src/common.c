@@ -16,6 +16,8 @@ sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         va_end(ap);
+        err->line = 0;
+        err->field[0] = '\0';
     }
     return code;
 }
@@ -24,7 +26,15 @@ void sp_error_clear(sp_error *err) {
     if (err) {
         err->code = SP_OK;
         err->msg[0] = '\0';
+        err->line = 0;
+        err->field[0] = '\0';
     }
+}
+
+void sp_error_at(sp_error *err, int32_t line, const char *field) {
+    if (!err) return;
+    err->line = line;
+    snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 }
 
 const char *sp_status_name(sp_status code) {

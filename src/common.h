@@ -27,9 +27,12 @@ typedef enum {
 } sp_status;
 
 #define SP_ERROR_MSG_MAX 256
+#define SP_ERROR_FIELD_MAX 64
 typedef struct {
     int32_t code;                 /* sp_status */
     char msg[SP_ERROR_MSG_MAX];   /* one line, names the problem */
+    int32_t line;                 /* 1-based line of the input the problem is on (data), 0 = none */
+    char field[SP_ERROR_FIELD_MAX]; /* the field it is in, e.g. "messages[2].role" ("" = none) */
 } sp_error;
 
 /* Fill err (if not NULL) with code and a printf-style message; returns code. */
@@ -39,6 +42,8 @@ sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...)
 #endif
     ;
 void sp_error_clear(sp_error *err);
+/* Where the error is (after sp_error_set, which clears both): line (0 = none) and field (NULL = none). */
+void sp_error_at(sp_error *err, int32_t line, const char *field);
 const char *sp_status_name(sp_status code); /* "SP_ERR_FORMAT", ... */
 
 /* ---- arena: a list of malloc'd chunks, freed together ---- */

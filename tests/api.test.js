@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-import { Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable } from '../web/softprompt.js';
+import { Softprompt, SoftpromptError, ErrorCodes, threadsAvailable } from '../web/softprompt.js';
 import { startServer } from '../scripts/serve.js';
 import { modelPath, sharedDir } from './lib/paths.js';
 
@@ -228,7 +228,7 @@ test('api: tune job: events, pause/resume, adapters saved and loaded as PEFT fil
   }
 });
 
-test('api: dataPreview with a model, and parseData without one', async () => {
+test('api: dataPreview with a model, and without one (the engine\'s parser either way)', async () => {
   const sp = await Softprompt.create({ threads: 1, worker: false });
   try {
     const model = await sp.loadModel(STORIES);
@@ -248,17 +248,19 @@ test('api: dataPreview with a model, and parseData without one', async () => {
     const bad = await model.dataPreview('{"text":"a"}\n{"text":\n');
     assert.equal(bad.errors.length, 1);
     assert.equal(bad.errors[0].line, 2);
+    // without a model: the same parser, no token counts
+    const d = await sp.dataPreview('input,output\n"a, ""quoted""",yes\nb,no\n');
+    assert.equal(d.format, 'csv');
+    assert.equal(d.kind, 'input-output');
+    assert.equal(d.tokens, undefined);
+    assert.deepEqual(d.examples, [{ input: 'a, "quoted"', output: 'yes', line: 2 }, { input: 'b', output: 'no', line: 3 }]);
+    assert.equal((await sp.dataPreview('{"text":"a"}\n\n{"input":"x","output":"y"}\n')).kind, 'mixed');
+    assert.deepEqual((await sp.dataPreview('one\ntwo\n\n\nthree')).examples, [{ text: 'one\ntwo', line: 1 }, { text: 'three', line: 5 }]);
+    assert.deepEqual((await sp.dataPreview('{"text": 1}')).errors.map((e) => [e.line, e.field]), [[1, 'text']]);
+    assert.deepEqual((await sp.dataPreview([{ text: 'a' }, { input: 'x' }])).errors.map((e) => [e.line, e.field]), [[2, 'output']]);
   } finally {
     sp.terminate();
   }
-  const d = parseData('input,output\n"a, ""quoted""",yes\nb,no\n');
-  assert.equal(d.format, 'csv');
-  assert.equal(d.kind, 'input-output');
-  assert.deepEqual(d.examples, [{ input: 'a, "quoted"', output: 'yes' }, { input: 'b', output: 'no' }]);
-  assert.equal(d.jsonl.trim().split('\n').length, 2);
-  assert.equal(parseData('{"text":"a"}\n\n{"input":"x","output":"y"}\n').kind, 'mixed');
-  assert.deepEqual(parseData('one\ntwo\n\n\nthree').examples, [{ text: 'one\ntwo' }, { text: 'three' }]);
-  assert.deepEqual(parseData('{"text": 1}').errors.map((e) => e.line), [1]);
 });
 
 test('api: a dead worker rejects every pending call with SP_ERR_WORKER, and later calls too', async () => {

@@ -5,8 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { niceTicks, ema } from '../web/page/chart.js';
 import { EXAMPLES } from '../web/page/examples.js';
-import { parseData } from '../web/softprompt.js';
-import { detectFormat, isLabelLike, labelSet } from '../web/data.js';
 import { MODELS, modelByUrl, modelLabel } from '../web/page/models.js';
 
 test('niceTicks covers the range with round steps', () => {
@@ -29,40 +27,8 @@ test('ema starts at the data and follows a constant exactly', () => {
   assert.ok(Math.abs(s[1][1] - 2.5 / 0.75) < 1e-12);
 });
 
-test('every built-in example parses without errors in its declared format', () => {
-  assert.ok(EXAMPLES.length >= 2);
-  for (const ex of EXAMPLES) {
-    const p = parseData(ex.text, { format: ex.format });
-    assert.deepEqual(p.errors, [], `${ex.id}: ${JSON.stringify(p.errors)}`);
-    assert.ok(p.examples.length >= 8, `${ex.id} has ${p.examples.length} examples`);
-    // auto-detection agrees with the declared format
-    assert.equal(parseData(ex.text).format, ex.format, `${ex.id} auto-detects as ${ex.format}`);
-  }
-  const qa = parseData(EXAMPLES.find((e) => e.id === 'happy-or-sad').text);
-  assert.equal(qa.kind, 'input-output');
-  assert.ok(isLabelLike(labelSet(qa.examples), qa.examples.length), 'two labels over 40 examples are labels');
-  const names = parseData(EXAMPLES.find((e) => e.id === 'who-was-it').text);
-  assert.equal(isLabelLike(labelSet(names.examples), names.examples.length), false, '16 different answers are not labels');
-  // tasks name the model that learns them, and it is one the picker offers and can load
+test('built-in examples name the model that learns them, one the picker offers (their parsing: data.test.js)', () => {
   for (const ex of EXAMPLES) if (ex.needs) assert.ok(MODELS.find((m) => m.id === ex.needs), `${ex.id} needs ${ex.needs}`);
-  // SentencePiece-style tokenizers put a space before the output themselves (as PEFT's separate
-  // tokenization of targets does), so outputs must not start with one.
-  for (const ex of EXAMPLES) {
-    for (const e of parseData(ex.text).examples) if ('output' in e) assert.ok(!/^\s/.test(e.output), `${ex.id}: ${JSON.stringify(e.output)}`);
-  }
-});
-
-test('tab-separated data: read as input/output pairs (with or without a header), never as one text', () => {
-  assert.equal(detectFormat('a cat\tcat\na dog\tdog\n'), 'tsv');
-  const p = parseData('a cat\tcat\na dog\tdog\n');
-  assert.equal(p.format, 'tsv');
-  assert.deepEqual(p.examples, [{ input: 'a cat', output: 'cat' }, { input: 'a dog', output: 'dog' }]);
-  const h = parseData('output\tinput\nyes\tis it?\n');
-  assert.deepEqual(h.examples, [{ input: 'is it?', output: 'yes' }]);
-  const bad = parseData('a\tb\tc\nd\te\tf\n');
-  assert.equal(bad.examples.length, 0);
-  assert.match(bad.errors[0].message, /2 tab-separated fields/);
-  assert.equal(bad.errors[0].line, 1);
 });
 
 test('the model picker: the local models first, every entry a GGUF URL with a size (exact, or estimated from the weights)', () => {

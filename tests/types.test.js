@@ -16,7 +16,7 @@ const ROOT = repoRoot();
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const PROGRAM = `import Softprompt2, {
-  Softprompt, SoftpromptError, ErrorCodes, parseData, threadsAvailable, Model, Adapter, isAbort, modelCache, hfUrl, HF_ENDPOINT,
+  Softprompt, SoftpromptError, ErrorCodes, threadsAvailable, Model, Adapter, isAbort, modelCache, hfUrl, HF_ENDPOINT,
   type CreateOptions, type GenerateOptions, type TuneOptions, type GenerateResult, type TuneResult, type ErrorCode,
   type ModelSource, type BenchResult, type DataPreview, type LoadProgress, type EmbedOptions, type Pooling,
 } from 'softprompt';
@@ -49,7 +49,8 @@ export async function main(): Promise<string> {
   const pv: DataPreview = await model.dataPreview('a\\n\\nb');
   const code: ErrorCode = ErrorCodes.SP_ERR_DATA;
   const e = new SoftpromptError(code, 'x');
-  const parsed = parseData('{"text":"a"}');
+  const parsed: DataPreview = await sp.dataPreview([{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }], { format: 'tsv' });
+  const where: number | undefined = e.line;
   const src: ModelSource = new Uint8Array(4);
   const th: boolean = threadsAvailable();
   const req: Request<'generate'> = { id: 1, op: 'generate', args: { model: 1, prompt: 'x', maxTokens: 4 } };
@@ -58,7 +59,7 @@ export async function main(): Promise<string> {
   const ch: Channel = { post() {}, listen() {}, close() {} };
   const server = serve(ch);
   server.shutdown();
-  return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed), String(src), String(th),
+  return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed.warnings.length), String(where), String(src), String(th),
     req.op, String(rep), ops, String(same), String(repo), String(logits[0] + emb[0]), String(hub), String(cached), String(aborted)].join();
 }
 `;

@@ -261,6 +261,9 @@ test('worker: abort ends a tuning run with SP_ERR_ABORTED; stop ends it with the
 test('worker: bad data is SP_ERR_DATA with the line number; dataPreview lists problems without failing', async () => {
   const bad = '{"text":"fine"}\n{"text": oops}\n';
   await failsWith(W.call('tune', { model: MODEL, data: bad, steps: 1 }), 'SP_ERR_DATA', /line 2/);
+  // the reply carries where: line and field as values
+  const r = await W.call('tune', { model: MODEL, data: '{"text":"fine"}\n{"messages": [{"role": "user"}]}\n', steps: 1 });
+  assert.deepEqual([r.error?.code, r.error?.line, r.error?.field], ['SP_ERR_DATA', 2, 'messages[0].content']);
   await failsWith(W.call('evaluate', { model: MODEL, data: '' }), 'SP_ERR_DATA');
   const p = await ok(W.call('dataPreview', { model: MODEL, data: bad }));
   assert.equal(p.result.errors[0].line, 2);

@@ -8,8 +8,8 @@
 //
 // For tests and the curious, window.__softprompt exposes the page's state (see `debug` below).
 
-import { Softprompt, parseData, threadsAvailable } from './softprompt.js';
-import { detectFormat, isLabelLike } from './data.js';
+import { Softprompt, threadsAvailable } from './softprompt.js';
+import { isLabelLike } from './data.js';
 import { LossChart } from './page/chart.js';
 import * as store from './page/storage.js';
 import { EXAMPLES, exampleById } from './page/examples.js';
@@ -89,6 +89,7 @@ async function startEngine() {
     return;
   }
   const info = S.sp.info;
+  refreshData.flush(); // data typed while the engine started is checked now
   $('badge-engine').textContent = `engine: ${info.isa === 'wasmsimd' ? 'wasm SIMD' : info.isa}`;
   $('badge-engine').title = `ABI ${info.abiVersion}, running in a ${info.mode === 'worker' ? 'Web Worker' : 'page thread'}`;
   const threads = $('badge-threads');
@@ -505,28 +506,11 @@ function adviseModel() {
   setPageState('advice', 'shown');
 }
 
-/** The data as the engine reads it: {data, format, tsv}. A big file stays a Blob, read in the
- *  engine's worker (never decoded on the page's thread); tab-separated text becomes JSONL here
- *  (the engine reads JSONL, CSV and plain text). */
-async function engineData(format) {
+/** The data as the engine reads it: {data, format}. A big file stays a Blob, read in the engine's
+ *  worker (never decoded on the page's thread); the engine's parser reads every format. */
+function engineData(format) {
   const file = S.data.file;
-  const f = format === 'auto' ? detectFormat(file ? file.head : S.data.text) : format;
-  if (f !== 'tsv') return { data: file ? file.blob : S.data.text, format, tsv: false };
-  // a big tab-separated file is the one case read here, in a stream of small tasks
-  const text = file ? await readTextInChunks(file.blob) : S.data.text;
-  return { data: parseData(text, { format: 'tsv' }).jsonl, format: 'jsonl', tsv: true };
-}
-
-/** A file's text, decoded as a stream: many small tasks instead of one that decodes megabytes. */
-async function readTextInChunks(blob) {
-  const parts = [];
-  const reader = blob.stream().pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-  }
-  return parts.join('');
+  return { data: file ? file.blob : S.data.text, format };
 }
 
 /** The first 64 KB of a file as text (a character cut at the end is dropped): what the box shows
@@ -587,19 +571,22 @@ const refreshData = debounce(async () => {
       updateButtons();
       return;
     }
+    if (!S.model && !S.sp) {
+      // the engine's parser reads the data; startEngine checks it again once the engine runs
+      S.data.preview = null; S.data.ok = false;
+      setStatus($('data-summary'), 'The engine is starting: the data is checked once it runs.');
+      setPageState('data', 'waiting');
+      updateButtons();
+      return;
+    }
     if (file) {
       setStatus($('data-summary'), `Reading ${fmtBytes(file.size)} of data in the engine…`);
       setPageState('data', 'checking');
     }
-    if (S.model) {
-      const eng = await engineData(format);
-      if (seq !== S.data.seq) return;
-      preview = await S.model.dataPreview(eng.data, { format: eng.format, limit: 6, maxLength: readSettings().maxLength });
-      if (eng.tsv) preview.format = 'tsv';
-    } else {
-      const p = parseData(text, { format });
-      preview = { format: p.format, kind: p.kind, count: p.examples.length, examples: p.examples.slice(0, 6), errors: p.errors };
-    }
+    // the engine's parser reads every format (with a model, it also counts tokens)
+    const eng = engineData(format);
+    preview = await (S.model ?? S.sp).dataPreview(eng.data, { format: eng.format, limit: 6, maxLength: readSettings().maxLength });
+    if (seq !== S.data.seq) return;
   } catch (e) {
     if (seq !== S.data.seq) return;
     preview = { format, kind: 'text', count: 0, examples: [], errors: [{ line: e.line ?? 1, message: e.message }] };
@@ -615,7 +602,7 @@ const refreshData = debounce(async () => {
 }, 250);
 
 function renderDataPreview(p) {
-  const kind = { text: 'text examples', 'input-output': 'input → output examples', mixed: 'examples (text and input → output mixed)' }[p.kind] ?? 'examples';
+  const kind = { text: 'text examples', 'input-output': 'input → output examples', chat: 'conversations', mixed: 'examples of mixed kinds' }[p.kind] ?? 'examples';
   let summary = `${p.count} ${kind}, read as ${p.format === 'text' ? 'plain text' : p.format === 'tsv' ? 'TSV (tab-separated)' : p.format.toUpperCase()}`;
   if (p.tokens) {
     summary += ` · ${fmtCount(p.tokens.total)} tokens (${p.tokens.min}–${p.tokens.max} each)`;
@@ -626,7 +613,8 @@ function renderDataPreview(p) {
   setStatus($('data-summary'), summary, p.errors.length ? 'err' : p.count ? 'ok' : '');
 
   const errs = $('data-errors');
-  errs.replaceChildren(...p.errors.slice(0, 50).map((e) => el('li', {}, `line ${e.line}: ${e.message}`)));
+  // the engine's messages name their line already
+  errs.replaceChildren(...p.errors.slice(0, 50).map((e) => el('li', {}, e.line && !e.message.startsWith('line ') ? `line ${e.line}: ${e.message}` : e.message)));
   if (p.errors.length > 50) errs.append(el('li', {}, `…and ${p.errors.length - 50} more`));
   errs.hidden = p.errors.length === 0;
 
@@ -634,10 +622,13 @@ function renderDataPreview(p) {
   tbody.replaceChildren(...p.examples.map((ex, i) => {
     const isPair = 'input' in ex;
     const n = p.tokens?.perExample?.[i];
+    // a conversation: its prompt turns, and the assistant turns it learns
+    const turns = (from, pick) => (ex.messages ?? []).filter((m, k) => pick(m, k >= from)).map((m) => `${m.role}: ${m.content}`).join('\n');
     return el('tr', {},
       el('td', { class: 'num' }, i + 1),
-      el('td', {}, isPair ? ex.input : ex.text),
-      isPair ? el('td', {}, ex.output) : el('td', { class: 'whole' }, 'the whole text'),
+      el('td', {}, isPair ? ex.input : ex.messages ? turns(ex.train_from, (m, late) => !(late && m.role === 'assistant')) : ex.text ?? ''),
+      isPair ? el('td', {}, ex.output) : ex.messages ? el('td', {}, turns(ex.train_from, (m, late) => late && m.role === 'assistant'))
+        : el('td', { class: 'whole' }, 'the whole text'),
       el('td', { class: 'num' }, n ?? '–'));
   }));
   if (p.count > p.examples.length) {
@@ -963,7 +954,7 @@ async function startTraining(rec = null) {
     options.evalSplit = EVAL_CAP / nData;
     $('train-note').textContent = `Held out a sample of ${EVAL_CAP} examples instead of the ${fmtCount(wantEval)} the eval split asks for, so each evaluation takes seconds, not minutes; the others train.`;
   }
-  const data = rec ? { data: rec.data.blob ?? rec.data.text, format: rec.data.format } : await engineData(S.data.format);
+  const data = rec ? { data: rec.data.blob ?? rec.data.text, format: rec.data.format } : engineData(S.data.format);
   options.format = data.format;
   const opts = { ...options, data: data.data, checkpointEvery: CHECKPOINT_EVERY };
   if (rec) opts.resumeFrom = new Uint8Array(rec.checkpoint);

@@ -25,14 +25,14 @@
 // (Module.spThreads, see emscripten.cmake) to the thread count, so the C pool never has to
 // wait for a worker to start.
 
-import { SoftpromptError, ErrorCodes, C_STATUS_NAMES, fail } from './errors.js';
+import { SoftpromptError, ErrorCodes, C_STATUS_NAMES, fail, withPlace } from './errors.js';
 import { IS_NODE, nodeModule, whyNoThreads, threadsAvailable } from './env.js';
 import createSoftpromptST from '../wasm/softprompt.mjs';
 import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
 export { whyNoThreads, threadsAvailable };
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
@@ -397,7 +397,7 @@ export class Engine {
     let name = this.M._sp_error_code_name ? this.cstr(this.M._sp_error_code_name(code)) : '';
     if (!name || !name.startsWith('SP_ERR_')) name = C_STATUS_NAMES[code] && code > 0 ? C_STATUS_NAMES[code] : ErrorCodes.SP_ERR_INTERNAL;
     const msg = this.cstr(this.M._sp_error_message(this.err)) || name;
-    return new SoftpromptError(name, msg);
+    return withPlace(new SoftpromptError(name, msg), this.M._sp_error_line(this.err), this.cstr(this.M._sp_error_field(this.err)));
   }
 
   throwError() {
@@ -448,6 +448,23 @@ export class Engine {
     } finally {
       this.free(p);
     }
+  }
+
+  // ---- data (src/train/data.c parses; web/worker/data.js renders conversations)
+
+  /** sp_data_preview_json: {format, kind, count, examples, labels, tokens, warnings, errors}; malformed
+   *  data comes back in errors ([{code, line, field, message}]). modelPtr 0: no token counts. */
+  dataPreview(text, { format, limit, maxLength, ids } = {}, modelPtr = 0) {
+    const json = this.optsJson({ format, limit, max_length: maxLength, ids });
+    return this.withString(text, (dp, dlen) => this.withString(json, (op) =>
+      this.takeJson(this.M._sp_data_preview_json(modelPtr, dp, dlen, op, this.err))));
+  }
+
+  /** sp_data_conversations_json: {format, conversations: [{line, messages, train_from}]}; malformed
+   *  data throws SP_ERR_DATA with line and field. */
+  dataConversations(text, format = 'auto') {
+    return this.withString(text, (dp, dlen) => this.withString(format || 'auto', (fp) =>
+      this.takeJson(this.M._sp_data_conversations_json(dp, dlen, fp, this.err))));
   }
 
   // ---- models
@@ -676,20 +693,11 @@ export class Model {
       e.takeJson(e.M._sp_eval_json(this.ptr, adapter ? adapter.ptr : 0, dp, dlen, op, e.err))));
   }
 
-  /** The engine's data parser: {result} (sp_data_preview_json) or {error} (a SoftpromptError). */
-  dataPreview(text, format = 'auto', maxExamples = 0) {
+  /** The engine's data parser (src/train/data.c) on text: counts, examples, labels, token counts with
+   *  this model's tokenizer, and problems with their line and field (sp_data_preview_json). */
+  dataPreview(text, opts = {}) {
     this._live();
-    const e = this.e;
-    if (!e.M._sp_data_preview_json) return {};
-    try {
-      return {
-        result: e.withString(text, (dp, dlen) => e.withString(format, (fp) =>
-          e.takeJson(e.M._sp_data_preview_json(this.ptr, dp, dlen, fp, maxExamples, e.err)))),
-      };
-    } catch (err) {
-      if (err instanceof SoftpromptError && err.code === ErrorCodes.SP_ERR_DATA) return { error: err };
-      throw err;
-    }
+    return this.e.dataPreview(text, opts, this.ptr);
   }
 
   /** Create a tuner. opts are the C option names (snake_case). */

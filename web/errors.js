@@ -44,16 +44,19 @@ export class SoftpromptError extends Error {
     this.code = code;
   }
 
-  /** Plain, structured-cloneable form (worker replies). */
+  /** Plain, structured-cloneable form (worker replies); a data error keeps its line and field. */
   toJSON() {
-    return { code: this.code, message: this.message };
+    const o = { code: this.code, message: this.message };
+    if (this.line !== undefined) o.line = this.line;
+    if (this.field !== undefined) o.field = this.field;
+    return o;
   }
 
-  /** Rebuild from a worker reply ({code, message}). Unknown shapes become SP_ERR_INTERNAL. */
+  /** Rebuild from a worker reply ({code, message[, line, field]}). Unknown shapes become SP_ERR_INTERNAL. */
   static from(obj) {
     if (obj instanceof SoftpromptError) return obj;
     if (obj && typeof obj === 'object' && typeof obj.code === 'string' && obj.code.startsWith('SP_ERR_')) {
-      return new SoftpromptError(obj.code, String(obj.message ?? obj.code));
+      return withPlace(new SoftpromptError(obj.code, String(obj.message ?? obj.code)), obj.line, obj.field);
     }
     const msg = obj && typeof obj === 'object' && 'message' in obj ? String(obj.message) : String(obj);
     return new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, msg);
@@ -64,6 +67,14 @@ export class SoftpromptError extends Error {
  *  DOMException from fetch or AbortSignal.abort()). */
 export function isAbort(e) {
   return e != null && typeof e === 'object' && (e.name === 'AbortError' || e.code === ErrorCodes.SP_ERR_ABORTED);
+}
+
+/** Sets where a data error is: e.line (1-based line of the data) and e.field (e.g.
+ *  "messages[1].content"), when known. Returns e. */
+export function withPlace(e, line, field) {
+  if (Number.isInteger(line) && line > 0) e.line = line;
+  if (typeof field === 'string' && field !== '') e.field = field;
+  return e;
 }
 
 /** Shorthand: throw a SoftpromptError. */

@@ -37,7 +37,11 @@ export class SoftpromptError extends Error {
   /** 'AbortError' for SP_ERR_ABORTED (as the platform's aborts), else 'SoftpromptError'. */
   readonly name: 'SoftpromptError' | 'AbortError';
   readonly code: ErrorCode;
-  toJSON(): { code: ErrorCode; message: string };
+  /** A data error's 1-based line in the data given (for an array of examples: the example's index + 1). */
+  line?: number;
+  /** The field of that line's record the problem is in, e.g. "messages[1].content". */
+  field?: string;
+  toJSON(): { code: ErrorCode; message: string; line?: number; field?: string };
   static from(obj: unknown): SoftpromptError;
 }
 
@@ -164,6 +168,8 @@ export declare class Softprompt {
   readonly cache: ModelCacheApi;
   /** Engine heap figures (for leak checks and the page's memory display). */
   memory(): Promise<MemoryInfo>;
+  /** What the engine's data parser reads in data, without a model (no token counts). */
+  dataPreview(data: DataSource, options?: DataOptions & { limit?: number; maxLength?: number }): Promise<DataPreview>;
   /** Benchmark a random-weight model of a real shape with this engine's threads (nothing is downloaded). */
   bench(options?: PresetBenchOptions): Promise<BenchResult>;
   /** Stop the worker at once. Pending calls reject with SP_ERR_WORKER; later calls too. */
@@ -407,28 +413,46 @@ export interface Generation extends Job<GenerateResult, GenerationEvents>, Promi
 
 /** One training/eval example. {text}: loss on every token after BOS. {input, output}: loss on
  *  output + EOS only. */
-export type Example = { text: string } | { input: string; output: string };
+export interface ChatMessage { role: string; content: string }
+/** A training example, as a JSONL record: plain text, an input/output pair, a conversation (TRL's
+ *  conversational format: the assistant turns are learnt), a prompt/completion (strings, or message
+ *  lists: the completion's assistant turns are learnt), or text already rendered with its loss mask. */
+export type Example =
+  | { text: string }
+  | { input: string; output: string }
+  | { messages: ChatMessage[] }
+  | { prompt: string | ChatMessage[]; completion: string | ChatMessage[] }
+  | { segments: { text: string; train?: boolean }[] };
 
-/** Training/eval data: text in JSONL, CSV (header input,output or text) or plain text (examples
- *  separated by blank lines), or examples. A Blob (a File) is read in the engine's worker, off the
- *  page's thread. */
+/** Training/eval data: text in JSONL (one Example per line), CSV (header input,output or text), TSV
+ *  (input<TAB>output rows, or a header), or plain text (examples separated by blank lines), or
+ *  examples. The engine's C parser reads all of them (src/train/data.h). A Blob (a File) is read in
+ *  the engine's worker, off the page's thread. */
 export type DataSource = string | Example[] | Bytes;
 
-export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'text';
+export type DataFormat = 'auto' | 'jsonl' | 'csv' | 'tsv' | 'text';
 
 export interface DataIssue {
-  /** 1-based line in the given text. */
+  code: ErrorCode;
+  /** 1-based line in the given text (0 when the problem is the whole data, e.g. no examples). */
   line: number;
+  /** The field of the record, e.g. "messages[0].role" (null when the line as a whole is wrong). */
+  field: string | null;
+  /** Names the line itself ("line 3: ..."). */
   message: string;
 }
 
 export interface DataPreview {
-  format: 'jsonl' | 'csv' | 'text' | 'examples';
-  kind: 'text' | 'input-output' | 'mixed';
+  format: 'jsonl' | 'csv' | 'tsv' | 'text' | 'examples';
+  kind: 'text' | 'input-output' | 'chat' | 'mixed';
   count: number;
-  /** The first `limit` examples (default 20). */
-  examples: Example[];
+  /** The first `limit` examples (default 20), each with its line; a prompt/completion conversation
+   *  comes as {messages, train_from} (the index of its first completion message). */
+  examples: (Example & { line: number; train_from?: number; ids?: number[]; targets?: number[] })[];
+  /** What the parser refused, with line and field (the parser stops at the first problem). */
   errors: DataIssue[];
+  /** E.g. that the data holds a single example. */
+  warnings: string[];
   /** With a model: token counts (BOS included, EOS for input/output). */
   tokens?: { total: number; min: number; max: number; mean: number; truncated: number; perExample: number[] };
   /** Distinct outputs when there are at most 20 (a classification task: eval reports accuracy). */
@@ -650,7 +674,8 @@ export declare class Model {
   tune(options: TuneOptions): TuneJob;
   loadAdapter(source: AdapterSource): Promise<Adapter>;
   /** Parse and check data (with line numbers) and count its tokens. */
-  dataPreview(data: DataSource, options?: DataOptions & { limit?: number; maxLength?: number }): Promise<DataPreview>;
+  /** ids: each listed example also gets its token ids and targets (1 = learnt), as the tuner reads it. */
+  dataPreview(data: DataSource, options?: DataOptions & { limit?: number; maxLength?: number; ids?: boolean }): Promise<DataPreview>;
   /** Speed figures on this model with this engine's threads. */
   bench(options?: BenchOptions): Promise<BenchResult>;
   /** Free the model, its adapters and anything running on it (running calls reject with SP_ERR_ABORTED). */
@@ -728,12 +753,6 @@ export interface BenchResult {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/** Parse training/eval data in the browser or Node, without the engine (the same parser the worker uses). */
-export function parseData(
-  data: string | Example[],
-  options?: DataOptions,
-): { format: DataPreview['format']; kind: DataPreview['kind']; examples: Example[]; errors: DataIssue[]; jsonl: string };
 
 /** True when the threaded engine can run here (SharedArrayBuffer + cross-origin isolation). */
 export function threadsAvailable(): boolean;

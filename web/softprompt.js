@@ -14,12 +14,11 @@
 // Types: web/softprompt.d.ts.
 
 import { SoftpromptError, ErrorCodes, isAbort } from './errors.js';
-import { parseData } from './data.js';
 import { IS_NODE, nodeModule, threadsAvailable, toU8, isBytes } from './env.js';
 import { GENERATE_OPTIONS, BENCH_OPTIONS, TUNE_OPTIONS, checkOptionNames } from './worker/schema.js';
 import { modelCache } from './cache.js';
 
-export { SoftpromptError, ErrorCodes, isAbort, parseData, threadsAvailable, modelCache };
+export { SoftpromptError, ErrorCodes, isAbort, threadsAvailable, modelCache };
 
 function err(code, message) {
   return new SoftpromptError(code, message);
@@ -522,6 +521,14 @@ export class Softprompt {
     return await this._client.call('memory', {});
   }
 
+  /** What the engine's data parser reads in data, without a model (no token counts): format, kind,
+   *  count, the first `limit` examples, labels, warnings, and problems with their line and field. */
+  async dataPreview(data, options = {}) {
+    checkOptionNames('dataPreview', options, ['format', 'limit', 'maxLength']);
+    const payload = await dataArg(data, 'dataPreview');
+    return await this._client.call('dataPreview', { data: payload, format: options.format, limit: options.limit, maxLength: options.maxLength });
+  }
+
   /** Benchmark a random-weight model of a real shape (no download): {model: 'stories15M', type: 'Q8_0'}. */
   async bench(options = {}) {
     checkOptionNames('bench', options, [...BENCH_OPTIONS, 'model', 'type']);
@@ -690,8 +697,9 @@ export class Model {
   }
 
   async dataPreview(data, options = {}) {
+    checkOptionNames('dataPreview', options, ['format', 'limit', 'maxLength', 'ids']);
     const payload = await dataArg(data, 'dataPreview');
-    return await this._call('dataPreview', { data: payload, format: options.format, limit: options.limit, maxLength: options.maxLength });
+    return await this._call('dataPreview', { data: payload, format: options.format, limit: options.limit, maxLength: options.maxLength, ids: options.ids });
   }
 
   async bench(options = {}) {

@@ -4,7 +4,7 @@
 
 import type {
   EngineInfo, MemoryInfo, ModelInfo, GenerateResult, GeneratedToken, EvalResult, DataPreview, AdapterInfo,
-  BenchResult, TuneStep, TuneEval, TuneEvaluating, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode,
+  BenchResult, TuneStep, TuneEval, TuneEvaluating, TuneMemory, TuneState, NearestToken, LoadProgress, ErrorCode, Example,
 } from './softprompt.js';
 
 /** A handle the worker gives out for a model or an adapter (a positive integer). */
@@ -24,7 +24,7 @@ export type ModelSourceMessage =
 
 /** Examples as the worker takes them: text in any format, or an array of examples. */
 /** Text, examples, or a Blob of text (read in the worker). */
-export type DataArg = string | Array<{ text: string } | { input: string; output: string }> | Blob;
+export type DataArg = string | Example[] | Blob;
 
 interface SamplingArgs {
   maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; stopAtEos?: boolean; addBos?: boolean;
@@ -61,7 +61,7 @@ export interface Operations {
   }, ({ type: 'step' } & TuneStep) | ({ type: 'eval' } & TuneEval) | ({ type: 'evaluating' } & TuneEvaluating) | { type: 'checkpoint'; step: number; bytes: Uint8Array }
     | { type: 'state'; state: TuneState }];
   evaluate: [{ model: Handle; adapter?: Handle; data: DataArg; format?: string; maxLength?: number; batchSize?: number }, EvalResult, never];
-  dataPreview: [{ model?: Handle; data: DataArg; format?: string; limit?: number; maxLength?: number }, DataPreview, never];
+  dataPreview: [{ model?: Handle; data: DataArg; format?: string; limit?: number; maxLength?: number; ids?: boolean }, DataPreview, never];
   loadAdapter: [{ model: Handle; config: string; safetensors: ArrayBuffer | ArrayBufferView }, { adapter: Handle; info: AdapterInfo }, never];
   saveAdapter: [{ adapter: Handle; baseModelName?: string }, { config: string; safetensors: Uint8Array }, never];
   freeAdapter: [{ adapter: Handle }, true, never];

@@ -62,7 +62,7 @@ export function serve(channel) {
         return;
       }
       const se = e instanceof SoftpromptError ? e : new SoftpromptError(ErrorCodes.SP_ERR_INTERNAL, `${op}: ${e?.message ?? e}`);
-      const error = { code: se.code, message: se.message };
+      const error = se.toJSON(); // {code, message[, line, field]}
       if (e && e.partial) error.partial = e.partial;
       ctx.post({ id, error });
     }

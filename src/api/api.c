@@ -19,6 +19,8 @@ void sp_error_delete(sp_error *err) { free(err); }
 int32_t sp_error_code(const sp_error *err) { return err ? err->code : SP_ERR_INVALID_ARG; }
 const char *sp_error_message(const sp_error *err) { return err ? err->msg : "no error object"; }
 const char *sp_error_code_name(int32_t code) { return sp_status_name((sp_status)code); }
+int32_t sp_error_line(const sp_error *err) { return err ? err->line : 0; }
+const char *sp_error_field(const sp_error *err) { return err ? err->field : ""; }
 
 sp_engine *sp_engine_create(int32_t n_threads, sp_error *err) {
     sp_error_clear(err);

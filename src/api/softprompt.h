@@ -36,7 +36,7 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 3 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact */
+#define SP_ABI_VERSION 4 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -53,6 +53,10 @@ SP_API void sp_error_delete(sp_error *err);
 SP_API int32_t sp_error_code(const sp_error *err);          /* sp_status */
 SP_API const char *sp_error_message(const sp_error *err);
 SP_API const char *sp_error_code_name(int32_t code);          /* "SP_ERR_FORMAT" ... */
+/* Where a data error is: the 1-based line of the data (0 = none) and the field ("" = none), e.g.
+ * line 3, "messages[1].content". The message names them too; these are for programs. */
+SP_API int32_t sp_error_line(const sp_error *err);
+SP_API const char *sp_error_field(const sp_error *err);
 
 /* ---- engine: thread pool + kernel choice ---- */
 SP_API sp_engine *sp_engine_create(int32_t n_threads, sp_error *err);
@@ -163,15 +167,26 @@ SP_API int32_t sp_hidden_states(sp_model *m, sp_adapter *ad, const int32_t *ids,
 SP_API char *sp_eval_json(sp_model *m, sp_adapter *ad, const char *data, size_t data_len,
                           const char *opts_json, sp_error *err);
 
-/* ---- data preview (implemented in src/train/data.c) ---- */
-/* Parses training data as the tuner would and summarises it for the page. format: "jsonl" | "csv" |
- * "text" | "auto" (NULL = auto). m may be NULL (then tokens/targets are null). Tokens are counted
- * after truncation to the model's context length. malloc'd JSON:
- * {"examples":N,"format":"jsonl"|"csv"|"text","tokens":T,"targets":T,"max_tokens":..,"truncated":..,
- *  "labels":[..] or null,"preview":[{"input":..,"output":..,"line":L} or {"text":..,"line":L}, ...]}
- * (the first max_examples examples). NULL on malformed data: err is SP_ERR_DATA "line N: ...". */
-SP_API char *sp_data_preview_json(sp_model *m, const char *data, size_t len, const char *format,
-                                  int32_t max_examples, sp_error *err);
+/* ---- data (parsed by src/train/data.c, the one data parser; data.h documents the formats) ---- */
+/* Parses training data as the tuner would and summarises it. opts (all optional):
+ * {"format":"auto"|"jsonl"|"csv"|"tsv"|"text","limit":20,"max_length":0,"ids":false}. m may be NULL (then
+ * "tokens" is null). malloc'd JSON:
+ * {"format":"jsonl"|"csv"|"tsv"|"text","kind":"text"|"input-output"|"chat"|"mixed","count":N,
+ *  "examples":[the first `limit`: {"text"} | {"input","output"} | {"messages":[{"role","content"}],
+ *              "train_from":K} | {"segments":[{"text","train"}]}, each with "line"; with "ids":true and
+ *              a model also "ids":[..] and "targets":[0|1,..], the tokens and which are learnt],
+ *  "labels":[distinct outputs, sorted] or null (more than 20, or not all input/output),
+ *  "tokens":{"total","min","max","mean","truncated" (longer than max_length, when > 0),"targets",
+ *            "per_example":[..]} (before truncation; an unrendered conversation counts null),
+ *  "warnings":["..."] (e.g. the data holds one example),
+ *  "errors":[{"code":"SP_ERR_DATA","line":L,"field":"messages[1].role" or null,"message":".."}]}.
+ * Malformed data is not a failure: it gives count 0 and the problem in "errors". NULL on bad options. */
+SP_API char *sp_data_preview_json(sp_model *m, const char *data, size_t len, const char *opts_json, sp_error *err);
+/* The conversations in the data ({"messages"} and message-list {"prompt","completion"} records), for
+ * the caller to render with the model's chat template into {"segments"} records on the same lines:
+ * {"format":..,"conversations":[{"messages":[{"role","content"},..],"train_from":K,"line":L},..]}.
+ * NULL on malformed data: SP_ERR_DATA with sp_error_line / sp_error_field. */
+SP_API char *sp_data_conversations_json(const char *data, size_t len, const char *format, sp_error *err);
 
 /* ---- tuning ---- */
 /* opts (all optional): {"method":"prompt"|"prefix","virtual_tokens":20,"init":"random"|"vocab"|"text",

@@ -4,6 +4,8 @@
 #include "../readers/json.h"
 #include "../json_write.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
@@ -15,14 +17,16 @@ sp_status sp_data_format_parse(const char *name, int32_t *format, sp_error *err)
     if (!name || !*name || !strcmp(name, "auto")) { *format = SP_DATA_AUTO; return SP_OK; }
     if (!strcmp(name, "jsonl")) { *format = SP_DATA_JSONL; return SP_OK; }
     if (!strcmp(name, "csv")) { *format = SP_DATA_CSV; return SP_OK; }
+    if (!strcmp(name, "tsv")) { *format = SP_DATA_TSV; return SP_OK; }
     if (!strcmp(name, "text")) { *format = SP_DATA_TEXT; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "data format must be \"jsonl\", \"csv\", \"text\" or \"auto\", got \"%s\"", name);
+    return sp_error_set(err, SP_ERR_INVALID_ARG, "data format must be \"jsonl\", \"csv\", \"tsv\", \"text\" or \"auto\", got \"%s\"", name);
 }
 
 const char *sp_data_format_name(int32_t format) {
     switch (format) {
     case SP_DATA_JSONL: return "jsonl";
     case SP_DATA_CSV: return "csv";
+    case SP_DATA_TSV: return "tsv";
     case SP_DATA_TEXT: return "text";
     case SP_DATA_AUTO: return "auto";
     }
@@ -35,6 +39,25 @@ static size_t skip_bom(const char *s, size_t len) {
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
+/* SP_ERR_DATA "line N: ..." that also carries line and field (NULL = none) as values. */
+static sp_status data_err(sp_error *err, int32_t line, const char *field, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static sp_status data_err(sp_error *err, int32_t line, const char *field, const char *fmt, ...) {
+    char what[SP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (line > 0) sp_error_set(err, SP_ERR_DATA, "line %d: %s", (int)line, what);
+    else sp_error_set(err, SP_ERR_DATA, "%s", what);
+    sp_error_at(err, line, field);
+    return SP_ERR_DATA;
+}
+
+
 /* ---------------------------------------------------------------------------------------- */
 /* CSV record reader (RFC 4180)                                                            */
 
@@ -43,6 +66,7 @@ typedef struct { const char *s; size_t len; int quoted; } csv_field;
 typedef struct {
     const char *s;
     size_t n, pos;
+    char sep;           /* ',' (CSV) or '\t' (TSV) */
     int32_t line;       /* line of s[pos] */
     csv_field *f;       /* [cap] fields of the current record */
     int32_t nf, cap;
@@ -56,7 +80,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
     for (;;) {
         if (r->nf == r->cap) {
             int32_t nc = r->cap ? r->cap * 2 : 8;
-            if (nc > (1 << 20)) { sp_error_set(err, SP_ERR_DATA, "line %d: too many fields", (int)*rec_line); return -1; }
+            if (nc > (1 << 20)) { data_err(err, *rec_line, NULL, "too many fields"); return -1; }
             csv_field *nfp = (csv_field *)realloc(r->f, (size_t)nc * sizeof(csv_field));
             if (!nfp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
             r->f = nfp;
@@ -67,7 +91,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             int32_t qline = r->line;
             size_t j = r->pos + 1;
             for (;;) {
-                if (j >= r->n) { sp_error_set(err, SP_ERR_DATA, "line %d: unterminated quoted field", (int)qline); return -1; }
+                if (j >= r->n) { data_err(err, qline, NULL, "unterminated quoted field"); return -1; }
                 char c = r->s[j];
                 if (c == '"') {
                     if (j + 1 < r->n && r->s[j + 1] == '"') { j += 2; continue; }
@@ -82,15 +106,15 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             j++; /* past the closing quote */
             if (j < r->n && r->s[j] == '\r' && (j + 1 == r->n || r->s[j + 1] == '\n')) j++; /* CRLF, or a CR at the very end */
             if (j >= r->n) { r->pos = j; return 1; }
-            if (r->s[j] == ',') { r->pos = j + 1; if (r->pos >= r->n) { /* trailing comma: one more empty field */ goto empty_last; } continue; }
+            if (r->s[j] == r->sep) { r->pos = j + 1; if (r->pos >= r->n) { /* trailing separator: one more empty field */ goto empty_last; } continue; }
             if (r->s[j] == '\n') { r->pos = j + 1; r->line++; return 1; }
-            sp_error_set(err, SP_ERR_DATA, "line %d: unexpected character after a closing quote (write \"\" for a quote inside a quoted field)", (int)r->line);
+            data_err(err, r->line, NULL, "unexpected character after a closing quote (write \"\" for a quote inside a quoted field)");
             return -1;
         } else {
             size_t j = r->pos;
-            while (j < r->n && r->s[j] != ',' && r->s[j] != '\n') {
-                if (r->s[j] == '"') {
-                    sp_error_set(err, SP_ERR_DATA, "line %d: quote inside an unquoted field (quote the whole field and double the quote)", (int)r->line);
+            while (j < r->n && r->s[j] != r->sep && r->s[j] != '\n') {
+                if (r->s[j] == '"' && r->sep == ',') { /* TSV has no quoting inside a field: a quote is text */
+                    data_err(err, r->line, NULL, "quote inside an unquoted field (quote the whole field and double the quote)");
                     return -1;
                 }
                 j++;
@@ -102,7 +126,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             f->len = end - r->pos;
             f->quoted = 0;
             if (j >= r->n) { r->pos = j; return 1; }
-            if (r->s[j] == ',') { r->pos = j + 1; if (r->pos >= r->n) goto empty_last; continue; }
+            if (r->s[j] == r->sep) { r->pos = j + 1; if (r->pos >= r->n) goto empty_last; continue; }
             r->pos = j + 1;
             r->line++;
             return 1;
@@ -128,13 +152,19 @@ static int field_is_blank_record(const csv_reader *r) {
     return 1;
 }
 
-/* Trimmed, case-sensitive comparison of a header field with name. */
+/* Trimmed, ASCII case-insensitive comparison of a header field with name. */
 static int field_is(const csv_field *f, const char *name) {
     const char *s = f->s;
     size_t len = f->len;
     while (len && is_space(*s)) { s++; len--; }
     while (len && is_space(s[len - 1])) len--;
-    return strlen(name) == len && memcmp(s, name, len) == 0;
+    if (strlen(name) != len) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != name[i]) return 0;
+    }
+    return 1;
 }
 
 /* Copy a field into the arena, turning "" into " for quoted fields. */
@@ -154,14 +184,37 @@ static char *field_dup(sp_arena *a, const csv_field *f, size_t *out_len) {
 /* Header columns: which field holds text / input / output (-1 if absent). */
 typedef struct { int32_t text, input, output; } csv_cols;
 
-static int csv_header_cols(const csv_reader *r, csv_cols *c) {
+static void csv_header_cols(const csv_reader *r, csv_cols *c) {
     c->text = c->input = c->output = -1;
     for (int32_t i = 0; i < r->nf; i++) {
         if (field_is(&r->f[i], "text") && c->text < 0) c->text = i;
         else if (field_is(&r->f[i], "input") && c->input < 0) c->input = i;
         else if (field_is(&r->f[i], "output") && c->output < 0) c->output = i;
     }
-    return 1;
+}
+
+/* TSV when each of the first (up to 5) non-blank lines has a tab after some text (a tab that only
+ * indents a line does not count). The rows need not agree here: the parser refuses a row of the
+ * wrong shape on its line, rather than the data silently becoming one plain-text example. */
+static int looks_tsv(const char *s, size_t len) {
+    int32_t seen = 0;
+    size_t pos = 0;
+    while (pos < len && seen < 5 && pos < 65536) {
+        size_t end = pos;
+        int text = 0, sep = 0, blank = 1;
+        while (end < len && s[end] != '\n') {
+            if (s[end] == '\t') sep |= text;
+            else if (!is_space(s[end])) text = 1;
+            if (!is_space(s[end])) blank = 0;
+            end++;
+        }
+        if (!blank) {
+            if (!sep) return 0;
+            seen++;
+        }
+        pos = end + 1;
+    }
+    return seen > 0;
 }
 
 int32_t sp_data_detect_format(const char *data, size_t len) {
@@ -169,11 +222,13 @@ int32_t sp_data_detect_format(const char *data, size_t len) {
     size_t k = i;
     while (k < len && is_space(data[k])) k++;
     if (k < len && data[k] == '{') return SP_DATA_JSONL;
+    if (looks_tsv(data + i, len - i)) return SP_DATA_TSV;
     /* CSV only when the first row is exactly a known header */
     csv_reader r;
     memset(&r, 0, sizeof(r));
     r.s = data + i;
     r.n = len - i;
+    r.sep = ',';
     r.line = 1;
     int32_t line;
     int32_t fmt = SP_DATA_TEXT;
@@ -217,6 +272,157 @@ static const char *json_type_name(const sp_json *v) {
     return "?";
 }
 
+static sp_status dup_string(sp_dataset *ds, const sp_json *v, const char **out, size_t *out_len, sp_error *err) {
+    *out = sp_arena_strndup(&ds->arena, v->str, v->len);
+    *out_len = v->len;
+    return *out ? SP_OK : sp_error_set(err, SP_ERR_NOMEM, "out of memory reading data");
+}
+
+/* Appends the messages of list (an array of {"role", "content"} with string values) to e's parts.
+ * name is the key ("messages", "prompt", "completion") for the error's field. */
+static sp_status read_messages(sp_dataset *ds, sp_example *e, const sp_json *list, const char *name, sp_error *err) {
+    char field[SP_ERROR_FIELD_MAX];
+    for (size_t k = 0; k < list->len; k++) {
+        const sp_json *m = &list->items[k];
+        if (m->type != SP_JSON_OBJECT) {
+            snprintf(field, sizeof(field), "%s[%zu]", name, k);
+            return data_err(err, e->line, field, "%s must be an object {\"role\", \"content\"}, got %s", field, json_type_name(m));
+        }
+        const sp_json *role = sp_json_get(m, "role"), *content = sp_json_get(m, "content");
+        snprintf(field, sizeof(field), "%s[%zu].role", name, k);
+        if (!role) return data_err(err, e->line, field, "%s is missing", field);
+        if (role->type != SP_JSON_STRING || role->len == 0)
+            return data_err(err, e->line, field, "%s must be a non-empty string, got %s", field, role->type == SP_JSON_STRING ? "\"\"" : json_type_name(role));
+        snprintf(field, sizeof(field), "%s[%zu].content", name, k);
+        if (!content) return data_err(err, e->line, field, "%s is missing", field);
+        if (content->type != SP_JSON_STRING) return data_err(err, e->line, field, "%s must be a string, got %s", field, json_type_name(content));
+        int32_t i = e->n_parts++;
+        if (dup_string(ds, role, &e->roles[i], &e->role_lens[i], err) || dup_string(ds, content, &e->parts[i], &e->part_lens[i], err)) return SP_ERR_NOMEM;
+    }
+    return SP_OK;
+}
+
+/* A one-message list for a plain-string prompt (user) or completion (assistant). */
+static sp_status push_message(sp_dataset *ds, sp_example *e, const char *role, const sp_json *content, sp_error *err) {
+    int32_t i = e->n_parts++;
+    e->roles[i] = role;
+    e->role_lens[i] = strlen(role);
+    return dup_string(ds, content, &e->parts[i], &e->part_lens[i], err);
+}
+
+static sp_status alloc_parts(sp_dataset *ds, sp_example *e, size_t n, int chat, sp_error *err) {
+    size_t cap = n ? n : 1;
+    e->parts = (const char **)sp_arena_alloc(&ds->arena, cap * sizeof(char *));
+    e->part_lens = (size_t *)sp_arena_alloc(&ds->arena, cap * sizeof(size_t));
+    if (chat) {
+        e->roles = (const char **)sp_arena_alloc(&ds->arena, cap * sizeof(char *));
+        e->role_lens = (size_t *)sp_arena_alloc(&ds->arena, cap * sizeof(size_t));
+    } else {
+        e->train = (uint8_t *)sp_arena_alloc(&ds->arena, cap);
+    }
+    if (!e->parts || !e->part_lens || (chat ? !e->roles || !e->role_lens : !e->train)) return sp_error_set(err, SP_ERR_NOMEM, "out of memory reading data");
+    return SP_OK;
+}
+
+static int has_assistant(const sp_example *e, int32_t from) {
+    for (int32_t k = from; k < e->n_parts; k++) if (!strcmp(e->roles[k], "assistant")) return 1;
+    return 0;
+}
+
+/* {"messages": [...]} */
+static sp_status read_chat(sp_dataset *ds, sp_example *e, const sp_json *msgs, sp_error *err) {
+    if (msgs->type != SP_JSON_ARRAY) return data_err(err, e->line, "messages", "\"messages\" must be a list of {\"role\", \"content\"}, got %s", json_type_name(msgs));
+    e->kind = SP_EX_CHAT;
+    if (alloc_parts(ds, e, msgs->len, 1, err) || read_messages(ds, e, msgs, "messages", err)) return (sp_status)err->code;
+    e->train_from = 0;
+    if (!has_assistant(e, 0)) return data_err(err, e->line, "messages", "\"messages\" has no \"assistant\" turn to learn");
+    return SP_OK;
+}
+
+/* {"prompt", "completion"}: two strings are an input/output pair; otherwise a conversation whose
+ * completion turns (a string is one assistant message, a prompt string one user message) are learnt. */
+static sp_status read_prompt_completion(sp_dataset *ds, sp_example *e, const sp_json *p, const sp_json *c, sp_error *err) {
+    if (!p) return data_err(err, e->line, "prompt", "missing \"prompt\" (it has \"completion\")");
+    if (!c) return data_err(err, e->line, "completion", "missing \"completion\" (it has \"prompt\")");
+    if (p->type != SP_JSON_STRING && p->type != SP_JSON_ARRAY)
+        return data_err(err, e->line, "prompt", "\"prompt\" must be a string or a list of messages, got %s", json_type_name(p));
+    if (c->type != SP_JSON_STRING && c->type != SP_JSON_ARRAY)
+        return data_err(err, e->line, "completion", "\"completion\" must be a string or a list of messages, got %s", json_type_name(c));
+    if (p->type == SP_JSON_STRING && c->type == SP_JSON_STRING) {
+        e->kind = SP_EX_PAIR;
+        if (dup_string(ds, p, &e->text, &e->text_len, err) || dup_string(ds, c, &e->output, &e->output_len, err)) return SP_ERR_NOMEM;
+        return SP_OK;
+    }
+    e->kind = SP_EX_CHAT;
+    size_t np = p->type == SP_JSON_ARRAY ? p->len : 1, nc = c->type == SP_JSON_ARRAY ? c->len : 1;
+    if (alloc_parts(ds, e, np + nc, 1, err)) return SP_ERR_NOMEM;
+    if (p->type == SP_JSON_ARRAY ? read_messages(ds, e, p, "prompt", err) : push_message(ds, e, "user", p, err)) return (sp_status)err->code;
+    e->train_from = e->n_parts;
+    if (c->type == SP_JSON_ARRAY ? read_messages(ds, e, c, "completion", err) : push_message(ds, e, "assistant", c, err)) return (sp_status)err->code;
+    if (!has_assistant(e, e->train_from)) return data_err(err, e->line, "completion", "\"completion\" has no \"assistant\" turn to learn");
+    return SP_OK;
+}
+
+/* {"segments": [{"text": "...", "train": true|false}, ...]}: text already rendered (by a chat
+ * template), learnt where train is true. */
+static sp_status read_segments(sp_dataset *ds, sp_example *e, const sp_json *segs, sp_error *err) {
+    if (segs->type != SP_JSON_ARRAY) return data_err(err, e->line, "segments", "\"segments\" must be a list of {\"text\", \"train\"}, got %s", json_type_name(segs));
+    e->kind = SP_EX_SEGMENTS;
+    if (alloc_parts(ds, e, segs->len, 0, err)) return SP_ERR_NOMEM;
+    char field[SP_ERROR_FIELD_MAX];
+    int any = 0;
+    for (size_t k = 0; k < segs->len; k++) {
+        const sp_json *g = &segs->items[k];
+        snprintf(field, sizeof(field), "segments[%zu]", k);
+        if (g->type != SP_JSON_OBJECT) return data_err(err, e->line, field, "%s must be an object {\"text\", \"train\"}, got %s", field, json_type_name(g));
+        const sp_json *t = sp_json_get(g, "text"), *tr = sp_json_get(g, "train");
+        snprintf(field, sizeof(field), "segments[%zu].text", k);
+        if (!t || t->type != SP_JSON_STRING) return data_err(err, e->line, field, "%s must be a string, got %s", field, t ? json_type_name(t) : "nothing");
+        snprintf(field, sizeof(field), "segments[%zu].train", k);
+        if (tr && tr->type != SP_JSON_BOOL) return data_err(err, e->line, field, "%s must be true or false, got %s", field, json_type_name(tr));
+        int32_t i = e->n_parts++;
+        if (dup_string(ds, t, &e->parts[i], &e->part_lens[i], err)) return SP_ERR_NOMEM;
+        e->train[i] = (uint8_t)(tr && tr->boolean);
+        any |= e->train[i] && t->len > 0;
+    }
+    if (!any) return data_err(err, e->line, "segments", "no segment with \"train\": true and text to learn");
+    return SP_OK;
+}
+
+/* One JSONL record: exactly one of {"text"}, {"input","output"}, {"messages"}, {"prompt","completion"},
+ * {"segments"}. Other keys are ignored. */
+static sp_status read_record(sp_dataset *ds, sp_example *e, const sp_json *v, sp_error *err) {
+    const sp_json *t = sp_json_get(v, "text"), *in = sp_json_get(v, "input"), *o = sp_json_get(v, "output");
+    const sp_json *msgs = sp_json_get(v, "messages"), *p = sp_json_get(v, "prompt"), *c = sp_json_get(v, "completion");
+    const sp_json *segs = sp_json_get(v, "segments");
+    const char *kinds[5];
+    int nk = 0;
+    if (t) kinds[nk++] = "\"text\"";
+    if (in || o) kinds[nk++] = "\"input\"/\"output\"";
+    if (msgs) kinds[nk++] = "\"messages\"";
+    if (p || c) kinds[nk++] = "\"prompt\"/\"completion\"";
+    if (segs) kinds[nk++] = "\"segments\"";
+    if (nk > 1) return data_err(err, e->line, NULL, "has both %s and %s; a record is one kind of example", kinds[0], kinds[1]);
+    if (t) {
+        if (t->type != SP_JSON_STRING) return data_err(err, e->line, "text", "\"text\" must be a string, got %s", json_type_name(t));
+        e->kind = SP_EX_TEXT;
+        return dup_string(ds, t, &e->text, &e->text_len, err);
+    }
+    if (in || o) {
+        if (!in) return data_err(err, e->line, "input", "missing \"input\" (it has \"output\")");
+        if (!o) return data_err(err, e->line, "output", "missing \"output\" (it has \"input\")");
+        if (in->type != SP_JSON_STRING) return data_err(err, e->line, "input", "\"input\" must be a string, got %s", json_type_name(in));
+        if (o->type != SP_JSON_STRING) return data_err(err, e->line, "output", "\"output\" must be a string, got %s", json_type_name(o));
+        e->kind = SP_EX_PAIR;
+        if (dup_string(ds, in, &e->text, &e->text_len, err) || dup_string(ds, o, &e->output, &e->output_len, err)) return SP_ERR_NOMEM;
+        return SP_OK;
+    }
+    if (msgs) return read_chat(ds, e, msgs, err);
+    if (p || c) return read_prompt_completion(ds, e, p, c, err);
+    if (segs) return read_segments(ds, e, segs, err);
+    return data_err(err, e->line, NULL, "missing \"text\" (or \"input\" and \"output\", \"messages\", or \"prompt\" and \"completion\")");
+}
+
 static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t len, sp_error *err) {
     size_t pos = skip_bom(s, len);
     int32_t line = 0;
@@ -238,48 +444,16 @@ static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t
         sp_json *v = sp_json_parse(&tmp, s + pos, le - pos, &jerr);
         if (!v) {
             if (jerr.code == SP_ERR_NOMEM) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory parsing line %d", (int)line);
-            else if (!strncmp(jerr.msg, "line 1, ", 8)) st = sp_error_set(err, SP_ERR_DATA, "line %d, %s", (int)line, jerr.msg + 8);
-            else st = sp_error_set(err, SP_ERR_DATA, "line %d: invalid JSON: %s", (int)line, jerr.msg);
+            else if (!strncmp(jerr.msg, "line 1, ", 8)) { st = sp_error_set(err, SP_ERR_DATA, "line %d, %s", (int)line, jerr.msg + 8); sp_error_at(err, line, NULL); }
+            else st = data_err(err, line, NULL, "invalid JSON: %s", jerr.msg);
         } else if (v->type != SP_JSON_OBJECT) {
-            st = sp_error_set(err, SP_ERR_DATA, "line %d: expected an object like {\"text\": ...} or {\"input\": ..., \"output\": ...}, got %s",
-                              (int)line, json_type_name(v));
+            st = data_err(err, line, NULL, "expected an object like {\"text\": ...}, {\"input\": ..., \"output\": ...} or {\"messages\": [...]}, got %s",
+                          json_type_name(v));
         } else {
-            const sp_json *t = sp_json_get(v, "text");
-            const sp_json *in = sp_json_get(v, "input");
-            const sp_json *o = sp_json_get(v, "output");
             sp_example e;
             memset(&e, 0, sizeof(e));
             e.line = line;
-            if (t && (in || o)) {
-                st = sp_error_set(err, SP_ERR_DATA, "line %d: has both \"text\" and \"%s\"; use {\"text\"} or {\"input\", \"output\"}",
-                                  (int)line, in ? "input" : "output");
-            } else if (t) {
-                if (t->type != SP_JSON_STRING)
-                    st = sp_error_set(err, SP_ERR_DATA, "line %d: \"text\" must be a string, got %s", (int)line, json_type_name(t));
-                else {
-                    e.kind = SP_EX_TEXT;
-                    e.text = sp_arena_strndup(&ds->arena, t->str, t->len);
-                    e.text_len = t->len;
-                    if (!e.text) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading data");
-                }
-            } else if (in || o) {
-                if (!in) st = sp_error_set(err, SP_ERR_DATA, "line %d: missing \"input\" (it has \"output\")", (int)line);
-                else if (!o) st = sp_error_set(err, SP_ERR_DATA, "line %d: missing \"output\" (it has \"input\")", (int)line);
-                else if (in->type != SP_JSON_STRING)
-                    st = sp_error_set(err, SP_ERR_DATA, "line %d: \"input\" must be a string, got %s", (int)line, json_type_name(in));
-                else if (o->type != SP_JSON_STRING)
-                    st = sp_error_set(err, SP_ERR_DATA, "line %d: \"output\" must be a string, got %s", (int)line, json_type_name(o));
-                else {
-                    e.kind = SP_EX_PAIR;
-                    e.text = sp_arena_strndup(&ds->arena, in->str, in->len);
-                    e.text_len = in->len;
-                    e.output = sp_arena_strndup(&ds->arena, o->str, o->len);
-                    e.output_len = o->len;
-                    if (!e.text || !e.output) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading data");
-                }
-            } else {
-                st = sp_error_set(err, SP_ERR_DATA, "line %d: missing \"text\" (or \"input\" and \"output\")", (int)line);
-            }
+            st = read_record(ds, &e, v, err);
             if (st == SP_OK) st = ex_push(out, &e, err);
         }
         sp_arena_free(&tmp);
@@ -288,12 +462,17 @@ static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t
     return st;
 }
 
-static sp_status parse_csv(sp_dataset *ds, ex_list *out, const char *s, size_t len, sp_error *err) {
+/* CSV (sep ',') or TSV (sep '\t'). A header row names the columns "text", or "input" and "output"
+ * (any order, any case; other columns are ignored). TSV may have no header: then every row is
+ * input<TAB>output, as a spreadsheet copies two columns. */
+static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, size_t len, char sep, sp_error *err) {
+    const char *what = sep == '\t' ? "TSV" : "CSV";
     size_t start = skip_bom(s, len);
     csv_reader r;
     memset(&r, 0, sizeof(r));
     r.s = s + start;
     r.n = len - start;
+    r.sep = sep;
     r.line = 1;
     int32_t line;
     sp_status st = SP_OK;
@@ -301,26 +480,43 @@ static sp_status parse_csv(sp_dataset *ds, ex_list *out, const char *s, size_t l
     /* header: the first non-blank record */
     do { rc = csv_next(&r, &line, err); } while (rc == 1 && field_is_blank_record(&r));
     if (rc < 0) { free(r.f); return (sp_status)err->code; }
-    if (rc == 0) { free(r.f); return sp_error_set(err, SP_ERR_DATA, "no examples (empty CSV)"); }
+    if (rc == 0) { free(r.f); return data_err(err, 0, NULL, "no examples (empty %s)", what); }
     csv_cols c;
     csv_header_cols(&r, &c);
     int32_t n_cols = r.nf;
     int32_t header_line = line;
+    int headless = 0;
     if (c.text >= 0 && (c.input >= 0 || c.output >= 0)) {
         free(r.f);
-        return sp_error_set(err, SP_ERR_DATA, "line %d: CSV header has both \"text\" and \"input\"/\"output\" columns", (int)header_line);
+        return data_err(err, header_line, NULL, "%s header has both \"text\" and \"input\"/\"output\" columns", what);
     }
     if (c.text < 0 && (c.input < 0 || c.output < 0)) {
-        free(r.f);
-        if (c.input >= 0) return sp_error_set(err, SP_ERR_DATA, "line %d: CSV header has \"input\" but no \"output\" column", (int)header_line);
-        if (c.output >= 0) return sp_error_set(err, SP_ERR_DATA, "line %d: CSV header has \"output\" but no \"input\" column", (int)header_line);
-        return sp_error_set(err, SP_ERR_DATA, "line %d: CSV header must name the columns \"input,output\" or \"text\"", (int)header_line);
+        if (sep == '\t' && c.input < 0 && c.output < 0) {
+            headless = 1; /* no header: input<TAB>output rows, this one included */
+            c.input = 0;
+            c.output = 1;
+            n_cols = 2;
+        } else {
+            free(r.f);
+            if (c.input >= 0) return data_err(err, header_line, "output", "%s header has \"input\" but no \"output\" column", what);
+            if (c.output >= 0) return data_err(err, header_line, "input", "%s header has \"output\" but no \"input\" column", what);
+            return data_err(err, header_line, NULL, "%s header must name the columns \"input,output\" or \"text\"", what);
+        }
     }
-    while (st == SP_OK && (rc = csv_next(&r, &line, err)) == 1) {
-        if (field_is_blank_record(&r)) continue;
+    int pending = headless; /* the first row is already read */
+    for (;;) {
+        if (!pending) {
+            rc = csv_next(&r, &line, err);
+            if (rc != 1) break;
+            if (field_is_blank_record(&r)) continue;
+        }
+        pending = 0;
         if (r.nf != n_cols) {
-            st = sp_error_set(err, SP_ERR_DATA, "line %d: expected %d field%s like the header, found %d (quote fields that contain commas)",
-                              (int)line, (int)n_cols, n_cols == 1 ? "" : "s", (int)r.nf);
+            if (sep == '\t' && headless)
+                st = data_err(err, line, NULL, "expected 2 tab-separated fields (input, output) or a header row naming the columns, found %d (plain text with tabs: choose the text format)", (int)r.nf);
+            else
+                st = data_err(err, line, NULL, "expected %d %sfield%s like the header, found %d%s", (int)n_cols, sep == '\t' ? "tab-separated " : "",
+                              n_cols == 1 ? "" : "s", (int)r.nf, sep == ',' ? " (quote fields that contain commas)" : "");
             break;
         }
         sp_example e;
@@ -337,6 +533,7 @@ static sp_status parse_csv(sp_dataset *ds, ex_list *out, const char *s, size_t l
             if (!e.text || !e.output) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading data");
         }
         if (st == SP_OK) st = ex_push(out, &e, err);
+        if (st) break;
     }
     if (st == SP_OK && rc < 0) st = (sp_status)err->code;
     free(r.f);
@@ -395,16 +592,17 @@ sp_status sp_dataset_parse(sp_dataset *ds, const char *data, size_t len, int32_t
     sp_arena_init(&ds->arena, 0);
     if (!data && len) return sp_error_set(err, SP_ERR_INVALID_ARG, "data is NULL");
     if (format == SP_DATA_AUTO) format = sp_data_detect_format(data ? data : "", len);
-    if (format != SP_DATA_JSONL && format != SP_DATA_CSV && format != SP_DATA_TEXT)
+    if (format != SP_DATA_JSONL && format != SP_DATA_CSV && format != SP_DATA_TSV && format != SP_DATA_TEXT)
         return sp_error_set(err, SP_ERR_INVALID_ARG, "unknown data format %d", (int)format);
     ds->format = format;
     ex_list l;
     memset(&l, 0, sizeof(l));
     const char *s = data ? data : "";
     sp_status st = format == SP_DATA_JSONL ? parse_jsonl(ds, &l, s, len, err)
-                 : format == SP_DATA_CSV   ? parse_csv(ds, &l, s, len, err)
+                 : format == SP_DATA_CSV   ? parse_delimited(ds, &l, s, len, ',', err)
+                 : format == SP_DATA_TSV   ? parse_delimited(ds, &l, s, len, '\t', err)
                                            : parse_text(ds, &l, s, len, err);
-    if (st == SP_OK && l.n == 0) st = sp_error_set(err, SP_ERR_DATA, "no examples");
+    if (st == SP_OK && l.n == 0) st = data_err(err, 0, NULL, "no examples");
     if (st == SP_OK) {
         size_t bytes;
         if (!sp_mul_size((size_t)l.n, sizeof(sp_example), &bytes) || !(ds->ex = (sp_example *)sp_arena_alloc(&ds->arena, bytes)))
@@ -504,17 +702,71 @@ static sp_status build_labels(sp_dataset *ds, sp_error *err) {
     return SP_OK;
 }
 
+/* The full token sequence of one example with its targets (see data.h), in q (grown as needed). */
+typedef struct {
+    int32_t *ids; uint8_t *tg; int64_t n, cap;
+    int32_t *tmp; int32_t tmp_cap;   /* encoder scratch */
+} ex_seq;
+
+static sp_status seq_append(ex_seq *q, const int32_t *ids, int64_t n, uint8_t target, sp_error *err) {
+    if (q->n + n > q->cap) {
+        int64_t nc = q->cap ? q->cap * 2 : 256;
+        while (nc < q->n + n) nc *= 2;
+        if (nc > ((int64_t)1 << 30)) return sp_error_set(err, SP_ERR_TOO_LARGE, "example needs %lld tokens", (long long)(q->n + n));
+        int32_t *ni = (int32_t *)realloc(q->ids, (size_t)nc * sizeof(int32_t));
+        if (ni) q->ids = ni;
+        uint8_t *nt = ni ? (uint8_t *)realloc(q->tg, (size_t)nc) : NULL;
+        if (nt) q->tg = nt;
+        if (!ni || !nt) return sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing");
+        q->cap = nc;
+    }
+    memcpy(q->ids + q->n, ids, (size_t)n * sizeof(int32_t));
+    memset(q->tg + q->n, target, (size_t)n);
+    q->n += n;
+    return SP_OK;
+}
+
+static sp_status seq_encode(ex_seq *q, const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos, uint8_t target, sp_error *err) {
+    int32_t n = encode_grow(tok, text, len, add_bos, &q->tmp, &q->tmp_cap, err);
+    if (n < 0) return (sp_status)err->code;
+    return seq_append(q, q->tmp, n, target, err);
+}
+
+static sp_status example_tokens(const sp_tokenizer *tok, const sp_example *e, ex_seq *q, sp_error *err) {
+    q->n = 0;
+    const int32_t bos = tok->bos_id >= 0 ? 1 : 0;
+    switch (e->kind) {
+    case SP_EX_TEXT:
+        return seq_encode(q, tok, e->text, e->text_len, bos, 1, err);
+    case SP_EX_PAIR: {
+        if (seq_encode(q, tok, e->text, e->text_len, bos, 0, err) || seq_encode(q, tok, e->output, e->output_len, 0, 1, err)) return (sp_status)err->code;
+        if (tok->eos_id >= 0) return seq_append(q, &tok->eos_id, 1, 1, err);
+        return SP_OK;
+    }
+    case SP_EX_SEGMENTS:
+        for (int32_t k = 0; k < e->n_parts; k++)
+            if (seq_encode(q, tok, e->parts[k], e->part_lens[k], 0, e->train[k], err)) return (sp_status)err->code;
+        return SP_OK;
+    case SP_EX_CHAT: {
+        sp_error_set(err, SP_ERR_UNSUPPORTED, "line %d: a conversation must be rendered with the model's chat template first (into {\"segments\"}; the JS API and the CLI do this)", (int)e->line);
+        sp_error_at(err, e->line, "messages");
+        return SP_ERR_UNSUPPORTED;
+    }
+    }
+    return sp_error_set(err, SP_ERR_STATE, "unknown example kind %d", (int)e->kind);
+}
+
 sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t max_length, sp_error *err) {
     sp_error local; /* err may be NULL: the encoder's code is read back */
     if (!err) err = &local;
     if (!tok) return sp_error_set(err, SP_ERR_INVALID_ARG, "no tokenizer");
     if (max_length < 2) return sp_error_set(err, SP_ERR_INVALID_ARG, "max_length must be at least 2, got %d", (int)max_length);
     if (ds->n <= 0 || !ds->ex) return sp_error_set(err, SP_ERR_STATE, "dataset has no parsed examples");
-    const int32_t bos = tok->bos_id, eos = tok->eos_id;
+    const int32_t eos = tok->eos_id;
     const int32_t L = max_length;
 
-    int32_t *tmp_in = NULL, *tmp_out = NULL;
-    int32_t cap_in = 0, cap_out = 0;
+    ex_seq q;
+    memset(&q, 0, sizeof(q));
     /* growable flat arrays (malloc), copied into the arena at the end */
     int32_t *ids = NULL;
     uint8_t *tg = NULL;
@@ -528,21 +780,12 @@ sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t m
 
     for (int32_t i = 0; i < ds->n && st == SP_OK; i++) {
         const sp_example *e = &ds->ex[i];
-        /* first part: BOS + text (or input) */
-        int32_t n_in = encode_grow(tok, e->text, e->text_len, bos >= 0 ? 1 : 0, &tmp_in, &cap_in, err);
-        if (n_in < 0) { st = (sp_status)err->code; break; }
-        int32_t n_out = 0, n_eos = 0;
-        if (e->kind == SP_EX_PAIR) {
-            n_out = encode_grow(tok, e->output, e->output_len, 0, &tmp_out, &cap_out, err);
-            if (n_out < 0) { st = (sp_status)err->code; break; }
-            n_eos = eos >= 0 ? 1 : 0;
-        }
-        int64_t full = (int64_t)n_in + n_out + n_eos;
-        /* targets of the full sequence: TEXT: positions >= 1; PAIR: positions >= n_in */
-        int64_t first_target = e->kind == SP_EX_PAIR ? (n_in > 1 ? n_in : 1) : 1;
-        if (full <= first_target || (e->kind == SP_EX_PAIR && n_out + n_eos == 0)) {
-            st = sp_error_set(err, SP_ERR_DATA, "line %d: example has nothing to learn (%s)", (int)e->line,
-                              e->kind == SP_EX_PAIR ? "empty output and no EOS token" : "empty text");
+        if ((st = example_tokens(tok, e, &q, err))) break;
+        int64_t full = q.n, first_target = -1;
+        for (int64_t k = 1; k < full; k++) if (q.tg[k]) { first_target = k; break; }
+        if (first_target < 0) {
+            st = data_err(err, e->line, NULL, "example has nothing to learn (%s)",
+                          e->kind == SP_EX_PAIR ? "empty output and no EOS token" : e->kind == SP_EX_TEXT ? "empty text" : "no learnt segment has tokens");
             break;
         }
         int64_t start = 0, len = full;
@@ -567,18 +810,17 @@ sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t m
         }
         offsets[i] = n_tok;
         for (int64_t j = 0; j < len; j++) {
-            int64_t k = start + j; /* index in the full sequence */
-            int32_t id = k < n_in ? tmp_in[k] : k < (int64_t)n_in + n_out ? tmp_out[k - n_in] : eos;
-            uint8_t is_t = (uint8_t)(j > 0 && k >= first_target);
-            ids[n_tok + j] = id;
+            uint8_t is_t = (uint8_t)(j > 0 && q.tg[start + j]); /* the first kept token has no context */
+            ids[n_tok + j] = q.ids[start + j];
             tg[n_tok + j] = is_t;
             ds->n_targets += is_t;
         }
         n_tok += len;
         if (len > ds->max_len) ds->max_len = (int32_t)len;
     }
-    free(tmp_in);
-    free(tmp_out);
+    free(q.ids);
+    free(q.tg);
+    free(q.tmp);
     if (st == SP_OK) {
         offsets[ds->n] = n_tok;
         ds->ids = (int32_t *)sp_arena_alloc(&ds->arena, (size_t)n_tok * sizeof(int32_t));
@@ -742,30 +984,126 @@ sp_status sp_batch_fill(sp_batch *b, const sp_dataset *ds, const int32_t *idx, i
 /* ---------------------------------------------------------------------------------------- */
 /* parse preview for the page                                                               */
 
-char *sp_dataset_preview_json(const sp_tokenizer *tok, int32_t ctx_len, const char *data, size_t len, const char *format,
-                              int32_t max_examples, sp_error *err) {
-    int32_t fmt;
-    if (sp_data_format_parse(format, &fmt, err)) return NULL;
-    if (max_examples < 0) max_examples = 0;
+static void json_example(sp_buf *b, const sp_example *e) {
+    switch (e->kind) {
+    case SP_EX_PAIR:
+        sp_buf_printf(b, "{\"input\":");
+        sp_buf_json_string(b, e->text, e->text_len);
+        sp_buf_printf(b, ",\"output\":");
+        sp_buf_json_string(b, e->output, e->output_len);
+        break;
+    case SP_EX_CHAT:
+        sp_buf_printf(b, "{\"messages\":[");
+        for (int32_t k = 0; k < e->n_parts; k++) {
+            sp_buf_printf(b, "%s{\"role\":", k ? "," : "");
+            sp_buf_json_string(b, e->roles[k], e->role_lens[k]);
+            sp_buf_printf(b, ",\"content\":");
+            sp_buf_json_string(b, e->parts[k], e->part_lens[k]);
+            sp_buf_append(b, "}", 1);
+        }
+        sp_buf_printf(b, "],\"train_from\":%d", (int)e->train_from);
+        break;
+    case SP_EX_SEGMENTS:
+        sp_buf_printf(b, "{\"segments\":[");
+        for (int32_t k = 0; k < e->n_parts; k++) {
+            sp_buf_printf(b, "%s{\"text\":", k ? "," : "");
+            sp_buf_json_string(b, e->parts[k], e->part_lens[k]);
+            sp_buf_printf(b, ",\"train\":%s}", e->train[k] ? "true" : "false");
+        }
+        sp_buf_append(b, "]", 1);
+        break;
+    default:
+        sp_buf_printf(b, "{\"text\":");
+        sp_buf_json_string(b, e->text, e->text_len);
+    }
+    sp_buf_printf(b, ",\"line\":%d}", (int)e->line);
+}
+
+static void json_error(sp_buf *b, const sp_error *err) {
+    sp_buf_printf(b, "{\"code\":\"%s\",\"line\":%d,\"field\":", sp_status_name((sp_status)err->code), (int)err->line);
+    if (err->field[0]) sp_buf_json_string(b, err->field, strlen(err->field));
+    else sp_buf_append(b, "null", 4);
+    sp_buf_printf(b, ",\"message\":");
+    sp_buf_json_string(b, err->msg, strlen(err->msg));
+    sp_buf_append(b, "}", 1);
+}
+
+static char *buf_take(sp_buf *b, sp_error *err) {
+    if (b->failed || !b->data) {
+        sp_buf_free(b);
+        sp_error_set(err, SP_ERR_NOMEM, "out of memory writing data JSON");
+        return NULL;
+    }
+    return b->data; /* malloc'd by sp_buf (realloc), freed with sp_free */
+}
+
+char *sp_dataset_preview_json(const sp_tokenizer *tok, const char *data, size_t len, int32_t format,
+                              int32_t limit, int32_t max_length, int32_t with_ids, sp_error *err) {
+    sp_error local;
+    if (!err) err = &local;
+    if (limit < 0) limit = 0;
     sp_dataset ds;
-    sp_status st = sp_dataset_parse(&ds, data, len, fmt, err);
-    if (st == SP_OK && tok) {
-        int32_t L = ctx_len > 1 ? ctx_len : (1 << 30);
-        st = sp_dataset_tokenize(&ds, tok, L, err);
+    sp_status st = sp_dataset_parse(&ds, data, len, format, err);
+    int chats = 0, unrendered = 0, texts = 0, pairs = 0;
+    for (int32_t i = 0; st == SP_OK && i < ds.n; i++) {
+        int32_t k = ds.ex[i].kind;
+        chats += k == SP_EX_CHAT || k == SP_EX_SEGMENTS;
+        unrendered += k == SP_EX_CHAT;
+        texts += k == SP_EX_TEXT;
+        pairs += k == SP_EX_PAIR;
+    }
+    int32_t *lens = NULL;
+    if (st == SP_OK && tok && !unrendered) {
+        /* counts before truncation: tokenize at the longest length the lengths can have */
+        st = sp_dataset_tokenize(&ds, tok, INT32_MAX, err);
+    } else if (st == SP_OK && tok) {
+        /* conversations are counted once rendered (segments); an unrendered one has no count */
+        ex_seq q;
+        memset(&q, 0, sizeof(q));
+        lens = (int32_t *)malloc((size_t)ds.n * sizeof(int32_t) + 1);
+        if (!lens) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory counting tokens");
+        for (int32_t i = 0; st == SP_OK && i < ds.n; i++) {
+            if (ds.ex[i].kind == SP_EX_CHAT) { lens[i] = -1; continue; }
+            st = example_tokens(tok, &ds.ex[i], &q, err);
+            lens[i] = (int32_t)q.n;
+        }
+        free(q.ids); free(q.tg); free(q.tmp);
+        if (st == SP_OK) st = build_labels(&ds, err);
     } else if (st == SP_OK) {
         st = build_labels(&ds, err);
     }
-    if (st) { sp_dataset_free(&ds); return NULL; }
     sp_buf b;
     memset(&b, 0, sizeof(b));
-    sp_buf_printf(&b, "{\"examples\":%d,\"format\":\"%s\"", (int)ds.n, sp_data_format_name(ds.format));
-    if (tok) {
-        sp_buf_printf(&b, ",\"tokens\":%lld,\"targets\":%lld,\"max_tokens\":%d,\"truncated\":%d",
-                      (long long)ds.n_tokens, (long long)ds.n_targets, (int)ds.max_len, (int)ds.n_truncated);
-    } else {
-        sp_buf_printf(&b, ",\"tokens\":null,\"targets\":null");
+    if (st != SP_OK && st != SP_ERR_DATA) { free(lens); sp_dataset_free(&ds); return NULL; }
+    if (st == SP_ERR_DATA) {
+        /* the problem is the answer: no examples, the error with its line and field */
+        sp_buf_printf(&b, "{\"format\":\"%s\",\"kind\":null,\"count\":0,\"examples\":[],\"labels\":null,\"tokens\":null,\"warnings\":[],\"errors\":[",
+                      sp_data_format_name(format == SP_DATA_AUTO ? sp_data_detect_format(data ? data : "", len) : format));
+        json_error(&b, err);
+        sp_buf_append(&b, "]}", 2);
+        sp_error_clear(err);
+        free(lens);
+        sp_dataset_free(&ds);
+        return buf_take(&b, err);
     }
-    sp_buf_printf(&b, ",\"labels\":");
+    const char *kind = chats == ds.n ? "chat" : texts == ds.n ? "text" : pairs == ds.n ? "input-output" : "mixed";
+    sp_buf_printf(&b, "{\"format\":\"%s\",\"kind\":\"%s\",\"count\":%d,\"examples\":[", sp_data_format_name(ds.format), kind, (int)ds.n);
+    for (int32_t i = 0; i < ds.n && i < limit; i++) {
+        if (i) sp_buf_append(&b, ",", 1);
+        json_example(&b, &ds.ex[i]);
+        if (with_ids && tok && ds.ids) {
+            /* the example's tokens and which are learnt: json_example's "}" is replaced */
+            b.len--;
+            const int64_t o = ds.offsets[i];
+            const int32_t n = sp_dataset_len(&ds, i);
+            sp_buf_printf(&b, ",\"ids\":[");
+            for (int32_t k = 0; k < n; k++) sp_buf_printf(&b, "%s%d", k ? "," : "", (int)ds.ids[o + k]);
+            sp_buf_printf(&b, "],\"targets\":[");
+            for (int32_t k = 0; k < n; k++) sp_buf_printf(&b, "%s%d", k ? "," : "", (int)ds.targets[o + k]);
+            sp_buf_printf(&b, "]}");
+        }
+    }
+    sp_buf_printf(&b, "],\"labels\":");
     if (ds.n_labels > 0) {
         sp_buf_append(&b, "[", 1);
         for (int32_t k = 0; k < ds.n_labels; k++) {
@@ -776,27 +1114,57 @@ char *sp_dataset_preview_json(const sp_tokenizer *tok, int32_t ctx_len, const ch
     } else {
         sp_buf_append(&b, "null", 4);
     }
-    sp_buf_printf(&b, ",\"preview\":[");
-    for (int32_t i = 0; i < ds.n && i < max_examples; i++) {
-        const sp_example *e = &ds.ex[i];
-        if (i) sp_buf_append(&b, ",", 1);
-        if (e->kind == SP_EX_PAIR) {
-            sp_buf_printf(&b, "{\"input\":");
-            sp_buf_json_string(&b, e->text, e->text_len);
-            sp_buf_printf(&b, ",\"output\":");
-            sp_buf_json_string(&b, e->output, e->output_len);
-        } else {
-            sp_buf_printf(&b, "{\"text\":");
-            sp_buf_json_string(&b, e->text, e->text_len);
+    sp_buf_printf(&b, ",\"tokens\":");
+    if (tok) {
+        int64_t total = 0, targets = 0;
+        int32_t mn = INT32_MAX, mx = 0, trunc = 0, counted = 0;
+        for (int32_t i = 0; i < ds.n; i++) {
+            int32_t n = lens ? lens[i] : sp_dataset_len(&ds, i);
+            if (n < 0) continue;
+            counted++;
+            total += n;
+            if (n < mn) mn = n;
+            if (n > mx) mx = n;
+            if (max_length > 0 && n > max_length) trunc++;
         }
-        sp_buf_printf(&b, ",\"line\":%d}", (int)e->line);
+        if (!lens) targets = ds.n_targets;
+        sp_buf_printf(&b, "{\"total\":%lld,\"min\":%d,\"max\":%d,\"mean\":%.17g,\"truncated\":%d,", (long long)total,
+                      counted ? (int)mn : 0, (int)mx, counted ? (double)total / counted : 0.0, (int)trunc);
+        if (lens) sp_buf_printf(&b, "\"targets\":null,\"per_example\":[");
+        else sp_buf_printf(&b, "\"targets\":%lld,\"per_example\":[", (long long)targets);
+        for (int32_t i = 0; i < ds.n; i++) {
+            int32_t n = lens ? lens[i] : sp_dataset_len(&ds, i);
+            if (n < 0) sp_buf_printf(&b, "%snull", i ? "," : "");
+            else sp_buf_printf(&b, "%s%d", i ? "," : "", (int)n);
+        }
+        sp_buf_append(&b, "]}", 2);
+    } else {
+        sp_buf_append(&b, "null", 4);
+    }
+    sp_buf_printf(&b, ",\"warnings\":[");
+    if (ds.n == 1)
+        sp_buf_printf(&b, "\"the data holds one example: a tuned prompt learns little from one example, and none is left to evaluate on (check the format: %s was read)\"",
+                      sp_data_format_name(ds.format));
+    sp_buf_printf(&b, "],\"errors\":[]}");
+    free(lens);
+    sp_dataset_free(&ds);
+    return buf_take(&b, err);
+}
+
+char *sp_dataset_conversations_json(const char *data, size_t len, int32_t format, sp_error *err) {
+    sp_dataset ds;
+    if (sp_dataset_parse(&ds, data, len, format, err)) { sp_dataset_free(&ds); return NULL; }
+    sp_buf b;
+    memset(&b, 0, sizeof(b));
+    sp_buf_printf(&b, "{\"format\":\"%s\",\"conversations\":[", sp_data_format_name(ds.format));
+    int first = 1;
+    for (int32_t i = 0; i < ds.n; i++) {
+        if (ds.ex[i].kind != SP_EX_CHAT) continue;
+        if (!first) sp_buf_append(&b, ",", 1);
+        first = 0;
+        json_example(&b, &ds.ex[i]);
     }
     sp_buf_append(&b, "]}", 2);
     sp_dataset_free(&ds);
-    if (b.failed || !b.data) {
-        sp_buf_free(&b);
-        sp_error_set(err, SP_ERR_NOMEM, "out of memory building the data preview");
-        return NULL;
-    }
-    return b.data; /* malloc'd by sp_buf (realloc), freed with sp_free */
+    return buf_take(&b, err);
 }

@@ -1,17 +1,36 @@
 /* data.h - training/evaluation datasets: parse, tokenize, split, shuffle, batch.
  *
+ * This is the one parser of training data: the JS API, the worker and the CLI hand it the user's
+ * text unchanged, and show its errors.
  * Formats (sp_data_format):
- *   JSONL  one JSON object per line: {"text": "..."} or {"input": "...", "output": "..."}
- *          (the two kinds may be mixed; blank lines are skipped; other keys are ignored).
+ *   JSONL  one JSON object per line (blank lines are skipped; other keys are ignored), one of
+ *            {"text": "..."}
+ *            {"input": "...", "output": "..."}
+ *            {"messages": [{"role": "...", "content": "..."}, ...]}     (TRL's conversational format)
+ *            {"prompt": P, "completion": C}  P and C strings (= input/output) or message lists; a
+ *                   string prompt is one user message, a string completion one assistant message
+ *            {"segments": [{"text": "...", "train": true|false}, ...]}  rendered text with its loss mask
+ *          The kinds may be mixed. A conversation needs at least one "assistant" turn (in the
+ *          completion, for prompt/completion).
  *   CSV    RFC 4180 (quoted fields may hold commas, "" and newlines; LF or CRLF). A header row
- *          is required naming the columns "input" and "output", or "text" (any order; other
- *          columns are ignored). Every row must have as many fields as the header.
+ *          is required naming the columns "input" and "output", or "text" (any order and case;
+ *          other columns are ignored). Every row must have as many fields as the header.
+ *   TSV    the same with tabs (a quote inside a field is text). The header is optional: without
+ *          one every row must be input<TAB>output.
  *   text   plain text; examples are separated by one or more blank lines; the lines of an
  *          example are joined with "\n" (a CR before LF is dropped).
- *   auto   first non-space byte '{' -> JSONL; else a first row that is exactly the header
- *          "input,output" (either order) or "text" -> CSV; else text.
+ *   auto   first non-space byte '{' -> JSONL; else each of the first (up to 5) non-blank lines holding
+ *          a tab after some text -> TSV; else a first row that is exactly the
+ *          header "input,output" (either order) or "text" -> CSV; else text.
  * A UTF-8 byte-order mark at the start is skipped. Errors are SP_ERR_DATA with the 1-based
- * line number, e.g. "line 7, column 12: expected ',' or '}'" or "line 3: missing \"output\"".
+ * line number, e.g. "line 7, column 12: expected ',' or '}'" or "line 3: missing \"output\"";
+ * sp_error's line and field carry the same as values (field e.g. "messages[1].role", or "").
+ *
+ * Conversations are rendered by the model's chat template, which this library does not run (it is
+ * Jinja; the JS layer renders it with @huggingface/jinja). sp_dataset_conversations_json lists
+ * them; the caller renders each into {"segments"} (assistant turns and their end-of-turn token
+ * train, the rest does not) and puts that record on the conversation's line. Tokenizing a dataset
+ * that still holds a conversation is SP_ERR_UNSUPPORTED naming its line.
  *
  * Tokenization (sp_dataset_tokenize):
  *   {"text"}            ids = BOS + encode(text). Every token after the first is a target.
@@ -19,6 +38,10 @@
  *                       separately, so the tokenizer's usual space prefix applies to it: the
  *                       output reads as a new word ("Review: great" + "positive" is learnt as
  *                       "... great positive"). Targets are the output tokens and the EOS only.
+ *   {"segments"}        ids = encode(seg 0) + encode(seg 1) + ... with no BOS/EOS added (a chat
+ *                       template writes its own special tokens as text); each segment is encoded
+ *                       on its own, so no token spans two segments. Targets are the tokens of
+ *                       segments with train = true.
  *   (BOS/EOS are left out when the tokenizer has none.)
  *   targets[j] = 1 means ids[j] is a label predicted from position j-1, so the loss is
  *   sum over j with targets[j] of -log p(ids[j] | ids[<j]); targets at position 0 are always 0.
@@ -42,8 +65,8 @@
 #include "../common.h"
 #include "../tokenizer/tokenizer.h"
 
-typedef enum { SP_DATA_AUTO = 0, SP_DATA_JSONL = 1, SP_DATA_CSV = 2, SP_DATA_TEXT = 3 } sp_data_format;
-typedef enum { SP_EX_TEXT = 0, SP_EX_PAIR = 1 } sp_example_kind;
+typedef enum { SP_DATA_AUTO = 0, SP_DATA_JSONL = 1, SP_DATA_CSV = 2, SP_DATA_TEXT = 3, SP_DATA_TSV = 4 } sp_data_format;
+typedef enum { SP_EX_TEXT = 0, SP_EX_PAIR = 1, SP_EX_CHAT = 2, SP_EX_SEGMENTS = 3 } sp_example_kind;
 
 #define SP_DATA_MAX_LABELS 20
 
@@ -54,6 +77,15 @@ typedef struct {
     size_t text_len;
     const char *output;    /* PAIR: the output (NULL for TEXT) */
     size_t output_len;
+    /* CHAT: n_parts messages (roles[k], parts[k]); assistant turns from train_from on are learnt.
+     * SEGMENTS: n_parts texts parts[k], learnt where train[k]. Arena, NUL-terminated. */
+    int32_t n_parts;
+    const char **parts;
+    size_t *part_lens;
+    const char **roles;    /* CHAT */
+    size_t *role_lens;     /* CHAT */
+    int32_t train_from;    /* CHAT: 0 for "messages", the completion's first message for prompt/completion */
+    uint8_t *train;        /* SEGMENTS */
 } sp_example;
 
 typedef struct {
@@ -96,7 +128,7 @@ typedef struct {
     int64_t n_targets;     /* targets in this batch */
 } sp_batch;
 
-/* "jsonl" | "csv" | "text" | "auto" (NULL or "" = auto). */
+/* "jsonl" | "csv" | "tsv" | "text" | "auto" (NULL or "" = auto). */
 sp_status sp_data_format_parse(const char *name, int32_t *format, sp_error *err);
 const char *sp_data_format_name(int32_t format);
 /* The format auto-detection would choose for data[0..len). */
@@ -131,10 +163,16 @@ sp_status sp_batch_init(sp_batch *b, sp_arena *a, int32_t cap_B, int32_t cap_T, 
 /* Fill b with examples idx[0..n) of ds (n <= cap_B, each no longer than cap_T). */
 sp_status sp_batch_fill(sp_batch *b, const sp_dataset *ds, const int32_t *idx, int32_t n, int32_t pad_id, sp_error *err);
 
-/* Parses data as the tuner would and summarises it for the page (the C ABI's
- * sp_data_preview_json documents the JSON). tok may be NULL (then tokens and targets are null); tokens are
- * counted after truncation to ctx_len. malloc'd JSON, NULL on malformed data (SP_ERR_DATA). */
-char *sp_dataset_preview_json(const sp_tokenizer *tok, int32_t ctx_len, const char *data, size_t len, const char *format,
-                              int32_t max_examples, sp_error *err);
+/* Parses data as the tuner would and summarises it (the C ABI's sp_data_preview_json documents the
+ * JSON). tok may be NULL (then there are no token counts). Token counts are before truncation;
+ * "truncated" counts examples longer than max_length. with_ids adds each listed example's "ids" and
+ * "targets" (0/1, see above; not for an unrendered conversation). Malformed data (SP_ERR_DATA) is not a failure
+ * here: the JSON lists the problem under "errors". malloc'd JSON, NULL on other errors. */
+char *sp_dataset_preview_json(const sp_tokenizer *tok, const char *data, size_t len, int32_t format,
+                              int32_t limit, int32_t max_length, int32_t with_ids, sp_error *err);
+/* The conversations in data, for rendering with a chat template: malloc'd JSON
+ * {"conversations":[{"line":L,"messages":[{"role","content"},...],"train_from":K},...]}, NULL with
+ * the parse error (SP_ERR_DATA, line and field) when data is malformed. */
+char *sp_dataset_conversations_json(const char *data, size_t len, int32_t format, sp_error *err);
 
 #endif

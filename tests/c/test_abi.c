@@ -26,10 +26,14 @@ int main(void) {
     CHECK(sp_bench_json(eng, NULL, "not json", NULL) == NULL);
     CHECK(sp_bench_json(NULL, NULL, NULL, NULL) == NULL);
     /* data preview without a model */
-    CHECK(sp_data_preview_json(NULL, "{\"text\": 1}\n", 12, "jsonl", 2, NULL) == NULL);
-    char *p = sp_data_preview_json(NULL, "{\"text\": \"a\"}\n", 14, "jsonl", 2, NULL);
-    CHECK(p != NULL && strstr(p, "\"examples\":1") != NULL);
+    CHECK(sp_data_preview_json(NULL, "{\"text\": 1}\n", 12, "{\"format\":\"yaml\"}", NULL) == NULL);
+    char *p = sp_data_preview_json(NULL, "{\"text\": 1}\n", 12, "{\"format\":\"jsonl\"}", NULL);
+    CHECK(p != NULL && strstr(p, "\"count\":0") != NULL && strstr(p, "\"line\":1,\"field\":\"text\"") != NULL);
     sp_free(p);
+    p = sp_data_preview_json(NULL, "{\"text\": \"a\"}\n", 14, "{\"format\":\"jsonl\",\"limit\":2}", NULL);
+    CHECK(p != NULL && strstr(p, "\"count\":1") != NULL);
+    sp_free(p);
+    CHECK(sp_data_conversations_json("{\"messages\": 1}", 16, NULL, NULL) == NULL);
     /* calls on missing objects: -1 or NULL, nothing else */
     CHECK(sp_tokenize(NULL, "a", 1, 1, NULL, 0, NULL) == -1);
     CHECK(sp_detokenize(NULL, NULL, 0, NULL, 0, NULL) == -1);

@@ -1,5 +1,6 @@
-/* test_data.c - datasets: JSONL/CSV/text parsing and errors, tokenization with targets and
+/* test_data.c - datasets: JSONL (with conversations and segments)/CSV/TSV/text parsing and errors with line and field, tokenization with targets and
  * truncation, labels, shuffle/split, batches, the preview ABI; real text from the shared folder. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
@@ -35,13 +36,26 @@ static sp_status parse(sp_dataset *ds, const char *s, int32_t fmt, sp_error *err
     return sp_dataset_parse(ds, s, strlen(s), fmt, err);
 }
 
-/* Expect an SP_ERR_DATA whose message contains want. */
+/* Expect an SP_ERR_DATA whose message contains want; when the message names "line N", err.line is N. */
 static void expect_error(const char *data, int32_t fmt, const char *want) {
     sp_dataset ds;
     sp_error err;
     sp_status st = parse(&ds, data, fmt, &err);
     CHECK_MSG(st == SP_ERR_DATA, "expected SP_ERR_DATA for %s, got %d (%s)", want, (int)st, err.msg);
     CHECK_MSG(strstr(err.msg, want) != NULL, "message \"%s\" lacks \"%s\"", err.msg, want);
+    int line = 0;
+    if (sscanf(err.msg, "line %d", &line) == 1) CHECK_MSG(err.line == line, "\"%s\": line value %d", err.msg, (int)err.line);
+    else CHECK_MSG(err.line == 0, "\"%s\": line value %d", err.msg, (int)err.line);
+    sp_dataset_free(&ds);
+}
+
+/* Expect SP_ERR_DATA at line with field (the structured values). */
+static void expect_at(const char *data, int32_t line, const char *field, const char *want) {
+    sp_dataset ds;
+    sp_error err;
+    sp_status st = parse(&ds, data, SP_DATA_AUTO, &err);
+    CHECK_MSG(st == SP_ERR_DATA && err.line == line && !strcmp(err.field, field) && strstr(err.msg, want),
+              "%s: got %d line %d field \"%s\" \"%s\"", data, (int)st, (int)err.line, err.field, err.msg);
     sp_dataset_free(&ds);
 }
 
@@ -101,7 +115,8 @@ static void test_jsonl(void) {
     expect_error("\n\n{\"text\": 5}\n", SP_DATA_JSONL, "line 3: \"text\" must be a string, got a number");
     expect_error("{\"input\":\"a\",\"output\":null}\n", SP_DATA_JSONL, "\"output\" must be a string, got null");
     expect_error("{\"text\":\"a\",\"input\":\"b\",\"output\":\"c\"}\n", SP_DATA_JSONL, "line 1: has both");
-    expect_error("{\"prompt\":\"a\"}\n", SP_DATA_JSONL, "line 1: missing \"text\"");
+    expect_error("{\"prompt\":\"a\"}\n", SP_DATA_JSONL, "line 1: missing \"completion\"");
+    expect_error("{\"question\":\"a\"}\n", SP_DATA_JSONL, "line 1: missing \"text\"");
     expect_error("{\"text\":\"a\"} {\"text\":\"b\"}\n", SP_DATA_JSONL, "line 1, column 14");
     expect_error("", SP_DATA_JSONL, "no examples");
     expect_error("\n \n\r\n", SP_DATA_JSONL, "no examples");
@@ -399,51 +414,197 @@ static void test_batch(void) {
     sp_dataset_free(&ds);
 }
 
-static void test_preview(void) {
-    sp_model m;
-    memset(&m, 0, sizeof(m));
-    m.cfg.ctx_len = 5;
-    m.tok = tok;
+static void test_tsv(void) {
+    sp_dataset ds;
     sp_error err;
-    sp_error_clear(&err);
-    const char *s = "input,output\n\"good, very\",pos\nbad,neg\nok,pos\n";
-    char *j = sp_data_preview_json(&m, s, strlen(s), "auto", 2, &err);
+    const char *h = "a cat\tcat\na dog\tdog\n";
+    CHECK(sp_data_detect_format(h, strlen(h)) == SP_DATA_TSV);
+    CHECK(parse(&ds, h, SP_DATA_AUTO, &err) == SP_OK && ds.format == SP_DATA_TSV && ds.n == 2);
+    if (ds.n == 2) { CHECK(ex_is(&ds.ex[0], SP_EX_PAIR, "a cat", "cat", 1)); CHECK(ex_is(&ds.ex[1], SP_EX_PAIR, "a dog", "dog", 2)); }
+    sp_dataset_free(&ds);
+    /* a header names the columns, in any order and case; a quote inside a field is text */
+    const char *o = "Output\tinput\r\nyes\tis \"it\"?\r\n";
+    CHECK(parse(&ds, o, SP_DATA_AUTO, &err) == SP_OK && ds.format == SP_DATA_TSV && ds.n == 1 && ex_is(&ds.ex[0], SP_EX_PAIR, "is \"it\"?", "yes", 2));
+    sp_dataset_free(&ds);
+    CHECK(parse(&ds, "text\tid\nhello\t1\n", SP_DATA_AUTO, &err) == SP_OK && ds.n == 1 && ex_is(&ds.ex[0], SP_EX_TEXT, "hello", NULL, 2));
+    sp_dataset_free(&ds);
+    /* never one plain-text example: three fields without a header are refused on line 1 */
+    expect_at("a\tb\tc\nd\te\tf\n", 1, "", "expected 2 tab-separated fields (input, output) or a header row");
+    expect_error("a\tb\nc\n", SP_DATA_TSV, "line 2: expected 2 tab-separated fields");
+    expect_error("input\toutput\nx\ty\tz\n", SP_DATA_TSV, "line 2: expected 2 tab-separated fields like the header");
+    CHECK(sp_data_detect_format("a\tb\nc\n", 6) == SP_DATA_TEXT); /* a line without a tab: not TSV */
+    CHECK(sp_data_detect_format("\tindented\n\tprose\n", 18) == SP_DATA_TEXT); /* tabs that only indent */
+    /* rows that disagree are TSV, refused on the row that breaks the shape, not one plain-text example */
+    expect_at("a\tb\nc\td\te\n", 2, "", "expected 2 tab-separated fields (input, output) or a header row");
+}
+
+static void test_chat(void) {
+    sp_dataset ds;
+    sp_error err;
+    const char *s = "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": \"hi\"},"
+                    " {\"role\": \"assistant\", \"content\": \"hello\"}]}\n"
+                    "{\"prompt\": \"q\", \"completion\": \"a\"}\n"
+                    "{\"prompt\": [{\"role\": \"user\", \"content\": \"2+2?\"}], \"completion\": \"4\"}\n"
+                    "{\"prompt\": \"3+3?\", \"completion\": [{\"role\": \"assistant\", \"content\": \"6\"}]}\n"
+                    "{\"segments\": [{\"text\": \"ab\"}, {\"text\": \"c\", \"train\": true}]}\n";
+    CHECK_MSG(parse(&ds, s, SP_DATA_AUTO, &err) == SP_OK, "%s", err.msg);
+    CHECK(ds.n == 5);
+    if (ds.n == 5) {
+        const sp_example *e = &ds.ex[0];
+        CHECK(e->kind == SP_EX_CHAT && e->n_parts == 3 && e->train_from == 0 && !strcmp(e->roles[2], "assistant") && !strcmp(e->parts[2], "hello"));
+        CHECK(ex_is(&ds.ex[1], SP_EX_PAIR, "q", "a", 2)); /* two strings: an input/output pair */
+        e = &ds.ex[2];
+        CHECK(e->kind == SP_EX_CHAT && e->n_parts == 2 && e->train_from == 1 && !strcmp(e->roles[1], "assistant") && !strcmp(e->parts[1], "4"));
+        e = &ds.ex[3];
+        CHECK(e->kind == SP_EX_CHAT && e->n_parts == 2 && e->train_from == 1 && !strcmp(e->roles[0], "user") && !strcmp(e->parts[0], "3+3?"));
+        e = &ds.ex[4];
+        CHECK(e->kind == SP_EX_SEGMENTS && e->n_parts == 2 && e->train[0] == 0 && e->train[1] == 1 && e->line == 5);
+    }
+    sp_dataset_free(&ds);
+    /* bad records: SP_ERR_DATA with line and field */
+    expect_at("{\"text\":\"a\"}\n{\"messages\": [{\"content\": \"hi\"}]}\n", 2, "messages[0].role", "messages[0].role is missing");
+    expect_at("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": 5}]}\n", 1,
+              "messages[1].content", "must be a string, got a number");
+    expect_at("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n", 1, "messages", "no \"assistant\" turn");
+    expect_at("{\"messages\": [{\"role\": 1, \"content\": \"hi\"}]}\n", 1, "messages[0].role", "non-empty string, got a number");
+    expect_at("{\"messages\": {\"role\": \"user\"}}\n", 1, "messages", "must be a list");
+    expect_at("{\"messages\": [\"hi\"]}\n", 1, "messages[0]", "must be an object");
+    expect_at("{\"prompt\": [{\"role\": \"assistant\", \"content\": \"x\"}], \"completion\": [{\"role\": \"user\", \"content\": \"y\"}]}\n", 1,
+              "completion", "\"completion\" has no \"assistant\" turn");
+    expect_at("{\"prompt\": 3, \"completion\": \"y\"}\n", 1, "prompt", "string or a list of messages");
+    expect_at("{\"completion\": \"y\"}\n", 1, "prompt", "missing \"prompt\"");
+    expect_at("{\"messages\": [], \"text\": \"x\"}\n", 1, "", "has both \"text\" and \"messages\"");
+    expect_at("{\"segments\": [{\"text\": \"a\", \"train\": 1}]}\n", 1, "segments[0].train", "true or false");
+    expect_at("{\"segments\": [{\"text\": \"a\"}]}\n", 1, "segments", "no segment with");
+    expect_at("{\"text\": 5}\n", 1, "text", "must be a string");
+    expect_at("{\"text\": \"a\",}\n", 1, "", "line 1, column 14");
+
+    /* the conversations for the renderer */
+    char *j = sp_data_conversations_json(s, strlen(s), "auto", &err);
     CHECK_MSG(j != NULL, "%s", err.msg);
     if (j) {
         sp_arena a;
         sp_arena_init(&a, 0);
         sp_json *v = sp_json_parse(&a, j, strlen(j), &err);
-        CHECK_MSG(v != NULL, "preview is not JSON: %s", j);
-        if (v) {
-            CHECK(sp_json_number(v, "examples", -1) == 3);
-            CHECK(!strcmp(sp_json_string(v, "format", ""), "csv"));
-            CHECK(sp_json_number(v, "truncated", -1) == 3); /* every example is longer than 5 */
-            CHECK(sp_json_number(v, "tokens", -1) == 15);
-            const sp_json *l = sp_json_get(v, "labels");
-            CHECK(l && l->type == SP_JSON_ARRAY && l->len == 2 && !strcmp(l->items[0].str, "neg") && !strcmp(l->items[1].str, "pos"));
-            const sp_json *p = sp_json_get(v, "preview");
-            CHECK(p && p->type == SP_JSON_ARRAY && p->len == 2);
-            if (p && p->len == 2) {
-                CHECK(!strcmp(sp_json_string(&p->items[0], "input", ""), "good, very"));
-                CHECK(!strcmp(sp_json_string(&p->items[0], "output", ""), "pos"));
-                CHECK(sp_json_number(&p->items[1], "line", 0) == 3);
-            }
+        const sp_json *c = v ? sp_json_get(v, "conversations") : NULL;
+        CHECK_MSG(c && c->type == SP_JSON_ARRAY && c->len == 3, "%s", j);
+        if (c && c->len == 3) {
+            CHECK(sp_json_number(&c->items[0], "line", 0) == 1 && sp_json_number(&c->items[0], "train_from", -1) == 0);
+            CHECK(sp_json_number(&c->items[1], "line", 0) == 3 && sp_json_number(&c->items[1], "train_from", -1) == 1);
+            const sp_json *m = sp_json_get(&c->items[2], "messages");
+            CHECK(m && m->len == 2 && !strcmp(sp_json_string(&m->items[1], "role", ""), "assistant") && !strcmp(sp_json_string(&m->items[1], "content", ""), "6"));
         }
         sp_arena_free(&a);
         sp_free(j);
     }
-    const char *t = "{\"text\":\"abc\"}\n{\"text\":\"de\"}\n";
-    j = sp_data_preview_json(&m, t, strlen(t), NULL, 10, &err);
-    CHECK(j && strstr(j, "\"labels\":null") && strstr(j, "\"tokens\":9") && strstr(j, "\"targets\":7"));
-    sp_free(j);
-    j = sp_data_preview_json(NULL, t, strlen(t), "jsonl", 0, &err);
-    CHECK(j && strstr(j, "\"tokens\":null") && strstr(j, "\"preview\":[]"));
-    sp_free(j);
+    j = sp_data_conversations_json("{\"text\":\"a\"}\n{\"messages\":[]}\n", 32, "jsonl", &err);
+    CHECK(j == NULL && err.code == SP_ERR_DATA && err.line == 2 && !strcmp(err.field, "messages"));
+
+    /* segments tokenize without BOS/EOS, learnt where train; an unrendered conversation is refused */
+    const char *g = "{\"segments\": [{\"text\": \"ab\", \"train\": false}, {\"text\": \"c\", \"train\": true}, {\"text\": \"d\"}]}\n";
+    CHECK(sp_dataset_load(&ds, &tok, g, strlen(g), SP_DATA_AUTO, 64, &err) == SP_OK);
+    {
+        int32_t w[] = {ID_META, ID('a'), ID('b'), ID_META, ID('c'), ID_META, ID('d')};
+        uint8_t t[] = {0, 0, 0, 1, 1, 0, 0};
+        CHECK(ids_eq(&ds, 0, w, t, 7));
+        CHECK(ds.n_targets == 2);
+    }
+    sp_dataset_free(&ds);
+    CHECK(sp_dataset_load(&ds, &tok, s, strlen(s), SP_DATA_AUTO, 64, &err) == SP_ERR_UNSUPPORTED && err.line == 1 && strstr(err.msg, "chat template"));
+    sp_dataset_free(&ds);
+}
+
+/* The preview JSON through the ABI: a parsed JSON document for the checks. */
+static sp_json *preview(sp_arena *a, sp_model *m, const char *data, const char *opts) {
+    sp_error err;
     sp_error_clear(&err);
-    j = sp_data_preview_json(&m, "{\"text\":\"a\"}\n{\"text\":1}\n", 25, "jsonl", 10, &err);
-    CHECK(j == NULL && err.code == SP_ERR_DATA && strstr(err.msg, "line 2"));
-    j = sp_data_preview_json(&m, "a", 1, "yaml", 10, &err);
-    CHECK(j == NULL && err.code == SP_ERR_INVALID_ARG);
+    char *j = sp_data_preview_json(m, data, strlen(data), opts, &err);
+    CHECK_MSG(j != NULL, "%s", err.msg);
+    if (!j) return NULL;
+    sp_json *v = sp_json_parse(a, j, strlen(j), &err);
+    CHECK_MSG(v != NULL, "preview is not JSON: %s", j);
+    sp_free(j);
+    return v;
+}
+
+static void test_preview(void) {
+    sp_model m;
+    memset(&m, 0, sizeof(m));
+    m.tok = tok;
+    sp_error err;
+    sp_arena a;
+    sp_arena_init(&a, 0);
+    const char *s = "input,output\n\"good, very\",pos\nbad,neg\nok,pos\n";
+    sp_json *v = preview(&a, &m, s, "{\"limit\":2,\"max_length\":5}");
+    if (v) {
+        CHECK(sp_json_number(v, "count", -1) == 3);
+        CHECK(!strcmp(sp_json_string(v, "format", ""), "csv") && !strcmp(sp_json_string(v, "kind", ""), "input-output"));
+        const sp_json *t = sp_json_get(v, "tokens");
+        /* BOS ▁good,▁very ▁pos EOS ... counted before truncation; every example is longer than 5 */
+        CHECK(t && sp_json_number(t, "truncated", -1) == 3);
+        const sp_json *pe = t ? sp_json_get(t, "per_example") : NULL;
+        CHECK(pe && pe->len == 3);
+        if (pe && pe->len == 3) {
+            int32_t ids[64], n = 0, n2 = 0;
+            sp_tokenizer_encode(&tok, "bad", 3, 1, ids, 64, &n, &err);
+            sp_tokenizer_encode(&tok, "neg", 3, 0, ids, 64, &n2, &err);
+            CHECK_MSG(pe->items[1].number == n + n2 + 1, "%g vs %d", pe->items[1].number, (int)(n + n2 + 1));
+            CHECK(sp_json_number(t, "total", -1) == pe->items[0].number + pe->items[1].number + pe->items[2].number);
+        }
+        const sp_json *l = sp_json_get(v, "labels");
+        CHECK(l && l->type == SP_JSON_ARRAY && l->len == 2 && !strcmp(l->items[0].str, "neg") && !strcmp(l->items[1].str, "pos"));
+        const sp_json *p = sp_json_get(v, "examples");
+        CHECK(p && p->type == SP_JSON_ARRAY && p->len == 2);
+        if (p && p->len == 2) {
+            CHECK(!strcmp(sp_json_string(&p->items[0], "input", ""), "good, very"));
+            CHECK(!strcmp(sp_json_string(&p->items[0], "output", ""), "pos"));
+            CHECK(sp_json_number(&p->items[1], "line", 0) == 3);
+        }
+        const sp_json *w = sp_json_get(v, "warnings");
+        CHECK(w && w->len == 0);
+    }
+    v = preview(&a, &m, "{\"text\":\"abc\"}\n{\"text\":\"de\"}\n", NULL);
+    if (v) {
+        const sp_json *t = sp_json_get(v, "tokens");
+        CHECK(sp_json_get(v, "labels")->type == SP_JSON_NULL && t && sp_json_number(t, "total", -1) == 9 && sp_json_number(t, "targets", -1) == 7);
+        CHECK(!strcmp(sp_json_string(v, "kind", ""), "text"));
+    }
+    v = preview(&a, NULL, "{\"text\":\"abc\"}\n{\"text\":\"de\"}\n", "{\"format\":\"jsonl\",\"limit\":0}");
+    if (v) CHECK(sp_json_get(v, "tokens")->type == SP_JSON_NULL && sp_json_get(v, "examples")->len == 0);
+    /* malformed data is the answer, with line and field */
+    v = preview(&a, &m, "{\"text\":\"a\"}\n{\"text\":1}\n", "{\"format\":\"jsonl\"}");
+    if (v) {
+        const sp_json *e = sp_json_get(v, "errors");
+        CHECK(sp_json_number(v, "count", -1) == 0 && e && e->len == 1);
+        if (e && e->len == 1) {
+            CHECK(sp_json_number(&e->items[0], "line", 0) == 2 && !strcmp(sp_json_string(&e->items[0], "field", ""), "text"));
+            CHECK(!strcmp(sp_json_string(&e->items[0], "code", ""), "SP_ERR_DATA") && strstr(sp_json_string(&e->items[0], "message", ""), "line 2"));
+        }
+    }
+    /* one example warns; conversations count null tokens until rendered */
+    v = preview(&a, &m, "one example only\n", NULL);
+    if (v) { const sp_json *w = sp_json_get(v, "warnings"); CHECK(w && w->len == 1 && strstr(w->items[0].str, "one example")); }
+    v = preview(&a, &m, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}\n{\"text\":\"ab\"}\n", NULL);
+    if (v) {
+        CHECK(!strcmp(sp_json_string(v, "kind", ""), "mixed"));
+        const sp_json *pe = sp_json_get(sp_json_get(v, "tokens"), "per_example");
+        CHECK(pe && pe->len == 2 && pe->items[0].type == SP_JSON_NULL && pe->items[1].number == 4);
+    }
+    /* ids and targets of the listed examples: segments learn where train is true */
+    v = preview(&a, &m, "{\"segments\":[{\"text\":\"ab\"},{\"text\":\"c\",\"train\":true}]}\n", "{\"ids\":true}");
+    if (v) {
+        const sp_json *e = sp_json_get(v, "examples");
+        const sp_json *ids = e && e->len == 1 ? sp_json_get(&e->items[0], "ids") : NULL, *tg = e && e->len == 1 ? sp_json_get(&e->items[0], "targets") : NULL;
+        CHECK(ids && tg && ids->len == 5 && tg->len == 5);
+        if (ids && tg && ids->len == 5 && tg->len == 5) {
+            CHECK(ids->items[0].number == ID_META && ids->items[3].number == ID_META && ids->items[4].number == ID('c'));
+            CHECK(tg->items[2].number == 0 && tg->items[3].number == 1 && tg->items[4].number == 1);
+        }
+        CHECK(!strcmp(sp_json_string(v, "kind", ""), "chat"));
+    }
+    CHECK(sp_data_preview_json(&m, "a", 1, "{\"format\":\"yaml\"}", &err) == NULL && err.code == SP_ERR_INVALID_ARG);
+    CHECK(sp_data_preview_json(&m, "a", 1, "{\"limits\":2}", &err) == NULL && err.code == SP_ERR_INVALID_ARG);
+    sp_arena_free(&a);
 }
 
 /* real text: TinyStories validation dump. Its README counts 4300 blocks split on "\n\n"; two of its
@@ -468,11 +629,13 @@ int main(void) {
     test_jsonl();
     test_csv();
     test_text();
+    test_tsv();
     test_shuffle_split();
     if (load_tok()) {
         test_tokenize();
         test_labels();
         test_batch();
+        test_chat();
         test_preview();
     }
     test_shared_text();

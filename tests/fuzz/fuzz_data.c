@@ -1,9 +1,10 @@
 /* fuzz_data.c - libFuzzer harness for src/train/data.c and the adapter loader (build:
  * CC=clang cmake -DSP_FUZZ=ON). Each input is used as:
- *   1. training data in every format (jsonl, csv, text, auto): parsing must fail with SP_ERR_DATA /
+ *   1. training data in every format (jsonl, csv, tsv, text, auto): parsing must fail with SP_ERR_DATA /
  *      SP_ERR_NOMEM or give examples; tokenizing with the tiny tokenizer must give in-range ids,
  *      targets never at position 0, lengths <= max_length, and a batch of the first examples must
- *      be padded correctly; the preview must be valid JSON;
+ *      be padded correctly (an unrendered conversation is SP_ERR_UNSUPPORTED); the preview and the
+ *      conversations list must be valid JSON;
  *   2. an adapter: the bytes before the first NUL are adapter_config.json, the rest the
  *      safetensors file, loaded against a small fake model: fails cleanly or round-trips.
  * Run: ./build/fuzz/fuzz_data -max_len=4096 corpus/ */
@@ -42,7 +43,7 @@ static void check_json(const char *s) {
 }
 
 static void fuzz_data(const uint8_t *data, size_t size) {
-    for (int32_t fmt = SP_DATA_AUTO; fmt <= SP_DATA_TEXT; fmt++) {
+    for (int32_t fmt = SP_DATA_AUTO; fmt <= SP_DATA_TSV; fmt++) {
         sp_dataset ds;
         sp_error err;
         sp_error_clear(&err);
@@ -52,7 +53,7 @@ static void fuzz_data(const uint8_t *data, size_t size) {
             TRAP(ds.n > 0 && ds.format != SP_DATA_AUTO);
             const int32_t L = 2 + (int32_t)(size % 13);
             st = sp_dataset_tokenize(&ds, &g_tok, L, &err);
-            TRAP(st == SP_OK || st == SP_ERR_DATA || st == SP_ERR_NOMEM);
+            TRAP(st == SP_OK || st == SP_ERR_DATA || st == SP_ERR_NOMEM || st == SP_ERR_UNSUPPORTED);
             if (st == SP_OK) {
                 int64_t nt = 0;
                 for (int32_t i = 0; i < ds.n; i++) {
@@ -84,7 +85,10 @@ static void fuzz_data(const uint8_t *data, size_t size) {
         sp_dataset_free(&ds);
     }
     sp_error err;
-    char *p = sp_dataset_preview_json(&g_tok, 16, (const char *)data, size, "auto", 3, &err);
+    char *p = sp_dataset_preview_json(&g_tok, (const char *)data, size, SP_DATA_AUTO, 3, 16, (int32_t)(size & 1), &err);
+    if (p) check_json(p);
+    free(p);
+    p = sp_dataset_conversations_json((const char *)data, size, SP_DATA_AUTO, &err);
     if (p) check_json(p);
     free(p);
 }

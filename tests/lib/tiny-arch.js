@@ -12,7 +12,8 @@
 // safetensors with model.safetensors.index.json), and per architecture: rope_theta, rope_scaling
 // (llama), sliding_window (mistral: every layer; gemma3: its sliding layers), layer_types (gemma3;
 // default: llama.cpp's pattern, 5 sliding to 1 global), final_logit_softcapping (gemma3).
-// The tokenizer is tiny-model.js's SPM vocabulary in both files.
+// The tokenizer is tiny-model.js's SPM vocabulary in both files; opts.vocab_size (default: that
+// vocabulary's size) sizes the embedding for a real tokenizer.json the caller puts in the HF folder.
 // GGUF differences: llama Q/K rows are permuted to adjacent RoPE pairs (qwen2/qwen3/gemma3 are not);
 // gemma3 norms are stored as w + 1 (HF stores w of x * (1 + w)).
 import { writeGGUF } from './gguf-writer.js';
@@ -107,7 +108,7 @@ export function makeTinyArch(arch, opts = {}) {
   c.head_dim = opts.head_dim ?? (a.explicitHead ? 16 : c.dim / c.n_heads);
   c.q_dim = c.n_heads * c.head_dim;
   c.kv_dim = c.n_kv_heads * c.head_dim;
-  c.vocab_size = v.tokens.length;
+  c.vocab_size = opts.vocab_size ?? v.tokens.length; // larger: for a real tokenizer.json written beside the weights
   if (a.gemma) {
     c.rope_local_base_freq = opts.rope_local_base_freq ?? 10000;
     c.sliding_window = opts.sliding_window ?? 4;

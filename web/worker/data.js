@@ -1,75 +1,110 @@
-// data.js (worker) - training data on its way to the engine: text passes through to the C parser,
-// examples become JSONL; and the dataPreview operation (counts, labels, token lengths).
+// data.js (worker) - training data on its way to the engine. The C parser (src/train/data.c) is
+// the only parser: text passes through unchanged, an array of examples becomes JSONL (example i on
+// line i), and conversations ({"messages"}, {"prompt","completion"} with message lists) are
+// rendered here with the model's chat template (@huggingface/jinja, through ../chat.js) into
+// {"segments"} records on their own lines, so the C side tokenizes them with their loss mask and
+// its line numbers stay the user's. The dataPreview operation reports what the C parser read.
 
-import { ErrorCodes, fail } from '../errors.js';
-import { tick } from '../env.js';
-import { parseData, labelSet } from '../data.js';
+import { ErrorCodes, fail, SoftpromptError, withPlace } from '../errors.js';
+import { modelTokenizer } from '../tokenizer.js';
+import { conversationSegments } from '../data.js';
 
-/** Data for the C side: text in any format passes through (the C parser reports problems with
- *  the user's line numbers); an array of examples becomes JSONL. -> {data, format} */
-export function prepareData(data, format) {
+/** Data as text for the C parser: {data, format}. Strings pass; an array becomes JSONL. */
+function asText(data, format, { allowEmpty = false } = {}) {
   if (typeof data === 'string') {
-    if (data.trim() === '') fail(ErrorCodes.SP_ERR_DATA, 'the data has no examples');
+    if (!allowEmpty && data.trim() === '') fail(ErrorCodes.SP_ERR_DATA, 'the data has no examples');
     return { data, format: format || 'auto' };
   }
-  if (!Array.isArray(data)) fail(ErrorCodes.SP_ERR_INVALID_ARG, 'data must be text (JSONL, CSV, plain) or an array of examples');
-  const parsed = parseData(data);
-  if (parsed.errors.length) {
-    const e0 = parsed.errors[0];
-    fail(ErrorCodes.SP_ERR_DATA, `example ${e0.line}: ${e0.message}`);
-  }
-  if (parsed.examples.length === 0) fail(ErrorCodes.SP_ERR_DATA, 'the data has no examples');
-  return { data: parsed.jsonl, format: 'jsonl' };
+  if (!Array.isArray(data)) fail(ErrorCodes.SP_ERR_INVALID_ARG, 'data must be text (JSONL, CSV, TSV, plain) or an array of examples');
+  if (!allowEmpty && data.length === 0) fail(ErrorCodes.SP_ERR_DATA, 'the data has no examples');
+  const lines = data.map((x, i) => {
+    try {
+      return JSON.stringify(x) ?? 'null';
+    } catch (e) {
+      throw withPlace(new SoftpromptError(ErrorCodes.SP_ERR_DATA, `example ${i + 1}: not JSON data (${e?.message ?? e})`), i + 1);
+    }
+  });
+  return { data: lines.join('\n'), format: 'jsonl' };
 }
 
-async function dataPreview(ctx, id, args) {
-  const { data, format, limit = 20, maxLength = 256 } = args;
-  let parsed;
+/** The model's chat template and end-of-turn texts (cached on the worker's model record). */
+async function chatOf(m, line) {
+  if (m.chat) return m.chat;
+  const info = m.tokenizer;
+  if (!info?.chat_template) {
+    throw withPlace(new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED,
+      `line ${line}: conversation data needs the model's chat template, and this model has none (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)`), line, 'messages');
+  }
+  const { compileChatTemplate, renderChat } = await import('../chat.js'); // @huggingface/jinja, only for conversations
+  const compiled = compileChatTemplate(info.chat_template);
+  const t = modelTokenizer(m.model);
+  let eot;
   try {
-    parsed = parseData(data, { format: format || 'auto' });
-  } catch (err) {
-    fail(ErrorCodes.SP_ERR_INVALID_ARG, err.message);
+    eot = [...new Set([...(t.info.eog_ids ?? []), t.info.eos_id].filter((id) => Number.isInteger(id) && id >= 0))].map((id) => t.tokenText(id));
+  } finally {
+    t.free();
+  }
+  m.chat = {
+    render: (messages, addGenerationPrompt) => renderChat(compiled, messages, { addGenerationPrompt, specials: info.specials ?? {} }),
+    eot: eot.filter((s) => s !== ''),
+  };
+  return m.chat;
+}
+
+/** Conversations rendered in place: -> {data, format, conversations: n}. Others pass unchanged. */
+async function renderConversations(engine, m, data, format) {
+  const { conversations } = engine.dataConversations(data, format);
+  if (!conversations.length) return { data, format, conversations: 0 };
+  const lines = data.split('\n');
+  for (const c of conversations) {
+    const chat = await chatOf(m, c.line);
+    lines[c.line - 1] = JSON.stringify({ segments: conversationSegments(chat.render, c, chat.eot) });
+  }
+  return { data: lines.join('\n'), format: 'jsonl', conversations: conversations.length };
+}
+
+/** Data for tune/evaluate on model record m: {data, format} as the C tuner reads it. */
+export async function prepareData(ctx, m, data, format) {
+  const t = asText(data, format);
+  return await renderConversations(ctx.getEngine(), m, t.data, t.format);
+}
+
+const issue = (e) => ({ code: e.code, line: e.line ?? 0, field: e.field ?? null, message: e.message });
+
+async function dataPreview(ctx, id, args) {
+  const { limit = 20, maxLength = 256, ids = false } = args;
+  const engine = ctx.getEngine();
+  const m = args.model ? ctx.getModel(args.model) : null;
+  const { data, format } = asText(args.data, args.format, { allowEmpty: true });
+  const c = engine.dataPreview(data, { format, limit, maxLength, ids }, m ? m.model.ptr : 0);
+  let tokens = c.tokens;
+  const errors = c.errors.map((e) => ({ code: e.code, line: e.line, field: e.field, message: e.message }));
+  if (m && errors.length === 0 && (c.kind === 'chat' || c.kind === 'mixed')) {
+    // conversations are counted as the tuner will read them: rendered by the chat template
+    try {
+      const r = await renderConversations(engine, m, data, format);
+      if (r.conversations) {
+        const rc = engine.dataPreview(r.data, { format: r.format, limit: ids ? limit : 0, maxLength, ids }, m.model.ptr);
+        tokens = rc.tokens;
+        errors.push(...rc.errors);
+        if (ids) rc.examples.forEach((x, i) => { if (c.examples[i]) Object.assign(c.examples[i], { ids: x.ids, targets: x.targets }); });
+      }
+    } catch (e) {
+      if (!(e instanceof SoftpromptError)) throw e;
+      errors.push(issue(e));
+    }
   }
   const out = {
-    format: parsed.format,
-    kind: parsed.kind,
-    count: parsed.examples.length,
-    examples: parsed.examples.slice(0, Math.max(0, limit)),
-    errors: parsed.errors,
+    format: Array.isArray(args.data) ? 'examples' : c.format,
+    kind: c.kind ?? 'text',
+    count: c.count,
+    examples: c.examples,
+    errors,
+    warnings: c.warnings,
   };
-  const labels = labelSet(parsed.examples);
-  if (labels) out.labels = labels;
-  if (args.model) {
-    const m = ctx.getModel(args.model);
-    // The engine's own parser has the last word (it is what tune/evaluate will read).
-    if (typeof data === 'string' && out.errors.length === 0) {
-      const c = m.model.dataPreview(data, format || 'auto', 0);
-      if (c.error) {
-        const mm = /^line (\d+)[,:]\s*(.*)$/.exec(c.error.message);
-        out.errors.push(mm ? { line: Number(mm[1]), message: mm[2] } : { line: 1, message: c.error.message });
-      } else if (c.result) {
-        out.count = c.result.examples ?? out.count;
-        if (Array.isArray(c.result.labels)) out.labels = c.result.labels;
-      }
-    }
-    const per = [];
-    let total = 0;
-    let min = Infinity;
-    let max = 0;
-    let truncated = 0;
-    for (let i = 0; i < parsed.examples.length; i++) {
-      const ex = parsed.examples[i];
-      const n = 'text' in ex
-        ? m.model.tokenize(ex.text, true).length
-        : m.model.tokenize(ex.input, true).length + m.model.tokenize(ex.output, false).length + 1;
-      per.push(n);
-      total += n;
-      if (n < min) min = n;
-      if (n > max) max = n;
-      if (n > maxLength) truncated++;
-      if (i % 256 === 255) await tick();
-    }
-    out.tokens = { total, min: per.length ? min : 0, max, mean: per.length ? total / per.length : 0, truncated, perExample: per };
+  if (c.labels) out.labels = c.labels;
+  if (tokens) {
+    out.tokens = { total: tokens.total, min: tokens.min, max: tokens.max, mean: tokens.mean, truncated: tokens.truncated, perExample: tokens.per_example };
   }
   return out;
 }

@@ -89,6 +89,7 @@ async function loadModel(ctx, id, args) {
       throw err;
     }
     const h = ctx.addModel(model, baseName);
+    ctx.getModel(h).tokenizer = tokenizer; // the chat template and special-token texts (worker/data.js renders conversations)
     ctx.progress(id, { status: 'done', loaded, total: loaded });
     return { model: h, info: model.info, name: baseName, tokenizer };
   } finally {

@@ -62,7 +62,7 @@ export const OPS = {
     },
   },
   evaluate: { group: 'tune', args: { model: 'handle', adapter: 'handle?', data: 'data', format: 'string?', maxLength: 'number?', batchSize: 'number?' } },
-  dataPreview: { group: 'data', args: { model: 'handle?', data: 'data', format: 'string?', limit: 'count?', maxLength: 'count?' } },
+  dataPreview: { group: 'data', args: { model: 'handle?', data: 'data', format: 'string?', limit: 'count?', maxLength: 'count?', ids: 'boolean?' } },
 
   loadAdapter: { group: 'adapters', args: { model: 'handle', config: 'string', safetensors: 'bytes' } },
   saveAdapter: { group: 'adapters', args: { adapter: 'handle', baseModelName: 'string?' } },
@@ -101,7 +101,7 @@ function mismatch(t, v) {
     case 'boolean': return typeof v === 'boolean' ? null : 'true or false';
     case 'ids': return Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? null : 'an array of integer token ids';
     case 'bytes': return isBytesValue(v) ? null : 'bytes (an ArrayBuffer or a typed array)';
-    case 'data': return typeof v === 'string' || Array.isArray(v) || isBlobValue(v) ? null : 'text (JSONL, CSV, plain), a Blob of it, or an array of examples';
+    case 'data': return typeof v === 'string' || Array.isArray(v) || isBlobValue(v) ? null : 'text (JSONL, CSV, TSV, plain), a Blob of it, or an array of examples';
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : 'an object';
     case 'any': return null;
     default: return `a value of the undeclared type '${t}'`;

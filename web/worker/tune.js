@@ -11,7 +11,7 @@ const EVAL_PART_MS = 200; // the length of one part of an evaluation: progress a
 async function tune(ctx, id, args) {
   const m = ctx.getModel(args.model);
   const init = ctx.getAdapter(args.initAdapter, args.model);
-  const { data, format } = prepareData(args.data, args.format);
+  const { data, format } = await prepareData(ctx, m, args.data, args.format);
   const opts = { format };
   for (const [k, c] of Object.entries(TUNE_C_NAMES)) if (args[k] !== undefined) opts[c] = args[k];
   // the activation budget (C default 1 GiB) never above what wasm memory can still hold, so a
@@ -133,7 +133,7 @@ function partialResult(ctx, tuner, modelHandle, history, memory) {
 async function evaluate(ctx, id, args) {
   const m = ctx.getModel(args.model);
   const a = ctx.getAdapter(args.adapter, args.model);
-  const { data, format } = prepareData(args.data, args.format);
+  const { data, format } = await prepareData(ctx, m, args.data, args.format);
   const job = ctx.beginJob(id, m, [a]);
   try {
     await ctx.checkpoint(job, 'evaluation');
