@@ -92,7 +92,9 @@ const COMMANDS = {
     usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
       + '[--no-probes] [--browser] [--peer] [--json]\n'
-      + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, ...; an unknown name lists them);\n'
+      + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, smollm2-135m, smollm2-360m, qwen2.5-0.5b,\n'
+      + 'qwen3-0.6b, gemma3-270m, llama3.2-1b, gpt2-124m, ...; an unknown name lists them); a preset whose weights + K/V cache cannot\n'
+      + 'fit the 4 GB wasm heap is a refused row naming the sizes;\n'
       + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios).\n'
       + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
@@ -622,6 +624,19 @@ async function cmdBench(flags) {
   }
   const rows = [];
   const browserRows = [];
+  const refused = []; // presets whose weights + K/V cache cannot fit the heap: SP_ERR_TOO_LARGE, named sizes
+  const orRefused = async (t, runtime, threads, run) => {
+    try {
+      return await run();
+    } catch (e) {
+      if (!(t.preset && e?.code === ErrorCodes.SP_ERR_TOO_LARGE)) throw e;
+      const row = { key: keyOf(t, {}), threads, runtime, message: e.message };
+      refused.push(row);
+      if (flags.json) out(JSON.stringify({ model: `${t.preset} ${t.type} (random)`, runtime, cpu, threads, refused: true, code: e.code, message: e.message }) + '\n');
+      else diag(`${PROG}: ${row.key} with ${threads} thread${threads > 1 ? 's' : ''} (${runtime}) refused: ${e.message}`);
+      return null;
+    }
+  };
   // Each Node run is a fresh engine in its own worker thread, as the page runs it.
   const nodeRun = async (t, threads) => {
     await waitForQuiet(); // the first run may follow Chromium's start-up
@@ -656,8 +671,13 @@ async function cmdBench(flags) {
     for (const threads of threadList) {
       for (const t of targets) {
         const t0 = Date.now();
-        let r = await nodeRun(t, threads);
-        let rb = session ? await browserRun(t, threads) : null;
+        let r = await orRefused(t, 'node', threads, () => nodeRun(t, threads));
+        let rb = session ? await orRefused(t, 'browser', threads, () => browserRun(t, threads)) : null;
+        if (!r || (session && !rb)) {
+          if (r) rows.push(report('node', t, r));
+          if (rb) browserRows.push(report('browser', t, rb));
+          continue;
+        }
         if (Date.now() - t0 < (session ? 2 : 1) * SHORT_ROW_MS) {
           r = bestRates(r, await nodeRun(t, threads));
           if (session) rb = bestRates(rb, await browserRun(t, threads));
@@ -703,7 +723,8 @@ async function cmdBench(flags) {
     }
   }
   if (flags.json) return;
-  printBenchTable(rows, flags.browser ? browserRows : null, { cpu, peer: peerRun, repeats: flags.repeats ?? 3 });
+  if (rows.length) printBenchTable(rows, flags.browser ? browserRows : null, { cpu, peer: peerRun, repeats: flags.repeats ?? 3 });
+  for (const x of refused) out(`refused: ${x.key}, ${x.threads} thread${x.threads > 1 ? 's' : ''} (${x.runtime}): ${x.message}\n`);
 }
 
 // rows measured faster than this get a second pair of fresh engines (see cmdBench)
@@ -738,7 +759,7 @@ const peerCell = (p, k) => (!p ? '-' : p.error ? 'FAILED' : f1(p[k]));
 function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
   out(`cpu: ${cpu}\n`);
   const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'x peer', 'decode tok/s', 'peer', 'x peer', 'decode GB/s',
-    '%copy', 'read GB/s', 'train tok/s', 'train GF/s', '%peak', 'inf MiB', 'x(W+KV)', 'peak MiB'];
+    '%copy', 'read GB/s', 'train tok/s', 'train GF/s', '%peak', 'train MiB', 'inf MiB', 'x(W+KV)', 'peak MiB'];
   const table = [head];
   for (const { key, threads, r, peer: p } of rows) {
     const peak = r.peakGflopsAll ?? r.peakGflops, copy = r.copyGbsAll ?? r.copyGbs; // this row's threads at once
@@ -748,7 +769,7 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
       f1(r.prefillTokS), peerCell(p, 'prefill'), ok ? times(r.prefillTokS, p.prefill) : '-',
       f1(r.decodeTokS), peerCell(p, 'decode'), ok ? times(r.decodeTokS, p.decode) : '-',
       f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.readGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
-      mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
+      mib(r.trainHeapBytes), mib(r.inferenceMemoryBytes), r.inferenceMemoryRatio ? r.inferenceMemoryRatio.toFixed(2) : '-', mib(r.peakMemoryBytes),
     ]);
   }
   printTable(table);
@@ -765,6 +786,7 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
     + 'read GB/s: a plain streaming read of 512 MiB on one thread (what decoding on one thread can reach); the memory\n'
     + 'probes report the better of 1 and 8 interleaved streams per thread, and are larger than the cache a process\n'
     + 'gets here, so they measure memory (src/kernels/probe.h);\n'
+    + 'train MiB: what malloc had handed out while the tuner ran, weights included (measured);\n'
     + 'inf MiB: wasm heap after prefill + decode on a fresh engine, x(W+KV): that over weights + KV cache;\n'
     + 'peak MiB: heap after everything (probes, GEMM, training)\n');
   // 2 threads over 1, per model

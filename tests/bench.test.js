@@ -75,6 +75,31 @@ test('bench --browser --json: one object per runtime and thread count; inference
   assert.equal(rows[0].inference_memory_bytes, rows[1].inference_memory_bytes);
 });
 
+test('bench presets: the real shapes exist; one runs with a measured training heap; one too large for the heap is a refused row', () => {
+  const names = ['smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b', 'qwen3-0.6b', 'gemma3-270m', 'llama3.2-1b', 'gpt2-124m'];
+  const u = run('bench', '--model', 'no-such-preset', '--threads', '1', ...TINY);
+  assert.equal(u.code, 1);
+  for (const n of names) assert.match(u.stderr, new RegExp(`unknown bench model 'no-such-preset' \\(.*\\b${n.replace('.', '\\.')}\\b`), n);
+  // llama3.2-1b in F32 is 4.9 GB of weights: refused from its plan, nothing allocated, the sizes named
+  const big = run('bench', '--model', 'llama3.2-1b', '--type', 'F32', '--threads', '1', '--json', ...TINY);
+  assert.equal(big.code, 0, big.stderr);
+  const [ref] = big.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(ref.refused, true);
+  assert.equal(ref.code, 'SP_ERR_TOO_LARGE');
+  assert.match(ref.message, /^llama3\.2-1b F32 \(random\) needs \d{10} bytes: 494\d{7} bytes of weights \+ 268435456 bytes of K\/V cache \(4096 positions\), but wasm memory has room for \d+ more/);
+  const t = run('bench', '--model', 'llama3.2-1b', '--type', 'F32', '--threads', '1', ...TINY);
+  assert.match(t.stdout, /^refused: llama3\.2-1b F32, 1 thread \(node\): .*needs \d+ bytes/m);
+  // the smallest new shape, in a K-quant
+  const g = run('bench', '--model', 'gpt2-124m', '--type', 'Q4_K', '--threads', '1', '--json', ...TINY);
+  assert.equal(g.code, 0, g.stderr);
+  const [o] = g.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(o.model, 'gpt2-124m Q4_K (random)');
+  for (const k of [...KEYS, 'train_heap_bytes', 'train_run_heap_bytes']) assert.ok(o[k] > 0, `${k}: ${o[k]}`);
+  // the training heap holds the weights and the run's own memory, which holds its activations
+  assert.ok(o.train_heap_bytes >= o.weight_bytes + o.train_run_heap_bytes - 16 * 2 ** 20, JSON.stringify(o));
+  assert.ok(o.train_run_heap_bytes >= o.train_memory_bytes, JSON.stringify(o));
+});
+
 // A stand-in for ../shared/peers/run.sh with the harness's interface: `--help` installs and writes
 // the six models (here: links to stories260K), a run writes the result file named by --out with the
 // harness's JSON layout (rows with medians, raw runs). The real harness needs Chromium, npm and

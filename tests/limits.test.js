@@ -5,18 +5,23 @@
 //   - model files past the 4 GB wasm ceiling: a sparse 5 GB file on disk (GGUF, and as the
 //     safetensors of a folder), and URLs whose Content-Length says 5 GB (the download is cut off
 //     after the headers: the server sees the connection close having sent almost nothing);
+//   - models whose files fit but whose weights + K/V cache do not: refused from the header (a GGUF
+//     header, config.json + the safetensors header) read before the rest: a file of 1 GB claiming
+//     64 layers of 8192-wide K/V for 4096 positions (17 GB), on disk and by URL (the server sees the
+//     download stop after the header), and an HF folder whose BF16 weights double when widened;
 //   - a training run whose activations exceed its memory budget (sp_tuner_create's check);
 //   - context overflow in generation (prompt + maxTokens, and with a prompt adapter) and tuning;
 //   - absurd generation, tuning, evaluation and engine options.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, openSync, ftruncateSync, closeSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
+import { readFileSync, openSync, ftruncateSync, closeSync, mkdtempSync, mkdirSync, rmSync, copyFileSync, writeFileSync, truncateSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Softprompt } from '../web/softprompt.js';
 import { modelPath, dataPath } from './lib/paths.js';
+import { writeGGUF } from './lib/gguf-writer.js';
 
 const STORIES_PATH = modelPath('stories260K/stories260K.gguf');
 const STORIES = new Uint8Array(readFileSync(STORIES_PATH));
@@ -64,6 +69,19 @@ function sparse(name, size) {
   return p;
 }
 
+/** Writes zeros to res until the client hangs up (or 64 MB went out), counting into sent.n. */
+function pumpZeros(res, sent) {
+  const chunk = new Uint8Array(16384);
+  const pump = () => {
+    if (res.destroyed || sent.n > 64 * 1024 * 1024) return;
+    sent.n += chunk.length;
+    if (res.write(chunk)) setImmediate(pump);
+    else res.once('drain', pump);
+  };
+  pump();
+  return new Promise((r) => res.on('close', r));
+}
+
 const SIZES = /\d{10} bytes.*room for \d+ more.*\d+ bytes in use/;
 
 test('limits: model files past the wasm ceiling are refused before reading, with the sizes', async () => {
@@ -89,7 +107,7 @@ test('limits: model files past the wasm ceiling are refused before reading, with
 });
 
 test('limits: a URL announcing 5 GB is refused after its headers and the download is cut off', async () => {
-  let sent = 0;
+  const sent = { n: 0 };
   const closed = [];
   const server = createServer((req, res) => {
     const hf = req.url.startsWith('/hf/');
@@ -98,15 +116,7 @@ test('limits: a URL announcing 5 GB is refused after its headers and the downloa
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(FIVE_GB) });
-    const chunk = new Uint8Array(16384);
-    const pump = () => {
-      if (res.destroyed || sent > 64 * 1024 * 1024) return;
-      sent += chunk.length;
-      if (res.write(chunk)) setImmediate(pump);
-      else res.once('drain', pump);
-    };
-    pump();
-    closed.push(new Promise((r) => res.on('close', r)));
+    closed.push(pumpZeros(res, sent));
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${server.address().port}`;
@@ -114,12 +124,78 @@ test('limits: a URL announcing 5 GB is refused after its headers and the downloa
     await rejects(sp.loadModel(`${base}/huge.gguf`), 'SP_ERR_TOO_LARGE', SIZES, '5 GB by URL');
     await rejects(sp.loadModel(`${base}/hf/`), 'SP_ERR_TOO_LARGE', /needs \d{10} bytes/, '5 GB safetensors by URL');
     await Promise.all(closed); // both responses were closed by the client
-    assert.ok(sent < 64 * 1024 * 1024, `only ${sent} bytes went out before the client hung up`);
+    assert.ok(sent.n < 64 * 1024 * 1024, `only ${sent.n} bytes went out before the client hung up`);
   } finally {
     server.closeAllConnections?.();
     await new Promise((r) => server.close(r));
   }
   assert.equal((await sp.memory()).heapUsed > 0, true);
+  await stillGood();
+});
+
+/** A llama GGUF header of `layers` layers, dim 8192 and context 4096 whose one tensor,
+ *  token_embd.weight (F16, vocab x 8192), is declared but not written: {header, size} where size
+ *  is what the file must be for the tensor to fit. */
+function deepHeader(layers, vocab) {
+  const dim = 8192;
+  const header = writeGGUF({
+    kv: [['general.architecture', 'string', 'llama'], ['llama.embedding_length', 'uint32', dim], ['llama.block_count', 'uint32', layers],
+      ['llama.feed_forward_length', 'uint32', 4 * dim], ['llama.attention.head_count', 'uint32', 64], ['llama.context_length', 'uint32', 4096]],
+    tensors: [{ name: 'token_embd.weight', dims: [dim, vocab], type: 'F16', raw: new Uint8Array(0) }],
+  });
+  return { header, size: header.length + 2 * dim * vocab };
+}
+
+// 17179869184 = 2 (K and V) x 64 layers x 4096 positions x 8192 x 4 bytes
+const KV_SIZES = /needs \d{11} bytes: 1073\d{6} bytes of weights \+ 17179869184 bytes of K\/V cache \(4096 positions\), but wasm memory has room for \d+ more/;
+
+test('limits: a model whose weights fit but weights + K/V cache do not is refused from its header, before the rest is read', async () => {
+  const m0 = await sp.memory();
+  const { header, size } = deepHeader(64, 65536); // 1 GiB of weights
+  const p = join(tmp, 'deep.gguf');
+  writeFileSync(p, header);
+  truncateSync(p, size);
+  await rejects(sp.loadModel(p), 'SP_ERR_TOO_LARGE', new RegExp(`deep\\.gguf ${KV_SIZES.source}`), 'deep GGUF path');
+  const m1 = await sp.memory();
+  assert.equal(m1.heapBytes, m0.heapBytes, 'the 1 GB file was not read into the heap');
+  assert.equal(m1.heapUsed, m0.heapUsed, 'nothing stayed allocated');
+  // by URL: the server sends the header, then data the client never asks for
+  const sent = { n: 0 };
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    res.write(header);
+    sent.n = header.length;
+    closed = pumpZeros(res, sent);
+  });
+  let closed = null;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await rejects(sp.loadModel(`http://127.0.0.1:${server.address().port}/deep.gguf`), 'SP_ERR_TOO_LARGE', KV_SIZES, 'deep GGUF by URL');
+    await closed;
+    assert.ok(sent.n < 64 * 1024 * 1024, `${sent.n} bytes went out of a ${size}-byte file before the client hung up`);
+  } finally {
+    server.closeAllConnections?.();
+    await new Promise((r) => server.close(r));
+  }
+  assert.equal((await sp.memory()).heapBytes, m0.heapBytes);
+  // an HF folder: 1.5 GB of BF16 in model.safetensors, 3 GB more once widened to F32 (GPT-2 config: no K/V to speak of)
+  const dir = join(tmp, 'bf16');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  const rows = 98304, cols = 8192; // 1.5 GiB of BF16
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: cols, n_layer: 1, n_head: 64,
+    vocab_size: rows, n_positions: 64 }));
+  copyFileSync(join(HF_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  const json = new TextEncoder().encode(JSON.stringify({ 'wte.weight': { dtype: 'BF16', shape: [rows, cols], data_offsets: [0, rows * cols * 2] } }));
+  const st = new Uint8Array(8 + json.length);
+  new DataView(st.buffer).setBigUint64(0, BigInt(json.length), true);
+  st.set(json, 8);
+  writeFileSync(join(dir, 'model.safetensors'), st);
+  truncateSync(join(dir, 'model.safetensors'), st.length + rows * cols * 2);
+  await rejects(sp.loadModel(dir), 'SP_ERR_TOO_LARGE', /bf16 needs \d{10} bytes: \d{10} bytes of weights \(3221225472 of them converted copies\)/, 'BF16 folder');
+  const m2 = await sp.memory();
+  assert.equal(m2.heapBytes, m0.heapBytes);
+  assert.equal(m2.heapUsed, m0.heapUsed);
   await stillGood();
 });
 

@@ -32,9 +32,8 @@ import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
 export { whyNoThreads, threadsAvailable };
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
-export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_THREADS = 16;
 
 async function defaultThreads() {
@@ -287,8 +286,7 @@ export class Engine {
    *  holds free inside it (a bound: the browser may refuse to grow that far, and free space can be
    *  fragmented). */
   heapRoom() {
-    const unused = this.M._sp_heap_unused ? this.M._sp_heap_unused() >>> 0 : 0;
-    return Math.max(0, WASM_MAX_BYTES - this.heapBytes() + unused);
+    return this.M._sp_heap_room();
   }
 
   /** Refuse, before allocating, `bytes` more than heapRoom(): SP_ERR_TOO_LARGE naming the sizes. */
@@ -469,6 +467,41 @@ export class Engine {
 
   // ---- models
 
+  /** sp_model_plan_gguf on the first bytes of a GGUF file of fileSize bytes: {complete: true,
+   *  weight_bytes, kv_bytes, ...}, or {complete: false, header_bytes} (call again with that many).
+   *  Throws SP_ERR_TOO_LARGE naming the sizes when weights + K/V cache cannot fit. */
+  planGguf(head, fileSize, name = '') {
+    const hp = this.bytes(head);
+    try {
+      return this.withString(name, (np) => this.takeJson(this.M._sp_model_plan_gguf(hp, head.byteLength, fileSize, np, this.err)));
+    } finally {
+      this.free(hp);
+    }
+  }
+
+  /** sp_model_plan_hf: config.json text, the first bytes of each safetensors file and their sizes,
+   *  otherBytes (tokenizer.json and the rest the loader keeps). As planGguf. */
+  planHf(configText, heads, fileSizes, otherBytes, name = '') {
+    const n = heads.length;
+    const ptrs = [];
+    let table = 0;
+    try {
+      for (const h of heads) ptrs.push(this.bytes(h));
+      table = this.malloc(16 * n); // pointers, lengths (wasm32: 4 bytes each), then sizes (doubles)
+      const dv = new DataView(this.heap().buffer, table, 16 * n);
+      heads.forEach((h, i) => {
+        dv.setUint32(4 * i, ptrs[i], true);
+        dv.setUint32(4 * (n + i), h.byteLength, true);
+        dv.setFloat64(8 * n + 8 * i, fileSizes[i], true);
+      });
+      return this.withString(configText, (cp, clen) => this.withString(name, (np) =>
+        this.takeJson(this.M._sp_model_plan_hf(cp, clen, table, table + 4 * n, table + 8 * n, n, otherBytes, np, this.err))));
+    } finally {
+      for (const q of ptrs) this.free(q);
+      this.free(table);
+    }
+  }
+
   /** Load a GGUF from bytes already in the heap at p (sp_malloc'd). The model owns p, even on failure. */
   loadGgufAt(p, size) {
     const m = this.M._sp_model_load_gguf(this.ptr, p, size, this.err) >>> 0;
@@ -481,23 +514,30 @@ export class Engine {
     return this.loadGgufAt(p, bytes.byteLength);
   }
 
-  /** Load an HF folder; the safetensors bytes are in the heap at stP (owned by the model from here). */
-  loadHfAt(configText, stP, stSize, tokenizerText) {
-    let cfg = null;
-    let tok = null;
+  /** Load an HF folder whose safetensors files are already in the heap: parts [{p, size}] (the
+   *  one model.safetensors, or the shards model.safetensors.index.json names, in any order). The
+   *  model owns every part from the call on, even on failure. */
+  loadHfAt(configText, parts, tokenizerText) {
+    const n = parts.length;
+    let table = 0, cfg = null, tok = null;
     try {
+      table = this.malloc(8 * n); // pointers, then sizes (wasm32: 4 bytes each)
+      const dv = new DataView(this.heap().buffer, table, 8 * n);
+      parts.forEach((q, i) => { dv.setUint32(4 * i, q.p, true); dv.setUint32(4 * (n + i), q.size, true); });
       cfg = this.string(configText);
       tok = this.string(tokenizerText);
     } catch (e) {
+      for (const q of parts) this.free(q.p);
+      this.free(table);
       if (cfg) this.free(cfg.p);
-      this.free(stP);
       throw e;
     }
     try {
-      const m = this.M._sp_model_load_hf(this.ptr, cfg.p, cfg.len, stP, stSize, tok.p, tok.len, this.err) >>> 0;
+      const m = this.M._sp_model_load_hf_shards(this.ptr, cfg.p, cfg.len, table, table + 4 * n, n, tok.p, tok.len, this.err) >>> 0;
       if (!m) this.throwError();
       return new Model(this, m);
     } finally {
+      this.free(table);
       this.free(cfg.p);
       this.free(tok.p);
     }
@@ -506,37 +546,15 @@ export class Engine {
   /** safetensors: the bytes of model.safetensors, or an array of the shards that
    *  model.safetensors.index.json names (any order). */
   loadHf(configText, safetensors, tokenizerText) {
-    if (Array.isArray(safetensors)) return this.loadHfShards(configText, safetensors, tokenizerText);
-    const p = this.bytes(safetensors);
-    return this.loadHfAt(configText, p, safetensors.byteLength, tokenizerText);
-  }
-
-  /** A sharded HF checkpoint: every shard is copied into the heap; the model owns them from the call on. */
-  loadHfShards(configText, shards, tokenizerText) {
-    const ptrs = [];
-    let table = 0, cfg = null, tok = null;
+    const list = Array.isArray(safetensors) ? safetensors : [safetensors];
+    const parts = [];
     try {
-      for (const u8 of shards) ptrs.push(this.bytes(u8));
-      table = this.malloc(8 * shards.length); // shard pointers, then sizes (wasm32: 4 bytes each)
-      const dv = new DataView(this.heap().buffer, table, 8 * shards.length);
-      shards.forEach((u8, i) => { dv.setUint32(4 * i, ptrs[i], true); dv.setUint32(4 * (shards.length + i), u8.byteLength, true); });
-      cfg = this.string(configText);
-      tok = this.string(tokenizerText);
+      for (const u8 of list) parts.push({ p: this.bytes(u8), size: u8.byteLength });
     } catch (e) {
-      for (const q of ptrs) this.free(q);
-      this.free(table);
-      if (cfg) this.free(cfg.p);
+      for (const q of parts) this.free(q.p);
       throw e;
     }
-    try {
-      const m = this.M._sp_model_load_hf_shards(this.ptr, cfg.p, cfg.len, table, table + 4 * shards.length, shards.length, tok.p, tok.len, this.err) >>> 0;
-      if (!m) this.throwError();
-      return new Model(this, m);
-    } finally {
-      this.free(table);
-      this.free(cfg.p);
-      this.free(tok.p);
-    }
+    return this.loadHfAt(configText, parts, tokenizerText);
   }
 
   /** Free the engine (models must be freed first). */

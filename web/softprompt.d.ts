@@ -701,10 +701,14 @@ export interface BenchOptions {
 
 export interface PresetBenchOptions extends BenchOptions {
   /** A random-weight model of a real shape: a name of the engine's preset table (src/model/presets.c),
-   * e.g. 'stories15M' (the default); an unknown name is refused with the list. */
+   * e.g. 'stories15M' (the default), 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b', 'qwen3-0.6b',
+   * 'gemma3-270m', 'llama3.2-1b', 'gpt2-124m'; an unknown name is refused with the list. A preset
+   * whose weights + K/V cache (min(context, 4096) positions) cannot fit the heap is refused with
+   * SP_ERR_TOO_LARGE naming the sizes. */
   model?: string;
-  /** Weight type (default 'F32'). */
-  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+  /** Weight type (default 'F32'). K-quant matrices whose rows are not a multiple of 256 fall back
+   *  to Q4_0 (Q4_K, Q5_K) or Q8_0 (Q6_K), as llama.cpp's quantizer does. */
+  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 }
 
 /** The engine's benchmark (sp_bench_json), keys in camelCase; raw holds the C JSON as is. */
@@ -746,8 +750,12 @@ export interface BenchResult {
   inferenceMemoryRatio?: number;
   inferenceHeapUsedBytes?: number;
   kvCacheBytes?: number;
-  /** Activations, gradients and LM head scratch of the training step. */
+  /** Activations, gradients and LM head scratch of the training step (their sizes). */
   trainMemoryBytes?: number;
+  /** What malloc had handed out while the tuner ran, model weights included (measured): the
+   *  training heap; and the part the training run added (activations, LM head, optimiser). */
+  trainHeapBytes?: number;
+  trainRunHeapBytes?: number;
   raw: Record<string, unknown>;
   [key: string]: unknown;
 }

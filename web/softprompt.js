@@ -303,19 +303,27 @@ function hfFromList(list) {
     files[baseName(f.webkitRelativePath || f.name)] = f;
   }
   const ggufs = Object.keys(files).filter((n) => n.toLowerCase().endsWith('.gguf'));
-  if (ggufs.length === 1 && !files['model.safetensors']) return { kind: 'blob', blob: files[ggufs[0]], name: ggufs[0] };
+  if (ggufs.length === 1 && !files['model.safetensors'] && !files['model.safetensors.index.json']) return { kind: 'blob', blob: files[ggufs[0]], name: ggufs[0] };
   return hfFromFiles(files);
 }
 
 function hfFromFiles(files) {
   if (!files || typeof files !== 'object') throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'files must be an object of name -> file');
   if (Array.isArray(files) || (typeof FileList !== 'undefined' && files instanceof FileList)) return hfFromList(files);
-  const missing = HF_NAMES.filter((n) => files[n] == null);
+  // model.safetensors, or model.safetensors.index.json and the shards it names (passed on by name)
+  const sharded = files['model.safetensors'] == null && files['model.safetensors.index.json'] != null;
+  const missing = HF_NAMES.filter((n) => files[n] == null && !(sharded && n === 'model.safetensors'));
   if (missing.length) {
-    throw err(ErrorCodes.SP_ERR_INVALID_ARG, `a Hugging Face model folder needs config.json, model.safetensors and tokenizer.json; missing: ${missing.join(', ')}`);
+    throw err(ErrorCodes.SP_ERR_INVALID_ARG, 'a Hugging Face model folder needs config.json, model.safetensors (or model.safetensors.index.json '
+      + `and its shards) and tokenizer.json; missing: ${missing.join(', ')}`);
   }
   const parts = {};
-  for (const n of HF_NAMES) parts[n] = describePart(files[n], n);
+  for (const n of HF_NAMES) if (files[n] != null) parts[n] = describePart(files[n], n);
+  if (sharded) {
+    for (const [n, x] of Object.entries(files)) {
+      if (n === 'model.safetensors.index.json' || /\.safetensors$/.test(n)) parts[n] = describePart(x, n);
+    }
+  }
   return { kind: 'hf', files: parts };
 }
 

@@ -29,12 +29,20 @@
  *                 CLI and `bench --browser` use) this is the inference peak of the page, to compare
  *                 with weight_bytes + kv_cache_bytes (inference_memory_ratio)
  *   inference_heap_used_bytes  what malloc had handed out at that point
- *   train_memory_bytes  the tuner's activations, gradients and LM head scratch
+ *   train_memory_bytes  the tuner's activations, gradients and LM head scratch (their sizes)
+ *   train_heap_bytes  what malloc had handed out while the tuner ran (after its creation and after
+ *                 every step: the step allocates nothing), model weights included: the training
+ *                 heap, measured (compare with weight_bytes)
+ *   train_run_heap_bytes  the same minus what was handed out before the tuner was created: the
+ *                 training run's own memory (activations, LM head scratch, optimiser, batches)
+ * A preset whose weights + K/V cache (plan.h: min(context, 4096) positions) cannot fit the heap is
+ * refused with SP_ERR_TOO_LARGE naming the sizes, before anything is allocated.
  *   peak_memory_bytes  the wasm heap at the end (probes, GEMM and training included), or the
  *                 process peak RSS natively
  * Order: model, prefill/decode, inference memory, probes, GEMM, training. */
 #include "softprompt.h"
 #include "../kernels/probe.h"
+#include "../model/plan.h"
 #include "../model/presets.h"
 #include "../readers/json.h"
 #include "../train/tuner.h"
@@ -146,6 +154,8 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         }
         char name[64];
         snprintf(name, sizeof(name), "%s %s (random)", p->name, type);
+        sp_plan plan;
+        if (sp_plan_random(&plan, &p->cfg, t, err) || sp_plan_check(&plan, (uint64_t)sp_heap_room(), name, err)) goto done;
         own = sp_model_random(eng, &p->cfg, t, 42, name, err);
         if (!own) goto done;
         m = own;
@@ -256,14 +266,17 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         tc.shuffle = 0;
         tc.seed = 9;
         sp_tuner *t = NULL;
+        const size_t heap0 = sp_heap_used();
         if (random_dataset(&ds, B, Tt, c->vocab_size, 9, err)) sp_dataset_free(&ds);
         else t = sp_tune_create(m, &tc, &ds, NULL, err);
         if (!t) { sp_buf_free(&b); goto done; }
+        size_t heap = sp_heap_used();
         double best = 1e30;
         for (int rep = 0; rep < repeats; rep++) {
             double t0 = sp_now_ms();
             const int32_t r = sp_tune_step(t, err);
             double dt = sp_now_ms() - t0;
+            if (sp_heap_used() > heap) heap = sp_heap_used();
             if (r < 0) { sp_tune_free(t); sp_buf_free(&b); goto done; }
             if (dt < best) best = dt;
             if (rep >= 1 && dt > secs * 8000) break; /* big models: two steps are enough */
@@ -279,9 +292,10 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         if (st.recompute) fwd *= 2.0;
         double flops = fwd + bwd + head;
         sp_buf_printf(&b, ",\"train_batch\":%d,\"train_tokens\":%d,\"train_virtual\":%d,\"train_steps\":%d,\"train_tok_s\":%.4g,"
-                      "\"train_gflops\":%.4g,\"train_recompute\":%s,\"train_memory_bytes\":%zu",
+                      "\"train_gflops\":%.4g,\"train_recompute\":%s,\"train_memory_bytes\":%zu,\"train_heap_bytes\":%zu,"
+                      "\"train_run_heap_bytes\":%zu",
                       B, T, N, st.step, B * T / (best / 1000.0), flops / (best / 1000.0) / 1e9, st.recompute ? "true" : "false",
-                      st.train_activation_bytes);
+                      st.train_activation_bytes, heap, heap > heap0 ? heap - heap0 : (size_t)0);
     }
     sp_buf_printf(&b, ",\"peak_memory_bytes\":%zu}", peak_memory_bytes());
     sp_buf_append(&b, "", 1);

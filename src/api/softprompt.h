@@ -36,7 +36,8 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 4 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field */
+#define SP_ABI_VERSION 5 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field;
+                          * 5: sp_heap_room, sp_model_plan_gguf / _hf */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -46,6 +47,9 @@ SP_API void sp_free(void *p);
 /* Bytes handed out by malloc and not yet freed; bytes the allocator holds free for reuse. */
 SP_API size_t sp_heap_used(void);
 SP_API size_t sp_heap_unused(void);
+/* Bytes that can still be allocated: the 4 GB wasm32 ceiling minus the heap, plus what malloc holds
+ * free inside it (natively: 4 GB minus what malloc has handed out). A double: it may be 4 GB. */
+SP_API double sp_heap_room(void);
 
 /* ---- errors ---- */
 SP_API sp_error *sp_error_new(void);
@@ -84,6 +88,20 @@ SP_API sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json
                                          uint8_t **shards, const size_t *sizes, int32_t n_shards,
                                          const char *tokenizer_json, size_t tok_len, sp_error *err);
 SP_API void sp_model_free(sp_model *m);
+/* ---- plans: what a model will take, from its headers, before the rest is read (src/api/plan.c) ---- */
+/* Weights (the files, which stay in memory, plus the F32 copies of BF16 matrices and GPT-2's
+ * Conv1D) + the f32 K/V cache for min(context, 4096) positions, against sp_heap_room(). Sizes are
+ * doubles (files may exceed 4 GB). malloc'd JSON
+ *   {"complete":true,"arch":..,"file_bytes":..,"extra_bytes":..,"weight_bytes":..,"kv_bytes":..,
+ *    "kv_positions":..,"context_length":..,"need_bytes":..,"room_bytes":..}
+ * or {"complete":false,"header_bytes":N}: the header goes on past the bytes given; call again with
+ * the first N. NULL with SP_ERR_TOO_LARGE naming the sizes when the model cannot fit (name: what
+ * the message calls it), or the loader's error for a bad header. */
+SP_API char *sp_model_plan_gguf(const uint8_t *head, size_t avail, double file_size, const char *name, sp_error *err);
+/* config.json, and the first avail[i] bytes of each of the n safetensors files (file_sizes[i]
+ * bytes); other_bytes: the other files the loader keeps (tokenizer.json, ...). */
+SP_API char *sp_model_plan_hf(const char *config_json, size_t config_len, const uint8_t *const *heads, const size_t *avail,
+                              const double *file_sizes, int32_t n, double other_bytes, const char *name, sp_error *err);
 /* {"arch":"llama","format":"gguf"|"hf","name":..,"source_repo":"owner/name"|null (GGUF general.source.*),"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
  *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,
  *  "rope_theta":..,"norm_eps":..,"rope_style":"adjacent"|"half","tied":bool,"n_params":..,

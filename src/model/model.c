@@ -6,6 +6,7 @@
  * tensor and both shapes. Weights stay where the file put them (zero copy) except BF16
  * matrices (widened to F32) and the norm vectors (converted to f32). */
 #include "model.h"
+#include "plan.h"
 #include "../readers/gguf.h"
 #include "../readers/json.h"
 #include "../readers/safetensors.h"
@@ -870,4 +871,114 @@ fail:
     if (err && err->code == SP_OK) sp_error_set(err, s ? s : SP_ERR_FORMAT, "model load failed");
     sp_model_free_(m);
     return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* plans (plan.h): the same config code as the loaders, on the headers alone                      */
+
+/* Elements of a 2-D tensor the loader converts to an f32 copy (BF16 widened; GPT-2's Conv1D
+ * transposed, HF only), else 0. */
+static uint64_t converted_elems(uint32_t type, uint32_t n_dims, uint64_t count, int conv1d) {
+    return n_dims == 2 && (type == SP_DTYPE_BF16 || conv1d) ? count : 0;
+}
+
+static void plan_finish(sp_plan *p, const sp_arch *a) {
+    p->cfg.arch = a->id;
+    p->cfg.q_dim = p->cfg.n_heads * p->cfg.head_dim;
+    p->cfg.kv_dim = p->cfg.n_kv_heads * p->cfg.head_dim;
+    p->arch = a->gguf_name;
+    p->weight_bytes = p->file_bytes + p->extra_bytes;
+    sp_plan_kv(p, &p->cfg);
+}
+
+sp_status sp_plan_gguf(sp_plan *p, const uint8_t *head, size_t avail, uint64_t file_size, sp_error *err) {
+    memset(p, 0, sizeof(*p));
+    sp_arena ar;
+    sp_arena_init(&ar, 1 << 16);
+    sp_gguf g;
+    int short_read = 0;
+    sp_status s = sp_gguf_parse_header(&g, head, avail, file_size, &short_read, &ar, err);
+    if (s) {
+        if (short_read) { /* the header goes on: twice the bytes, at most the file */
+            p->header_need = avail < (1u << 20) ? (1u << 20) : 2 * (uint64_t)avail;
+            if (p->header_need > file_size) p->header_need = file_size;
+            sp_error_clear(err);
+            s = SP_OK;
+        }
+        goto done;
+    }
+    sp_str arch = {0};
+    if (!sp_gguf_get_str(&g, "general.architecture", &arch)) { s = sp_error_set(err, SP_ERR_FORMAT, "gguf: general.architecture is missing"); goto done; }
+    const sp_arch *a = sp_arch_by_gguf(arch.ptr, (size_t)arch.len);
+    if (!a) {
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED, "gguf: architecture '%.*s' is not supported (supported: %s)", (int)(arch.len > 40 ? 40 : arch.len),
+                         arch.ptr, sp_arch_supported_gguf());
+        goto done;
+    }
+    sliding_spec sw = {0};
+    if ((s = gguf_config(&p->cfg, a, &g, &sw, err)) || (s = config_check(&p->cfg, err))) goto done;
+    p->file_bytes = file_size;
+    for (uint64_t i = 0; i < g.n_tensors; i++) {
+        const sp_gguf_tensor *t = &g.tensors[i];
+        p->extra_bytes += 4 * converted_elems(t->type, t->n_dims, t->dims[0] * t->dims[1], 0);
+    }
+    plan_finish(p, a);
+done:
+    sp_arena_free(&ar);
+    return s;
+}
+
+sp_status sp_plan_hf(sp_plan *p, const char *config_json, size_t config_len, const uint8_t *const *heads, const size_t *avail,
+                     const uint64_t *file_sizes, int32_t n, uint64_t other_bytes, sp_error *err) {
+    memset(p, 0, sizeof(*p));
+    if (n < 1 || n > SP_MODEL_MAX_FILES) return sp_error_set(err, SP_ERR_INVALID_ARG, "%d safetensors files (1 to %d)", n, SP_MODEL_MAX_FILES);
+    sp_arena ar;
+    sp_arena_init(&ar, 1 << 16);
+    sp_status s = SP_OK;
+    sp_error jerr;
+    sp_json *cfgj = config_json && config_len ? sp_json_parse(&ar, config_json, config_len, &jerr) : NULL;
+    if (!cfgj || cfgj->type != SP_JSON_OBJECT) {
+        s = sp_error_set(err, SP_ERR_FORMAT, "config.json: %s", !config_json || !config_len ? "missing" : cfgj ? "not a JSON object" : jerr.msg);
+        goto done;
+    }
+    const char *mt = sp_json_string(cfgj, "model_type", NULL);
+    const sp_json *archs = sp_json_get(cfgj, "architectures");
+    const char *arch0 = archs && archs->type == SP_JSON_ARRAY && archs->len > 0 && archs->items[0].type == SP_JSON_STRING ? archs->items[0].str : NULL;
+    const sp_arch *a = sp_arch_by_hf(mt, arch0);
+    if (!a) {
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED, "config.json: model_type '%s' / architecture '%s' is not supported (supported: %s)", mt ? mt : "?",
+                         arch0 ? arch0 : "?", sp_arch_supported_hf());
+        goto done;
+    }
+    sliding_spec sw = {0};
+    if ((s = hf_config(&p->cfg, a, cfgj, &sw, err)) || (s = config_check(&p->cfg, err))) goto done;
+    p->file_bytes = other_bytes;
+    for (int32_t i = 0; i < n; i++) {
+        sp_safetensors st;
+        uint64_t need = 0;
+        p->file_bytes += file_sizes[i];
+        if ((s = sp_safetensors_parse_header(&st, heads[i], avail[i], file_sizes[i], &need, &ar, err))) {
+            if (!need) {
+                if (n > 1) {
+                    char msg[SP_ERROR_MSG_MAX];
+                    snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+                    sp_error_set(err, s, "safetensors shard %d of %d: %s", i + 1, n, msg);
+                }
+                goto done;
+            }
+            if (need > p->header_need) p->header_need = need;
+            sp_error_clear(err);
+            s = SP_OK;
+            continue;
+        }
+        for (uint32_t k = 0; k < st.n; k++) {
+            const sp_st_tensor *t = &st.tensors[k];
+            const int conv1d = a->id == SP_ARCH_GPT2 && (strstr(t->name, ".c_attn.") || strstr(t->name, ".c_proj.") || strstr(t->name, ".c_fc."));
+            p->extra_bytes += 4 * converted_elems(t->dtype, t->n_dims, t->n_dims == 2 ? (uint64_t)t->shape[0] * (uint64_t)t->shape[1] : 0, conv1d);
+        }
+    }
+    plan_finish(p, a);
+done:
+    sp_arena_free(&ar);
+    return s;
 }

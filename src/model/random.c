@@ -2,17 +2,20 @@
  * size no file in the repository has (stories15M, stories110M, SmolLM-135M, Qwen2.5-0.5B, ...).
  * Any architecture of arch.c: its table lists the tensors. No tokenizer: callers feed token ids.
  * Weights are N(0, 0.02^2) (norms 1, biases 0), quantized with the engine's row quantizer when
- * the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K. */
+ * the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K (matrices whose rows
+ * are not a multiple of 256 fall back, plan.h's sp_plan_random_type). */
 #include "model.h"
+#include "plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, uint32_t type, sp_rng *rng, float *rowbuf, sp_error *err) {
+static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, uint32_t asked, sp_rng *rng, float *rowbuf, sp_error *err) {
+    const uint32_t type = sp_plan_random_type(asked, cols); /* K-quants fall back on rows that are not a multiple of 256 */
     size_t rb = sp_dtype_row_bytes(type, cols), total;
     if (!rb || !sp_mul_size(rb, (size_t)rows, &total))
-        return sp_error_set(err, SP_ERR_SHAPE, "random model: %d columns do not fit type %s", cols, sp_dtype_name(type));
+        return sp_error_set(err, SP_ERR_SHAPE, "random model: %d columns do not fit type %s", cols, sp_dtype_name(asked));
     uint8_t *data = (uint8_t *)sp_arena_alloc(&m->arena, total);
     if (!data) return sp_error_set(err, SP_ERR_TOO_LARGE, "random model: out of memory for a %d x %d %s matrix (%zu bytes)", rows, cols, sp_dtype_name(type), total);
     for (int32_t r = 0; r < rows; r++) {

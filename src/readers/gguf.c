@@ -26,8 +26,11 @@
 #define GGUF_MIN_TENSOR_BYTES 24  /* u64 name len + u32 n_dims + u32 type + u64 offset */
 
 typedef struct {
-    const uint8_t *buf;  /* file [size] */
+    const uint8_t *buf;  /* the file's first `size` bytes (all of it unless header_only) */
     size_t size;
+    uint64_t file_size;  /* bytes of the whole file */
+    int header_only;     /* buf holds a prefix: walk the header, leave tensor data pointers NULL */
+    int short_read;      /* the walk ran past buf, inside the file: more bytes are needed */
     size_t pos;
     sp_gguf *g;          /* pass 2 fills g->kv / g->tensors; NULL-tables in pass 1 */
     int fill;            /* 0 = validate only, 1 = fill */
@@ -35,7 +38,7 @@ typedef struct {
     sp_error *err;
     int data_known;      /* data_off/data_size below are valid: check tensor offsets */
     size_t data_off;     /* start of the data section */
-    size_t data_size;    /* bytes from data_off to the end of the file */
+    uint64_t data_size;  /* bytes from data_off to the end of the file */
     char where[120];     /* "in KV 3 (key 'x')" for error messages */
 } gguf_walk;
 
@@ -46,7 +49,8 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | ((uint64_t)r
 static size_t remaining(const gguf_walk *w) { return w->size - w->pos; }
 
 static sp_status truncated(gguf_walk *w) {
-    return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: truncated %s (file is %zu bytes)", w->where, w->size);
+    if (w->size < w->file_size) w->short_read = 1;
+    return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: truncated %s (file is %llu bytes)", w->where, (unsigned long long)w->file_size);
 }
 
 static int get_u32(gguf_walk *w, uint32_t *v) {
@@ -252,9 +256,9 @@ static sp_status walk_tensor_info(gguf_walk *w, uint64_t idx) {
             return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' offset %llu is not a multiple of the alignment %zu",
                                 name, (unsigned long long)t->offset, al);
         if (t->offset > w->data_size || t->nbytes > w->data_size - t->offset)
-            return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' data [%llu, +%llu) is past the end of the file (data section is %zu bytes)",
-                                name, (unsigned long long)t->offset, (unsigned long long)t->nbytes, w->data_size);
-        t->data = sp_dtype_supported(t->type) ? w->buf + w->data_off + t->offset : NULL;
+            return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' data [%llu, +%llu) is past the end of the file (data section is %llu bytes)",
+                                name, (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)w->data_size);
+        t->data = sp_dtype_supported(t->type) && !w->header_only ? w->buf + w->data_off + t->offset : NULL;
     }
     return SP_OK;
 }
@@ -278,11 +282,12 @@ static sp_status gguf_walk_all(gguf_walk *w) {
     size_t data_off = w->pos;
     if (data_off % al) {
         size_t pad = al - data_off % al;
-        data_off = pad > w->size - data_off ? w->size : data_off + pad;
+        data_off = pad > w->file_size - data_off ? (size_t)w->file_size : data_off + pad;
     }
     w->data_off = data_off;
-    w->data_size = w->size - data_off;
-    g->data = w->buf + data_off;
+    w->data_size = w->file_size - data_off;
+    g->data = w->header_only ? NULL : w->buf + data_off;
+    g->header_bytes = data_off;
     return SP_OK;
 }
 
@@ -316,10 +321,17 @@ static int64_t find_duplicate(sp_arena *a, const void *base, size_t stride, uint
     return -1;
 }
 
-sp_status sp_gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err) {
+/* The whole file (header_only 0: size == file_size), or its first `size` bytes. */
+static sp_status gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, uint64_t file_size, int header_only, int *short_read,
+                            sp_arena *a, sp_error *err) {
     if (!g || !a || (!buf && size)) return sp_error_set(err, SP_ERR_INVALID_ARG, "gguf: NULL argument");
     memset(g, 0, sizeof(*g));
-    if (size < 4 || memcmp(buf, "GGUF", 4) != 0) return sp_error_set(err, SP_ERR_FORMAT, "gguf: bad magic (not a GGUF file)");
+    if (size >= 4 && memcmp(buf, "GGUF", 4) != 0) return sp_error_set(err, SP_ERR_FORMAT, "gguf: bad magic (not a GGUF file)");
+    if (header_only && size < 24 && size < file_size) {
+        *short_read = 1;
+        return sp_error_set(err, SP_ERR_FORMAT, "gguf: truncated header (%zu bytes read)", size);
+    }
+    if (size < 4) return sp_error_set(err, SP_ERR_FORMAT, "gguf: bad magic (not a GGUF file)");
     if (size < 8) return sp_error_set(err, SP_ERR_FORMAT, "gguf: truncated header (file is %zu bytes)", size);
     uint32_t version = rd32(buf + 4);
     if (version != 2 && version != 3) {
@@ -329,27 +341,35 @@ sp_status sp_gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, sp_arena *a
         return sp_error_set(err, SP_ERR_FORMAT, "gguf: unsupported version %u", version);
     }
     if (size < 24) return sp_error_set(err, SP_ERR_FORMAT, "gguf: truncated header (file is %zu bytes)", size);
+    if (file_size < size) return sp_error_set(err, SP_ERR_INVALID_ARG, "gguf: %zu bytes read of a %llu-byte file", size, (unsigned long long)file_size);
     g->version = version;
     g->n_tensors = rd64(buf + 8);
     g->n_kv = rd64(buf + 16);
-    size_t rest = size - 24;
+    const uint64_t rest = file_size - 24;
     if (g->n_kv > rest / GGUF_MIN_KV_BYTES)
-        return sp_error_set(err, SP_ERR_FORMAT, "gguf: KV count %llu is too large for a %zu-byte file", (unsigned long long)g->n_kv, size);
+        return sp_error_set(err, SP_ERR_FORMAT, "gguf: KV count %llu is too large for a %llu-byte file", (unsigned long long)g->n_kv,
+                            (unsigned long long)file_size);
     if (g->n_tensors > rest / GGUF_MIN_TENSOR_BYTES)
-        return sp_error_set(err, SP_ERR_FORMAT, "gguf: tensor count %llu is too large for a %zu-byte file", (unsigned long long)g->n_tensors, size);
+        return sp_error_set(err, SP_ERR_FORMAT, "gguf: tensor count %llu is too large for a %llu-byte file", (unsigned long long)g->n_tensors,
+                            (unsigned long long)file_size);
     if (g->n_kv * GGUF_MIN_KV_BYTES + g->n_tensors * GGUF_MIN_TENSOR_BYTES > rest)
-        return sp_error_set(err, SP_ERR_FORMAT, "gguf: KV count %llu and tensor count %llu are too large for a %zu-byte file",
-                            (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, size);
+        return sp_error_set(err, SP_ERR_FORMAT, "gguf: KV count %llu and tensor count %llu are too large for a %llu-byte file",
+                            (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors, (unsigned long long)file_size);
 
     /* pass 1: validate everything, allocate nothing */
     gguf_walk w = {0};
     w.buf = buf;
     w.size = size;
+    w.file_size = file_size;
+    w.header_only = header_only;
     w.g = g;
     w.a = a;
     w.err = err;
     sp_status st = gguf_walk_all(&w);      /* structure, counts, strings, dims, types */
-    if (st) return st;
+    if (st) {
+        if (short_read) *short_read = w.short_read;
+        return st;
+    }
     w.data_known = 1;
     st = gguf_walk_all(&w);                /* tensor offsets and sizes vs the data section */
     if (st) return st;
@@ -380,6 +400,15 @@ sp_status sp_gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, sp_arena *a
         return sp_error_set(err, SP_ERR_FORMAT, "gguf: duplicate tensor name '%s'", name);
     }
     return SP_OK;
+}
+
+sp_status sp_gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err) {
+    return gguf_parse(g, buf, size, size, 0, NULL, a, err);
+}
+
+sp_status sp_gguf_parse_header(sp_gguf *g, const uint8_t *buf, size_t size, uint64_t file_size, int *short_read, sp_arena *a, sp_error *err) {
+    *short_read = 0;
+    return gguf_parse(g, buf, size, file_size, 1, short_read, a, err);
 }
 
 static int str_eq(sp_str s, const char *z) {

@@ -43,7 +43,8 @@ typedef struct {
     sp_gguf_kv *kv;             /* [n_kv] */
     sp_gguf_tensor *tensors;    /* [n_tensors] */
     uint32_t alignment;         /* general.alignment, default 32 */
-    const uint8_t *data;        /* start of the tensor data section */
+    const uint8_t *data;        /* start of the tensor data section (NULL after sp_gguf_parse_header) */
+    size_t header_bytes;        /* bytes before the data section */
 } sp_gguf;
 
 /* Validates everything before allocating anything large: counts are checked against
@@ -51,6 +52,11 @@ typedef struct {
  * Errors: SP_ERR_FORMAT (bad magic/version, truncation, overflow, misaligned),
  * SP_ERR_UNSUPPORTED (a tensor of an unknown type is allowed here; the model loader refuses it). */
 sp_status sp_gguf_parse(sp_gguf *g, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err);
+
+/* The header only, from the first `size` bytes of a file of file_size bytes: the same checks
+ * (tensor ranges against file_size), tensor data pointers NULL. When the header runs past the
+ * bytes given, *short_read is set (with SP_ERR_FORMAT): call again with more. */
+sp_status sp_gguf_parse_header(sp_gguf *g, const uint8_t *buf, size_t size, uint64_t file_size, int *short_read, sp_arena *a, sp_error *err);
 
 const sp_gguf_kv *sp_gguf_find(const sp_gguf *g, const char *key);
 const sp_gguf_tensor *sp_gguf_find_tensor(const sp_gguf *g, const char *name);

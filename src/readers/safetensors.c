@@ -46,7 +46,7 @@ static int json_uint(const sp_json *v, uint64_t *out) {
 
 static int cmp_by_begin(const void *pa, const void *pb) {
     const sp_st_tensor *a = *(const sp_st_tensor *const *)pa, *b = *(const sp_st_tensor *const *)pb;
-    if (a->data != b->data) return a->data < b->data ? -1 : 1;
+    if (a->offset != b->offset) return a->offset < b->offset ? -1 : 1;
     return a->nbytes < b->nbytes ? -1 : a->nbytes > b->nbytes;
 }
 
@@ -55,20 +55,32 @@ static int cmp_by_name(const void *pa, const void *pb) {
     return strcmp(a->name, b->name);
 }
 
-sp_status sp_safetensors_parse(sp_safetensors *st, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err) {
-    if (!st || !a || (!buf && size)) return sp_error_set(err, SP_ERR_INVALID_ARG, "safetensors: NULL argument");
+/* The whole file (header_only 0, size == file_size) or its first size bytes; *need (header_only)
+ * is set to the bytes the header takes when size is short of them. */
+static sp_status st_parse(sp_safetensors *st, const uint8_t *buf, size_t size, uint64_t file_size, int header_only, uint64_t *need,
+                          sp_arena *a, sp_error *err) {
+    if (!st || !a || (!buf && size) || file_size < size) return sp_error_set(err, SP_ERR_INVALID_ARG, "safetensors: NULL argument");
     memset(st, 0, sizeof(*st));
+    if (header_only && size < 8 && file_size >= 8) {
+        *need = 8;
+        return sp_error_set(err, SP_ERR_FORMAT, "safetensors: truncated header (%zu bytes read)", size);
+    }
     if (size < 8) return sp_error_set(err, SP_ERR_FORMAT, "safetensors: file too short (%zu bytes)", size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
     if (hlen > ST_MAX_HEADER)
         return sp_error_set(err, SP_ERR_FORMAT, "safetensors: header length %llu is too large (not a safetensors file?)", (unsigned long long)hlen);
-    if (hlen > size - 8)
-        return sp_error_set(err, SP_ERR_FORMAT, "safetensors: header length %llu is past the end of the %zu-byte file", (unsigned long long)hlen, size);
+    if (hlen > file_size - 8)
+        return sp_error_set(err, SP_ERR_FORMAT, "safetensors: header length %llu is past the end of the %llu-byte file", (unsigned long long)hlen,
+                            (unsigned long long)file_size);
+    if (hlen > size - 8) {
+        *need = 8 + hlen;
+        return sp_error_set(err, SP_ERR_FORMAT, "safetensors: truncated header (%zu of %llu bytes read)", size, (unsigned long long)(8 + hlen));
+    }
     if (hlen < 2 || buf[8] != '{')
         return sp_error_set(err, SP_ERR_FORMAT, "safetensors: header is not a JSON object");
     const uint8_t *data = buf + 8 + hlen;
-    uint64_t data_size = size - 8 - hlen;
+    uint64_t data_size = file_size - 8 - hlen;
 
     sp_error jerr = {0};
     const sp_json *root = sp_json_parse(a, (const char *)buf + 8, (size_t)hlen, &jerr);
@@ -137,7 +149,8 @@ sp_status sp_safetensors_parse(sp_safetensors *st, const uint8_t *buf, size_t si
         if (end > data_size)
             return sp_error_set(err, SP_ERR_FORMAT, "safetensors: tensor '%.64s' data [%llu, %llu) is past the end of the data (%llu bytes)",
                                 name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
-        t->data = data + begin;
+        t->data = header_only ? NULL : data + begin;
+        t->offset = begin;
         t->nbytes = end - begin;
         order[k] = t;
         k++;
@@ -153,12 +166,22 @@ sp_status sp_safetensors_parse(sp_safetensors *st, const uint8_t *buf, size_t si
     for (size_t i = 0; i < n; i++) {
         const sp_st_tensor *t = order[i];
         if (!t->nbytes) continue;
-        if (prev && t->data < prev->data + prev->nbytes)
+        if (prev && t->offset < prev->offset + prev->nbytes)
             return sp_error_set(err, SP_ERR_FORMAT, "safetensors: tensors '%.64s' and '%.64s' overlap", prev->name, t->name);
         prev = t;
     }
     st->tensors = ts;
     return SP_OK;
+}
+
+sp_status sp_safetensors_parse(sp_safetensors *st, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err) {
+    return st_parse(st, buf, size, size, 0, NULL, a, err);
+}
+
+sp_status sp_safetensors_parse_header(sp_safetensors *st, const uint8_t *buf, size_t size, uint64_t file_size, uint64_t *need, sp_arena *a,
+                                      sp_error *err) {
+    *need = 0;
+    return st_parse(st, buf, size, file_size, 1, need, a, err);
 }
 
 const sp_st_tensor *sp_safetensors_find(const sp_safetensors *st, const char *name) {

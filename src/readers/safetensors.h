@@ -12,7 +12,8 @@ typedef struct {
     const char *dtype_name;  /* as written in the header, e.g. "F32" */
     uint32_t n_dims;
     int64_t shape[8];        /* torch order: shape[0] is the slowest */
-    const uint8_t *data;
+    const uint8_t *data;     /* NULL after sp_safetensors_parse_header */
+    uint64_t offset;         /* from the start of the data section */
     uint64_t nbytes;
 } sp_st_tensor;
 
@@ -24,6 +25,11 @@ typedef struct {
 
 /* Checks header length, JSON, dtype/shape vs byte ranges, ranges inside the buffer. */
 sp_status sp_safetensors_parse(sp_safetensors *st, const uint8_t *buf, size_t size, sp_arena *a, sp_error *err);
+/* The header only, from the first `size` bytes of a file of file_size bytes: the same checks
+ * (ranges against file_size), data pointers NULL. When the header is longer than size, *need is
+ * set to its length (with SP_ERR_FORMAT): call again with that many bytes. */
+sp_status sp_safetensors_parse_header(sp_safetensors *st, const uint8_t *buf, size_t size, uint64_t file_size, uint64_t *need, sp_arena *a,
+                                      sp_error *err);
 const sp_st_tensor *sp_safetensors_find(const sp_safetensors *st, const char *name);
 
 /* Write a file holding one F32 tensor, header metadata {"format":"pt"}, header padded

@@ -190,6 +190,48 @@ async function openUrl(part, job, fetchOptions = {}) {
   };
 }
 
+/**
+ * The first n bytes of an opened part (all of it when it is shorter), read once: from then on the
+ * part's chunks() gives those bytes again before the rest, so the file is still read, or
+ * downloaded, only once. Called again with a larger n it reads on. part.close() ends the reading
+ * (closes the file) when the rest is not wanted.
+ */
+export async function readHead(opened, n, job) {
+  if (!opened.head) {
+    const it = opened.chunks()[Symbol.asyncIterator]();
+    const got = [];
+    opened.head = { it, got, have: 0, done: false };
+    opened.chunks = async function* () {
+      for (let i = 0; i < got.length; i++) yield got[i];
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    };
+    opened.close = () => it.return?.();
+  }
+  const h = opened.head;
+  while (h.have < n && !h.done) {
+    if (job?.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
+    const r = await h.it.next();
+    if (r.done) h.done = true;
+    else {
+      h.got.push(r.value.slice()); // the path reader reuses its buffer
+      h.have += r.value.byteLength;
+    }
+  }
+  const out = new Uint8Array(Math.min(n, h.have));
+  let off = 0;
+  for (const c of h.got) {
+    if (off >= out.byteLength) break;
+    const k = Math.min(c.byteLength, out.byteLength - off);
+    out.set(c.subarray(0, k), off);
+    off += k;
+  }
+  return out;
+}
+
 /** Read a part fully into engine e's heap: {p, size}. p is sp_malloc'd; the caller owns it. */
 export async function readIntoHeap(e, opened, job, prog) {
   let p = 0;
@@ -278,7 +320,7 @@ export function baseName(name) {
 }
 
 export function hfName(files) {
-  const p = files['model.safetensors'];
+  const p = files['model.safetensors'] ?? files['model.safetensors.index.json'];
   const n = p?.path ?? p?.url ?? '';
-  return n ? n.replace(/[\\/]?model\.safetensors$/, '') : '';
+  return n ? n.replace(/[\\/]?model\.safetensors(\.index\.json)?$/, '') : '';
 }
