@@ -1,7 +1,8 @@
 // arch.test.js - every architecture besides plain llama against its float64 reference written from
 // transformers' modeling code (tests/lib/ref-<arch>.js), on tiny models written both as GGUF and as an
 // HF folder (tests/lib/tiny-arch.js):
-//   - logits at the prefill and at every KV-cache decoding step, and the greedy ids;
+//   - logits at the prefill and at every KV-cache decoding step, and the greedy ids, for every weight
+//     format: HF F32/F16/BF16, GGUF F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q5_K/Q6_K and the Q4_K_M mix;
 //   - the gradient of prompt and prefix tuning against float64 central finite differences;
 //   - the same model as GGUF and as HF: the same logits and the same tuned trajectory (adapters saved
 //     in PEFT layout, so a prefix adapter moves between the two copies).
@@ -27,6 +28,12 @@ const llamaRef = {
   refForward: (w, c, rows, prefix) => refLlama(w, { ...c, head_dim_explicit: c.head_dim }, rows, 'hf', prefix),
 };
 const REF = { qwen2: refQwen2, qwen3: refQwen3, gemma3: refGemma3, gpt2: refGpt2, llama: llamaRef, mistral: llamaRef };
+
+/* Runs fn with the engine's exact table (no 16-bit activations), then restores the default. */
+function withExact(fn) {
+  engine.setExact(true);
+  try { return fn(); } finally { engine.setExact(false); }
+}
 
 const argmax = (a) => a.reduce((bi, v, i) => (v > a[bi] ? i : bi), 0);
 
@@ -69,7 +76,7 @@ const CASES = [
   ['gemma3', {}], ['gemma3', { final_logit_softcapping: 3.0, layer_types: ['sliding_attention', 'full_attention'], tied: false }],
   ['gemma3', { n_layers: 6, sliding_window: 3 }],
   ['llama', { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 }, rope_theta: 500000 }],
-  ['llama', { rope_scaling: { rope_type: 'linear', factor: 4 }, head_dim: 16 }],
+  ['llama', { rope_scaling: { rope_type: 'linear', factor: 4 }, head_dim: 16 }], ['llama', { tied: false, n_kv_heads: 4 }],
   ['mistral', { sliding_window: 3 }],
   ['gpt2', {}], ['gpt2', { hidden_dim: 96, n_layers: 3 }],
 ];
@@ -89,10 +96,14 @@ for (const [arch, opts] of CASES) {
     for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
       const tiny = makeTinyArch(arch, { seed: 4, type, ...opts });
       const m = load(tiny, 'gguf');
-      // quantized matrices: the same dequantized weights in the reference; decoding rounds the
-      // activations to 16 bits for integer dot products (src/kernels), hence the looser bound
-      const tol = type.startsWith('Q') ? 1e-3 : 1e-5;
-      try { t.diagnostic(`GGUF ${type}: worst ${compare(m, REF[arch], tiny.weightsGguf, tiny.configGguf, tol, `${label} GGUF ${type}`).toExponential(2)}`); } finally { m.free(); }
+      // quantized matrices: the reference runs on the values the bytes decode to; the exact table
+      // must match it as an F32 file does, the default one within its 16-bit activations (see the
+      // K-quant tests below for the bound)
+      const run = (tol, how) => compare(m, REF[arch], tiny.weightsGguf, tiny.configGguf, tol, `${label} GGUF ${type} ${how}`).toExponential(2);
+      try {
+        if (type.startsWith('Q')) t.diagnostic(`GGUF ${type}: worst ${withExact(() => run(1e-5, 'exact'))} exact, ${run(1e-3, 'default')} default`);
+        else t.diagnostic(`GGUF ${type}: worst ${run(1e-5, 'default')}`);
+      } finally { m.free(); }
     }
   });
 }
@@ -207,6 +218,42 @@ for (const [arch, opts, format] of GRAD_CASES) {
     try {
       for (const method of ['prompt', 'prefix']) t.diagnostic(`${method}: worst ${checkGrad(m, REF[arch], w, cfg, method, `${arch} ${format} ${method}`).toExponential(2)}`);
     } finally { m.free(); }
+  });
+}
+
+/* ---- K-quants (Q4_K, Q5_K, Q6_K and the Q4_K_M mix llama.cpp writes), dims multiples of 256 ----
+ * The reference runs on the values the file's bytes decode to (tests/lib/quant.js, bit-exact with
+ * ggml's dequantize_row_q*_K), so the engine's exact table (f32 weights times f32 activations, as
+ * for F32 files) must agree with it as closely as an F32 file does: the same 1e-5. The default
+ * wasmsimd table also rounds each activation block of 32 to 16 bits (src/kernels/kernels.h:
+ * |error| <= max|x_block| / (2*qmax) per element, about 1e-5 of a product's scale); through the
+ * 2 layers' 7 products, the norms and the LM head that stays below 1e-3 of the logits' scale
+ * (the same bound the Q8_0 and Q4_0 cases above use; measured worst is printed). */
+const K_SHAPE = { dim: 256, n_heads: 4, n_kv_heads: 2, head_dim: 64, hidden_dim: 512 };
+const K_TYPES = ['Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M'];
+const K_CASES = [
+  ['qwen2', {}], ['qwen3', { tied: false }], ['gemma3', { layer_types: ['sliding_attention', 'full_attention'], final_logit_softcapping: 3.0 }],
+  ['llama', {}], ['llama', { tied: false, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }],
+  ['gpt2', {}],
+];
+
+for (const [arch, opts] of K_CASES) {
+  const label = `${arch} ${JSON.stringify(opts)}`;
+  test(`arch: ${label}: GGUF ${K_TYPES.join('/')} match the reference (exact and default products), prompt and prefix gradients too`, (t) => {
+    for (const type of K_TYPES) {
+      const tiny = makeTinyArch(arch, { seed: 6, type, ...K_SHAPE, ...opts });
+      const stored = new Set(Object.values(tiny.ggufTypes).filter((x) => x !== 'F32'));
+      if (type === 'Q4_K_M') assert.deepEqual([...stored].sort(), ['Q4_K', 'Q6_K'], `${label}: a Q4_K_M file mixes Q4_K and Q6_K`);
+      else assert.deepEqual([...stored], [type]);
+      const m = load(tiny, 'gguf');
+      const ref = REF[arch], w = tiny.weightsGguf, c = tiny.configGguf;
+      try {
+        const exact = withExact(() => compare(m, ref, w, c, 1e-5, `${label} GGUF ${type} exact`));
+        const fast = compare(m, ref, w, c, 1e-3, `${label} GGUF ${type} default`);
+        const grads = withExact(() => ['prompt', 'prefix'].map((method) => checkGrad(m, ref, w, c, method, `${label} GGUF ${type} ${method}`)));
+        t.diagnostic(`GGUF ${type}: logits worst ${exact.toExponential(2)} exact, ${fast.toExponential(2)} default; gradients prompt ${grads[0].toExponential(2)}, prefix ${grads[1].toExponential(2)}`);
+      } finally { m.free(); }
+    }
   });
 }
 

@@ -6,8 +6,9 @@
 //   the chart's loss falls; watches the page's thread for long tasks (> 100 ms) while training;
 //   generates with and without the prompt (the plain side must equal llama2.c's greedy text);
 //   checks the nearest-token view; saves the prompt and exports the PEFT files; reloads the page,
-//   checks the model now comes from the browser's cache and the saved prompt is listed and gives
-//   the same output; and checks that no request left the local server's origin.
+//   checks the model now comes from the browser's cache (no second GET; one HEAD checks the copy is
+//   current) and the saved prompt is listed and gives the same output; and checks that no request
+//   left the local server's origin.
 // Screenshots of each stage go to test-output/screenshots/ (gitignored), for a person to look at.
 //
 // Chromium: /usr/bin/chromium (or SP_CHROMIUM). When it is missing the test FAILS with a message
@@ -38,9 +39,12 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
 
   const { context, base, origin } = await openBrowser(t, { acceptDownloads: true });
 
-  // Every request any page or worker makes, to check nothing leaves the local server.
+  // Every request any page or worker makes, to check nothing leaves the local server; and each
+  // request's method, to tell a download (GET) from the cache's check against the server (HEAD).
   const requests = [];
-  context.on('request', (r) => requests.push(r.url()));
+  const sent = [];
+  context.on('request', (r) => { requests.push(r.url()); sent.push({ method: r.method(), url: r.url() }); });
+  const sentTo = (url, method) => sent.filter((r) => r.url === url && r.method === method).length;
   const problems = [];
   // Long tasks and animation-frame gaps on the page's thread, collected from the first script on.
   await context.addInitScript(() => {
@@ -201,13 +205,14 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
 
   // ---- reload: the model comes from the cache, the prompt is still there ----
   const modelUrl = new URL('/models/stories260K/stories260K.gguf', base).href;
-  const before = requests.filter((u) => u === modelUrl).length;
-  assert.equal(before, 1, 'the model was downloaded once');
+  assert.equal(sentTo(modelUrl, 'GET'), 1, 'the model was downloaded once');
   await page.reload();
   await waitState('engine', 'ready');
   await waitState('model', 'loaded'); // loaded by itself, from the browser's cache
   assert.equal(await state('modelFrom'), 'cache');
-  assert.equal(requests.filter((u) => u === modelUrl).length, 1, 'the second visit did not download the model');
+  assert.equal(sentTo(modelUrl, 'GET'), 1, 'the second visit did not download the model');
+  // The cached copy was checked against the server's Last-Modified (a HEAD: headers, no body).
+  assert.equal(sentTo(modelUrl, 'HEAD'), 1, 'the second visit checked its cached copy with one HEAD request');
   await waitState('saved', '1');
   const row = page.locator('#saved tbody tr[data-name="e2e max stories"]');
   assert.equal(await row.count(), 1, 'the saved prompt is listed after a reload');

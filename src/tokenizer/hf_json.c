@@ -182,11 +182,8 @@ static sp_status parse_pre_one(hf_ctx *c, const sp_json *p, const char *where) {
         s->invert = inv;
         if (re && re->type == SP_JSON_STRING) {
             snprintf(sub, sizeof(sub), "%s.pattern.Regex", where);
-            if ((st = sp_regex_compile(&s->re, re->str, re->len, c->a, c->err))) {
-                char msg[SP_ERROR_MSG_MAX];
-                snprintf(msg, sizeof(msg), "%s", c->err->msg);
-                return sp_error_set(c->err, st, TJ "%s: %s", sub, msg);
-            }
+            if ((st = sp_regex_compile(&s->re, re->str, re->len, c->a, c->err)))
+                return sp_error_prefix(c->err, st, TJ "%s", sub);
         } else if (str && str->type == SP_JSON_STRING && str->len > 0) {
             s->lit.ptr = str->str; s->lit.len = str->len;
         } else {
@@ -494,6 +491,21 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         t->pieces[id].len = v->key_len;
         t->types[id] = SP_TT_NORMAL;
         sp_tok_map_put(t->map, v->key, v->key_len, id, 1); /* a duplicate key: the last one wins */
+    }
+    /* an added token may repeat a vocab entry (Gemma's do), but two added tokens with one id contradict */
+    memset(seen, 0, (size_t)n);
+    for (size_t i = 0; i < n_added; i++) {
+        const sp_json *at = &added->items[i];
+        int32_t id = (int32_t)sp_json_get(at, "id")->number;
+        if (seen[id]) {
+            size_t j = 0;
+            while ((int32_t)sp_json_get(&added->items[j], "id")->number != id) j++;
+            const sp_json *content = sp_json_get(at, "content");
+            free(seen);
+            return sp_error_set(err, SP_ERR_TOKENIZER, TJ "added_tokens[%zu] ('%.*s') has id %d, which added_tokens[%zu] already has",
+                                i, (int)(content->len > 40 ? 40 : content->len), content->str, (int)id, j);
+        }
+        seen[id] = 1;
     }
     free(seen);
 

@@ -7,8 +7,9 @@
 //                                  weightsGguf, weightsHf } // HF names, the values each file represents
 //
 // opts (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=dim/n_heads (qwen3/gemma3:
-// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0; the HF
-// copy is F32 unless hfType is F16|BF16), tied=true, seed=1, shards=1 (HF files split in that many
+// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q5_K|
+// Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType); K-quants need dim, q_dim and
+// hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16), tied=true, seed=1, shards=1 (HF files split in that many
 // safetensors with model.safetensors.index.json), and per architecture: rope_theta, rope_scaling
 // (llama), sliding_window (mistral: every layer; gemma3: its sliding layers), layer_types (gemma3;
 // default: llama.cpp's pattern, 5 sliding to 1 global), final_logit_softcapping (gemma3).
@@ -88,6 +89,21 @@ function tensorList(a, c) {
     t.push([h('mlp.down_proj.weight'), g('ffn_down.weight'), [c.dim, c.hidden_dim], 'mat']);
   }
   return t;
+}
+
+/* llama.cpp's choice per tensor for the Q4_K_M / Q5_K_M mixes (src/llama-quant.cpp,
+ * llama_tensor_get_type): output.weight, or token_embd.weight when there is no output.weight, is
+ * Q6_K; attn_v (gpt2: the fused attn_qkv) and ffn_down are Q6_K in the layers use_more_bits picks
+ * (the first and last eighth, and every third between); position_embd stays F32 ("do not quantize
+ * positional embeddings"); every other matrix is the mix's base type. */
+const MIX_BASE = { Q4_K_M: 'Q4_K', Q5_K_M: 'Q5_K' };
+const useMoreBits = (i, n) => i < Math.floor(n / 8) || i >= Math.floor((7 * n) / 8) || (i - Math.floor(n / 8)) % 3 === 2;
+function mixType(mix, gname, c, hasOutput) {
+  if (gname === 'output.weight' || (gname === 'token_embd.weight' && !hasOutput)) return 'Q6_K';
+  if (gname === 'position_embd.weight') return 'F32';
+  const m = /^blk\.(\d+)\.(attn_v|attn_qkv|ffn_down)\.weight$/.exec(gname);
+  if (m && useMoreBits(Number(m[1]), c.n_layers)) return 'Q6_K';
+  return MIX_BASE[mix];
 }
 
 function roundTrip(dtype, x) {
@@ -190,6 +206,7 @@ export function makeTinyArch(arch, opts = {}) {
 
   // ---- GGUF (the same raw weights)
   const weightsGguf = {};
+  const ggufTypes = {}; // GGUF name -> the type it is stored in
   const tensors = [];
   for (const [name, gname, shape, kind] of list) {
     let x = raw[name];
@@ -197,7 +214,9 @@ export function makeTinyArch(arch, opts = {}) {
     if (a.permute && (isQ || isK)) x = permuteQK(x, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
     if (kind === 'norm' && a.gemma) x = Float32Array.from(x, (w) => w + 1);
     if (kind === 'conv') x = transpose(x, shape[0], shape[1]); // GGUF: torch [out, in]
-    const ttype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? type : 'F32';
+    let ttype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? type : 'F32';
+    if (MIX_BASE[type] && ttype !== 'F32') ttype = mixType(type, gname, c, list.some(([, g]) => g === 'output.weight'));
+    ggufTypes[gname] = ttype;
     const { values } = encodeTensor(ttype, x);
     let back = Float32Array.from(values);
     if (kind === 'conv') back = transpose(back, shape[1], shape[0]);
@@ -251,7 +270,7 @@ export function makeTinyArch(arch, opts = {}) {
   }
   return {
     gguf, hf: { configJson, tokenizerJson, files: { 'config.json': configJson, 'tokenizer.json': tokenizerJson, ...hfFiles }, safetensors: hfFiles['model.safetensors'] },
-    config: c, weightsGguf, weightsHf,
+    config: c, weightsGguf, weightsHf, ggufTypes,
     // the GGUF copy's own traits where GGUF cannot say what config.json says (gemma3: llama.cpp's fixed
     // pattern of 5 sliding layers to 1 global)
     configGguf: a.gemma ? { ...c, layer_types: Array.from({ length: c.n_layers }, (_, l) => ((l + 1) % 6 ? 'sliding_attention' : 'full_attention')) } : c,
