@@ -9,7 +9,7 @@
 #include "model/presets.h"
 #include "json_write.h"
 #include "check.h"
-#include "shared_model.h"
+#include "shared.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +92,7 @@ static void test_crafted_gguf(void) {
     /* weights past 4 GB: a 300000 x 8192 F16 embedding (4.9 GB) in a header of a few hundred bytes */
     sp_buf b = {0};
     uint64_t size = crafted_gguf(&b, 8192, 2, 64, 2048, 300000);
-    char *j = sp_model_plan_gguf(b.data, b.len, (double)size, "huge.gguf", &err);
+    char *j = sp_model_plan_gguf((const uint8_t *)b.data, b.len, (double)size, "huge.gguf", &err);
     CHECK(j == NULL && err.code == SP_ERR_TOO_LARGE);
     CHECK_MSG(strstr(err.msg, "huge.gguf needs ") && strstr(err.msg, " bytes of weights") && strstr(err.msg, "K/V cache (2048 positions)") &&
               strstr(err.msg, "room for"), "%s", err.msg);
@@ -103,18 +103,18 @@ static void test_crafted_gguf(void) {
     /* weights that fit (64 MB) but a K/V cache that does not: 64 layers x 4096 positions x 8192 x 2 x 4 bytes = 17 GB */
     memset(&b, 0, sizeof(b));
     size = crafted_gguf(&b, 8192, 64, 64, 1 << 20, 4096);
-    j = sp_model_plan_gguf(b.data, b.len, (double)size, "deep.gguf", &err);
+    j = sp_model_plan_gguf((const uint8_t *)b.data, b.len, (double)size, "deep.gguf", &err);
     CHECK(j == NULL && err.code == SP_ERR_TOO_LARGE);
     CHECK_MSG(strstr(err.msg, "+ 17179869184 bytes of K/V cache (4096 positions)"), "%s", err.msg);
     /* the same with a small context: the cache is budgeted for the model's own context */
     sp_buf_free(&b);
     memset(&b, 0, sizeof(b));
     size = crafted_gguf(&b, 8192, 64, 64, 256, 4096);
-    j = sp_model_plan_gguf(b.data, b.len, (double)size, "short.gguf", &err);
+    j = sp_model_plan_gguf((const uint8_t *)b.data, b.len, (double)size, "short.gguf", &err);
     CHECK_MSG(j && strstr(j, "\"kv_positions\":256,\"context_length\":256"), "%s", j ? j : err.msg);
     free(j);
     /* a header claiming a tensor past the end of the file it says it is: SP_ERR_FORMAT */
-    j = sp_model_plan_gguf(b.data, b.len, (double)(size - 2), "cut.gguf", &err);
+    j = sp_model_plan_gguf((const uint8_t *)b.data, b.len, (double)(size - 2), "cut.gguf", &err);
     CHECK_MSG(j == NULL && err.code == SP_ERR_FORMAT && strstr(err.msg, "past the end"), "%s", err.msg);
     sp_buf_free(&b);
 }
