@@ -145,6 +145,7 @@ test('studio: a 20 MB data file never blocks the page for more than 100 ms', { t
   const after = await page.evaluate(() => ({ evals: window.__softprompt.evalLosses.length, steps: window.__softprompt.losses.length, seen: window.__evalSeen.slice(-1)[0], state: document.getElementById('train-state').textContent }));
   t.diagnostic(`Stop at ${at.pct}% of an evaluation; the last progress shown: ${after.seen.pct}%`);
   assert.equal(after.state, 'stopped: prompt kept');
+  assert.equal(await page.locator('#st-eta').innerText(), 'stopped');
   assert.equal(after.evals, at.evals, 'the evaluation Stop interrupted is dropped, and no final evaluation runs');
   assert.equal(after.steps, at.steps, 'no training step after Stop');
   assert.equal(await page.locator('#eval-progress').isVisible(), false);

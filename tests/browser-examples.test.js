@@ -88,6 +88,12 @@ test('studio: every built-in example visibly works with its defaults on the defa
   await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
   await page.click('#model-load');
   await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 512, null, { timeout: 120_000 });
+  await waitState('model', 'loaded');
+  // the last run's curve and texts belonged to the previous model: they go, and the note says so
+  assert.equal(await page.locator('#out-prompt').innerText(), '', '"Try it" forgets the previous model\'s texts');
+  assert.equal(await page.locator('#st-step').innerText(), '–');
+  assert.equal(JSON.parse(await page.locator('#loss-chart').getAttribute('data-train-losses')).length, 0, 'the chart is empty');
+  assert.match(await page.locator('#train-note').innerText(), /trained a prompt for TinyStories-656K-Q8_0; a prompt only fits the model it was trained on.*Start trains one for stories260K/);
   await page.click('button[data-example="who-was-it"]');
   await waitState('advice', 'shown');
   assert.match(await page.locator('#task-advice').innerText(), /stories260K is too small to learn this task.*TinyStories-656K learns it/s);

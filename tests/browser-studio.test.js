@@ -170,6 +170,22 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   await waitState('gen', 'done');
   a11y.push(...await axeProblems(page, 'compared'));
 
+  // a label task with too few held-out examples: the warning says why, and no "% right" shows
+  await page.click('button[data-example="happy-or-sad"]');
+  await waitState('data', 'ok');
+  await page.fill('input[name="evalSplit"]', '0.1');
+  await page.waitForFunction(() => /Only 4 held-out examples: the eval loss is noisy, and no “% right” is shown \(it needs at least 8\)/.test(document.getElementById('settings-warn').textContent), null, { timeout: 30_000 })
+    .catch(async () => assert.fail(`the warning for 4 held-out labels: ${await page.locator('#settings-warn').innerText()}`));
+  await page.evaluate(() => {
+    window.__trainSeen = [];
+    new MutationObserver(() => window.__trainSeen.push(document.body.dataset.train)).observe(document.body, { attributes: true, attributeFilter: ['data-train'] });
+  });
+  await page.click('#train-start');
+  await page.waitForFunction(() => window.__trainSeen.includes('running') && ['done', 'failed'].includes(document.body.dataset.train), null, { timeout: 300_000 });
+  assert.equal(await state('train'), 'done');
+  assert.match(await page.locator('#st-eval').innerText(), /^\d+\.\d+$/, 'the eval loss, and nothing else');
+  await page.fill('input[name="evalSplit"]', '0.2');
+
   await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
   await page.click('#model-load');
   await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 512, null, { timeout: 120_000 });

@@ -286,6 +286,7 @@ async function loadModelFrom(kind, what) {
       throw named ? Object.assign(new Error(named), { shown: true }) : e;
     }
     await loadOpts.after?.();
+    const previous = S.model ? S.modelMeta?.name ?? 'the previous model' : null;
     if (S.model) {
       await dropActivePrompt();
       S.model.free().catch(() => {});
@@ -298,6 +299,7 @@ async function loadModelFrom(kind, what) {
     setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
     $('model-cache-line').textContent = cacheNote;
     showModelFacts();
+    if (previous) forgetPreviousModelResults(previous);
     showChatOption();
     adviseModel();
     if ($('cache-view').open) renderCache();
@@ -791,7 +793,10 @@ function settingsWarnings(s) {
     const nTrain = n - nEval;
     if (s.batchSize > nTrain) w.push(`A batch of ${s.batchSize} is more than the ${nTrain} training examples: each step sees every example ${s.batchSize > nTrain * 2 ? 'several times' : 'more than once'}, and “epochs” count fast. A batch of ${Math.max(1, Math.min(8, nTrain))} fits.`);
     if (nEval > EVAL_CAP) w.push(`The eval split holds out ${fmtCount(nEval)} examples; the page evaluates a sample of ${EVAL_CAP} of them, so evaluations stay quick.`);
-    if (s.evalSplit > 0 && nEval < 8) w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${nEval < 2 ? ', and no accuracy is shown' : ''}. More data, or a larger eval split, makes it steadier.`);
+    const labels = isLabelLike(S.data.preview?.labels, n);
+    if (s.evalSplit > 0 && nEval < MIN_EVAL_FOR_ACCURACY) {
+      w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${labels ? `, and no “% right” is shown (it needs at least ${MIN_EVAL_FOR_ACCURACY})` : ''}. More data, or a larger eval split, makes it steadier.`);
+    }
   }
   if (s.lr > 1) w.push(`A learning rate of ${s.lr} is very high: the loss will likely jump or blow up. Soft prompts train well at 0.01–0.3 with Adam.`);
   else if (s.lr > 0 && s.lr < 1e-3) w.push(`A learning rate of ${s.lr} is very low for a soft prompt: the loss will barely move. Try 0.01–0.3.`);
@@ -908,6 +913,20 @@ function updateButtonStates() {
     const pill = $('train-state');
     pill.textContent = !hasModel ? 'waiting for a model' : !S.data.ok ? 'waiting for valid data' : 'ready';
   }
+}
+
+/** A new model: the last run's curve and the texts in "Try it" belong to the previous model (its
+ *  prompt was dropped with it), so they go, and the note says where that prompt is. */
+function forgetPreviousModelResults(previous) {
+  if (!S.history?.train.length && !debug.outputs.plain && !debug.outputs.prompt) return;
+  S.history = { train: [], eval: [], total: 0 };
+  trainChart.setSeries({ train: [], eval: [], total: 0 });
+  resetStats();
+  setJobState('idle');
+  $('train-note').textContent = `The last run trained a prompt for ${previous}; a prompt only fits the model it was trained on (a saved one is under “Keep it”). Start trains one for ${S.modelMeta.name}.`;
+  for (const id of ['out-plain', 'out-prompt']) { $(id).replaceChildren(); $(id).removeAttribute('title'); }
+  $('active-prompt-name').textContent = '';
+  debug.outputs = { plain: '', prompt: '' };
 }
 
 function resetStats() {
@@ -1065,7 +1084,7 @@ async function startTraining(rec = null) {
     await adoptTrained(result, s);
     setJobState('done');
     $('train-state').textContent = result.reason === 'stopped' ? 'stopped: prompt kept' : result.reason === 'early-stop' ? 'done (stopped early)' : 'done';
-    $('st-eta').textContent = 'done';
+    $('st-eta').textContent = result.reason === 'stopped' ? 'stopped' : 'done';
   } catch (e) {
     if (e?.code === 'SP_ERR_ABORTED') setJobState('idle');
     else {
