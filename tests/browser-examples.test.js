@@ -92,6 +92,7 @@ test('studio: every built-in example visibly works with its defaults on the defa
   // the last run's curve and texts belonged to the previous model: they go, and the note says so
   assert.equal(await page.locator('#out-prompt').innerText(), '', '"Try it" forgets the previous model\'s texts');
   assert.equal(await page.locator('#st-step').innerText(), '–');
+  assert.equal(await page.locator('#chance-loss').innerText(), '6.2', 'a blind guess among stories260K\'s 512 tokens: ln 512');
   assert.equal(JSON.parse(await page.locator('#loss-chart').getAttribute('data-train-losses')).length, 0, 'the chart is empty');
   assert.match(await page.locator('#train-note').innerText(), /trained a prompt for TinyStories-656K-Q8_0; a prompt only fits the model it was trained on.*Start trains one for stories260K/);
   await page.click('button[data-example="who-was-it"]');

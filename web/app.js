@@ -341,6 +341,9 @@ async function tokenizerAddsSpace(model) {
 
 function showModelFacts() {
   const i = S.model.info;
+  // the loss of a blind guess, in the explanation: ln(vocabulary size) of this model
+  $('chance-loss').textContent = Math.log(i.vocab_size).toFixed(1);
+  $('chance-vocab').textContent = `${S.modelMeta.name}'s ${i.vocab_size.toLocaleString('en')}`;
   const facts = [
     ['name', S.modelMeta.name],
     ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.file_type}`],
