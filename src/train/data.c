@@ -364,34 +364,51 @@ static sp_status read_prompt_completion(sp_dataset *ds, sp_example *e, const sp_
 }
 
 /* {"segments": [{"text": "...", "train": true|false}, ...]}: text already rendered (by a chat
- * template), learnt where train is true. */
-static sp_status read_segments(sp_dataset *ds, sp_example *e, const sp_json *segs, sp_error *err) {
-    if (segs->type != SP_JSON_ARRAY) return data_err(err, e->line, "segments", "\"segments\" must be a list of {\"text\", \"train\"}, got %s", json_type_name(segs));
+ * template), learnt where train is true. segs is that list; at names it in errors ("segments" or
+ * "segments[s]" for the s-th sequence of a list of lists). */
+static sp_status read_segments(sp_dataset *ds, sp_example *e, const sp_json *segs, const char *at, sp_error *err) {
+    if (segs->type != SP_JSON_ARRAY) return data_err(err, e->line, at, "\"%s\" must be a list of {\"text\", \"train\"}, got %s", at, json_type_name(segs));
     e->kind = SP_EX_SEGMENTS;
     if (alloc_parts(ds, e, segs->len, 0, err)) return SP_ERR_NOMEM;
     char field[SP_ERROR_FIELD_MAX];
     int any = 0;
     for (size_t k = 0; k < segs->len; k++) {
         const sp_json *g = &segs->items[k];
-        snprintf(field, sizeof(field), "segments[%zu]", k);
+        snprintf(field, sizeof(field), "%s[%zu]", at, k);
         if (g->type != SP_JSON_OBJECT) return data_err(err, e->line, field, "%s must be an object {\"text\", \"train\"}, got %s", field, json_type_name(g));
         const sp_json *t = sp_json_get(g, "text"), *tr = sp_json_get(g, "train");
-        snprintf(field, sizeof(field), "segments[%zu].text", k);
+        snprintf(field, sizeof(field), "%s[%zu].text", at, k);
         if (!t || t->type != SP_JSON_STRING) return data_err(err, e->line, field, "%s must be a string, got %s", field, t ? json_type_name(t) : "nothing");
-        snprintf(field, sizeof(field), "segments[%zu].train", k);
+        snprintf(field, sizeof(field), "%s[%zu].train", at, k);
         if (tr && tr->type != SP_JSON_BOOL) return data_err(err, e->line, field, "%s must be true or false, got %s", field, json_type_name(tr));
         int32_t i = e->n_parts++;
         if (dup_string(ds, t, &e->parts[i], &e->part_lens[i], err)) return SP_ERR_NOMEM;
         e->train[i] = (uint8_t)(tr && tr->boolean);
         any |= e->train[i] && t->len > 0;
     }
-    if (!any) return data_err(err, e->line, "segments", "no segment with \"train\": true and text to learn");
+    if (!any) return data_err(err, e->line, at, "no segment with \"train\": true and text to learn");
+    return SP_OK;
+}
+
+/* {"segments": [[...], [...]]}: several sequences from one conversation (a turn the chat template
+ * writes differently once later turns follow is learnt in a sequence of its own); one example each. */
+static sp_status read_sequences(sp_dataset *ds, ex_list *out, const sp_example *proto, const sp_json *segs, sp_error *err) {
+    char at[SP_ERROR_FIELD_MAX];
+    for (size_t s = 0; s < segs->len; s++) {
+        sp_example e = *proto;
+        snprintf(at, sizeof(at), "segments[%zu]", s);
+        if (segs->items[s].type != SP_JSON_ARRAY)
+            return data_err(err, e.line, at, "%s must be a list of {\"text\", \"train\"} like segments[0], got %s", at, json_type_name(&segs->items[s]));
+        sp_status st = read_segments(ds, &e, &segs->items[s], at, err);
+        if (st == SP_OK) st = ex_push(out, &e, err);
+        if (st) return st;
+    }
     return SP_OK;
 }
 
 /* One JSONL record: exactly one of {"text"}, {"input","output"}, {"messages"}, {"prompt","completion"},
- * {"segments"}. Other keys are ignored. */
-static sp_status read_record(sp_dataset *ds, sp_example *e, const sp_json *v, sp_error *err) {
+ * {"segments"}, pushed to out (a list of segment lists is several examples). Other keys are ignored. */
+static sp_status read_record(sp_dataset *ds, ex_list *out, sp_example *e, const sp_json *v, sp_error *err) {
     const sp_json *t = sp_json_get(v, "text"), *in = sp_json_get(v, "input"), *o = sp_json_get(v, "output");
     const sp_json *msgs = sp_json_get(v, "messages"), *p = sp_json_get(v, "prompt"), *c = sp_json_get(v, "completion");
     const sp_json *segs = sp_json_get(v, "segments");
@@ -403,24 +420,31 @@ static sp_status read_record(sp_dataset *ds, sp_example *e, const sp_json *v, sp
     if (p || c) kinds[nk++] = "\"prompt\"/\"completion\"";
     if (segs) kinds[nk++] = "\"segments\"";
     if (nk > 1) return data_err(err, e->line, NULL, "has both %s and %s; a record is one kind of example", kinds[0], kinds[1]);
+    if (segs && segs->type == SP_JSON_ARRAY && segs->len > 0 && segs->items[0].type == SP_JSON_ARRAY)
+        return read_sequences(ds, out, e, segs, err);
+    sp_status st;
     if (t) {
         if (t->type != SP_JSON_STRING) return data_err(err, e->line, "text", "\"text\" must be a string, got %s", json_type_name(t));
         e->kind = SP_EX_TEXT;
-        return dup_string(ds, t, &e->text, &e->text_len, err);
-    }
-    if (in || o) {
+        st = dup_string(ds, t, &e->text, &e->text_len, err);
+    } else if (in || o) {
         if (!in) return data_err(err, e->line, "input", "missing \"input\" (it has \"output\")");
         if (!o) return data_err(err, e->line, "output", "missing \"output\" (it has \"input\")");
         if (in->type != SP_JSON_STRING) return data_err(err, e->line, "input", "\"input\" must be a string, got %s", json_type_name(in));
         if (o->type != SP_JSON_STRING) return data_err(err, e->line, "output", "\"output\" must be a string, got %s", json_type_name(o));
         e->kind = SP_EX_PAIR;
-        if (dup_string(ds, in, &e->text, &e->text_len, err) || dup_string(ds, o, &e->output, &e->output_len, err)) return SP_ERR_NOMEM;
-        return SP_OK;
+        st = dup_string(ds, in, &e->text, &e->text_len, err);
+        if (st == SP_OK) st = dup_string(ds, o, &e->output, &e->output_len, err);
+    } else if (msgs) {
+        st = read_chat(ds, e, msgs, err);
+    } else if (p || c) {
+        st = read_prompt_completion(ds, e, p, c, err);
+    } else if (segs) {
+        st = read_segments(ds, e, segs, "segments", err);
+    } else {
+        return data_err(err, e->line, NULL, "missing \"text\" (or \"input\" and \"output\", \"messages\", or \"prompt\" and \"completion\")");
     }
-    if (msgs) return read_chat(ds, e, msgs, err);
-    if (p || c) return read_prompt_completion(ds, e, p, c, err);
-    if (segs) return read_segments(ds, e, segs, err);
-    return data_err(err, e->line, NULL, "missing \"text\" (or \"input\" and \"output\", \"messages\", or \"prompt\" and \"completion\")");
+    return st ? st : ex_push(out, e, err);
 }
 
 static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t len, sp_error *err) {
@@ -453,8 +477,7 @@ static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t
             sp_example e;
             memset(&e, 0, sizeof(e));
             e.line = line;
-            st = read_record(ds, &e, v, err);
-            if (st == SP_OK) st = ex_push(out, &e, err);
+            st = read_record(ds, out, &e, v, err);
         }
         sp_arena_free(&tmp);
         pos = next;
