@@ -42,10 +42,23 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   await waitState('engine', 'ready');
   a11y.push(...await axeProblems(page, 'start'));
 
+  // ---- a Hugging Face folder by URL (or by one of its files' URLs) loads, named by its folder ----
+  for (const url of ['/models/TinyStories-656K/', '/models/TinyStories-656K/config.json']) {
+    await page.fill('#model-url', url);
+    await page.click('#model-load');
+    await page.waitForFunction(() => ['loaded', 'failed'].includes(document.body.dataset.model), null, { timeout: 120_000 }); // Load set 'loading' as it was clicked
+    assert.equal(await state('model'), 'loaded', `${url}: ${await page.locator('#model').innerText()}`);
+    assert.equal(await page.evaluate(() => window.__softprompt.model?.format), 'hf', url);
+    assert.match(await page.locator('#model-status').innerText(), /^TinyStories-656K is ready/, url);
+    assert.match(await page.locator('#model-facts').innerText(), /name\s+TinyStories-656K\b/i);
+  }
+  a11y.push(...await axeProblems(page, 'HF folder by URL'));
+
   // ---- model URL mistakes are named, under the URL box, with focus there ----
   for (const [url, want] of [
-    ['/models/TinyStories-656K/', /TinyStories-656K\/ is a folder/],
-    ['/models/TinyStories-656K/config.json', /config\.json is one file of a Hugging Face folder/],
+    ['/models/stories260K/', /\/models\/stories260K\/ is not a Hugging Face model folder \(HTTP 404/],
+    ['/examples/max-the-dog/adapter_config.json', /adapter_config\.json is a file of a PEFT adapter, not a model.*Import PEFT files/],
+    ['/models/TinyStories-656K/vocab.json', /vocab\.json is not a model/],
   ]) {
     await page.fill('#model-url', url);
     await page.click('#model-load');
@@ -83,7 +96,7 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
 
   // ---- the cache view lists the model and empties ----
   await page.click('#cache-view summary');
-  await page.waitForFunction(() => document.body.dataset.cache === '1');
+  await page.waitForFunction(() => Number(document.body.dataset.cache) >= 2); // the GGUF and the HF folder's files
   assert.match(await page.locator('#cache-list').innerText(), /TinyStories-656K-Q8_0/);
   a11y.push(...await axeProblems(page, 'cache view'));
   await page.click('#cache-clear');

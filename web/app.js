@@ -147,17 +147,43 @@ function hideLoadProgress() { $('model-progress-wrap').hidden = true; }
 /** How an error names a URL the user typed: its file name, or the URL when it has none. */
 function what0(url) { return modelNameFromUrl(url) === 'model' ? url : `${modelNameFromUrl(url)}${/\.gguf$/i.test(String(url).split(/[?#]/)[0]) ? '.gguf' : ''}`; }
 
-/** A model URL the URL box cannot load, named before anything is downloaded: a folder, or one
- *  file of a Hugging Face folder. null when it looks like a single model file. */
+// A URL to a Hugging Face folder, or to one of these files of it, loads that folder (the library
+// fetches config.json, model.safetensors and tokenizer.json from it, and the chat template's files).
+const HF_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
+
+/** The folder URL (ending in '/') when url is a Hugging Face folder or one of its files; else null. */
+function hfFolderUrl(url) {
+  const u = new URL(url, location.href);
+  if (u.pathname.endsWith('/')) return u.href;
+  const file = decodeURIComponent(u.pathname.split('/').pop());
+  return HF_FOLDER_FILES.includes(file) ? new URL('.', u).href : null;
+}
+
+/** A folder's name: the repo for a hub URL (…/owner/repo/resolve/main/), else its last segment. */
+function folderName(folder) {
+  const path = new URL(folder).pathname;
+  const hub = /\/([^/]+)\/resolve\/[^/]+\/$/.exec(path);
+  return decodeURIComponent(hub ? hub[1] : path.split('/').filter(Boolean).pop() || 'model');
+}
+
+/** The file the model cache is asked about for a URL: the folder's weights, or the file itself. */
+function cachedFileOf(url) {
+  const folder = hfFolderUrl(url);
+  return folder ? `${folder}model.safetensors` : url;
+}
+
+/** A model URL the URL box cannot load, named before anything is downloaded: a PEFT adapter's
+ *  file, or another file that is not a model. */
 function modelUrlProblem(url) {
   let path;
   try { path = new URL(url, location.href).pathname; } catch { return `“${url}” is not a URL`; }
-  if (path.endsWith('/')) {
-    return `${url} is a folder. The URL box loads one .gguf file; for a Hugging Face folder, use “Choose a folder…” or drop its files below.`;
-  }
+  if (hfFolderUrl(url)) return null;
   const file = decodeURIComponent(path.split('/').pop());
+  if (/^adapter_(config\.json|model\.safetensors)$/i.test(file)) {
+    return `${file} is a file of a PEFT adapter, not a model. Load its base model here, then bring the adapter in with “Import PEFT files…” under “Keep it”.`;
+  }
   if (/\.json$/i.test(file) || /\.safetensors$/i.test(file)) {
-    return `${file} is one file of a Hugging Face folder, not a model. Give the URL of a .gguf file, or choose the whole folder below (config.json, model.safetensors, tokenizer.json).`;
+    return `${file} is not a model. Give the URL of a .gguf file, or of a Hugging Face folder (with config.json, model.safetensors and tokenizer.json).`;
   }
   return null;
 }
@@ -226,9 +252,10 @@ async function loadModelFrom(kind, what) {
       // The library downloads it in its worker and keeps it in this browser's model cache
       // (sp.cache), checked against the server's ETag on the next visit.
       const url = new URL(what, location.href).href;
-      name = modelNameFromUrl(url);
+      const folder = hfFolderUrl(url);
+      name = folder ? folderName(folder) : modelNameFromUrl(url);
       source = what;
-      const wasCached = await S.sp.cache.has(url).catch(() => false);
+      const wasCached = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
       setStatus(status, wasCached ? `Reading ${name} from this browser’s cache…` : `Fetching ${name}…`);
       let downloaded = false;
       loadOpts = {
@@ -240,18 +267,22 @@ async function loadModelFrom(kind, what) {
         },
         after: async () => {
           from = downloaded ? 'network' : 'cache';
-          const kept = await S.sp.cache.has(url).catch(() => false);
+          const kept = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
           cacheNote = !downloaded ? 'Loaded from this browser’s cache: no download needed.'
             : kept ? 'Saved in this browser’s cache: the next visit loads it from disk.'
               : 'Not kept in this browser’s cache (the browser refused to store it, perhaps for lack of room): the next visit downloads it again.';
         },
         failed: async (e) => {
           if (e?.code === 'SP_ERR_ABORTED') return null;
-          await S.sp.cache.delete(url).catch(() => {}); // never keep what did not load
-          return e?.code === 'SP_ERR_FORMAT' ? await notGgufAt(url, what0(what)) : null;
+          // never keep what did not load
+          for (const f of folder ? HF_FOLDER_FILES.map((n) => folder + n) : [url]) await S.sp.cache.delete(f).catch(() => {});
+          if (folder && e?.code === 'SP_ERR_NETWORK' && /HTTP 404/.test(e.message)) {
+            return `${what} is not a Hugging Face model folder (${e.message}). The URL box loads a .gguf file, or a folder with config.json, model.safetensors and tokenizer.json.`;
+          }
+          return !folder && e?.code === 'SP_ERR_FORMAT' ? await notGgufAt(url, what0(what)) : null;
         },
       };
-      input = url;
+      input = folder ?? url;
     } else {
       const files = [...what];
       const gguf = files.find((f) => /\.gguf$/i.test(f.name));
@@ -365,8 +396,9 @@ function showModelFacts() {
 
 async function maybeLoadCachedModel() {
   // A model already in this browser's cache loads without asking: it costs no download.
-  const url = new URL($('model-url').value, location.href).href;
-  const hit = await S.sp.cache.has(url).catch(() => false);
+  let url;
+  try { url = new URL($('model-url').value, location.href).href; } catch { return; }
+  const hit = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
   if (hit && !S.model) loadModelFrom('url', $('model-url').value);
 }
 
