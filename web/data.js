@@ -19,8 +19,8 @@ import { SoftpromptError, ErrorCodes, withPlace } from './errors.js';
  * with prompt(i) is refused, naming the turn. The turn ends after the last end-of-turn text in it
  * (eotTexts: '<|im_end|>', ...), so the newline a template writes after it is not learnt.
  *
- * Most templates render earlier turns the same whatever follows (answered(i) is a prefix of the whole
- * conversation): then the conversation is one sequence learning every turn. Some do not: Qwen3's
+ * Most templates render earlier turns the same whatever follows (answered(i), up to the turn's end, is
+ * a prefix of the whole conversation): then the conversation is one sequence learning every turn. Some do not: Qwen3's
  * writes the last assistant turn with its <think> block and drops the thinking of turns before the
  * last user message. A turn learnt in the whole rendering would then be learnt in a form the model
  * never writes, so such a turn gets a sequence of its own, render(messages[0..i]), which the earlier
@@ -67,14 +67,16 @@ export function conversationSequences(render, conv, eotTexts = []) {
     if (cut > 0) end = cut;
     turns.push({ i, prompt, answered, end });
   }
-  // group from the last turn back: a turn joins the sequence after it when its rendering is a prefix
-  // of that sequence's text and ends before the turns already in it begin
+  // group from the last turn back: a turn joins the sequence after it when its rendering up to the
+  // turn's end is a prefix of that sequence's text (what a template writes after the end-of-turn
+  // token is not learnt: Llama 3's always appends a generation prompt) and ends before the turns
+  // already in it begin
   const groups = [];
   let g = { text: full, turns: [] };
   for (let k = turns.length - 1; k >= 0; k--) {
     const t = turns[k];
     const room = g.turns.length ? g.turns[0].prompt.length : g.text.length;
-    if (!(g.text.startsWith(t.answered) && t.end <= room)) {
+    if (!(t.end <= room && g.text.startsWith(t.answered.slice(0, t.end)))) {
       if (g.turns.length) groups.unshift(g);
       g = { text: t.answered, turns: [] };
     }

@@ -36,7 +36,7 @@ async function chatOf(m, line) {
       `line ${line}: conversation data needs the model's chat template, and this model has none (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)`), line, 'messages');
   }
   const { compileChatTemplate, renderChat } = await import('../chat.js'); // @huggingface/jinja, only for conversations
-  const compiled = compileChatTemplate(info.chat_template);
+  const compiled = await compileChatTemplate(info.chat_template, info.specials ?? {});
   const t = modelTokenizer(m.model);
   let eot;
   try {
