@@ -128,8 +128,10 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   assert.equal(await page.inputValue('#data-text'), before);
   a11y.push(...await axeProblems(page, 'data file error'));
   await page.setInputFiles('#data-file', file('pairs.tsv', 'The cat was called Tom. Who was it?\tIt was Tom.\nThe dog was called Rex. Who was it?\tIt was Rex.\nThe girl was called Ann. Who was it?\tIt was Ann.\n'));
-  await waitState('data', 'ok');
-  assert.match(await page.locator('#data-summary').innerText(), /^3 input → output examples, read as TSV/);
+  // the box held good data before: wait for this file's own summary, not the old 'ok'
+  await page.waitForFunction(() => /^3 input → output examples, read as TSV/.test(document.getElementById('data-summary').textContent), null, { timeout: 60_000 })
+    .catch(async () => assert.fail(`the TSV file's summary: ${await page.locator('#data-summary').innerText()}`));
+  assert.equal(await state('data'), 'ok');
   assert.equal(await page.locator('#data-text-msg').count(), 0, 'a good file clears the message');
   await page.setInputFiles('#data-file', file('one.txt', 'Once upon a time there was one story.\nIt had two lines.\n'));
   await waitState('dataWarning', 'one-example');
