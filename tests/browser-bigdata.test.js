@@ -1,8 +1,10 @@
 // browser-bigdata.test.js - a 20 MB data file in the studio, in a real browser: reading it,
-// checking it in the engine, a few training steps with checkpoints and a reload keep the page's
-// thread free: no main-thread task over 100 ms (a PerformanceObserver of type "longtask",
-// installed before the page's first script). The data is real text (TinyStories validation
-// stories, repeated to 20 MB).
+// checking it in the engine, a few training steps with checkpoints and an evaluation keep the
+// page's thread free: no main-thread task over 100 ms (a PerformanceObserver of type "longtask",
+// installed before the page's first script). The held-out set is a sample, evaluated in parts with
+// progress; the checkpoints in IndexedDB refer to the data, written once per run; Stop in the
+// middle of an evaluation ends the run without finishing it. The data is real text (TinyStories
+// validation stories, repeated to 20 MB).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,6 +57,15 @@ test('studio: a 20 MB data file never blocks the page for more than 100 ms', { t
         }
       }).observe({ type: 'long-animation-frame', buffered: true });
     } catch { /* a browser without long-animation-frame: the longtask entries still count */ }
+    // every record the page writes to its "runs" store: checkpoints must not carry the data
+    window.__runWrites = [];
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (value, ...rest) {
+      if (this.name === 'runs' && value && typeof value === 'object') {
+        window.__runWrites.push({ id: value.id, keys: Object.keys(value).sort(), dataBytes: value.data?.blob?.size ?? value.data?.text?.length ?? null });
+      }
+      return put.call(this, value, ...rest);
+    };
   });
   const page = context.pages()[0] ?? await context.newPage();
   const problems = [];
@@ -103,5 +114,40 @@ test('studio: a 20 MB data file never blocks the page for more than 100 ms', { t
   }
   assert.equal(await page.locator('#eval-progress').isVisible(), false, 'the progress line goes when the evaluation ends');
   await page.locator('#data').screenshot({ path: path.join(SHOTS, '40-big-data.png') });
+
+  // Checkpoints store the data once: one 'run-data' record holding the file (a Blob, not its text),
+  // and checkpoint records ('current') that refer to it by dataId.
+  const writes = await page.evaluate(() => window.__runWrites.filter((w) => w.id !== 'draft'));
+  const dataWrites = writes.filter((w) => w.id === 'run-data');
+  const checkpoints = writes.filter((w) => w.id === 'current');
+  t.diagnostic(`IndexedDB writes of the run: ${JSON.stringify(writes)}`);
+  assert.equal(dataWrites.length, 1, 'the data is written once per run');
+  assert.equal(dataWrites[0].dataBytes, bytes, 'the run-data record keeps the whole file');
+  assert.ok(checkpoints.length >= 2, `a checkpoint at steps 5 and 10 (${checkpoints.length} written)`);
+  for (const c of checkpoints) {
+    assert.ok(c.keys.includes('dataId') && !c.keys.includes('data'), `a checkpoint refers to the data, never carries it: ${c.keys}`);
+  }
+
+  // Stop is prompt: Stop in the middle of an evaluation of the 500 held-out examples ends the run
+  // at the next part; the evaluation is dropped and no final one runs.
+  await page.fill('input[name="length"]', '40');
+  await page.fill('input[name="evalEvery"]', '2');
+  await page.click('#train-start');
+  await waitState('train', 'running');
+  const at = await page.waitForFunction(() => {
+    const v = document.body.dataset.evaluating;
+    if (!v || v === 'none' || Number(v) >= 50) return null;
+    const mark = { evals: window.__softprompt.evalLosses.length, steps: window.__softprompt.losses.length, seen: window.__evalSeen.length, pct: Number(v) };
+    document.getElementById('train-stop').click();
+    return mark;
+  }, null, { timeout: 600_000, polling: 50 }).then((h) => h.jsonValue());
+  await waitState('train', 'done');
+  const after = await page.evaluate(() => ({ evals: window.__softprompt.evalLosses.length, steps: window.__softprompt.losses.length, seen: window.__evalSeen.slice(-1)[0], state: document.getElementById('train-state').textContent }));
+  t.diagnostic(`Stop at ${at.pct}% of an evaluation; the last progress shown: ${after.seen.pct}%`);
+  assert.equal(after.state, 'stopped: prompt kept');
+  assert.equal(after.evals, at.evals, 'the evaluation Stop interrupted is dropped, and no final evaluation runs');
+  assert.equal(after.steps, at.steps, 'no training step after Stop');
+  assert.equal(await page.locator('#eval-progress').isVisible(), false);
+  await page.locator('#train').screenshot({ path: path.join(SHOTS, '41-big-data-stopped.png') });
   assert.deepEqual(problems, []);
 });

@@ -250,3 +250,52 @@ test('studio: an instruct model\'s chat template wraps the "Try it" input (a tin
   assert.deepEqual(a11y, []);
   assert.deepEqual(problems, []);
 });
+
+test('studio: Tab reaches every control, each focus is visible and shows a ring (the file buttons, not their hidden inputs)', { timeout: 300_000 }, async (t) => {
+  assertBrowserReady();
+  if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
+  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
+  await page.goto(base);
+  await waitState('engine', 'ready');
+  await page.click('#model-load');
+  await waitState('model', 'loaded');
+  await page.click('button[data-example="stories"]');
+  await waitState('data', 'ok');
+
+  // Tab from the top until focus comes back round; each stop: what it is, whether a person can
+  // see it, and its focus indicator (an outline or a ring of box-shadow).
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  const stops = [];
+  for (let i = 0; i < 400; i++) {
+    await page.keyboard.press('Tab');
+    const s = await page.evaluate(() => {
+      const a = document.activeElement;
+      if (!a || a === document.body) return null;
+      const r = a.getBoundingClientRect();
+      const cs = getComputedStyle(a);
+      const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none';
+      const key = a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}${a.className ? `.${String(a.className).split(' ')[0]}` : ''}:${(a.textContent || a.getAttribute('aria-label') || '').trim().slice(0, 30)}`;
+      return { key, visible: r.width > 2 && r.height > 2 && cs.visibility !== 'hidden' && cs.opacity !== '0', ring, focusVisible: a.matches(':focus-visible'), hiddenInput: a.type === 'file' };
+    });
+    if (s === null) continue;
+    if (stops.length && s.key === stops[0].key) break;
+    stops.push(s);
+  }
+  t.diagnostic(`${stops.length} tab stops: ${stops.map((s) => s.key).join(' ')}`);
+  assert.ok(stops.length > 20, `Tab goes round the page (${stops.length} stops)`);
+  for (const want of ['#model-file-btn', '#data-file-btn', '#import-files-btn', '#model-load', '#train-start', '#try-run']) {
+    assert.ok(stops.some((s) => s.key === want), `Tab reaches ${want}`);
+  }
+  assert.deepEqual(stops.filter((s) => s.hiddenInput), [], 'focus never lands on a hidden file input');
+  assert.deepEqual(stops.filter((s) => !s.visible), [], 'every tab stop is on screen');
+  assert.deepEqual(stops.filter((s) => !s.ring || !s.focusVisible), [], 'every tab stop shows a focus ring');
+  await page.focus('#data-file-btn');
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  await page.locator('#data').screenshot({ path: path.join(SHOTS, '31-focus-upload.png') });
+  assert.deepEqual(problems, []);
+});
