@@ -376,7 +376,7 @@ for (const arch of ['qwen3', 'gemma3']) {
       const train = sentences(24, 1), held = sentences(8, 2);
       const evalLoss = (ad) => m.evaluate(held, { maxLength: 64, batchSize: 8 }, ad).loss;
       const none = evalLoss(null);
-      const tuner = m.createTuner({ method: 'prompt', virtual_tokens: 8, lr: 0.1, batch_size: 4, steps: 24, max_length: 64, eval_split: 0, seed: 3 }, train);
+      const tuner = m.createTuner({ method: 'prompt', virtual_tokens: 8, lr: 0.3, batch_size: 4, steps: 24, max_length: 64, eval_split: 0, seed: 3 }, train);
       let first = NaN, last = NaN;
       for (let i = 0; i < 24; i++) {
         assert.equal(tuner.step(), true);

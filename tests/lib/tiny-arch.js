@@ -143,7 +143,7 @@ export function makeTinyArch(arch, opts = {}) {
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       const z = r.normal();
-      if (kind === 'embed') x[i] = 0.5 * z;
+      if (kind === 'embed') x[i] = (a.gemma ? 1 / Math.sqrt(c.dim) : 0.5) * z; // gemma: times sqrt(dim) at the input, unit scale as in the real models
       else if (kind === 'pos') x[i] = 0.2 * z;
       else if (kind === 'mat') x[i] = z / Math.sqrt(shape[1]);
       else if (kind === 'conv') x[i] = z / Math.sqrt(shape[0]);
