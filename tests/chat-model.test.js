@@ -1,8 +1,10 @@
 // chat-model.test.js - a loaded model's chat template and end-of-turn ids through the public API
 // (in-process engine): tokenizer_config.json and generation_config.json next to an HF folder are
 // read, model.applyChatTemplate renders as @huggingface/jinja does, generate(messages) feeds the
-// rendered text without an extra BOS, model.tokenizer offers the same calls, and a template that does
-// not parse refuses the load with SP_ERR_TOKENIZER. The CLI's generate --messages takes a JSON file.
+// rendered text without an extra BOS, model.tokenizer offers the same calls, and a broken template (one
+// that does not parse, or fails on a plain user/assistant/user conversation with the model's special
+// tokens) refuses the load with SP_ERR_TOKENIZER naming the problem (loadModel and loadTokenizer). The
+// CLI's generate --messages takes a JSON file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -46,9 +48,28 @@ test('model chat: template from tokenizer_config.json, generate(messages), end-o
     assert.deepEqual(res.promptTokens, ids);
     await assert.rejects(model.applyChatTemplate([{ role: 'user' }]), (e) => e.code === 'SP_ERR_INVALID_ARG');
     await model.free();
-    // a template that does not parse: refused at load
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ chat_template: '{% if %}' }));
-    await assert.rejects(sp.loadModel(dir), (e) => e.code === 'SP_ERR_TOKENIZER' && /chat template/.test(e.message));
+    // broken templates: refused at load, naming the problem (the engine keeps working)
+    const broken = [
+      ['{% if %}', /the chat template does not parse: Unexpected token: CloseStatement/],
+      ['{% for m in messages %}{{ m.content }', /the chat template does not parse: .*Expected closing expression token/],
+      ['{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}', /fails on a plain user\/assistant\/user conversation \(add_generation_prompt true\): Unknown StringValue filter: nosuchfilter/],
+      ['{{ no_such_function() }}', /fails on a plain user\/assistant\/user conversation.*not a function/],
+      // a variable nobody passes, used in a way that fails when rendered: found at load
+      ['{{ sep_token + messages[0].content }}', /fails on a plain user\/assistant\/user conversation.*undefined/],
+      ["{{ raise_exception('this template is a stub') }}", /fails on a plain user\/assistant\/user conversation.*this template is a stub/],
+    ];
+    for (const [template, re] of broken) {
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', chat_template: template }));
+      await assert.rejects(sp.loadModel(dir), (e) => e.code === 'SP_ERR_TOKENIZER' && re.test(e.message), template);
+      await assert.rejects(Softprompt.loadTokenizer(dir), (e) => e.code === 'SP_ERR_TOKENIZER' && re.test(e.message), template);
+    }
+    // a template that refuses a system turn (as Mistral's do) is not broken
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', chat_template:
+      "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('no system role') }}{% endif %}[{{ m.role }}] {{ m.content }}{% endfor %}" }));
+    const strict = await sp.loadModel(dir);
+    await assert.rejects(strict.applyChatTemplate(MESSAGES), (e) => e.code === 'SP_ERR_INVALID_ARG' && /no system role/.test(e.message));
+    assert.equal(await strict.applyChatTemplate(MESSAGES.slice(1)), '[user] once upon a time');
+    await strict.free();
   } finally {
     sp.terminate();
     rmSync(dir, { recursive: true, force: true });

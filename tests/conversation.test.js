@@ -7,8 +7,9 @@
 //     the renderer by matching the rendered text;
 //   - a JSONL conversation file tunes (evaluation loss with the tuned prompt below the plain model's),
 //     through the API and the CLI (`tune --data x.jsonl`);
-//   - bad records: SP_ERR_DATA with line and field; a template whose earlier turns change once later
-//     ones follow (Qwen3's, on two assistant turns) is refused naming the turn.
+//   - a template whose earlier turns change once later ones follow (Qwen3's drops their thinking): each
+//     assistant turn trains in its own sequence, after exactly the prompt the model is given for it;
+//   - bad records: SP_ERR_DATA with line and field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, rmSync, existsSync } from 'node:fs';
@@ -92,14 +93,27 @@ test('conversations: the loss mask is exactly the assistant turns and their <|im
     const pv = await checkMasks(model, tk, QWEN_CONFIG.chat_template, CONVERSATIONS.slice(0, 2));
     // Qwen3 writes an empty thinking block before the last answer: it is part of the learnt turn
     assert.match(await model.detokenize(pv.examples[0].ids.filter((_, k) => pv.examples[0].targets[k])), /^<think>\n\n<\/think>\n\nblue$/);
-    // two assistant turns: Qwen3's template renders the first differently once the second follows
+    // two assistant turns: Qwen3's template renders the first differently once the second follows (no
+    // thinking block), so each turn trains in a sequence of its own, as the model writes it after its prompt
     const two = { messages: [{ role: 'user', content: 'sky?' }, { role: 'assistant', content: 'blue' }, { role: 'user', content: 'grass?' }, { role: 'assistant', content: 'green' }] };
-    const bad = await model.dataPreview(`{"text":"a b"}\n${JSON.stringify(two)}\n`);
-    assert.equal(bad.errors.length, 1);
-    assert.deepEqual([bad.errors[0].code, bad.errors[0].line, bad.errors[0].field], ['SP_ERR_UNSUPPORTED', 2, 'messages[1]']);
-    assert.match(bad.errors[0].message, /line 2: the chat template renders assistant turn messages\[1\] differently/);
-    await assert.rejects(model.tune({ data: `${JSON.stringify(two)}\n`, steps: 1 }).done,
-      (e) => e.code === 'SP_ERR_UNSUPPORTED' && e.line === 1 && e.field === 'messages[1]');
+    const pv2 = await model.dataPreview(`{"text":"a b"}\n${JSON.stringify(two)}\n`, { ids: true });
+    assert.deepEqual(pv2.errors, []);
+    assert.equal(pv2.count, 2);
+    const ex2 = pv2.examples[1];
+    assert.equal(ex2.sequences.length, 2);
+    const render = (msgs, agp) => new Template(QWEN_CONFIG.chat_template).render({ messages: msgs, add_generation_prompt: agp, eos_token: '<|im_end|>' });
+    for (const [k, upto] of [[0, 2], [1, 4]]) {
+      const { ids, targets } = ex2.sequences[k];
+      assert.deepEqual(ids, await model.tokenize(render(two.messages.slice(0, upto), false), { addBos: false }), `sequence ${k}: the rendering up to messages[${upto - 1}]`);
+      const learnt = ids.filter((_, j) => targets[j]);
+      assert.deepEqual(learnt, await model.tokenize(`<think>\n\n</think>\n\n${two.messages[upto - 1].content}<|im_end|>`, { addBos: false }), `sequence ${k}: the turn learnt`);
+      // everything before the learnt tokens is the prompt the model is given for that turn
+      assert.deepEqual(ids.slice(0, targets.indexOf(1)), await model.tokenize(render(two.messages.slice(0, upto - 1), true), { addBos: false }));
+    }
+    assert.deepEqual([ex2.ids, ex2.targets], [ex2.sequences[1].ids, ex2.sequences[1].targets], 'ids/targets: the whole conversation');
+    assert.equal(pv2.tokens.perExample[1], ex2.sequences[0].ids.length + ex2.sequences[1].ids.length);
+    const r2 = await model.tune({ data: `${JSON.stringify(two)}\n${JSON.stringify(two)}\n`, steps: 2, batchSize: 2, evalSplit: 0, virtualTokens: 2, maxLength: 64 }).done;
+    assert.equal(r2.history.steps.length, 2);
     await model.free();
 
     // a template that keeps earlier turns: every assistant turn of a conversation is learnt

@@ -1,14 +1,16 @@
 // data.test.js - training data through the one parser (src/train/data.c) as pages and the API see it
 // (sp.dataPreview, no model): the studio's built-in examples, tab-separated files (pairs or a clear
 // refusal, never one plain-text example), the one-example warning, problems with line and field;
-// and web/data.js's conversationSegments (the loss mask of a rendered conversation) on its own.
+// and web/data.js's conversationSequences (the loss mask of a rendered conversation) on its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Template } from '@huggingface/jinja';
+import { readFileSync } from 'node:fs';
 
 import { Softprompt } from '../web/softprompt.js';
 import { EXAMPLES } from '../web/page/examples.js';
-import { isLabelLike, conversationSegments } from '../web/data.js';
+import { isLabelLike, conversationSequences } from '../web/data.js';
+import { TOKENIZERS } from './lib/tokenizer-corpus.js';
 
 let sp;
 test.before(async () => { sp = await Softprompt.create({ threads: 1, worker: false }); });
@@ -65,29 +67,76 @@ test('a file that yields one example warns; problems carry line and field', asyn
   await assert.rejects(sp.dataPreview('x', { format: 'yaml' }), (e) => e.code === 'SP_ERR_INVALID_ARG');
 });
 
-// conversationSegments on its own: a ChatML template rendered by @huggingface/jinja
+// conversationSequences on its own: a ChatML template rendered by @huggingface/jinja
 const CHATML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 const render = (src) => { const t = new Template(src); return (messages, agp) => t.render({ messages, add_generation_prompt: agp }); };
 
-test('conversationSegments: assistant turns and their end-of-turn text train, nothing else; a broken prefix is refused', () => {
+test('conversationSequences: assistant turns and their end-of-turn text train, nothing else; a broken prefix is refused', () => {
   const messages = [{ role: 'system', content: 'S' }, { role: 'user', content: 'U1' }, { role: 'assistant', content: 'A1' },
     { role: 'user', content: 'U2' }, { role: 'assistant', content: 'A2' }];
-  const segs = conversationSegments(render(CHATML), { messages, train_from: 0, line: 3 }, ['<|im_end|>']);
+  const [segs, ...more] = conversationSequences(render(CHATML), { messages, train_from: 0, line: 3 }, ['<|im_end|>']);
+  assert.equal(more.length, 0, 'ChatML renders earlier turns the same: one sequence');
   assert.equal(segs.map((s) => s.text).join(''), render(CHATML)(messages, false), 'the segments are the whole rendering');
   assert.deepEqual(segs.filter((s) => s.train).map((s) => s.text), ['A1<|im_end|>', 'A2<|im_end|>']);
   // train_from: earlier assistant turns are context
-  const late = conversationSegments(render(CHATML), { messages, train_from: 3, line: 3 }, ['<|im_end|>']);
+  const [late] = conversationSequences(render(CHATML), { messages, train_from: 3, line: 3 }, ['<|im_end|>']);
   assert.deepEqual(late.filter((s) => s.train).map((s) => s.text), ['A2<|im_end|>']);
   // no end-of-turn text known: the whole turn as rendered trains
-  const whole = conversationSegments(render(CHATML), { messages: messages.slice(0, 3), train_from: 0, line: 1 }, []);
+  const [whole] = conversationSequences(render(CHATML), { messages: messages.slice(0, 3), train_from: 0, line: 1 }, []);
   assert.deepEqual(whole.filter((s) => s.train).map((s) => s.text), ['A1<|im_end|>\n']);
   // a template that writes the last assistant turn differently: refused, naming line and turn
   const odd = "{% for m in messages %}{% if loop.last and m.role == 'assistant' %}[final] {% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
-  assert.throws(() => conversationSegments(render(odd), { messages, train_from: 0, line: 4 }, []),
-    (e) => e.code === 'SP_ERR_UNSUPPORTED' && e.line === 4 && e.field === 'messages[2]' && /line 4: the chat template renders assistant turn messages\[2\]/.test(e.message));
-  assert.throws(() => conversationSegments(render(CHATML), { messages: [{ role: 'assistant', content: 'x' }], train_from: 0, line: 2 }, []),
+  assert.throws(() => conversationSequences(render(odd), { messages, train_from: 0, line: 4 }, []),
+    (e) => e.code === 'SP_ERR_UNSUPPORTED' && e.line === 4 && e.field === 'messages[2]' && /line 4: the chat template renders assistant turn messages\[2\] differently from the prompt it gives/.test(e.message));
+  assert.throws(() => conversationSequences(render(CHATML), { messages: [{ role: 'assistant', content: 'x' }], train_from: 0, line: 2 }, []),
     (e) => e.code === 'SP_ERR_DATA' && e.line === 2 && e.field === 'messages[0]');
   // a template error names the line
-  assert.throws(() => conversationSegments(() => { throw new Error('no system role'); }, { messages, train_from: 0, line: 9 }, []),
+  assert.throws(() => conversationSequences(() => { throw new Error('no system role'); }, { messages, train_from: 0, line: 9 }, []),
     (e) => e.code === 'SP_ERR_INVALID_ARG' && e.line === 9 && /no system role/.test(e.message));
+});
+
+// Qwen3's real template writes the last assistant turn with a <think> block and drops the thinking of
+// turns before the last user message: each turn is learnt as the model writes it after its prompt,
+// in a sequence of its own when the whole conversation renders it otherwise
+test('conversationSequences: Qwen3 multi-turn, each assistant turn learnt in the context the model writes it in', () => {
+  const qwen = render(JSON.parse(readFileSync(TOKENIZERS.qwen3.config, 'utf8')).chat_template);
+  const eot = ['<|im_end|>', '<|endoftext|>'];
+  const m = [{ role: 'system', content: 'S' }, { role: 'user', content: 'U1' }, { role: 'assistant', content: '<think>\nR1\n</think>\n\nA1' },
+    { role: 'user', content: 'U2' }, { role: 'assistant', content: 'A2' }, { role: 'user', content: 'U3' }, { role: 'assistant', content: 'A3' }];
+  const seqs = conversationSequences(qwen, { messages: m, train_from: 0, line: 1 }, eot);
+  assert.equal(seqs.length, 3);
+  const text = (segs) => segs.map((x) => x.text).join('');
+  const learnt = (segs) => segs.filter((x) => x.train).map((x) => x.text);
+  // each sequence is the rendering up to its turn; the last is the whole conversation
+  for (const [k, end] of [[0, 3], [1, 5], [2, 7]]) assert.equal(text(seqs[k]), qwen(m.slice(0, end), false), `sequence ${k}`);
+  assert.deepEqual(seqs.map(learnt), [['<think>\nR1\n</think>\n\nA1<|im_end|>'], ['<think>\n\n</think>\n\nA2<|im_end|>'], ['<think>\n\n</think>\n\nA3<|im_end|>']]);
+  // the learnt text follows exactly the prompt the model is given for that turn
+  for (const [k, i] of [[0, 2], [1, 4], [2, 6]]) {
+    const before = seqs[k].slice(0, seqs[k].findIndex((x) => x.train)).map((x) => x.text).join('');
+    assert.equal(before, qwen(m.slice(0, i), true), `the prompt of messages[${i}]`);
+  }
+  // in the later sequences the earlier turns are context, as the template writes them there (no thinking)
+  assert.match(text(seqs[2]), /<\|im_start\|>assistant\nA1<\|im_end\|>\n<\|im_start\|>user\nU2/);
+  // a tool-less conversation whose turns all follow the last user message: one sequence
+  const one = conversationSequences(qwen, { messages: m.slice(0, 3), train_from: 0, line: 1 }, eot);
+  assert.equal(one.length, 1);
+  // prompt/completion: only the completion is learnt; the prompt's assistant turn is context and adds no sequence
+  const pc = conversationSequences(qwen, { messages: m.slice(0, 5), train_from: 4, line: 1 }, eot);
+  assert.deepEqual(pc.map(learnt), [['<think>\n\n</think>\n\nA2<|im_end|>']]);
+});
+
+test('segments records: a list of segment lists is one example per sequence; problems name the sequence', async () => {
+  const seq = (t) => [{ text: 'Q: ', train: false }, { text: t, train: true }];
+  const p = await sp.dataPreview(`${JSON.stringify({ segments: [seq('a'), seq('b')] })}\n${JSON.stringify({ segments: seq('c') })}\n`);
+  assert.deepEqual(p.errors, []);
+  assert.equal(p.count, 3);
+  assert.deepEqual(p.examples.map((x) => [x.line, x.segments[1].text]), [[1, 'a'], [1, 'b'], [2, 'c']]);
+  const bad = async (rec, field, re) => {
+    const q = await sp.dataPreview(`{"text":"x"}\n${JSON.stringify(rec)}\n`);
+    assert.deepEqual([q.errors[0]?.code, q.errors[0]?.line, q.errors[0]?.field], ['SP_ERR_DATA', 2, field], JSON.stringify(rec));
+    assert.match(q.errors[0].message, re);
+  };
+  await bad({ segments: [seq('a'), [{ text: 'no target' }]] }, 'segments[1]', /^line 2: no segment with "train": true/);
+  await bad({ segments: [seq('a'), 'x'] }, 'segments[1]', /segments\[1\] must be a list of \{"text", "train"\} like segments\[0\], got a string/);
+  await bad({ segments: [seq('a'), [{ text: 1, train: true }]] }, 'segments[1][0].text', /segments\[1\]\[0\]\.text must be a string, got a number/);
 });

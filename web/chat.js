@@ -1,7 +1,14 @@
 // chat.js - chat templates and tokenizers without model weights.
-//   compileChatTemplate(source)       the model's Jinja template, parsed by @huggingface/jinja (the
-//                                     library transformers.js renders templates with); a template that
-//                                     does not parse throws SoftpromptError SP_ERR_TOKENIZER at load time
+//   compileChatTemplate(source, specials?)  the model's Jinja template, parsed by @huggingface/jinja
+//                                     (the library transformers.js renders templates with) and, given
+//                                     the special-token texts, tried on a plain user/assistant/user
+//                                     conversation: a template that does not parse or fails there
+//                                     throws SoftpromptError SP_ERR_TOKENIZER at load time, naming the
+//                                     problem. Async: @huggingface/jinja is imported on first use.
+//   jinjaAvailable()                  whether @huggingface/jinja can be imported here
+//   setJinjaUrl(url)                  where to import it from when its bare name does not resolve (a
+//                                     module worker ignores the page's import map: the page's URL for
+//                                     it is passed to the worker at init)
 //   renderChat(template, messages, {addGenerationPrompt, specials})   the prompt text
 //   loadTokenizer(source)             Softprompt.loadTokenizer: a Tokenizer from a .gguf, an HF model
 //                                     folder, a folder with tokenizer.json (+ tokenizer_config.json), a
@@ -10,7 +17,6 @@
 //   Tokenizer                         tokenize, detokenize, tokens, applyChatTemplate, info, eogIds, free
 // The tokenizer runs in a single-threaded wasm engine in this thread (no worker): tokenizing needs
 // no weights and no threads. All tokenizers share that engine.
-import { Template } from '@huggingface/jinja';
 import { SoftpromptError, ErrorCodes } from './errors.js';
 import { loadEngine } from './engine.js';
 import { IS_NODE, nodeModule } from './env.js';
@@ -20,12 +26,69 @@ export { pickChatTemplate, templateSpecials, generationEosIds };
 
 const err = (code, msg) => new SoftpromptError(code, msg);
 
-export function compileChatTemplate(source) {
+let jinjaUrl = null;
+let jinja = null; // the @huggingface/jinja module, or the SoftpromptError saying why it cannot be had
+
+export function setJinjaUrl(url) {
+  if (url !== jinjaUrl) jinja = null;
+  jinjaUrl = typeof url === 'string' && url ? url : null;
+}
+
+async function jinjaModule() {
+  if (jinja) {
+    if (jinja instanceof SoftpromptError) throw jinja;
+    return jinja;
+  }
   try {
-    return new Template(source);
+    jinja = await import('@huggingface/jinja');
+  } catch (e) {
+    const why = e?.message ?? String(e);
+    if (jinjaUrl) {
+      try {
+        jinja = await import(/* webpackIgnore: true */ /* @vite-ignore */ jinjaUrl);
+        return jinja;
+      } catch (e2) {
+        jinja = err(ErrorCodes.SP_ERR_UNSUPPORTED, `chat templates need @huggingface/jinja, which cannot be imported from ${jinjaUrl}: ${e2?.message ?? e2}`);
+        throw jinja;
+      }
+    }
+    jinja = err(ErrorCodes.SP_ERR_UNSUPPORTED, `chat templates need @huggingface/jinja, which cannot be imported here (${why}): a bundler resolves it; ` +
+      'an unbundled page maps it with an import map, e.g. <script type="importmap">{"imports": {"@huggingface/jinja": "./vendor/jinja/index.js"}}</script> (npm start serves that)');
+    throw jinja;
+  }
+  return jinja;
+}
+
+export async function jinjaAvailable() {
+  try {
+    await jinjaModule();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// a conversation every chat template must render (templates may refuse a system turn: none here)
+const PROBE = [{ role: 'user', content: 'Hello.' }, { role: 'assistant', content: 'Hi.' }, { role: 'user', content: 'How are you?' }];
+
+export async function compileChatTemplate(source, specials = null) {
+  const { Template } = await jinjaModule();
+  let t;
+  try {
+    t = new Template(source);
   } catch (e) {
     throw err(ErrorCodes.SP_ERR_TOKENIZER, `the chat template does not parse: ${e?.message ?? e}`);
   }
+  if (specials) {
+    for (const addGenerationPrompt of [true, false]) {
+      try {
+        t.render({ ...specials, messages: PROBE, add_generation_prompt: addGenerationPrompt });
+      } catch (e) {
+        throw err(ErrorCodes.SP_ERR_TOKENIZER, `the chat template fails on a plain user/assistant/user conversation (add_generation_prompt ${addGenerationPrompt}): ${e?.message ?? e}`);
+      }
+    }
+  }
+  return t;
 }
 
 export function checkMessages(messages) {
@@ -83,7 +146,8 @@ export class Tokenizer {
   /** The chat template's text for messages ({role, content}...); {tokenize: true} gives ids (no extra specials). */
   async applyChatTemplate(messages, options = {}) {
     if (!this._template) throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this tokenizer has no chat template (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)');
-    const text = renderChat(this._template.compiled, messages, {
+    const compiled = this._template.compiled ?? await compileChatTemplate(this._template.source); // throws why jinja is missing
+    const text = renderChat(compiled, messages, {
       addGenerationPrompt: options.addGenerationPrompt, specials: templateSpecials(this._t.info, this._config), extra: options.extra,
     });
     return options.tokenize ? this._t.encode(text, false) : text;
@@ -193,45 +257,46 @@ function parseJson(text, what) {
   }
 }
 
-/** A compiled template record {source, compiled}, or null when the text is null. */
-export function chatTemplateRecord(source) {
-  return source ? { source, compiled: compileChatTemplate(source) } : null;
+/** A compiled template record {source, compiled} (tried with the tokenizer's special-token texts), or
+ *  null when the text is null. */
+async function chatTemplateRecord(source, specials) {
+  if (!source) return null;
+  // where @huggingface/jinja cannot be imported no template can be used: applyChatTemplate says why
+  if (!(await jinjaAvailable())) return { source, compiled: null };
+  return { source, compiled: await compileChatTemplate(source, specials) };
 }
 
 export async function loadTokenizer(source) {
   const d = await describe(source);
   const engine = await tokenizerEngine();
-  if (d.gguf) {
-    const t = loadTokenizerGguf(engine, d.gguf);
-    try {
-      return new Tokenizer(t, { template: chatTemplateRecord(t.info.chat_template) });
-    } catch (e) {
-      t.free();
-      throw e;
+  let t = null;
+  try {
+    if (d.gguf) {
+      t = loadTokenizerGguf(engine, d.gguf);
+      return new Tokenizer(t, { template: await chatTemplateRecord(t.info.chat_template, templateSpecials(t.info)) });
     }
-  }
-  const config = parseJson(d.tokenizerConfig, 'tokenizer_config.json');
-  const gen = parseJson(d.generationConfig, 'generation_config.json');
-  const template = chatTemplateRecord(pickChatTemplate(config.chat_template)); // broken templates fail here, at load
-  const t = loadTokenizerHf(engine, d.tokenizerJson, d.tokenizerConfig ?? '');
-  const eos = generationEosIds(gen);
-  if (eos.length) {
+    const config = parseJson(d.tokenizerConfig, 'tokenizer_config.json');
+    const gen = parseJson(d.generationConfig, 'generation_config.json');
+    t = loadTokenizerHf(engine, d.tokenizerJson, d.tokenizerConfig ?? '');
+    const eos = generationEosIds(gen);
     for (const id of eos) {
-      if (id < 0 || id >= t.info.vocab_size) {
-        t.free();
-        throw err(ErrorCodes.SP_ERR_TOKENIZER, `generation_config.json: eos_token_id ${id} is not in the vocabulary`);
-      }
+      if (id < 0 || id >= t.info.vocab_size) throw err(ErrorCodes.SP_ERR_TOKENIZER, `generation_config.json: eos_token_id ${id} is not in the vocabulary`);
     }
-    t.info.eog_ids = [...new Set([...t.info.eog_ids, ...eos])];
+    if (eos.length) t.info.eog_ids = [...new Set([...t.info.eog_ids, ...eos])];
+    // a broken template fails here, at load
+    const template = await chatTemplateRecord(pickChatTemplate(config.chat_template), templateSpecials(t.info, config));
+    return new Tokenizer(t, { config, template });
+  } catch (e) {
+    t?.free();
+    throw e;
   }
-  return new Tokenizer(t, { config, template });
 }
 
 /** model.applyChatTemplate: the template and token texts the worker reported at load (model._tokInfo). */
 export async function renderForModel(model, messages, options = {}) {
   const info = model._tokInfo;
   if (!info?.chat_template) throw err(ErrorCodes.SP_ERR_UNSUPPORTED, 'this model has no chat template (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)');
-  model._chatTemplate ??= compileChatTemplate(info.chat_template);
+  model._chatTemplate ??= await compileChatTemplate(info.chat_template, info.specials ?? {});
   const text = renderChat(model._chatTemplate, messages, { addGenerationPrompt: options.addGenerationPrompt, specials: info.specials ?? {}, extra: options.extra });
   return options.tokenize ? await model.tokenize(text, { addBos: false }) : text;
 }

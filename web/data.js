@@ -3,28 +3,36 @@
 // prompt/completion and segments records; CSV; TSV; plain text): pages ask it through
 // sp.dataPreview / model.dataPreview, which report problems with their line and field.
 //
-//   conversationSegments(render, conv, eotTexts)  a conversation -> [{text, train}] (see below)
+//   conversationSequences(render, conv, eotTexts) a conversation -> [[{text, train}], ...] (see below)
 //   isLabelLike(labels, count)                    whether a label set reads as labels to a person
 
 import { SoftpromptError, ErrorCodes, withPlace } from './errors.js';
 
 /**
- * The loss mask of one conversation, as text segments: the assistant turns (from conv.train_from on)
- * and their end-of-turn token train, everything else (system, user, the template's role headers,
- * what follows an end-of-turn token) does not.
+ * The loss mask of one conversation, as training sequences of text segments: the assistant turns
+ * (from conv.train_from on) and their end-of-turn token train, everything else (system, user, the
+ * template's role headers, what follows an end-of-turn token) does not.
  *
  * render(messages, addGenerationPrompt) is the model's chat template. Each learnt assistant turn i is
- * found as the text between render(messages[0..i), true) (the prompt the model would be given) and
- * render(messages[0..i]) (the turn answered); both must be prefixes of the next, and of the whole
- * conversation, or the turn's tokens are not well defined: a template that renders earlier turns
- * differently once later ones follow (Qwen3 drops earlier turns' thinking) is refused, naming the
- * turn. The turn ends after the last end-of-turn text in it (eotTexts: '<|im_end|>', ...), so the
- * newline a template writes after it is not learnt.
+ * the text between prompt(i) = render(messages[0..i), true) (what the model is given when it writes
+ * that turn) and answered(i) = render(messages[0..i]); a template whose answered(i) does not begin
+ * with prompt(i) is refused, naming the turn. The turn ends after the last end-of-turn text in it
+ * (eotTexts: '<|im_end|>', ...), so the newline a template writes after it is not learnt.
+ *
+ * Most templates render earlier turns the same whatever follows (answered(i), up to the turn's end, is
+ * a prefix of the whole conversation): then the conversation is one sequence learning every turn. Some do not: Qwen3's
+ * writes the last assistant turn with its <think> block and drops the thinking of turns before the
+ * last user message. A turn learnt in the whole rendering would then be learnt in a form the model
+ * never writes, so such a turn gets a sequence of its own, render(messages[0..i]), which the earlier
+ * turns that stay prefixes of it share. Working from the last turn back: the whole conversation
+ * learns the turns it renders as they are written, the first turn that differs starts the next
+ * sequence, and so on. Each turn is learnt once, in the context the model sees when writing it.
  *
  * conv: {messages: [{role, content}], train_from, line} as sp_data_conversations_json gives it.
- * Throws SoftpromptError with .line and .field.
+ * Returns [[{text, train}, ...], ...]: the sequences in conversation order (the whole conversation
+ * last). Throws SoftpromptError with .line and .field.
  */
-export function conversationSegments(render, conv, eotTexts = []) {
+export function conversationSequences(render, conv, eotTexts = []) {
   const { messages, line } = conv;
   const place = (e, field) => withPlace(e, line, field);
   const run = (msgs, agp, i) => {
@@ -35,20 +43,19 @@ export function conversationSegments(render, conv, eotTexts = []) {
     }
   };
   const full = run(messages, false, messages.length - 1);
-  const segments = [];
-  let pos = 0;
+  // every learnt turn: where it starts (prompt) and ends (its end-of-turn text), in its own rendering
+  const turns = [];
   for (let i = conv.train_from ?? 0; i < messages.length; i++) {
     if (messages[i].role !== 'assistant') continue;
     if (i === 0) {
       throw place(new SoftpromptError(ErrorCodes.SP_ERR_DATA, `line ${line}: messages[0] is an assistant turn; a learnt turn needs a message before it (the prompt it answers)`), 'messages[0]');
     }
     const prompt = run(messages.slice(0, i), true, i);
-    const answered = run(messages.slice(0, i + 1), false, i);
-    if (!answered.startsWith(prompt) || !full.startsWith(answered) || prompt.length < pos) {
+    const answered = i === messages.length - 1 ? full : run(messages.slice(0, i + 1), false, i);
+    if (!answered.startsWith(prompt)) {
       throw place(new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED,
-        `line ${line}: the chat template renders assistant turn messages[${i}] differently once other turns follow it, ` +
-        'so its tokens cannot be found in the conversation (rendering the turns before it with add_generation_prompt, then with it, ' +
-        'must give prefixes of the whole conversation); train on conversations that end with this turn'), `messages[${i}]`);
+        `line ${line}: the chat template renders assistant turn messages[${i}] differently from the prompt it gives the model for it ` +
+        '(rendering the turns before it with add_generation_prompt must give the start of the rendering with it), so its tokens cannot be found'), `messages[${i}]`);
     }
     let end = answered.length;
     let cut = -1;
@@ -58,12 +65,35 @@ export function conversationSegments(render, conv, eotTexts = []) {
       if (k >= prompt.length && k + t.length > cut) cut = k + t.length;
     }
     if (cut > 0) end = cut;
-    if (prompt.length > pos) segments.push({ text: full.slice(pos, prompt.length), train: false });
-    if (end > prompt.length) segments.push({ text: full.slice(prompt.length, end), train: true });
-    pos = end;
+    turns.push({ i, prompt, answered, end });
   }
-  if (pos < full.length) segments.push({ text: full.slice(pos), train: false });
-  return segments;
+  // group from the last turn back: a turn joins the sequence after it when its rendering up to the
+  // turn's end is a prefix of that sequence's text (what a template writes after the end-of-turn
+  // token is not learnt: Llama 3's always appends a generation prompt) and ends before the turns
+  // already in it begin
+  const groups = [];
+  let g = { text: full, turns: [] };
+  for (let k = turns.length - 1; k >= 0; k--) {
+    const t = turns[k];
+    const room = g.turns.length ? g.turns[0].prompt.length : g.text.length;
+    if (!(t.end <= room && g.text.startsWith(t.answered.slice(0, t.end)))) {
+      if (g.turns.length) groups.unshift(g);
+      g = { text: t.answered, turns: [] };
+    }
+    g.turns.unshift(t);
+  }
+  if (g.turns.length) groups.unshift(g);
+  return groups.map(({ text, turns: ts }) => {
+    const segments = [];
+    let pos = 0;
+    for (const t of ts) {
+      if (t.prompt.length > pos) segments.push({ text: text.slice(pos, t.prompt.length), train: false });
+      if (t.end > t.prompt.length) segments.push({ text: text.slice(t.prompt.length, t.end), train: true });
+      pos = t.end;
+    }
+    if (pos < text.length) segments.push({ text: text.slice(pos), train: false });
+    return segments;
+  });
 }
 
 /** Whether a label set (as the engine reports it) looks like labels to a person: short outputs,

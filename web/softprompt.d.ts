@@ -447,13 +447,19 @@ export interface DataPreview {
   kind: 'text' | 'input-output' | 'chat' | 'mixed';
   count: number;
   /** The first `limit` examples (default 20), each with its line; a prompt/completion conversation
-   *  comes as {messages, train_from} (the index of its first completion message). */
-  examples: (Example & { line: number; train_from?: number; ids?: number[]; targets?: number[] })[];
+   *  comes as {messages, train_from} (the index of its first completion message). With ids: the token
+   *  ids and targets (1 = learnt) of the whole example; a conversation whose chat template writes an
+   *  assistant turn differently once later turns follow (Qwen3 drops earlier turns' thinking) trains
+   *  as several sequences, each turn in the context the model has when writing it: listed in
+   *  `sequences` (the whole conversation last). */
+  examples: (Example & { line: number; train_from?: number; ids?: number[]; targets?: number[];
+    sequences?: { ids: number[]; targets: number[] }[] })[];
   /** What the parser refused, with line and field (the parser stops at the first problem). */
   errors: DataIssue[];
   /** E.g. that the data holds a single example. */
   warnings: string[];
-  /** With a model: token counts (BOS included, EOS for input/output). */
+  /** With a model: token counts (BOS included, EOS for input/output); total/min/max/mean over the
+   *  training sequences, perExample per example (a conversation's sequences summed). */
   tokens?: { total: number; min: number; max: number; mean: number; truncated: number; perExample: number[] };
   /** Distinct outputs when there are at most 20 (a classification task: eval reports accuracy). */
   labels?: string[];

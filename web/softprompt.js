@@ -474,7 +474,9 @@ export class Softprompt {
     try {
       await client.waitReady();
       const wasmBase = options.wasmBase !== undefined ? String(options.wasmBase instanceof URL ? options.wasmBase.href : options.wasmBase) : undefined;
-      const info = await client.call('init', { threads, exact: options.exact, wasmBase: wasmBase && !IS_NODE ? resolveUrl(wasmBase) : wasmBase });
+      const info = await client.call('init', {
+        threads, exact: options.exact, wasmBase: wasmBase && !IS_NODE ? resolveUrl(wasmBase) : wasmBase, jinjaUrl: IS_NODE ? undefined : pageJinjaUrl(),
+      });
       info.mode = mode;
       return new Softprompt(client, info);
     } catch (e) {
@@ -563,23 +565,37 @@ function plainFetchOptions(o) {
 
 // ---------------------------------------------------------------- Model
 
-/** A model's chat template must parse: refused at load (SP_ERR_TOKENIZER), the model freed. Where
- * @huggingface/jinja cannot be imported (an unbundled page without an import map) the check waits
- * for the first applyChatTemplate. */
+/** A model's chat template must parse and render a plain conversation with the model's special
+ * tokens: refused at load (SP_ERR_TOKENIZER naming the problem), the model freed. Where
+ * @huggingface/jinja cannot be imported at all (an unbundled page without an import map) no template
+ * can be used, so none is checked: applyChatTemplate, generate({messages}) and conversation data
+ * then fail with SP_ERR_UNSUPPORTED saying how to provide it. */
 async function checkChatTemplate(model) {
   if (!model._tokInfo?.chat_template) return;
-  let chat;
+  const chat = await import('./chat.js');
+  if (!(await chat.jinjaAvailable())) return;
   try {
-    chat = await import('./chat.js');
-  } catch {
-    return;
-  }
-  try {
-    model._chatTemplate = chat.compileChatTemplate(model._tokInfo.chat_template);
+    model._chatTemplate = await chat.compileChatTemplate(model._tokInfo.chat_template, model._tokInfo.specials ?? {});
   } catch (e) {
     await model.free().catch(() => {});
     throw e;
   }
+}
+
+/** The page's URL for @huggingface/jinja from its import map, for the worker (a module worker does
+ *  not see the page's import map); undefined outside a page or without one. */
+function pageJinjaUrl() {
+  const doc = globalThis.document;
+  if (!doc?.querySelectorAll) return undefined;
+  for (const s of doc.querySelectorAll('script[type="importmap"]')) {
+    try {
+      const u = JSON.parse(s.textContent ?? '')?.imports?.['@huggingface/jinja'];
+      if (typeof u === 'string') return new URL(u, doc.baseURI).href;
+    } catch {
+      // a broken import map is the page's problem, and the browser reports it
+    }
+  }
+  return undefined;
 }
 
 export class Model {

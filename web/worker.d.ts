@@ -37,7 +37,8 @@ interface BenchArgs {
 
 /** op -> [args, result, progress]. */
 export interface Operations {
-  init: [{ threads?: number; wasmBase?: string; exact?: boolean }, Omit<EngineInfo, 'mode'>, never];
+  /** jinjaUrl: where the page's import map puts @huggingface/jinja (a module worker does not see import maps). */
+  init: [{ threads?: number; wasmBase?: string; exact?: boolean; jinjaUrl?: string }, Omit<EngineInfo, 'mode'>, never];
   memory: [Record<string, never>, MemoryInfo, never];
   loadModel: [{ source: ModelSourceMessage; fetchOptions?: Record<string, unknown>; cache?: 'cache' | 'opfs' | 'none'; name?: string; repo?: string },
     { model: Handle; info: ModelInfo }, LoadProgress];

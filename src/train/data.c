@@ -70,9 +70,11 @@ typedef struct {
     int32_t line;       /* line of s[pos] */
     csv_field *f;       /* [cap] fields of the current record */
     int32_t nf, cap;
+    sp_status st;       /* the error of the csv_next call that returned -1 */
 } csv_reader;
 
-/* Reads one record. Returns 1 with rec_line set, 0 at end of input, -1 on error (err set). */
+/* Reads one record. Returns 1 with rec_line set, 0 at end of input, -1 on error (r->st, and err
+ * when it is not NULL, say which). */
 static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
     if (r->pos >= r->n) return 0;
     r->nf = 0;
@@ -80,9 +82,9 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
     for (;;) {
         if (r->nf == r->cap) {
             int32_t nc = r->cap ? r->cap * 2 : 8;
-            if (nc > (1 << 20)) { data_err(err, *rec_line, NULL, "too many fields"); return -1; }
+            if (nc > (1 << 20)) { r->st = data_err(err, *rec_line, NULL, "too many fields"); return -1; }
             csv_field *nfp = (csv_field *)realloc(r->f, (size_t)nc * sizeof(csv_field));
-            if (!nfp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
+            if (!nfp) { r->st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
             r->f = nfp;
             r->cap = nc;
         }
@@ -91,7 +93,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             int32_t qline = r->line;
             size_t j = r->pos + 1;
             for (;;) {
-                if (j >= r->n) { data_err(err, qline, NULL, "unterminated quoted field"); return -1; }
+                if (j >= r->n) { r->st = data_err(err, qline, NULL, "unterminated quoted field"); return -1; }
                 char c = r->s[j];
                 if (c == '"') {
                     if (j + 1 < r->n && r->s[j + 1] == '"') { j += 2; continue; }
@@ -108,13 +110,13 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             if (j >= r->n) { r->pos = j; return 1; }
             if (r->s[j] == r->sep) { r->pos = j + 1; if (r->pos >= r->n) { /* trailing separator: one more empty field */ goto empty_last; } continue; }
             if (r->s[j] == '\n') { r->pos = j + 1; r->line++; return 1; }
-            data_err(err, r->line, NULL, "unexpected character after a closing quote (write \"\" for a quote inside a quoted field)");
+            r->st = data_err(err, r->line, NULL, "unexpected character after a closing quote (write \"\" for a quote inside a quoted field)");
             return -1;
         } else {
             size_t j = r->pos;
             while (j < r->n && r->s[j] != r->sep && r->s[j] != '\n') {
                 if (r->s[j] == '"' && r->sep == ',') { /* TSV has no quoting inside a field: a quote is text */
-                    data_err(err, r->line, NULL, "quote inside an unquoted field (quote the whole field and double the quote)");
+                    r->st = data_err(err, r->line, NULL, "quote inside an unquoted field (quote the whole field and double the quote)");
                     return -1;
                 }
                 j++;
@@ -135,7 +137,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
 empty_last:
     if (r->nf == r->cap) {
         csv_field *nfp = (csv_field *)realloc(r->f, (size_t)(r->cap + 1) * sizeof(csv_field));
-        if (!nfp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
+        if (!nfp) { r->st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
         r->f = nfp;
         r->cap++;
     }
@@ -333,7 +335,9 @@ static int has_assistant(const sp_example *e, int32_t from) {
 static sp_status read_chat(sp_dataset *ds, sp_example *e, const sp_json *msgs, sp_error *err) {
     if (msgs->type != SP_JSON_ARRAY) return data_err(err, e->line, "messages", "\"messages\" must be a list of {\"role\", \"content\"}, got %s", json_type_name(msgs));
     e->kind = SP_EX_CHAT;
-    if (alloc_parts(ds, e, msgs->len, 1, err) || read_messages(ds, e, msgs, "messages", err)) return (sp_status)err->code;
+    sp_status st = alloc_parts(ds, e, msgs->len, 1, err);
+    if (!st) st = read_messages(ds, e, msgs, "messages", err);
+    if (st) return st;
     e->train_from = 0;
     if (!has_assistant(e, 0)) return data_err(err, e->line, "messages", "\"messages\" has no \"assistant\" turn to learn");
     return SP_OK;
@@ -356,42 +360,61 @@ static sp_status read_prompt_completion(sp_dataset *ds, sp_example *e, const sp_
     e->kind = SP_EX_CHAT;
     size_t np = p->type == SP_JSON_ARRAY ? p->len : 1, nc = c->type == SP_JSON_ARRAY ? c->len : 1;
     if (alloc_parts(ds, e, np + nc, 1, err)) return SP_ERR_NOMEM;
-    if (p->type == SP_JSON_ARRAY ? read_messages(ds, e, p, "prompt", err) : push_message(ds, e, "user", p, err)) return (sp_status)err->code;
+    sp_status st = p->type == SP_JSON_ARRAY ? read_messages(ds, e, p, "prompt", err) : push_message(ds, e, "user", p, err);
+    if (st) return st;
     e->train_from = e->n_parts;
-    if (c->type == SP_JSON_ARRAY ? read_messages(ds, e, c, "completion", err) : push_message(ds, e, "assistant", c, err)) return (sp_status)err->code;
+    st = c->type == SP_JSON_ARRAY ? read_messages(ds, e, c, "completion", err) : push_message(ds, e, "assistant", c, err);
+    if (st) return st;
     if (!has_assistant(e, e->train_from)) return data_err(err, e->line, "completion", "\"completion\" has no \"assistant\" turn to learn");
     return SP_OK;
 }
 
 /* {"segments": [{"text": "...", "train": true|false}, ...]}: text already rendered (by a chat
- * template), learnt where train is true. */
-static sp_status read_segments(sp_dataset *ds, sp_example *e, const sp_json *segs, sp_error *err) {
-    if (segs->type != SP_JSON_ARRAY) return data_err(err, e->line, "segments", "\"segments\" must be a list of {\"text\", \"train\"}, got %s", json_type_name(segs));
+ * template), learnt where train is true. segs is that list; at names it in errors ("segments" or
+ * "segments[s]" for the s-th sequence of a list of lists). */
+static sp_status read_segments(sp_dataset *ds, sp_example *e, const sp_json *segs, const char *at, sp_error *err) {
+    if (segs->type != SP_JSON_ARRAY) return data_err(err, e->line, at, "\"%s\" must be a list of {\"text\", \"train\"}, got %s", at, json_type_name(segs));
     e->kind = SP_EX_SEGMENTS;
     if (alloc_parts(ds, e, segs->len, 0, err)) return SP_ERR_NOMEM;
     char field[SP_ERROR_FIELD_MAX];
     int any = 0;
     for (size_t k = 0; k < segs->len; k++) {
         const sp_json *g = &segs->items[k];
-        snprintf(field, sizeof(field), "segments[%zu]", k);
+        snprintf(field, sizeof(field), "%s[%zu]", at, k);
         if (g->type != SP_JSON_OBJECT) return data_err(err, e->line, field, "%s must be an object {\"text\", \"train\"}, got %s", field, json_type_name(g));
         const sp_json *t = sp_json_get(g, "text"), *tr = sp_json_get(g, "train");
-        snprintf(field, sizeof(field), "segments[%zu].text", k);
+        snprintf(field, sizeof(field), "%s[%zu].text", at, k);
         if (!t || t->type != SP_JSON_STRING) return data_err(err, e->line, field, "%s must be a string, got %s", field, t ? json_type_name(t) : "nothing");
-        snprintf(field, sizeof(field), "segments[%zu].train", k);
+        snprintf(field, sizeof(field), "%s[%zu].train", at, k);
         if (tr && tr->type != SP_JSON_BOOL) return data_err(err, e->line, field, "%s must be true or false, got %s", field, json_type_name(tr));
         int32_t i = e->n_parts++;
         if (dup_string(ds, t, &e->parts[i], &e->part_lens[i], err)) return SP_ERR_NOMEM;
         e->train[i] = (uint8_t)(tr && tr->boolean);
         any |= e->train[i] && t->len > 0;
     }
-    if (!any) return data_err(err, e->line, "segments", "no segment with \"train\": true and text to learn");
+    if (!any) return data_err(err, e->line, at, "no segment with \"train\": true and text to learn");
+    return SP_OK;
+}
+
+/* {"segments": [[...], [...]]}: several sequences from one conversation (a turn the chat template
+ * writes differently once later turns follow is learnt in a sequence of its own); one example each. */
+static sp_status read_sequences(sp_dataset *ds, ex_list *out, const sp_example *proto, const sp_json *segs, sp_error *err) {
+    char at[SP_ERROR_FIELD_MAX];
+    for (size_t s = 0; s < segs->len; s++) {
+        sp_example e = *proto;
+        snprintf(at, sizeof(at), "segments[%zu]", s);
+        if (segs->items[s].type != SP_JSON_ARRAY)
+            return data_err(err, e.line, at, "%s must be a list of {\"text\", \"train\"} like segments[0], got %s", at, json_type_name(&segs->items[s]));
+        sp_status st = read_segments(ds, &e, &segs->items[s], at, err);
+        if (st == SP_OK) st = ex_push(out, &e, err);
+        if (st) return st;
+    }
     return SP_OK;
 }
 
 /* One JSONL record: exactly one of {"text"}, {"input","output"}, {"messages"}, {"prompt","completion"},
- * {"segments"}. Other keys are ignored. */
-static sp_status read_record(sp_dataset *ds, sp_example *e, const sp_json *v, sp_error *err) {
+ * {"segments"}, pushed to out (a list of segment lists is several examples). Other keys are ignored. */
+static sp_status read_record(sp_dataset *ds, ex_list *out, sp_example *e, const sp_json *v, sp_error *err) {
     const sp_json *t = sp_json_get(v, "text"), *in = sp_json_get(v, "input"), *o = sp_json_get(v, "output");
     const sp_json *msgs = sp_json_get(v, "messages"), *p = sp_json_get(v, "prompt"), *c = sp_json_get(v, "completion");
     const sp_json *segs = sp_json_get(v, "segments");
@@ -403,24 +426,31 @@ static sp_status read_record(sp_dataset *ds, sp_example *e, const sp_json *v, sp
     if (p || c) kinds[nk++] = "\"prompt\"/\"completion\"";
     if (segs) kinds[nk++] = "\"segments\"";
     if (nk > 1) return data_err(err, e->line, NULL, "has both %s and %s; a record is one kind of example", kinds[0], kinds[1]);
+    if (segs && segs->type == SP_JSON_ARRAY && segs->len > 0 && segs->items[0].type == SP_JSON_ARRAY)
+        return read_sequences(ds, out, e, segs, err);
+    sp_status st;
     if (t) {
         if (t->type != SP_JSON_STRING) return data_err(err, e->line, "text", "\"text\" must be a string, got %s", json_type_name(t));
         e->kind = SP_EX_TEXT;
-        return dup_string(ds, t, &e->text, &e->text_len, err);
-    }
-    if (in || o) {
+        st = dup_string(ds, t, &e->text, &e->text_len, err);
+    } else if (in || o) {
         if (!in) return data_err(err, e->line, "input", "missing \"input\" (it has \"output\")");
         if (!o) return data_err(err, e->line, "output", "missing \"output\" (it has \"input\")");
         if (in->type != SP_JSON_STRING) return data_err(err, e->line, "input", "\"input\" must be a string, got %s", json_type_name(in));
         if (o->type != SP_JSON_STRING) return data_err(err, e->line, "output", "\"output\" must be a string, got %s", json_type_name(o));
         e->kind = SP_EX_PAIR;
-        if (dup_string(ds, in, &e->text, &e->text_len, err) || dup_string(ds, o, &e->output, &e->output_len, err)) return SP_ERR_NOMEM;
-        return SP_OK;
+        st = dup_string(ds, in, &e->text, &e->text_len, err);
+        if (st == SP_OK) st = dup_string(ds, o, &e->output, &e->output_len, err);
+    } else if (msgs) {
+        st = read_chat(ds, e, msgs, err);
+    } else if (p || c) {
+        st = read_prompt_completion(ds, e, p, c, err);
+    } else if (segs) {
+        st = read_segments(ds, e, segs, "segments", err);
+    } else {
+        return data_err(err, e->line, NULL, "missing \"text\" (or \"input\" and \"output\", \"messages\", or \"prompt\" and \"completion\")");
     }
-    if (msgs) return read_chat(ds, e, msgs, err);
-    if (p || c) return read_prompt_completion(ds, e, p, c, err);
-    if (segs) return read_segments(ds, e, segs, err);
-    return data_err(err, e->line, NULL, "missing \"text\" (or \"input\" and \"output\", \"messages\", or \"prompt\" and \"completion\")");
+    return st ? st : ex_push(out, e, err);
 }
 
 static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t len, sp_error *err) {
@@ -453,8 +483,7 @@ static sp_status parse_jsonl(sp_dataset *ds, ex_list *out, const char *s, size_t
             sp_example e;
             memset(&e, 0, sizeof(e));
             e.line = line;
-            st = read_record(ds, &e, v, err);
-            if (st == SP_OK) st = ex_push(out, &e, err);
+            st = read_record(ds, out, &e, v, err);
         }
         sp_arena_free(&tmp);
         pos = next;
@@ -479,7 +508,7 @@ static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, si
     int rc;
     /* header: the first non-blank record */
     do { rc = csv_next(&r, &line, err); } while (rc == 1 && field_is_blank_record(&r));
-    if (rc < 0) { free(r.f); return (sp_status)err->code; }
+    if (rc < 0) { free(r.f); return r.st; }
     if (rc == 0) { free(r.f); return data_err(err, 0, NULL, "no examples (empty %s)", what); }
     csv_cols c;
     csv_header_cols(&r, &c);
@@ -535,7 +564,7 @@ static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, si
         if (st == SP_OK) st = ex_push(out, &e, err);
         if (st) break;
     }
-    if (st == SP_OK && rc < 0) st = (sp_status)err->code;
+    if (st == SP_OK && rc < 0) st = r.st;
     free(r.f);
     return st;
 }
@@ -627,34 +656,34 @@ void sp_dataset_free(sp_dataset *ds) {
 /* ---------------------------------------------------------------------------------------- */
 /* tokenization                                                                             */
 
-/* Encode into a growing scratch buffer *buf (cap *cap). Returns the number of ids or -1. */
-static int32_t encode_grow(const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos,
-                           int32_t **buf, int32_t *cap, sp_error *err) {
-    if ((size_t)*cap < len + 8 && len < (1u << 28)) { /* enough for byte-level tokenizers in one call */
+/* An example may hold at most 2^28 tokens (and its text at most 2^28 bytes for the first guess). */
+#define DATA_MAX_TOKENS (1 << 28)
+
+/* Encode into a growing scratch buffer *buf (cap *cap); *n = the number of ids. */
+static sp_status encode_grow(const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos,
+                             int32_t **buf, int32_t *cap, int32_t *n, sp_error *err) {
+    if ((size_t)*cap < len + 8 && len < (size_t)DATA_MAX_TOKENS) { /* enough for byte-level tokenizers in one call */
         int32_t want = (int32_t)len + 8;
         int32_t *nb = (int32_t *)realloc(*buf, (size_t)want * sizeof(int32_t));
-        if (!nb) { sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing"); return -1; }
+        if (!nb) return sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing");
         *buf = nb;
         *cap = want;
     }
     for (int attempt = 0; attempt < 3; attempt++) {
-        int32_t n = 0;
+        *n = 0;
         sp_error e2;
         sp_error_clear(&e2);
-        sp_status st = sp_tokenizer_encode(tok, text, len, add_bos, *buf, *cap, &n, &e2);
-        if (st == SP_OK && n <= *cap) return n;
-        if (n <= *cap || n < 0) {
-            sp_error_set(err, st ? st : SP_ERR_TOKENIZER, "%s", e2.msg[0] ? e2.msg : "tokenizer failed");
-            return -1;
-        }
-        if (n > (1 << 28)) { sp_error_set(err, SP_ERR_TOO_LARGE, "example needs %d tokens", (int)n); return -1; }
-        int32_t *nb = (int32_t *)realloc(*buf, (size_t)n * sizeof(int32_t));
-        if (!nb) { sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing"); return -1; }
+        sp_status st = sp_tokenizer_encode(tok, text, len, add_bos, *buf, *cap, n, &e2);
+        if (st == SP_OK && *n <= *cap) return SP_OK;
+        if (*n <= *cap || *n < 0)
+            return sp_error_set(err, st ? st : SP_ERR_TOKENIZER, "%s", e2.msg[0] ? e2.msg : "tokenizer failed");
+        if (*n > DATA_MAX_TOKENS) return sp_error_set(err, SP_ERR_TOO_LARGE, "example needs %d tokens", (int)*n);
+        int32_t *nb = (int32_t *)realloc(*buf, (size_t)*n * sizeof(int32_t));
+        if (!nb) return sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing");
         *buf = nb;
-        *cap = n;
+        *cap = *n;
     }
-    sp_error_set(err, SP_ERR_TOKENIZER, "tokenizer gave inconsistent lengths");
-    return -1;
+    return sp_error_set(err, SP_ERR_TOKENIZER, "tokenizer gave inconsistent lengths");
 }
 
 static int label_cmp(const char *a, size_t al, const char *b, size_t bl) {
@@ -727,9 +756,9 @@ static sp_status seq_append(ex_seq *q, const int32_t *ids, int64_t n, uint8_t ta
 }
 
 static sp_status seq_encode(ex_seq *q, const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos, uint8_t target, sp_error *err) {
-    int32_t n = encode_grow(tok, text, len, add_bos, &q->tmp, &q->tmp_cap, err);
-    if (n < 0) return (sp_status)err->code;
-    return seq_append(q, q->tmp, n, target, err);
+    int32_t n;
+    sp_status st = encode_grow(tok, text, len, add_bos, &q->tmp, &q->tmp_cap, &n, err);
+    return st ? st : seq_append(q, q->tmp, n, target, err);
 }
 
 static sp_status example_tokens(const sp_tokenizer *tok, const sp_example *e, ex_seq *q, sp_error *err) {
@@ -739,13 +768,17 @@ static sp_status example_tokens(const sp_tokenizer *tok, const sp_example *e, ex
     case SP_EX_TEXT:
         return seq_encode(q, tok, e->text, e->text_len, bos, 1, err);
     case SP_EX_PAIR: {
-        if (seq_encode(q, tok, e->text, e->text_len, bos, 0, err) || seq_encode(q, tok, e->output, e->output_len, 0, 1, err)) return (sp_status)err->code;
+        sp_status st = seq_encode(q, tok, e->text, e->text_len, bos, 0, err);
+        if (!st) st = seq_encode(q, tok, e->output, e->output_len, 0, 1, err);
+        if (st) return st;
         if (tok->eos_id >= 0) return seq_append(q, &tok->eos_id, 1, 1, err);
         return SP_OK;
     }
     case SP_EX_SEGMENTS:
-        for (int32_t k = 0; k < e->n_parts; k++)
-            if (seq_encode(q, tok, e->parts[k], e->part_lens[k], 0, e->train[k], err)) return (sp_status)err->code;
+        for (int32_t k = 0; k < e->n_parts; k++) {
+            sp_status st = seq_encode(q, tok, e->parts[k], e->part_lens[k], 0, e->train[k], err);
+            if (st) return st;
+        }
         return SP_OK;
     case SP_EX_CHAT: {
         sp_error_set(err, SP_ERR_UNSUPPORTED, "line %d: a conversation must be rendered with the model's chat template first (into {\"segments\"}; the JS API and the CLI do this)", (int)e->line);
@@ -846,8 +879,9 @@ sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t m
         ds->label_offsets = (int64_t *)sp_arena_alloc(&ds->arena, ((size_t)ds->n_labels + 1) * sizeof(int64_t));
         if (!ds->label_offsets) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory for labels");
         for (int32_t k = 0; k < ds->n_labels && st == SP_OK; k++) {
-            int32_t n = encode_grow(tok, ds->labels[k], ds->label_lens[k], 0, &tmp, &cap, err);
-            if (n < 0) { st = (sp_status)err->code; break; }
+            int32_t n;
+            st = encode_grow(tok, ds->labels[k], ds->label_lens[k], 0, &tmp, &cap, &n, err);
+            if (st) break;
             seq_n[k] = n + (eos >= 0 ? 1 : 0);
             seq[k] = (int32_t *)sp_arena_alloc(&ds->arena, ((size_t)seq_n[k] + 1) * sizeof(int32_t));
             if (!seq[k]) { st = sp_error_set(err, SP_ERR_NOMEM, "out of memory for labels"); break; }

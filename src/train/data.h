@@ -10,6 +10,8 @@
  *            {"prompt": P, "completion": C}  P and C strings (= input/output) or message lists; a
  *                   string prompt is one user message, a string completion one assistant message
  *            {"segments": [{"text": "...", "train": true|false}, ...]}  rendered text with its loss mask
+ *            {"segments": [[...], [...], ...]}  several such sequences from one line, one example each
+ *                   (a conversation whose template writes a turn differently once later turns follow)
  *          The kinds may be mixed. A conversation needs at least one "assistant" turn (in the
  *          completion, for prompt/completion).
  *   CSV    RFC 4180 (quoted fields may hold commas, "" and newlines; LF or CRLF). A header row
@@ -29,7 +31,8 @@
  * Conversations are rendered by the model's chat template, which this library does not run (it is
  * Jinja; the JS layer renders it with @huggingface/jinja). sp_dataset_conversations_json lists
  * them; the caller renders each into {"segments"} (assistant turns and their end-of-turn token
- * train, the rest does not) and puts that record on the conversation's line. Tokenizing a dataset
+ * train, the rest does not; a list of sequences when one rendering cannot hold every turn as the
+ * model writes it, see web/data.js) and puts that record on the conversation's line. Tokenizing a dataset
  * that still holds a conversation is SP_ERR_UNSUPPORTED naming its line.
  *
  * Tokenization (sp_dataset_tokenize):

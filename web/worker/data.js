@@ -7,7 +7,7 @@
 
 import { ErrorCodes, fail, SoftpromptError, withPlace } from '../errors.js';
 import { modelTokenizer } from '../tokenizer.js';
-import { conversationSegments } from '../data.js';
+import { conversationSequences } from '../data.js';
 
 /** Data as text for the C parser: {data, format}. Strings pass; an array becomes JSONL. */
 function asText(data, format, { allowEmpty = false } = {}) {
@@ -36,7 +36,7 @@ async function chatOf(m, line) {
       `line ${line}: conversation data needs the model's chat template, and this model has none (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)`), line, 'messages');
   }
   const { compileChatTemplate, renderChat } = await import('../chat.js'); // @huggingface/jinja, only for conversations
-  const compiled = compileChatTemplate(info.chat_template);
+  const compiled = await compileChatTemplate(info.chat_template, info.specials ?? {});
   const t = modelTokenizer(m.model);
   let eot;
   try {
@@ -51,16 +51,28 @@ async function chatOf(m, line) {
   return m.chat;
 }
 
-/** Conversations rendered in place: -> {data, format, conversations: n}. Others pass unchanged. */
+/** Conversations rendered in place: -> {data, format, conversations: n, rows: Map(line -> sequences)
+ *  for the conversations that became more than one training sequence}. Others pass unchanged. */
 async function renderConversations(engine, m, data, format) {
   const { conversations } = engine.dataConversations(data, format);
-  if (!conversations.length) return { data, format, conversations: 0 };
+  const rows = new Map();
+  if (!conversations.length) return { data, format, conversations: 0, rows };
   const lines = data.split('\n');
   for (const c of conversations) {
     const chat = await chatOf(m, c.line);
-    lines[c.line - 1] = JSON.stringify({ segments: conversationSegments(chat.render, c, chat.eot) });
+    const seqs = conversationSequences(chat.render, c, chat.eot);
+    if (seqs.length > 1) rows.set(c.line, seqs.length);
+    lines[c.line - 1] = JSON.stringify({ segments: seqs.length === 1 ? seqs[0] : seqs });
   }
-  return { data: lines.join('\n'), format: 'jsonl', conversations: conversations.length };
+  return { data: lines.join('\n'), format: 'jsonl', conversations: conversations.length, rows };
+}
+
+/** For rendered JSONL: how many training sequences (the C parser's examples) each record became, in
+ *  record order (a record is a non-blank line). */
+function rowsPerRecord(data, rows) {
+  const out = [];
+  data.split('\n').forEach((l, i) => { if (!/^[ \t\r\n\f\v]*$/.test(l)) out.push(rows.get(i + 1) ?? 1); });
+  return out;
 }
 
 /** Data for tune/evaluate on model record m: {data, format} as the C tuner reads it. */
@@ -84,10 +96,25 @@ async function dataPreview(ctx, id, args) {
     try {
       const r = await renderConversations(engine, m, data, format);
       if (r.conversations) {
-        const rc = engine.dataPreview(r.data, { format: r.format, limit: ids ? limit : 0, maxLength, ids }, m.model.ptr);
-        tokens = rc.tokens;
+        // per record (what the user wrote), though a conversation may train as several sequences
+        const per = rowsPerRecord(r.data, r.rows);
+        const shown = per.slice(0, c.examples.length).reduce((a, b) => a + b, 0);
+        const rc = engine.dataPreview(r.data, { format: r.format, limit: ids ? shown : 0, maxLength, ids }, m.model.ptr);
         errors.push(...rc.errors);
-        if (ids) rc.examples.forEach((x, i) => { if (c.examples[i]) Object.assign(c.examples[i], { ids: x.ids, targets: x.targets }); });
+        tokens = rc.tokens;
+        if (tokens && r.rows.size) {
+          let k = 0;
+          tokens = { ...tokens, per_example: per.map((n) => tokens.per_example.slice(k, (k += n)).reduce((a, b) => a + b, 0)) };
+        }
+        if (ids && rc.examples.length) {
+          let k = 0;
+          c.examples.forEach((x, i) => {
+            const seqs = rc.examples.slice(k, (k += per[i])).map((y) => ({ ids: y.ids, targets: y.targets }));
+            if (!seqs.length) return;
+            Object.assign(x, seqs[seqs.length - 1]); // the whole conversation
+            if (seqs.length > 1) x.sequences = seqs;
+          });
+        }
       }
     } catch (e) {
       if (!(e instanceof SoftpromptError)) throw e;

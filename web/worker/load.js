@@ -102,6 +102,7 @@ export const ops = {
   async init(ctx, id, args) {
     if (ctx.engine) fail(ErrorCodes.SP_ERR_STATE, 'the engine is already initialised');
     ctx.engine = await loadEngine({ threads: args.threads, wasmBase: args.wasmBase, exact: args.exact });
+    if (args.jinjaUrl) (await import('../chat.js')).setJinjaUrl(args.jinjaUrl); // for conversation data
     return ctx.engine.info();
   },
   memory(ctx) {

@@ -39,7 +39,7 @@ const BENCH = {
 
 /** op -> {args: {name: type}, group: the module under web/worker/ that runs it}. */
 export const OPS = {
-  init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?', exact: 'boolean?' } },
+  init: { group: 'load', args: { threads: 'count?', wasmBase: 'string?', exact: 'boolean?', jinjaUrl: 'string?' } },
   memory: { group: 'load', args: {} },
   loadModel: { group: 'load', args: { source: 'object', fetchOptions: 'object?', cache: 'string?', name: 'string?', repo: 'string?' } },
   modelInfo: { group: 'load', args: { model: 'handle' } },
