@@ -1,29 +1,35 @@
-/* gemv_x16_wasmsimd.c - decoding on Q8_0 / Q4_0 weights with 16-bit activations and
- * i32x4.dot_i16x8_s (matvec_decode's decode_x16 = 1; kernels.h). */
+/* gemv_x16_wasmsimd.c - decoding on quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) with 16-bit
+ * activations and i32x4.dot_i16x8_s (matvec_decode's decode_x16 = 1; kernels.h). */
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
 
-/* ---- decoding on Q8_0 / Q4_0: 16-bit activations and i32x4.dot_i16x8_s ----
- * For one row the exact kernels above are compute bound (~55 ops per block and row). Here x
- * is rounded once per call to 16 bits per block of 32 (xq = round(x / sx), sx = amax/32767,
- * |error| <= amax/65534 per element, far below the weights' own quantization error), and
- * each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact
- * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). */
-#define X16_MAX 32767.0f
+/* ---- decoding with 16-bit activations and i32x4.dot_i16x8_s ----
+ * For one row the exact kernels are compute bound (~55 ops per block of 32 and row on Q8_0, more
+ * on the K-quants, which decode their 6-bit scales too). Here x is rounded once per call to 16
+ * bits per block of 32 exactly as gemm_x16.c's X panel rounds it (xq = round(x / sx),
+ * sx = amax/qmax, |error| <= sx/2 per element, far below the weights' own quantization error),
+ * and each block and row costs ~20 ops: y += (d * sx) * sum(q * xq), the integer sum exact
+ * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). Every
+ * output element follows gemm_x16.c's formula, so a decoded row equals the prefilled one. */
 
-/* xq[0..len) and sx[0..len/32) from x (len a multiple of 32). Returns 0 if x holds inf/nan
- * (the caller then takes the exact path, which propagates them). */
-static int quantize_x16(int16_t *xq, float *sx, const float *x, int32_t len) {
+/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the block's sum of x, in order) from x (len a
+ * multiple of 32), rounded for weights of type `type` (sp_x16_qmax): gemm_x16.c's pack_x, the
+ * same values. Returns 0 where pack_x does: x holds inf/nan or a block's sum overflows (the
+ * caller then takes the exact path, which propagates them). */
+static int quantize_x16(int16_t *xq, float *sx, float *sum, const float *x, int32_t len, uint32_t type) {
+    const float qmax = (float)sp_x16_qmax(type);
     for (int32_t b = 0; b < len / SP_QK; b++) {
         const float *xb = x + (size_t)b * SP_QK;
         v128_t m = wasm_f32x4_abs(wasm_v128_load(xb));
         for (int32_t j = 4; j < SP_QK; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
         m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
         m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
-        float amax = wasm_f32x4_extract_lane(m, 0);
-        if (!(amax <= 3.0e38f)) return 0; /* inf or nan */
-        float d = amax / X16_MAX, id = d > 0.0f ? X16_MAX / amax : 0.0f;
+        float amax = wasm_f32x4_extract_lane(m, 0), s = 0.0f;
+        for (int32_t j = 0; j < SP_QK; j++) s += xb[j];
+        if (!(amax <= 3.0e38f) || s - s != 0.0f) return 0; /* inf or nan */
+        float d = amax / qmax, id = amax > 0.0f ? qmax / amax : 0.0f;
         sx[b] = d;
+        sum[b] = s;
         const v128_t vid = wasm_f32x4_splat(id);
         for (int32_t j = 0; j < SP_QK; j += 8) {
             v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
@@ -111,6 +117,8 @@ NOINLINE static void gemv_q8_0_2x4_wasmsimd_x16(float *y, int first, const int16
 #define DOT32_Q4(p) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(p), m4), b8), \
                              wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(p), 4), b8), x0, x1, x2, x3)
 
+/* The Q4_0 variant of gemv_q8_0_1x4_wasmsimd_x16: the same tile, one kernel per weight type; the
+ * block's dot product is DOT32_Q4 (nibbles - 8) instead of DOT32. */
 NOINLINE static void gemv_q4_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
     Q4_SETUP;
@@ -169,27 +177,175 @@ typedef void (*fwx16s_fn)(float *, int32_t, int, const int16_t *, const float *,
 KERNEL_PTR(fwx16s_fn, gemv_q8_0_16s_wasmsimd_x16);
 KERNEL_PTR(fwx16s_fn, gemv_q4_0_16s_wasmsimd_x16);
 
-/* Decoding on Q8_0 / Q4_0 with x rounded to 16 bits: rows [row0, row1) of y = W · x, KC = whole
- * rows up to SP_DECODE_KC. streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q chunks of
- * C rows, row r of every chunk in one step (see "Streams"); the rows left over, or all of them
- * with streams = 0, in order, 8 (Q8_0) or 4 at a time. Returns 0 if x holds inf/nan or w's
- * scales are not known to be finite (y may then be partly written; the caller computes it
- * again on the exact path). */
+/* ---- the K-quants: four rows, one block of 32 at a time, gemm_x16.c's per-element formula ----
+ * The weights enter the integer dot products as their raw codes (Q4_K / Q5_K q, Q6_K q - 32); the
+ * sub-block scales are applied to the rows' integer sums (i32 products, exact: gemm_x16.c bounds
+ * sc * sum(q * xq) below 2^31), so isum is the same integer as the panel's sum(sc*q * xq). The
+ * 6-bit scales of four rows are unpacked once per superblock into [sub-block][row] tables. */
+
+/* Q4_K / Q5_K: d, dmin (f32) and the sub-block scales and mins of the superblocks blk[0..4) */
+static inline void k4_scales_4x(float *d, float *dmin, int32_t sc[8][4], int32_t mn[8][4], const uint8_t *const *blk) {
+    for (int32_t c = 0; c < 4; c++) {
+        uint16_t h;
+        memcpy(&h, blk[c], 2);
+        d[c] = sp_half_to_f32(h);
+        memcpy(&h, blk[c] + 2, 2);
+        dmin[c] = sp_half_to_f32(h);
+        for (int32_t j = 0; j < 8; j++) sp_k4_scale_min(j, blk[c] + 4, &sc[j][c], &mn[j][c]);
+    }
+}
+
+/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (qs: its 32 bytes of nibbles, qh: Q5_K's
+ * high bits or NULL) dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). */
+static inline v128_t k4_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
+                            v128_t m4, v128_t b16) {
+    v128_t lo = wasm_v128_load(qs), hi = wasm_v128_load(qs + 16);
+    if (j & 1) {
+        lo = wasm_u16x8_shr(lo, 4);
+        hi = wasm_u16x8_shr(hi, 4);
+    }
+    lo = wasm_v128_and(lo, m4);
+    hi = wasm_v128_and(hi, m4);
+    if (qh) { /* bit j of each qh byte -> 16 (16-bit lane shifts: the mask drops what crosses bytes) */
+        lo = wasm_v128_or(lo, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh), j), 4), b16));
+        hi = wasm_v128_or(hi, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh + 16), j), 4), b16));
+    }
+    return DOT32_I8(lo, hi, x0, x1, x2, x3);
+}
+
+static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                               const uint8_t *const *p, int32_t nb, int q5) {
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16);
+    OPAQUE(m4); OPAQUE(b16);
+    const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
+    const size_t qs_off = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
+    v128_t f = wasm_f32x4_splat(0.0f);
+    for (int32_t s = 0; s < nb / 8; s++) {
+        const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
+        float d[4] __attribute__((aligned(16))), dmin[4] __attribute__((aligned(16)));
+        int32_t sc[8][4] __attribute__((aligned(16))), mn[8][4] __attribute__((aligned(16)));
+        k4_scales_4x(d, dmin, sc, mn, blk);
+        const v128_t dv = wasm_v128_load(d), dminv = wasm_v128_load(dmin);
+#pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
+        for (int32_t j = 0; j < 8; j++) {
+            const int32_t b = 8 * s + j;
+            const int16_t *xb = xq + (size_t)b * SP_QK;
+            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+            const size_t o = qs_off + 32 * (size_t)(j / 2);
+#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16)
+            const v128_t is = wasm_i32x4_mul(isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3)), wasm_v128_load(sc[j]));
+#undef K4_ROW
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
+            const v128_t mv = wasm_f32x4_mul(dminv, wasm_f32x4_convert_i32x4(wasm_v128_load(mn[j])));
+            f = wasm_f32x4_sub(f, wasm_f32x4_mul(mv, wasm_v128_load32_splat(sum + b)));
+        }
+    }
+    store_rows(y, first, nr, f);
+}
+
+/* Q6_K: d (f32) and the scales of the superblocks blk[0..4), [16-value group][row] */
+static inline void q6_k_scales_4x(float *d, int32_t sc[16][4], const uint8_t *const *blk) {
+    for (int32_t c = 0; c < 4; c++) {
+        uint16_t h;
+        memcpy(&h, blk[c] + offsetof(sp_block_q6_k, d), 2);
+        d[c] = sp_half_to_f32(h);
+        for (int32_t g = 0; g < 16; g++) sc[g][c] = (int8_t)blk[c][offsetof(sp_block_q6_k, scales) + g];
+    }
+}
+
+/* 16 codes minus 32 of quarter k (0..3) of a Q6_K half: low 4 bits from l (low nibble for k < 2),
+ * high 2 bits from bits 2k, 2k+1 of h (16-bit lane shifts: the masks drop what crosses bytes) */
+static inline v128_t q6_k_codes(v128_t l, v128_t h, int32_t k, v128_t m4, v128_t m48, v128_t b32) {
+    const v128_t lo = wasm_v128_and(wasm_u16x8_shr(l, 4 * (k >> 1)), m4);
+    const v128_t hi = wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(h, 2 * k), 4), m48);
+    return wasm_i8x16_sub(wasm_v128_or(lo, hi), b32);
+}
+
+static inline v128_t dot16_i8(v128_t q, v128_t xa, v128_t xb) {
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q), xa), wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q), xb));
+}
+
+NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                                                const uint8_t *const *p, int32_t nb) {
+    (void)sum; /* Q6_K has no min */
+    v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48), b32 = wasm_i8x16_splat(32);
+    OPAQUE(m4); OPAQUE(m48); OPAQUE(b32);
+    const size_t bs = sizeof(sp_block_q6_k);
+    v128_t f = wasm_f32x4_splat(0.0f);
+    for (int32_t s = 0; s < nb / 8; s++) {
+        const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
+        float d[4] __attribute__((aligned(16)));
+        int32_t sc[16][4] __attribute__((aligned(16)));
+        q6_k_scales_4x(d, sc, blk);
+        const v128_t dv = wasm_v128_load(d);
+#pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
+        for (int32_t j = 0; j < 8; j++) {
+            const int32_t b = 8 * s + j, half = j >> 2, k = j & 3;
+            const int16_t *xb = xq + (size_t)b * SP_QK;
+            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+            const size_t ol = offsetof(sp_block_q6_k, ql) + 64 * (size_t)half + 32 * (size_t)(k & 1);
+            const size_t oh = offsetof(sp_block_q6_k, qh) + 32 * (size_t)half;
+            v128_t a[4], c16[4]; /* each row's sums over values 0..15 and 16..31 of the block */
+            for (int32_t c = 0; c < 4; c++) {
+                a[c] = dot16_i8(q6_k_codes(wasm_v128_load(blk[c] + ol), wasm_v128_load(blk[c] + oh), k, m4, m48, b32), x0, x1);
+                c16[c] = dot16_i8(q6_k_codes(wasm_v128_load(blk[c] + ol + 16), wasm_v128_load(blk[c] + oh + 16), k, m4, m48, b32), x2, x3);
+            }
+            const int32_t g = 8 * half + 2 * k; /* the scales of values 0..15 and 16..31 */
+            const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(isum4x4(a[0], a[1], a[2], a[3]), wasm_v128_load(sc[g])),
+                                             wasm_i32x4_mul(isum4x4(c16[0], c16[1], c16[2], c16[3]), wasm_v128_load(sc[g + 1])));
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
+        }
+    }
+    store_rows(y, first, nr, f);
+}
+
+NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                                                const uint8_t *const *p, int32_t nb) {
+    gemv_k4_1x4(y, first, nr, xq, sx, sum, p, nb, 0);
+}
+NOINLINE static void gemv_q5_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                                                const uint8_t *const *p, int32_t nb) {
+    gemv_k4_1x4(y, first, nr, xq, sx, sum, p, nb, 1);
+}
+typedef void (*fwx16k_fn)(float *, int, int32_t, const int16_t *, const float *, const float *, const uint8_t *const *, int32_t);
+KERNEL_PTR(fwx16k_fn, gemv_q4_k_1x4_wasmsimd_x16);
+KERNEL_PTR(fwx16k_fn, gemv_q5_k_1x4_wasmsimd_x16);
+KERNEL_PTR(fwx16k_fn, gemv_q6_k_1x4_wasmsimd_x16);
+
+/* Decoding with x rounded to 16 bits: rows [row0, row1) of y = W · x, KC = whole rows up to
+ * SP_DECODE_KC. Q8_0 / Q4_0 with streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q
+ * chunks of C rows, row r of every chunk in one step (see "Streams"); the rows left over, or all
+ * of them with streams = 0, in order, 8 (Q8_0) or 4 at a time. The K-quants: 4 rows at a time in
+ * order (their kernels are compute bound; streams change nothing). Returns 0 for another type,
+ * if x holds inf/nan, or (Q8_0 / Q4_0) w's scales are not known to be finite (y may then be partly
+ * written; the caller computes it again on the exact path). */
 #define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
-    if (!w->f16_finite) return 0;
+    const int q8 = w->type == SP_DTYPE_Q8_0, kq = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q6_K;
+    if (!(q8 || w->type == SP_DTYPE_Q4_0 || kq) || (!kq && !w->f16_finite)) return 0;
     const int32_t K = w->cols;
     int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
-    float sx[SP_DECODE_KC / SP_QK];                         /* (KC/32) their scales */
-    const int q8 = w->type == SP_DTYPE_Q8_0;
-    const size_t bs = q8 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0);
+    float sx[SP_DECODE_KC / SP_QK], sum[SP_DECODE_KC / SP_QK]; /* (KC/32) their scales, the blocks' sums of x */
+    const size_t bs = sp_dtype_row_bytes(w->type, kq ? SP_QK_K : SP_QK);
+    const int32_t block = kq ? SP_QK_K : SP_QK;
     const fwx16_fn kern = q8 ? gemv_q8_0_1x4_wasmsimd_x16_p : gemv_q4_0_1x4_wasmsimd_x16_p;
     const fwx16s_fn skern = q8 ? gemv_q8_0_16s_wasmsimd_x16_p : gemv_q4_0_16s_wasmsimd_x16_p;
-    const int32_t C = streams ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
+    const fwx16k_fn kkern = w->type == SP_DTYPE_Q4_K ? gemv_q4_k_1x4_wasmsimd_x16_p
+                            : w->type == SP_DTYPE_Q5_K ? gemv_q5_k_1x4_wasmsimd_x16_p : gemv_q6_k_1x4_wasmsimd_x16_p;
+    const int32_t C = streams && !kq ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
-        if (!quantize_x16(xq, sx, x + k0, len)) return 0;
-        const size_t ko = (size_t)(k0 / SP_QK) * bs;
+        if (!quantize_x16(xq, sx, sum, x + k0, len, w->type)) return 0;
+        const size_t ko = (size_t)(k0 / block) * bs;
+        if (kq) {
+            for (int32_t r = row0; r < row1; r += 4) {
+                const int32_t nr = imin(4, row1 - r);
+                const uint8_t *qp[4];
+                for (int32_t c = 0; c < 4; c++) qp[c] = sp_mat_row_ptr(w, r + imin(c, nr - 1)) + ko;
+                kkern(y + r, k0 == 0, nr, xq, sx, sum, qp, nb);
+            }
+            continue;
+        }
         for (int32_t r = 0; r < C; r++) {
             const uint8_t *qp[SP_STREAMS_Q];
             for (int32_t i = 0; i < SP_STREAMS_Q; i++) qp[i] = sp_mat_row_ptr(w, row0 + i * C + r) + ko;

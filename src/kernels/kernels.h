@@ -64,15 +64,16 @@ typedef struct {
     void (*axpy)(float *out, float a, const float *x, int32_t n);
     /* Decoding: y[w.rows] (rows [row0,row1) only) = W · x for ONE row x[w.cols]. Same as
      * matmul with n == 1, except that where decode_x16 is 1 it may round x to 16 bits per
-     * block of 32 on Q8_0 / Q4_0 weights (|error| <= max|x_block| / 65534 per element) and
-     * use integer dot products, which makes decoding memory bound. That rounding makes y a
+     * block of 32 on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights as matmul_x16 does (then y is
+     * bitwise matmul's with n == 1, given finite f16 scales on Q8_0 / Q4_0) and use integer dot
+     * products, which brings decoding close to memory bound. That rounding makes y a
      * step function of x at that scale: use matmul wherever gradients or finite differences
      * are taken (training, gradient checks), matvec_decode for token-by-token generation.
      * streams = 1 reads the rows from many far-apart chunks of [row0, row1) at once, which
      * one thread streams from memory faster than rows in order (wasmsimd.h, "Streams"); the
      * generator measures both ways (generate.c). y is bit for bit the same either way. */
     void (*matvec_decode)(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
-    int32_t decode_x16; /* 1: matvec_decode rounds x as above (wasmsimd); 0: it equals matmul */
+    int32_t decode_x16; /* 1: matvec_decode rounds x as above (wasmsimd); 0: it equals the exact matmul */
 
     /* ---- row kernels: attention over one head, softmax, SwiGLU, RMSNorm, RoPE ----
      * The model (forward.c / backward.c) builds attention out of three small products over one head:

@@ -114,10 +114,11 @@ void sp_matvec_decode_exact_wasmsimd(float *y, const float *x, const sp_mat *w, 
     forward(y, x, w, 1, row0, row1); /* exact path: the other types, x with inf/nan, rows left over */
 }
 
-/* matvec_decode of the wasmsimd table: on Q8_0 / Q4_0 16-bit x and integer dot products with
- * the per-element formula of its matmul (gemm_x16.c), so a decoded row equals the prefilled one. */
+/* matvec_decode of the wasmsimd table: on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K 16-bit x and integer dot
+ * products with the per-element formula of its matmul (gemm_x16.c), so a decoded row equals the
+ * prefilled one. */
 void sp_matvec_decode_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
-    if ((w->type == SP_DTYPE_Q8_0 || w->type == SP_DTYPE_Q4_0) && sp_gemv_x16_wasmsimd(y, x, w, row0, row1, streams)) return;
+    if (sp_gemv_x16_wasmsimd(y, x, w, row0, row1, streams)) return;
     sp_matvec_decode_exact_wasmsimd(y, x, w, row0, row1, streams);
 }
 

@@ -203,7 +203,7 @@ void sp_gemv_bf16_1x4_wasmsimd(float *y, int first, int32_t nr, const float *x, 
 void sp_gemm_dx_f32_4x8_wasmsimd(float *dx0, float *dx1, float *dx2, float *dx3, const float *dy0, const float *dy1,
                                  const float *dy2, const float *dy3, const float *wt, int32_t ldw, int32_t nrows);
 
-/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 with x rounded to 16 bits (see there). Returns 0
+/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
  * when it does not apply (then y is computed again on the exact path). */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
 

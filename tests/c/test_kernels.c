@@ -155,7 +155,7 @@ static int is_quant(uint32_t t) {
  * block of 32 moves each x_c by at most amax_b / (2 qmax), so the product moves by at most
  * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K); the
  * f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
- * matmul unless matmul_x16 (quantized types), matvec_decode unless decode_x16 (Q8_0 / Q4_0). */
+ * matmul unless matmul_x16, matvec_decode unless decode_x16 (both: the quantized types). */
 static double x16_bound(uint32_t t, const float *x, const double *wrow, int32_t cols) {
     double e = 0.0;
     for (int32_t b = 0; b < cols / 32; b++) {
@@ -169,7 +169,7 @@ static double x16_bound(uint32_t t, const float *x, const double *wrow, int32_t 
     return e;
 }
 static double x16_slack(const sp_kernels *k, uint32_t t, const float *x, const double *wrow, int32_t cols, int decode) {
-    const int rounds = decode ? k->decode_x16 && (t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0) : k->matmul_x16 && is_quant(t);
+    const int rounds = decode ? k->decode_x16 && sp_matmul_x16_applies(t) : k->matmul_x16 && is_quant(t);
     return rounds ? x16_bound(t, x, wrow, cols) : 0.0;
 }
 
@@ -217,8 +217,10 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s streams change row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             free(yt);
         }
-        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0, finite scales): one formula */
-        if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || !k->decode_x16)) {
+        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 with finite scales, the
+         * K-quants): one formula */
+        const int kq = t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
+        if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             continue;
         }
@@ -428,28 +430,30 @@ static void test_special_weights(const sp_kernels *k) {
 /* matvec_decode on quantized weights: x with inf/nan propagates, zeros give zeros, huge and
  * tiny values in one block stay within the documented error. */
 static void test_decode_special_x(const sp_kernels *k) {
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     sp_rng rng;
     sp_rng_seed(&rng, 9);
-    for (int q = 0; q < 2; q++) {
-        uint32_t t = q ? SP_DTYPE_Q4_0 : SP_DTYPE_Q8_0;
+    for (int q = 0; q < 5; q++) {
+        const uint32_t t = QT[q];
+        const int32_t cols = q < 2 ? 64 : 256;
         test_mat m;
-        if (!make_mat(&m, &rng, t, 5, 64)) { CHECK(!"oom"); return; }
-        float x[64], y[5];
-        for (int i = 0; i < 64; i++) x[i] = 0.0f;
+        if (!make_mat(&m, &rng, t, 5, cols)) { CHECK(!"oom"); return; }
+        float x[256], y[5];
+        for (int i = 0; i < cols; i++) x[i] = 0.0f;
         k->matvec_decode(y, x, &m.w, 0, 5, 0);
         CHECK(y[0] == 0.0f && y[4] == 0.0f);
         x[3] = INFINITY;
         k->matvec_decode(y, x, &m.w, 0, 5, 1);
-        for (int r = 0; r < 5; r++) CHECK_MSG(!isfinite(y[r]) || m.deq[r * 64 + 3] == 0.0, "%s %s inf in x lost (row %d: %g)", k->isa, sp_dtype_name(t), r, y[r]);
+        for (int r = 0; r < 5; r++) CHECK_MSG(!isfinite(y[r]) || m.deq[r * cols + 3] == 0.0, "%s %s inf in x lost (row %d: %g)", k->isa, sp_dtype_name(t), r, y[r]);
         x[3] = NAN;
         k->matvec_decode(y, x, &m.w, 0, 5, 0);
         for (int r = 0; r < 5; r++) CHECK_MSG(isnan(y[r]), "%s %s nan in x lost", k->isa, sp_dtype_name(t));
-        for (int i = 0; i < 64; i++) x[i] = (i % 7 == 0) ? 3.0e4f : 1.0e-3f * (float)(i - 30);
+        for (int i = 0; i < cols; i++) x[i] = (i % 7 == 0) ? 3.0e4f : 1.0e-3f * (float)(i - 30);
         k->matvec_decode(y, x, &m.w, 0, 5, 1);
         for (int r = 0; r < 5; r++) {
             double s = 0, a = 0;
-            for (int c = 0; c < 64; c++) { s += x[c] * m.deq[r * 64 + c]; a += fabs(x[c] * m.deq[r * 64 + c]); }
-            double slack = x16_slack(k, t, x, m.deq + r * 64, 64, 1);
+            for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
+            double slack = x16_slack(k, t, x, m.deq + r * cols, cols, 1);
             CHECK_MSG(fabs(y[r] - s) <= slack + 2e-5 * a, "%s %s mixed magnitudes row %d: %g vs %g", k->isa, sp_dtype_name(t), r, y[r], s);
         }
         free_mat(&m);
