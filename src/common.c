@@ -22,6 +22,26 @@ sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...) {
     return code;
 }
 
+sp_status sp_error_prefix(sp_error *err, sp_status code, const char *fmt, ...) {
+    if (err) {
+        char msg[SP_ERROR_MSG_MAX];
+        memcpy(msg, err->msg, sizeof(msg));
+        msg[sizeof(msg) - 1] = '\0';
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        size_t at = n < 0 ? 0 : (size_t)n < sizeof(err->msg) ? (size_t)n : sizeof(err->msg) - 1;
+        /* then ": " and the old message, as much as fits */
+        const char *parts[2] = {": ", msg};
+        for (int i = 0; i < 2; i++)
+            for (const char *c = parts[i]; *c && at + 1 < sizeof(err->msg); c++) err->msg[at++] = *c;
+        err->msg[at] = '\0';
+        err->code = (int32_t)code;
+    }
+    return code;
+}
+
 void sp_error_clear(sp_error *err) {
     if (err) {
         err->code = SP_OK;
@@ -196,6 +216,13 @@ float sp_rng_normal(sp_rng *r) {
 uint32_t sp_rng_below(sp_rng *r, uint32_t n) { return (uint32_t)(((uint64_t)sp_rng_u32(r) * n) >> 32); }
 
 /* Length of a valid UTF-8 sequence starting at s[0..avail), or 0 if invalid. */
+int sp_hex_digit(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 size_t sp_utf8_valid_len(const unsigned char *s, size_t avail) {
     unsigned char c = s[0];
     if (c < 0x80) return 1;

@@ -41,6 +41,13 @@ sp_status sp_error_set(sp_error *err, sp_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Prefix err's message (if err is not NULL) with a printf-style context and ": ", and set code;
+ * returns code. For a caller that adds where a lower layer's error happened. */
+sp_status sp_error_prefix(sp_error *err, sp_status code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 void sp_error_clear(sp_error *err);
 /* Where the error is (after sp_error_set, which clears both): line (0 = none) and field (NULL = none). */
 void sp_error_at(sp_error *err, int32_t line, const char *field);
@@ -79,6 +86,9 @@ float sp_bf16_to_f32(uint16_t h);
 /* Length of the valid UTF-8 sequence starting at s[0..avail), or 0 if it is invalid (overlong,
  * surrogate, above U+10FFFF or truncated). */
 size_t sp_utf8_valid_len(const unsigned char *s, size_t avail);
+
+/* Value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int sp_hex_digit(int c);
 
 /* Milliseconds from a monotonic clock (CLOCK_MONOTONIC, in wasm and natively). */
 double sp_now_ms(void);

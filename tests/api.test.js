@@ -306,9 +306,12 @@ test('api: bench on a loaded model and on a random-weight preset', async () => {
   try {
     const small = { seconds: 0.02, promptTokens: 16, decodeTokens: 8, trainBatch: 2, trainTokens: 16 };
     const model = await sp.loadModel(STORIES);
-    const r = await model.bench(small);
+    const r = await model.bench({ ...small, repeats: 2 });
     for (const k of ['peakGflops', 'gemmGflops', 'prefillTokS', 'decodeTokS', 'trainTokS', 'trainGflops', 'peakMemoryBytes']) assert.ok(r[k] > 0, k);
     assert.equal(r.threads, 1);
+    // the training figure times the tuner's own step: the tuner's step counter (which only
+    // sp_tune_step advances) counted each of the 2 timed steps, and nothing else
+    assert.equal(r.raw.train_steps, 2);
     assert.equal(r.raw.prefill_tok_s, r.prefillTokS);
     const p = await sp.bench({ ...small, model: 'stories15M', type: 'Q8_0', probes: false });
     assert.equal(p.type, 'Q8_0');

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, SHOTS, assertBrowserReady, openBrowser, traceMainThread } from './lib/browser.js';
+import { ROOT, SHOTS, assertBrowserReady, axeProblems, openBrowser, traceMainThread } from './lib/browser.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 
@@ -145,9 +145,12 @@ test('studio: a 20 MB data file never blocks the page for more than 100 ms', { t
   const after = await page.evaluate(() => ({ evals: window.__softprompt.evalLosses.length, steps: window.__softprompt.losses.length, seen: window.__evalSeen.slice(-1)[0], state: document.getElementById('train-state').textContent }));
   t.diagnostic(`Stop at ${at.pct}% of an evaluation; the last progress shown: ${after.seen.pct}%`);
   assert.equal(after.state, 'stopped: prompt kept');
+  assert.equal(await page.locator('#st-eta').innerText(), 'stopped');
   assert.equal(after.evals, at.evals, 'the evaluation Stop interrupted is dropped, and no final evaluation runs');
   assert.equal(after.steps, at.steps, 'no training step after Stop');
   assert.equal(await page.locator('#eval-progress').isVisible(), false);
   await page.locator('#train').screenshot({ path: path.join(SHOTS, '41-big-data-stopped.png') });
+  const a11y = await axeProblems(page, 'a 20 MB file, a stopped run');
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
   assert.deepEqual(problems, []);
 });

@@ -425,7 +425,47 @@ export class Engine {
     }
   }
 
-  /** malloc'd char* JSON result -> parsed object (frees it). 0 -> throws the C error. */
+  /** Token ids of text from a C encoder call(tp, len, ids, cap, err) that returns how many ids the
+   *  text has (< 0: err holds the error); a larger buffer is tried when they did not fit. */
+  idsOf(text, call) {
+    return this.withString(text, (tp, len) => {
+      let cap = len + 8;
+      for (;;) {
+        const ids = this.malloc(cap * 4);
+        try {
+          const n = call(tp, len, ids, cap, this.err);
+          if (n < 0) this.throwError();
+          if (n <= cap) return this.readInt32s(ids, n);
+          cap = n;
+        } finally {
+          this.free(ids);
+        }
+      }
+    });
+  }
+
+  /** Bytes of ids from a C decoder call(idp, n, out, cap, err) that returns how many bytes the text
+   *  has (< 0: err holds the error); a larger buffer is tried when they did not fit. */
+  bytesOf(ids, call) {
+    const idp = this.int32s(ids);
+    try {
+      let cap = ids.length * 8 + 16;
+      for (;;) {
+        const out = this.malloc(cap);
+        try {
+          const n = call(idp, ids.length, out, cap, this.err);
+          if (n < 0) this.throwError();
+          if (n <= cap) return this.read(out, n);
+          cap = n;
+        } finally {
+          this.free(out);
+        }
+      }
+    } finally {
+      this.free(idp);
+    }
+  }
+
   /** Call fn(sizePtr) -> pointer to malloc'd bytes (size written at sizePtr); copy them out and free them. */
   takeBytes(fn) {
     const sz = this.malloc(8);
@@ -440,6 +480,7 @@ export class Engine {
     }
   }
 
+  /** malloc'd char* JSON result -> parsed object (frees it). 0 -> throws the C error. */
   takeJson(p) {
     p >>>= 0;
     if (!p) this.throwError();
@@ -571,44 +612,15 @@ export class Model {
   /** @returns {number[]} token ids */
   tokenize(text, addBos = true) {
     this._live();
-    const e = this.e;
-    return e.withString(text, (tp, len) => {
-      let cap = len + 8;
-      for (;;) {
-        const ids = e.malloc(cap * 4);
-        try {
-          const n = e.M._sp_tokenize(this.ptr, tp, len, addBos ? 1 : 0, ids, cap, e.err);
-          if (n < 0) e.throwError();
-          if (n <= cap) return e.readInt32s(ids, n);
-          cap = n;
-        } finally {
-          e.free(ids);
-        }
-      }
-    });
+    const M = this.e.M;
+    return this.e.idsOf(text, (tp, len, ids, cap, err) => M._sp_tokenize(this.ptr, tp, len, addBos ? 1 : 0, ids, cap, err));
   }
 
   /** Bytes of the text for ids. */
   detokenizeBytes(ids) {
     this._live();
-    const e = this.e;
-    const idp = e.int32s(ids);
-    try {
-      let cap = ids.length * 8 + 16;
-      for (;;) {
-        const out = e.malloc(cap);
-        try {
-          const n = e.M._sp_detokenize(this.ptr, idp, ids.length, out, cap, e.err);
-          if (n < 0) e.throwError();
-          if (n <= cap) return e.read(out, n);
-          cap = n;
-        } finally {
-          e.free(out);
-        }
-      }
-    } finally {
-      e.free(idp);
-    }
+    const M = this.e.M;
+    return this.e.bytesOf(ids, (idp, n, out, cap, err) => M._sp_detokenize(this.ptr, idp, n, out, cap, err));
   }
 
   detokenize(ids) {

@@ -26,44 +26,15 @@ export class EngineTokenizer {
   /** @returns {number[]} ids; addSpecial adds the special tokens the tokenizer defines (HF add_special_tokens) */
   encode(text, addSpecial = true) {
     this._live();
-    const e = this.e;
-    return e.withString(text, (tp, len) => {
-      let cap = len + 8;
-      for (;;) {
-        const ids = e.malloc(cap * 4);
-        try {
-          const n = e.M._sp_tok_encode(this.ptr, tp, len, addSpecial ? 1 : 0, ids, cap, e.err);
-          if (n < 0) e.throwError();
-          if (n <= cap) return e.readInt32s(ids, n);
-          cap = n;
-        } finally {
-          e.free(ids);
-        }
-      }
-    });
+    const M = this.e.M;
+    return this.e.idsOf(text, (tp, len, ids, cap, err) => M._sp_tok_encode(this.ptr, tp, len, addSpecial ? 1 : 0, ids, cap, err));
   }
 
   /** Bytes of the decoded text (special tokens skipped). */
   decodeBytes(ids) {
     this._live();
-    const e = this.e;
-    const idp = e.int32s(ids);
-    try {
-      let cap = ids.length * 8 + 16;
-      for (;;) {
-        const out = e.malloc(cap);
-        try {
-          const n = e.M._sp_tok_decode(this.ptr, idp, ids.length, out, cap, e.err);
-          if (n < 0) e.throwError();
-          if (n <= cap) return e.read(out, n);
-          cap = n;
-        } finally {
-          e.free(out);
-        }
-      }
-    } finally {
-      e.free(idp);
-    }
+    const M = this.e.M;
+    return this.e.bytesOf(ids, (idp, n, out, cap, err) => M._sp_tok_decode(this.ptr, idp, n, out, cap, err));
   }
 
   decode(ids) {

@@ -84,38 +84,43 @@ typedef struct {
     int32_t streams;   /* matvec_decode's streams */
 } mm_job;
 
+/* Task t's range [*a, *b) of the job's rows or columns; 0 when it is empty. */
+static int task_range(const mm_job *j, int32_t t, int32_t *a, int32_t *b) {
+    int64_t lo = (int64_t)t * j->chunk, hi = lo + j->chunk;
+    if (hi > j->total) hi = j->total;
+    *a = (int32_t)lo;
+    *b = (int32_t)hi;
+    return lo < hi;
+}
+
 static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
     (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
-    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
-    if (b > j->total) b = j->total;
-    if (a < b) j->k->matmul(j->out, j->in, j->w, j->n, (int32_t)a, (int32_t)b);
+    int32_t a, b;
+    if (task_range(j, t, &a, &b)) j->k->matmul(j->out, j->in, j->w, j->n, a, b);
 }
 
 static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
     (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
-    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
-    if (b > j->total) b = j->total;
-    if (a < b) j->k->matvec_decode(j->out, j->in, j->w, (int32_t)a, (int32_t)b, j->streams);
+    int32_t a, b;
+    if (task_range(j, t, &a, &b)) j->k->matvec_decode(j->out, j->in, j->w, a, b, j->streams);
 }
 
 static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
     (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
-    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
-    if (b > j->total) b = j->total;
-    if (a < b) j->k->matmul_dx(j->out, j->in, j->w, j->n, (int32_t)a, (int32_t)b);
+    int32_t a, b;
+    if (task_range(j, t, &a, &b)) j->k->matmul_dx(j->out, j->in, j->w, j->n, a, b);
 }
 
 /* matmul_dx over rows [a, b) of dy and dx, every column */
 static void matmul_dx_rows_task(void *ctx, int32_t t, int32_t n_tasks) {
     (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
-    int64_t a = (int64_t)t * j->chunk, b = a + j->chunk;
-    if (b > j->total) b = j->total;
-    if (a < b)
-        j->k->matmul_dx(j->out + (size_t)a * j->w->cols, j->in + (size_t)a * j->w->rows, j->w, (int32_t)(b - a), 0, j->w->cols);
+    int32_t a, b;
+    if (task_range(j, t, &a, &b))
+        j->k->matmul_dx(j->out + (size_t)a * j->w->cols, j->in + (size_t)a * j->w->rows, j->w, b - a, 0, j->w->cols);
 }
 
 /* Chunk size: total split over the threads, rounded up to a multiple of align. */

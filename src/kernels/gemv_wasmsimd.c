@@ -101,6 +101,8 @@ NOINLINE void sp_gemv_q8_0_1x4_wasmsimd(float *y, int first, int32_t nr, const f
     store_1x4(y, first, nr, c0, c1, c2, c3);
 }
 
+/* The Q4_0 variant of sp_gemv_q8_0_1x4_wasmsimd: the same 1x4 tile and accumulation, one kernel
+ * per weight type (XNNPACK style); only the unpacking of the block (nibbles - 8) differs. */
 NOINLINE void sp_gemv_q4_0_1x4_wasmsimd(float *y, int first, int32_t nr, const float *x,
                                  const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
     v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f), hi16 = wasm_i16x8_splat(0x4B00);

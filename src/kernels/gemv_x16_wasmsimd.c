@@ -117,6 +117,8 @@ NOINLINE static void gemv_q8_0_2x4_wasmsimd_x16(float *y, int first, const int16
 #define DOT32_Q4(p) DOT32_I8(wasm_i8x16_sub(wasm_v128_and(wasm_v128_load(p), m4), b8), \
                              wasm_i8x16_sub(wasm_u8x16_shr(wasm_v128_load(p), 4), b8), x0, x1, x2, x3)
 
+/* The Q4_0 variant of gemv_q8_0_1x4_wasmsimd_x16: the same tile, one kernel per weight type; the
+ * block's dot product is DOT32_Q4 (nibbles - 8) instead of DOT32. */
 NOINLINE static void gemv_q4_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx,
                                     const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int32_t nb) {
     Q4_SETUP;

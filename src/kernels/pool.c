@@ -165,6 +165,8 @@ void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks) {
         pthread_mutex_unlock(&p->mu);
         return;
     }
+#else
+    (void)p; /* without threads every task runs here */
 #endif
     for (int32_t t = 0; t < n_tasks; t++) fn(ctx, t, n_tasks);
 }

@@ -9,16 +9,22 @@
 #endif
 
 #define PEAK_ITERS 200000
+/* PEAK_CHAINS independent acc = acc*m + c chains (enough to cover the FMA latency); the seed
+ * array holds their start values, then m (seed[PEAK_M]) and c (seed[PEAK_C]). */
+#define PEAK_CHAINS 12
+#define PEAK_M PEAK_CHAINS
+#define PEAK_C (PEAK_CHAINS + 1)
 
-/* 12 independent acc = acc*m + c chains, PEAK_ITERS times; 96 flops per iteration (wasm)
- * or 24 (scalar). The seeds come from the caller so nothing folds at compile time. */
+/* PEAK_CHAINS chains, PEAK_ITERS times: 2 flops a lane a chain per iteration, 4 lanes in wasm
+ * (the vector code below is unrolled by hand for 12 chains). The seeds come from the caller so
+ * nothing folds at compile time. */
 __attribute__((noinline)) static float peak_chunk(const float *seed) {
 #ifdef __wasm_simd128__
     v128_t a0 = wasm_f32x4_splat(seed[0]), a1 = wasm_f32x4_splat(seed[1]), a2 = wasm_f32x4_splat(seed[2]),
            a3 = wasm_f32x4_splat(seed[3]), a4 = wasm_f32x4_splat(seed[4]), a5 = wasm_f32x4_splat(seed[5]),
            a6 = wasm_f32x4_splat(seed[6]), a7 = wasm_f32x4_splat(seed[7]), a8 = wasm_f32x4_splat(seed[8]),
            a9 = wasm_f32x4_splat(seed[9]), a10 = wasm_f32x4_splat(seed[10]), a11 = wasm_f32x4_splat(seed[11]);
-    const v128_t m = wasm_f32x4_splat(seed[12]), c = wasm_f32x4_splat(seed[13]);
+    const v128_t m = wasm_f32x4_splat(seed[PEAK_M]), c = wasm_f32x4_splat(seed[PEAK_C]);
 #define STEP(a) a = wasm_f32x4_add(wasm_f32x4_mul(a, m), c)
     for (int32_t i = 0; i < PEAK_ITERS; i++) {
         STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5);
@@ -30,13 +36,13 @@ __attribute__((noinline)) static float peak_chunk(const float *seed) {
     s = wasm_f32x4_add(s, wasm_f32x4_add(wasm_f32x4_add(a8, a9), wasm_f32x4_add(a10, a11)));
     return wasm_f32x4_extract_lane(s, 0);
 #else
-    float a[12];
-    for (int j = 0; j < 12; j++) a[j] = seed[j];
-    const float m = seed[12], c = seed[13];
+    float a[PEAK_CHAINS];
+    for (int j = 0; j < PEAK_CHAINS; j++) a[j] = seed[j];
+    const float m = seed[PEAK_M], c = seed[PEAK_C];
     for (int32_t i = 0; i < PEAK_ITERS; i++)
-        for (int j = 0; j < 12; j++) a[j] = a[j] * m + c;
+        for (int j = 0; j < PEAK_CHAINS; j++) a[j] = a[j] * m + c;
     float s = 0.0f;
-    for (int j = 0; j < 12; j++) s += a[j];
+    for (int j = 0; j < PEAK_CHAINS; j++) s += a[j];
     return s;
 #endif
 }
@@ -47,15 +53,15 @@ static float (*const volatile peak_chunk_p)(const float *) = peak_chunk;
 
 double sp_probe_peak_gflops(double seconds) {
 #ifdef __wasm_simd128__
-    const double flops = 96.0 * PEAK_ITERS;
+    const double flops = 2.0 * 4 * PEAK_CHAINS * PEAK_ITERS;
 #else
-    const double flops = 24.0 * PEAK_ITERS;
+    const double flops = 2.0 * PEAK_CHAINS * PEAK_ITERS;
 #endif
-    float seed[14];
+    float seed[PEAK_C + 1];
     double t = sp_now_ms();
-    for (int j = 0; j < 12; j++) seed[j] = (float)((int64_t)t % 7) * 0.01f + (float)j * 0.125f;
-    seed[12] = 0.99990f;
-    seed[13] = 0.00013f;
+    for (int j = 0; j < PEAK_CHAINS; j++) seed[j] = (float)((int64_t)t % 7) * 0.01f + (float)j * 0.125f;
+    seed[PEAK_M] = 0.99990f;
+    seed[PEAK_C] = 0.00013f;
     double best = 0.0, end = t + seconds * 1e3;
     volatile float sink = 0.0f;
     int runs = 0;

@@ -133,14 +133,6 @@ static void rmsnorm_back_rows(void *vc, int32_t r0, int32_t r1) {
     if (c->zero2) memset(c->zero2 + (size_t)r0 * c->zcols2, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols2);
 }
 
-#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
-/* d/dx of 0.5 x (1 + tanh(k (x + 0.044715 x^3))) */
-static inline float gelu_tanh_grad(float x) {
-    const float t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-}
-static inline float gelu_tanh_b(float x) { return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x))); }
-
 static void act_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     const size_t o = (size_t)r0 * c->cols, n = (size_t)(r1 - r0) * c->cols;
@@ -149,11 +141,11 @@ static void act_back_rows(void *vc, int32_t r0, int32_t r1) {
         c->m->eng->k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (int32_t)n);
     } else if (act == SP_ACT_GELU_GATE) { /* forward: h = gelu(g) * u */
         for (size_t i = o; i < o + n; i++) {
-            c->dg[i] = c->dh[i] * c->u[i] * gelu_tanh_grad(c->g[i]);
-            c->du[i] = c->dh[i] * gelu_tanh_b(c->g[i]);
+            c->dg[i] = c->dh[i] * c->u[i] * sp_gelu_tanh_grad(c->g[i]);
+            c->du[i] = c->dh[i] * sp_gelu_tanh(c->g[i]);
         }
     } else { /* forward: h = gelu(u) */
-        for (size_t i = o; i < o + n; i++) c->du[i] = c->dh[i] * gelu_tanh_grad(c->u[i]);
+        for (size_t i = o; i < o + n; i++) c->du[i] = c->dh[i] * sp_gelu_tanh_grad(c->u[i]);
     }
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
 }

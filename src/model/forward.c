@@ -491,10 +491,6 @@ static void residual_rows(void *vc, int32_t r0, int32_t r1) {
     if (c->w) norm_rows(c, c->xsum, r0, r1);
 }
 
-/* gelu with the tanh approximation (transformers' gelu_pytorch_tanh / gelu_new) */
-#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
-static inline float gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x))); }
-
 /* out = act(g) * u (silu or gelu gate), or out = gelu(u) without a gate (g NULL) */
 static void act_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
@@ -503,9 +499,9 @@ static void act_rows(void *vc, int32_t r0, int32_t r1) {
     if (act == SP_ACT_SILU_GATE) {
         c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (int32_t)n);
     } else if (act == SP_ACT_GELU_GATE) {
-        for (size_t i = i0; i < i0 + n; i++) c->out[i] = gelu_tanh(c->g[i]) * c->u[i];
+        for (size_t i = i0; i < i0 + n; i++) c->out[i] = sp_gelu_tanh(c->g[i]) * c->u[i];
     } else {
-        for (size_t i = i0; i < i0 + n; i++) c->out[i] = gelu_tanh(c->u[i]);
+        for (size_t i = i0; i < i0 + n; i++) c->out[i] = sp_gelu_tanh(c->u[i]);
     }
 }
 

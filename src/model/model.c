@@ -63,26 +63,16 @@ static sp_status mat_init(sp_mat *m, const char *name, uint32_t type, const void
 }
 
 /* Convert a vector of n values of type F32/F16/BF16 into arena f32. */
-static float *vec_to_f32(sp_arena *a, const char *name, uint32_t type, const void *data, uint64_t nbytes, int64_t n,
-                         int64_t want, sp_error *err) {
-    if (n != want) {
-        sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' has %lld values, the config needs %lld", name, (long long)n, (long long)want);
-        return NULL;
-    }
+static sp_status vec_to_f32(sp_arena *a, const char *name, uint32_t type, const void *data, uint64_t nbytes, int64_t n,
+                            int64_t want, float **vec, sp_error *err) {
+    if (n != want)
+        return sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' has %lld values, the config needs %lld", name, (long long)n, (long long)want);
     size_t esz = type == SP_DTYPE_F32 ? 4 : (type == SP_DTYPE_F16 || type == SP_DTYPE_BF16) ? 2 : 0;
-    if (!esz) {
-        sp_error_set(err, SP_ERR_UNSUPPORTED, "norm tensor '%s' has type %s; expected F32, F16 or BF16", name, sp_dtype_name(type));
-        return NULL;
-    }
-    if ((uint64_t)n * esz > nbytes) {
-        sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' is truncated", name);
-        return NULL;
-    }
+    if (!esz)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "norm tensor '%s' has type %s; expected F32, F16 or BF16", name, sp_dtype_name(type));
+    if ((uint64_t)n * esz > nbytes) return sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' is truncated", name);
     float *out = (float *)sp_arena_alloc(a, (size_t)n * sizeof(float));
-    if (!out) {
-        sp_error_set(err, SP_ERR_NOMEM, "out of memory converting '%s'", name);
-        return NULL;
-    }
+    if (!out) return sp_error_set(err, SP_ERR_NOMEM, "out of memory converting '%s'", name);
     const uint8_t *p = (const uint8_t *)data;
     for (int64_t i = 0; i < n; i++) {
         if (type == SP_DTYPE_F32) memcpy(&out[i], p + 4 * i, 4);
@@ -91,12 +81,11 @@ static float *vec_to_f32(sp_arena *a, const char *name, uint32_t type, const voi
             memcpy(&h, p + 2 * i, 2);
             out[i] = type == SP_DTYPE_F16 ? sp_f16_to_f32(h) : sp_bf16_to_f32(h);
         }
-        if (!isfinite(out[i])) {
-            sp_error_set(err, SP_ERR_NUMERIC, "tensor '%s' holds a non-finite value (%g) at index %lld", name, (double)out[i], (long long)i);
-            return NULL;
-        }
+        if (!isfinite(out[i]))
+            return sp_error_set(err, SP_ERR_NUMERIC, "tensor '%s' holds a non-finite value (%g) at index %lld", name, (double)out[i], (long long)i);
     }
-    return out;
+    *vec = out;
+    return SP_OK;
 }
 
 /* Scan a weight matrix for NaN/Inf (F32/F16 values, quantized block scales). */
@@ -407,8 +396,8 @@ static sp_status load_tensors(sp_model *m, const sp_arch *a, const tsrc *s, sp_e
                 sp_status st;
                 if (d->flags & SP_T_VEC) {
                     if (!t.data) return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u)", t.name, sp_dtype_name(t.type), t.type);
-                    float *v = vec_to_f32(&m->arena, t.name, t.type, t.data, t.nbytes, t.count, rows, err);
-                    if (!v) return (sp_status)err->code;
+                    float *v;
+                    if ((st = vec_to_f32(&m->arena, t.name, t.type, t.data, t.nbytes, t.count, rows, &v, err))) return st;
                     if (s->hf && (d->flags & SP_T_HF_PLUS1))
                         for (int64_t j = 0; j < rows; j++) v[j] += 1.0f;
                     const float **vp = (const float **)dst;
@@ -845,11 +834,7 @@ sp_model *sp_model_load_hf_buf(const sp_engine *eng, const char *config_json, si
     if (!st) { s = sp_error_set(err, SP_ERR_NOMEM, "out of memory"); goto fail; }
     for (int32_t i = 0; i < n_shards; i++)
         if ((s = sp_safetensors_parse(&st[i], shards[i], shard_sizes[i], &m->arena, err))) {
-            if (n_shards > 1) {
-                char msg[SP_ERROR_MSG_MAX];
-                snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-                sp_error_set(err, s, "safetensors shard %d of %d: %s", i + 1, n_shards, msg);
-            }
+            if (n_shards > 1) sp_error_prefix(err, s, "safetensors shard %d of %d", i + 1, n_shards);
             goto fail;
         }
     tsrc src = {.st = st, .n_st = n_shards, .hf = 1, .label = n_shards > 1 ? "model.safetensors shards" : "model.safetensors",

@@ -26,6 +26,16 @@ static inline int sp_cfg_post_norms(const sp_config *c) { return c->arch == SP_A
 static inline float sp_attn_scale(const sp_config *c) { return c->attn_scale > 0.0f ? c->attn_scale : 1.0f / sqrtf((float)c->head_dim); }
 static inline int sp_cfg_local_rope(const sp_config *c) { return c->sliding_window > 0 && c->rope_local_theta > 0.0f; }
 
+/* GELU with the tanh approximation (transformers' gelu_pytorch_tanh / gelu_new) and its derivative:
+ * the forward's activation and the backward's, one formula. */
+#define SP_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+static inline float sp_gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(SP_GELU_K * (x + 0.044715f * x * x * x))); }
+/* d/dx of 0.5 x (1 + tanh(k (x + 0.044715 x^3))) */
+static inline float sp_gelu_tanh_grad(float x) {
+    const float t = tanhf(SP_GELU_K * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SP_GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 /* What the rows attend to before themselves. */
 typedef struct {
     const float *k;       /* layer l: k + l*layer_stride, (n_past, kv_dim) */

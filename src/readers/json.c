@@ -66,18 +66,11 @@ static int push_child(json_parser *p, const sp_json *v) {
     return 1;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(json_parser *p, size_t at, uint32_t *out) {
     if (p->n - at < 4) return 0;
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p->s[at + (size_t)i]);
+        int h = sp_hex_digit((unsigned char)p->s[at + (size_t)i]);
         if (h < 0) return 0;
         v = (v << 4) | (uint32_t)h;
     }

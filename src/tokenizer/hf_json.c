@@ -182,11 +182,8 @@ static sp_status parse_pre_one(hf_ctx *c, const sp_json *p, const char *where) {
         s->invert = inv;
         if (re && re->type == SP_JSON_STRING) {
             snprintf(sub, sizeof(sub), "%s.pattern.Regex", where);
-            if ((st = sp_regex_compile(&s->re, re->str, re->len, c->a, c->err))) {
-                char msg[SP_ERROR_MSG_MAX];
-                snprintf(msg, sizeof(msg), "%s", c->err->msg);
-                return sp_error_set(c->err, st, TJ "%s: %s", sub, msg);
-            }
+            if ((st = sp_regex_compile(&s->re, re->str, re->len, c->a, c->err)))
+                return sp_error_prefix(c->err, st, TJ "%s", sub);
         } else if (str && str->type == SP_JSON_STRING && str->len > 0) {
             s->lit.ptr = str->str; s->lit.len = str->len;
         } else {

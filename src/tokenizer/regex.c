@@ -78,13 +78,6 @@ static int add_item(re_parser *ps, int kind, int neg, uint32_t lo, uint32_t hi) 
     return 0;
 }
 
-static int hexv(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* \p{...} name -> category mask, 0 if unknown */
 static uint32_t cat_mask(const char *s, size_t n) {
     static const char *const names[SP_UC_NCATS] = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc",
@@ -134,7 +127,7 @@ static int parse_escape(re_parser *ps, uint32_t *cp) {
         if (c == 'x' && ps->i < ps->n && ps->p[ps->i] == '{') {
             ps->i++;
             while (ps->i < ps->n && ps->p[ps->i] != '}') {
-                int h = hexv(ps->p[ps->i++]);
+                int h = sp_hex_digit(ps->p[ps->i++]);
                 if (h < 0 || ++digits > 6) return fail(ps, "has a malformed \\x{...}");
                 v = v * 16 + (uint32_t)h;
             }
@@ -143,7 +136,7 @@ static int parse_escape(re_parser *ps, uint32_t *cp) {
         } else {
             int want = c == 'x' ? 2 : 4;
             for (; digits < want; digits++) {
-                int h = ps->i < ps->n ? hexv(ps->p[ps->i]) : -1;
+                int h = ps->i < ps->n ? sp_hex_digit(ps->p[ps->i]) : -1;
                 if (h < 0) return fail(ps, "has a malformed \\x or \\u escape");
                 v = v * 16 + (uint32_t)h;
                 ps->i++;

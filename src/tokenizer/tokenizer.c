@@ -27,29 +27,34 @@ static uint32_t tok_hash(const char *s, size_t n) {
     return h;
 }
 
+/* The open-addressing tables hold at most 2^28 keys in a power of two of slots, at most half full. */
+#define TOK_TABLE_MAX_KEYS ((size_t)1 << 28)
+
+/* Slots for n_max keys and an arena block of cap slots of slot_bytes each; NULL when too many or
+ * out of memory. */
+static void *table_slots(sp_arena *a, size_t n_max, size_t slot_bytes, uint32_t *cap, size_t *bytes) {
+    if (n_max > TOK_TABLE_MAX_KEYS) return NULL;
+    uint32_t c = 16;
+    while (c < 2 * n_max + 1) c <<= 1;
+    *cap = c;
+    return sp_mul_size(c, slot_bytes, bytes) ? sp_arena_alloc(a, *bytes) : NULL;
+}
+
 sp_tok_map *sp_tok_map_new(sp_arena *a, size_t n_max) {
-    if (n_max > ((size_t)1 << 28)) return NULL;
-    uint32_t cap = 16;
-    while (cap < 2 * n_max + 1) cap <<= 1;
-    sp_tok_map *m = (sp_tok_map *)sp_arena_alloc(a, sizeof(sp_tok_map));
+    uint32_t cap;
     size_t bytes;
-    if (!m || !sp_mul_size(cap, sizeof(sp_tok_entry), &bytes)) return NULL;
-    m->slots = (sp_tok_entry *)sp_arena_alloc(a, bytes);
-    if (!m->slots) return NULL;
+    sp_tok_map *m = (sp_tok_map *)sp_arena_alloc(a, sizeof(sp_tok_map));
+    if (!m || !(m->slots = (sp_tok_entry *)table_slots(a, n_max, sizeof(sp_tok_entry), &cap, &bytes))) return NULL;
     m->cap = cap;
     m->n = 0;
     return m;
 }
 
 sp_tok_merges *sp_tok_merges_new(sp_arena *a, size_t n_max) {
-    if (n_max > ((size_t)1 << 28)) return NULL;
-    uint32_t cap = 16;
-    while (cap < 2 * n_max + 1) cap <<= 1;
-    sp_tok_merges *m = (sp_tok_merges *)sp_arena_alloc(a, sizeof(sp_tok_merges));
+    uint32_t cap;
     size_t bytes;
-    if (!m || !sp_mul_size(cap, sizeof(sp_tok_merge), &bytes)) return NULL;
-    m->slots = (sp_tok_merge *)sp_arena_alloc(a, bytes);
-    if (!m->slots) return NULL;
+    sp_tok_merges *m = (sp_tok_merges *)sp_arena_alloc(a, sizeof(sp_tok_merges));
+    if (!m || !(m->slots = (sp_tok_merge *)table_slots(a, n_max, sizeof(sp_tok_merge), &cap, &bytes))) return NULL;
     memset(m->slots, 0xff, bytes); /* every a = UINT32_MAX: empty */
     m->cap = cap;
     m->n = 0;
@@ -106,16 +111,9 @@ int32_t sp_tokenizer_find(const sp_tokenizer *t, const char *piece, size_t len) 
 
 /* ---------------------------------------------------------------- helpers */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 int sp_tok_parse_byte_piece(const char *s, size_t len) {
     if (len != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>') return -1;
-    int hi = hexval((uint8_t)s[3]), lo = hexval((uint8_t)s[4]);
+    int hi = sp_hex_digit((uint8_t)s[3]), lo = sp_hex_digit((uint8_t)s[4]);
     return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
 }
 

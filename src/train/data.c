@@ -70,9 +70,11 @@ typedef struct {
     int32_t line;       /* line of s[pos] */
     csv_field *f;       /* [cap] fields of the current record */
     int32_t nf, cap;
+    sp_status st;       /* the error of the csv_next call that returned -1 */
 } csv_reader;
 
-/* Reads one record. Returns 1 with rec_line set, 0 at end of input, -1 on error (err set). */
+/* Reads one record. Returns 1 with rec_line set, 0 at end of input, -1 on error (r->st, and err
+ * when it is not NULL, say which). */
 static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
     if (r->pos >= r->n) return 0;
     r->nf = 0;
@@ -80,9 +82,9 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
     for (;;) {
         if (r->nf == r->cap) {
             int32_t nc = r->cap ? r->cap * 2 : 8;
-            if (nc > (1 << 20)) { data_err(err, *rec_line, NULL, "too many fields"); return -1; }
+            if (nc > (1 << 20)) { r->st = data_err(err, *rec_line, NULL, "too many fields"); return -1; }
             csv_field *nfp = (csv_field *)realloc(r->f, (size_t)nc * sizeof(csv_field));
-            if (!nfp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
+            if (!nfp) { r->st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
             r->f = nfp;
             r->cap = nc;
         }
@@ -91,7 +93,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             int32_t qline = r->line;
             size_t j = r->pos + 1;
             for (;;) {
-                if (j >= r->n) { data_err(err, qline, NULL, "unterminated quoted field"); return -1; }
+                if (j >= r->n) { r->st = data_err(err, qline, NULL, "unterminated quoted field"); return -1; }
                 char c = r->s[j];
                 if (c == '"') {
                     if (j + 1 < r->n && r->s[j + 1] == '"') { j += 2; continue; }
@@ -108,13 +110,13 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
             if (j >= r->n) { r->pos = j; return 1; }
             if (r->s[j] == r->sep) { r->pos = j + 1; if (r->pos >= r->n) { /* trailing separator: one more empty field */ goto empty_last; } continue; }
             if (r->s[j] == '\n') { r->pos = j + 1; r->line++; return 1; }
-            data_err(err, r->line, NULL, "unexpected character after a closing quote (write \"\" for a quote inside a quoted field)");
+            r->st = data_err(err, r->line, NULL, "unexpected character after a closing quote (write \"\" for a quote inside a quoted field)");
             return -1;
         } else {
             size_t j = r->pos;
             while (j < r->n && r->s[j] != r->sep && r->s[j] != '\n') {
                 if (r->s[j] == '"' && r->sep == ',') { /* TSV has no quoting inside a field: a quote is text */
-                    data_err(err, r->line, NULL, "quote inside an unquoted field (quote the whole field and double the quote)");
+                    r->st = data_err(err, r->line, NULL, "quote inside an unquoted field (quote the whole field and double the quote)");
                     return -1;
                 }
                 j++;
@@ -135,7 +137,7 @@ static int csv_next(csv_reader *r, int32_t *rec_line, sp_error *err) {
 empty_last:
     if (r->nf == r->cap) {
         csv_field *nfp = (csv_field *)realloc(r->f, (size_t)(r->cap + 1) * sizeof(csv_field));
-        if (!nfp) { sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
+        if (!nfp) { r->st = sp_error_set(err, SP_ERR_NOMEM, "out of memory reading CSV"); return -1; }
         r->f = nfp;
         r->cap++;
     }
@@ -333,7 +335,9 @@ static int has_assistant(const sp_example *e, int32_t from) {
 static sp_status read_chat(sp_dataset *ds, sp_example *e, const sp_json *msgs, sp_error *err) {
     if (msgs->type != SP_JSON_ARRAY) return data_err(err, e->line, "messages", "\"messages\" must be a list of {\"role\", \"content\"}, got %s", json_type_name(msgs));
     e->kind = SP_EX_CHAT;
-    if (alloc_parts(ds, e, msgs->len, 1, err) || read_messages(ds, e, msgs, "messages", err)) return (sp_status)err->code;
+    sp_status st = alloc_parts(ds, e, msgs->len, 1, err);
+    if (!st) st = read_messages(ds, e, msgs, "messages", err);
+    if (st) return st;
     e->train_from = 0;
     if (!has_assistant(e, 0)) return data_err(err, e->line, "messages", "\"messages\" has no \"assistant\" turn to learn");
     return SP_OK;
@@ -356,9 +360,11 @@ static sp_status read_prompt_completion(sp_dataset *ds, sp_example *e, const sp_
     e->kind = SP_EX_CHAT;
     size_t np = p->type == SP_JSON_ARRAY ? p->len : 1, nc = c->type == SP_JSON_ARRAY ? c->len : 1;
     if (alloc_parts(ds, e, np + nc, 1, err)) return SP_ERR_NOMEM;
-    if (p->type == SP_JSON_ARRAY ? read_messages(ds, e, p, "prompt", err) : push_message(ds, e, "user", p, err)) return (sp_status)err->code;
+    sp_status st = p->type == SP_JSON_ARRAY ? read_messages(ds, e, p, "prompt", err) : push_message(ds, e, "user", p, err);
+    if (st) return st;
     e->train_from = e->n_parts;
-    if (c->type == SP_JSON_ARRAY ? read_messages(ds, e, c, "completion", err) : push_message(ds, e, "assistant", c, err)) return (sp_status)err->code;
+    st = c->type == SP_JSON_ARRAY ? read_messages(ds, e, c, "completion", err) : push_message(ds, e, "assistant", c, err);
+    if (st) return st;
     if (!has_assistant(e, e->train_from)) return data_err(err, e->line, "completion", "\"completion\" has no \"assistant\" turn to learn");
     return SP_OK;
 }
@@ -502,7 +508,7 @@ static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, si
     int rc;
     /* header: the first non-blank record */
     do { rc = csv_next(&r, &line, err); } while (rc == 1 && field_is_blank_record(&r));
-    if (rc < 0) { free(r.f); return (sp_status)err->code; }
+    if (rc < 0) { free(r.f); return r.st; }
     if (rc == 0) { free(r.f); return data_err(err, 0, NULL, "no examples (empty %s)", what); }
     csv_cols c;
     csv_header_cols(&r, &c);
@@ -558,7 +564,7 @@ static sp_status parse_delimited(sp_dataset *ds, ex_list *out, const char *s, si
         if (st == SP_OK) st = ex_push(out, &e, err);
         if (st) break;
     }
-    if (st == SP_OK && rc < 0) st = (sp_status)err->code;
+    if (st == SP_OK && rc < 0) st = r.st;
     free(r.f);
     return st;
 }
@@ -650,34 +656,34 @@ void sp_dataset_free(sp_dataset *ds) {
 /* ---------------------------------------------------------------------------------------- */
 /* tokenization                                                                             */
 
-/* Encode into a growing scratch buffer *buf (cap *cap). Returns the number of ids or -1. */
-static int32_t encode_grow(const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos,
-                           int32_t **buf, int32_t *cap, sp_error *err) {
-    if ((size_t)*cap < len + 8 && len < (1u << 28)) { /* enough for byte-level tokenizers in one call */
+/* An example may hold at most 2^28 tokens (and its text at most 2^28 bytes for the first guess). */
+#define DATA_MAX_TOKENS (1 << 28)
+
+/* Encode into a growing scratch buffer *buf (cap *cap); *n = the number of ids. */
+static sp_status encode_grow(const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos,
+                             int32_t **buf, int32_t *cap, int32_t *n, sp_error *err) {
+    if ((size_t)*cap < len + 8 && len < (size_t)DATA_MAX_TOKENS) { /* enough for byte-level tokenizers in one call */
         int32_t want = (int32_t)len + 8;
         int32_t *nb = (int32_t *)realloc(*buf, (size_t)want * sizeof(int32_t));
-        if (!nb) { sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing"); return -1; }
+        if (!nb) return sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing");
         *buf = nb;
         *cap = want;
     }
     for (int attempt = 0; attempt < 3; attempt++) {
-        int32_t n = 0;
+        *n = 0;
         sp_error e2;
         sp_error_clear(&e2);
-        sp_status st = sp_tokenizer_encode(tok, text, len, add_bos, *buf, *cap, &n, &e2);
-        if (st == SP_OK && n <= *cap) return n;
-        if (n <= *cap || n < 0) {
-            sp_error_set(err, st ? st : SP_ERR_TOKENIZER, "%s", e2.msg[0] ? e2.msg : "tokenizer failed");
-            return -1;
-        }
-        if (n > (1 << 28)) { sp_error_set(err, SP_ERR_TOO_LARGE, "example needs %d tokens", (int)n); return -1; }
-        int32_t *nb = (int32_t *)realloc(*buf, (size_t)n * sizeof(int32_t));
-        if (!nb) { sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing"); return -1; }
+        sp_status st = sp_tokenizer_encode(tok, text, len, add_bos, *buf, *cap, n, &e2);
+        if (st == SP_OK && *n <= *cap) return SP_OK;
+        if (*n <= *cap || *n < 0)
+            return sp_error_set(err, st ? st : SP_ERR_TOKENIZER, "%s", e2.msg[0] ? e2.msg : "tokenizer failed");
+        if (*n > DATA_MAX_TOKENS) return sp_error_set(err, SP_ERR_TOO_LARGE, "example needs %d tokens", (int)*n);
+        int32_t *nb = (int32_t *)realloc(*buf, (size_t)*n * sizeof(int32_t));
+        if (!nb) return sp_error_set(err, SP_ERR_NOMEM, "out of memory tokenizing");
         *buf = nb;
-        *cap = n;
+        *cap = *n;
     }
-    sp_error_set(err, SP_ERR_TOKENIZER, "tokenizer gave inconsistent lengths");
-    return -1;
+    return sp_error_set(err, SP_ERR_TOKENIZER, "tokenizer gave inconsistent lengths");
 }
 
 static int label_cmp(const char *a, size_t al, const char *b, size_t bl) {
@@ -750,9 +756,9 @@ static sp_status seq_append(ex_seq *q, const int32_t *ids, int64_t n, uint8_t ta
 }
 
 static sp_status seq_encode(ex_seq *q, const sp_tokenizer *tok, const char *text, size_t len, int32_t add_bos, uint8_t target, sp_error *err) {
-    int32_t n = encode_grow(tok, text, len, add_bos, &q->tmp, &q->tmp_cap, err);
-    if (n < 0) return (sp_status)err->code;
-    return seq_append(q, q->tmp, n, target, err);
+    int32_t n;
+    sp_status st = encode_grow(tok, text, len, add_bos, &q->tmp, &q->tmp_cap, &n, err);
+    return st ? st : seq_append(q, q->tmp, n, target, err);
 }
 
 static sp_status example_tokens(const sp_tokenizer *tok, const sp_example *e, ex_seq *q, sp_error *err) {
@@ -762,13 +768,17 @@ static sp_status example_tokens(const sp_tokenizer *tok, const sp_example *e, ex
     case SP_EX_TEXT:
         return seq_encode(q, tok, e->text, e->text_len, bos, 1, err);
     case SP_EX_PAIR: {
-        if (seq_encode(q, tok, e->text, e->text_len, bos, 0, err) || seq_encode(q, tok, e->output, e->output_len, 0, 1, err)) return (sp_status)err->code;
+        sp_status st = seq_encode(q, tok, e->text, e->text_len, bos, 0, err);
+        if (!st) st = seq_encode(q, tok, e->output, e->output_len, 0, 1, err);
+        if (st) return st;
         if (tok->eos_id >= 0) return seq_append(q, &tok->eos_id, 1, 1, err);
         return SP_OK;
     }
     case SP_EX_SEGMENTS:
-        for (int32_t k = 0; k < e->n_parts; k++)
-            if (seq_encode(q, tok, e->parts[k], e->part_lens[k], 0, e->train[k], err)) return (sp_status)err->code;
+        for (int32_t k = 0; k < e->n_parts; k++) {
+            sp_status st = seq_encode(q, tok, e->parts[k], e->part_lens[k], 0, e->train[k], err);
+            if (st) return st;
+        }
         return SP_OK;
     case SP_EX_CHAT: {
         sp_error_set(err, SP_ERR_UNSUPPORTED, "line %d: a conversation must be rendered with the model's chat template first (into {\"segments\"}; the JS API and the CLI do this)", (int)e->line);
@@ -869,8 +879,9 @@ sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t m
         ds->label_offsets = (int64_t *)sp_arena_alloc(&ds->arena, ((size_t)ds->n_labels + 1) * sizeof(int64_t));
         if (!ds->label_offsets) st = sp_error_set(err, SP_ERR_NOMEM, "out of memory for labels");
         for (int32_t k = 0; k < ds->n_labels && st == SP_OK; k++) {
-            int32_t n = encode_grow(tok, ds->labels[k], ds->label_lens[k], 0, &tmp, &cap, err);
-            if (n < 0) { st = (sp_status)err->code; break; }
+            int32_t n;
+            st = encode_grow(tok, ds->labels[k], ds->label_lens[k], 0, &tmp, &cap, &n, err);
+            if (st) break;
             seq_n[k] = n + (eos >= 0 ? 1 : 0);
             seq[k] = (int32_t *)sp_arena_alloc(&ds->arena, ((size_t)seq_n[k] + 1) * sizeof(int32_t));
             if (!seq[k]) { st = sp_error_set(err, SP_ERR_NOMEM, "out of memory for labels"); break; }

@@ -535,7 +535,7 @@ const char *sp_tune_memory_json(sp_tuner *t) {
  *      i64 n_params | f32 params[n] | f32 best[n] | i32 order[n_train] | u64 optim_size | optim state ---- */
 #define CKPT_MAGIC "SPCKPT1"
 /* byte offsets of the fixed header; the arrays follow at CKPT_FIXED */
-#define CKPT_HDR_N 6                                /* i32 step, epoch, pos, n_train, bad_evals, stopped */
+enum { CKPT_STEP, CKPT_EPOCH, CKPT_POS, CKPT_N_TRAIN, CKPT_BAD_EVALS, CKPT_STOPPED, CKPT_HDR_N }; /* the i32 header */
 #define CKPT_OFF_HDR 8                              /* after the magic and its NUL */
 #define CKPT_OFF_RNG (CKPT_OFF_HDR + CKPT_HDR_N * 4) /* u64 */
 #define CKPT_OFF_BEST_EVAL (CKPT_OFF_RNG + 8)       /* f64 */
@@ -549,7 +549,8 @@ uint8_t *sp_tune_checkpoint(const sp_tuner *t, size_t *out_size, sp_error *err) 
     uint8_t *buf = (uint8_t *)malloc(n), *p = buf;
     if (!buf) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
     memcpy(p, CKPT_MAGIC, CKPT_OFF_HDR); p += CKPT_OFF_HDR;
-    int32_t hdr[CKPT_HDR_N] = {t->step, t->epoch, t->pos, t->n_train, t->bad_evals, t->stopped_early};
+    int32_t hdr[CKPT_HDR_N] = {[CKPT_STEP] = t->step, [CKPT_EPOCH] = t->epoch, [CKPT_POS] = t->pos, [CKPT_N_TRAIN] = t->n_train,
+                               [CKPT_BAD_EVALS] = t->bad_evals, [CKPT_STOPPED] = t->stopped_early};
     memcpy(p, hdr, sizeof(hdr)); p += sizeof(hdr);
     memcpy(p, &t->rng.s, 8); p += 8;
     memcpy(p, &t->best_eval, 8); p += 8;
@@ -577,9 +578,9 @@ sp_status sp_tune_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *
     memcpy(&rng, ck + CKPT_OFF_RNG, 8);
     memcpy(&best_eval, ck + CKPT_OFF_BEST_EVAL, 8);
     memcpy(&np, ck + CKPT_OFF_N_PARAMS, 8);
-    if (np != t->n_params || hdr[3] != t->n_train)
+    if (np != t->n_params || hdr[CKPT_N_TRAIN] != t->n_train)
         return sp_error_set(err, SP_ERR_SHAPE, "checkpoint: %lld parameters / %d training examples, this run has %lld / %d",
-                       (long long)np, hdr[3], (long long)t->n_params, t->n_train);
+                       (long long)np, hdr[CKPT_N_TRAIN], (long long)t->n_params, t->n_train);
     size_t need = fixed + (size_t)np * 8 + (size_t)t->n_train * 4 + 8;
     if (size < need) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: truncated");
     const uint8_t *p = ck + fixed;
@@ -592,13 +593,13 @@ sp_status sp_tune_resume(sp_tuner *t, const uint8_t *ck, size_t size, sp_error *
         memcpy(&o, order + (size_t)i * 4, 4);
         if (o < 0 || o >= t->n_train) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad data order");
     }
-    if (hdr[0] < 0 || hdr[2] < 0 || hdr[2] > t->n_train) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad step or position");
+    if (hdr[CKPT_STEP] < 0 || hdr[CKPT_POS] < 0 || hdr[CKPT_POS] > t->n_train) return sp_error_set(err, SP_ERR_FORMAT, "checkpoint: bad step or position");
     sp_status st = sp_optim_state_load(&t->opt, ck + need, (size_t)osz, err);
     if (st) return st;
     memcpy(t->ad->params, params, (size_t)np * 4);
     memcpy(t->best, best, (size_t)np * 4);
     memcpy(t->order, order, (size_t)t->n_train * 4);
-    t->step = hdr[0]; t->epoch = hdr[1]; t->pos = hdr[2]; t->bad_evals = hdr[4]; t->stopped_early = hdr[5];
+    t->step = hdr[CKPT_STEP]; t->epoch = hdr[CKPT_EPOCH]; t->pos = hdr[CKPT_POS]; t->bad_evals = hdr[CKPT_BAD_EVALS]; t->stopped_early = hdr[CKPT_STOPPED];
     t->rng.s = rng;
     t->best_eval = best_eval;
     t->has_prev = 0;

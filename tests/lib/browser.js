@@ -11,6 +11,8 @@ export const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 export const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
 export const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
+/** How long an action or a wait without its own limit may take (it waits for a state, never for a duration). */
+export const ACTION_TIMEOUT_MS = 300_000;
 
 /** Fails (never skips) with an install hint when chromium or the wasm build is missing. */
 export function assertBrowserReady() {
@@ -68,6 +70,10 @@ export async function openBrowser(t, { viewport = { width: 1280, height: 800 }, 
   handle.context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, acceptDownloads,
   });
+  // playwright's 30 s default for a click, a selector or a navigation is too short on a 2-core
+  // machine shared with builds: every action without its own limit waits for its state this long
+  handle.context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  handle.context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
   return handle;
 }
 
