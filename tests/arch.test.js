@@ -221,14 +221,28 @@ for (const [arch, opts, format] of GRAD_CASES) {
   });
 }
 
+for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
+    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0']) {
+      const tiny = makeTinyArch(arch, { seed: 24, type, tied: arch === 'gpt2' || arch === 'qwen2' });
+      const m = load(tiny, 'gguf');
+      try {
+        const worst = withExact(() => ['prompt', 'prefix'].map((method) => checkGrad(m, REF[arch], tiny.weightsGguf, tiny.configGguf, method, `${arch} GGUF ${type} ${method}`)));
+        t.diagnostic(`GGUF ${type}: prompt worst ${worst[0].toExponential(2)}, prefix ${worst[1].toExponential(2)}`);
+      } finally { m.free(); }
+    }
+  });
+}
+
 /* ---- K-quants (Q4_K, Q5_K, Q6_K and the Q4_K_M mix llama.cpp writes), dims multiples of 256 ----
  * The reference runs on the values the file's bytes decode to (tests/lib/quant.js, bit-exact with
  * ggml's dequantize_row_q*_K), so the engine's exact table (f32 weights times f32 activations, as
  * for F32 files) must agree with it as closely as an F32 file does: the same 1e-5. The default
  * wasmsimd table also rounds each activation block of 32 to 16 bits (src/kernels/kernels.h:
- * |error| <= max|x_block| / (2*qmax) per element, about 1e-5 of a product's scale); through the
- * 2 layers' 7 products, the norms and the LM head that stays below 1e-3 of the logits' scale
- * (the same bound the Q8_0 and Q4_0 cases above use; measured worst is printed). */
+ * |error| <= max|x_block| / (2*qmax) per element, about 1e-5 of a product's scale). A logit sits
+ * behind 2 layers x 7 products and the LM head, about 15 such errors adding up: ~1.5e-4 of the
+ * logits' scale, the size of the measured worst (2.1e-4); the bound 1e-3 leaves a factor of 5
+ * for the norms and softmax amplifying them (the same bound as the Q8_0 and Q4_0 cases above). */
 const K_SHAPE = { dim: 256, n_heads: 4, n_kv_heads: 2, head_dim: 64, hidden_dim: 512 };
 const K_TYPES = ['Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M'];
 const K_CASES = [

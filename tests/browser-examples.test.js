@@ -1,7 +1,7 @@
 // browser-examples.test.js - every built-in example of the studio, run with the page's own default
 // settings on the default model, in a real browser: the training loss falls, and "Try it" shows
-// the change the example's card promises. A screenshot of each comparison goes to
-// test-output/examples/ for a person to look at. Also: on a model too small for a task, the page
+// the change the example's card promises. A screenshot of each comparison and of each learning
+// curve goes to test-output/examples/ for a person to look at. Also: on a model too small for a task, the page
 // says so and offers the one that learns it.
 
 import { test } from 'node:test';
@@ -90,6 +90,7 @@ test('studio: every built-in example visibly works with its defaults on the defa
     assert.ok(!promise.check(out.plain), `${ex.id}: the plain model does not already do it: ${JSON.stringify(out.plain)}`);
     for (const side of [out.plain, out.prompt]) assert.ok(!side.includes('\uFFFD'), `${ex.id}: no U+FFFD in ${JSON.stringify(side)}`);
     await page.locator('#try').screenshot({ path: path.join(OUT, `${ex.id}-try-it.png`) });
+    await page.locator('#train').screenshot({ path: path.join(OUT, `${ex.id}-train.png`) }); // the curve, and "% right" where shown
     a11y.push(...await axeProblems(page, `${ex.id}: trained and compared`));
     // "% right" only for the label task, with its count
     const evalText = await page.locator('#st-eval').innerText();

@@ -13,7 +13,7 @@ import path from 'node:path';
 
 import { Template } from '@huggingface/jinja';
 
-import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser } from './lib/browser.js';
+import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser, openStudio } from './lib/browser.js';
 import { makeTinyLlama } from './lib/tiny-model.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
@@ -247,13 +247,7 @@ test('studio: an instruct model\'s chat template wraps the "Try it" input (a tin
   const plainFile = path.join(tmp, 'tiny-plain.gguf');
   fs.writeFileSync(plainFile, makeTinyLlama({}).gguf);
 
-  const { context, base } = await openBrowser(t);
-  const page = context.pages()[0] ?? await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
-  await page.goto(base);
-  await waitState('engine', 'ready');
+  const { page, problems, waitState } = await openStudio(t);
 
   await page.setInputFiles('#model-file', file);
   await waitState('model', 'loaded');
@@ -285,13 +279,7 @@ test('studio: an instruct model\'s chat template wraps the "Try it" input (a tin
 test('studio: Tab reaches every control, each focus is visible and shows a ring (the file buttons, not their hidden inputs)', { timeout: 300_000 }, async (t) => {
   assertBrowserReady();
   if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
-  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
-  const page = context.pages()[0] ?? await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
-  await page.goto(base);
-  await waitState('engine', 'ready');
+  const { page, problems, waitState } = await openStudio(t, { viewport: { width: 1280, height: 900 } });
   await page.click('#model-load');
   await waitState('model', 'loaded');
   await page.click('button[data-example="stories"]');
