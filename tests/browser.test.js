@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT, SHOTS, MAX_STORIES as DATASET, assertBrowserReady, axeProblems, openBrowser, traceMainThread } from './lib/browser.js';
+import { ROOT, SHOTS, MAX_STORIES as DATASET, ACTION_TIMEOUT_MS, assertBrowserReady, axeProblems, openBrowser, traceMainThread } from './lib/browser.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 const MODEL_FILE = path.join(SHARED, 'models', 'stories260K', 'stories260K.gguf');
@@ -186,11 +186,13 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.fill('#save-name', 'e2e max stories');
   await page.click('#save-btn');
   await waitState('saved', '1');
+  // the export's two files: wait for both download events (a state, however slow the machine is)
   const downloads = [];
-  page.on('download', (d) => downloads.push(d));
+  const both = new Promise((resolve) => page.on('download', (d) => { if (downloads.push(d) === 2) resolve(); }));
   await page.click('#export-btn');
-  await page.waitForFunction(() => true); // let the download events arrive
-  for (let i = 0; i < 50 && downloads.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  let limit;
+  await Promise.race([both, new Promise((resolve) => { limit = setTimeout(resolve, ACTION_TIMEOUT_MS); })]);
+  clearTimeout(limit);
   assert.deepEqual(downloads.map((d) => d.suggestedFilename()).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
   const cfgPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_config.json').path();
   const stPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_model.safetensors').path();
