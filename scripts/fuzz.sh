@@ -38,7 +38,8 @@ for t in $targets; do
     status=1
     continue
   fi
-  case $t in gguf|safetensors) max_len=1048576 ;; json) max_len=131072 ;; model) max_len=65536 ;; *) max_len=4096 ;; esac
+  # libFuzzer truncates corpus files to max_len: model's must hold the K-quant seeds (rows of 256 values, ~330 KB)
+  case $t in gguf|safetensors) max_len=1048576 ;; json) max_len=131072 ;; model) max_len=524288 ;; *) max_len=4096 ;; esac
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=$root/tests/fuzz/$t.dict"
   echo "== fuzz_$t for ${secs}s"

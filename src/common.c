@@ -216,6 +216,30 @@ float sp_rng_normal(sp_rng *r) {
 uint32_t sp_rng_below(sp_rng *r, uint32_t n) { return (uint32_t)(((uint64_t)sp_rng_u32(r) * n) >> 32); }
 
 /* Length of a valid UTF-8 sequence starting at s[0..avail), or 0 if invalid. */
+sp_status sp_name_parse(const sp_name *names, const char *what, const char *name, int32_t *value, sp_error *err) {
+    int n_listed = 0;
+    for (const sp_name *e = names; e->name; e++) {
+        if (name && !strcmp(name, e->name)) {
+            *value = e->value;
+            return SP_OK;
+        }
+        n_listed += !e->alias;
+    }
+    char list[SP_ERROR_MSG_MAX];
+    size_t at = 0;
+    int k = 0;
+    list[0] = '\0';
+    for (const sp_name *e = names; e->name && at < sizeof(list); e++) {
+        if (e->alias) continue;
+        k++;
+        const char *sep = k == 1 ? "" : k == n_listed ? " or " : ", ";
+        int w = snprintf(list + at, sizeof(list) - at, "%s\"%s\"", sep, e->name);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+    return sp_error_set(err, SP_ERR_INVALID_ARG, "%s must be %s, got \"%s\"", what, list, name ? name : "(null)");
+}
+
 int sp_hex_digit(int c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

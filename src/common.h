@@ -87,6 +87,17 @@ float sp_bf16_to_f32(uint16_t h);
  * surrogate, above U+10FFFF or truncated). */
 size_t sp_utf8_valid_len(const unsigned char *s, size_t avail);
 
+/* A name for an option's value, in a table that ends with {NULL}. An alias (alias = 1) is accepted
+ * but not listed in the error. */
+typedef struct {
+    const char *name;
+    int32_t value;
+    int32_t alias;
+} sp_name;
+/* *value = the value of name in names; otherwise SP_ERR_INVALID_ARG: `what must be "a", "b" or
+ * "c", got "name"`. */
+sp_status sp_name_parse(const sp_name *names, const char *what, const char *name, int32_t *value, sp_error *err);
+
 /* Value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
 int sp_hex_digit(int c);
 

@@ -221,14 +221,28 @@ for (const [arch, opts, format] of GRAD_CASES) {
   });
 }
 
+for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
+    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0']) {
+      const tiny = makeTinyArch(arch, { seed: 24, type, tied: arch === 'gpt2' || arch === 'qwen2' });
+      const m = load(tiny, 'gguf');
+      try {
+        const worst = withExact(() => ['prompt', 'prefix'].map((method) => checkGrad(m, REF[arch], tiny.weightsGguf, tiny.configGguf, method, `${arch} GGUF ${type} ${method}`)));
+        t.diagnostic(`GGUF ${type}: prompt worst ${worst[0].toExponential(2)}, prefix ${worst[1].toExponential(2)}`);
+      } finally { m.free(); }
+    }
+  });
+}
+
 /* ---- K-quants (Q4_K, Q5_K, Q6_K and the Q4_K_M mix llama.cpp writes), dims multiples of 256 ----
  * The reference runs on the values the file's bytes decode to (tests/lib/quant.js, bit-exact with
  * ggml's dequantize_row_q*_K), so the engine's exact table (f32 weights times f32 activations, as
  * for F32 files) must agree with it as closely as an F32 file does: the same 1e-5. The default
  * wasmsimd table also rounds each activation block of 32 to 16 bits (src/kernels/kernels.h:
- * |error| <= max|x_block| / (2*qmax) per element, about 1e-5 of a product's scale); through the
- * 2 layers' 7 products, the norms and the LM head that stays below 1e-3 of the logits' scale
- * (the same bound the Q8_0 and Q4_0 cases above use; measured worst is printed). */
+ * |error| <= max|x_block| / (2*qmax) per element, about 1e-5 of a product's scale). A logit sits
+ * behind 2 layers x 7 products and the LM head, about 15 such errors adding up: ~1.5e-4 of the
+ * logits' scale, the size of the measured worst (2.1e-4); the bound 1e-3 leaves a factor of 5
+ * for the norms and softmax amplifying them (the same bound as the Q8_0 and Q4_0 cases above). */
 const K_SHAPE = { dim: 256, n_heads: 4, n_kv_heads: 2, head_dim: 64, hidden_dim: 512 };
 const K_TYPES = ['Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M'];
 const K_CASES = [
@@ -290,6 +304,75 @@ for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
   });
 }
 
+/* ---- PEFT prompt-tuning init: the rows are the word-embedding module's output ----
+ * PEFT (src/peft/tuners/prompt_tuning/model.py) initialises TEXT and SAMPLE_VOCAB prompts with
+ * word_embeddings(init_token_ids), the model's embedding module; for Gemma 3 that is
+ * Gemma3TextScaledWordEmbedding, whose forward multiplies by sqrt(hidden_size). The prompt then goes
+ * in as inputs_embeds, which Gemma3TextModel does not scale. So on every architecture a prompt
+ * initialised from a text equals that text's tokens: same rows as the reference's refEmbed, same
+ * logits as the tokens in front of the prompt. RANDOM rows have the spread of those rows. */
+for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+  test(`arch: ${arch}: a prompt initialised from a text equals the text's tokens (PEFT TEXT / SAMPLE_VOCAB / RANDOM init)`, (t) => {
+    const tiny = makeTinyArch(arch, { seed: 61 });
+    for (const format of ['gguf', 'hf']) {
+      const m = load(tiny, format);
+      const ref = REF[arch], w = format === 'gguf' ? tiny.weightsGguf : tiny.weightsHf, c = format === 'gguf' ? tiny.configGguf : tiny.config;
+      const dim = c.dim;
+      const initAdapter = (init, n, extra = {}) => {
+        const tuner = m.createTuner({ method: 'prompt', virtual_tokens: n, init, seed: 9, steps: 1, eval_split: 0, ...extra }, JSONL);
+        const ad = tuner.adapter();
+        const P = tensorF32(readSafetensors(ad.saveSafetensors()).tensors.get('prompt_embeddings'));
+        tuner.free();
+        return { ad, P };
+      };
+      const rowErr = (P, i, want) => {
+        let e = 0, s = 0;
+        for (let j = 0; j < dim; j++) { e = Math.max(e, Math.abs(P[i * dim + j] - want[j])); s = Math.max(s, Math.abs(want[j])); }
+        return e / s;
+      };
+      try {
+        const text = 'Once upon a time';
+        const ids = m.tokenize(text, true);
+        const { ad, P } = initAdapter('text', ids.length, { init_text: text });
+        try {
+          for (let i = 0; i < ids.length; i++) {
+            const e = rowErr(P, i, ref.refEmbed(w, c, ids[i]));
+            assert.ok(e < 1e-6, `${arch} ${format}: TEXT row ${i} is not the embedding module's output for token ${ids[i]} (relative ${e})`);
+          }
+          const prompt = [5, 9, 33, 70];
+          const last = (ids2, a) => {
+            const g = m.startGeneration(ids2, { maxTokens: 1, temperature: 0, stopAtEos: false }, a);
+            g.next();
+            const l = Float32Array.from(g.logits());
+            g.free();
+            return l;
+          };
+          const withPrompt = last(prompt, ad), withText = last([...ids, ...prompt], null);
+          let d = 0, s = 0;
+          for (let i = 0; i < withText.length; i++) { d = Math.max(d, Math.abs(withPrompt[i] - withText[i])); s = Math.max(s, Math.abs(withText[i])); }
+          assert.ok(d < 1e-5 * Math.max(1, s), `${arch} ${format}: the TEXT prompt's logits differ from the text's tokens' by ${d}`);
+          t.diagnostic(`${format}: TEXT prompt vs its tokens: logits ${d.toExponential(2)}`);
+        } finally { ad.free(); }
+        const vocab = initAdapter('vocab', 6);
+        vocab.ad.free();
+        for (let i = 0; i < 6; i++) {
+          let best = Infinity;
+          for (let id = 0; id < c.vocab_size; id++) best = Math.min(best, rowErr(vocab.P, i, ref.refEmbed(w, c, id)));
+          assert.ok(best < 1e-6, `${arch} ${format}: SAMPLE_VOCAB row ${i} is no token's embedding-module output (closest: relative ${best})`);
+        }
+        let s2 = 0, n = 0;
+        for (let id = 0; id < c.vocab_size; id++) for (const v of ref.refEmbed(w, c, id)) { s2 += v * v; n++; }
+        const embStd = Math.sqrt(s2 / n);
+        const rnd = initAdapter('random', 16);
+        rnd.ad.free();
+        const rStd = Math.sqrt(rnd.P.reduce((a, v) => a + v * v, 0) / rnd.P.length);
+        // 16 x dim draws: the sample std is within a few percent of s
+        assert.ok(rStd > 0.85 * embStd && rStd < 1.15 * embStd, `${arch} ${format}: RANDOM rows have std ${rStd}, the embeddings ${embStd}`);
+      } finally { m.free(); }
+    }
+  });
+}
+
 /* ---- it learns: prompt tuning lowers the held-out loss of tiny random Qwen3- and Gemma3-shaped models ---- */
 
 const WORDS = ['Lily', 'saw', 'a', 'big', 'red', 'ball', 'the', 'dog', 'was', 'happy', 'Tom', 'cat', 'park', 'friend'];
@@ -307,7 +390,7 @@ for (const arch of ['qwen3', 'gemma3']) {
       const train = sentences(24, 1), held = sentences(8, 2);
       const evalLoss = (ad) => m.evaluate(held, { maxLength: 64, batchSize: 8 }, ad).loss;
       const none = evalLoss(null);
-      const tuner = m.createTuner({ method: 'prompt', virtual_tokens: 8, lr: 0.1, batch_size: 4, steps: 24, max_length: 64, eval_split: 0, seed: 3 }, train);
+      const tuner = m.createTuner({ method: 'prompt', virtual_tokens: 8, lr: 0.3, batch_size: 4, steps: 24, max_length: 64, eval_split: 0, seed: 3 }, train);
       let first = NaN, last = NaN;
       for (let i = 0; i < 24; i++) {
         assert.equal(tuner.step(), true);
@@ -362,4 +445,32 @@ test('arch: unknown architectures name themselves and list the supported ones; i
   const cfg2 = JSON.parse(q2.hf.configJson);
   assert.throws(() => engine.loadHf(JSON.stringify({ ...cfg2, model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'] }), q2.hf.safetensors, q2.hf.tokenizerJson),
     (e) => e.code === 'SP_ERR_SHAPE' && /tensor 'model\.layers\.0\.self_attn\.q_norm\.weight' is missing/.test(e.message));
+});
+
+test('arch: every architecture names a missing tensor (GGUF and HF) and refuses inconsistent GGUF heads with SP_ERR_SHAPE', () => {
+  const missing = {
+    qwen2: ['blk.1.attn_k.bias', 'model.layers.1.self_attn.k_proj.bias'],
+    qwen3: ['blk.1.attn_k_norm.weight', 'model.layers.1.self_attn.k_norm.weight'],
+    gemma3: ['blk.0.post_ffw_norm.weight', 'model.layers.0.post_feedforward_layernorm.weight'],
+    gpt2: ['blk.0.attn_qkv.bias', 'h.0.attn.c_attn.bias'],
+    llama: ['blk.1.ffn_gate.weight', 'model.layers.1.mlp.gate_proj.weight'],
+  };
+  const esc = (s) => s.replace(/\./g, '\\.');
+  for (const [arch, [g, h]] of Object.entries(missing)) {
+    const tiny = makeTinyArch(arch, { seed: 54, omit: [g, h] });
+    assert.throws(() => engine.loadGguf(tiny.gguf), (e) => e.code === 'SP_ERR_SHAPE' && new RegExp(`tensor '${esc(g)}' is missing`).test(e.message), `${arch} GGUF`);
+    assert.throws(() => load(tiny, 'hf'), (e) => e.code === 'SP_ERR_SHAPE' && new RegExp(`tensor '${esc(h)}' is missing`).test(e.message), `${arch} HF`);
+  }
+  // GGUF heads that do not fit the tensors: 3 query heads (q is 64 rows), kv heads not dividing the
+  // heads, a key_length other than the tensors' head size
+  for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+    const p = arch;
+    const edits = [[`${p}.attention.head_count`, 3], [`${p}.attention.head_count_kv`, 3]];
+    if (arch === 'qwen3' || arch === 'gemma3') edits.push([`${p}.attention.key_length`, 12]);
+    for (const [key, value] of edits) {
+      if (arch === 'gpt2' && key.endsWith('head_count_kv')) continue; // GPT-2 files carry the same count for both
+      const tiny = makeTinyArch(arch, { seed: 55, ggufKv: (kv) => kv.map(([k, t, v]) => (k === key ? [k, t, value] : [k, t, v])) });
+      assert.throws(() => engine.loadGguf(tiny.gguf), (e) => e.code === 'SP_ERR_SHAPE', `${arch} ${key} = ${value}`);
+    }
+  }
 });

@@ -3,8 +3,9 @@
 // page's thread free: no main-thread task over 100 ms (a PerformanceObserver of type "longtask",
 // installed before the page's first script). The held-out set is a sample, evaluated in parts with
 // progress; the checkpoints in IndexedDB refer to the data, written once per run; Stop in the
-// middle of an evaluation ends the run without finishing it. The data is real text (TinyStories
-// validation stories, repeated to 20 MB).
+// middle of an evaluation ends the run without finishing it; a reload uses the whole file again
+// (kept as a Blob), again without long tasks. The data is real text (TinyStories validation
+// stories, repeated to 20 MB).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, SHOTS, assertBrowserReady, openBrowser, traceMainThread } from './lib/browser.js';
+import { ROOT, SHOTS, assertBrowserReady, axeProblems, openBrowser, traceMainThread } from './lib/browser.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 
@@ -145,9 +146,24 @@ test('studio: a 20 MB data file never blocks the page for more than 100 ms', { t
   const after = await page.evaluate(() => ({ evals: window.__softprompt.evalLosses.length, steps: window.__softprompt.losses.length, seen: window.__evalSeen.slice(-1)[0], state: document.getElementById('train-state').textContent }));
   t.diagnostic(`Stop at ${at.pct}% of an evaluation; the last progress shown: ${after.seen.pct}%`);
   assert.equal(after.state, 'stopped: prompt kept');
+  assert.equal(await page.locator('#st-eta').innerText(), 'stopped');
   assert.equal(after.evals, at.evals, 'the evaluation Stop interrupted is dropped, and no final evaluation runs');
   assert.equal(after.steps, at.steps, 'no training step after Stop');
   assert.equal(await page.locator('#eval-progress').isVisible(), false);
   await page.locator('#train').screenshot({ path: path.join(SHOTS, '41-big-data-stopped.png') });
+  const a11y = await axeProblems(page, 'a 20 MB file, a stopped run');
+
+  // Nothing lost: after a reload the page uses the whole file again (kept as a Blob in IndexedDB)
+  const reloadTrace = await traceMainThread(page);
+  await page.reload();
+  await waitState('engine', 'ready');
+  await page.waitForFunction(() => document.body.dataset.data === 'ok' || document.body.dataset.data === 'invalid', null, { timeout: 600_000 });
+  const reloadTasks = await reloadTrace.stop();
+  t.diagnostic(`reload with the 20 MB file: traced tasks over 50 ms (wall/cpu ms): ${JSON.stringify(reloadTasks)}`);
+  assert.deepEqual(reloadTasks.filter((x) => x.cpu > 100), [], 'no main-thread task over 100 ms of CPU while the page restores the 20 MB file');
+  assert.match(await page.locator('#data-file-name').innerText(), /Using all of stories-20mb\.txt/);
+  assert.equal((await page.locator('#data-summary').innerText()).split(' · ')[0], summary.split(' · ')[0], 'the same examples after a reload');
+  a11y.push(...await axeProblems(page, 'a 20 MB file after a reload'));
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
   assert.deepEqual(problems, []);
 });

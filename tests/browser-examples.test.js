@@ -1,7 +1,7 @@
 // browser-examples.test.js - every built-in example of the studio, run with the page's own default
 // settings on the default model, in a real browser: the training loss falls, and "Try it" shows
-// the change the example's card promises. A screenshot of each comparison goes to
-// test-output/examples/ for a person to look at. Also: on a model too small for a task, the page
+// the change the example's card promises. A screenshot of each comparison and of each learning
+// curve goes to test-output/examples/ for a person to look at. Also: on a model too small for a task, the page
 // says so and offers the one that learns it.
 
 import { test } from 'node:test';
@@ -26,7 +26,7 @@ test('studio: every built-in example visibly works with its defaults on the defa
   assertBrowserReady();
   if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
   fs.mkdirSync(OUT, { recursive: true });
-  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
+  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = context.pages()[0] ?? await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -68,12 +68,29 @@ test('studio: every built-in example visibly works with its defaults on the defa
     await page.click('#try-run');
     await waitState('gen', 'done', 120_000);
     const out = await page.evaluate(() => ({ ...window.__softprompt.outputs }));
+    if (ex.id === 'stories') {
+      // the page's defaults on this example are the shipped example adapter's README command:
+      // the studio makes the same file, bit for bit
+      const two = new Promise((resolve) => {
+        const got = [];
+        const on = (d) => { got.push(d); if (got.length === 2) { page.off('download', on); resolve(got); } };
+        page.on('download', on);
+      });
+      await page.click('#export-btn');
+      const downloads = await two; // adapter_config.json and adapter_model.safetensors
+      const st = downloads.find((d) => d.suggestedFilename() === 'adapter_model.safetensors');
+      assert.ok(st, `Export gave ${downloads.map((d) => d.suggestedFilename())}`);
+      const made = fs.readFileSync(await st.path());
+      const shipped = fs.readFileSync(path.join(ROOT, 'web', 'examples', 'max-the-dog', 'adapter_model.safetensors'));
+      assert.ok(Buffer.from(made).equals(shipped), 'the studio\'s "Stories about Max the dog" prompt is web/examples/max-the-dog, bit for bit');
+    }
     t.diagnostic(`${ex.id}: plain ${JSON.stringify(out.plain.slice(0, 80))} | prompted ${JSON.stringify(out.prompt.slice(0, 80))}`);
     assert.notEqual(out.prompt, out.plain, `${ex.id}: the prompt changes the output`);
     assert.ok(promise.check(out.prompt), `${ex.id}: the prompted output is ${promise.what}: ${JSON.stringify(out.prompt)}`);
     assert.ok(!promise.check(out.plain), `${ex.id}: the plain model does not already do it: ${JSON.stringify(out.plain)}`);
     for (const side of [out.plain, out.prompt]) assert.ok(!side.includes('\uFFFD'), `${ex.id}: no U+FFFD in ${JSON.stringify(side)}`);
     await page.locator('#try').screenshot({ path: path.join(OUT, `${ex.id}-try-it.png`) });
+    await page.locator('#train').screenshot({ path: path.join(OUT, `${ex.id}-train.png`) }); // the curve, and "% right" where shown
     a11y.push(...await axeProblems(page, `${ex.id}: trained and compared`));
     // "% right" only for the label task, with its count
     const evalText = await page.locator('#st-eval').innerText();
@@ -88,6 +105,13 @@ test('studio: every built-in example visibly works with its defaults on the defa
   await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
   await page.click('#model-load');
   await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 512, null, { timeout: 120_000 });
+  await waitState('model', 'loaded');
+  // the last run's curve and texts belonged to the previous model: they go, and the note says so
+  assert.equal(await page.locator('#out-prompt').innerText(), '', '"Try it" forgets the previous model\'s texts');
+  assert.equal(await page.locator('#st-step').innerText(), '–');
+  assert.equal(await page.locator('#chance-loss').innerText(), '6.2', 'a blind guess among stories260K\'s 512 tokens: ln 512');
+  assert.equal(JSON.parse(await page.locator('#loss-chart').getAttribute('data-train-losses')).length, 0, 'the chart is empty');
+  assert.match(await page.locator('#train-note').innerText(), /trained a prompt for TinyStories-656K-Q8_0; a prompt only fits the model it was trained on.*Start trains one for stories260K/);
   await page.click('button[data-example="who-was-it"]');
   await waitState('advice', 'shown');
   assert.match(await page.locator('#task-advice').innerText(), /stories260K is too small to learn this task.*TinyStories-656K learns it/s);

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { modelPath } from './lib/paths.js';
 
-import { SHOTS, MAX_STORIES as DATASET, openBrowser } from './lib/browser.js';
+import { SHOTS, MAX_STORIES as DATASET, axeProblems, openBrowser } from './lib/browser.js';
 const STEPS = 30;
 // Every wait is for a page state; the limits are generous because `npm test` may share two cores
 // with other work, and a limit is only there to end a hung run.
@@ -71,6 +71,8 @@ test('studio: a run interrupted by a page reload resumes from its last checkpoin
   assert.equal(offer.totalSteps, STEPS);
   assert.match(await page.locator('#resume-text').innerText(), new RegExp(`Resume the interrupted run from step ${kept.step}\\?`));
   await page.locator('#train').screenshot({ path: path.join(SHOTS, '30-resume-offer.png') });
+  const a11y = await axeProblems(page, 'the resume offer');
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
 
   // ---- resume: it continues from the checkpoint step and finishes ----
   await page.click('#resume-run');

@@ -13,7 +13,7 @@ import path from 'node:path';
 
 import { Template } from '@huggingface/jinja';
 
-import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser } from './lib/browser.js';
+import { ROOT, SHOTS, AXE, assertBrowserReady, axeProblems, openBrowser, openStudio } from './lib/browser.js';
 import { makeTinyLlama } from './lib/tiny-model.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
@@ -42,10 +42,23 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   await waitState('engine', 'ready');
   a11y.push(...await axeProblems(page, 'start'));
 
+  // ---- a Hugging Face folder by URL (or by one of its files' URLs) loads, named by its folder ----
+  for (const url of ['/models/TinyStories-656K/', '/models/TinyStories-656K/config.json']) {
+    await page.fill('#model-url', url);
+    await page.click('#model-load');
+    await page.waitForFunction(() => ['loaded', 'failed'].includes(document.body.dataset.model), null, { timeout: 120_000 }); // Load set 'loading' as it was clicked
+    assert.equal(await state('model'), 'loaded', `${url}: ${await page.locator('#model').innerText()}`);
+    assert.equal(await page.evaluate(() => window.__softprompt.model?.format), 'hf', url);
+    assert.match(await page.locator('#model-status').innerText(), /^TinyStories-656K is ready/, url);
+    assert.match(await page.locator('#model-facts').innerText(), /name\s+TinyStories-656K\b/i);
+  }
+  a11y.push(...await axeProblems(page, 'HF folder by URL'));
+
   // ---- model URL mistakes are named, under the URL box, with focus there ----
   for (const [url, want] of [
-    ['/models/TinyStories-656K/', /TinyStories-656K\/ is a folder/],
-    ['/models/TinyStories-656K/config.json', /config\.json is one file of a Hugging Face folder/],
+    ['/models/stories260K/', /\/models\/stories260K\/ is not a Hugging Face model folder \(HTTP 404/],
+    ['/examples/max-the-dog/adapter_config.json', /adapter_config\.json is a file of a PEFT adapter, not a model.*Import PEFT files/],
+    ['/models/TinyStories-656K/vocab.json', /vocab\.json is not a model/],
   ]) {
     await page.fill('#model-url', url);
     await page.click('#model-load');
@@ -83,7 +96,7 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
 
   // ---- the cache view lists the model and empties ----
   await page.click('#cache-view summary');
-  await page.waitForFunction(() => document.body.dataset.cache === '1');
+  await page.waitForFunction(() => Number(document.body.dataset.cache) >= 2); // the GGUF and the HF folder's files
   assert.match(await page.locator('#cache-list').innerText(), /TinyStories-656K-Q8_0/);
   a11y.push(...await axeProblems(page, 'cache view'));
   await page.click('#cache-clear');
@@ -115,8 +128,10 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   assert.equal(await page.inputValue('#data-text'), before);
   a11y.push(...await axeProblems(page, 'data file error'));
   await page.setInputFiles('#data-file', file('pairs.tsv', 'The cat was called Tom. Who was it?\tIt was Tom.\nThe dog was called Rex. Who was it?\tIt was Rex.\nThe girl was called Ann. Who was it?\tIt was Ann.\n'));
-  await waitState('data', 'ok');
-  assert.match(await page.locator('#data-summary').innerText(), /^3 input → output examples, read as TSV/);
+  // the box held good data before: wait for this file's own summary, not the old 'ok'
+  await page.waitForFunction(() => /^3 input → output examples, read as TSV/.test(document.getElementById('data-summary').textContent), null, { timeout: 60_000 })
+    .catch(async () => assert.fail(`the TSV file's summary: ${await page.locator('#data-summary').innerText()}`));
+  assert.equal(await state('data'), 'ok');
   assert.equal(await page.locator('#data-text-msg').count(), 0, 'a good file clears the message');
   await page.setInputFiles('#data-file', file('one.txt', 'Once upon a time there was one story.\nIt had two lines.\n'));
   await waitState('dataWarning', 'one-example');
@@ -170,6 +185,22 @@ test('studio: errors where the eye is, honest checks, accessible, nothing lost',
   await waitState('gen', 'done');
   a11y.push(...await axeProblems(page, 'compared'));
 
+  // a label task with too few held-out examples: the warning says why, and no "% right" shows
+  await page.click('button[data-example="happy-or-sad"]');
+  await waitState('data', 'ok');
+  await page.fill('input[name="evalSplit"]', '0.1');
+  await page.waitForFunction(() => /Only 4 held-out examples: the eval loss is noisy, and no “% right” is shown \(it needs at least 8\)/.test(document.getElementById('settings-warn').textContent), null, { timeout: 30_000 })
+    .catch(async () => assert.fail(`the warning for 4 held-out labels: ${await page.locator('#settings-warn').innerText()}`));
+  await page.evaluate(() => {
+    window.__trainSeen = [];
+    new MutationObserver(() => window.__trainSeen.push(document.body.dataset.train)).observe(document.body, { attributes: true, attributeFilter: ['data-train'] });
+  });
+  await page.click('#train-start');
+  await page.waitForFunction(() => window.__trainSeen.includes('running') && ['done', 'failed'].includes(document.body.dataset.train), null, { timeout: 300_000 });
+  assert.equal(await state('train'), 'done');
+  assert.match(await page.locator('#st-eval').innerText(), /^\d+\.\d+$/, 'the eval loss, and nothing else');
+  await page.fill('input[name="evalSplit"]', '0.2');
+
   await page.fill('#model-url', '/models/stories260K/stories260K.gguf');
   await page.click('#model-load');
   await page.waitForFunction(() => window.__softprompt.model?.vocab_size === 512, null, { timeout: 120_000 });
@@ -216,13 +247,7 @@ test('studio: an instruct model\'s chat template wraps the "Try it" input (a tin
   const plainFile = path.join(tmp, 'tiny-plain.gguf');
   fs.writeFileSync(plainFile, makeTinyLlama({}).gguf);
 
-  const { context, base } = await openBrowser(t);
-  const page = context.pages()[0] ?? await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
-  await page.goto(base);
-  await waitState('engine', 'ready');
+  const { page, problems, waitState } = await openStudio(t);
 
   await page.setInputFiles('#model-file', file);
   await waitState('model', 'loaded');
@@ -254,13 +279,7 @@ test('studio: an instruct model\'s chat template wraps the "Try it" input (a tin
 test('studio: Tab reaches every control, each focus is visible and shows a ring (the file buttons, not their hidden inputs)', { timeout: 300_000 }, async (t) => {
   assertBrowserReady();
   if (!fs.existsSync(path.join(SHARED, 'models'))) { t.skip(`no ${SHARED}/models (set SP_SHARED)`); return; }
-  const { context, base } = await openBrowser(t, { viewport: { width: 1280, height: 900 } });
-  const page = context.pages()[0] ?? await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
-  await page.goto(base);
-  await waitState('engine', 'ready');
+  const { page, problems, waitState } = await openStudio(t, { viewport: { width: 1280, height: 900 } });
   await page.click('#model-load');
   await waitState('model', 'loaded');
   await page.click('button[data-example="stories"]');

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ROOT, SHOTS, MAX_STORIES as DATASET, assertBrowserReady, openBrowser, traceMainThread } from './lib/browser.js';
+import { ROOT, SHOTS, MAX_STORIES as DATASET, ACTION_TIMEOUT_MS, assertBrowserReady, axeProblems, openBrowser, traceMainThread } from './lib/browser.js';
 
 const SHARED = process.env.SP_SHARED || path.resolve(ROOT, '..', 'shared');
 const MODEL_FILE = path.join(SHARED, 'models', 'stories260K', 'stories260K.gguf');
@@ -46,6 +46,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   context.on('request', (r) => { requests.push(r.url()); sent.push({ method: r.method(), url: r.url() }); });
   const sentTo = (url, method) => sent.filter((r) => r.url === url && r.method === method).length;
   const problems = [];
+  const a11y = []; // axe-core's serious and critical violations in each state visited
   // Long tasks and animation-frame gaps on the page's thread, collected from the first script on.
   await context.addInitScript(() => {
     window.__perf = { longtasks: [], frames: [] };
@@ -166,6 +167,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await waitState('inside', 'ready');
   assert.equal(await page.locator('#nearest > li').count(), 20, 'one row of nearest tokens per virtual token');
   await shotOf('#inside', '06-inside');
+  a11y.push(...await axeProblems(page, 'trained, look inside'));
 
   // ---- compare with and without ----
   await page.fill('#try-input', golden.prompt);
@@ -184,11 +186,13 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.fill('#save-name', 'e2e max stories');
   await page.click('#save-btn');
   await waitState('saved', '1');
+  // the export's two files: wait for both download events (a state, however slow the machine is)
   const downloads = [];
-  page.on('download', (d) => downloads.push(d));
+  const both = new Promise((resolve) => page.on('download', (d) => { if (downloads.push(d) === 2) resolve(); }));
   await page.click('#export-btn');
-  await page.waitForFunction(() => true); // let the download events arrive
-  for (let i = 0; i < 50 && downloads.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  let limit;
+  await Promise.race([both, new Promise((resolve) => { limit = setTimeout(resolve, ACTION_TIMEOUT_MS); })]);
+  clearTimeout(limit);
   assert.deepEqual(downloads.map((d) => d.suggestedFilename()).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
   const cfgPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_config.json').path();
   const stPath = await downloads.find((d) => d.suggestedFilename() === 'adapter_model.safetensors').path();
@@ -202,6 +206,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   assert.deepEqual(header.prompt_embeddings.shape, [20, 64]);
   assert.equal(header.prompt_embeddings.dtype, 'F32');
   await shotOf('#keep', '08-saved');
+  a11y.push(...await axeProblems(page, 'saved and exported'));
 
   // ---- reload: the model comes from the cache, the prompt is still there ----
   const modelUrl = new URL('/models/stories260K/stories260K.gguf', base).href;
@@ -229,6 +234,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   assert.equal(second.prompt, first.prompt, 'the saved prompt gives the same output after reload');
   await shotOf('#try', '10-compare-after-reload');
   await shot('11-page-after-reload');
+  a11y.push(...await axeProblems(page, 'after a reload'));
 
   // ---- import PEFT files (the example prompt, made for TinyStories-656K), then the embedding
   // example gives the same text ----
@@ -254,6 +260,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.waitForFunction((want) => document.getElementById('out').textContent === want, imported, { timeout: 300_000 })
     .catch(async () => assert.equal(await page.locator('#out').textContent(), imported, 'embed.html generates what the studio does'));
   await shot('12-embed');
+  a11y.push(...await axeProblems(page, 'embed.html'));
   await page.goto(base);
   await waitState('model', 'loaded');
 
@@ -262,10 +269,12 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot('13-narrow-top');
   await shotOf('#data', '14-narrow-data');
+  a11y.push(...await axeProblems(page, 'a phone-wide screen'));
 
   // ---- nothing left the local server ----
   const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
   assert.deepEqual(foreign, [], 'no request to any other origin');
+  assert.deepEqual(a11y, [], `axe-core: serious or critical violations:\n${JSON.stringify(a11y, null, 1)}`);
   assert.deepEqual(problems, [], 'no page errors');
 });
 

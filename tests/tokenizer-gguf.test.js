@@ -1,7 +1,8 @@
 // tokenizer-gguf.test.js - the same tokenizer written as GGUF metadata (tests/lib/tokenizer-gguf.js, the
 // form llama.cpp's converter writes: "gpt2" byte-level BPE with tokenizer.ggml.pre, or "llama"
-// SentencePiece BPE for Gemma and Mistral) and loaded from tokenizer.json tokenizes every corpus line
-// identically, with and without special tokens, in the wasm engine. Also: the GGUF keys that carry
+// SentencePiece BPE for Gemma and Mistral) and loaded from tokenizer.json tokenizes identically in the
+// wasm engine: the hard strings and 400 lines with and without special tokens, and every file of
+// ../shared/data whole (every line, in its context). Also: the GGUF keys that carry
 // BOS/EOS, add_bos, the chat template and the end-of-turn ids, and the refusals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,11 +10,12 @@ import { readFileSync } from 'node:fs';
 
 import { loadEngine } from '../web/engine.js';
 import { loadTokenizerHf, loadTokenizerGguf } from '../web/tokenizer.js';
-import { HARD_STRINGS, dataLines, TOKENIZERS, gpt2TokenizerJson } from './lib/tokenizer-corpus.js';
+import { HARD_STRINGS, dataLines, dataFiles, TOKENIZERS, gpt2TokenizerJson } from './lib/tokenizer-corpus.js';
 import { tokenizerGguf } from './lib/tokenizer-gguf.js';
 import { writeGGUF } from './lib/gguf-writer.js';
 
 const TEXTS = [...HARD_STRINGS, ...dataLines(400)];
+const FILES = dataFiles(); // every file of ../shared/data, whole
 // the tokenizer.ggml.pre value llama.cpp's converter writes for each
 const PRE = { qwen3: 'qwen2', llama3: 'llama-bpe', gpt2: 'gpt-2', gemma3: null, mistral: null };
 
@@ -46,7 +48,15 @@ for (const name of Object.keys(PRE)) {
         const ids = json.encode(text, false);
         if (json.decode(ids) !== gguf.decode(ids)) bad.push(`decode ${JSON.stringify(text).slice(0, 50)}`);
       }
-      t.diagnostic(`${name}: ${n} encodings, ${tokens} tokens compared`);
+      for (const { file, text } of FILES) {
+        const a = json.encode(text, false), b = gguf.encode(text, false);
+        n++;
+        tokens += a.length;
+        const k = a.findIndex((x, i) => x !== b[i]);
+        if (k >= 0 || a.length !== b.length) bad.push(`${file} (whole): first difference at token ${k < 0 ? Math.min(a.length, b.length) : k}`);
+        if (json.decode(a) !== gguf.decode(a)) bad.push(`decode ${file}`);
+      }
+      t.diagnostic(`${name}: ${n} encodings (${TEXTS.length} texts x with/without specials, ${FILES.length} whole files of ../shared/data), ${tokens} tokens compared`);
       assert.deepEqual(bad.slice(0, 10), [], `${bad.length} differences`);
       assert.equal(gguf.info.vocab_size, json.info.vocab_size);
       assert.equal(gguf.info.bos_id, json.info.bos_id);

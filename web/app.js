@@ -147,17 +147,43 @@ function hideLoadProgress() { $('model-progress-wrap').hidden = true; }
 /** How an error names a URL the user typed: its file name, or the URL when it has none. */
 function what0(url) { return modelNameFromUrl(url) === 'model' ? url : `${modelNameFromUrl(url)}${/\.gguf$/i.test(String(url).split(/[?#]/)[0]) ? '.gguf' : ''}`; }
 
-/** A model URL the URL box cannot load, named before anything is downloaded: a folder, or one
- *  file of a Hugging Face folder. null when it looks like a single model file. */
+// A URL to a Hugging Face folder, or to one of these files of it, loads that folder (the library
+// fetches config.json, model.safetensors and tokenizer.json from it, and the chat template's files).
+const HF_FOLDER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
+
+/** The folder URL (ending in '/') when url is a Hugging Face folder or one of its files; else null. */
+function hfFolderUrl(url) {
+  const u = new URL(url, location.href);
+  if (u.pathname.endsWith('/')) return u.href;
+  const file = decodeURIComponent(u.pathname.split('/').pop());
+  return HF_FOLDER_FILES.includes(file) ? new URL('.', u).href : null;
+}
+
+/** A folder's name: the repo for a hub URL (…/owner/repo/resolve/main/), else its last segment. */
+function folderName(folder) {
+  const path = new URL(folder).pathname;
+  const hub = /\/([^/]+)\/resolve\/[^/]+\/$/.exec(path);
+  return decodeURIComponent(hub ? hub[1] : path.split('/').filter(Boolean).pop() || 'model');
+}
+
+/** The file the model cache is asked about for a URL: the folder's weights, or the file itself. */
+function cachedFileOf(url) {
+  const folder = hfFolderUrl(url);
+  return folder ? `${folder}model.safetensors` : url;
+}
+
+/** A model URL the URL box cannot load, named before anything is downloaded: a PEFT adapter's
+ *  file, or another file that is not a model. */
 function modelUrlProblem(url) {
   let path;
   try { path = new URL(url, location.href).pathname; } catch { return `“${url}” is not a URL`; }
-  if (path.endsWith('/')) {
-    return `${url} is a folder. The URL box loads one .gguf file; for a Hugging Face folder, use “Choose a folder…” or drop its files below.`;
-  }
+  if (hfFolderUrl(url)) return null;
   const file = decodeURIComponent(path.split('/').pop());
+  if (/^adapter_(config\.json|model\.safetensors)$/i.test(file)) {
+    return `${file} is a file of a PEFT adapter, not a model. Load its base model here, then bring the adapter in with “Import PEFT files…” under “Keep it”.`;
+  }
   if (/\.json$/i.test(file) || /\.safetensors$/i.test(file)) {
-    return `${file} is one file of a Hugging Face folder, not a model. Give the URL of a .gguf file, or choose the whole folder below (config.json, model.safetensors, tokenizer.json).`;
+    return `${file} is not a model. Give the URL of a .gguf file, or of a Hugging Face folder (with config.json, model.safetensors and tokenizer.json).`;
   }
   return null;
 }
@@ -226,9 +252,10 @@ async function loadModelFrom(kind, what) {
       // The library downloads it in its worker and keeps it in this browser's model cache
       // (sp.cache), checked against the server's ETag on the next visit.
       const url = new URL(what, location.href).href;
-      name = modelNameFromUrl(url);
+      const folder = hfFolderUrl(url);
+      name = folder ? folderName(folder) : modelNameFromUrl(url);
       source = what;
-      const wasCached = await S.sp.cache.has(url).catch(() => false);
+      const wasCached = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
       setStatus(status, wasCached ? `Reading ${name} from this browser’s cache…` : `Fetching ${name}…`);
       let downloaded = false;
       loadOpts = {
@@ -240,18 +267,22 @@ async function loadModelFrom(kind, what) {
         },
         after: async () => {
           from = downloaded ? 'network' : 'cache';
-          const kept = await S.sp.cache.has(url).catch(() => false);
+          const kept = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
           cacheNote = !downloaded ? 'Loaded from this browser’s cache: no download needed.'
             : kept ? 'Saved in this browser’s cache: the next visit loads it from disk.'
               : 'Not kept in this browser’s cache (the browser refused to store it, perhaps for lack of room): the next visit downloads it again.';
         },
         failed: async (e) => {
           if (e?.code === 'SP_ERR_ABORTED') return null;
-          await S.sp.cache.delete(url).catch(() => {}); // never keep what did not load
-          return e?.code === 'SP_ERR_FORMAT' ? await notGgufAt(url, what0(what)) : null;
+          // never keep what did not load
+          for (const f of folder ? HF_FOLDER_FILES.map((n) => folder + n) : [url]) await S.sp.cache.delete(f).catch(() => {});
+          if (folder && e?.code === 'SP_ERR_NETWORK' && /HTTP 404/.test(e.message)) {
+            return `${what} is not a Hugging Face model folder (${e.message}). The URL box loads a .gguf file, or a folder with config.json, model.safetensors and tokenizer.json.`;
+          }
+          return !folder && e?.code === 'SP_ERR_FORMAT' ? await notGgufAt(url, what0(what)) : null;
         },
       };
-      input = url;
+      input = folder ?? url;
     } else {
       const files = [...what];
       const gguf = files.find((f) => /\.gguf$/i.test(f.name));
@@ -286,6 +317,7 @@ async function loadModelFrom(kind, what) {
       throw named ? Object.assign(new Error(named), { shown: true }) : e;
     }
     await loadOpts.after?.();
+    const previous = S.model ? S.modelMeta?.name ?? 'the previous model' : null;
     if (S.model) {
       await dropActivePrompt();
       S.model.free().catch(() => {});
@@ -298,6 +330,7 @@ async function loadModelFrom(kind, what) {
     setStatus(status, `${S.modelMeta.name} is ready${from === 'cache' ? ' (from the cache)' : ''}.`, 'ok');
     $('model-cache-line').textContent = cacheNote;
     showModelFacts();
+    if (previous) forgetPreviousModelResults(previous);
     showChatOption();
     adviseModel();
     if ($('cache-view').open) renderCache();
@@ -339,6 +372,9 @@ async function tokenizerAddsSpace(model) {
 
 function showModelFacts() {
   const i = S.model.info;
+  // the loss of a blind guess, in the explanation: ln(vocabulary size) of this model
+  $('chance-loss').textContent = Math.log(i.vocab_size).toFixed(1);
+  $('chance-vocab').textContent = `${S.modelMeta.name}'s ${i.vocab_size.toLocaleString('en')}`;
   const facts = [
     ['name', S.modelMeta.name],
     ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.file_type}`],
@@ -360,8 +396,9 @@ function showModelFacts() {
 
 async function maybeLoadCachedModel() {
   // A model already in this browser's cache loads without asking: it costs no download.
-  const url = new URL($('model-url').value, location.href).href;
-  const hit = await S.sp.cache.has(url).catch(() => false);
+  let url;
+  try { url = new URL($('model-url').value, location.href).href; } catch { return; }
+  const hit = await S.sp.cache.has(cachedFileOf(url)).catch(() => false);
   if (hit && !S.model) loadModelFrom('url', $('model-url').value);
 }
 
@@ -791,7 +828,10 @@ function settingsWarnings(s) {
     const nTrain = n - nEval;
     if (s.batchSize > nTrain) w.push(`A batch of ${s.batchSize} is more than the ${nTrain} training examples: each step sees every example ${s.batchSize > nTrain * 2 ? 'several times' : 'more than once'}, and “epochs” count fast. A batch of ${Math.max(1, Math.min(8, nTrain))} fits.`);
     if (nEval > EVAL_CAP) w.push(`The eval split holds out ${fmtCount(nEval)} examples; the page evaluates a sample of ${EVAL_CAP} of them, so evaluations stay quick.`);
-    if (s.evalSplit > 0 && nEval < 8) w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${nEval < 2 ? ', and no accuracy is shown' : ''}. More data, or a larger eval split, makes it steadier.`);
+    const labels = isLabelLike(S.data.preview?.labels, n);
+    if (s.evalSplit > 0 && nEval < MIN_EVAL_FOR_ACCURACY) {
+      w.push(`Only ${nEval} held-out example${nEval === 1 ? '' : 's'}: the eval loss is noisy${labels ? `, and no “% right” is shown (it needs at least ${MIN_EVAL_FOR_ACCURACY})` : ''}. More data, or a larger eval split, makes it steadier.`);
+    }
   }
   if (s.lr > 1) w.push(`A learning rate of ${s.lr} is very high: the loss will likely jump or blow up. Soft prompts train well at 0.01–0.3 with Adam.`);
   else if (s.lr > 0 && s.lr < 1e-3) w.push(`A learning rate of ${s.lr} is very low for a soft prompt: the loss will barely move. Try 0.01–0.3.`);
@@ -908,6 +948,20 @@ function updateButtonStates() {
     const pill = $('train-state');
     pill.textContent = !hasModel ? 'waiting for a model' : !S.data.ok ? 'waiting for valid data' : 'ready';
   }
+}
+
+/** A new model: the last run's curve and the texts in "Try it" belong to the previous model (its
+ *  prompt was dropped with it), so they go, and the note says where that prompt is. */
+function forgetPreviousModelResults(previous) {
+  if (!S.history?.train.length && !debug.outputs.plain && !debug.outputs.prompt) return;
+  S.history = { train: [], eval: [], total: 0 };
+  trainChart.setSeries({ train: [], eval: [], total: 0 });
+  resetStats();
+  setJobState('idle');
+  $('train-note').textContent = `The last run trained a prompt for ${previous}; a prompt only fits the model it was trained on (a saved one is under “Keep it”). Start trains one for ${S.modelMeta.name}.`;
+  for (const id of ['out-plain', 'out-prompt']) { $(id).replaceChildren(); $(id).removeAttribute('title'); }
+  $('active-prompt-name').textContent = '';
+  debug.outputs = { plain: '', prompt: '' };
 }
 
 function resetStats() {
@@ -1065,7 +1119,7 @@ async function startTraining(rec = null) {
     await adoptTrained(result, s);
     setJobState('done');
     $('train-state').textContent = result.reason === 'stopped' ? 'stopped: prompt kept' : result.reason === 'early-stop' ? 'done (stopped early)' : 'done';
-    $('st-eta').textContent = 'done';
+    $('st-eta').textContent = result.reason === 'stopped' ? 'stopped' : 'done';
   } catch (e) {
     if (e?.code === 'SP_ERR_ABORTED') setJobState('idle');
     else {

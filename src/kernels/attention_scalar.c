@@ -9,6 +9,8 @@ void sp_qk_f32_scalar(float *dd, int64_t ldd, const float *y, int64_t ldy, int32
         for (int32_t j = 0; j < nx; j++) dd[i * ldd + j] = sp_dot4_f32(y + i * ldy, x + j * ldx, hd) * scale;
 }
 
+/* o += a·x (probabilities times values); sp_atv_f32_scalar below is its transpose (z += aᵀ·y, the
+ * backward's dV): two products with the same loop shape, kept apart as the SIMD file keeps them. */
 void sp_av_f32_scalar(float *o, int64_t ldo, const float *a, int64_t lda, int32_t no, const float *x, int64_t ldx, int32_t nx,
                       int32_t hd) {
     for (int32_t i = 0; i < no; i++)

@@ -34,7 +34,7 @@ void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32
             for (int32_t j = 0; j < SP_QK; j++) out[b * SP_QK + j] = d * (float)qs[j];
         }
         break;
-    case SP_DTYPE_Q4_0:
+    case SP_DTYPE_Q4_0: /* Q8_0's block walk above, with the 4-bit unpack (nibble - 8) */
         for (int32_t b = 0; b < len / SP_QK; b++) {
             const uint8_t *blk = row + (size_t)(c0 / SP_QK + b) * sizeof(sp_block_q4_0);
             uint16_t h;

@@ -56,7 +56,7 @@ void sp_dequant_span_wasmsimd(float *out, const uint8_t *row, uint32_t type, int
         }
         break;
     }
-    case SP_DTYPE_Q4_0: {
+    case SP_DTYPE_Q4_0: { /* Q8_0's block walk above, with the 4-bit unpack (nibble - 8) */
         const uint8_t *blk = row + (size_t)(c0 / SP_QK) * sizeof(sp_block_q4_0);
         v128_t m4 = wasm_i8x16_splat(15), sub = wasm_f32x4_splat(SP_MAGIC + 8.0f);
         v128_t hi16 = wasm_i16x8_splat(0x4B00);

@@ -73,8 +73,17 @@ const sp_kernels *sp_kernels_exact(const sp_kernels *k) {
     return k;
 }
 
+/* What a task of an mm_job computes over its range [a, b) */
+typedef enum {
+    MM_ROWS,        /* matmul: rows [a, b) of W (columns of y), every row of x */
+    MM_DECODE,      /* matvec_decode: rows [a, b) of W */
+    MM_DX_COLS,     /* matmul_dx: columns [a, b) of W (of dx), every row of dy */
+    MM_DX_ROWS,     /* matmul_dx: rows [a, b) of dy and dx, every column */
+} mm_op;
+
 typedef struct {
     const sp_kernels *k;
+    mm_op op;
     float *out;        /* y (n, rows) or dx (n, cols) */
     const float *in;   /* x (n, cols) or dy (n, rows) */
     const sp_mat *w;
@@ -84,43 +93,26 @@ typedef struct {
     int32_t streams;   /* matvec_decode's streams */
 } mm_job;
 
-/* Task t's range [*a, *b) of the job's rows or columns; 0 when it is empty. */
-static int task_range(const mm_job *j, int32_t t, int32_t *a, int32_t *b) {
-    int64_t lo = (int64_t)t * j->chunk, hi = lo + j->chunk;
-    if (hi > j->total) hi = j->total;
-    *a = (int32_t)lo;
-    *b = (int32_t)hi;
-    return lo < hi;
-}
-
-static void matmul_task(void *ctx, int32_t t, int32_t n_tasks) {
+/* Task t of a job: its range [a, b) of the job's rows or columns, then the op's kernel on it. */
+static void mm_task(void *ctx, int32_t t, int32_t n_tasks) {
     (void)n_tasks; /* the pool's task signature */
     const mm_job *j = ctx;
-    int32_t a, b;
-    if (task_range(j, t, &a, &b)) j->k->matmul(j->out, j->in, j->w, j->n, a, b);
-}
-
-static void matvec_decode_task(void *ctx, int32_t t, int32_t n_tasks) {
-    (void)n_tasks; /* the pool's task signature */
-    const mm_job *j = ctx;
-    int32_t a, b;
-    if (task_range(j, t, &a, &b)) j->k->matvec_decode(j->out, j->in, j->w, a, b, j->streams);
-}
-
-static void matmul_dx_task(void *ctx, int32_t t, int32_t n_tasks) {
-    (void)n_tasks; /* the pool's task signature */
-    const mm_job *j = ctx;
-    int32_t a, b;
-    if (task_range(j, t, &a, &b)) j->k->matmul_dx(j->out, j->in, j->w, j->n, a, b);
-}
-
-/* matmul_dx over rows [a, b) of dy and dx, every column */
-static void matmul_dx_rows_task(void *ctx, int32_t t, int32_t n_tasks) {
-    (void)n_tasks; /* the pool's task signature */
-    const mm_job *j = ctx;
-    int32_t a, b;
-    if (task_range(j, t, &a, &b))
+    const int64_t lo = (int64_t)t * j->chunk, hi = lo + j->chunk < j->total ? lo + j->chunk : j->total;
+    if (lo >= hi) return;
+    const int32_t a = (int32_t)lo, b = (int32_t)hi;
+    switch (j->op) {
+    case MM_ROWS: j->k->matmul(j->out, j->in, j->w, j->n, a, b); break;
+    case MM_DECODE: j->k->matvec_decode(j->out, j->in, j->w, a, b, j->streams); break;
+    case MM_DX_COLS: j->k->matmul_dx(j->out, j->in, j->w, j->n, a, b); break;
+    case MM_DX_ROWS:
         j->k->matmul_dx(j->out + (size_t)a * j->w->cols, j->in + (size_t)a * j->w->rows, j->w, b - a, 0, j->w->cols);
+        break;
+    }
+}
+
+/* Runs a job on the pool: one task per chunk of its total. */
+static void mm_run(sp_pool *p, mm_job *j) {
+    sp_pool_run(p, mm_task, j, (int32_t)(((int64_t)j->total + j->chunk - 1) / j->chunk));
 }
 
 /* Chunk size: total split over the threads, rounded up to a multiple of align. */
@@ -138,8 +130,9 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
         k->matmul(y, x, w, n, 0, w->rows);
         return;
     }
-    mm_job j = {.k = k, .out = y, .in = x, .w = w, .n = n, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN), .total = w->rows};
-    sp_pool_run(p, matmul_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
+    mm_job j = {.k = k, .op = MM_ROWS, .out = y, .in = x, .w = w, .n = n, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN),
+                .total = w->rows};
+    mm_run(p, &j);
 }
 
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
@@ -153,12 +146,12 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
     /* the largest task's share of the work, split by columns and by rows of dy */
     const int32_t cchunk = split_chunk(w->cols, threads, SP_COL_ALIGN), rchunk = split_chunk(n, threads, 4);
     if ((double)rchunk / n < (double)cchunk / w->cols) {
-        mm_job j = {.k = k, .out = dx, .in = dy, .w = w, .n = n, .chunk = rchunk, .total = n};
-        sp_pool_run(p, matmul_dx_rows_task, &j, (n + rchunk - 1) / rchunk);
+        mm_job j = {.k = k, .op = MM_DX_ROWS, .out = dx, .in = dy, .w = w, .n = n, .chunk = rchunk, .total = n};
+        mm_run(p, &j);
         return;
     }
-    mm_job j = {.k = k, .out = dx, .in = dy, .w = w, .n = n, .chunk = cchunk, .total = w->cols};
-    sp_pool_run(p, matmul_dx_task, &j, (int32_t)(((int64_t)w->cols + j.chunk - 1) / j.chunk));
+    mm_job j = {.k = k, .op = MM_DX_COLS, .out = dx, .in = dy, .w = w, .n = n, .chunk = cchunk, .total = w->cols};
+    mm_run(p, &j);
 }
 
 void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams) {
@@ -169,7 +162,7 @@ void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x,
         k->matvec_decode(y, x, w, 0, w->rows, streams);
         return;
     }
-    mm_job j = {.k = k, .out = y, .in = x, .w = w, .n = 1, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN), .total = w->rows,
-                .streams = streams};
-    sp_pool_run(p, matvec_decode_task, &j, (int32_t)(((int64_t)w->rows + j.chunk - 1) / j.chunk));
+    mm_job j = {.k = k, .op = MM_DECODE, .out = y, .in = x, .w = w, .n = 1, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN),
+                .total = w->rows, .streams = streams};
+    mm_run(p, &j);
 }

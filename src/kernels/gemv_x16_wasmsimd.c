@@ -181,7 +181,23 @@ KERNEL_PTR(fwx16s_fn, gemv_q4_0_16s_wasmsimd_x16);
  * The weights enter the integer dot products as their raw codes (Q4_K / Q5_K q, Q6_K q - 32); the
  * sub-block scales are applied to the rows' integer sums (i32 products, exact: gemm_x16.c bounds
  * sc * sum(q * xq) below 2^31), so isum is the same integer as the panel's sum(sc*q * xq). The
- * 6-bit scales of four rows are unpacked once per superblock into [sub-block][row] tables. */
+ * scales of four rows are unpacked once per superblock to one i32 lane per row: Q6_K's int8 in
+ * registers (transpose_bytes_4x8), Q4_K / Q5_K's 6-bit ones into tables (sp_k4_scale_min; a SIMD
+ * unpack into registers measured slower there: V8 spilled the extra constants in the hot loop). */
+
+/* Bytes i of the four vectors u0..u3 as one vector of four i32 per i: t[0] holds i = 0..3 (byte
+ * 4i + row), t[1] i = 4..7, from bytes 0..7 (hi = 0) or 8..15 (hi = 1) of each. */
+static inline void transpose_bytes_4x8(v128_t *t, v128_t u0, v128_t u1, v128_t u2, v128_t u3, int hi) {
+    const v128_t p01 = hi ? wasm_i8x16_shuffle(u0, u1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+                          : wasm_i8x16_shuffle(u0, u1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const v128_t p23 = hi ? wasm_i8x16_shuffle(u2, u3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+                          : wasm_i8x16_shuffle(u2, u3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    t[0] = wasm_i16x8_shuffle(p01, p23, 0, 8, 1, 9, 2, 10, 3, 11);
+    t[1] = wasm_i16x8_shuffle(p01, p23, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+/* Byte lane group i (0..3) of t, four signed bytes -> i32x4 */
+#define I8_GROUP(t, i) ((i) < 2 ? ((i) ? wasm_i32x4_extend_high_i16x8(wasm_i16x8_extend_low_i8x16(t)) : wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(t))) \
+                                : ((i) == 3 ? wasm_i32x4_extend_high_i16x8(wasm_i16x8_extend_high_i8x16(t)) : wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_high_i8x16(t))))
 
 /* Q4_K / Q5_K: d, dmin (f32) and the sub-block scales and mins of the superblocks blk[0..4) */
 static inline void k4_scales_4x(float *d, float *dmin, int32_t sc[8][4], int32_t mn[8][4], const uint8_t *const *blk) {
@@ -243,16 +259,6 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
     store_rows(y, first, nr, f);
 }
 
-/* Q6_K: d (f32) and the scales of the superblocks blk[0..4), [16-value group][row] */
-static inline void q6_k_scales_4x(float *d, int32_t sc[16][4], const uint8_t *const *blk) {
-    for (int32_t c = 0; c < 4; c++) {
-        uint16_t h;
-        memcpy(&h, blk[c] + offsetof(sp_block_q6_k, d), 2);
-        d[c] = sp_half_to_f32(h);
-        for (int32_t g = 0; g < 16; g++) sc[g][c] = (int8_t)blk[c][offsetof(sp_block_q6_k, scales) + g];
-    }
-}
-
 /* 16 codes minus 32 of quarter k (0..3) of a Q6_K half: low 4 bits from l (low nibble for k < 2),
  * high 2 bits from bits 2k, 2k+1 of h (16-bit lane shifts: the masks drop what crosses bytes) */
 static inline v128_t q6_k_codes(v128_t l, v128_t h, int32_t k, v128_t m4, v128_t m48, v128_t b32) {
@@ -274,10 +280,17 @@ NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
         const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
-        float d[4] __attribute__((aligned(16)));
-        int32_t sc[16][4] __attribute__((aligned(16)));
-        q6_k_scales_4x(d, sc, blk);
-        const v128_t dv = wasm_v128_load(d);
+        uint16_t h[4];
+        for (int32_t c = 0; c < 4; c++) memcpy(h + c, blk[c] + offsetof(sp_block_q6_k, d), 2);
+        const v128_t dv = wasm_f32x4_make(sp_half_to_f32(h[0]), sp_half_to_f32(h[1]), sp_half_to_f32(h[2]), sp_half_to_f32(h[3]));
+        /* sc[i]: the int8 scales of 16-value groups 4i..4i+3, byte 4g + row */
+        v128_t sc[4];
+        {
+            const size_t o = offsetof(sp_block_q6_k, scales);
+            const v128_t u0 = wasm_v128_load(blk[0] + o), u1 = wasm_v128_load(blk[1] + o), u2 = wasm_v128_load(blk[2] + o), u3 = wasm_v128_load(blk[3] + o);
+            transpose_bytes_4x8(sc, u0, u1, u2, u3, 0);
+            transpose_bytes_4x8(sc + 2, u0, u1, u2, u3, 1);
+        }
 #pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
         for (int32_t j = 0; j < 8; j++) {
             const int32_t b = 8 * s + j, half = j >> 2, k = j & 3;
@@ -291,8 +304,8 @@ NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
                 c16[c] = dot16_i8(q6_k_codes(wasm_v128_load(blk[c] + ol + 16), wasm_v128_load(blk[c] + oh + 16), k, m4, m48, b32), x2, x3);
             }
             const int32_t g = 8 * half + 2 * k; /* the scales of values 0..15 and 16..31 */
-            const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(isum4x4(a[0], a[1], a[2], a[3]), wasm_v128_load(sc[g])),
-                                             wasm_i32x4_mul(isum4x4(c16[0], c16[1], c16[2], c16[3]), wasm_v128_load(sc[g + 1])));
+            const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(isum4x4(a[0], a[1], a[2], a[3]), I8_GROUP(sc[g / 4], g % 4)),
+                                             wasm_i32x4_mul(isum4x4(c16[0], c16[1], c16[2], c16[3]), I8_GROUP(sc[(g + 1) / 4], (g + 1) % 4)));
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
         }
     }

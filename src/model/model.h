@@ -196,10 +196,11 @@ void sp_model_count(sp_model *m);
  * head_dim (0: dim / n_heads) and the architecture's traits (sliding_window, embd_scale, ...). */
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
 
-/* Row r of the token embedding table as f32 (dim values), through the engine's mat_row kernel
+/* The input embedding of token r as the model feeds it (dim values): sp_embed's row, the table row
+ * dequantized, times cfg.embd_scale where set (Gemma 3), as PEFT's word_embeddings(ids) gives it
  * (model/embedding.c); SP_ERR_INVALID_ARG for r outside [0, vocab). */
 sp_status sp_model_embd_row(const sp_model *m, int32_t r, float *out, sp_error *err);
-/* Standard deviation of all entries of the token embedding table (0.02 if it cannot be read). */
+/* Standard deviation of all entries of those rows over the vocabulary (0.02 if it cannot be read). */
 float sp_model_embd_std(const sp_model *m);
 
 #endif

@@ -599,7 +599,7 @@ static void cache_put(tk_enc *e, struct tk_cache_slot *slot, const char *w, size
         e->cache_ids = p; e->cache_ids_cap = cap;
     }
     if (!bytes_put(&e->cache_keys, w, n)) return;
-    memcpy(e->cache_ids + e->cache_ids_n, ids, (size_t)k * sizeof(int32_t));
+    if (k) memcpy(e->cache_ids + e->cache_ids_n, ids, (size_t)k * sizeof(int32_t)); /* a word may give no id (no unk) */
     slot->hash = h; slot->klen = (uint32_t)n; slot->koff = koff; slot->ioff = e->cache_ids_n; slot->nids = k;
     e->cache_ids_n += (size_t)k;
     e->cache_n++;

@@ -14,16 +14,14 @@
 /* names                                                                                    */
 
 sp_status sp_adapter_method_parse(const char *name, int32_t *method, sp_error *err) {
-    if (name && !strcmp(name, "prompt")) { *method = SP_METHOD_PROMPT; return SP_OK; }
-    if (name && !strcmp(name, "prefix")) { *method = SP_METHOD_PREFIX; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "method must be \"prompt\" or \"prefix\", got \"%s\"", name ? name : "(null)");
+    static const sp_name names[] = {{"prompt", SP_METHOD_PROMPT, 0}, {"prefix", SP_METHOD_PREFIX, 0}, {NULL, 0, 0}};
+    return sp_name_parse(names, "method", name, method, err);
 }
 
 sp_status sp_adapter_init_parse(const char *name, int32_t *init, sp_error *err) {
-    if (name && !strcmp(name, "random")) { *init = SP_INIT_RANDOM; return SP_OK; }
-    if (name && (!strcmp(name, "vocab") || !strcmp(name, "sample_vocab"))) { *init = SP_INIT_VOCAB; return SP_OK; }
-    if (name && !strcmp(name, "text")) { *init = SP_INIT_TEXT; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "init must be \"random\", \"vocab\" or \"text\", got \"%s\"", name ? name : "(null)");
+    static const sp_name names[] = {{"random", SP_INIT_RANDOM, 0}, {"vocab", SP_INIT_VOCAB, 0}, {"sample_vocab", SP_INIT_VOCAB, 1},
+                                    {"text", SP_INIT_TEXT, 0}, {NULL, 0, 0}};
+    return sp_name_parse(names, "init", name, init, err);
 }
 
 static const char *init_peft_name(int32_t init) {

@@ -22,13 +22,17 @@
  *   RANDOM  PEFT uses torch.nn.Embedding's default N(0, 1). Real embedding tables are far smaller
  *           (std ~0.02 .. 0.1), so N(0, 1) rows sit far outside the embedding manifold (PEFT issue
  *           #2816) and swamp the first attention layers. We draw N(0, 1) * s, s = the standard
- *           deviation of all entries of the model's token embedding table: same direction
- *           statistics as PEFT, the scale of a real token.
+ *           deviation of all entries of the model's input embeddings (sp_model_embd_std: the
+ *           table, times sqrt(dim) for Gemma 3): same direction statistics as PEFT, the scale of a
+ *           real token as the model sees it.
  *   VOCAB   PEFT SAMPLE_VOCAB: rows = embeddings of N token ids drawn uniformly (with
- *           replacement) from [0, vocab) with the seeded RNG, dequantized from tok_embd.
+ *           replacement) from [0, vocab) with the seeded RNG, as the model's embedding module
+ *           outputs them (sp_model_embd_row: dequantized from tok_embd; Gemma 3 scales them, as
+ *           PEFT's word_embeddings(ids) does through Gemma3TextScaledWordEmbedding).
  *   TEXT    PEFT TEXT: ids = tokenize(init_text) with the tokenizer's special tokens (BOS when the
  *           tokenizer adds one); longer than N -> first N; shorter -> repeated ceil(N/len) times and
- *           cut to N; rows = their embeddings.
+ *           cut to N; rows = their embeddings (as VOCAB). The forward feeds the rows as
+ *           inputs_embeds, unscaled, so a TEXT prompt equals its text's tokens.
  *   PREFIX adapters: only RANDOM, as N(0, 0.02^2) for every K and V entry (the scale of typical
  *           key/value activations is not known without running the model; 0.02 keeps the first
  *           attention logits near zero so training starts close to the base model). To start from

@@ -14,12 +14,10 @@
 /* formats                                                                                  */
 
 sp_status sp_data_format_parse(const char *name, int32_t *format, sp_error *err) {
-    if (!name || !*name || !strcmp(name, "auto")) { *format = SP_DATA_AUTO; return SP_OK; }
-    if (!strcmp(name, "jsonl")) { *format = SP_DATA_JSONL; return SP_OK; }
-    if (!strcmp(name, "csv")) { *format = SP_DATA_CSV; return SP_OK; }
-    if (!strcmp(name, "tsv")) { *format = SP_DATA_TSV; return SP_OK; }
-    if (!strcmp(name, "text")) { *format = SP_DATA_TEXT; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "data format must be \"jsonl\", \"csv\", \"tsv\", \"text\" or \"auto\", got \"%s\"", name);
+    static const sp_name names[] = {{"jsonl", SP_DATA_JSONL, 0}, {"csv", SP_DATA_CSV, 0}, {"tsv", SP_DATA_TSV, 0},
+                                    {"text", SP_DATA_TEXT, 0}, {"auto", SP_DATA_AUTO, 0}, {NULL, 0, 0}};
+    if (!name || !*name) { *format = SP_DATA_AUTO; return SP_OK; }
+    return sp_name_parse(names, "data format", name, format, err);
 }
 
 const char *sp_data_format_name(int32_t format) {

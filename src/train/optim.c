@@ -20,19 +20,14 @@ void sp_optim_config_default(sp_optim_config *c, int32_t kind) {
 }
 
 sp_status sp_optim_kind_parse(const char *name, int32_t *kind, sp_error *err) {
-    if (name && !strcmp(name, "adam")) { *kind = SP_OPTIM_ADAM; return SP_OK; }
-    if (name && !strcmp(name, "adamw")) { *kind = SP_OPTIM_ADAMW; return SP_OK; }
-    if (name && !strcmp(name, "sgd")) { *kind = SP_OPTIM_SGD; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "optimizer must be \"adam\", \"adamw\" or \"sgd\", got \"%s\"",
-                        name ? name : "(null)");
+    static const sp_name names[] = {{"adam", SP_OPTIM_ADAM, 0}, {"adamw", SP_OPTIM_ADAMW, 0}, {"sgd", SP_OPTIM_SGD, 0}, {NULL, 0, 0}};
+    return sp_name_parse(names, "optimizer", name, kind, err);
 }
 
 sp_status sp_sched_kind_parse(const char *name, int32_t *kind, sp_error *err) {
-    if (name && !strcmp(name, "constant")) { *kind = SP_SCHED_CONSTANT; return SP_OK; }
-    if (name && !strcmp(name, "linear")) { *kind = SP_SCHED_LINEAR; return SP_OK; }
-    if (name && !strcmp(name, "cosine")) { *kind = SP_SCHED_COSINE; return SP_OK; }
-    return sp_error_set(err, SP_ERR_INVALID_ARG, "schedule must be \"constant\", \"linear\" or \"cosine\", got \"%s\"",
-                        name ? name : "(null)");
+    static const sp_name names[] = {{"constant", SP_SCHED_CONSTANT, 0}, {"linear", SP_SCHED_LINEAR, 0}, {"cosine", SP_SCHED_COSINE, 0},
+                                    {NULL, 0, 0}};
+    return sp_name_parse(names, "schedule", name, kind, err);
 }
 
 sp_status sp_optim_config_check(const sp_optim_config *c, sp_error *err) {

@@ -868,6 +868,9 @@ static void test_json_errors(void) {
     int32_t ids[8], n = 0;
     CHECK(sp_tokenizer_encode(&t, "abba", 4, 1, ids, 8, &n, &e) == SP_OK && n == 3 && ids[0] == 2 && ids[1] == 1 && ids[2] == 0);
     CHECK(sp_tokenizer_encode(&t, "xa", 2, 1, ids, 8, &n, &e) == SP_OK && n == 1 && ids[0] == 0); /* no unk: dropped, as HF */
+    /* a word that gives no id at all (found by fuzz_tokenizer: the word cache stored zero ids) */
+    CHECK(sp_tokenizer_encode(&t, "x", 1, 1, ids, 8, &n, &e) == SP_OK && n == 0);
+    CHECK(sp_tokenizer_encode(&t, "x x a", 5, 1, ids, 8, &n, &e) == SP_OK && n == 1 && ids[0] == 0);
     const char *empty_added = "{\"added_tokens\":[{\"id\":0,\"content\":\"\",\"special\":true}],\"model\":{\"vocab\":{\"a\":0},\"merges\":[]}}";
     CHECK_MSG(sp_tokenizer_from_hf_json(&t, empty_added, strlen(empty_added), &a, &e) == SP_OK, "%s", e.msg);
     CHECK(t.pieces[0].len == 1 && t.types[0] == 1); /* ignored, as HF does */

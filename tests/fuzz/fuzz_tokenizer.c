@@ -2,7 +2,16 @@
  * Each input is used three ways:
  *   1. as a tokenizer.json (or, when it starts with "GGUF", as a GGUF with tokenizer metadata):
  *      loading must fail cleanly or give a tokenizer whose encode/decode of the input and of a
- *      few fixed strings stay in range (ids < vocab, piece lengths <= max_piece_len);
+ *      few fixed strings stay in range (ids < vocab, piece lengths <= max_piece_len). A NUL byte
+ *      in a tokenizer.json input splits it: the bytes after it are a tokenizer_config.json applied
+ *      to the loaded tokenizer (bos/eos/pad tokens, add_bos_token/add_eos_token), then exercised.
+ *      Seeds cover every section the engine reads: BPE with string and pair merges, ignore_merges,
+ *      byte_fallback, unk_token; NFC/Replace/Prepend/Sequence normalizers; Split (Regex and String,
+ *      each behavior), Digits, ByteLevel (use_regex), Metaspace and Sequence pre-tokenizers;
+ *      ByteLevel/Replace/ByteFallback/Fuse/Strip/Metaspace/Sequence decoders; TemplateProcessing
+ *      and ByteLevel post-processors; added tokens with every flag; and GGUF "llama" and "gpt2"
+ *      vocabularies with merges, tokenizer.ggml.pre values, the add_bos/add_eos keys, the
+ *      bos/eos/eot/eom/unknown/padding ids and tokenizer.chat_template;
  *   2. as text for three fixed tokenizers with byte fallback: the embedded BPE tokenizer.json
  *      (tests/c/tok_fixture.h), its Metaspace variant and an SPM vocabulary built as a GGUF here;
  *      decode(encode(text)) must give the text back byte for byte (traps otherwise), except for
@@ -86,6 +95,33 @@ static void build_small_gguf(sp_buf *b) {
     gwstr(b, "tokenizer.ggml.bos_token_id", 27); gw32(b, SP_GGUF_UINT32); gw32(b, 1);
     gwstr(b, "tokenizer.ggml.add_space_prefix", 31); gw32(b, SP_GGUF_BOOL); { uint8_t z = 1; sp_buf_append(b, &z, 1); }
     gwstr(b, "tokenizer.ggml.padding_token_id", 31); gw32(b, SP_GGUF_INT32); gw32(b, 0xFFFFFFFFu);
+}
+
+/* A small byte-level GGUF ("gpt2" model) as llama.cpp's converter writes it: a few byte-level pieces,
+ * merges, tokenizer.ggml.pre, token types, add_bos/add_eos, the special ids and a chat template. */
+static void build_bpe_gguf(sp_buf *b, const char *pre) {
+    static const char *const tok[] = {"a", "b", "c", "1", "2", "\xC4\xA0", "\xC4\x8A", "ab", "abc", "\xC4\xA0" "a", "12",
+                                      "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    static const char *const merges[] = {"a b", "ab c", "\xC4\xA0 a", "1 2"};
+    static const char tmpl[] = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
+    const int n = (int)(sizeof(tok) / sizeof(tok[0])), nm = (int)(sizeof(merges) / sizeof(merges[0]));
+    gw32(b, 0x46554747); gw32(b, 3); gw64(b, 0); gw64(b, 12);
+    gwstr(b, "tokenizer.ggml.model", 20); gw32(b, SP_GGUF_STRING); gwstr(b, "gpt2", 4);
+    gwstr(b, "tokenizer.ggml.pre", 18); gw32(b, SP_GGUF_STRING); gwstr(b, pre, strlen(pre));
+    gwstr(b, "tokenizer.ggml.tokens", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_STRING); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gwstr(b, tok[i], strlen(tok[i]));
+    gwstr(b, "tokenizer.ggml.token_type", 25); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_INT32); gw64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gw32(b, i >= n - 3 ? 3 : 1);
+    gwstr(b, "tokenizer.ggml.merges", 21); gw32(b, SP_GGUF_ARRAY); gw32(b, SP_GGUF_STRING); gw64(b, (uint64_t)nm);
+    for (int i = 0; i < nm; i++) gwstr(b, merges[i], strlen(merges[i]));
+    gwstr(b, "tokenizer.ggml.bos_token_id", 27); gw32(b, SP_GGUF_UINT32); gw32(b, (uint32_t)(n - 3));
+    gwstr(b, "tokenizer.ggml.eos_token_id", 27); gw32(b, SP_GGUF_UINT32); gw32(b, (uint32_t)(n - 1));
+    gwstr(b, "tokenizer.ggml.eot_token_id", 27); gw32(b, SP_GGUF_UINT32); gw32(b, (uint32_t)(n - 1));
+    gwstr(b, "tokenizer.ggml.eom_token_id", 27); gw32(b, SP_GGUF_INT32); gw32(b, 0xFFFFFFFFu);
+    gwstr(b, "tokenizer.ggml.padding_token_id", 31); gw32(b, SP_GGUF_UINT32); gw32(b, (uint32_t)(n - 3));
+    gwstr(b, "tokenizer.ggml.add_bos_token", 28); gw32(b, SP_GGUF_BOOL); { uint8_t z = 1; sp_buf_append(b, &z, 1); }
+    gwstr(b, "tokenizer.ggml.add_eos_token", 28); gw32(b, SP_GGUF_BOOL); { uint8_t z = 0; sp_buf_append(b, &z, 1); }
+    gwstr(b, "tokenizer.chat_template", 23); gw32(b, SP_GGUF_STRING); gwstr(b, tmpl, sizeof(tmpl) - 1);
 }
 
 /* A byte-level tokenizer.json: the 256 byte characters (GPT-2's mapping) and four merges, NFC,
@@ -249,6 +285,80 @@ static void write_seeds(const char *dir) {
         fclose(fp);
         sp_buf_free(&g);
     }
+    /* byte-level tokenizer.json seeds with the other sections (each loads), and one followed by a
+     * NUL and a tokenizer_config.json */
+#define BL_VOCAB "\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"1\":3,\"2\":4,\"\\u0120\":5,\"\\u010a\":6,\"ab\":7,\"abc\":8,\"\\u0120a\":9,\"12\":10,\"'\":11,\"s\":12}"
+    static const char *const jsons[][2] = {
+        {"bl_llama3.json",
+         "{\"added_tokens\":[{\"id\":13,\"content\":\"<|begin_of_text|>\",\"special\":true,\"normalized\":false},"
+         "{\"id\":14,\"content\":\"<|eot_id|>\",\"special\":true,\"lstrip\":true,\"rstrip\":true},"
+         "{\"id\":15,\"content\":\"word\",\"special\":false,\"single_word\":true,\"normalized\":true}],"
+         "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+         "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+         "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]},"
+         "\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":false,\"use_regex\":true},"
+         "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|begin_of_text|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],"
+         "\"pair\":[{\"SpecialToken\":{\"id\":\"<|begin_of_text|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}}],"
+         "\"special_tokens\":{\"<|begin_of_text|>\":{\"id\":\"<|begin_of_text|>\",\"ids\":[13],\"tokens\":[\"<|begin_of_text|>\"]}}}]},"
+         "\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},"
+         "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":true,"
+         BL_VOCAB ",\"merges\":[[\"a\",\"b\"],[\"ab\",\"c\"],[\"\\u0120\",\"a\"],[\"1\",\"2\"]]}}"},
+        {"bl_qwen_digits.json",
+         "{\"added_tokens\":[{\"id\":13,\"content\":\"<|im_end|>\",\"special\":true}],\"normalizer\":{\"type\":\"NFC\"},"
+         "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true},"
+         "{\"type\":\"Split\",\"pattern\":{\"String\":\"c\"},\"behavior\":\"MergedWithPrevious\",\"invert\":false},"
+         "{\"type\":\"Split\",\"pattern\":{\"String\":\"b\"},\"behavior\":\"MergedWithNext\",\"invert\":false},"
+         "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"behavior\":\"Removed\",\"invert\":false},"
+         "{\"type\":\"Split\",\"pattern\":{\"String\":\"a\"},\"behavior\":\"Contiguous\",\"invert\":false},"
+         "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]},"
+         "\"post_processor\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":false,\"use_regex\":false},"
+         "\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\"," BL_VOCAB ",\"merges\":[\"a b\",\"ab c\",\"\\u0120 a\",\"1 2\"]}}"},
+        {"spm_decoders.json",
+         "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true},{\"id\":1,\"content\":\"<s>\",\"special\":true},"
+         "{\"id\":2,\"content\":\"</s>\",\"special\":true}],"
+         "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\"\\t\"},\"content\":\"  \"}]},"
+         "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":false},"
+         "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
+         "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}],"
+         "\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]},\"</s>\":{\"id\":\"</s>\",\"ids\":[2],\"tokens\":[\"</s>\"]}}},"
+         "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":false},"
+         "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":0,\"stop\":0}]},"
+         "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"byte_fallback\":true,"
+         "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2,\"<0x41>\":3,\"<0x0A>\":4,\"\\u2581\":5,\"a\":6,\"b\":7,\"ab\":8,\"\\u2581ab\":9},"
+         "\"merges\":[\"a b\",\"\\u2581 ab\"]}}"},
+    };
+    for (size_t i = 0; i < sizeof(jsons) / sizeof(jsons[0]); i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, jsons[i][0]);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(jsons[i][1], 1, strlen(jsons[i][1]), fp);
+        if (i == 0) { /* tokenizer.json, NUL, tokenizer_config.json */
+            static const char cfg[] = "{\"bos_token\":\"<|begin_of_text|>\",\"eos_token\":{\"content\":\"<|eot_id|>\"},\"pad_token\":null,"
+                                      "\"add_bos_token\":true,\"add_eos_token\":true,\"chat_template\":\"{{ bos_token }}\"}";
+            fclose(fp);
+            snprintf(path, sizeof(path), "%s/%s", dir, "bl_llama3_config.json");
+            fp = fopen(path, "wb");
+            if (!fp) { perror(path); exit(1); }
+            fwrite(jsons[i][1], 1, strlen(jsons[i][1]), fp);
+            fputc(0, fp);
+            fwrite(cfg, 1, sizeof(cfg) - 1, fp);
+        }
+        fclose(fp);
+    }
+#undef BL_VOCAB
+    static const char *const pres[] = {"qwen2", "llama-bpe", "smollm", "gpt-2", "default", "no-such-pre"};
+    for (size_t i = 0; i < sizeof(pres) / sizeof(pres[0]); i++) {
+        sp_buf g = {0};
+        build_bpe_gguf(&g, pres[i]);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/bpe_%s.gguf", dir, pres[i]);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) { perror(path); exit(1); }
+        fwrite(g.data, 1, g.len, fp);
+        fclose(fp);
+        sp_buf_free(&g);
+    }
     const char *texts[] = {"hello world the end", "caf\xC3\xA9 \xF0\x9F\x98\x80 aaaaaaaa  tt\n", "\xFF\xC3\x28\xED\xA0\x80 x<sep>y",
                            "\\s+(?!\\S)|\\p{N}{1,3}|[^\\s\\p{L}]+\nI'LL  go 12345 cafe\xCC\x81\r\n"};
     for (size_t i = 0; i < 4; i++) {
@@ -281,8 +391,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             sp_gguf g;
             if (sp_gguf_parse(&g, data, size, &a, &e) == SP_OK && sp_tokenizer_from_gguf(&t, &g, &a, &e) == SP_OK)
                 exercise_loaded(&t, data, size);
-        } else if (sp_tokenizer_from_hf_json(&t, (const char *)data, size, &a, &e) == SP_OK) {
-            exercise_loaded(&t, data, size);
+        } else {
+            /* tokenizer.json [NUL tokenizer_config.json] */
+            const uint8_t *nul = (const uint8_t *)memchr(data, 0, size);
+            size_t jl = nul ? (size_t)(nul - data) : size;
+            if (sp_tokenizer_from_hf_json(&t, (const char *)data, jl, &a, &e) == SP_OK) {
+                if (nul) {
+                    sp_status cs = sp_tokenizer_apply_config(&t, (const char *)nul + 1, size - jl - 1, &a, &e);
+                    if (cs && ((cs != SP_ERR_TOKENIZER && cs != SP_ERR_NOMEM) || !e.msg[0])) __builtin_trap(); /* a bad config: a typed error */
+                    if (t.bos_id >= t.vocab_size || t.eos_id >= t.vocab_size || t.pad_id >= t.vocab_size) __builtin_trap();
+                }
+                exercise_loaded(&t, data, size);
+            }
         }
         if (e.code && (e.msg[0] == 0 || strlen(e.msg) >= SP_ERROR_MSG_MAX)) __builtin_trap();
         sp_arena_free(&a);

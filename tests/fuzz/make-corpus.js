@@ -162,6 +162,12 @@ for (const [arch, opts] of [['qwen2', {}], ['qwen3', { head_dim: 8 }], ['gemma3'
   put('model', `tiny-${arch}.gguf`, t.gguf);
   put('model', `tiny-${arch}.hf`, hfInput(t.hf.configJson, t.hf.tokenizerJson, t.hf.safetensors));
 }
+// ... and as a Q4_K_M file (Q4_K and Q6_K super-blocks, as llama.cpp mixes them): rows of 256 values;
+// about 330 KB each, within the model harness's max_len (scripts/fuzz.sh)
+for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
+  const t = makeTinyArch(arch, { dim: 256, n_layers: 1, n_heads: 4, n_kv_heads: 1, head_dim: 64, hidden_dim: 256, ctx_len: 16, type: 'Q4_K_M' });
+  put('model', `tiny-${arch}-Q4_K_M.gguf`, t.gguf);
+}
 
 // ---- real files (copied into build/ only) ----
 if (hasShared()) {

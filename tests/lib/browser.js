@@ -78,6 +78,21 @@ export async function openBrowser(t, { viewport = { width: 1280, height: 800 }, 
 }
 
 /**
+ * openBrowser, then the studio page opened and its engine ready: {page, problems (page errors, to
+ * assert empty at the end), waitState(key, value) (a data-* state of <body>), context, base, origin}.
+ */
+export async function openStudio(t, options = {}) {
+  const handle = await openBrowser(t, options);
+  const page = handle.context.pages()[0] ?? await handle.context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const waitState = (k, v) => page.waitForFunction(([key, val]) => document.body.dataset[key] === val, [k, v], { timeout: 120_000 });
+  await page.goto(handle.base);
+  await waitState('engine', 'ready');
+  return { ...handle, page, problems, waitState };
+}
+
+/**
  * Trace the page's renderer main thread (Chrome DevTools Protocol tracing) until stop().
  * A PerformanceObserver "longtask" duration is wall time: on a loaded 2-core machine the renderer
  * is descheduled in the middle of a 20 ms task and it reports 150 ms. The trace gives each task

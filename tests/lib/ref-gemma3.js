@@ -28,7 +28,8 @@ function headNorm(y, nHeads, hd, wn, eps) {
 
 const geluTanh = (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 
-/** Real tokens: embedding rows times sqrt(hidden_size). */
+/** Real tokens: embedding rows times sqrt(hidden_size) - embed_tokens(ids), the module PEFT calls
+ *  word_embeddings, so also the rows of a TEXT / SAMPLE_VOCAB prompt-tuning init. */
 export function refEmbed(w, c, id) {
   const s = Math.sqrt(c.dim);
   return Float64Array.from(w['model.embed_tokens.weight'].subarray(id * c.dim, (id + 1) * c.dim), (v) => v * s);

@@ -9,9 +9,11 @@
 // opts (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=dim/n_heads (qwen3/gemma3:
 // 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q5_K|
 // Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType); K-quants need dim, q_dim and
-// hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16), tied=true, seed=1, shards=1 (HF files split in that many
-// safetensors with model.safetensors.index.json), and per architecture: rope_theta, rope_scaling
-// (llama), sliding_window (mistral: every layer; gemma3: its sliding layers), layer_types (gemma3;
+// hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16), tied=true, seed=1,
+// shards=1 (HF files split in that many safetensors with model.safetensors.index.json), for bad-input
+// tests omit=[] (tensor names, GGUF or HF, left out of the file using them) and ggufKv=(kv) => kv (edits
+// the GGUF key/value list), and per architecture: rope_theta, rope_scaling (llama), sliding_window
+// (mistral: every layer; gemma3: its sliding layers), layer_types (gemma3;
 // default: llama.cpp's pattern, 5 sliding to 1 global), final_logit_softcapping (gemma3).
 // The tokenizer is tiny-model.js's SPM vocabulary in both files; opts.vocab_size (default: that
 // vocabulary's size) sizes the embedding for a real tokenizer.json the caller puts in the HF folder.
@@ -141,7 +143,7 @@ export function makeTinyArch(arch, opts = {}) {
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       const z = r.normal();
-      if (kind === 'embed') x[i] = 0.5 * z;
+      if (kind === 'embed') x[i] = (a.gemma ? 1 / Math.sqrt(c.dim) : 0.5) * z; // gemma: times sqrt(dim) at the input, unit scale as in the real models
       else if (kind === 'pos') x[i] = 0.2 * z;
       else if (kind === 'mat') x[i] = z / Math.sqrt(shape[1]);
       else if (kind === 'conv') x[i] = z / Math.sqrt(shape[0]);
@@ -157,7 +159,7 @@ export function makeTinyArch(arch, opts = {}) {
   for (const [name, , shape, kind] of list) {
     const dtype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? hfType : 'F32';
     weightsHf[name] = roundTrip(dtype, raw[name]);
-    entries.push([name, { dtype, shape, raw: encodeSt(dtype, raw[name]) }]);
+    if (!(opts.omit || []).includes(name)) entries.push([name, { dtype, shape, raw: encodeSt(dtype, raw[name]) }]);
   }
   const hfFiles = {};
   const shards = opts.shards || 1;
@@ -263,7 +265,8 @@ export function makeTinyArch(arch, opts = {}) {
     ['tokenizer.ggml.unknown_token_id', 'uint32', 0],
     ['tokenizer.ggml.add_bos_token', 'bool', true],
   );
-  const gguf = writeGGUF({ version: 3, kv, tensors, alignment: 32 });
+  const omit = new Set(opts.omit || []);
+  const gguf = writeGGUF({ version: 3, kv: opts.ggufKv ? opts.ggufKv(kv) : kv, tensors: tensors.filter((x) => !omit.has(x.name)), alignment: 32 });
   if (c.tied && !a.gpt2) {
     weightsGguf['lm_head.weight'] = weightsGguf['model.embed_tokens.weight'];
     weightsHf['lm_head.weight'] = weightsHf['model.embed_tokens.weight'];
