@@ -95,11 +95,11 @@ async function openSafetensors(ctx, id, f, job, fetchOptions) {
 /** A GGUF's memory plan from its header, read as far as the header goes (the rest is read later,
  *  by the same reader): SP_ERR_TOO_LARGE naming the sizes when weights + K/V cache cannot fit,
  *  before the rest is read or downloaded. Files of unknown size are checked as they arrive. */
-async function planGguf(e, opened, job) {
+async function planGguf(e, opened, job, prog) {
   if (opened.size < 0) return null;
   let n = Math.min(GGUF_HEAD, opened.size);
   for (;;) {
-    const head = await readHead(opened, n, job);
+    const head = await readHead(opened, n, job, prog);
     const plan = withFile(() => e.planGguf(head, opened.size, fileName(opened.name)), opened.name);
     if (plan.complete || head.byteLength < n) return plan; // a file shorter than announced: the reader reports it
     n = Math.min(plan.header_bytes, opened.size);
@@ -107,11 +107,11 @@ async function planGguf(e, opened, job) {
 }
 
 /** The same for an HF folder: config.json and the safetensors headers. */
-async function planHf(e, config, shards, otherBytes, job, name) {
+async function planHf(e, config, shards, otherBytes, job, name, prog) {
   if (shards.some((o) => o.size < 0)) return null;
   let n = ST_HEAD;
   for (;;) {
-    const heads = await Promise.all(shards.map((o) => readHead(o, Math.min(n, o.size), job)));
+    const heads = await Promise.all(shards.map((o) => readHead(o, Math.min(n, o.size), job, prog)));
     const plan = withFile(() => e.planHf(config, heads, shards.map((o) => o.size), otherBytes, fileName(name)), name);
     if (plan.complete || heads.every((h, i) => h.byteLength < Math.min(n, shards[i].size))) return plan;
     if (plan.header_bytes <= n) return plan;
@@ -149,7 +149,7 @@ async function loadModel(ctx, id, args) {
       const config = await readAsText(e, cfgFile, job, prog);
       const tok = await readAsText(e, tokFile, job, prog);
       // and when weights + K/V cache cannot fit, from the safetensors headers
-      await planHf(e, config, shards, cfgFile.size + tokFile.size, job, folder);
+      await planHf(e, config, shards, cfgFile.size + tokFile.size, job, folder, prog);
       const parts = [];
       try {
         for (const o of shards) parts.push(await readIntoHeap(e, o, job, prog));
@@ -167,8 +167,8 @@ async function loadModel(ctx, id, args) {
       const file = await openPart(source, job, args.fetchOptions);
       opened.push(file);
       e.checkRoom(Math.max(0, file.size), fileName(file.name)); // the file itself first: no byte read
-      await planGguf(e, file, job);
       const prog = ctx.progressReporter(id, Math.max(0, file.size));
+      await planGguf(e, file, job, prog);
       const buf = await readIntoHeap(e, file, job, prog);
       prog.report('load', file.name, true);
       loaded = prog.loaded;

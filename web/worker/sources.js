@@ -194,13 +194,14 @@ async function openUrl(part, job, fetchOptions = {}) {
  * The first n bytes of an opened part (all of it when it is shorter), read once: from then on the
  * part's chunks() gives those bytes again before the rest, so the file is still read, or
  * downloaded, only once. Called again with a larger n it reads on. part.close() ends the reading
- * (closes the file) when the rest is not wanted.
+ * (closes the file) when the rest is not wanted. prog counts the bytes as they arrive (readIntoHeap
+ * then counts only the bytes after them).
  */
-export async function readHead(opened, n, job) {
+export async function readHead(opened, n, job, prog) {
   if (!opened.head) {
     const it = opened.chunks()[Symbol.asyncIterator]();
     const got = [];
-    opened.head = { it, got, have: 0, done: false };
+    opened.head = { it, got, have: 0, done: false, counted: 0 };
     opened.chunks = async function* () {
       for (let i = 0; i < got.length; i++) yield got[i];
       for (;;) {
@@ -219,6 +220,11 @@ export async function readHead(opened, n, job) {
     else {
       h.got.push(r.value.slice()); // the path reader reuses its buffer
       h.have += r.value.byteLength;
+      if (prog) {
+        prog.loaded += r.value.byteLength;
+        h.counted += r.value.byteLength;
+        prog.report(opened.status, opened.name);
+      }
     }
   }
   const out = new Uint8Array(Math.min(n, h.have));
@@ -244,6 +250,7 @@ export async function readIntoHeap(e, opened, job, prog) {
     p = e.malloc(opened.size);
     cap = opened.size;
   }
+  let counted = opened.head?.counted ?? 0; // bytes readHead has already reported
   try {
     for await (const chunk of opened.chunks()) {
       if (job.cancelled) fail(ErrorCodes.SP_ERR_ABORTED, 'model load aborted');
@@ -259,7 +266,9 @@ export async function readIntoHeap(e, opened, job, prog) {
         spill.push(chunk.slice());
       } else e.write(p, chunk, size);
       size += chunk.byteLength;
-      prog.loaded += chunk.byteLength;
+      const fresh = Math.max(0, chunk.byteLength - counted);
+      counted -= chunk.byteLength - fresh;
+      prog.loaded += fresh;
       prog.report(opened.status, opened.name);
       await tick();
     }
