@@ -118,7 +118,7 @@ double sp_probe_copy_gbs(sp_pool *p, size_t bytes, double seconds) {
     memset(a, 1, bytes);
     memset(b, 2, bytes);
     const int32_t th = sp_pool_threads(p);
-    copy_job j = {b, a, bytes, 1};
+    copy_job j = {.dst = b, .src = a, .bytes = bytes, .streams = 1};
     double best = 0.0, end = sp_now_ms() + seconds * 1e3;
     int runs = 0;
     do {
@@ -214,7 +214,7 @@ static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type
     }
     for (size_t i = 0; i < xs / 4; i++) x[i] = sp_rng_normal(&rng);
     for (size_t i = 0; i < ys / 4; i++) y[i] = sp_rng_normal(&rng) * 1e-3f;
-    sp_mat w = {type, rows, cols, rb, wd, 0};
+    sp_mat w = {.type = type, .rows = rows, .cols = cols, .row_bytes = rb, .data = wd};
     sp_mat_check_f16(&w);
     const double flops = 2.0 * n * (double)rows * cols;
     /* calls per timed batch: aim for about 2 ms */

@@ -237,7 +237,7 @@ static void rope_rows(void *vc, int32_t r0, int32_t r1) {
 
 void sp_rope_rows(const sp_model *m, const float *tab, float *q, float *k, int32_t B, int32_t T, int32_t sign) {
     const sp_config *c = &m->cfg;
-    rope_ctx rc = {c, m->eng->k, tab, q, k, T, (float)sign};
+    rope_ctx rc = {.c = c, .ak = m->eng->k, .tab = tab, .q = q, .k = k, .T = T, .sign = (float)sign};
     sp_par_rows(m->eng->pool, B * T, 3.0 * (c->q_dim + c->kv_dim), rope_rows, &rc);
 }
 
@@ -695,7 +695,8 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
         /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */
-        head_ctx hc = {m->eng->k, logits, targets + i0, (unsigned char *)xg, V, dxf != NULL, scale, m->cfg.logit_softcap};
+        head_ctx hc = {.ak = m->eng->k, .logits = logits, .targets = targets + i0, .loss = (unsigned char *)xg, .V = V, .grad = dxf != NULL,
+                       .scale = scale, .cap = m->cfg.logit_softcap};
         sp_par_rows(m->eng->pool, nc, 8.0 * V, head_rows, &hc);
         for (int32_t i = 0; i < nc; i++) { /* summed in row order: the same for any thread count */
             double li;

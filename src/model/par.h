@@ -37,7 +37,7 @@ static inline void sp_par_rows(sp_pool *p, int32_t rows, double cost_per_row, sp
     }
     /* two chunks per thread: some balance when a thread is descheduled, little overhead */
     int32_t n = 2 * th < rows ? 2 * th : rows;
-    sp_rows_job j = {fn, ctx, rows, (rows + n - 1) / n};
+    sp_rows_job j = {.fn = fn, .ctx = ctx, .rows = rows, .chunk = (rows + n - 1) / n};
     sp_pool_run(p, sp_rows_task, &j, (rows + j.chunk - 1) / j.chunk);
 }
 

@@ -418,7 +418,7 @@ sp_status sp_tokenizer_from_hf_json(sp_tokenizer *t, const char *json, size_t le
         return sp_error_set(err, code, TJ "%s", jerr.msg);
     }
     if (root->type != SP_JSON_OBJECT) return sp_error_set(err, SP_ERR_TOKENIZER, TJ "the document is not an object");
-    hf_ctx c = {t, a, err, 0, NULL, 0};
+    hf_ctx c = {.t = t, .a = a, .err = err};
     sp_status st;
 
     const sp_json *model = sp_json_get(root, "model");

@@ -768,7 +768,7 @@ static sp_status split_finish(tk_splitter *sp) {
 
 /* Split s[0..n) by step p's matches (regex, literal or numeric characters) into spans. */
 static sp_status split_run(tk_enc *e, int k, const sp_tok_pre_step *p, const char *s, size_t n, int at_start) {
-    tk_splitter sp = {e, k, s, at_start, p->behavior, 0, 0, 0, 0, 0};
+    tk_splitter sp = {.e = e, .k = k, .s = s, .at_start = at_start, .behavior = p->behavior};
     int inv = p->kind == SP_PRE_SPLIT && p->invert;
     size_t pos = 0;
     sp_status r = SP_OK;
