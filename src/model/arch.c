@@ -159,6 +159,12 @@ const char *sp_arch_supported_hf(void) {
            "gemma3_text / Gemma3ForCausalLM, gpt2 / GPT2LMHeadModel";
 }
 
+void sp_config_head_dims(sp_config *c) {
+    if (c->head_dim <= 0 && c->n_heads > 0) c->head_dim = c->dim / c->n_heads;
+    c->q_dim = c->n_heads * c->head_dim;
+    c->kv_dim = c->n_kv_heads * c->head_dim;
+}
+
 int64_t sp_arch_dim(const sp_config *c, int32_t sym) {
     switch (sym) {
     case SP_DIM_EMBD: return c->dim;

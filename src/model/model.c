@@ -555,8 +555,7 @@ static sp_status config_finish(sp_model *m, const sp_arch *a, const sliding_spec
     if (!(c->rope_local_theta >= 0.0f) || !isfinite(c->rope_local_theta) || !(c->attn_scale >= 0.0f) || !isfinite(c->attn_scale) ||
         !(c->logit_softcap >= 0.0f) || !isfinite(c->logit_softcap))
         return sp_error_set(err, SP_ERR_SHAPE, "model config: local rope base, attention scale or logit soft-capping out of range");
-    c->q_dim = c->n_heads * c->head_dim; /* in range once checked */
-    c->kv_dim = c->n_kv_heads * c->head_dim;
+    sp_config_head_dims(c); /* in range once checked */
     m->layers = (sp_layer *)sp_arena_alloc(&m->arena, sizeof(sp_layer) * (size_t)c->n_layers);
     if (!m->layers) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     memset(m->layers, 0, sizeof(sp_layer) * (size_t)c->n_layers);
@@ -869,8 +868,7 @@ static uint64_t converted_elems(uint32_t type, uint32_t n_dims, uint64_t count, 
 
 static void plan_finish(sp_plan *p, const sp_arch *a) {
     p->cfg.arch = a->id;
-    p->cfg.q_dim = p->cfg.n_heads * p->cfg.head_dim;
-    p->cfg.kv_dim = p->cfg.n_kv_heads * p->cfg.head_dim;
+    sp_config_head_dims(&p->cfg);
     p->arch = a->gguf_name;
     p->weight_bytes = p->file_bytes + p->extra_bytes;
     sp_plan_kv(p, &p->cfg);

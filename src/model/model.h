@@ -179,6 +179,8 @@ const char *sp_arch_supported_gguf(void);
 const char *sp_arch_supported_hf(void);
 /* The size of an SP_DIM_* for a config. */
 int64_t sp_arch_dim(const sp_config *c, int32_t sym);
+/* The dims that follow from the head counts: head_dim (dim / n_heads when not given), q_dim, kv_dim. */
+void sp_config_head_dims(sp_config *c);
 
 /* Loaders take ownership of buf (allocated with malloc): freed by sp_model_free, or at once on failure. */
 sp_model *sp_model_load_gguf_buf(const sp_engine *eng, uint8_t *buf, size_t size, sp_error *err);

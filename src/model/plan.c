@@ -23,9 +23,7 @@ sp_status sp_plan_random(sp_plan *p, const sp_config *cfg, uint32_t type, sp_err
     if (!a || cfg->n_heads <= 0 || cfg->n_layers <= 0) return sp_error_set(err, SP_ERR_SHAPE, "random model: bad config");
     p->cfg = *cfg;
     sp_config *c = &p->cfg;
-    if (c->head_dim <= 0) c->head_dim = c->dim / c->n_heads;
-    c->q_dim = c->n_heads * c->head_dim;
-    c->kv_dim = c->n_kv_heads * c->head_dim;
+    sp_config_head_dims(c);
     p->arch = a->gguf_name;
     /* the matrices sp_model_random makes: the architecture's tensors that are not vectors */
     for (int32_t i = 0; i < a->n_tensors; i++) {

@@ -50,9 +50,7 @@ sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t t
     m->eng = eng;
     m->cfg = *cfg;
     sp_config *c = &m->cfg;
-    if (c->head_dim <= 0) c->head_dim = c->dim / c->n_heads;
-    c->q_dim = c->n_heads * c->head_dim;
-    c->kv_dim = c->n_kv_heads * c->head_dim;
+    sp_config_head_dims(c);
     c->norm = a->norm;
     c->act = a->act;
     c->learned_pos = a->learned_pos;

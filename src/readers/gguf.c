@@ -160,15 +160,22 @@ static sp_status walk_array(gguf_walk *w, uint32_t et, uint64_t n, sp_str *strs,
     return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: unknown array element type %u %s", et, w->where);
 }
 
+/* Reads the name that opens entry idx of a section (a KV's key, a tensor info's name); from then
+ * on errors say which entry and name they are in. shown: the name as error text. */
+static int get_entry_name(gguf_walk *w, const char *section, const char *field, uint64_t idx, sp_str *s, char *shown, size_t cap) {
+    snprintf(w->where, sizeof(w->where), "in %s %llu", section, (unsigned long long)idx);
+    if (!get_str(w, s)) return 0;
+    show_name(shown, cap, *s);
+    snprintf(w->where, sizeof(w->where), "in %s %llu (%s '%s')", section, (unsigned long long)idx, field, shown);
+    return 1;
+}
+
 static sp_status walk_kv(gguf_walk *w, uint64_t idx) {
     sp_gguf_kv tmp;
     sp_gguf_kv *kv = w->fill ? &w->g->kv[idx] : &tmp;
     memset(kv, 0, sizeof(*kv));
-    snprintf(w->where, sizeof(w->where), "in KV %llu", (unsigned long long)idx);
-    if (!get_str(w, &kv->key)) return truncated(w);
     char name[72];
-    show_name(name, sizeof(name), kv->key);
-    snprintf(w->where, sizeof(w->where), "in KV %llu (key '%s')", (unsigned long long)idx, name);
+    if (!get_entry_name(w, "KV", "key", idx, &kv->key, name, sizeof(name))) return truncated(w);
     if (!get_u32(w, &kv->type)) return truncated(w);
     size_t width = scalar_width(kv->type);
     if (width) {
@@ -209,13 +216,10 @@ static sp_status walk_tensor_info(gguf_walk *w, uint64_t idx) {
     sp_gguf_tensor tmp;
     sp_gguf_tensor *t = w->fill ? &w->g->tensors[idx] : &tmp;
     memset(t, 0, sizeof(*t));
-    snprintf(w->where, sizeof(w->where), "in tensor info %llu", (unsigned long long)idx);
-    if (!get_str(w, &t->name)) return truncated(w);
+    char name[72];
+    if (!get_entry_name(w, "tensor info", "name", idx, &t->name, name, sizeof(name))) return truncated(w);
     if (t->name.len == 0)
         return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor info %llu has an empty name", (unsigned long long)idx);
-    char name[72];
-    show_name(name, sizeof(name), t->name);
-    snprintf(w->where, sizeof(w->where), "in tensor info %llu (name '%s')", (unsigned long long)idx, name);
     if (!get_u32(w, &t->n_dims)) return truncated(w);
     if (t->n_dims > 4)
         return sp_error_set(w->err, SP_ERR_FORMAT, "gguf: tensor '%s' has %u dims (max 4)", name, t->n_dims);
