@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { startServer } from './serve.js';
+import { SoftpromptError } from '../web/errors.js';
 
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
@@ -56,11 +57,17 @@ export async function openBrowserBench({ modelsDir } = {}) {
             return { ...r, userAgent: navigator.userAgent };
           }
           return { ...(await sp.bench({ ...o, model: preset, type })), userAgent: navigator.userAgent };
+        } catch (e) {
+          // the library's typed errors keep their code across the page boundary (a preset that
+          // cannot fit is SP_ERR_TOO_LARGE: a refused row, as in Node)
+          if (typeof e?.code === 'string') return { error: { code: e.code, message: e.message } };
+          throw e;
         } finally {
           sp.terminate();
         }
       }, { threads, preset: target.preset, type: target.type, url, opts });
       if (pageErrors.length) throw new Error(`the benchmark page failed: ${pageErrors[0]}`);
+      if (result.error) throw new SoftpromptError(result.error.code, result.error.message);
       return result;
     };
     return { run, close };
