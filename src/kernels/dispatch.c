@@ -28,6 +28,8 @@
         .softmax_backward = sp_softmax_backward_f32_##name,         \
         .swiglu = sp_swiglu_f32_##name,                             \
         .swiglu_backward = sp_swiglu_backward_f32_##name,           \
+        .geglu = sp_geglu_f32_##name,                               \
+        .geglu_backward = sp_geglu_backward_f32_##name,             \
         .rmsnorm = sp_rmsnorm_f32_##name,                           \
         .rmsnorm_backward = sp_rmsnorm_backward_f32_##name,         \
         .rope = sp_rope_f32_##name,                                 \

@@ -121,6 +121,13 @@ typedef struct {
     /* inverse of the above: dg = dh * u * silu'(g), du = dh * silu(g) (overwrite; du may be dh:
      * each dh[i] is read before du[i] is written) */
     void (*swiglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);
+    /* h = gelu(g) * u, or h = gelu(g) with u NULL: GELU in its tanh form (transformers'
+     * gelu_pytorch_tanh / gelu_new), 0.5 g (1 + tanh(k (g + c g^3))), computed as
+     * g / (1 + exp(-2k g (1 + c g^2))) (the same function; one exp) */
+    void (*geglu)(float *h, const float *g, const float *u, int32_t n);
+    /* inverse of the above: dg = dh * u * gelu'(g), du = dh * gelu(g) (du may be dh); u NULL:
+     * dg = dh * gelu'(g) and du is not touched */
+    void (*geglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);
     /* RMSNorm of n rows (n, dim): out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (f32 of the
      * double); rstd (n) may be NULL; out may be x. */
     void (*rmsnorm)(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps);

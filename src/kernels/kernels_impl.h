@@ -30,6 +30,8 @@
     void sp_softmax_backward_f32_##isa(float *p, const float *dp, int32_t n, float scale);                              \
     void sp_swiglu_f32_##isa(float *h, const float *g, const float *u, int32_t n);                                      \
     void sp_swiglu_backward_f32_##isa(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n); \
+    void sp_geglu_f32_##isa(float *h, const float *g, const float *u, int32_t n);                                       \
+    void sp_geglu_backward_f32_##isa(float *dg, float *du, const float *dh, const float *g, const float *u, int32_t n);  \
     void sp_rmsnorm_f32_##isa(float *out, float *rstd, const float *x, const float *w, int32_t n, int32_t dim, float eps); \
     void sp_rmsnorm_backward_f32_##isa(float *dx, const float *dout, const float *x, const float *w, const float *rstd,  \
                                        int32_t n, int32_t dim);                                                          \
@@ -71,6 +73,10 @@ void sp_matvec_decode_exact_wasmsimd(float *y, const float *x, const sp_mat *w, 
 /* out[0..len) = cols [c0, c0+len) of one weight row, as f32 (quantized types: c0 and len
  * multiples of the block size). The reference; the SIMD one is in wasmsimd.h. */
 void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32_t c0, int32_t len);
+
+/* GELU (tanh form) as x * sigmoid(2k x (1 + c x^2)): 2k = 2 sqrt(2 / pi), c = 0.044715 */
+#define SP_GELU_2K 1.5957691216057308f
+#define SP_GELU_C 0.044715f
 
 /* Forward (X·Wᵀ) k-block: partial dot products are reduced and added to y every KC columns. */
 #define SP_FW_KC 1024

@@ -137,16 +137,10 @@ static void act_back_rows(void *vc, int32_t r0, int32_t r1) {
     const brows_ctx *c = (const brows_ctx *)vc;
     const size_t o = (size_t)r0 * c->cols, n = (size_t)(r1 - r0) * c->cols;
     const int32_t act = c->m->cfg.act;
-    if (act == SP_ACT_SILU_GATE) {
-        c->m->eng->k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (int32_t)n);
-    } else if (act == SP_ACT_GELU_GATE) { /* forward: h = gelu(g) * u */
-        for (size_t i = o; i < o + n; i++) {
-            c->dg[i] = c->dh[i] * c->u[i] * sp_gelu_tanh_grad(c->g[i]);
-            c->du[i] = c->dh[i] * sp_gelu_tanh(c->g[i]);
-        }
-    } else { /* forward: h = gelu(u) */
-        for (size_t i = o; i < o + n; i++) c->du[i] = c->dh[i] * sp_gelu_tanh_grad(c->u[i]);
-    }
+    const sp_kernels *k = c->m->eng->k;
+    if (act == SP_ACT_SILU_GATE) k->swiglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (int32_t)n);
+    else if (act == SP_ACT_GELU_GATE) k->geglu_backward(c->dg + o, c->du + o, c->dh + o, c->g + o, c->u + o, (int32_t)n); /* h = gelu(g) * u */
+    else k->geglu_backward(c->du + o, NULL, c->dh + o, c->u + o, NULL, (int32_t)n);                                   /* h = gelu(u) */
     if (c->zero) memset(c->zero + (size_t)r0 * c->zcols, 0, sizeof(float) * (size_t)(r1 - r0) * c->zcols);
 }
 

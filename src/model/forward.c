@@ -496,13 +496,9 @@ static void act_rows(void *vc, int32_t r0, int32_t r1) {
     const rows_ctx *c = (const rows_ctx *)vc;
     const size_t i0 = (size_t)r0 * c->cols, n = (size_t)(r1 - r0) * c->cols;
     const int32_t act = c->m->cfg.act;
-    if (act == SP_ACT_SILU_GATE) {
-        c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (int32_t)n);
-    } else if (act == SP_ACT_GELU_GATE) {
-        for (size_t i = i0; i < i0 + n; i++) c->out[i] = sp_gelu_tanh(c->g[i]) * c->u[i];
-    } else {
-        for (size_t i = i0; i < i0 + n; i++) c->out[i] = sp_gelu_tanh(c->u[i]);
-    }
+    if (act == SP_ACT_SILU_GATE) c->m->eng->k->swiglu(c->out + i0, c->g + i0, c->u + i0, (int32_t)n);
+    else if (act == SP_ACT_GELU_GATE) c->m->eng->k->geglu(c->out + i0, c->g + i0, c->u + i0, (int32_t)n);
+    else c->m->eng->k->geglu(c->out + i0, c->u + i0, NULL, (int32_t)n);
 }
 
 /* y (rows, n) += bias (n) */
@@ -622,7 +618,7 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 
 int32_t sp_lm_head_chunk(const sp_config *c) {
     const int32_t V = c->vocab_size > 0 ? c->vocab_size : 1;
-    const int32_t rows = (int32_t)(((int64_t)4 << 20) / V);
+    const int32_t rows = (int32_t)(((int64_t)8 << 20) / V);
     return rows > 128 ? 128 : rows < 8 ? 8 : rows;
 }
 
@@ -690,8 +686,9 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
     float *xg = scratch + (size_t)chunk * V;          /* (chunk, dim) gathered rows; then (chunk) losses */
     float *dxg = xg + (size_t)chunk * dim;            /* (chunk, dim) */
     double loss = 0.0;
-    for (int32_t i0 = 0; i0 < n; i0 += chunk) {
-        const int32_t nc = n - i0 < chunk ? n - i0 : chunk;
+    const int32_t parts = (n + chunk - 1) / chunk, step = parts > 0 ? (n + parts - 1) / parts : chunk; /* equal parts, <= chunk */
+    for (int32_t i0 = 0; i0 < n; i0 += step) {
+        const int32_t nc = n - i0 < step ? n - i0 : step;
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);
         sp_matmul(m->eng->pool, m->eng->k, logits, xg, &m->output, nc);
         /* xg is free now: it holds the per-row losses (dim >= 2 floats per row) */

@@ -26,16 +26,6 @@ static inline int sp_cfg_post_norms(const sp_config *c) { return c->arch == SP_A
 static inline float sp_attn_scale(const sp_config *c) { return c->attn_scale > 0.0f ? c->attn_scale : 1.0f / sqrtf((float)c->head_dim); }
 static inline int sp_cfg_local_rope(const sp_config *c) { return c->sliding_window > 0 && c->rope_local_theta > 0.0f; }
 
-/* GELU with the tanh approximation (transformers' gelu_pytorch_tanh / gelu_new) and its derivative:
- * the forward's activation and the backward's, one formula. */
-#define SP_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
-static inline float sp_gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(SP_GELU_K * (x + 0.044715f * x * x * x))); }
-/* d/dx of 0.5 x (1 + tanh(k (x + 0.044715 x^3))) */
-static inline float sp_gelu_tanh_grad(float x) {
-    const float t = tanhf(SP_GELU_K * (x + 0.044715f * x * x * x));
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SP_GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-}
-
 /* What the rows attend to before themselves. */
 typedef struct {
     const float *k;       /* layer l: k + l*layer_stride, (n_past, kv_dim) */
@@ -135,8 +125,10 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
 double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
                        float *dxf, float scale, float *logits, int32_t chunk);
 /* Rows of the LM head per product in the training step (the chunk of sp_lm_head_loss): 128, or
- * fewer so that a chunk's logits stay within 4M floats (16 MB): 27 rows for Qwen's 151936-entry
- * vocabulary, 16 for Gemma's 262144. Never [B*T, V]. Any chunk gives the same results. */
+ * fewer so that a chunk's logits stay within 8M floats (32 MB): 55 rows for Qwen's 151936-entry
+ * vocabulary, 32 for Gemma's 262144. Never [B*T, V]. Any chunk gives the same results; the
+ * weights are read twice per chunk, so larger chunks run the head faster (Gemma 3's head, batch
+ * 4 x 128: 16 rows 21.0 s, 64 rows 15.3 s; tests/c/bench_model.c). */
 int32_t sp_lm_head_chunk(const sp_config *c);
 /* logits[vocab] for one row of xf, for generation: through the kernels' matvec_decode (on Q8_0 /
  * Q4_0 weights xf is rounded to 16 bits per block of 32, kernels.h; exact otherwise). A forward of

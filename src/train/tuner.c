@@ -58,8 +58,13 @@ static sp_status runner_init(sp_runner *r, sp_arena *ar, const sp_model *m, int3
     if (with_grads && (full == 0 || full > budget)) slots = 1; /* recompute */
     size_t need = sp_acts_bytes(c, cap_B, r->rows_T, n_past, slots, with_grads);
     if (with_grads) need += sp_grads_bytes(c, cap_B, r->rows_T, n_past);
-    r->chunk = sp_lm_head_chunk(c); /* rows of logits per LM-head product: larger chunks run the GEMM faster */
-    need += (size_t)r->chunk * ((size_t)c->vocab_size + 2 * (size_t)c->dim) * 4 + (size_t)cap_B * cap_T * 8;
+    /* rows of logits per LM-head product: larger chunks run the head faster; never more than a
+     * batch has rows, and halved (down to 8) while the scratch would break the budget */
+    r->chunk = sp_lm_head_chunk(c);
+    if ((int64_t)r->chunk > (int64_t)cap_B * cap_T) r->chunk = cap_B * cap_T;
+    const size_t head_row = ((size_t)c->vocab_size + 2 * (size_t)c->dim) * 4;
+    while (r->chunk > 8 && need + (size_t)r->chunk * head_row + (size_t)cap_B * cap_T * 8 > budget) r->chunk /= 2;
+    need += (size_t)r->chunk * head_row + (size_t)cap_B * cap_T * 8;
     if (need == 0 || need > budget)
         return sp_error_set(err, SP_ERR_TOO_LARGE, "a batch of %d x %d tokens needs %zu bytes of activations, over the budget of %zu bytes; "
                             "lower batch_size or max_length", cap_B, cap_T, need, budget);

@@ -184,6 +184,29 @@ static void test_rows(const sp_kernels *k, const sp_kernels *ref) {
             CHECK(memcmp(h, h2, sizeof(float) * (size_t)n) == 0);
             CHECK(memcmp(dg, dg2, sizeof(float) * (size_t)n) == 0 && memcmp(du, du2, sizeof(float) * (size_t)n) == 0);
         }
+        /* geglu (GELU, tanh form) and its backward, gated and not (x2: the ungated gradient) */
+        k->geglu(h, g, u, n);
+        k->geglu_backward(dg, du, x0, g, u, n);
+        k->geglu(x, g, NULL, n);
+        k->geglu_backward(x2, NULL, x0, g, NULL, n);
+        for (int32_t i = 0; i < n; i++) {
+            const double gi = g[i], c = 0.7978845608028654, t = tanh(c * (gi + 0.044715 * gi * gi * gi));
+            const double gelu = 0.5 * gi * (1.0 + t), grad = 0.5 * (1.0 + t) + 0.5 * gi * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * gi * gi);
+            CHECK_MSG(close_to(h[i], gelu * u[i], 1e-7, 1e-6), "%s geglu %g", k->isa, gi);
+            CHECK_MSG(close_to(x[i], gelu, 1e-7, 1e-6), "%s gelu %g", k->isa, gi);
+            CHECK(close_to(du[i], x0[i] * gelu, 1e-6, 1e-6));
+            CHECK_MSG(close_to(dg[i], x0[i] * u[i] * grad, 1e-6, 1e-5), "%s geglu_backward %g", k->isa, gi);
+            CHECK(close_to(x2[i], x0[i] * grad, 1e-6, 1e-5));
+        }
+        if (ref != k) {
+            ref->geglu(h2, g, u, n);
+            ref->geglu_backward(dg2, du2, x0, g, u, n);
+            CHECK(memcmp(h, h2, sizeof(float) * (size_t)n) == 0);
+            CHECK(memcmp(dg, dg2, sizeof(float) * (size_t)n) == 0 && memcmp(du, du2, sizeof(float) * (size_t)n) == 0);
+            ref->geglu(h2, g, NULL, n);
+            ref->geglu_backward(dg2, NULL, x0, g, NULL, n);
+            CHECK(memcmp(x, h2, sizeof(float) * (size_t)n) == 0 && memcmp(x2, dg2, sizeof(float) * (size_t)n) == 0);
+        }
         free(x); free(x2); free(x0); free(g); free(u); free(h); free(h2); free(dg); free(du); free(dg2); free(du2);
     }
     /* special values: a NaN row still sums to NaN, exp of -inf (masked) entries, swiglu at +-inf */
@@ -198,6 +221,12 @@ static void test_rows(const sp_kernels *k, const sp_kernels *ref) {
     CHECK(hh[0] == 0.0f && signbit(hh[0]));
     CHECK(isinf(hh[1]) && hh[1] > 0);
     CHECK(hh[2] <= 0.0f && hh[2] > -1e-30f);
+    CHECK(hh[3] == 100.0f);
+    CHECK(isnan(hh[4]));
+    k->geglu(hh, gg, uu, 5); /* gelu(-inf) = -0 as silu's; gelu(-100) underflows to -0 */
+    CHECK(hh[0] == 0.0f && signbit(hh[0]));
+    CHECK(isinf(hh[1]) && hh[1] > 0);
+    CHECK(hh[2] == 0.0f);
     CHECK(hh[3] == 100.0f);
     CHECK(isnan(hh[4]));
 }
