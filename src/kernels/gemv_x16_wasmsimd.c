@@ -12,30 +12,16 @@
  * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). Every
  * output element follows gemm_x16.c's formula, so a decoded row equals the prefilled one. */
 
-/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the block's sum of x, in order) from x (len a
- * multiple of 32), rounded for weights of type `type` (sp_x16_qmax): gemm_x16.c's pack_x, the
- * same values. Returns 0 where pack_x does: x holds inf/nan or a block's sum overflows (the
+/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the blocks' sums of x) from x (len a multiple
+ * of 32), rounded for weights of type `type` (sp_x16_qmax) by x16_quant_block: gemm_x16.c's X
+ * panel values. Returns 0 where the panel does: x holds inf/nan or a block's sum overflows (the
  * caller then takes the exact path, which propagates them). */
 static int quantize_x16(int16_t *xq, float *sx, float *sum, const float *x, int32_t len, uint32_t type) {
     const float qmax = (float)sp_x16_qmax(type);
     for (int32_t b = 0; b < len / SP_QK; b++) {
-        const float *xb = x + (size_t)b * SP_QK;
-        v128_t m = wasm_f32x4_abs(wasm_v128_load(xb));
-        for (int32_t j = 4; j < SP_QK; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
-        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
-        float amax = wasm_f32x4_extract_lane(m, 0), s = 0.0f;
-        for (int32_t j = 0; j < SP_QK; j++) s += xb[j];
-        if (!(amax <= 3.0e38f) || s - s != 0.0f) return 0; /* inf or nan */
-        float d = amax / qmax, id = amax > 0.0f ? qmax / amax : 0.0f;
-        sx[b] = d;
-        sum[b] = s;
-        const v128_t vid = wasm_f32x4_splat(id);
-        for (int32_t j = 0; j < SP_QK; j += 8) {
-            v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
-            v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), vid)));
-            wasm_v128_store(xq + (size_t)b * SP_QK + j, wasm_i16x8_narrow_i32x4(lo, hi));
-        }
+        v128_t q[4];
+        if (!x16_quant_block(q, sx + b, sum + b, x + (size_t)b * SP_QK, qmax)) return 0;
+        for (int32_t i = 0; i < 4; i++) wasm_v128_store(xq + (size_t)b * SP_QK + 8 * i, q[i]);
     }
     return 1;
 }

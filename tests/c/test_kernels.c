@@ -826,7 +826,7 @@ static void test_x16_product(void) {
             if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
             float *x = random_vec(&rng, (size_t)n * cols), *y = malloc(sizeof(float) * n * rows), *y2 = malloc(sizeof(float) * n * rows);
             x[3] = 40.0f; /* one large value: its block's other values are rounded more coarsely */
-            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, &sp_x16_ops_scalar) == 1);
             double worst = 0.0;
             for (int32_t i = 0; i < n; i++)
                 for (int32_t r = 0; r < rows; r++) {
@@ -844,7 +844,7 @@ static void test_x16_product(void) {
                 }
             CHECK_MSG(worst > 0.0, "x16 %s: exactly the exact product, so x was not rounded", sp_dtype_name(t));
             for (int32_t i = 0; i < n; i++) { /* a row alone */
-                sp_matmul_x16(y2, x + (size_t)i * cols, &m.w, 1, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar);
+                sp_matmul_x16(y2, x + (size_t)i * cols, &m.w, 1, 0, rows, &sp_x16_ops_scalar);
                 CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "x16 %s row %d alone differs", sp_dtype_name(t), i);
             }
 #ifdef __wasm_simd128__
@@ -860,10 +860,17 @@ static void test_x16_product(void) {
                 sp_pack_w_x16_wasmsimd(wb, sb, rp, t, 0, nbk);
                 CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 128 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
                           "pack_w_x16 %s: SIMD panel differs", sp_dtype_name(t));
+                int32_t xa[16 * 64], xb[16 * 64];
+                const float qmax = (float)sp_x16_qmax(t);
+                for (int32_t mr = 1; mr <= (n < 4 ? n : 4); mr++) { /* the SIMD X panel equals the reference one */
+                    CHECK(sp_pack_x_x16_scalar(xa, sa, x, cols, mr, nbk, qmax) == 1 && sp_pack_x_x16_wasmsimd(xb, sb, x, cols, mr, nbk, qmax) == 1);
+                    CHECK_MSG(memcmp(xa, xb, sizeof(int32_t) * 64 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                              "pack_x_x16 %s mr=%d: SIMD panel differs", sp_dtype_name(t), mr);
+                }
             }
 #endif
             x[(size_t)(n - 1) * cols + 7] = NAN; /* the exact path: the nan reaches every row of that x row */
-            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 0);
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, &sp_x16_ops_scalar) == 0);
             free(x); free(y); free(y2);
             free_mat(&m);
         }
@@ -892,7 +899,7 @@ static void test_x16_extremes(void) {
         sp_mat w = {t, 1, cols, sp_dtype_row_bytes(t, cols), row, 0};
         float x[256], y[1], ye[1];
         for (int i = 0; i < cols; i++) x[i] = 1.0f;
-        CHECK(sp_matmul_x16(y, x, &w, 1, 0, 1, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+        CHECK(sp_matmul_x16(y, x, &w, 1, 0, 1, &sp_x16_ops_scalar) == 1);
         sp_matmul_scalar(ye, x, &w, 1, 0, 1);
         CHECK_MSG(fabsf(y[0] - ye[0]) <= 1e-5f * fabsf(ye[0]), "x16 %s extremes: %g vs exact %g", sp_dtype_name(t), y[0], ye[0]);
 #ifdef __wasm_simd128__
