@@ -22,6 +22,8 @@ void sp_gemm_x16_4x4_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_
         }
 }
 
+const sp_x16_ops sp_x16_ops_scalar = {sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar, sp_pack_x_x16_scalar};
+
 void sp_matmul_x16_scalar(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1) {
-    if (!sp_matmul_x16(y, x, w, n, row0, row1, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar)) sp_matmul_scalar(y, x, w, n, row0, row1);
+    if (!sp_matmul_x16(y, x, w, n, row0, row1, &sp_x16_ops_scalar)) sp_matmul_scalar(y, x, w, n, row0, row1);
 }
