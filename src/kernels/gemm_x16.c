@@ -5,8 +5,9 @@
  *
  * X is rounded per row and block of 32 values to 16-bit integers: xq = round(x / sx),
  * sx = amax / qmax (|x - sx*xq| <= sx/2). The weights of a block become 16-bit integers too,
- * with one f32 scale per row and block (and a min term for Q4_K / Q5_K):
+ * with one f32 scale per row and block (and a min term for Q4_K / Q5_K / Q5_1):
  *   Q8_0  q,              scale d            Q4_0  q - 8,           scale d
+ *   Q5_0  q - 16,         scale d            Q5_1  q,               scale d, min -m
  *   Q4_K  sc*q (<= 945),  scale d, min dmin*m    Q5_K  sc*q (<= 1953), scale d, min dmin*m
  *   Q6_K  sc*(q-32) (|.| <= 4096), scale d
  * (the same real values as dequant_scalar.c: d*(sc*q) = (d*sc)*q exactly). A block's sum of
@@ -30,8 +31,8 @@
 #define X16_KC SP_FW_KC
 
 int sp_matmul_x16_applies(uint32_t type) {
-    return type == SP_DTYPE_Q8_0 || type == SP_DTYPE_Q4_0 || type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K ||
-           type == SP_DTYPE_Q6_K;
+    return type == SP_DTYPE_Q8_0 || type == SP_DTYPE_Q4_0 || type == SP_DTYPE_Q5_0 || type == SP_DTYPE_Q5_1 ||
+           type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K || type == SP_DTYPE_Q6_K;
 }
 
 int32_t sp_x16_qmax(uint32_t type) { return type == SP_DTYPE_Q6_K ? 16383 : 32767; }
@@ -56,6 +57,20 @@ static void unpack_block(int16_t *q, float *scale, float *min, const uint8_t *ro
             q[j] = (int16_t)((blk[2 + j] & 15) - 8);
             q[j + SP_QK / 2] = (int16_t)((blk[2 + j] >> 4) - 8);
         }
+        break;
+    }
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: {
+        const int q51 = type == SP_DTYPE_Q5_1;
+        const uint8_t *blk = row + (size_t)s * (q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0));
+        const uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
+        memcpy(&h, blk, 2);
+        *scale = sp_half_to_f32(h);
+        if (q51) { /* x = d*q + m: the min term subtracts -m */
+            memcpy(&h, blk + 2, 2);
+            *min = -sp_half_to_f32(h);
+        }
+        for (int32_t j = 0; j < SP_QK; j++) q[j] = (int16_t)(sp_q5_code(qh, qh + 4 /* qs */, j) - (q51 ? 0 : 16));
         break;
     }
     case SP_DTYPE_Q4_K:
@@ -157,7 +172,7 @@ int sp_pack_x_x16_scalar(int32_t *xq, float *xs, const float *x, int32_t ldx, in
 int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops) {
     if (!sp_matmul_x16_applies(w->type) || n <= 0) return 0;
     const int32_t K = w->cols, ldy = w->rows, groups = (n + 3) / 4;
-    const int mins = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K;
+    const int mins = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q5_1;
     const float qmax = (float)sp_x16_qmax(w->type);
     const int32_t kc = K < X16_KC ? K : X16_KC, nbc = kc / SP_QK;
     /* X panels of one KC chunk: groups x (xq nbc*64 int32 + xs nbc*8 floats) */

@@ -175,6 +175,33 @@ void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, 
             }
             break;
         }
+        case SP_DTYPE_Q5_0:
+        case SP_DTYPE_Q5_1: {
+            const int q51 = type == SP_DTYPE_Q5_1;
+            const v128_t bits = Q5_BITS_MAKE(), one = wasm_i16x8_splat(1);
+            for (int32_t c = 0; c < 4; c++) {
+                const uint8_t *blk = rows[c] + (size_t)s * (q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0));
+                const uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
+                memcpy(&h, blk, 2);
+                ws[b * 8 + c] = sp_half_to_f32(h);
+                ws[b * 8 + 4 + c] = 0.0f;
+                if (q51) { /* x = d*q + m: the min term subtracts -m */
+                    memcpy(&h, blk + 2, 2);
+                    ws[b * 8 + 4 + c] = -sp_half_to_f32(h);
+                }
+                v128_t hb0, hb1;
+                q5_high_bits(&hb0, &hb1, qh, bits, b16);
+                const v128_t v = wasm_v128_load(qh + 4);
+                lo[c] = wasm_v128_or(wasm_v128_and(v, m4), hb0);
+                hi[c] = wasm_v128_or(wasm_u8x16_shr(v, 4), hb1);
+                if (!q51) {
+                    lo[c] = wasm_i8x16_sub(lo[c], b16);
+                    hi[c] = wasm_i8x16_sub(hi[c], b16);
+                }
+                flo[c] = fhi[c] = one;
+            }
+            break;
+        }
         case SP_DTYPE_Q6_K: {
             const int32_t half = j >> 2, k = j & 3;
             for (int32_t c = 0; c < 4; c++) {

@@ -42,7 +42,7 @@ SP_DECLARE_KERNELS(wasmsimd)
 
 /* ---- the integer forward product on quantized weights (gemm_x16.c: layouts and formula) ---- */
 /* One 4 x 4 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 4-row W panel (wq, ws),
- * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: Q4_K / Q5_K's term. */
+ * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: the min term of Q4_K / Q5_K / Q5_1. */
 typedef void (*sp_gemm_x16_fn)(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                                const int16_t *wq, const float *ws, int32_t nb, int mins);
 void sp_gemm_x16_4x4_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
@@ -61,7 +61,7 @@ typedef struct {
     sp_pack_x_x16_fn pack_x;
 } sp_x16_ops;
 extern const sp_x16_ops sp_x16_ops_scalar;
-/* 1 for the types the integer product covers: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K */
+/* 1 for the types the integer product covers: Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K */
 int sp_matmul_x16_applies(uint32_t type);
 /* the largest |xq| for weights of this type (a block's integer sum stays below 2^31) */
 int32_t sp_x16_qmax(uint32_t type);

@@ -52,6 +52,18 @@ static inline void u8x16_to_f32_dm(float *out, v128_t u, v128_t magic, v128_t d,
 #undef SP_DM
 }
 
+/* The fifth bits of a Q5_0 / Q5_1 block (qh: its 4 bytes, bit j for value j) as 16 or 0 in byte j
+ * of *lo (values 0..15) and byte j - 16 of *hi (16..31); bits = the bytes 1, 2, 4, .., 128 twice,
+ * b16 = splat(16) (both made opaque by the caller). */
+static inline void q5_high_bits(v128_t *lo, v128_t *hi, const uint8_t *qh, v128_t bits, v128_t b16) {
+    const v128_t h = wasm_v128_load32_zero(qh);
+    const v128_t l8 = wasm_i8x16_shuffle(h, h, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t h8 = wasm_i8x16_shuffle(h, h, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(l8, bits), bits), b16);
+    *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(h8, bits), bits), b16);
+}
+#define Q5_BITS_MAKE() wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128)
+
 /* Hides a value from the optimiser: stops clang 14 from narrowing 32-bit lane arithmetic
  * on zero-extended halves into 16-bit shuffles and compares that are many times slower. */
 #define OPAQUE(v) __asm__("" : "+r"(v))
@@ -230,7 +242,7 @@ static inline int x16_quant_block(v128_t *q, float *sx, float *sum, const float 
     return 1;
 }
 
-/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
+/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
  * when it does not apply (then y is computed again on the exact path). */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
 

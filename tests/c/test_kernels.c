@@ -10,8 +10,8 @@
 #include "kernels/probe.h"
 
 static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0,
-                                 SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
-#define N_TYPES 8
+                                 SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+#define N_TYPES 10
 
 /* ---- test-side weights: raw random encodings and an independent decoder ---- */
 
@@ -39,6 +39,17 @@ static void random_row(sp_rng *rng, uint32_t t, uint8_t *out, int32_t cols) {
             blk.d = sp_f32_to_f16((sp_rng_f32(rng) * 0.02f + 0.001f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
             for (int j = 0; j < 32; j++) blk.qs[j] = (int8_t)((int32_t)sp_rng_below(rng, 256) - 128);
             memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
+        }
+    } else if (t == SP_DTYPE_Q5_0 || t == SP_DTYPE_Q5_1) {
+        /* every code byte random (qh and qs), then a small signed d (and Q5_1's m) */
+        const size_t bs = t == SP_DTYPE_Q5_0 ? 22 : 24;
+        for (int32_t b = 0; b < cols / 32; b++) {
+            uint8_t *blk = out + b * bs;
+            for (size_t i = 0; i < bs; i++) blk[i] = (uint8_t)sp_rng_below(rng, 256);
+            const uint16_t d = sp_f32_to_f16((sp_rng_f32(rng) * 0.01f + 0.0005f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
+            const uint16_t mn = sp_f32_to_f16((sp_rng_f32(rng) - 0.5f) * 0.2f);
+            memcpy(blk, &d, 2);
+            if (t == SP_DTYPE_Q5_1) memcpy(blk + 2, &mn, 2);
         }
     } else if (t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K) {
         /* every byte random (all codes, 6-bit scales and mins, int8 scales), then small f16 super-scales */
@@ -92,6 +103,21 @@ static double decode(uint32_t t, const uint8_t *row, int32_t c) {
         const int8_t sc = (int8_t)blk[192 + 8 * half + 2 * k + l / 16];
         memcpy(&h, blk + 208, 2);
         return (double)sp_f16_to_f32(h) * sc * q;
+    }
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: { /* ggml: {f16 d, (Q5_1: f16 m), u32 qh, qs[16]}; bit j of qh is value j's fifth bit */
+        const int q51 = t == SP_DTYPE_Q5_1;
+        const uint8_t *blk = row + (c / 32) * (q51 ? 24 : 22), *qhp = blk + (q51 ? 4 : 2), *qs = qhp + 4;
+        const int j = c % 32;
+        uint32_t qh;
+        memcpy(&qh, qhp, 4);
+        const int q = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) | (int)(((qh >> j) & 1) << 4);
+        uint16_t hd, hm;
+        memcpy(&hd, blk, 2);
+        memcpy(&hm, blk + 2, 2);
+        if (!q51) return (double)sp_f16_to_f32(hd) * (q - 16);
+        const float p = sp_f16_to_f32(hd) * (float)q; /* f32, as llama.cpp: d*q + m */
+        return (double)(p + sp_f16_to_f32(hm));
     }
     case SP_DTYPE_F32: { float v; memcpy(&v, row + 4 * c, 4); return v; }
     case SP_DTYPE_F16: memcpy(&h, row + 2 * c, 2); return sp_f16_to_f32(h);
@@ -148,7 +174,8 @@ static int close_to(double got, double ref, double abs_scale) {
 }
 
 static int is_quant(uint32_t t) {
-    return t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0 || t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
+    return t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0 || t == SP_DTYPE_Q5_0 || t == SP_DTYPE_Q5_1 || t == SP_DTYPE_Q4_K ||
+           t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
 }
 
 /* The stated tolerance of the 16-bit products against the exact ones: rounding x to 16 bits per
@@ -217,8 +244,8 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s streams change row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             free(yt);
         }
-        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 with finite scales, the
-         * K-quants): one formula */
+        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 / Q5_0 / Q5_1 with finite
+         * scales, the K-quants): one formula */
         const int kq = t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
         if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
@@ -430,12 +457,12 @@ static void test_special_weights(const sp_kernels *k) {
 /* matvec_decode on quantized weights: x with inf/nan propagates, zeros give zeros, huge and
  * tiny values in one block stay within the documented error. */
 static void test_decode_special_x(const sp_kernels *k) {
-    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     sp_rng rng;
     sp_rng_seed(&rng, 9);
-    for (int q = 0; q < 5; q++) {
+    for (int q = 0; q < 7; q++) {
         const uint32_t t = QT[q];
-        const int32_t cols = q < 2 ? 64 : 256;
+        const int32_t cols = sp_dtype_get(t)->block == 32 ? 64 : 256;
         test_mat m;
         if (!make_mat(&m, &rng, t, 5, cols)) { CHECK(!"oom"); return; }
         float x[256], y[5];
@@ -468,8 +495,9 @@ static void test_decode_special_scales(const sp_kernels *k) {
     static const uint16_t FINITE[] = {0x0001, 0x83ff, 0x0000, 0x8000, 0x7bff, 0xfbff, 0x0400, 0x3c00, 0x0200};
     sp_rng rng;
     sp_rng_seed(&rng, 11);
-    for (int q = 0; q < 2; q++) {
-        const uint32_t t = q ? SP_DTYPE_Q4_0 : SP_DTYPE_Q8_0;
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1};
+    for (int q = 0; q < 4; q++) {
+        const uint32_t t = QT[q];
         const int32_t rows = 9, cols = 64;
         test_mat m;
         if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
@@ -547,7 +575,8 @@ static void test_quantize(void) {
         for (int i = 0; i < 64; i++) amax = fmax(amax, fabs(src[i]));
         for (int i = 0; i < 64; i++) {
             double tol = t == SP_DTYPE_F32 ? 0 : t == SP_DTYPE_F16 ? fabs(src[i]) / 1024 : t == SP_DTYPE_BF16 ? fabs(src[i]) / 128
-                       : t == SP_DTYPE_Q8_0 ? amax / 127 / 2 * 1.01 : amax / 8 * 1.01;
+                       : t == SP_DTYPE_Q8_0 ? amax / 127 / 2 * 1.01 : t == SP_DTYPE_Q5_0 ? amax / 16 * 1.01
+                       : t == SP_DTYPE_Q5_1 ? amax / 31 * 1.05 : amax / 8 * 1.01;
             CHECK_MSG(fabs(back[i] - src[i]) <= tol, "%s round trip [%d] %g -> %g", sp_dtype_name(t), i, src[i], back[i]);
         }
     }
@@ -612,6 +641,37 @@ static void test_quantize_k(void) {
         for (int i = 0; i < 256; i++) ok &= back[i] == 0.0f;
         CHECK_MSG(ok, "%s all-zero super-block", sp_dtype_name(TK[ti]));
         CHECK(sp_quantize_row(TK[ti], buf, x, 288) == 0); /* not a multiple of 256 */
+    }
+}
+
+/* Q5_0 / Q5_1 encoding (ggml's reference quantizers): bytes equal to tests/lib/quant.js's (the same
+ * FNV-1a in both tests), round-trip error below Q4_K's bound (test_quantize_k) and Q5_1 (with a
+ * min) below Q5_0 on this row of offset sub-blocks; an all-zero block decodes to zeros. */
+static void test_quantize_q5(void) {
+    static const uint32_t TQ[2] = {SP_DTYPE_Q5_0, SP_DTYPE_Q5_1};
+    static const uint32_t HASH[2] = {0x8eeb865bu, 0xd5c2a85cu};
+    float x[512], back[512];
+    uint8_t buf[16 * 24];
+    kquant_row(x);
+    double rms = 0, prev = 0.06;
+    for (int i = 0; i < 512; i++) rms += (double)x[i] * x[i];
+    rms = sqrt(rms / 512);
+    for (int ti = 0; ti < 2; ti++) {
+        const size_t nb = sp_quantize_row(TQ[ti], buf, x, 512);
+        CHECK(nb == sp_dtype_row_bytes(TQ[ti], 512) && nb == 16 * (size_t)sp_dtype_get(TQ[ti])->bytes);
+        const uint32_t h = fnv1a(buf, nb);
+        printf("%s fnv1a 0x%08x\n", sp_dtype_name(TQ[ti]), h);
+        CHECK_MSG(h == HASH[ti], "%s encoding differs from quant.js: fnv1a 0x%08x", sp_dtype_name(TQ[ti]), h);
+        sp_mat m = {TQ[ti], 1, 512, nb, buf, 0};
+        sp_kernels_get(SP_ISA_SCALAR)->mat_row(back, &m, 0);
+        double e = 0;
+        for (int i = 0; i < 512; i++) e += ((double)back[i] - x[i]) * ((double)back[i] - x[i]);
+        e = sqrt(e / 512) / rms;
+        printf("%s round trip: RMS error %.4f of the row's RMS\n", sp_dtype_name(TQ[ti]), e);
+        CHECK_MSG(e < prev, "%s round trip RMS error %g", sp_dtype_name(TQ[ti]), e);
+        prev = e;
+        for (int i = 256; i < 288; i++) CHECK_MSG(back[i] == 0.0f, "%s zero block [%d] -> %g", sp_dtype_name(TQ[ti]), i, back[i]);
+        for (int i = 288; i < 320; i++) CHECK_MSG(fabsf(back[i] - 0.75f) <= 0.75f / 1024, "%s constant block [%d] -> %g", sp_dtype_name(TQ[ti]), i, back[i]);
     }
 }
 
@@ -816,9 +876,9 @@ static void test_x16_tile(void) {
 static void test_x16_product(void) {
     sp_rng rng;
     sp_rng_seed(&rng, 23);
-    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     static const int32_t SH[][3] = {{1, 5, 256}, {6, 9, 512}, {9, 4, 1280}}; /* n, rows, cols (1280: two KC chunks) */
-    for (int ti = 0; ti < 5; ti++)
+    for (int ti = 0; ti < 7; ti++)
         for (int si = 0; si < 3; si++) {
             const uint32_t t = QT[ti];
             const int32_t n = SH[si][0], rows = SH[si][1], cols = SH[si][2];
@@ -953,6 +1013,7 @@ int main(void) {
     test_exact_tables();
     test_quantize();
     test_quantize_k();
+    test_quantize_q5();
     test_probes(best);
     printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");
     CHECK_DONE();
