@@ -2,7 +2,8 @@
 // transformers' modeling code (tests/lib/ref-<arch>.js), on tiny models written both as GGUF and as an
 // HF folder (tests/lib/tiny-arch.js):
 //   - logits at the prefill and at every KV-cache decoding step, and the greedy ids, for every weight
-//     format: HF F32/F16/BF16, GGUF F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q5_K/Q6_K and the Q4_K_M mix;
+//     format: HF F32/F16/BF16, GGUF F32/F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K and the Q4_K_M mix,
+//     and the Q4_K_M / Q5_K_M mixes with llama.cpp's Q5_0 / Q5_1 / Q8_0 fallback for rows not a multiple of 256;
 //   - the gradient of prompt and prefix tuning against float64 central finite differences;
 //   - the same model as GGUF and as HF: the same logits and the same tuned trajectory (adapters saved
 //     in PEFT layout, so a prefix adapter moves between the two copies).
@@ -92,8 +93,8 @@ for (const [arch, opts] of CASES) {
     }
   });
   if (!ggufOk) continue;
-  test(`arch: ${label}: GGUF F32/F16/BF16/Q8_0/Q4_0 match the reference`, (t) => {
-    for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
+  test(`arch: ${label}: GGUF F32/F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1 match the reference`, (t) => {
+    for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1']) {
       const tiny = makeTinyArch(arch, { seed: 4, type, ...opts });
       const m = load(tiny, 'gguf');
       // quantized matrices: the reference runs on the values the bytes decode to; the exact table
@@ -222,8 +223,8 @@ for (const [arch, opts, format] of GRAD_CASES) {
 }
 
 for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
-  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
-    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0']) {
+  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
+    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1']) {
       const tiny = makeTinyArch(arch, { seed: 24, type, tied: arch === 'gpt2' || arch === 'qwen2' });
       const m = load(tiny, 'gguf');
       try {
@@ -271,6 +272,32 @@ for (const [arch, opts] of K_CASES) {
   });
 }
 
+/* ---- the Q4_K_M / Q5_K_M files of SmolLM2, Qwen2.5-0.5B and Gemma-3-270M: rows not a multiple of 256 ----
+ * Their hidden sizes (576, 960, 896, 640) are not multiples of 256, so llama.cpp falls back for
+ * those rows (tests/lib/tiny-arch.js, mixType): Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. Here
+ * dim 64 with an ffn width of 256: every matrix read along dim (attn_q/k/v/output, ffn_gate/up, the
+ * embedding and the head) falls back, ffn_down keeps its K-quant (Q6_K in the layer use_more_bits
+ * picks). The same bounds as the K-quant tests above. */
+const FB_SHAPE = { dim: 64, n_heads: 4, n_kv_heads: 2, hidden_dim: 256 };
+const FB_MIXES = { Q4_K_M: ['Q4_K', 'Q5_0', 'Q6_K', 'Q8_0'], Q5_K_M: ['Q5_1', 'Q5_K', 'Q6_K', 'Q8_0'] };
+for (const [arch, opts] of [['qwen2', {}], ['qwen3', { tied: false }], ['gemma3', { layer_types: ['sliding_attention', 'full_attention'] }], ['llama', {}], ['gpt2', {}]]) {
+  const label = `${arch} ${JSON.stringify(opts)}`;
+  test(`arch: ${label}: GGUF Q4_K_M / Q5_K_M with llama.cpp's Q5_0 / Q5_1 / Q8_0 fallback rows match the reference (prefill, decode, greedy ids)`, (t) => {
+    for (const [mix, want] of Object.entries(FB_MIXES)) {
+      const tiny = makeTinyArch(arch, { seed: 7, type: mix, ...FB_SHAPE, ...opts });
+      const stored = new Set(Object.values(tiny.ggufTypes).filter((x) => x !== 'F32'));
+      assert.deepEqual([...stored].sort(), want, `${label}: the types of a ${mix} file with 64-wide rows`);
+      const m = load(tiny, 'gguf');
+      const ref = REF[arch], w = tiny.weightsGguf, c = tiny.configGguf;
+      try {
+        const exact = withExact(() => compare(m, ref, w, c, 1e-5, `${label} GGUF ${mix} exact`));
+        const fast = compare(m, ref, w, c, 1e-3, `${label} GGUF ${mix} default`);
+        t.diagnostic(`GGUF ${mix} (${[...stored].sort().join(', ')}): logits worst ${exact.toExponential(2)} exact, ${fast.toExponential(2)} default`);
+      } finally { m.free(); }
+    }
+  });
+}
+
 /* ---- one model as GGUF and as HF ---- */
 
 for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
@@ -312,9 +339,12 @@ for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
  *     loss at every step of 4 AdamW steps of prompt and prefix tuning, agree to FLOAT_TOL = 1e-5 of
  *     their scale; the parameters after every step to TRAJ_TOL = 1e-4 of theirs (AdamW divides each
  *     component's step by its own gradient's size, so a rounding difference on a component with a
- *     small gradient grows: llama measured 1.6e-5). An adapter trained on the GGUF copy and saved (PEFT layout; llama's
- *     prefix keys converted back from llama.cpp's permuted Q/K order, the others stored as they are)
- *     gives the HF copy the logits it gives the GGUF copy and continues on it with the same steps.
+ *     small gradient grows: llama measured 1.6e-5). An adapter trained on the GGUF copy and saved
+ *     (PEFT layout; llama's prefix keys converted back from llama.cpp's permuted Q/K order, the
+ *     others stored as they are) gives the HF copy the logits it gives the GGUF copy and continues
+ *     on it with the same steps
+ *     (checked by hand: the same adapter with its keys permuted as llama.cpp permutes K, a missing
+ *     or a needless conversion, moves the logits by 4e-2 (llama) and 2e-2 (qwen2) of their scale).
  * (b) The HF copy holds the original float weights. Per logit i, by the triangle inequality
  *       |gguf_i - hf_i| <= |gguf_i - refQ_i| + |refQ_i - refW_i| + |refW_i - hf_i|
  *                       <= |refQ_i - refW_i| + 2 * REF_TOL * S,

@@ -137,27 +137,57 @@ static double decode(uint32_t t, const uint8_t *row, int32_t c) {
     }
 }
 
+/* The part of element c that the 16-bit products multiply by the rounded x: the value without its
+ * min term (Q4_K / Q5_K: (d*sc)*q, Q5_1: d*q), whose product with the block's exact sum of x is
+ * added apart (gemm_x16.c); the value itself for the other types. */
+static double decode_ipart(uint32_t t, const uint8_t *row, int32_t c) {
+    if (t == SP_DTYPE_Q5_1) {
+        const uint8_t *blk = row + (c / 32) * 24;
+        const int j = c % 32;
+        uint16_t hd;
+        memcpy(&hd, blk, 2);
+        return (double)sp_f16_to_f32(hd) * sp_q5_code(blk + 4, blk + 8, j);
+    }
+    if (t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K) {
+        const int q5 = t == SP_DTYPE_Q5_K;
+        const uint8_t *blk = row + (c / 256) * (q5 ? 176 : 144), *qs = blk + (q5 ? 48 : 16);
+        const int v = c % 256, j = v / 32, l = v % 32;
+        int32_t sc, mn;
+        sp_k4_scale_min(j, blk + 4, &sc, &mn);
+        const int q = ((qs[32 * (j / 2) + l] >> (j % 2 ? 4 : 0)) & 15) | (q5 ? ((blk[16 + l] >> j) & 1) << 4 : 0);
+        uint16_t hd;
+        memcpy(&hd, blk, 2);
+        return (double)(sp_f16_to_f32(hd) * (float)sc) * q;
+    }
+    return decode(t, row, c);
+}
+
 typedef struct {
     sp_mat w;
     uint8_t *data;    /* (rows, row_bytes) */
     double *deq;      /* (rows, cols) decoded by the test */
+    double *ipart;    /* (rows, cols) the values without their min terms (decode_ipart): the x16 bounds */
 } test_mat;
 
 static int make_mat(test_mat *m, sp_rng *rng, uint32_t t, int32_t rows, int32_t cols) {
     size_t rb = sp_dtype_row_bytes(t, cols);
     m->data = malloc(rb * (size_t)rows);
     m->deq = malloc(sizeof(double) * (size_t)rows * cols);
-    if (!m->data || !m->deq) return 0;
+    m->ipart = malloc(sizeof(double) * (size_t)rows * cols);
+    if (!m->data || !m->deq || !m->ipart) return 0;
     for (int32_t r = 0; r < rows; r++) {
         random_row(rng, t, m->data + (size_t)r * rb, cols);
-        for (int32_t c = 0; c < cols; c++) m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
+        for (int32_t c = 0; c < cols; c++) {
+            m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
+            m->ipart[(size_t)r * cols + c] = decode_ipart(t, m->data + (size_t)r * rb, c);
+        }
     }
     m->w = (sp_mat){t, rows, cols, rb, m->data, 0};
     sp_mat_check_f16(&m->w);
     return 1;
 }
 
-static void free_mat(test_mat *m) { free(m->data); free(m->deq); }
+static void free_mat(test_mat *m) { free(m->data); free(m->deq); free(m->ipart); }
 
 static float *random_vec(sp_rng *rng, size_t n) {
     float *v = malloc(sizeof(float) * (n ? n : 1));
@@ -180,8 +210,9 @@ static int is_quant(uint32_t t) {
 
 /* The stated tolerance of the 16-bit products against the exact ones: rounding x to 16 bits per
  * block of 32 moves each x_c by at most amax_b / (2 qmax), so the product moves by at most
- * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K); the
- * f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
+ * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K), w_c
+ * without its min term (Q4_K / Q5_K / Q5_1: decode_ipart; the min multiplies the exact sum of x);
+ * the f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
  * matmul unless matmul_x16, matvec_decode unless decode_x16 (both: the quantized types). */
 static double x16_bound(uint32_t t, const float *x, const double *wrow, int32_t cols) {
     double e = 0.0;
@@ -224,7 +255,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 s += p;
                 a += p < 0 ? -p : p;
             }
-            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols, 0);
             if (!close_to(y[(size_t)i * rows + r], s, a) && !(fabs(y[(size_t)i * rows + r] - s) <= slack + 2e-5 * a)) {
                 bad = 1;
                 CHECK_MSG(0, "%s matmul %s n=%d rows=%d cols=%d: y[%d,%d]=%.9g ref=%.9g", k->isa, tn, n, rows, cols, i, r, y[(size_t)i * rows + r], s);
@@ -247,7 +278,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
         /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 / Q5_0 / Q5_1 with finite
          * scales, the K-quants): one formula */
         const int kq = t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
-        if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
+        if (x16_slack(k, t, xi, m.ipart, cols, 1) == x16_slack(k, t, xi, m.ipart, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             continue;
         }
@@ -259,7 +290,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 ref += pr;
                 a += fabs(pr);
             }
-            double slack = x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 1) + x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 0);
+            double slack = x16_slack(k, t, xi, m.ipart + (size_t)r * cols, cols, 1) + x16_slack(k, t, xi, m.ipart + (size_t)r * cols, cols, 0);
             ok &= fabs((double)y2[r] - ref) <= slack + 2e-5 * a;
         }
         CHECK_MSG(ok, "%s matvec_decode %s row %d beyond the 16-bit rounding of x (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
@@ -284,7 +315,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             double sc = 0;
             int32_t i = (int32_t)(e / rows), r = (int32_t)(e % rows);
             for (int32_t c = 0; c < cols; c++) { double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c]; sc += p < 0 ? -p : p; }
-            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols, 0);
             if (!close_to(y[e], y2[e], sc) && !(fabs(y[e] - y2[e]) <= slack + 4e-5 * sc)) { bad = 1; CHECK_MSG(0, "%s vs %s matmul %s n=%d rows=%d cols=%d at %zu", k->isa, ref_k->isa, tn, n, rows, cols, e); }
         }
     }
@@ -480,7 +511,7 @@ static void test_decode_special_x(const sp_kernels *k) {
         for (int r = 0; r < 5; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
-            double slack = x16_slack(k, t, x, m.deq + r * cols, cols, 1);
+            double slack = x16_slack(k, t, x, m.ipart + r * cols, cols, 1);
             CHECK_MSG(fabs(y[r] - s) <= slack + 2e-5 * a, "%s %s mixed magnitudes row %d: %g vs %g", k->isa, sp_dtype_name(t), r, y[r], s);
         }
         free_mat(&m);
@@ -503,7 +534,10 @@ static void test_decode_special_scales(const sp_kernels *k) {
         if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
         for (int32_t r = 0; r < rows; r++) { /* block r % 2 of row r gets special scale r */
             memcpy(m.data + (size_t)r * m.w.row_bytes + (size_t)(r % 2) * (m.w.row_bytes / 2), &FINITE[r], 2);
-            for (int32_t c = 0; c < cols; c++) m.deq[(size_t)r * cols + c] = decode(t, m.data + (size_t)r * m.w.row_bytes, c);
+            for (int32_t c = 0; c < cols; c++) {
+                m.deq[(size_t)r * cols + c] = decode(t, m.data + (size_t)r * m.w.row_bytes, c);
+                m.ipart[(size_t)r * cols + c] = decode_ipart(t, m.data + (size_t)r * m.w.row_bytes, c);
+            }
         }
         float x[64], y[9], y2[9];
         for (int i = 0; i < cols; i++) x[i] = sp_rng_normal(&rng);
@@ -511,7 +545,7 @@ static void test_decode_special_scales(const sp_kernels *k) {
         for (int32_t r = 0; r < rows; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
-            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.deq + r * cols, cols, 1) + 2e-5 * a + 1e-30,
+            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.ipart + r * cols, cols, 1) + 2e-5 * a + 1e-30,
                       "%s %s scale 0x%04x: row %d %g vs %g", k->isa, sp_dtype_name(t), FINITE[r], r, y[r], s);
         }
         k->matvec_decode(y2, x, &m.w, 0, 1, 1); /* row 0 alone: a 1-row tail, not the 8-row tile */
@@ -819,28 +853,29 @@ static void test_microkernels(void) {
 
 /* ---- the integer forward product (gemm_x16.c) ---- */
 
-/* The 4 x 4 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
+/* The 4 x 8 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
  * the f32 steps in the documented order), bit for bit, for the scalar reference and (wasm) the
  * SIMD variant; every mr, nr, first and mins. */
 static void test_x16_tile(void) {
     sp_rng rng;
     sp_rng_seed(&rng, 21);
-    const int32_t nb = 5;
+    const int32_t nb = 5, ldy = 10;
     int32_t xq[5 * 64];
-    int16_t wq[5 * 128];
-    float xs[5 * 8], ws[5 * 8];
+    int16_t wq[5 * 256];
+    float xs[5 * 8], ws[5 * 16];
     for (int i = 0; i < nb * 64; i++) {
         const int32_t lo = (int32_t)sp_rng_below(&rng, 65535) - 32767, hi = (int32_t)sp_rng_below(&rng, 65535) - 32767;
         xq[i] = (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xffffu));
     }
-    for (int i = 0; i < nb * 128; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
-    for (int i = 0; i < nb * 8; i++) { xs[i] = sp_rng_normal(&rng) * 1e-4f; ws[i] = sp_rng_normal(&rng) * 1e-3f; }
+    for (int i = 0; i < nb * 256; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
+    for (int i = 0; i < nb * 8; i++) xs[i] = sp_rng_normal(&rng) * 1e-4f;
+    for (int i = 0; i < nb * 16; i++) ws[i] = sp_rng_normal(&rng) * 1e-3f;
     for (int mins = 0; mins < 2; mins++)
         for (int first = 0; first < 2; first++)
             for (int32_t mr = 1; mr <= 4; mr++)
-                for (int32_t nr = 1; nr <= 4; nr++) {
-                    float y0[4 * 6], want[4 * 6], got[4 * 6];
-                    for (int i = 0; i < 24; i++) y0[i] = sp_rng_normal(&rng);
+                for (int32_t nr = 1; nr <= 8; nr++) {
+                    float y0[4 * ldy], want[4 * ldy], got[4 * ldy];
+                    for (int i = 0; i < 4 * ldy; i++) y0[i] = sp_rng_normal(&rng);
                     memcpy(want, y0, sizeof(y0));
                     for (int32_t r = 0; r < mr; r++)
                         for (int32_t c = 0; c < nr; c++) {
@@ -850,21 +885,21 @@ static void test_x16_tile(void) {
                                 for (int32_t j = 0; j < 32; j++) {
                                     const int32_t xw = xq[b * 64 + (j / 2) * 4 + r];
                                     const int16_t xv = (int16_t)(j % 2 ? (uint32_t)xw >> 16 : (uint32_t)xw & 0xffffu);
-                                    sum += (int64_t)xv * wq[b * 128 + (j / 2) * 8 + c * 2 + j % 2];
+                                    sum += (int64_t)xv * wq[b * 256 + (j / 2) * 16 + (c / 4) * 8 + (c % 4) * 2 + j % 2];
                                 }
                                 CHECK(sum == (int64_t)(int32_t)sum);
-                                f = f + (float)sum * (ws[b * 8 + c] * xs[b * 8 + r]);
-                                if (mins) f = f - ws[b * 8 + 4 + c] * xs[b * 8 + 4 + r];
+                                f = f + (float)sum * (ws[b * 16 + c] * xs[b * 8 + r]);
+                                if (mins) f = f - ws[b * 16 + 8 + c] * xs[b * 8 + 4 + r];
                             }
-                            want[r * 6 + c] = first ? f : want[r * 6 + c] + f;
+                            want[r * ldy + c] = first ? f : want[r * ldy + c] + f;
                         }
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_scalar(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_scalar(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #ifdef __wasm_simd128__
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_wasmsimd(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_wasmsimd(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #endif
                 }
 }
@@ -896,7 +931,7 @@ static void test_x16_product(void) {
                         ref += p;
                         a += fabs(p);
                     }
-                    const double bound = x16_bound(t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols) + 2e-5 * a;
+                    const double bound = x16_bound(t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols) + 2e-5 * a;
                     const double err = fabs(y[(size_t)i * rows + r] - ref);
                     CHECK_MSG(err <= bound, "x16 %s n=%d rows=%d cols=%d y[%d,%d]: error %.3g > bound %.3g", sp_dtype_name(t), n, rows, cols, i,
                               r, err, bound);
@@ -912,13 +947,14 @@ static void test_x16_product(void) {
             CHECK_MSG(bits_equal(y2, y, (size_t)n * rows), "x16 %s: SIMD differs from the scalar reference (n=%d rows=%d)", sp_dtype_name(t), n,
                       rows);
             {   /* the SIMD W panel equals the reference one */
-                int16_t wa[16 * 128], wb[16 * 128];
-                float sa[16 * 8], sb[16 * 8];
-                const uint8_t *rp[4] = {m.data, m.data + m.w.row_bytes, m.data + 2 * m.w.row_bytes, m.data + 3 * m.w.row_bytes};
+                int16_t wa[16 * 256], wb[16 * 256];
+                float sa[16 * 16], sb[16 * 16];
+                const uint8_t *rp[8];
+                for (int32_t c = 0; c < 8; c++) rp[c] = m.data + (size_t)(c < rows ? c : rows - 1) * m.w.row_bytes;
                 const int32_t nbk = cols / 32 < 16 ? cols / 32 : 16;
                 sp_pack_w_x16_scalar(wa, sa, rp, t, 0, nbk);
                 sp_pack_w_x16_wasmsimd(wb, sb, rp, t, 0, nbk);
-                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 128 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 256 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 16 * nbk) == 0,
                           "pack_w_x16 %s: SIMD panel differs", sp_dtype_name(t));
                 int32_t xa[16 * 64], xb[16 * 64];
                 const float qmax = (float)sp_x16_qmax(t);

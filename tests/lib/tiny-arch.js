@@ -7,9 +7,9 @@
 //                                  weightsGguf, weightsHf } // HF names, the values each file represents
 //
 // opts (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=dim/n_heads (qwen3/gemma3:
-// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q5_K|
-// Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType); K-quants need dim, q_dim and
-// hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16; hfFrom='gguf' writes the HF
+// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q5_0|Q5_1|
+// Q4_K|Q5_K|Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType: rows not a multiple of
+// 256 fall back to Q5_0 / Q5_1 / Q8_0); the plain K-quants need dim, q_dim and hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16; hfFrom='gguf' writes the HF
 // matrices as F32 holding exactly the values the GGUF file's bytes decode to), tied=true, seed=1,
 // shards=1 (HF files split in that many safetensors with model.safetensors.index.json), for bad-input
 // tests omit=[] (tensor names, GGUF or HF, left out of the file using them) and ggufKv=(kv) => kv (edits
@@ -98,15 +98,21 @@ function tensorList(a, c) {
  * llama_tensor_get_type): output.weight, or token_embd.weight when there is no output.weight, is
  * Q6_K; attn_v (gpt2: the fused attn_qkv) and ffn_down are Q6_K in the layers use_more_bits picks
  * (the first and last eighth, and every third between); position_embd stays F32 ("do not quantize
- * positional embeddings"); every other matrix is the mix's base type. */
+ * positional embeddings"); every other matrix is the mix's base type. Then its fallback for rows
+ * (ne0, the GGUF row length) that are not a multiple of 256: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K ->
+ * Q8_0, or F16 when ne0 is not a multiple of 32 either (what SmolLM2, Qwen2.5-0.5B and Gemma-3-270M
+ * files hold for their 576 / 960 / 896 / 640-wide rows). */
 const MIX_BASE = { Q4_K_M: 'Q4_K', Q5_K_M: 'Q5_K' };
+const K_FALLBACK = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
 const useMoreBits = (i, n) => i < Math.floor(n / 8) || i >= Math.floor((7 * n) / 8) || (i - Math.floor(n / 8)) % 3 === 2;
-function mixType(mix, gname, c, hasOutput) {
-  if (gname === 'output.weight' || (gname === 'token_embd.weight' && !hasOutput)) return 'Q6_K';
+function mixType(mix, gname, c, hasOutput, ne0) {
+  let t = MIX_BASE[mix];
+  if (gname === 'output.weight' || (gname === 'token_embd.weight' && !hasOutput)) t = 'Q6_K';
   if (gname === 'position_embd.weight') return 'F32';
   const m = /^blk\.(\d+)\.(attn_v|attn_qkv|ffn_down)\.weight$/.exec(gname);
-  if (m && useMoreBits(Number(m[1]), c.n_layers)) return 'Q6_K';
-  return MIX_BASE[mix];
+  if (m && useMoreBits(Number(m[1]), c.n_layers)) t = 'Q6_K';
+  if (ne0 % 256) t = ne0 % 32 ? 'F16' : K_FALLBACK[t];
+  return t;
 }
 
 function roundTrip(dtype, x) {
@@ -167,14 +173,15 @@ export function makeTinyArch(arch, opts = {}) {
     if (kind === 'norm' && a.gemma) x = Float32Array.from(x, (w) => w + 1);
     if (kind === 'conv') x = transpose(x, shape[0], shape[1]); // GGUF: torch [out, in]
     let ttype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? type : 'F32';
-    if (MIX_BASE[type] && ttype !== 'F32') ttype = mixType(type, gname, c, list.some(([, g]) => g === 'output.weight'));
+    const dims = (kind === 'conv' ? [shape[1], shape[0]] : shape).slice().reverse(); // ggml order: dims[0] = ne0, the row length
+    if (MIX_BASE[type] && ttype !== 'F32') ttype = mixType(type, gname, c, list.some(([, g]) => g === 'output.weight'), dims[0]);
     ggufTypes[gname] = ttype;
     const { values } = encodeTensor(ttype, x);
     let back = Float32Array.from(values);
     if (kind === 'conv') back = transpose(back, shape[1], shape[0]);
     if (a.permute && (isQ || isK)) back = unpermuteQK(back, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
     weightsGguf[name] = kind === 'norm' && a.gemma ? Float64Array.from(back, (w) => w - 1) : back;
-    tensors.push({ name: gname, dims: (kind === 'conv' ? [shape[1], shape[0]] : shape).slice().reverse(), type: ttype, data: x });
+    tensors.push({ name: gname, dims, type: ttype, data: x });
   }
   // ---- Hugging Face folder (opts.hfFrom 'gguf': the matrices hold the values the GGUF file's bytes decode to)
   const weightsHf = {};
