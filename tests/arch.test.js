@@ -341,9 +341,12 @@ for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
  *     loss at every step of 4 AdamW steps of prompt and prefix tuning, agree to FLOAT_TOL = 1e-5 of
  *     their scale; the parameters after every step to TRAJ_TOL = 1e-4 of theirs (AdamW divides each
  *     component's step by its own gradient's size, so a rounding difference on a component with a
- *     small gradient grows: llama measured 1.6e-5). An adapter trained on the GGUF copy and saved (PEFT layout; llama's
- *     prefix keys converted back from llama.cpp's permuted Q/K order, the others stored as they are)
- *     gives the HF copy the logits it gives the GGUF copy and continues on it with the same steps.
+ *     small gradient grows: llama measured 1.6e-5). An adapter trained on the GGUF copy and saved
+ *     (PEFT layout; llama's prefix keys converted back from llama.cpp's permuted Q/K order, the
+ *     others stored as they are) gives the HF copy the logits it gives the GGUF copy and continues
+ *     on it with the same steps
+ *     (checked by hand: the same adapter with its keys permuted as llama.cpp permutes K, a missing
+ *     or a needless conversion, moves the logits by 4e-2 (llama) and 2e-2 (qwen2) of their scale).
  * (b) The HF copy holds the original float weights. Per logit i, by the triangle inequality
  *       |gguf_i - hf_i| <= |gguf_i - refQ_i| + |refQ_i - refW_i| + |refW_i - hf_i|
  *                       <= |refQ_i - refW_i| + 2 * REF_TOL * S,

@@ -1,7 +1,7 @@
 /* gemm_x16.c - the forward product Y = X·Wᵀ on quantized weights with integer dot products
  * (matmul of the wasmsimd table; kernels.h, "matmul_x16"): the driver and the packing, shared by
- * the two ISAs, which differ only in the 4 x 4 tile they are handed (gemm_x16_scalar.c,
- * gemm_x16_wasmsimd.c).
+ * the two ISAs, which differ only in the 4 x 8 tile and the packing routines they are handed
+ * (sp_x16_ops: gemm_x16_scalar.c, gemm_x16_wasmsimd.c).
  *
  * X is rounded per row and block of 32 values to 16-bit integers: xq = round(x / sx),
  * sx = amax / qmax (|x - sx*xq| <= sx/2). The weights of a block become 16-bit integers too,
@@ -20,8 +20,8 @@
  *   X panel, per group of 4 rows of X: xq int32 [nb][16 kp][4 rows] (two i16, low = even column),
  *            xs f32 [nb][8] = sx of rows 0..3, then sum(x) of rows 0..3 (rows past n: 0; the sum in
  *            the order of block_sum)
- *   W panel, per tile of 4 rows of W:   wq int16 [nb][16 kp][4 rows][2],
- *            ws f32 [nb][8] = scale of rows 0..3, then min of rows 0..3
+ *   W panel, per tile of 8 rows of W:   wq int16 [nb][16 kp][2 halves][4 rows][2],
+ *            ws f32 [nb][16] = scale of rows 0..7, then min of rows 0..7
  * so that one i32x4.dot_i16x8_s of a W vector (4 rows x 2 columns) with the broadcast column pair
  * of one row of X gives that row's partial sums for the four rows of W, lane by lane. */
 #include <math.h>
@@ -112,16 +112,16 @@ static void unpack_block(int16_t *q, float *scale, float *min, const uint8_t *ro
     }
 }
 
-/* The W panel of rows w[0..4) (any valid rows), columns [k0, k0 + 32 nb): the reference. */
+/* The W panel of rows w[0..8) (any valid rows), columns [k0, k0 + 32 nb): the reference. */
 void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb) {
     int16_t q[SP_QK];
     for (int32_t b = 0; b < nb; b++) {
-        int16_t *wb = wq + (size_t)b * 128;
-        for (int32_t c = 0; c < 4; c++) {
-            unpack_block(q, ws + b * 8 + c, ws + b * 8 + 4 + c, rows[c], type, k0 / SP_QK + b);
+        int16_t *wb = wq + (size_t)b * 256;
+        for (int32_t c = 0; c < 8; c++) {
+            unpack_block(q, ws + b * 16 + c, ws + b * 16 + 8 + c, rows[c], type, k0 / SP_QK + b);
             for (int32_t kp = 0; kp < 16; kp++) {
-                wb[kp * 8 + c * 2] = q[2 * kp];
-                wb[kp * 8 + c * 2 + 1] = q[2 * kp + 1];
+                wb[kp * 16 + (c / 4) * 8 + (c % 4) * 2] = q[2 * kp];
+                wb[kp * 16 + (c / 4) * 8 + (c % 4) * 2 + 1] = q[2 * kp + 1];
             }
         }
     }
@@ -180,8 +180,8 @@ int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t 
     int32_t *xq = malloc((size_t)groups * (xq_words * 4 + xs_floats * 4));
     if (!xq) return 0;
     float *xs = (float *)(xq + (size_t)groups * xq_words);
-    int16_t wq[X16_KC / SP_QK * 128] __attribute__((aligned(16)));
-    float ws[X16_KC / SP_QK * 8] __attribute__((aligned(16)));
+    int16_t wq[X16_KC / SP_QK * 256] __attribute__((aligned(16)));
+    float ws[X16_KC / SP_QK * 16] __attribute__((aligned(16)));
     for (int32_t k0 = 0; k0 < K; k0 += X16_KC) {
         const int32_t len = K - k0 < X16_KC ? K - k0 : X16_KC, nb = len / SP_QK;
         for (int32_t g = 0; g < groups; g++) {
@@ -191,10 +191,10 @@ int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t 
                 return 0;
             }
         }
-        for (int32_t r = row0; r < row1; r += 4) {
-            const int32_t nr = row1 - r < 4 ? row1 - r : 4;
-            const uint8_t *rows[4];
-            for (int32_t c = 0; c < 4; c++) rows[c] = sp_mat_row_ptr(w, r + (c < nr ? c : nr - 1)); /* clamped */
+        for (int32_t r = row0; r < row1; r += 8) {
+            const int32_t nr = row1 - r < 8 ? row1 - r : 8;
+            const uint8_t *rows[8];
+            for (int32_t c = 0; c < 8; c++) rows[c] = sp_mat_row_ptr(w, r + (c < nr ? c : nr - 1)); /* clamped */
             ops->pack_w(wq, ws, rows, w->type, k0, nb);
             for (int32_t g = 0; g < groups; g++) {
                 const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;

@@ -41,13 +41,13 @@ SP_DECLARE_KERNELS(wasmsimd)
 #undef SP_DECLARE_KERNELS
 
 /* ---- the integer forward product on quantized weights (gemm_x16.c: layouts and formula) ---- */
-/* One 4 x 4 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 4-row W panel (wq, ws),
+/* One 4 x 8 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 8-row W panel (wq, ws),
  * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: the min term of Q4_K / Q5_K / Q5_1. */
 typedef void (*sp_gemm_x16_fn)(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                                const int16_t *wq, const float *ws, int32_t nb, int mins);
-void sp_gemm_x16_4x4_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+void sp_gemm_x16_4x8_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                             const int16_t *wq, const float *ws, int32_t nb, int mins);
-/* The W panel (wq, ws) of the four rows rows[0..4) (weight type `type`), columns [k0, k0 + 32 nb). */
+/* The W panel (wq, ws) of the eight rows rows[0..8) (weight type `type`), columns [k0, k0 + 32 nb). */
 typedef void (*sp_pack_w_x16_fn)(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
 void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
 /* The X panel (xq, xs) of rows x + r*ldx, r < mr (<= 4), columns [0, 32 nb), x rounded for weights
@@ -71,7 +71,7 @@ int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t 
 /* matmul of the tables with matmul_x16 = 1: sp_matmul_x16 with that ISA's tile, else the exact matmul */
 void sp_matmul_x16_scalar(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
 #ifdef __wasm_simd128__
-void sp_gemm_x16_4x4_wasmsimd(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+void sp_gemm_x16_4x8_wasmsimd(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                               const int16_t *wq, const float *ws, int32_t nb, int mins);
 void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
 int sp_pack_x_x16_wasmsimd(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);

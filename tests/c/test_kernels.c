@@ -853,28 +853,29 @@ static void test_microkernels(void) {
 
 /* ---- the integer forward product (gemm_x16.c) ---- */
 
-/* The 4 x 4 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
+/* The 4 x 8 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
  * the f32 steps in the documented order), bit for bit, for the scalar reference and (wasm) the
  * SIMD variant; every mr, nr, first and mins. */
 static void test_x16_tile(void) {
     sp_rng rng;
     sp_rng_seed(&rng, 21);
-    const int32_t nb = 5;
+    const int32_t nb = 5, ldy = 10;
     int32_t xq[5 * 64];
-    int16_t wq[5 * 128];
-    float xs[5 * 8], ws[5 * 8];
+    int16_t wq[5 * 256];
+    float xs[5 * 8], ws[5 * 16];
     for (int i = 0; i < nb * 64; i++) {
         const int32_t lo = (int32_t)sp_rng_below(&rng, 65535) - 32767, hi = (int32_t)sp_rng_below(&rng, 65535) - 32767;
         xq[i] = (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xffffu));
     }
-    for (int i = 0; i < nb * 128; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
-    for (int i = 0; i < nb * 8; i++) { xs[i] = sp_rng_normal(&rng) * 1e-4f; ws[i] = sp_rng_normal(&rng) * 1e-3f; }
+    for (int i = 0; i < nb * 256; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
+    for (int i = 0; i < nb * 8; i++) xs[i] = sp_rng_normal(&rng) * 1e-4f;
+    for (int i = 0; i < nb * 16; i++) ws[i] = sp_rng_normal(&rng) * 1e-3f;
     for (int mins = 0; mins < 2; mins++)
         for (int first = 0; first < 2; first++)
             for (int32_t mr = 1; mr <= 4; mr++)
-                for (int32_t nr = 1; nr <= 4; nr++) {
-                    float y0[4 * 6], want[4 * 6], got[4 * 6];
-                    for (int i = 0; i < 24; i++) y0[i] = sp_rng_normal(&rng);
+                for (int32_t nr = 1; nr <= 8; nr++) {
+                    float y0[4 * ldy], want[4 * ldy], got[4 * ldy];
+                    for (int i = 0; i < 4 * ldy; i++) y0[i] = sp_rng_normal(&rng);
                     memcpy(want, y0, sizeof(y0));
                     for (int32_t r = 0; r < mr; r++)
                         for (int32_t c = 0; c < nr; c++) {
@@ -884,21 +885,21 @@ static void test_x16_tile(void) {
                                 for (int32_t j = 0; j < 32; j++) {
                                     const int32_t xw = xq[b * 64 + (j / 2) * 4 + r];
                                     const int16_t xv = (int16_t)(j % 2 ? (uint32_t)xw >> 16 : (uint32_t)xw & 0xffffu);
-                                    sum += (int64_t)xv * wq[b * 128 + (j / 2) * 8 + c * 2 + j % 2];
+                                    sum += (int64_t)xv * wq[b * 256 + (j / 2) * 16 + (c / 4) * 8 + (c % 4) * 2 + j % 2];
                                 }
                                 CHECK(sum == (int64_t)(int32_t)sum);
-                                f = f + (float)sum * (ws[b * 8 + c] * xs[b * 8 + r]);
-                                if (mins) f = f - ws[b * 8 + 4 + c] * xs[b * 8 + 4 + r];
+                                f = f + (float)sum * (ws[b * 16 + c] * xs[b * 8 + r]);
+                                if (mins) f = f - ws[b * 16 + 8 + c] * xs[b * 8 + 4 + r];
                             }
-                            want[r * 6 + c] = first ? f : want[r * 6 + c] + f;
+                            want[r * ldy + c] = first ? f : want[r * ldy + c] + f;
                         }
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_scalar(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_scalar(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #ifdef __wasm_simd128__
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_wasmsimd(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_wasmsimd(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #endif
                 }
 }
@@ -946,13 +947,14 @@ static void test_x16_product(void) {
             CHECK_MSG(bits_equal(y2, y, (size_t)n * rows), "x16 %s: SIMD differs from the scalar reference (n=%d rows=%d)", sp_dtype_name(t), n,
                       rows);
             {   /* the SIMD W panel equals the reference one */
-                int16_t wa[16 * 128], wb[16 * 128];
-                float sa[16 * 8], sb[16 * 8];
-                const uint8_t *rp[4] = {m.data, m.data + m.w.row_bytes, m.data + 2 * m.w.row_bytes, m.data + 3 * m.w.row_bytes};
+                int16_t wa[16 * 256], wb[16 * 256];
+                float sa[16 * 16], sb[16 * 16];
+                const uint8_t *rp[8];
+                for (int32_t c = 0; c < 8; c++) rp[c] = m.data + (size_t)(c < rows ? c : rows - 1) * m.w.row_bytes;
                 const int32_t nbk = cols / 32 < 16 ? cols / 32 : 16;
                 sp_pack_w_x16_scalar(wa, sa, rp, t, 0, nbk);
                 sp_pack_w_x16_wasmsimd(wb, sb, rp, t, 0, nbk);
-                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 128 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 256 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 16 * nbk) == 0,
                           "pack_w_x16 %s: SIMD panel differs", sp_dtype_name(t));
                 int32_t xa[16 * 64], xb[16 * 64];
                 const float qmax = (float)sp_x16_qmax(t);
