@@ -296,16 +296,20 @@ test('corrupt: NaN and Inf weights (GGUF F32 and Q8_0, safetensors F32 and BF16)
   await engineStillGood();
 });
 
-test('corrupt: hostile K-quant blocks (NaN / Inf super-scales, truncated data, rows not a multiple of 256)', async () => {
-  for (const type of ['Q4_K', 'Q5_K', 'Q6_K']) {
-    const { gguf } = makeTinyLlama({ seed: 5, type, dim: 256, n_heads: 4, n_kv_heads: 2, hidden_dim: 256, n_layers: 1 });
+test('corrupt: hostile K-quant and Q5_0 / Q5_1 blocks (NaN / Inf scales, truncated data, rows not a multiple of 256)', async () => {
+  // per type: block bytes, the f16 fields of a block (d; dmin or m), and the tiny model's shape (the
+  // K-quants need rows of 256; Q5_0 / Q5_1 are llama.cpp's fallback for the other rows)
+  const K = { dim: 256, n_heads: 4, n_kv_heads: 2, hidden_dim: 256 };
+  const TYPES = {
+    Q4_K: [144, [['d', 0], ['dmin', 2]], K], Q5_K: [176, [['d', 0], ['dmin', 2]], K], Q6_K: [210, [['d', 208]], K],
+    Q5_0: [22, [['d', 0]], {}], Q5_1: [24, [['d', 0], ['m', 2]], {}],
+  };
+  for (const [type, [bs, fields, shape]] of Object.entries(TYPES)) {
+    const { gguf } = makeTinyLlama({ seed: 5, type, ...shape, n_layers: 1 });
     const g = readGGUF(gguf);
     const t = g.tensors.find((x) => x.name === 'blk.0.ffn_down.weight');
     const off = t.data.byteOffset - gguf.byteOffset;
-    const bs = { Q4_K: 144, Q5_K: 176, Q6_K: 210 }[type];
-    // d (Q4_K / Q5_K at byte 0, Q6_K at byte 208) and dmin (byte 2) of the 3rd super-block
-    const fields = type === 'Q6_K' ? [['d', 208]] : [['d', 0], ['dmin', 2]];
-    for (const [field, at] of fields) {
+    for (const [field, at] of fields) { // in the 3rd block
       for (const [h, label] of [[0x7c00, 'Inf'], [0x7e00, 'NaN'], [0xfc00, '-Inf']]) {
         const b = gguf.slice();
         new DataView(b.buffer).setUint16(off + 2 * bs + at, h, true);

@@ -57,6 +57,7 @@ const debug = {
   outputs: { plain: '', prompt: '' },
   chatPrompt: null, // the text the chat template made of the last "Try it" input, or null (raw text)
   lastError: null,
+  workerPaused: false, // the worker acknowledged a pause of the run: no step until it is resumed
 };
 window.__softprompt = debug;
 
@@ -377,7 +378,7 @@ function showModelFacts() {
   $('chance-vocab').textContent = `${S.modelMeta.name}'s ${i.vocab_size.toLocaleString('en')}`;
   const facts = [
     ['name', S.modelMeta.name],
-    ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.file_type}`],
+    ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.weight_types ?? i.file_type}`], // a mix (Q4_K_M) names its shares
     ['parameters', fmtCount(i.n_params)],
     ['layers', i.n_layers],
     ['width (dim)', i.dim],
@@ -1107,6 +1108,7 @@ async function startTraining(rec = null) {
   job.on('state', (st) => {
     if (st === 'running' || st === 'paused') setJobState(st);
   });
+  job.on('paused', () => { debug.workerPaused = true; }).on('resumed', () => { debug.workerPaused = false; });
   try {
     let result = await job.done;
     if (rec) {

@@ -296,6 +296,9 @@ export interface ModelInfo {
   /** GGUF: the Hugging Face repo id its metadata names as its source, or null. */
   source_repo: string | null;
   file_type: string;
+  /** The types the matrices are stored in, by share of their bytes, largest first: "Q5_0 71%, Q4_K 29%"
+   *  (a Q4_K_M file of a model whose rows are not multiples of 256), or one type: "Q8_0". */
+  weight_types: string;
   dim: number;
   n_layers: number;
   n_heads: number;
@@ -591,13 +594,24 @@ export interface TuneEvents {
   eval: TuneEval;
   evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
+  /** Follows pause() / resume() at once (the job's own view). */
   state: TuneState;
+  /** The worker acknowledged a pause(): from now on no step runs and none is reported until
+   *  resume(). Acknowledgements come in the order of the calls. */
+  paused: undefined;
+  /** The worker acknowledged a resume(): steps go on. */
+  resumed: undefined;
 }
 
 export interface TuneJob extends Job<TuneResult, TuneEvents> {
-  /** Pause between steps (the worker stays responsive). */
-  pause(): void;
-  resume(): void;
+  /** Pause between steps (the worker stays responsive). `state` is 'paused' at once; the promise
+   *  resolves with 'paused' when the worker acknowledges (the 'paused' event): no step runs or is
+   *  reported after that until resume(). It resolves with 'done' or 'failed' instead when the run
+   *  is over or ends first, and never rejects. */
+  pause(): Promise<'paused' | 'done' | 'failed'>;
+  /** Go on after pause(). The promise resolves with 'running' when the worker acknowledges (the
+   *  'resumed' event), or with 'done' or 'failed' when the run is over or ends first. */
+  resume(): Promise<'running' | 'done' | 'failed'>;
   /** Finish now, keeping the prompt: done resolves with reason 'stopped'. */
   stop(): void;
   /** Rejects on errors. A NaN/Inf loss rejects with SP_ERR_NUMERIC and error.result holds the
@@ -713,14 +727,17 @@ export interface PresetBenchOptions extends BenchOptions {
    * SP_ERR_TOO_LARGE naming the sizes. */
   model?: string;
   /** Weight type (default 'F32'). K-quant matrices whose rows are not a multiple of 256 fall back
-   *  to Q4_0 (Q4_K, Q5_K) or Q8_0 (Q6_K), as llama.cpp's quantizer does. */
-  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+   *  as llama.cpp's quantizer does: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0 (the result's weightTypes
+   *  names the mix). */
+  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 }
 
 /** The engine's benchmark (sp_bench_json), keys in camelCase; raw holds the C JSON as is. */
 export interface BenchResult {
   model: string;
   type: string;
+  /** The types the model's matrices are stored in, by share of their bytes ("Q5_0 71%, Q4_K 29%"; one type: "Q4_K"). */
+  weightTypes: string;
   threads: number;
   isa: string;
   nParams: number;

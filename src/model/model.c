@@ -46,7 +46,7 @@ static sp_status mat_init(sp_mat *m, const char *name, uint32_t type, const void
         return sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' has shape [%lld, %lld], the config needs [%lld, %lld]", name,
                             (long long)rows, (long long)cols, (long long)want_rows, (long long)want_cols);
     if (!sp_dtype_supported(type))
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: F32, F16, BF16, Q8_0, Q4_0",
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: " SP_DTYPES_SUPPORTED,
                             name, sp_dtype_name(type), type);
     size_t rb = sp_dtype_row_bytes(type, cols);
     if (rb == 0)
@@ -182,14 +182,38 @@ static sp_status count_mat(sp_model *m, sp_mat *w, const char *name, sp_error *e
     (void)name; (void)err;
     m->n_params += (uint64_t)w->rows * (uint64_t)w->cols;
     m->weight_bytes += (uint64_t)w->row_bytes * (uint64_t)w->rows;
+    if (w->type < SP_MODEL_TYPE_IDS) m->type_bytes[w->type] += (uint64_t)w->row_bytes * (uint64_t)w->rows;
     return SP_OK;
+}
+
+/* m->weight_types from m->type_bytes: the types by share, largest first, a type under 0.5% kept
+ * ("<1%") so that no stored type goes unnamed. */
+static void name_weight_types(sp_model *m) {
+    const uint64_t *bytes = m->type_bytes, total = m->weight_bytes;
+    m->weight_types[0] = 0;
+    int used[SP_MODEL_TYPE_IDS] = {0}, n = 0;
+    for (;;) {
+        int best = -1;
+        for (int t = 0; t < SP_MODEL_TYPE_IDS; t++)
+            if (!used[t] && bytes[t] && (best < 0 || bytes[t] > bytes[best])) best = t;
+        if (best < 0) break;
+        used[best] = 1;
+        const size_t len = strlen(m->weight_types);
+        const double pc = 100.0 * (double)bytes[best] / (double)total;
+        if (bytes[best] == total) snprintf(m->weight_types, sizeof(m->weight_types), "%s", sp_dtype_name((uint32_t)best));
+        else if (pc < 0.5) snprintf(m->weight_types + len, sizeof(m->weight_types) - len, "%s%s <1%%", n ? ", " : "", sp_dtype_name((uint32_t)best));
+        else snprintf(m->weight_types + len, sizeof(m->weight_types) - len, "%s%s %.0f%%", n ? ", " : "", sp_dtype_name((uint32_t)best), pc);
+        n++;
+    }
 }
 
 /* Parameters (matrices and vectors) and bytes of weight data in use. */
 void sp_model_count(sp_model *m) {
     const sp_arch *a = sp_arch_get((sp_arch_id)m->cfg.arch);
     m->n_params = m->weight_bytes = 0;
+    memset(m->type_bytes, 0, sizeof(m->type_bytes));
     for_each_mat(m, count_mat, NULL);
+    name_weight_types(m);
     for (int32_t i = 0; i < a->n_tensors; i++) {
         const sp_tensor_desc *d = &a->tensors[i];
         if (!(d->flags & SP_T_VEC)) continue;
@@ -315,7 +339,7 @@ static sp_status view_mat(sp_mat *out, const tsrc *s, const tview *t, int64_t ro
         if (((uintptr_t)t->data & 3) != 0 && t->type == SP_DTYPE_F32)
             return sp_error_set(err, SP_ERR_FORMAT, "tensor '%s' data is not 4-byte aligned", t->name);
     } else if (!sp_dtype_supported(t->type) || !t->data) {
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: F32, F16, BF16, Q8_0, Q4_0",
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: " SP_DTYPES_SUPPORTED,
                             t->name, sp_dtype_name(t->type), t->type);
     }
     return mat_init(out, t->name, t->type, t->data, t->nbytes, t->shape[0], t->shape[1], rows, cols, err);
