@@ -218,28 +218,19 @@ NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], co
     }
 }
 
-/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (qs: its 32 bytes of nibbles, qh: Q5_K's
- * high bits or NULL) dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). */
+/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (k4_codes) dotted with x0..x3: four i32
+ * lanes whose sum is sum(q * xq). */
 static inline v128_t k4_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
-                            v128_t m4, v128_t b16) {
-    v128_t lo = wasm_v128_load(qs), hi = wasm_v128_load(qs + 16);
-    if (j & 1) {
-        lo = wasm_u16x8_shr(lo, 4);
-        hi = wasm_u16x8_shr(hi, 4);
-    }
-    lo = wasm_v128_and(lo, m4);
-    hi = wasm_v128_and(hi, m4);
-    if (qh) { /* bit j of each qh byte -> 16 (16-bit lane shifts: the mask drops what crosses bytes) */
-        lo = wasm_v128_or(lo, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh), j), 4), b16));
-        hi = wasm_v128_or(hi, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh + 16), j), 4), b16));
-    }
+                            v128_t m4, v128_t b16, v128_t zero) {
+    v128_t lo, hi;
+    k4_codes(&lo, &hi, qs, qh, j, m4, b16, zero);
     return DOT32_I8(lo, hi, x0, x1, x2, x3);
 }
 
 static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
                                const uint8_t *const *p, int32_t nb, int q5) {
-    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16);
-    OPAQUE(m4); OPAQUE(b16);
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
     const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
     const size_t qs_off = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
     v128_t f = wasm_f32x4_splat(0.0f);
@@ -255,7 +246,7 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
             const int16_t *xb = xq + (size_t)b * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
             const size_t o = qs_off + 32 * (size_t)(j / 2);
-#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16)
+#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16, zero)
             const v128_t is = wasm_i32x4_mul(isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3)), wasm_v128_load(sc[j]));
 #undef K4_ROW
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
