@@ -4,6 +4,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(sp_block_q8_0) == 34 && sizeof(sp_block_q4_0) == 18, "Q8_0 / Q4_0 block sizes");
+_Static_assert(sizeof(sp_block_q5_0) == 22 && sizeof(sp_block_q5_1) == 24, "Q5_0 / Q5_1 block sizes");
 _Static_assert(sizeof(sp_block_q4_k) == 144 && sizeof(sp_block_q5_k) == 176 && sizeof(sp_block_q6_k) == 210, "K-quant block sizes");
 
 /* The types the kernels support: {name, values per block, bytes per block, f16 scales, their offsets} */
@@ -16,6 +17,8 @@ static const sp_dtype_info DTYPES[] = {
     {"Q4_K", SP_QK_K, (int32_t)sizeof(sp_block_q4_k), 2, {0, 2}},
     {"Q5_K", SP_QK_K, (int32_t)sizeof(sp_block_q5_k), 2, {0, 2}},
     {"Q6_K", SP_QK_K, (int32_t)sizeof(sp_block_q6_k), 1, {(int32_t)offsetof(sp_block_q6_k, d), 0}},
+    {"Q5_0", SP_QK, (int32_t)sizeof(sp_block_q5_0), 1, {0, 0}},
+    {"Q5_1", SP_QK, (int32_t)sizeof(sp_block_q5_1), 2, {0, 2}},
 };
 
 const sp_dtype_info *sp_dtype_get(uint32_t t) {
@@ -28,6 +31,8 @@ const sp_dtype_info *sp_dtype_get(uint32_t t) {
     case SP_DTYPE_Q4_K: return &DTYPES[5];
     case SP_DTYPE_Q5_K: return &DTYPES[6];
     case SP_DTYPE_Q6_K: return &DTYPES[7];
+    case SP_DTYPE_Q5_0: return &DTYPES[8];
+    case SP_DTYPE_Q5_1: return &DTYPES[9];
     }
     return NULL;
 }
@@ -37,8 +42,6 @@ const char *sp_dtype_name(uint32_t t) {
     if (i) return i->name;
     switch (t) { /* GGUF types the kernels do not support, named in errors */
     case 3: return "Q4_1";
-    case 6: return "Q5_0";
-    case 7: return "Q5_1";
     case 9: return "Q8_1";
     case 10: return "Q2_K";
     case 11: return "Q3_K";

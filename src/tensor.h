@@ -9,6 +9,8 @@ typedef enum {
     SP_DTYPE_F32 = 0,
     SP_DTYPE_F16 = 1,
     SP_DTYPE_Q4_0 = 2,
+    SP_DTYPE_Q5_0 = 6,
+    SP_DTYPE_Q5_1 = 7,
     SP_DTYPE_Q8_0 = 8,
     SP_DTYPE_Q4_K = 12,
     SP_DTYPE_Q5_K = 13,
@@ -17,10 +19,22 @@ typedef enum {
     SP_DTYPE_UNKNOWN = 255,
 } sp_dtype;
 
-#define SP_QK 32 /* values per Q8_0 / Q4_0 block */
+#define SP_QK 32 /* values per Q8_0 / Q4_0 / Q5_0 / Q5_1 block */
 
 typedef struct { uint16_t d; int8_t qs[SP_QK]; } sp_block_q8_0;     /* 34 bytes: x = d*q */
 typedef struct { uint16_t d; uint8_t qs[SP_QK / 2]; } sp_block_q4_0; /* 18 bytes: x[j] = d*((qs[j]&15)-8), x[j+16] = d*((qs[j]>>4)-8) */
+/* Q5_0 / Q5_1 (llama.cpp's fallback for Q4_K / Q5_K rows whose length is not a multiple of 256):
+ * a 5-bit code q (sp_q5_code: Q4_0's nibbles plus bit j of the little-endian u32 qh for value j);
+ *     Q5_0  x = d * (q - 16)          (exact in f32)
+ *     Q5_1  x = d * q + m             (f32: one rounding for the product, one for the sum, as llama.cpp) */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[SP_QK / 2]; } sp_block_q5_0;     /* 22 bytes */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[SP_QK / 2]; } sp_block_q5_1;  /* 24 bytes */
+
+/* The 5-bit code (0..31) of value j (0..31) of a Q5_0 / Q5_1 block with these qh and qs. */
+static inline int32_t sp_q5_code(const uint8_t *qh, const uint8_t *qs, int32_t j) {
+    const int32_t lo = j < SP_QK / 2 ? qs[j] & 15 : qs[j - SP_QK / 2] >> 4;
+    return lo | (((qh[j >> 3] >> (j & 7)) & 1) << 4);
+}
 
 /* K-quants (llama.cpp's layouts): super-blocks of 256 values in 8 sub-blocks of 32 (Q4_K, Q5_K)
  * or 16 of 16 (Q6_K). Sub-block s (of 32 values) of a Q4_K / Q5_K block has a 6-bit scale sc
@@ -66,7 +80,9 @@ typedef struct {
 
 const sp_dtype_info *sp_dtype_get(uint32_t t); /* NULL for the types the kernels do not support */
 const char *sp_dtype_name(uint32_t t);         /* "F32", "Q8_0", ... or "unknown" */
-int sp_dtype_supported(uint32_t t);            /* 1 for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K */
+int sp_dtype_supported(uint32_t t);            /* 1 for the types of SP_DTYPES_SUPPORTED */
+/* The supported types, as the errors that refuse another one list them */
+#define SP_DTYPES_SUPPORTED "F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K"
 /* Bytes of one row of n values, or 0 if n is not a multiple of the block size or the type is unknown. */
 size_t sp_dtype_row_bytes(uint32_t t, int64_t n);
 

@@ -146,20 +146,33 @@ test('api: tune job: events, pause/resume, adapters saved and loaded as PEFT fil
     const steps = [];
     const evals = [];
     const states = [];
+    const acks = [];
+    let whilePaused = null; // [steps at the pause's acknowledgement, steps after a request answered while paused]
     const job = model.tune({ data: DATA, virtualTokens: 4, steps: 8, batchSize: 2, maxLength: 32, lr: 0.05, evalSplit: 0.34, evalEvery: 4, seed: 3 });
     job.on('progress', (s) => {
       steps.push(s);
-      if (s.step === 2) job.pause();
+      if (s.step === 2) {
+        // paused (acknowledged by the worker): the worker still answers, no step comes; then resume
+        job.pause().then(async (ack) => {
+          const at = steps.length;
+          await model.tokenize('hi');
+          whilePaused = [ack, at, steps.length];
+          acks.push(await job.resume());
+        });
+      }
     });
     job.on('eval', (e) => evals.push(e));
-    job.on('state', (s) => {
-      states.push(s);
-      if (s === 'paused') setTimeout(() => job.resume(), 20);
-    });
+    job.on('state', (s) => states.push(s));
+    job.on('paused', () => acks.push('paused event')).on('resumed', () => acks.push('resumed event'));
     assert.equal(job.state, 'running');
     const res = await job.done;
     assert.equal(job.state, 'done');
     assert.deepEqual(states, ['paused', 'running', 'done']);
+    // the pause was sent on step 2's report; the worker may have started step 3 by then
+    assert.ok(whilePaused[1] === 2 || whilePaused[1] === 3, `paused at step ${whilePaused[1]}`);
+    assert.deepEqual(whilePaused, ['paused', whilePaused[1], whilePaused[1]], 'no step runs while paused');
+    assert.deepEqual(acks, ['paused event', 'resumed event', 'running']);
+    assert.equal(await job.pause(), 'done', 'a pause after the end resolves with the end state');
     assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.deepEqual(evals.map((e) => e.step), [4, 8]);
     assert.deepEqual(res.history.steps, steps);

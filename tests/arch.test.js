@@ -2,7 +2,8 @@
 // transformers' modeling code (tests/lib/ref-<arch>.js), on tiny models written both as GGUF and as an
 // HF folder (tests/lib/tiny-arch.js):
 //   - logits at the prefill and at every KV-cache decoding step, and the greedy ids, for every weight
-//     format: HF F32/F16/BF16, GGUF F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q5_K/Q6_K and the Q4_K_M mix;
+//     format: HF F32/F16/BF16, GGUF F32/F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K and the Q4_K_M mix,
+//     and the Q4_K_M / Q5_K_M mixes with llama.cpp's Q5_0 / Q5_1 / Q8_0 fallback for rows not a multiple of 256;
 //   - the gradient of prompt and prefix tuning against float64 central finite differences;
 //   - the same model as GGUF and as HF: the same logits and the same tuned trajectory (adapters saved
 //     in PEFT layout, so a prefix adapter moves between the two copies).
@@ -92,8 +93,8 @@ for (const [arch, opts] of CASES) {
     }
   });
   if (!ggufOk) continue;
-  test(`arch: ${label}: GGUF F32/F16/BF16/Q8_0/Q4_0 match the reference`, (t) => {
-    for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
+  test(`arch: ${label}: GGUF F32/F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1 match the reference`, (t) => {
+    for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1']) {
       const tiny = makeTinyArch(arch, { seed: 4, type, ...opts });
       const m = load(tiny, 'gguf');
       // quantized matrices: the reference runs on the values the bytes decode to; the exact table
@@ -222,8 +223,8 @@ for (const [arch, opts, format] of GRAD_CASES) {
 }
 
 for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
-  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
-    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0']) {
+  test(`arch: ${arch}: GGUF F16/BF16/Q8_0/Q4_0/Q5_0/Q5_1 prompt and prefix gradients match float64 finite differences (exact table)`, (t) => {
+    for (const type of ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1']) {
       const tiny = makeTinyArch(arch, { seed: 24, type, tied: arch === 'gpt2' || arch === 'qwen2' });
       const m = load(tiny, 'gguf');
       try {
@@ -271,6 +272,32 @@ for (const [arch, opts] of K_CASES) {
   });
 }
 
+/* ---- the Q4_K_M / Q5_K_M files of SmolLM2, Qwen2.5-0.5B and Gemma-3-270M: rows not a multiple of 256 ----
+ * Their hidden sizes (576, 960, 896, 640) are not multiples of 256, so llama.cpp falls back for
+ * those rows (tests/lib/tiny-arch.js, mixType): Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. Here
+ * dim 64 with an ffn width of 256: every matrix read along dim (attn_q/k/v/output, ffn_gate/up, the
+ * embedding and the head) falls back, ffn_down keeps its K-quant (Q6_K in the layer use_more_bits
+ * picks). The same bounds as the K-quant tests above. */
+const FB_SHAPE = { dim: 64, n_heads: 4, n_kv_heads: 2, hidden_dim: 256 };
+const FB_MIXES = { Q4_K_M: ['Q4_K', 'Q5_0', 'Q6_K', 'Q8_0'], Q5_K_M: ['Q5_1', 'Q5_K', 'Q6_K', 'Q8_0'] };
+for (const [arch, opts] of [['qwen2', {}], ['qwen3', { tied: false }], ['gemma3', { layer_types: ['sliding_attention', 'full_attention'] }], ['llama', {}], ['gpt2', {}]]) {
+  const label = `${arch} ${JSON.stringify(opts)}`;
+  test(`arch: ${label}: GGUF Q4_K_M / Q5_K_M with llama.cpp's Q5_0 / Q5_1 / Q8_0 fallback rows match the reference (prefill, decode, greedy ids)`, (t) => {
+    for (const [mix, want] of Object.entries(FB_MIXES)) {
+      const tiny = makeTinyArch(arch, { seed: 7, type: mix, ...FB_SHAPE, ...opts });
+      const stored = new Set(Object.values(tiny.ggufTypes).filter((x) => x !== 'F32'));
+      assert.deepEqual([...stored].sort(), want, `${label}: the types of a ${mix} file with 64-wide rows`);
+      const m = load(tiny, 'gguf');
+      const ref = REF[arch], w = tiny.weightsGguf, c = tiny.configGguf;
+      try {
+        const exact = withExact(() => compare(m, ref, w, c, 1e-5, `${label} GGUF ${mix} exact`));
+        const fast = compare(m, ref, w, c, 1e-3, `${label} GGUF ${mix} default`);
+        t.diagnostic(`GGUF ${mix} (${[...stored].sort().join(', ')}): logits worst ${exact.toExponential(2)} exact, ${fast.toExponential(2)} default`);
+      } finally { m.free(); }
+    }
+  });
+}
+
 /* ---- one model as GGUF and as HF ---- */
 
 for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
@@ -301,6 +328,166 @@ for (const arch of ['qwen2', 'qwen3', 'gemma3', 'gpt2', 'llama']) {
         t.diagnostic(`${method}: logits ${d.toExponential(2)}, adapters after 4 steps ${e.toExponential(2)}`);
       }
     } finally { mg.free(); mh.free(); }
+  });
+}
+
+/* ---- one model as GGUF F16/Q8_0/Q4_K and as HF ----
+ * (a) The HF copy holds exactly the values the GGUF file's bytes decode to (tiny-arch hfFrom 'gguf'),
+ *     so the two are one model: on the exact table (f32 weights times f32 activations for every
+ *     format) only the order of float operations can differ (llama: RoPE on permuted rows; the other
+ *     architectures come out bit-identical). Logits at the prefill and every decode step, and the
+ *     loss at every step of 4 AdamW steps of prompt and prefix tuning, agree to FLOAT_TOL = 1e-5 of
+ *     their scale; the parameters after every step to TRAJ_TOL = 1e-4 of theirs (AdamW divides each
+ *     component's step by its own gradient's size, so a rounding difference on a component with a
+ *     small gradient grows: llama measured 1.6e-5). An adapter trained on the GGUF copy and saved
+ *     (PEFT layout; llama's prefix keys converted back from llama.cpp's permuted Q/K order, the
+ *     others stored as they are) gives the HF copy the logits it gives the GGUF copy and continues
+ *     on it with the same steps
+ *     (checked by hand: the same adapter with its keys permuted as llama.cpp permutes K, a missing
+ *     or a needless conversion, moves the logits by 4e-2 (llama) and 2e-2 (qwen2) of their scale).
+ * (b) The HF copy holds the original float weights. Per logit i, by the triangle inequality
+ *       |gguf_i - hf_i| <= |gguf_i - refQ_i| + |refQ_i - refW_i| + |refW_i - hf_i|
+ *                       <= |refQ_i - refW_i| + 2 * REF_TOL * S,
+ *     where refW and refQ are the float64 reference on the original and on the dequantized weights
+ *     (refQ - refW is the quantization error of the weights carried through the model) and REF_TOL
+ *     * S bounds the exact table against the float64 reference (the 1e-5 of the tests above, S =
+ *     max(1, max|refW|)). The bound is the quantization's own effect logit by logit, so a GGUF copy
+ *     that is not the HF model quantized fails it. Checked by hand on every architecture and type
+ *     here: with blk.0/blk.1 ffn_down swapped in the GGUF file the worst logit exceeds the bound by
+ *     0.47 to 1.1 of S, with llama's Q/K rows left in HF order (not permuted) by 0.31 to 0.35 of S,
+ *     against a slack of 2 * REF_TOL = 2e-5 of S. */
+const FLOAT_TOL = 1e-5;
+const TRAJ_TOL = 1e-4;
+const REF_TOL = 1e-5;
+const SAME_TYPES = ['F16', 'Q8_0', 'Q4_K'];
+const SAME_CASES = [['llama', { tied: false }], ['qwen2', {}], ['qwen3', {}], ['gemma3', { n_layers: 6 }], ['gpt2', {}]];
+const SAME_PROMPT = [1, 5, 9, 33, 70, 12, 40];
+
+/* Greedy-decode n tokens: the ids and the logits at every step (the first is the prefill). */
+function decodeLogits(model, prompt, n, adapter = null) {
+  const g = model.startGeneration(prompt, { maxTokens: n, temperature: 0, stopAtEos: false }, adapter);
+  const ids = [], logits = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const t = g.next();
+      assert.ok(t, 'generation ended early');
+      ids.push(t.id);
+      logits.push(Float32Array.from(g.logits()));
+    }
+  } finally { g.free(); }
+  return { ids, logits };
+}
+
+/* max |a - b| over max(1, max |b|) */
+function relDiff(a, b) {
+  let d = 0, s = 0;
+  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); s = Math.max(s, Math.abs(b[i])); }
+  return d / Math.max(1, s);
+}
+
+/* The same decoding on two models: ids equal, logits within FLOAT_TOL at every step; the worst. */
+function sameDecoding(ma, mb, label, adA = null, adB = null) {
+  const a = decodeLogits(ma, SAME_PROMPT, 4, adA), b = decodeLogits(mb, SAME_PROMPT, 4, adB);
+  assert.deepEqual(a.ids, b.ids, `${label}: greedy ids`);
+  let worst = 0;
+  a.logits.forEach((l, step) => {
+    const e = relDiff(l, b.logits[step]);
+    worst = Math.max(worst, e);
+    assert.ok(e < FLOAT_TOL, `${label}: step ${step}: logits differ by ${e.toExponential(2)} of their scale (> ${FLOAT_TOL})`);
+  });
+  return worst;
+}
+
+/* `steps` steps from the adapter (bytes, config): the loss and the PEFT-layout parameters after each. */
+function trajectory(model, bytes, config, steps) {
+  const start = model.loadAdapter(bytes, config);
+  const tuner = model.createTuner({ optimizer: 'adamw', lr: 0.05, batch_size: TEXTS.length, shuffle: false, eval_split: 0, max_length: 64, steps }, JSONL, start);
+  const out = [];
+  try {
+    for (let i = 0; i < steps; i++) {
+      assert.equal(tuner.step(), true);
+      const a = tuner.adapter();
+      out.push({ loss: tuner.report().loss, P: tensorF32(readSafetensors(a.saveSafetensors()).tensors.get('prompt_embeddings')), bytes: a.saveSafetensors(), config: a.saveConfig() });
+      a.free();
+    }
+  } finally { tuner.free(); start.free(); }
+  return out;
+}
+
+/* Two trajectories step by step: losses and parameters within FLOAT_TOL; the worst. */
+function sameTrajectory(ta, tb, label) {
+  let worst = 0;
+  ta.forEach((a, i) => {
+    const b = tb[i];
+    const el = Math.abs(a.loss - b.loss) / Math.max(1, Math.abs(b.loss)), ep = relDiff(a.P, b.P);
+    worst = Math.max(worst, el, ep);
+    assert.ok(el < FLOAT_TOL && ep < TRAJ_TOL, `${label}: step ${i + 1}: loss ${a.loss} vs ${b.loss} (relative ${el.toExponential(2)}, bound ${FLOAT_TOL}), parameters differ by ${ep.toExponential(2)} of their scale (bound ${TRAJ_TOL})`);
+  });
+  return worst;
+}
+
+for (const [arch, opts] of SAME_CASES) {
+  test(`arch: ${arch}: GGUF ${SAME_TYPES.join('/')} and an HF copy of its decoded values: the same logits and tuned trajectories (exact table); an adapter trained on the GGUF copy continues on the HF copy`, (t) => {
+    for (const type of SAME_TYPES) {
+      const tiny = makeTinyArch(arch, { seed: 31, type, ...K_SHAPE, ...opts, hfFrom: 'gguf' });
+      const mg = load(tiny, 'gguf'), mh = load(tiny, 'hf');
+      const label = `${arch} GGUF ${type} / HF decoded`;
+      try {
+        withExact(() => {
+          const logits = sameDecoding(mg, mh, label);
+          const report = [`logits ${logits.toExponential(2)}`];
+          for (const method of ['prompt', 'prefix']) {
+            const normal = normalRng(5);
+            const { config0, bytes } = adapterWith(mh, method, (shape) => new Float32Array(shape[0] * shape[1]).map(() => normal() * 0.5));
+            const tg = trajectory(mg, bytes, config0, 4), th = trajectory(mh, bytes, config0, 4); // the HF-made adapter loads into both
+            const tr = sameTrajectory(tg, th, `${label} ${method}`);
+            // the GGUF copy's adapter on the HF copy: the same logits, and the run continues the same
+            const fromG = tg.at(-1);
+            const ag = mg.loadAdapter(fromG.bytes, fromG.config), ah = mh.loadAdapter(fromG.bytes, fromG.config);
+            let withAd;
+            try { withAd = sameDecoding(mg, mh, `${label} ${method} adapter from the GGUF copy`, ag, ah); } finally { ag.free(); ah.free(); }
+            const cont = sameTrajectory(trajectory(mh, fromG.bytes, fromG.config, 3), trajectory(mg, fromG.bytes, fromG.config, 3), `${label} ${method} continued on HF`);
+            report.push(`${method}: trajectory ${tr.toExponential(2)}, GGUF-trained adapter on HF: logits ${withAd.toExponential(2)}, continued ${cont.toExponential(2)}`);
+          }
+          t.diagnostic(`${type}: ${report.join('; ')}`);
+        });
+      } finally { mg.free(); mh.free(); }
+    }
+  });
+
+  test(`arch: ${arch}: GGUF ${SAME_TYPES.join('/')} against the HF copy of the float weights: every logit within the quantization's own effect (float64 reference) + 2e-5`, (t) => {
+    const ref = REF[arch];
+    const lengths = [3, 5, 7];
+    for (const type of SAME_TYPES) {
+      const tiny = makeTinyArch(arch, { seed: 31, type, ...K_SHAPE, ...opts });
+      const mg = load(tiny, 'gguf'), mh = load(tiny, 'hf');
+      const c = tiny.config, cq = tiny.configGguf;
+      let quant = 0, worst = 0, slack = Infinity, over = null;
+      try {
+        withExact(() => {
+          for (const n of lengths) {
+            const prompt = SAME_PROMPT.slice(0, n);
+            const eg = decodeLogits(mg, prompt, 1).logits[0], eh = decodeLogits(mh, prompt, 1).logits[0];
+            const refW = ref.refForward(tiny.weightsHf, c, prompt.map((id) => ref.refEmbed(tiny.weightsHf, c, id))).at(-1);
+            const refQ = ref.refForward(tiny.weightsGguf, cq, prompt.map((id) => ref.refEmbed(tiny.weightsGguf, cq, id))).at(-1);
+            const S = Math.max(1, ...refW.map(Math.abs));
+            for (let i = 0; i < refW.length; i++) {
+              const bound = Math.abs(refQ[i] - refW[i]) + 2 * REF_TOL * S, d = Math.abs(eg[i] - eh[i]);
+              quant = Math.max(quant, Math.abs(refQ[i] - refW[i]) / S);
+              worst = Math.max(worst, d / S);
+              slack = Math.min(slack, (bound - d) / S);
+              if (d > bound && (!over || d - bound > over.excess)) {
+                over = { S, excess: d - bound, text: `${n} tokens, logit ${i}: GGUF ${eg[i]} vs HF ${eh[i]} differ by ${d.toExponential(3)}, the quantization's effect is ${Math.abs(refQ[i] - refW[i]).toExponential(3)} (+ ${(2 * REF_TOL * S).toExponential(2)})` };
+              }
+            }
+          }
+        });
+        assert.equal(over, null, `${arch} GGUF ${type}: the GGUF copy is not the HF model quantized: worst at ${over?.text}`);
+        // the quantization did change the logits (else the bound would only test float rounding)
+        if (type !== 'F16') assert.ok(quant > 1e-3, `${arch} GGUF ${type}: the quantization moved no logit by 1e-3 (${quant})`);
+        t.diagnostic(`${type}: GGUF vs HF logits ${worst.toExponential(2)} of their scale; the quantization's effect (reference) ${quant.toExponential(2)}; smallest slack under the bound ${slack.toExponential(2)}`);
+      } finally { mg.free(); mh.free(); }
+    }
   });
 }
 

@@ -55,7 +55,9 @@ test('studio: a run interrupted by a page reload resumes from its last checkpoin
   // pause so that the reload surely lands mid-run (a reload while running works the same; pausing just pins the moment)
   await page.click('#train-pause');
   await waitState('train', 'paused');
-  // the step that finished as the pause landed may have handed over one more checkpoint: let its write end
+  // the step that finished as the pause landed may have handed over one more checkpoint: once the
+  // worker acknowledged the pause no more comes; let the last write end
+  await page.waitForFunction(() => window.__softprompt.workerPaused === true, null, { timeout: WAIT });
   await page.waitForFunction(() => !window.__softprompt.checkpointPending, null, { timeout: WAIT });
   const kept = await dbg('checkpoint');
   const before = { steps: await dbg('steps'), losses: await dbg('losses') };

@@ -111,21 +111,23 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   const traces = [await traceMainThread(page)];
   await page.click('#train-start');
   await page.waitForFunction(() => window.__softprompt.losses.length >= 5 || document.body.dataset.train !== 'running', null, { timeout: 300_000 });
-  // pause: the steps stop coming (a step already running may still report); resume: they go on
+  // pause: once the worker acknowledges it (a step already running reports before that), no step
+  // comes until resume (counted across the trace and the screenshot taken while paused); resume:
+  // they go on
   await page.click('#train-pause');
   await waitState('train', 'paused');
-  await page.waitForTimeout(400);
+  await page.waitForFunction(() => window.__softprompt.workerPaused === true, null, { timeout: 60_000 });
   const atPause = (await page.evaluate(() => window.__softprompt.losses)).length;
-  await page.waitForTimeout(600);
-  assert.equal((await page.evaluate(() => window.__softprompt.losses)).length, atPause, 'no steps while paused');
   assert.ok(atPause < 20, `paused before the end (at step ${atPause})`);
   // a screenshot makes the renderer busy for a moment: leave that interval out of the long-task check
   const shotStart = await page.evaluate(() => performance.now());
   const tasks = await traces[0].stop();
   await shotOf('#train', '04-training-paused');
   const shotEnd = await page.evaluate(() => performance.now());
+  assert.equal((await page.evaluate(() => window.__softprompt.losses)).length, atPause, 'no steps while paused');
   traces[1] = await traceMainThread(page);
   await page.click('#train-resume');
+  await page.waitForFunction(() => window.__softprompt.workerPaused === false, null, { timeout: 60_000 });
   await waitState('train', 'done', 120_000);
   const t1 = await page.evaluate(() => performance.now());
   tasks.push(...await traces[1].stop());
@@ -133,6 +135,7 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
 
   const losses = await page.evaluate(() => window.__softprompt.losses);
   assert.equal(losses.length, 20, `20 steps reported, got ${losses.length}`);
+  assert.deepEqual(await page.evaluate(() => window.__softprompt.steps), Array.from({ length: 20 }, (_, i) => i + 1), 'every step once, in order');
   assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
   const chartLosses = JSON.parse(await page.locator('#loss-chart').getAttribute('data-train-losses'));
   assert.equal(chartLosses.length, 20, 'the chart shows every step');

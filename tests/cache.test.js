@@ -43,7 +43,9 @@ function hub({ cut = 0, ranges = true } = {}) {
       return;
     }
     if (cut && gets++ === 0) {
-      res.write(BYTES.subarray(0, cut), () => setTimeout(() => res.destroy(), 20));
+      // the bytes, then the end of the connection (after them, so the client has exactly `cut`)
+      res.write(BYTES.subarray(0, cut));
+      res.socket.end();
       return;
     }
     res.end(BYTES);

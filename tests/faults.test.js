@@ -166,7 +166,7 @@ test('faults: tuning runs aborted at 30 random steps (job.abort() and AbortSigna
   ac.abort();
   await assert.rejects(model.tune({ data: DATA, steps: 5, signal: ac.signal }).done, (e) => isAborted(e));
   const job = model.tune({ data: DATA, steps: 30, batchSize: 2, evalSplit: 0 });
-  job.on('progress', (s) => { if (s.step === 3) { job.pause(); setTimeout(() => job.abort(), 5); } });
+  job.on('progress', (s) => { if (s.step === 3) job.pause().then(() => job.abort()); });
   await assert.rejects(job.done, (e) => isAborted(e));
   assert.equal(await used(), u0);
   await golden(model);

@@ -31,12 +31,12 @@ test('kernels, wasm scalar and SIMD128 tables under node', () => {
   assert.match(r.out, /tables tested: scalar,wasmsimd\n/, 'the wasm build must include the SIMD128 kernels');
 });
 
-// tests/lib/quant.js's K-quant encoder (what the tests use to write tiny K-quant models) against the
+// tests/lib/quant.js's K-quant and Q5_0 / Q5_1 encoders (what the tests use to write tiny models) against the
 // engine's sp_quantize_row: the same row (test_kernels.c's kquant_row) encodes to the same bytes,
 // compared through the FNV-1a hash that test_kernels prints; its dequantizer round-trips within
 // the bounds test_kernels checks for the engine.
-test('quant.js K-quant encoder writes the bytes of sp_quantize_row', async () => {
-  const { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K, dequantize } = await import('./lib/quant.js');
+test('quant.js K-quant and Q5_0 / Q5_1 encoders write the bytes of sp_quantize_row', async () => {
+  const { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K, quantizeQ5_0, quantizeQ5_1, dequantize } = await import('./lib/quant.js');
   const bin = join(root, 'build', 'native', 'tests', 'test_kernels');
   assert.ok(existsSync(bin), `${bin} is missing: run SP_BUILD=native bash scripts/build.sh`);
   const out = run(bin, []).out;
@@ -51,7 +51,9 @@ test('quant.js K-quant encoder writes the bytes of sp_quantize_row', async () =>
   let rms = 0;
   for (const v of x) rms += v * v;
   rms = Math.sqrt(rms / 512);
-  for (const [name, enc, bound] of [['Q4_K', quantizeQ4_K, 0.06], ['Q5_K', quantizeQ5_K, 0.03], ['Q6_K', quantizeQ6_K, 0.016]]) {
+  const encoders = [['Q4_K', quantizeQ4_K, 0.06], ['Q5_K', quantizeQ5_K, 0.03], ['Q6_K', quantizeQ6_K, 0.016],
+    ['Q5_0', quantizeQ5_0, 0.04], ['Q5_1', quantizeQ5_1, 0.03]];
+  for (const [name, enc, bound] of encoders) {
     const bytes = enc(x);
     const m = out.match(new RegExp(`${name} fnv1a (0x[0-9a-f]{8})`));
     assert.ok(m, `test_kernels printed no ${name} hash:\n${out.slice(-2000)}`);

@@ -42,6 +42,9 @@ export async function main(): Promise<string> {
   const t: TuneOptions = { data: [{ text: 'a b c' }], virtualTokens: 4, steps: 2 };
   const job = model.tune(t);
   job.on('progress', (s) => s.loss);
+  job.on('paused', () => job.state).on('resumed', () => job.state);
+  const acked: 'paused' | 'done' | 'failed' = await job.pause();
+  const going: 'running' | 'done' | 'failed' = await job.resume();
   const res: TuneResult = await job.done;
   const a: Adapter = res.adapter;
   const files = await a.save();
@@ -60,7 +63,7 @@ export async function main(): Promise<string> {
   const server = serve(ch);
   server.shutdown();
   return [text, r.text, files.config, String(b.peakGflops), String(pv.count), e.code, String(parsed.warnings.length), String(where), String(src), String(th),
-    req.op, String(rep), ops, String(same), String(repo), String(logits[0] + emb[0]), String(hub), String(cached), String(aborted)].join();
+    req.op, String(rep), ops, String(same), String(repo), String(logits[0] + emb[0]), String(hub), String(cached), String(aborted), acked, going].join();
 }
 `;
 
@@ -72,6 +75,7 @@ const MISTAKES = [
   "const q: Request<'generate'> = { id: 1, op: 'generate', args: { prompt: 'x' } };",
   "model.embed('x', { pooling: 'max' });",
   "const n: number = await model.embed('x');",
+  "const p: 'running' = await model.tune({ data: 'a' }).pause();",
 ];
 
 test('types: the program imports every runtime export of softprompt and softprompt/worker', async () => {

@@ -57,6 +57,7 @@ const debug = {
   outputs: { plain: '', prompt: '' },
   chatPrompt: null, // the text the chat template made of the last "Try it" input, or null (raw text)
   lastError: null,
+  workerPaused: false, // the worker acknowledged a pause of the run: no step until it is resumed
 };
 window.__softprompt = debug;
 
@@ -1107,6 +1108,7 @@ async function startTraining(rec = null) {
   job.on('state', (st) => {
     if (st === 'running' || st === 'paused') setJobState(st);
   });
+  job.on('paused', () => { debug.workerPaused = true; }).on('resumed', () => { debug.workerPaused = false; });
   try {
     let result = await job.done;
     if (rec) {

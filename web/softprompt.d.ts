@@ -591,13 +591,24 @@ export interface TuneEvents {
   eval: TuneEval;
   evaluating: TuneEvaluating;
   checkpoint: TuneCheckpoint;
+  /** Follows pause() / resume() at once (the job's own view). */
   state: TuneState;
+  /** The worker acknowledged a pause(): from now on no step runs and none is reported until
+   *  resume(). Acknowledgements come in the order of the calls. */
+  paused: undefined;
+  /** The worker acknowledged a resume(): steps go on. */
+  resumed: undefined;
 }
 
 export interface TuneJob extends Job<TuneResult, TuneEvents> {
-  /** Pause between steps (the worker stays responsive). */
-  pause(): void;
-  resume(): void;
+  /** Pause between steps (the worker stays responsive). `state` is 'paused' at once; the promise
+   *  resolves with 'paused' when the worker acknowledges (the 'paused' event): no step runs or is
+   *  reported after that until resume(). It resolves with 'done' or 'failed' instead when the run
+   *  is over or ends first, and never rejects. */
+  pause(): Promise<'paused' | 'done' | 'failed'>;
+  /** Go on after pause(). The promise resolves with 'running' when the worker acknowledges (the
+   *  'resumed' event), or with 'done' or 'failed' when the run is over or ends first. */
+  resume(): Promise<'running' | 'done' | 'failed'>;
   /** Finish now, keeping the prompt: done resolves with reason 'stopped'. */
   stop(): void;
   /** Rejects on errors. A NaN/Inf loss rejects with SP_ERR_NUMERIC and error.result holds the

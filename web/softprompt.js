@@ -936,23 +936,44 @@ const TUNE_KEYS = TUNE_OPTIONS;
 const TUNE_OTHER_KEYS = ['data', 'init', 'resumeFrom', 'signal'];
 
 /** A tuning run: a Job with 'progress' (per step), 'evaluating' (during an evaluation), 'eval',
- *  'checkpoint' and 'state' events, and
- *  pause(), resume(), stop() (ends it keeping the prompt). */
+ *  'checkpoint', 'state', 'paused' and 'resumed' events, and
+ *  pause(), resume(), stop() (ends it keeping the prompt).
+ *  'state' follows the calls at once; 'paused' / 'resumed' and the promises pause() and resume()
+ *  return follow the worker's acknowledgements, which come in the order of the calls: after the
+ *  one for a pause, no step runs or is reported until the next resume(). */
 class TuneJob extends Job {
   constructor(model, options) {
-    super(model, ['eval', 'evaluating', 'checkpoint']);
+    super(model, ['eval', 'evaluating', 'checkpoint', 'paused', 'resumed']);
+    this._acks = { paused: [], running: [] }; // resolvers of pause() / resume(), oldest first
     this.done = this._run(options);
     this.done.catch(() => {});
   }
 
+  /** A promise of the worker's acknowledgement `state` of the control just sent, or of the end
+   *  state when the run is over or ends first. */
+  _ack(state) {
+    if (this._state === 'done' || this._state === 'failed') return Promise.resolve(this._state);
+    return new Promise((resolve) => this._acks[state].push(resolve));
+  }
+
+  _setState(s) {
+    super._setState(s);
+    if (s !== 'done' && s !== 'failed') return;
+    for (const list of Object.values(this._acks)) for (const resolve of list.splice(0)) resolve(s);
+  }
+
   pause() {
+    const acked = this._ack('paused');
     this._control('pause');
     if (this._state === 'running') this._setState('paused');
+    return acked;
   }
 
   resume() {
+    const acked = this._ack('running');
     this._control('resume');
     if (this._state === 'paused') this._setState('running');
+    return acked;
   }
 
   stop() {
@@ -989,9 +1010,12 @@ class TuneJob extends Job {
             this._emit('evaluating', ev);
           } else if (p.type === 'checkpoint') {
             this._emit('checkpoint', { step: p.step, bytes: p.bytes });
+          } else if (p.type === 'state' && (p.state === 'paused' || p.state === 'running')) {
+            // the worker's echo of a pause()/resume(): it acknowledges the oldest one waiting.
+            // The job's state already follows the calls (a late echo must not undo a newer one).
+            this._acks[p.state].shift()?.(p.state);
+            this._emit(p.state === 'paused' ? 'paused' : 'resumed', undefined);
           }
-          // ({type: 'state'} echoes a pause()/resume() this job already applied; a late echo
-          // must not undo a newer call, so it is not applied again)
         },
       });
       const detach = this._started(id, signal);

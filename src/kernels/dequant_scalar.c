@@ -1,6 +1,6 @@
 /* dequant_scalar.c - weight rows to f32, the reference (mat_row, and the pieces of W that the
  * scalar products multiply). Exact: d * q in f32, no rounding beyond the product (Q4_K / Q5_K:
- * (d*sc) * q - dmin*m, llama.cpp's formula, tensor.h). */
+ * (d*sc) * q - dmin*m, Q5_1: d * q + m, llama.cpp's formulas, tensor.h). */
 #include "kernels_impl.h"
 
 /* out[0..len) = cols [c0, c0+len) of one weight row, as f32.
@@ -47,6 +47,25 @@ void sp_dequant_span_scalar(float *out, const uint8_t *row, uint32_t type, int32
             }
         }
         break;
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: { /* Q4_0's walk with a fifth bit from qh: d*(q-16), or d*q + m */
+        const int q51 = type == SP_DTYPE_Q5_1;
+        const size_t bytes = q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0);
+        for (int32_t b = 0; b < len / SP_QK; b++) {
+            const uint8_t *blk = row + (size_t)(c0 / SP_QK + b) * bytes;
+            uint16_t h, hm = 0;
+            memcpy(&h, blk, 2);
+            if (q51) memcpy(&hm, blk + 2, 2);
+            const float d = sp_half_to_f32(h), m = sp_half_to_f32(hm);
+            const uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
+            const uint8_t *qs = blk + (q51 ? offsetof(sp_block_q5_1, qs) : offsetof(sp_block_q5_0, qs));
+            for (int32_t j = 0; j < SP_QK; j++) {
+                const int32_t q = sp_q5_code(qh, qs, j);
+                out[b * SP_QK + j] = q51 ? d * (float)q + m : d * (float)(q - 16);
+            }
+        }
+        break;
+    }
     case SP_DTYPE_Q4_K:
     case SP_DTYPE_Q5_K: {
         const int q5 = type == SP_DTYPE_Q5_K;

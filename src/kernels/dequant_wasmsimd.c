@@ -71,6 +71,34 @@ void sp_dequant_span_wasmsimd(float *out, const uint8_t *row, uint32_t type, int
         }
         break;
     }
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: { /* Q4_0's walk plus the fifth bits: d*(q-16), or q*d - (-m) = d*q + m */
+        const int q51 = type == SP_DTYPE_Q5_1;
+        const size_t bs = q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0);
+        const size_t oh = q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh);
+        const uint8_t *blk = row + (size_t)(c0 / SP_QK) * bs;
+        v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), bits = Q5_BITS_MAKE();
+        v128_t sub = wasm_f32x4_splat(SP_MAGIC + 16.0f), magic = wasm_f32x4_splat(SP_MAGIC), hi16 = wasm_i16x8_splat(0x4B00);
+        OPAQUE(m4); OPAQUE(b16); OPAQUE(bits); OPAQUE(sub); OPAQUE(magic); OPAQUE(hi16);
+        for (; j < len; j += SP_QK, blk += bs) {
+            uint16_t h, hm;
+            memcpy(&h, blk, 2);
+            v128_t hb0, hb1;
+            q5_high_bits(&hb0, &hb1, blk + oh, bits, b16);
+            const v128_t v = wasm_v128_load(blk + oh + 4), d = wasm_f32x4_splat(sp_half_to_f32(h));
+            const v128_t u0 = wasm_v128_or(wasm_v128_and(v, m4), hb0), u1 = wasm_v128_or(wasm_u8x16_shr(v, 4), hb1);
+            if (q51) {
+                memcpy(&hm, blk + 2, 2);
+                const v128_t m = wasm_f32x4_splat(-sp_half_to_f32(hm));
+                u8x16_to_f32_dm(out + j, u0, magic, d, m, hi16);
+                u8x16_to_f32_dm(out + j + 16, u1, magic, d, m, hi16);
+            } else {
+                u8x16_to_f32(out + j, u0, sub, d, hi16);
+                u8x16_to_f32(out + j + 16, u1, sub, d, hi16);
+            }
+        }
+        break;
+    }
     case SP_DTYPE_Q4_K:
     case SP_DTYPE_Q5_K: {
         const int q5 = type == SP_DTYPE_Q5_K;

@@ -37,7 +37,7 @@
 static const sp_kernels sp_kernels_scalar = SP_KERNEL_TABLE(scalar, sp_matmul_scalar, 0, sp_matvec_decode_scalar, 0);
 #ifdef __wasm_simd128__
 /* wasm SIMD128; matmul rounds x to 16 bits on the quantized types (gemm_x16.c), matvec_decode on
- * Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K (gemv_x16_wasmsimd.c). */
+ * Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K (gemv_x16_wasmsimd.c). */
 static const sp_kernels sp_kernels_wasmsimd =
     SP_KERNEL_TABLE(wasmsimd, sp_matmul_x16_wasmsimd, 1, sp_matvec_decode_wasmsimd, 1);
 /* the same with exact products throughout (sp_kernels_exact) */

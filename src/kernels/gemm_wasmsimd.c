@@ -4,16 +4,12 @@
  * hsum4x4's fixed horizontal sum, then the k % 4 tail in order (the gemv kernels' formula, so a
  * row alone and the same row in a batch agree bit for bit).
  *
- * Why 2 x 4 over a packed panel (measured on an AMD EPYC, family 25 = Zen 3, Node 20's V8; the
- * x64 code from node --print-wasm-code, tests/experiments/gemm_tiles.c): the bound is the number
- * of instructions V8 issues per mul+add, not the FP units. TurboFan keeps 15 xmm registers, emits
- * one lea for every load whose address is pointer + index (clang's form under emcc's -disable-lsr)
- * and places a block's loads ahead of its arithmetic. The former 3 x 3 tile over three separate
- * rows of W issued 71 instructions per 36 mul/add (12 lea, 12 loads, a spilled accumulator, the
- * loop's stack check): 1.97 per FP operation against the probe's 1.21, which caps it at ~0.76 of
- * the probe on a 6-wide core. This tile reads W at constant offsets from one pointer and keeps
- * 8 + 4 + 1 registers live: 58-60 instructions per 32 mul/add, no spill. Same matrix, same runs:
- * 3 x 3 at 0.39-0.52 of the probe, this tile at 0.55-0.61 (loaded machine, six repeats). */
+ * Why 2 x 4 over a packed panel (Node 20's V8 on x64; README, "What bounds the f32 GEMM"): TurboFan
+ * keeps 15 xmm registers and places a block's loads ahead of its arithmetic, so a tile needs its
+ * loaded vectors + accumulators + one product register. 2 x 4 takes exactly 15 (8 accumulators,
+ * 6 loads per 16 mul+add, W at constant offsets from one pointer); 3 x 3 and larger tiles spill
+ * an accumulator every iteration. The loads, not the FP units, then bound the tile (about 0.73
+ * of the mul+add probe). */
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
 

@@ -1,12 +1,13 @@
 /* gemm_x16.c - the forward product Y = X·Wᵀ on quantized weights with integer dot products
  * (matmul of the wasmsimd table; kernels.h, "matmul_x16"): the driver and the packing, shared by
- * the two ISAs, which differ only in the 4 x 4 tile they are handed (gemm_x16_scalar.c,
- * gemm_x16_wasmsimd.c).
+ * the two ISAs, which differ only in the 4 x 8 tile and the packing routines they are handed
+ * (sp_x16_ops: gemm_x16_scalar.c, gemm_x16_wasmsimd.c).
  *
  * X is rounded per row and block of 32 values to 16-bit integers: xq = round(x / sx),
  * sx = amax / qmax (|x - sx*xq| <= sx/2). The weights of a block become 16-bit integers too,
- * with one f32 scale per row and block (and a min term for Q4_K / Q5_K):
+ * with one f32 scale per row and block (and a min term for Q4_K / Q5_K / Q5_1):
  *   Q8_0  q,              scale d            Q4_0  q - 8,           scale d
+ *   Q5_0  q - 16,         scale d            Q5_1  q,               scale d, min -m
  *   Q4_K  sc*q (<= 945),  scale d, min dmin*m    Q5_K  sc*q (<= 1953), scale d, min dmin*m
  *   Q6_K  sc*(q-32) (|.| <= 4096), scale d
  * (the same real values as dequant_scalar.c: d*(sc*q) = (d*sc)*q exactly). A block's sum of
@@ -17,9 +18,10 @@
  *
  * Layouts (per KC chunk of len values, nb = len/32 blocks; "kp" is a pair of columns):
  *   X panel, per group of 4 rows of X: xq int32 [nb][16 kp][4 rows] (two i16, low = even column),
- *            xs f32 [nb][8] = sx of rows 0..3, then sum(x) of rows 0..3 (rows past n: 0)
- *   W panel, per tile of 4 rows of W:   wq int16 [nb][16 kp][4 rows][2],
- *            ws f32 [nb][8] = scale of rows 0..3, then min of rows 0..3
+ *            xs f32 [nb][8] = sx of rows 0..3, then sum(x) of rows 0..3 (rows past n: 0; the sum in
+ *            the order of block_sum)
+ *   W panel, per tile of 8 rows of W:   wq int16 [nb][16 kp][2 halves][4 rows][2],
+ *            ws f32 [nb][16] = scale of rows 0..7, then min of rows 0..7
  * so that one i32x4.dot_i16x8_s of a W vector (4 rows x 2 columns) with the broadcast column pair
  * of one row of X gives that row's partial sums for the four rows of W, lane by lane. */
 #include <math.h>
@@ -29,8 +31,8 @@
 #define X16_KC SP_FW_KC
 
 int sp_matmul_x16_applies(uint32_t type) {
-    return type == SP_DTYPE_Q8_0 || type == SP_DTYPE_Q4_0 || type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K ||
-           type == SP_DTYPE_Q6_K;
+    return type == SP_DTYPE_Q8_0 || type == SP_DTYPE_Q4_0 || type == SP_DTYPE_Q5_0 || type == SP_DTYPE_Q5_1 ||
+           type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K || type == SP_DTYPE_Q6_K;
 }
 
 int32_t sp_x16_qmax(uint32_t type) { return type == SP_DTYPE_Q6_K ? 16383 : 32767; }
@@ -55,6 +57,20 @@ static void unpack_block(int16_t *q, float *scale, float *min, const uint8_t *ro
             q[j] = (int16_t)((blk[2 + j] & 15) - 8);
             q[j + SP_QK / 2] = (int16_t)((blk[2 + j] >> 4) - 8);
         }
+        break;
+    }
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: {
+        const int q51 = type == SP_DTYPE_Q5_1;
+        const uint8_t *blk = row + (size_t)s * (q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0));
+        const uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
+        memcpy(&h, blk, 2);
+        *scale = sp_half_to_f32(h);
+        if (q51) { /* x = d*q + m: the min term subtracts -m */
+            memcpy(&h, blk + 2, 2);
+            *min = -sp_half_to_f32(h);
+        }
+        for (int32_t j = 0; j < SP_QK; j++) q[j] = (int16_t)(sp_q5_code(qh, qh + 4 /* qs */, j) - (q51 ? 0 : 16));
         break;
     }
     case SP_DTYPE_Q4_K:
@@ -96,35 +112,46 @@ static void unpack_block(int16_t *q, float *scale, float *min, const uint8_t *ro
     }
 }
 
-/* The W panel of rows w[0..4) (any valid rows), columns [k0, k0 + 32 nb): the reference. */
+/* The W panel of rows w[0..8) (any valid rows), columns [k0, k0 + 32 nb): the reference. */
 void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb) {
     int16_t q[SP_QK];
     for (int32_t b = 0; b < nb; b++) {
-        int16_t *wb = wq + (size_t)b * 128;
-        for (int32_t c = 0; c < 4; c++) {
-            unpack_block(q, ws + b * 8 + c, ws + b * 8 + 4 + c, rows[c], type, k0 / SP_QK + b);
+        int16_t *wb = wq + (size_t)b * 256;
+        for (int32_t c = 0; c < 8; c++) {
+            unpack_block(q, ws + b * 16 + c, ws + b * 16 + 8 + c, rows[c], type, k0 / SP_QK + b);
             for (int32_t kp = 0; kp < 16; kp++) {
-                wb[kp * 8 + c * 2] = q[2 * kp];
-                wb[kp * 8 + c * 2 + 1] = q[2 * kp + 1];
+                wb[kp * 16 + (c / 4) * 8 + (c % 4) * 2] = q[2 * kp];
+                wb[kp * 16 + (c / 4) * 8 + (c % 4) * 2 + 1] = q[2 * kp + 1];
             }
         }
     }
 }
 
-/* The X panel of rows x_r = x + r*ldx, r < mr (<= 4; rows past mr are zeros), columns [0, 32 nb).
- * Returns 0 if a value is inf or nan (the caller then takes the exact path, which propagates it). */
-static int pack_x(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax) {
+/* The sum of a block of 32 values in the order of the SIMD lanes: lane i adds values i, i+4, ..,
+ * i+28 as ((v0+v1)+(v2+v3))+((v4+v5)+(v6+v7)) over the eight vectors, then (l0+l2)+(l1+l3). */
+static float block_sum(const float *v) {
+    float l[4];
+    for (int32_t i = 0; i < 4; i++)
+        l[i] = ((v[i] + v[4 + i]) + (v[8 + i] + v[12 + i])) + ((v[16 + i] + v[20 + i]) + (v[24 + i] + v[28 + i]));
+    return (l[0] + l[2]) + (l[1] + l[3]);
+}
+
+/* The X panel of rows x_r = x + r*ldx, r < mr (<= 4; rows past mr are zeros), columns [0, 32 nb):
+ * the reference. Returns 0 if a value is inf or nan or a block's sum overflows (the caller then
+ * takes the exact path, which propagates them). */
+int sp_pack_x_x16_scalar(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax) {
     for (int32_t b = 0; b < nb; b++) {
         int32_t *xb = xq + (size_t)b * 64;
         for (int32_t r = 0; r < 4; r++) {
             float amax = 0.0f, sum = 0.0f;
             const float *v = x + (size_t)r * ldx + (size_t)b * SP_QK;
-            if (r < mr)
+            if (r < mr) {
                 for (int32_t j = 0; j < SP_QK; j++) {
                     const float a = fabsf(v[j]);
                     amax = a > amax ? a : amax;
-                    sum += v[j];
                 }
+                sum = block_sum(v);
+            }
             if (!(amax <= 3.0e38f) || sum - sum != 0.0f) return 0; /* inf or nan (a nan skips the max, not the sum) */
             const float id = amax > 0.0f ? qmax / amax : 0.0f;
             xs[b * 8 + r] = amax / qmax;
@@ -142,11 +169,10 @@ static int pack_x(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t m
     return 1;
 }
 
-int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, sp_gemm_x16_fn tile,
-                  sp_pack_w_x16_fn pack_w) {
+int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops) {
     if (!sp_matmul_x16_applies(w->type) || n <= 0) return 0;
     const int32_t K = w->cols, ldy = w->rows, groups = (n + 3) / 4;
-    const int mins = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K;
+    const int mins = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q5_1;
     const float qmax = (float)sp_x16_qmax(w->type);
     const int32_t kc = K < X16_KC ? K : X16_KC, nbc = kc / SP_QK;
     /* X panels of one KC chunk: groups x (xq nbc*64 int32 + xs nbc*8 floats) */
@@ -154,25 +180,25 @@ int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t 
     int32_t *xq = malloc((size_t)groups * (xq_words * 4 + xs_floats * 4));
     if (!xq) return 0;
     float *xs = (float *)(xq + (size_t)groups * xq_words);
-    int16_t wq[X16_KC / SP_QK * 128] __attribute__((aligned(16)));
-    float ws[X16_KC / SP_QK * 8] __attribute__((aligned(16)));
+    int16_t wq[X16_KC / SP_QK * 256] __attribute__((aligned(16)));
+    float ws[X16_KC / SP_QK * 16] __attribute__((aligned(16)));
     for (int32_t k0 = 0; k0 < K; k0 += X16_KC) {
         const int32_t len = K - k0 < X16_KC ? K - k0 : X16_KC, nb = len / SP_QK;
         for (int32_t g = 0; g < groups; g++) {
             const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;
-            if (!pack_x(xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, x + (size_t)4 * g * K + k0, K, mr, nb, qmax)) {
+            if (!ops->pack_x(xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, x + (size_t)4 * g * K + k0, K, mr, nb, qmax)) {
                 free(xq);
                 return 0;
             }
         }
-        for (int32_t r = row0; r < row1; r += 4) {
-            const int32_t nr = row1 - r < 4 ? row1 - r : 4;
-            const uint8_t *rows[4];
-            for (int32_t c = 0; c < 4; c++) rows[c] = sp_mat_row_ptr(w, r + (c < nr ? c : nr - 1)); /* clamped */
-            pack_w(wq, ws, rows, w->type, k0, nb);
+        for (int32_t r = row0; r < row1; r += 8) {
+            const int32_t nr = row1 - r < 8 ? row1 - r : 8;
+            const uint8_t *rows[8];
+            for (int32_t c = 0; c < 8; c++) rows[c] = sp_mat_row_ptr(w, r + (c < nr ? c : nr - 1)); /* clamped */
+            ops->pack_w(wq, ws, rows, w->type, k0, nb);
             for (int32_t g = 0; g < groups; g++) {
                 const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;
-                tile(y + (size_t)4 * g * ldy + r, ldy, k0 == 0, mr, nr, xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, wq, ws,
+                ops->tile(y + (size_t)4 * g * ldy + r, ldy, k0 == 0, mr, nr, xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, wq, ws,
                      nb, mins);
             }
         }

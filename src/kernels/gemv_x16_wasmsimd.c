@@ -1,4 +1,4 @@
-/* gemv_x16_wasmsimd.c - decoding on quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) with 16-bit
+/* gemv_x16_wasmsimd.c - decoding on quantized weights (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 16-bit
  * activations and i32x4.dot_i16x8_s (matvec_decode's decode_x16 = 1; kernels.h). */
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
@@ -12,30 +12,16 @@
  * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). Every
  * output element follows gemm_x16.c's formula, so a decoded row equals the prefilled one. */
 
-/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the block's sum of x, in order) from x (len a
- * multiple of 32), rounded for weights of type `type` (sp_x16_qmax): gemm_x16.c's pack_x, the
- * same values. Returns 0 where pack_x does: x holds inf/nan or a block's sum overflows (the
+/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the blocks' sums of x) from x (len a multiple
+ * of 32), rounded for weights of type `type` (sp_x16_qmax) by x16_quant_block: gemm_x16.c's X
+ * panel values. Returns 0 where the panel does: x holds inf/nan or a block's sum overflows (the
  * caller then takes the exact path, which propagates them). */
 static int quantize_x16(int16_t *xq, float *sx, float *sum, const float *x, int32_t len, uint32_t type) {
     const float qmax = (float)sp_x16_qmax(type);
     for (int32_t b = 0; b < len / SP_QK; b++) {
-        const float *xb = x + (size_t)b * SP_QK;
-        v128_t m = wasm_f32x4_abs(wasm_v128_load(xb));
-        for (int32_t j = 4; j < SP_QK; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
-        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
-        float amax = wasm_f32x4_extract_lane(m, 0), s = 0.0f;
-        for (int32_t j = 0; j < SP_QK; j++) s += xb[j];
-        if (!(amax <= 3.0e38f) || s - s != 0.0f) return 0; /* inf or nan */
-        float d = amax / qmax, id = amax > 0.0f ? qmax / amax : 0.0f;
-        sx[b] = d;
-        sum[b] = s;
-        const v128_t vid = wasm_f32x4_splat(id);
-        for (int32_t j = 0; j < SP_QK; j += 8) {
-            v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
-            v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), vid)));
-            wasm_v128_store(xq + (size_t)b * SP_QK + j, wasm_i16x8_narrow_i32x4(lo, hi));
-        }
+        v128_t q[4];
+        if (!x16_quant_block(q, sx + b, sum + b, x + (size_t)b * SP_QK, qmax)) return 0;
+        for (int32_t i = 0; i < 4; i++) wasm_v128_store(xq + (size_t)b * SP_QK + 8 * i, q[i]);
     }
     return 1;
 }
@@ -325,17 +311,74 @@ KERNEL_PTR(fwx16k_fn, gemv_q4_k_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q5_k_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q6_k_1x4_wasmsimd_x16);
 
+/* ---- Q5_0 / Q5_1: four rows, one block of 32 at a time, gemm_x16.c's per-element formula ----
+ * The 5-bit codes (Q5_0: minus 16) enter the integer dot products; d (and Q5_1's m) by the fast
+ * f16 conversion (the driver runs these kernels only on matrices with f16_finite); Q5_1's min
+ * term is the panel's: minus (-m) times the block's sum of x. */
+
+/* The 32 codes of the Q5_0 / Q5_1 block whose qh is at qh (qs follows), minus 16 if centre,
+ * dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). */
+static inline v128_t q5_dot(const uint8_t *qh, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m4, v128_t b16, v128_t bits,
+                            int centre) {
+    v128_t hb0, hb1;
+    q5_high_bits(&hb0, &hb1, qh, bits, b16);
+    const v128_t v = wasm_v128_load(qh + 4);
+    v128_t lo = wasm_v128_or(wasm_v128_and(v, m4), hb0), hi = wasm_v128_or(wasm_u8x16_shr(v, 4), hb1);
+    if (centre) {
+        lo = wasm_i8x16_sub(lo, b16);
+        hi = wasm_i8x16_sub(hi, b16);
+    }
+    return DOT32_I8(lo, hi, x0, x1, x2, x3);
+}
+
+static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                               const uint8_t *const *p, int32_t nb, int q51) {
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), bits = Q5_BITS_MAKE();
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(bits);
+    const x16_consts xc = x16_consts_make();
+    const size_t bs = q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0);
+    const size_t oh = q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh);
+    v128_t f = wasm_f32x4_splat(0.0f);
+    for (int32_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * bs;
+        const int16_t *xb = xq + (size_t)b * SP_QK;
+        const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+#define Q5_ROW(c) q5_dot(p[c] + o + oh, x0, x1, x2, x3, m4, b16, bits, !q51)
+        const v128_t is = isum4x4(Q5_ROW(0), Q5_ROW(1), Q5_ROW(2), Q5_ROW(3));
+#undef Q5_ROW
+        const v128_t d4 = block_scales_x16(p[0] + o, p[1] + o, p[2] + o, p[3] + o, &xc);
+        f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(d4, wasm_v128_load32_splat(sx + b))));
+        if (q51) {
+            const v128_t mneg = wasm_f32x4_neg(block_scales_x16(p[0] + o + 2, p[1] + o + 2, p[2] + o + 2, p[3] + o + 2, &xc));
+            f = wasm_f32x4_sub(f, wasm_f32x4_mul(mneg, wasm_v128_load32_splat(sum + b)));
+        }
+    }
+    store_rows(y, first, nr, f);
+}
+
+NOINLINE static void gemv_q5_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                                                const uint8_t *const *p, int32_t nb) {
+    gemv_q5_1x4(y, first, nr, xq, sx, sum, p, nb, 0);
+}
+NOINLINE static void gemv_q5_1_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
+                                                const uint8_t *const *p, int32_t nb) {
+    gemv_q5_1x4(y, first, nr, xq, sx, sum, p, nb, 1);
+}
+KERNEL_PTR(fwx16k_fn, gemv_q5_0_1x4_wasmsimd_x16);
+KERNEL_PTR(fwx16k_fn, gemv_q5_1_1x4_wasmsimd_x16);
+
 /* Decoding with x rounded to 16 bits: rows [row0, row1) of y = W · x, KC = whole rows up to
  * SP_DECODE_KC. Q8_0 / Q4_0 with streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q
  * chunks of C rows, row r of every chunk in one step (see "Streams"); the rows left over, or all
- * of them with streams = 0, in order, 8 (Q8_0) or 4 at a time. The K-quants: 4 rows at a time in
- * order (their kernels are compute bound; streams change nothing). Returns 0 for another type,
- * if x holds inf/nan, or (Q8_0 / Q4_0) w's scales are not known to be finite (y may then be partly
+ * of them with streams = 0, in order, 8 (Q8_0) or 4 at a time. The K-quants, Q5_0 and Q5_1: 4 rows
+ * at a time in order (the K-quant kernels are compute bound; streams change nothing). Returns 0 for
+ * another type, if x holds inf/nan, or (all but the K-quants) w's scales are not known to be finite (y may then be partly
  * written; the caller computes it again on the exact path). */
 #define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     const int q8 = w->type == SP_DTYPE_Q8_0, kq = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q6_K;
-    if (!(q8 || w->type == SP_DTYPE_Q4_0 || kq) || (!kq && !w->f16_finite)) return 0;
+    const int q5 = w->type == SP_DTYPE_Q5_0 || w->type == SP_DTYPE_Q5_1; /* in order, 4 rows at a time, as kq */
+    if (!(q8 || w->type == SP_DTYPE_Q4_0 || kq || q5) || (!kq && !w->f16_finite)) return 0;
     const int32_t K = w->cols;
     int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
     float sx[SP_DECODE_KC / SP_QK], sum[SP_DECODE_KC / SP_QK]; /* (KC/32) their scales, the blocks' sums of x */
@@ -344,13 +387,15 @@ int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0
     const fwx16_fn kern = q8 ? gemv_q8_0_1x4_wasmsimd_x16_p : gemv_q4_0_1x4_wasmsimd_x16_p;
     const fwx16s_fn skern = q8 ? gemv_q8_0_16s_wasmsimd_x16_p : gemv_q4_0_16s_wasmsimd_x16_p;
     const fwx16k_fn kkern = w->type == SP_DTYPE_Q4_K ? gemv_q4_k_1x4_wasmsimd_x16_p
-                            : w->type == SP_DTYPE_Q5_K ? gemv_q5_k_1x4_wasmsimd_x16_p : gemv_q6_k_1x4_wasmsimd_x16_p;
-    const int32_t C = streams && !kq ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
+                            : w->type == SP_DTYPE_Q5_K ? gemv_q5_k_1x4_wasmsimd_x16_p
+                            : w->type == SP_DTYPE_Q5_0 ? gemv_q5_0_1x4_wasmsimd_x16_p
+                            : w->type == SP_DTYPE_Q5_1 ? gemv_q5_1_1x4_wasmsimd_x16_p : gemv_q6_k_1x4_wasmsimd_x16_p;
+    const int32_t C = streams && !kq && !q5 ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
         if (!quantize_x16(xq, sx, sum, x + k0, len, w->type)) return 0;
         const size_t ko = (size_t)(k0 / block) * bs;
-        if (kq) {
+        if (kq || q5) {
             for (int32_t r = row0; r < row1; r += 4) {
                 const int32_t nr = imin(4, row1 - r);
                 const uint8_t *qp[4];

@@ -46,7 +46,7 @@ void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks);
 typedef struct {
     const char *isa; /* "scalar" or "wasmsimd" */
     /* Y[n, w.rows] = X[n, w.cols] · Wᵀ  (the forward layout). Overwrites y.
-     * Where matmul_x16 is 1, on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights each row of x is rounded
+     * Where matmul_x16 is 1, on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K weights each row of x is rounded
      * to 16 bits per block of 32 (gemm_x16.c: |error| <= max|x_block| / (2*qmax) per element,
      * qmax 32767, 16383 for Q6_K) and the products are integer dot products: about 1e-5 of the
      * output's scale from the exact product (tests/c/test_kernels.c states the bound), and a
@@ -64,8 +64,8 @@ typedef struct {
     void (*axpy)(float *out, float a, const float *x, int32_t n);
     /* Decoding: y[w.rows] (rows [row0,row1) only) = W · x for ONE row x[w.cols]. Same as
      * matmul with n == 1, except that where decode_x16 is 1 it may round x to 16 bits per
-     * block of 32 on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights as matmul_x16 does (then y is
-     * bitwise matmul's with n == 1, given finite f16 scales on Q8_0 / Q4_0) and use integer dot
+     * block of 32 on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K weights as matmul_x16 does (then y is
+     * bitwise matmul's with n == 1, given finite f16 scales on Q8_0 / Q4_0 / Q5_0 / Q5_1) and use integer dot
      * products, which brings decoding close to memory bound. That rounding makes y a
      * step function of x at that scale: use matmul wherever gradients or finite differences
      * are taken (training, gradient checks), matvec_decode for token-by-token generation.
@@ -153,7 +153,7 @@ void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x,
 float sp_expf(float x);
 
 /* ---- quantization (tests, benchmarks, tools) ---- */
-/* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0 and its reference
+/* Encodes n floats as one row of type t (ggml's reference rounding for Q8_0/Q4_0/Q5_0/Q5_1 and its reference
  * quantizers for Q4_K/Q5_K/Q6_K,
  * round-to-nearest-even for F16/BF16). Returns bytes written (sp_dtype_row_bytes(t, n)),
  * or 0 if t is unsupported or n is not a multiple of the block size. */

@@ -41,29 +41,41 @@ SP_DECLARE_KERNELS(wasmsimd)
 #undef SP_DECLARE_KERNELS
 
 /* ---- the integer forward product on quantized weights (gemm_x16.c: layouts and formula) ---- */
-/* One 4 x 4 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 4-row W panel (wq, ws),
- * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: Q4_K / Q5_K's term. */
+/* One 4 x 8 tile: rows [0, mr) of a 4-row X panel (xq, xs) times the 8-row W panel (wq, ws),
+ * nb blocks of 32; y[r*ldy + c] (first ? = : +=) for r < mr, c < nr; mins: the min term of Q4_K / Q5_K / Q5_1. */
 typedef void (*sp_gemm_x16_fn)(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                                const int16_t *wq, const float *ws, int32_t nb, int mins);
-void sp_gemm_x16_4x4_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+void sp_gemm_x16_4x8_scalar(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                             const int16_t *wq, const float *ws, int32_t nb, int mins);
-/* The W panel (wq, ws) of the four rows rows[0..4) (weight type `type`), columns [k0, k0 + 32 nb). */
+/* The W panel (wq, ws) of the eight rows rows[0..8) (weight type `type`), columns [k0, k0 + 32 nb). */
 typedef void (*sp_pack_w_x16_fn)(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
 void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
-/* 1 for the types the integer product covers: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K */
+/* The X panel (xq, xs) of rows x + r*ldx, r < mr (<= 4), columns [0, 32 nb), x rounded for weights
+ * whose sp_x16_qmax is qmax. Returns 0 if x holds inf or nan. */
+typedef int (*sp_pack_x_x16_fn)(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);
+int sp_pack_x_x16_scalar(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);
+/* One ISA's tile and packing routines, the same bits in every ISA */
+typedef struct {
+    sp_gemm_x16_fn tile;
+    sp_pack_w_x16_fn pack_w;
+    sp_pack_x_x16_fn pack_x;
+} sp_x16_ops;
+extern const sp_x16_ops sp_x16_ops_scalar;
+/* 1 for the types the integer product covers: Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K */
 int sp_matmul_x16_applies(uint32_t type);
 /* the largest |xq| for weights of this type (a block's integer sum stays below 2^31) */
 int32_t sp_x16_qmax(uint32_t type);
-/* Y = X·Wᵀ, rows [row0, row1) of W, through `tile` and `pack_w`. Returns 0 (y untouched) where it
+/* Y = X·Wᵀ, rows [row0, row1) of W, through one ISA's ops. Returns 0 (y untouched) where it
  * does not apply: another weight type, x holding inf or nan, or no memory for the X panels. */
-int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, sp_gemm_x16_fn tile,
-                  sp_pack_w_x16_fn pack_w);
+int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops);
 /* matmul of the tables with matmul_x16 = 1: sp_matmul_x16 with that ISA's tile, else the exact matmul */
 void sp_matmul_x16_scalar(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
 #ifdef __wasm_simd128__
-void sp_gemm_x16_4x4_wasmsimd(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
+void sp_gemm_x16_4x8_wasmsimd(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
                               const int16_t *wq, const float *ws, int32_t nb, int mins);
 void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb);
+int sp_pack_x_x16_wasmsimd(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);
+extern const sp_x16_ops sp_x16_ops_wasmsimd;
 void sp_matmul_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
 void sp_matvec_decode_exact_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
 #endif

@@ -1,4 +1,4 @@
-/* quant.c - f32 rows to F16 / BF16 / Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K (for tests, benchmarks and
+/* quant.c - f32 rows to F16 / BF16 / Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K (for tests, benchmarks and
  * tools). The K-quants follow llama.cpp's reference quantizers (quantize_row_q{4,5,6}_K_ref: the
  * weighted min/scale search of make_qkx2_quants, make_qx_quants for Q6_K), in f32 with no FMA, so
  * that tests/lib/quant.js, which computes the same operations with Math.fround, writes the same
@@ -208,6 +208,42 @@ static void quantize_q6_k(const float *x, uint8_t *blk) {
         }
 }
 
+/* One Q5_0 / Q5_1 block of 32 values into blk (ggml quantize_row_q5_0_ref / q5_1_ref):
+ *   Q5_0  max = the value of largest magnitude (sign kept), d = max/-16, q = min(31, trunc(x/d + 16.5))
+ *   Q5_1  d = (max - min)/31, m = min, q = min(31, trunc((x - min)/d + 0.5))   (x/d: x * (1/d))
+ * (Q5_1's clamp only guards a rounding ggml leaves to chance: (max - min) * (1/d) + 0.5 < 32). */
+static void quantize_q5(const float *x, uint8_t *blk, int q51) {
+    float d, min = 0.0f, bias = 16.5f;
+    if (q51) {
+        float max = x[0];
+        min = x[0];
+        for (int j = 1; j < SP_QK; j++) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        d = (max - min) / 31.0f;
+        bias = 0.5f;
+    } else {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < SP_QK; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        d = max / -16.0f;
+    }
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t hd = sp_f32_to_f16(d), hm = sp_f32_to_f16(min);
+    uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh)), *qs = qh + 4;
+    memcpy(blk, &hd, 2);
+    if (q51) memcpy(blk + 2, &hm, 2);
+    memset(qh, 0, 4);
+    for (int j = 0; j < SP_QK; j++) {
+        const float a = (x[j] - min) * id + bias;
+        const int q = a < 31.0f ? (a > 0.0f ? (int)a : 0) : 31;
+        if (j < SP_QK / 2) qs[j] = (uint8_t)(q & 15);
+        else qs[j - SP_QK / 2] |= (uint8_t)((q & 15) << 4);
+        qh[j >> 3] |= (uint8_t)((q >> 4) << (j & 7));
+    }
+}
+
 size_t sp_quantize_row(uint32_t t, void *dst, const float *src, int64_t n) {
     size_t bytes = sp_dtype_row_bytes(t, n);
     if (bytes == 0 || n <= 0) return 0;
@@ -263,6 +299,12 @@ size_t sp_quantize_row(uint32_t t, void *dst, const float *src, int64_t n) {
             memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
         }
         break;
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: {
+        const size_t bs = (size_t)sp_dtype_get(t)->bytes;
+        for (int64_t b = 0; b < n / SP_QK; b++) quantize_q5(src + b * SP_QK, out + b * bs, t == SP_DTYPE_Q5_1);
+        break;
+    }
     case SP_DTYPE_Q4_K:
     case SP_DTYPE_Q5_K:
     case SP_DTYPE_Q6_K: {

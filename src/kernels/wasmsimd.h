@@ -52,6 +52,18 @@ static inline void u8x16_to_f32_dm(float *out, v128_t u, v128_t magic, v128_t d,
 #undef SP_DM
 }
 
+/* The fifth bits of a Q5_0 / Q5_1 block (qh: its 4 bytes, bit j for value j) as 16 or 0 in byte j
+ * of *lo (values 0..15) and byte j - 16 of *hi (16..31); bits = the bytes 1, 2, 4, .., 128 twice,
+ * b16 = splat(16) (both made opaque by the caller). */
+static inline void q5_high_bits(v128_t *lo, v128_t *hi, const uint8_t *qh, v128_t bits, v128_t b16) {
+    const v128_t h = wasm_v128_load32_zero(qh);
+    const v128_t l8 = wasm_i8x16_shuffle(h, h, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t h8 = wasm_i8x16_shuffle(h, h, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(l8, bits), bits), b16);
+    *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(h8, bits), bits), b16);
+}
+#define Q5_BITS_MAKE() wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128)
+
 /* Hides a value from the optimiser: stops clang 14 from narrowing 32-bit lane arithmetic
  * on zero-extended halves into 16-bit shuffles and compares that are many times slower. */
 #define OPAQUE(v) __asm__("" : "+r"(v))
@@ -203,7 +215,34 @@ void sp_gemv_bf16_1x4_wasmsimd(float *y, int first, int32_t nr, const float *x, 
 void sp_gemm_dx_f32_4x8_wasmsimd(float *dx0, float *dx1, float *dx2, float *dx3, const float *dy0, const float *dy1,
                                  const float *dy2, const float *dy3, const float *wt, int32_t ldw, int32_t nrows);
 
-/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
+/* One block of 32 values of x rounded to 16 bits, gemm_x16.c's formula (the same values as
+ * sp_pack_x_x16_scalar): q[0..4) the values as i16 in order (8 a vector), *sx = amax / qmax and
+ * *sum = the block's sum in block_sum's order. Rounds to nearest even by adding 1.5 * 2^23
+ * (|x * id| <= qmax < 2^22, so the sum's low bits are the integer). Returns 0 for inf or nan. */
+static inline int x16_quant_block(v128_t *q, float *sx, float *sum, const float *xb, float qmax) {
+    v128_t v[8];
+    for (int32_t j = 0; j < 8; j++) v[j] = wasm_v128_load(xb + 4 * j);
+    v128_t m = wasm_f32x4_max(wasm_f32x4_max(wasm_f32x4_max(wasm_f32x4_abs(v[0]), wasm_f32x4_abs(v[1])),
+                                             wasm_f32x4_max(wasm_f32x4_abs(v[2]), wasm_f32x4_abs(v[3]))),
+                              wasm_f32x4_max(wasm_f32x4_max(wasm_f32x4_abs(v[4]), wasm_f32x4_abs(v[5])),
+                                             wasm_f32x4_max(wasm_f32x4_abs(v[6]), wasm_f32x4_abs(v[7]))));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    const v128_t s4 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(v[0], v[1]), wasm_f32x4_add(v[2], v[3])),
+                                     wasm_f32x4_add(wasm_f32x4_add(v[4], v[5]), wasm_f32x4_add(v[6], v[7])));
+    const float amax = wasm_f32x4_extract_lane(m, 0), s = hsum4(s4);
+    if (!(amax <= 3.0e38f) || s - s != 0.0f) return 0; /* inf or nan */
+    *sx = amax / qmax;
+    *sum = s;
+    const v128_t id = wasm_f32x4_splat(amax > 0.0f ? qmax / amax : 0.0f), magic = wasm_f32x4_splat(12582912.0f),
+                 mi = wasm_i32x4_splat(0x4B400000);
+    for (int32_t i = 0; i < 4; i++)
+        q[i] = wasm_i16x8_narrow_i32x4(wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(v[2 * i], id), magic), mi),
+                                       wasm_i32x4_sub(wasm_f32x4_add(wasm_f32x4_mul(v[2 * i + 1], id), magic), mi));
+    return 1;
+}
+
+/* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
  * when it does not apply (then y is computed again on the exact path). */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);
 

@@ -46,7 +46,7 @@ static sp_status mat_init(sp_mat *m, const char *name, uint32_t type, const void
         return sp_error_set(err, SP_ERR_SHAPE, "tensor '%s' has shape [%lld, %lld], the config needs [%lld, %lld]", name,
                             (long long)rows, (long long)cols, (long long)want_rows, (long long)want_cols);
     if (!sp_dtype_supported(type))
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: F32, F16, BF16, Q8_0, Q4_0",
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: " SP_DTYPES_SUPPORTED,
                             name, sp_dtype_name(type), type);
     size_t rb = sp_dtype_row_bytes(type, cols);
     if (rb == 0)
@@ -315,7 +315,7 @@ static sp_status view_mat(sp_mat *out, const tsrc *s, const tview *t, int64_t ro
         if (((uintptr_t)t->data & 3) != 0 && t->type == SP_DTYPE_F32)
             return sp_error_set(err, SP_ERR_FORMAT, "tensor '%s' data is not 4-byte aligned", t->name);
     } else if (!sp_dtype_supported(t->type) || !t->data) {
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: F32, F16, BF16, Q8_0, Q4_0",
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u); supported: " SP_DTYPES_SUPPORTED,
                             t->name, sp_dtype_name(t->type), t->type);
     }
     return mat_init(out, t->name, t->type, t->data, t->nbytes, t->shape[0], t->shape[1], rows, cols, err);

@@ -2,9 +2,11 @@
  * (minimised crashes found by scripts/fuzz.sh, plus hand-made nasty seeds) through the same
  * harness bodies as the fuzzers (tests/fuzz/fuzz_targets.h). A crash, sanitizer report or
  * property failure aborts, failing the test. The model inputs go through the C ABI loaders
- * (tests/fuzz/fuzz_model.h). Run from the repo root (or set SP_FUZZ_REGRESSIONS). */
+ * (tests/fuzz/fuzz_model.h), the tokenizer inputs through tests/fuzz/fuzz_tokenizer.h. Run from
+ * the repo root (or set SP_FUZZ_REGRESSIONS). */
 #include "../fuzz/fuzz_targets.h"
 #include "../fuzz/fuzz_model.h"
+#include "../fuzz/fuzz_tokenizer.h"
 #include "check.h"
 #include "files.h"
 
@@ -50,5 +52,6 @@ int main(void) {
     CHECK(replay_dir(root, "safetensors", fuzz_safetensors_one) > 0);
     CHECK(replay_dir(root, "json", fuzz_json_one) > 0);
     CHECK(replay_dir(root, "model", fuzz_model_one) > 0);
+    CHECK(replay_dir(root, "tokenizer", fuzz_tokenizer_one) > 0);
     CHECK_DONE();
 }

@@ -10,8 +10,8 @@
 #include "kernels/probe.h"
 
 static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0,
-                                 SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
-#define N_TYPES 8
+                                 SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+#define N_TYPES 10
 
 /* ---- test-side weights: raw random encodings and an independent decoder ---- */
 
@@ -39,6 +39,17 @@ static void random_row(sp_rng *rng, uint32_t t, uint8_t *out, int32_t cols) {
             blk.d = sp_f32_to_f16((sp_rng_f32(rng) * 0.02f + 0.001f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
             for (int j = 0; j < 32; j++) blk.qs[j] = (int8_t)((int32_t)sp_rng_below(rng, 256) - 128);
             memcpy(out + b * sizeof(blk), &blk, sizeof(blk));
+        }
+    } else if (t == SP_DTYPE_Q5_0 || t == SP_DTYPE_Q5_1) {
+        /* every code byte random (qh and qs), then a small signed d (and Q5_1's m) */
+        const size_t bs = t == SP_DTYPE_Q5_0 ? 22 : 24;
+        for (int32_t b = 0; b < cols / 32; b++) {
+            uint8_t *blk = out + b * bs;
+            for (size_t i = 0; i < bs; i++) blk[i] = (uint8_t)sp_rng_below(rng, 256);
+            const uint16_t d = sp_f32_to_f16((sp_rng_f32(rng) * 0.01f + 0.0005f) * (sp_rng_below(rng, 2) ? 1.0f : -1.0f));
+            const uint16_t mn = sp_f32_to_f16((sp_rng_f32(rng) - 0.5f) * 0.2f);
+            memcpy(blk, &d, 2);
+            if (t == SP_DTYPE_Q5_1) memcpy(blk + 2, &mn, 2);
         }
     } else if (t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K) {
         /* every byte random (all codes, 6-bit scales and mins, int8 scales), then small f16 super-scales */
@@ -93,6 +104,21 @@ static double decode(uint32_t t, const uint8_t *row, int32_t c) {
         memcpy(&h, blk + 208, 2);
         return (double)sp_f16_to_f32(h) * sc * q;
     }
+    case SP_DTYPE_Q5_0:
+    case SP_DTYPE_Q5_1: { /* ggml: {f16 d, (Q5_1: f16 m), u32 qh, qs[16]}; bit j of qh is value j's fifth bit */
+        const int q51 = t == SP_DTYPE_Q5_1;
+        const uint8_t *blk = row + (c / 32) * (q51 ? 24 : 22), *qhp = blk + (q51 ? 4 : 2), *qs = qhp + 4;
+        const int j = c % 32;
+        uint32_t qh;
+        memcpy(&qh, qhp, 4);
+        const int q = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) | (int)(((qh >> j) & 1) << 4);
+        uint16_t hd, hm;
+        memcpy(&hd, blk, 2);
+        memcpy(&hm, blk + 2, 2);
+        if (!q51) return (double)sp_f16_to_f32(hd) * (q - 16);
+        const float p = sp_f16_to_f32(hd) * (float)q; /* f32, as llama.cpp: d*q + m */
+        return (double)(p + sp_f16_to_f32(hm));
+    }
     case SP_DTYPE_F32: { float v; memcpy(&v, row + 4 * c, 4); return v; }
     case SP_DTYPE_F16: memcpy(&h, row + 2 * c, 2); return sp_f16_to_f32(h);
     case SP_DTYPE_BF16: memcpy(&h, row + 2 * c, 2); return sp_bf16_to_f32(h);
@@ -111,27 +137,57 @@ static double decode(uint32_t t, const uint8_t *row, int32_t c) {
     }
 }
 
+/* The part of element c that the 16-bit products multiply by the rounded x: the value without its
+ * min term (Q4_K / Q5_K: (d*sc)*q, Q5_1: d*q), whose product with the block's exact sum of x is
+ * added apart (gemm_x16.c); the value itself for the other types. */
+static double decode_ipart(uint32_t t, const uint8_t *row, int32_t c) {
+    if (t == SP_DTYPE_Q5_1) {
+        const uint8_t *blk = row + (c / 32) * 24;
+        const int j = c % 32;
+        uint16_t hd;
+        memcpy(&hd, blk, 2);
+        return (double)sp_f16_to_f32(hd) * sp_q5_code(blk + 4, blk + 8, j);
+    }
+    if (t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K) {
+        const int q5 = t == SP_DTYPE_Q5_K;
+        const uint8_t *blk = row + (c / 256) * (q5 ? 176 : 144), *qs = blk + (q5 ? 48 : 16);
+        const int v = c % 256, j = v / 32, l = v % 32;
+        int32_t sc, mn;
+        sp_k4_scale_min(j, blk + 4, &sc, &mn);
+        const int q = ((qs[32 * (j / 2) + l] >> (j % 2 ? 4 : 0)) & 15) | (q5 ? ((blk[16 + l] >> j) & 1) << 4 : 0);
+        uint16_t hd;
+        memcpy(&hd, blk, 2);
+        return (double)(sp_f16_to_f32(hd) * (float)sc) * q;
+    }
+    return decode(t, row, c);
+}
+
 typedef struct {
     sp_mat w;
     uint8_t *data;    /* (rows, row_bytes) */
     double *deq;      /* (rows, cols) decoded by the test */
+    double *ipart;    /* (rows, cols) the values without their min terms (decode_ipart): the x16 bounds */
 } test_mat;
 
 static int make_mat(test_mat *m, sp_rng *rng, uint32_t t, int32_t rows, int32_t cols) {
     size_t rb = sp_dtype_row_bytes(t, cols);
     m->data = malloc(rb * (size_t)rows);
     m->deq = malloc(sizeof(double) * (size_t)rows * cols);
-    if (!m->data || !m->deq) return 0;
+    m->ipart = malloc(sizeof(double) * (size_t)rows * cols);
+    if (!m->data || !m->deq || !m->ipart) return 0;
     for (int32_t r = 0; r < rows; r++) {
         random_row(rng, t, m->data + (size_t)r * rb, cols);
-        for (int32_t c = 0; c < cols; c++) m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
+        for (int32_t c = 0; c < cols; c++) {
+            m->deq[(size_t)r * cols + c] = decode(t, m->data + (size_t)r * rb, c);
+            m->ipart[(size_t)r * cols + c] = decode_ipart(t, m->data + (size_t)r * rb, c);
+        }
     }
     m->w = (sp_mat){t, rows, cols, rb, m->data, 0};
     sp_mat_check_f16(&m->w);
     return 1;
 }
 
-static void free_mat(test_mat *m) { free(m->data); free(m->deq); }
+static void free_mat(test_mat *m) { free(m->data); free(m->deq); free(m->ipart); }
 
 static float *random_vec(sp_rng *rng, size_t n) {
     float *v = malloc(sizeof(float) * (n ? n : 1));
@@ -148,13 +204,15 @@ static int close_to(double got, double ref, double abs_scale) {
 }
 
 static int is_quant(uint32_t t) {
-    return t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0 || t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
+    return t == SP_DTYPE_Q8_0 || t == SP_DTYPE_Q4_0 || t == SP_DTYPE_Q5_0 || t == SP_DTYPE_Q5_1 || t == SP_DTYPE_Q4_K ||
+           t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
 }
 
 /* The stated tolerance of the 16-bit products against the exact ones: rounding x to 16 bits per
  * block of 32 moves each x_c by at most amax_b / (2 qmax), so the product moves by at most
- * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K); the
- * f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
+ * sum_b amax_b / (2 qmax) * sum_{c in b} |w_c| (qmax = sp_x16_qmax: 32767, 16383 for Q6_K), w_c
+ * without its min term (Q4_K / Q5_K / Q5_1: decode_ipart; the min multiplies the exact sum of x);
+ * the f32 arithmetic adds the usual 2e-5 of sum |w_c x_c| (close_to). 0 where the kernel is exact:
  * matmul unless matmul_x16, matvec_decode unless decode_x16 (both: the quantized types). */
 static double x16_bound(uint32_t t, const float *x, const double *wrow, int32_t cols) {
     double e = 0.0;
@@ -197,7 +255,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 s += p;
                 a += p < 0 ? -p : p;
             }
-            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols, 0);
             if (!close_to(y[(size_t)i * rows + r], s, a) && !(fabs(y[(size_t)i * rows + r] - s) <= slack + 2e-5 * a)) {
                 bad = 1;
                 CHECK_MSG(0, "%s matmul %s n=%d rows=%d cols=%d: y[%d,%d]=%.9g ref=%.9g", k->isa, tn, n, rows, cols, i, r, y[(size_t)i * rows + r], s);
@@ -217,10 +275,10 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             CHECK_MSG(bits_equal(yt, y2, (size_t)rows), "%s matvec_decode %s streams change row %d (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             free(yt);
         }
-        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 with finite scales, the
-         * K-quants): one formula */
+        /* matmul and matvec_decode both exact, or both 16-bit (Q8_0 / Q4_0 / Q5_0 / Q5_1 with finite
+         * scales, the K-quants): one formula */
         const int kq = t == SP_DTYPE_Q4_K || t == SP_DTYPE_Q5_K || t == SP_DTYPE_Q6_K;
-        if (x16_slack(k, t, xi, m.deq, cols, 1) == x16_slack(k, t, xi, m.deq, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
+        if (x16_slack(k, t, xi, m.ipart, cols, 1) == x16_slack(k, t, xi, m.ipart, cols, 0) && (m.w.f16_finite || kq || !k->decode_x16)) {
             CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "%s matvec_decode %s row %d differs from matmul (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
             continue;
         }
@@ -232,7 +290,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
                 ref += pr;
                 a += fabs(pr);
             }
-            double slack = x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 1) + x16_slack(k, t, xi, m.deq + (size_t)r * cols, cols, 0);
+            double slack = x16_slack(k, t, xi, m.ipart + (size_t)r * cols, cols, 1) + x16_slack(k, t, xi, m.ipart + (size_t)r * cols, cols, 0);
             ok &= fabs((double)y2[r] - ref) <= slack + 2e-5 * a;
         }
         CHECK_MSG(ok, "%s matvec_decode %s row %d beyond the 16-bit rounding of x (rows=%d cols=%d)", k->isa, tn, i, rows, cols);
@@ -257,7 +315,7 @@ static void check_shape(const sp_kernels *k, const sp_kernels *ref_k, sp_rng *rn
             double sc = 0;
             int32_t i = (int32_t)(e / rows), r = (int32_t)(e % rows);
             for (int32_t c = 0; c < cols; c++) { double p = (double)x[(size_t)i * cols + c] * m.deq[(size_t)r * cols + c]; sc += p < 0 ? -p : p; }
-            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols, 0);
+            const double slack = x16_slack(k, t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols, 0);
             if (!close_to(y[e], y2[e], sc) && !(fabs(y[e] - y2[e]) <= slack + 4e-5 * sc)) { bad = 1; CHECK_MSG(0, "%s vs %s matmul %s n=%d rows=%d cols=%d at %zu", k->isa, ref_k->isa, tn, n, rows, cols, e); }
         }
     }
@@ -430,12 +488,12 @@ static void test_special_weights(const sp_kernels *k) {
 /* matvec_decode on quantized weights: x with inf/nan propagates, zeros give zeros, huge and
  * tiny values in one block stay within the documented error. */
 static void test_decode_special_x(const sp_kernels *k) {
-    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     sp_rng rng;
     sp_rng_seed(&rng, 9);
-    for (int q = 0; q < 5; q++) {
+    for (int q = 0; q < 7; q++) {
         const uint32_t t = QT[q];
-        const int32_t cols = q < 2 ? 64 : 256;
+        const int32_t cols = sp_dtype_get(t)->block == 32 ? 64 : 256;
         test_mat m;
         if (!make_mat(&m, &rng, t, 5, cols)) { CHECK(!"oom"); return; }
         float x[256], y[5];
@@ -453,7 +511,7 @@ static void test_decode_special_x(const sp_kernels *k) {
         for (int r = 0; r < 5; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
-            double slack = x16_slack(k, t, x, m.deq + r * cols, cols, 1);
+            double slack = x16_slack(k, t, x, m.ipart + r * cols, cols, 1);
             CHECK_MSG(fabs(y[r] - s) <= slack + 2e-5 * a, "%s %s mixed magnitudes row %d: %g vs %g", k->isa, sp_dtype_name(t), r, y[r], s);
         }
         free_mat(&m);
@@ -468,14 +526,18 @@ static void test_decode_special_scales(const sp_kernels *k) {
     static const uint16_t FINITE[] = {0x0001, 0x83ff, 0x0000, 0x8000, 0x7bff, 0xfbff, 0x0400, 0x3c00, 0x0200};
     sp_rng rng;
     sp_rng_seed(&rng, 11);
-    for (int q = 0; q < 2; q++) {
-        const uint32_t t = q ? SP_DTYPE_Q4_0 : SP_DTYPE_Q8_0;
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1};
+    for (int q = 0; q < 4; q++) {
+        const uint32_t t = QT[q];
         const int32_t rows = 9, cols = 64;
         test_mat m;
         if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
         for (int32_t r = 0; r < rows; r++) { /* block r % 2 of row r gets special scale r */
             memcpy(m.data + (size_t)r * m.w.row_bytes + (size_t)(r % 2) * (m.w.row_bytes / 2), &FINITE[r], 2);
-            for (int32_t c = 0; c < cols; c++) m.deq[(size_t)r * cols + c] = decode(t, m.data + (size_t)r * m.w.row_bytes, c);
+            for (int32_t c = 0; c < cols; c++) {
+                m.deq[(size_t)r * cols + c] = decode(t, m.data + (size_t)r * m.w.row_bytes, c);
+                m.ipart[(size_t)r * cols + c] = decode_ipart(t, m.data + (size_t)r * m.w.row_bytes, c);
+            }
         }
         float x[64], y[9], y2[9];
         for (int i = 0; i < cols; i++) x[i] = sp_rng_normal(&rng);
@@ -483,7 +545,7 @@ static void test_decode_special_scales(const sp_kernels *k) {
         for (int32_t r = 0; r < rows; r++) {
             double s = 0, a = 0;
             for (int c = 0; c < cols; c++) { s += x[c] * m.deq[r * cols + c]; a += fabs(x[c] * m.deq[r * cols + c]); }
-            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.deq + r * cols, cols, 1) + 2e-5 * a + 1e-30,
+            CHECK_MSG(isfinite(y[r]) && fabs(y[r] - s) <= x16_slack(k, t, x, m.ipart + r * cols, cols, 1) + 2e-5 * a + 1e-30,
                       "%s %s scale 0x%04x: row %d %g vs %g", k->isa, sp_dtype_name(t), FINITE[r], r, y[r], s);
         }
         k->matvec_decode(y2, x, &m.w, 0, 1, 1); /* row 0 alone: a 1-row tail, not the 8-row tile */
@@ -547,7 +609,8 @@ static void test_quantize(void) {
         for (int i = 0; i < 64; i++) amax = fmax(amax, fabs(src[i]));
         for (int i = 0; i < 64; i++) {
             double tol = t == SP_DTYPE_F32 ? 0 : t == SP_DTYPE_F16 ? fabs(src[i]) / 1024 : t == SP_DTYPE_BF16 ? fabs(src[i]) / 128
-                       : t == SP_DTYPE_Q8_0 ? amax / 127 / 2 * 1.01 : amax / 8 * 1.01;
+                       : t == SP_DTYPE_Q8_0 ? amax / 127 / 2 * 1.01 : t == SP_DTYPE_Q5_0 ? amax / 16 * 1.01
+                       : t == SP_DTYPE_Q5_1 ? amax / 31 * 1.05 : amax / 8 * 1.01;
             CHECK_MSG(fabs(back[i] - src[i]) <= tol, "%s round trip [%d] %g -> %g", sp_dtype_name(t), i, src[i], back[i]);
         }
     }
@@ -612,6 +675,37 @@ static void test_quantize_k(void) {
         for (int i = 0; i < 256; i++) ok &= back[i] == 0.0f;
         CHECK_MSG(ok, "%s all-zero super-block", sp_dtype_name(TK[ti]));
         CHECK(sp_quantize_row(TK[ti], buf, x, 288) == 0); /* not a multiple of 256 */
+    }
+}
+
+/* Q5_0 / Q5_1 encoding (ggml's reference quantizers): bytes equal to tests/lib/quant.js's (the same
+ * FNV-1a in both tests), round-trip error below Q4_K's bound (test_quantize_k) and Q5_1 (with a
+ * min) below Q5_0 on this row of offset sub-blocks; an all-zero block decodes to zeros. */
+static void test_quantize_q5(void) {
+    static const uint32_t TQ[2] = {SP_DTYPE_Q5_0, SP_DTYPE_Q5_1};
+    static const uint32_t HASH[2] = {0x8eeb865bu, 0xd5c2a85cu};
+    float x[512], back[512];
+    uint8_t buf[16 * 24];
+    kquant_row(x);
+    double rms = 0, prev = 0.06;
+    for (int i = 0; i < 512; i++) rms += (double)x[i] * x[i];
+    rms = sqrt(rms / 512);
+    for (int ti = 0; ti < 2; ti++) {
+        const size_t nb = sp_quantize_row(TQ[ti], buf, x, 512);
+        CHECK(nb == sp_dtype_row_bytes(TQ[ti], 512) && nb == 16 * (size_t)sp_dtype_get(TQ[ti])->bytes);
+        const uint32_t h = fnv1a(buf, nb);
+        printf("%s fnv1a 0x%08x\n", sp_dtype_name(TQ[ti]), h);
+        CHECK_MSG(h == HASH[ti], "%s encoding differs from quant.js: fnv1a 0x%08x", sp_dtype_name(TQ[ti]), h);
+        sp_mat m = {TQ[ti], 1, 512, nb, buf, 0};
+        sp_kernels_get(SP_ISA_SCALAR)->mat_row(back, &m, 0);
+        double e = 0;
+        for (int i = 0; i < 512; i++) e += ((double)back[i] - x[i]) * ((double)back[i] - x[i]);
+        e = sqrt(e / 512) / rms;
+        printf("%s round trip: RMS error %.4f of the row's RMS\n", sp_dtype_name(TQ[ti]), e);
+        CHECK_MSG(e < prev, "%s round trip RMS error %g", sp_dtype_name(TQ[ti]), e);
+        prev = e;
+        for (int i = 256; i < 288; i++) CHECK_MSG(back[i] == 0.0f, "%s zero block [%d] -> %g", sp_dtype_name(TQ[ti]), i, back[i]);
+        for (int i = 288; i < 320; i++) CHECK_MSG(fabsf(back[i] - 0.75f) <= 0.75f / 1024, "%s constant block [%d] -> %g", sp_dtype_name(TQ[ti]), i, back[i]);
     }
 }
 
@@ -759,28 +853,29 @@ static void test_microkernels(void) {
 
 /* ---- the integer forward product (gemm_x16.c) ---- */
 
-/* The 4 x 4 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
+/* The 4 x 8 tile on random panels: the formula evaluated by a naive loop (i64 block sums, then
  * the f32 steps in the documented order), bit for bit, for the scalar reference and (wasm) the
  * SIMD variant; every mr, nr, first and mins. */
 static void test_x16_tile(void) {
     sp_rng rng;
     sp_rng_seed(&rng, 21);
-    const int32_t nb = 5;
+    const int32_t nb = 5, ldy = 10;
     int32_t xq[5 * 64];
-    int16_t wq[5 * 128];
-    float xs[5 * 8], ws[5 * 8];
+    int16_t wq[5 * 256];
+    float xs[5 * 8], ws[5 * 16];
     for (int i = 0; i < nb * 64; i++) {
         const int32_t lo = (int32_t)sp_rng_below(&rng, 65535) - 32767, hi = (int32_t)sp_rng_below(&rng, 65535) - 32767;
         xq[i] = (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xffffu));
     }
-    for (int i = 0; i < nb * 128; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
-    for (int i = 0; i < nb * 8; i++) { xs[i] = sp_rng_normal(&rng) * 1e-4f; ws[i] = sp_rng_normal(&rng) * 1e-3f; }
+    for (int i = 0; i < nb * 256; i++) wq[i] = (int16_t)((int32_t)sp_rng_below(&rng, 8193) - 4096);
+    for (int i = 0; i < nb * 8; i++) xs[i] = sp_rng_normal(&rng) * 1e-4f;
+    for (int i = 0; i < nb * 16; i++) ws[i] = sp_rng_normal(&rng) * 1e-3f;
     for (int mins = 0; mins < 2; mins++)
         for (int first = 0; first < 2; first++)
             for (int32_t mr = 1; mr <= 4; mr++)
-                for (int32_t nr = 1; nr <= 4; nr++) {
-                    float y0[4 * 6], want[4 * 6], got[4 * 6];
-                    for (int i = 0; i < 24; i++) y0[i] = sp_rng_normal(&rng);
+                for (int32_t nr = 1; nr <= 8; nr++) {
+                    float y0[4 * ldy], want[4 * ldy], got[4 * ldy];
+                    for (int i = 0; i < 4 * ldy; i++) y0[i] = sp_rng_normal(&rng);
                     memcpy(want, y0, sizeof(y0));
                     for (int32_t r = 0; r < mr; r++)
                         for (int32_t c = 0; c < nr; c++) {
@@ -790,21 +885,21 @@ static void test_x16_tile(void) {
                                 for (int32_t j = 0; j < 32; j++) {
                                     const int32_t xw = xq[b * 64 + (j / 2) * 4 + r];
                                     const int16_t xv = (int16_t)(j % 2 ? (uint32_t)xw >> 16 : (uint32_t)xw & 0xffffu);
-                                    sum += (int64_t)xv * wq[b * 128 + (j / 2) * 8 + c * 2 + j % 2];
+                                    sum += (int64_t)xv * wq[b * 256 + (j / 2) * 16 + (c / 4) * 8 + (c % 4) * 2 + j % 2];
                                 }
                                 CHECK(sum == (int64_t)(int32_t)sum);
-                                f = f + (float)sum * (ws[b * 8 + c] * xs[b * 8 + r]);
-                                if (mins) f = f - ws[b * 8 + 4 + c] * xs[b * 8 + 4 + r];
+                                f = f + (float)sum * (ws[b * 16 + c] * xs[b * 8 + r]);
+                                if (mins) f = f - ws[b * 16 + 8 + c] * xs[b * 8 + 4 + r];
                             }
-                            want[r * 6 + c] = first ? f : want[r * 6 + c] + f;
+                            want[r * ldy + c] = first ? f : want[r * ldy + c] + f;
                         }
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_scalar(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_scalar(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_scalar mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #ifdef __wasm_simd128__
                     memcpy(got, y0, sizeof(y0));
-                    sp_gemm_x16_4x4_wasmsimd(got, 6, first, mr, nr, xq, xs, wq, ws, nb, mins);
-                    CHECK_MSG(bits_equal(got, want, 24), "gemm_x16_4x4_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
+                    sp_gemm_x16_4x8_wasmsimd(got, ldy, first, mr, nr, xq, xs, wq, ws, nb, mins);
+                    CHECK_MSG(bits_equal(got, want, 4 * ldy), "gemm_x16_4x8_wasmsimd mr=%d nr=%d first=%d mins=%d", mr, nr, first, mins);
 #endif
                 }
 }
@@ -816,9 +911,9 @@ static void test_x16_tile(void) {
 static void test_x16_product(void) {
     sp_rng rng;
     sp_rng_seed(&rng, 23);
-    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t QT[] = {SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     static const int32_t SH[][3] = {{1, 5, 256}, {6, 9, 512}, {9, 4, 1280}}; /* n, rows, cols (1280: two KC chunks) */
-    for (int ti = 0; ti < 5; ti++)
+    for (int ti = 0; ti < 7; ti++)
         for (int si = 0; si < 3; si++) {
             const uint32_t t = QT[ti];
             const int32_t n = SH[si][0], rows = SH[si][1], cols = SH[si][2];
@@ -826,7 +921,7 @@ static void test_x16_product(void) {
             if (!make_mat(&m, &rng, t, rows, cols)) { CHECK(!"oom"); return; }
             float *x = random_vec(&rng, (size_t)n * cols), *y = malloc(sizeof(float) * n * rows), *y2 = malloc(sizeof(float) * n * rows);
             x[3] = 40.0f; /* one large value: its block's other values are rounded more coarsely */
-            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, &sp_x16_ops_scalar) == 1);
             double worst = 0.0;
             for (int32_t i = 0; i < n; i++)
                 for (int32_t r = 0; r < rows; r++) {
@@ -836,7 +931,7 @@ static void test_x16_product(void) {
                         ref += p;
                         a += fabs(p);
                     }
-                    const double bound = x16_bound(t, x + (size_t)i * cols, m.deq + (size_t)r * cols, cols) + 2e-5 * a;
+                    const double bound = x16_bound(t, x + (size_t)i * cols, m.ipart + (size_t)r * cols, cols) + 2e-5 * a;
                     const double err = fabs(y[(size_t)i * rows + r] - ref);
                     CHECK_MSG(err <= bound, "x16 %s n=%d rows=%d cols=%d y[%d,%d]: error %.3g > bound %.3g", sp_dtype_name(t), n, rows, cols, i,
                               r, err, bound);
@@ -844,7 +939,7 @@ static void test_x16_product(void) {
                 }
             CHECK_MSG(worst > 0.0, "x16 %s: exactly the exact product, so x was not rounded", sp_dtype_name(t));
             for (int32_t i = 0; i < n; i++) { /* a row alone */
-                sp_matmul_x16(y2, x + (size_t)i * cols, &m.w, 1, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar);
+                sp_matmul_x16(y2, x + (size_t)i * cols, &m.w, 1, 0, rows, &sp_x16_ops_scalar);
                 CHECK_MSG(bits_equal(y2, y + (size_t)i * rows, (size_t)rows), "x16 %s row %d alone differs", sp_dtype_name(t), i);
             }
 #ifdef __wasm_simd128__
@@ -852,18 +947,26 @@ static void test_x16_product(void) {
             CHECK_MSG(bits_equal(y2, y, (size_t)n * rows), "x16 %s: SIMD differs from the scalar reference (n=%d rows=%d)", sp_dtype_name(t), n,
                       rows);
             {   /* the SIMD W panel equals the reference one */
-                int16_t wa[16 * 128], wb[16 * 128];
-                float sa[16 * 8], sb[16 * 8];
-                const uint8_t *rp[4] = {m.data, m.data + m.w.row_bytes, m.data + 2 * m.w.row_bytes, m.data + 3 * m.w.row_bytes};
+                int16_t wa[16 * 256], wb[16 * 256];
+                float sa[16 * 16], sb[16 * 16];
+                const uint8_t *rp[8];
+                for (int32_t c = 0; c < 8; c++) rp[c] = m.data + (size_t)(c < rows ? c : rows - 1) * m.w.row_bytes;
                 const int32_t nbk = cols / 32 < 16 ? cols / 32 : 16;
                 sp_pack_w_x16_scalar(wa, sa, rp, t, 0, nbk);
                 sp_pack_w_x16_wasmsimd(wb, sb, rp, t, 0, nbk);
-                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 128 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                CHECK_MSG(memcmp(wa, wb, sizeof(int16_t) * 256 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 16 * nbk) == 0,
                           "pack_w_x16 %s: SIMD panel differs", sp_dtype_name(t));
+                int32_t xa[16 * 64], xb[16 * 64];
+                const float qmax = (float)sp_x16_qmax(t);
+                for (int32_t mr = 1; mr <= (n < 4 ? n : 4); mr++) { /* the SIMD X panel equals the reference one */
+                    CHECK(sp_pack_x_x16_scalar(xa, sa, x, cols, mr, nbk, qmax) == 1 && sp_pack_x_x16_wasmsimd(xb, sb, x, cols, mr, nbk, qmax) == 1);
+                    CHECK_MSG(memcmp(xa, xb, sizeof(int32_t) * 64 * nbk) == 0 && memcmp(sa, sb, sizeof(float) * 8 * nbk) == 0,
+                              "pack_x_x16 %s mr=%d: SIMD panel differs", sp_dtype_name(t), mr);
+                }
             }
 #endif
             x[(size_t)(n - 1) * cols + 7] = NAN; /* the exact path: the nan reaches every row of that x row */
-            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 0);
+            CHECK(sp_matmul_x16(y, x, &m.w, n, 0, rows, &sp_x16_ops_scalar) == 0);
             free(x); free(y); free(y2);
             free_mat(&m);
         }
@@ -892,7 +995,7 @@ static void test_x16_extremes(void) {
         sp_mat w = {t, 1, cols, sp_dtype_row_bytes(t, cols), row, 0};
         float x[256], y[1], ye[1];
         for (int i = 0; i < cols; i++) x[i] = 1.0f;
-        CHECK(sp_matmul_x16(y, x, &w, 1, 0, 1, sp_gemm_x16_4x4_scalar, sp_pack_w_x16_scalar) == 1);
+        CHECK(sp_matmul_x16(y, x, &w, 1, 0, 1, &sp_x16_ops_scalar) == 1);
         sp_matmul_scalar(ye, x, &w, 1, 0, 1);
         CHECK_MSG(fabsf(y[0] - ye[0]) <= 1e-5f * fabsf(ye[0]), "x16 %s extremes: %g vs exact %g", sp_dtype_name(t), y[0], ye[0]);
 #ifdef __wasm_simd128__
@@ -946,6 +1049,7 @@ int main(void) {
     test_exact_tables();
     test_quantize();
     test_quantize_k();
+    test_quantize_q5();
     test_probes(best);
     printf("tables tested: %s%s%s\n", scalar->isa, best != scalar ? "," : "", best != scalar ? best->isa : "");
     CHECK_DONE();

@@ -48,6 +48,26 @@ int main(void) {
     blk[2 * 210 + 209] = 0;
     blk[2 * 210 + 207] = 0xff; /* a code byte, not a scale */
     CHECK(sp_mat_check_f16(&w6) == 1);
+    /* Q5_0 / Q5_1 (GGUF ids 6, 7): blocks of 32 in 22 / 24 bytes; Q5_1's m (byte 2) is checked
+     * like its d, a code byte (qh, qs) is not */
+    CHECK(SP_DTYPE_Q5_0 == 6 && SP_DTYPE_Q5_1 == 7 && sp_dtype_supported(6) && sp_dtype_supported(7));
+    CHECK(strcmp(sp_dtype_name(6), "Q5_0") == 0 && strcmp(sp_dtype_name(7), "Q5_1") == 0);
+    CHECK(sp_dtype_row_bytes(SP_DTYPE_Q5_0, 64) == 44 && sp_dtype_row_bytes(SP_DTYPE_Q5_1, 96) == 72 && sp_dtype_row_bytes(SP_DTYPE_Q5_1, 48) == 0);
+    memset(blk, 0, sizeof(blk));
+    sp_mat w5 = {SP_DTYPE_Q5_1, 3, 64, 48, blk, 0};
+    CHECK(sp_mat_check_f16(&w5) == 1);
+    blk[48 + 24 + 3] = 0x7c; /* row 1, block 1: m = +inf */
+    CHECK(sp_mat_check_f16(&w5) == 0 && sp_mat_first_nonfinite_f16_row(&w5) == 1);
+    blk[48 + 24 + 3] = 0;
+    blk[2 * 48 + 1] = 0xfe; /* row 2, block 0: d = nan */
+    CHECK(sp_mat_first_nonfinite_f16_row(&w5) == 2);
+    blk[2 * 48 + 1] = 0;
+    memset(blk + 4, 0xff, 20); /* row 0's codes */
+    CHECK(sp_mat_check_f16(&w5) == 1);
+    memset(blk, 0, sizeof(blk));
+    sp_mat w50 = {SP_DTYPE_Q5_0, 3, 64, 44, blk, 0};
+    blk[44 + 22 + 1] = 0x7c; /* row 1, block 1: d = +inf */
+    CHECK(sp_mat_first_nonfinite_f16_row(&w50) == 1);
     CHECK(sp_dtype_row_bytes(SP_DTYPE_F32, INT64_MAX) == 0); /* overflow */
     CHECK_DONE();
 }

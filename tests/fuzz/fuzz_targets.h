@@ -1,5 +1,6 @@
 /* fuzz_targets.h - the bodies of the libFuzzer harnesses, shared with the C regression test
  * (tests/c/test_fuzz_regressions.c replays tests/fuzz/regressions/<target>/ through them).
+ * The model and tokenizer harnesses have their own headers (fuzz_model.h, fuzz_tokenizer.h).
  *
  * Each target parses the input and, when it parses, touches everything the parser handed out
  * (so ASan sees any pointer outside the input) and checks properties; a property failure

@@ -27,7 +27,7 @@ for (const type of ['Q4_K', 'Q5_K', 'Q6_K']) {
   put('gguf', `tensors-${type}.gguf`, writeGGUF({ kv: [['general.architecture', 'string', 'llama']],
     tensors: [{ name: 'a', dims: [256, 2], type, data: v.subarray(0, 512) }, { name: 'b', dims: [512, 1], type, data: v.subarray(512) }] }));
 }
-for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0']) {
+for (const type of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1']) {
   // small dims keep the seeds small (fuzzing is faster on small inputs)
   const m = makeTinyLlama({ type, dim: 32, n_layers: 1, n_heads: 2, n_kv_heads: 1, hidden_dim: 32, tied: type !== 'F16' });
   put('gguf', `tiny-${type}.gguf`, m.gguf);

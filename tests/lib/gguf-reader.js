@@ -6,7 +6,7 @@
 //       BigUint64Array for 64-bit), an array of strings, or an array of nested { type, values }.
 //     tensors: { name, dims (ggml order), type, offset, nbytes (null for unknown types), data: Uint8Array view }
 //   kvValue(g, key, def)          the plain value (arrays as their values)
-//   tensorF32(g, nameOrTensor)    dequantized Float32Array (F32, F16, BF16, Q8_0, Q4_0)
+//   tensorF32(g, nameOrTensor)    dequantized Float32Array (every type of quant.js)
 // Throws Error with .code = 'SP_ERR_FORMAT' on malformed input.
 
 import { dequantize, typeBytes, TYPE_NAME } from './quant.js';

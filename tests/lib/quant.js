@@ -9,6 +9,10 @@
 //   quantizeQ4_0(x)         ggml quantize_row_q4_0_ref: max = the value of largest magnitude (sign kept),
 //                           d = max/-8, id = 1/d, q = min(15, trunc(x*id + 8.5)); low nibbles hold
 //                           x[0..15], high nibbles x[16..31]
+//   quantizeQ5_0 / Q5_1(x)  ggml quantize_row_q5_0_ref / q5_1_ref: 32-value blocks {f16 d, [f16 m,] u32 qh,
+//                           qs[16]}; Q5_0 d = max/-16, q = min(31, trunc(x*id + 16.5)), x = d*(q-16);
+//                           Q5_1 d = (max-min)/31, m = min, q = min(31, trunc((x-min)*id + 0.5)), x = d*q + m;
+//                           the low 4 bits as Q4_0's nibbles, bit j of qh the fifth bit of value j
 //   quantizeQ4_K / Q5_K / Q6_K(x)  llama.cpp quantize_row_q{4,5,6}_K_ref: 256-value super-blocks
 //                           (layouts in src/tensor.h): the weighted scale/min search of
 //                           make_qkx2_quants (Q4_K, Q5_K) and make_qx_quants (Q6_K), 6-bit sub-block
@@ -23,10 +27,12 @@ const u32buf = new Uint32Array(f32buf.buffer);
 export const QK = 32;
 
 /** ggml type ids (GGUF numbering) and their block geometry. */
-export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
-export const TYPE_NAME = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 30: 'BF16' };
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+export const TYPE_NAME = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 30: 'BF16' };
 // [values per block, bytes per block]
-const BLOCK = { 0: [1, 4], 1: [1, 2], 30: [1, 2], 8: [32, 34], 2: [32, 18], 12: [256, 144], 13: [256, 176], 14: [256, 210] };
+const BLOCK = {
+  0: [1, 4], 1: [1, 2], 30: [1, 2], 8: [32, 34], 2: [32, 18], 6: [32, 22], 7: [32, 24], 12: [256, 144], 13: [256, 176], 14: [256, 210],
+};
 export const QK_K = 256;
 
 export function typeId(type) {
@@ -137,6 +143,41 @@ export function quantizeQ4_0(x) {
   }
   return out;
 }
+
+/** Q5_0 (q51 false, 22-byte blocks) / Q5_1 (true, 24 bytes): returns Uint8Array of n/32 blocks. */
+function quantizeQ5(x, q51) {
+  const n = x.length, bs = q51 ? 24 : 22, oh = q51 ? 4 : 2;
+  if (n % QK) throw new Error(`${q51 ? 'Q5_1' : 'Q5_0'}: ${n} values is not a multiple of 32`);
+  const out = new Uint8Array((n / QK) * bs);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < n / QK; b++) {
+    const xb = x.subarray(b * QK, b * QK + QK), o = b * bs;
+    let d, min = 0, bias = 16.5;
+    if (q51) {
+      let max = xb[0];
+      min = xb[0];
+      for (const v of xb) { if (v < min) min = v; if (v > max) max = v; }
+      d = Math.fround(Math.fround(max - min) / 31);
+      bias = 0.5;
+    } else {
+      let amax = 0, max = 0;
+      for (const v of xb) if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+      d = Math.fround(max / -16);
+    }
+    const id = d ? Math.fround(1 / d) : 0;
+    dv.setUint16(o, f32ToF16(d), true);
+    if (q51) dv.setUint16(o + 2, f32ToF16(min), true);
+    for (let j = 0; j < QK; j++) {
+      const a = Math.fround(Math.fround(Math.fround(xb[j] - min) * id) + bias);
+      const q = a < 31 ? (a > 0 ? Math.trunc(a) : 0) : 31;
+      out[o + oh + 4 + (j & 15)] |= (q & 15) << (j < 16 ? 0 : 4);
+      out[o + oh + (j >> 3)] |= (q >> 4) << (j & 7);
+    }
+  }
+  return out;
+}
+export function quantizeQ5_0(x) { return quantizeQ5(x, false); }
+export function quantizeQ5_1(x) { return quantizeQ5(x, true); }
 
 // ---- K-quants (llama.cpp's reference quantizers; every float operation rounded with fround) ----
 const fr = Math.fround;
@@ -387,6 +428,16 @@ export function dequantize(type, bytes, n) {
         out[b * QK + QK / 2 + j] = Math.fround(d * ((q >> 4) - 8));
       }
     }
+  } else if (t === 6 || t === 7) {
+    const bs = BLOCK[t][1], oh = t === 7 ? 4 : 2;
+    for (let b = 0; b < n / QK; b++) {
+      const o = b * bs, d = f16ToF32(dv.getUint16(o, true)), m = t === 7 ? f16ToF32(dv.getUint16(o + 2, true)) : 0;
+      const qh = dv.getUint32(o + oh, true);
+      for (let j = 0; j < QK; j++) {
+        const q = ((bytes[o + oh + 4 + (j & 15)] >> (j < 16 ? 0 : 4)) & 15) | (((qh >>> j) & 1) << 4);
+        out[b * QK + j] = t === 7 ? fr(fr(d * q) + m) : fr(d * (q - 16));
+      }
+    }
   } else if (t === 12 || t === 13 || t === 14) {
     const bs = BLOCK[t][1];
     for (let b = 0; b < n / QK_K; b++) dequantizeK(t, bytes, dv, b * bs, out, b * QK_K);
@@ -406,6 +457,8 @@ export function encodeTensor(type, data) {
     bytes = new Uint8Array(h.buffer);
   } else if (t === 8) bytes = quantizeQ8_0(x);
   else if (t === 2) bytes = quantizeQ4_0(x);
+  else if (t === 6) bytes = quantizeQ5_0(x);
+  else if (t === 7) bytes = quantizeQ5_1(x);
   else if (t === 12) bytes = quantizeQ4_K(x);
   else if (t === 13) bytes = quantizeQ5_K(x);
   else if (t === 14) bytes = quantizeQ6_K(x);

@@ -7,9 +7,10 @@
 //                                  weightsGguf, weightsHf } // HF names, the values each file represents
 //
 // opts (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=dim/n_heads (qwen3/gemma3:
-// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q5_K|
-// Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType); K-quants need dim, q_dim and
-// hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16), tied=true, seed=1,
+// 16, so q_dim != dim), hidden_dim=64, ctx_len=64, type='F32' (GGUF: F32|F16|BF16|Q8_0|Q4_0|Q5_0|Q5_1|
+// Q4_K|Q5_K|Q6_K, or the mixes Q4_K_M|Q5_K_M as llama.cpp writes them (mixType: rows not a multiple of
+// 256 fall back to Q5_0 / Q5_1 / Q8_0); the plain K-quants need dim, q_dim and hidden_dim multiples of 256; the HF copy is F32 unless hfType is F16|BF16; hfFrom='gguf' writes the HF
+// matrices as F32 holding exactly the values the GGUF file's bytes decode to), tied=true, seed=1,
 // shards=1 (HF files split in that many safetensors with model.safetensors.index.json), for bad-input
 // tests omit=[] (tensor names, GGUF or HF, left out of the file using them) and ggufKv=(kv) => kv (edits
 // the GGUF key/value list), and per architecture: rope_theta, rope_scaling (llama), sliding_window
@@ -97,15 +98,21 @@ function tensorList(a, c) {
  * llama_tensor_get_type): output.weight, or token_embd.weight when there is no output.weight, is
  * Q6_K; attn_v (gpt2: the fused attn_qkv) and ffn_down are Q6_K in the layers use_more_bits picks
  * (the first and last eighth, and every third between); position_embd stays F32 ("do not quantize
- * positional embeddings"); every other matrix is the mix's base type. */
+ * positional embeddings"); every other matrix is the mix's base type. Then its fallback for rows
+ * (ne0, the GGUF row length) that are not a multiple of 256: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K ->
+ * Q8_0, or F16 when ne0 is not a multiple of 32 either (what SmolLM2, Qwen2.5-0.5B and Gemma-3-270M
+ * files hold for their 576 / 960 / 896 / 640-wide rows). */
 const MIX_BASE = { Q4_K_M: 'Q4_K', Q5_K_M: 'Q5_K' };
+const K_FALLBACK = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
 const useMoreBits = (i, n) => i < Math.floor(n / 8) || i >= Math.floor((7 * n) / 8) || (i - Math.floor(n / 8)) % 3 === 2;
-function mixType(mix, gname, c, hasOutput) {
-  if (gname === 'output.weight' || (gname === 'token_embd.weight' && !hasOutput)) return 'Q6_K';
+function mixType(mix, gname, c, hasOutput, ne0) {
+  let t = MIX_BASE[mix];
+  if (gname === 'output.weight' || (gname === 'token_embd.weight' && !hasOutput)) t = 'Q6_K';
   if (gname === 'position_embd.weight') return 'F32';
   const m = /^blk\.(\d+)\.(attn_v|attn_qkv|ffn_down)\.weight$/.exec(gname);
-  if (m && useMoreBits(Number(m[1]), c.n_layers)) return 'Q6_K';
-  return MIX_BASE[mix];
+  if (m && useMoreBits(Number(m[1]), c.n_layers)) t = 'Q6_K';
+  if (ne0 % 256) t = ne0 % 32 ? 'F16' : K_FALLBACK[t];
+  return t;
 }
 
 function roundTrip(dtype, x) {
@@ -118,6 +125,8 @@ export function makeTinyArch(arch, opts = {}) {
   if (!a) throw new Error(`tiny-arch: unknown architecture ${arch}`);
   const type = (opts.type || 'F32').toUpperCase();
   const hfType = (opts.hfType || 'F32').toUpperCase();
+  const hfFromGguf = opts.hfFrom === 'gguf';
+  if (hfFromGguf && hfType !== 'F32') throw new Error('tiny-arch: hfFrom gguf writes the decoded values as F32');
   const v = makeVocab();
   const c = {
     arch, dim: 32, n_layers: 2, n_heads: 4, n_kv_heads: 2, hidden_dim: 64, ctx_len: 64, tied: true, seed: 1,
@@ -153,13 +162,36 @@ export function makeTinyArch(arch, opts = {}) {
     raw[name] = x;
   }
 
-  // ---- Hugging Face folder
+  // ---- GGUF tensors (the same raw weights); the file is written below
+  const weightsGguf = {};
+  const ggufTypes = {}; // GGUF name -> the type it is stored in
+  const tensors = [];
+  for (const [name, gname, shape, kind] of list) {
+    let x = raw[name];
+    const isQ = /q_proj\.weight$/.test(name), isK = /k_proj\.weight$/.test(name);
+    if (a.permute && (isQ || isK)) x = permuteQK(x, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
+    if (kind === 'norm' && a.gemma) x = Float32Array.from(x, (w) => w + 1);
+    if (kind === 'conv') x = transpose(x, shape[0], shape[1]); // GGUF: torch [out, in]
+    let ttype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? type : 'F32';
+    const dims = (kind === 'conv' ? [shape[1], shape[0]] : shape).slice().reverse(); // ggml order: dims[0] = ne0, the row length
+    if (MIX_BASE[type] && ttype !== 'F32') ttype = mixType(type, gname, c, list.some(([, g]) => g === 'output.weight'), dims[0]);
+    ggufTypes[gname] = ttype;
+    const { values } = encodeTensor(ttype, x);
+    let back = Float32Array.from(values);
+    if (kind === 'conv') back = transpose(back, shape[1], shape[0]);
+    if (a.permute && (isQ || isK)) back = unpermuteQK(back, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
+    weightsGguf[name] = kind === 'norm' && a.gemma ? Float64Array.from(back, (w) => w - 1) : back;
+    tensors.push({ name: gname, dims, type: ttype, data: x });
+  }
+  // ---- Hugging Face folder (opts.hfFrom 'gguf': the matrices hold the values the GGUF file's bytes decode to)
   const weightsHf = {};
   const entries = [];
   for (const [name, , shape, kind] of list) {
-    const dtype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? hfType : 'F32';
-    weightsHf[name] = roundTrip(dtype, raw[name]);
-    if (!(opts.omit || []).includes(name)) entries.push([name, { dtype, shape, raw: encodeSt(dtype, raw[name]) }]);
+    const stored = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos';
+    const dtype = stored ? hfType : 'F32';
+    const x = stored && hfFromGguf ? weightsGguf[name] : raw[name];
+    weightsHf[name] = roundTrip(dtype, x);
+    if (!(opts.omit || []).includes(name)) entries.push([name, { dtype, shape, raw: encodeSt(dtype, x) }]);
   }
   const hfFiles = {};
   const shards = opts.shards || 1;
@@ -206,26 +238,6 @@ export function makeTinyArch(arch, opts = {}) {
   const configJson = JSON.stringify(cfg, null, 2);
   const tokenizerJson = makeTokenizerJson({ tokens: v.tokens, merges: v.merges });
 
-  // ---- GGUF (the same raw weights)
-  const weightsGguf = {};
-  const ggufTypes = {}; // GGUF name -> the type it is stored in
-  const tensors = [];
-  for (const [name, gname, shape, kind] of list) {
-    let x = raw[name];
-    const isQ = /q_proj\.weight$/.test(name), isK = /k_proj\.weight$/.test(name);
-    if (a.permute && (isQ || isK)) x = permuteQK(x, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
-    if (kind === 'norm' && a.gemma) x = Float32Array.from(x, (w) => w + 1);
-    if (kind === 'conv') x = transpose(x, shape[0], shape[1]); // GGUF: torch [out, in]
-    let ttype = kind === 'mat' || kind === 'embed' || kind === 'conv' || kind === 'pos' ? type : 'F32';
-    if (MIX_BASE[type] && ttype !== 'F32') ttype = mixType(type, gname, c, list.some(([, g]) => g === 'output.weight'));
-    ggufTypes[gname] = ttype;
-    const { values } = encodeTensor(ttype, x);
-    let back = Float32Array.from(values);
-    if (kind === 'conv') back = transpose(back, shape[1], shape[0]);
-    if (a.permute && (isQ || isK)) back = unpermuteQK(back, isQ ? c.n_heads : c.n_kv_heads, shape[0], shape[1]);
-    weightsGguf[name] = kind === 'norm' && a.gemma ? Float64Array.from(back, (w) => w - 1) : back;
-    tensors.push({ name: gname, dims: (kind === 'conv' ? [shape[1], shape[0]] : shape).slice().reverse(), type: ttype, data: x });
-  }
   const scaling = c.rope_scaling && (c.rope_scaling.rope_type ?? c.rope_scaling.type);
   if (scaling === 'llama3') { // llama.cpp's converter: the divisors of each frequency, as rope_freqs.weight
     const ff = Float32Array.from({ length: c.head_dim / 2 }, (_, i) => invFreq(i, c.head_dim, c.rope_theta) / invFreq(i, c.head_dim, c.rope_theta, c.rope_scaling));

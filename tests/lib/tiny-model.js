@@ -7,10 +7,10 @@
 //   permuteQK(w, n_head, rows, cols) / unpermuteQK(...)        llama.cpp's HF -> GGUF Q/K row permutation
 //   rng(seed)                                                  the PRNG (splitmix32 + Box-Muller)
 //
-// Options (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=48 (64 for Q8_0/Q4_0),
-// ctx_len=64, type='F32' ('F32'|'F16'|'BF16'|'Q8_0'|'Q4_0'; makeTinyHF: 'F32'|'F16'|'BF16'),
-// tied=true, seed=1, norm_eps=1e-5, rope_theta=10000.
-// For Q8_0/Q4_0 every matrix row (ggml dims[0] = input features: dim for token_embd, attn_*, ffn_gate,
+// Options (defaults): dim=32, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=48 (64 for Q8_0/Q4_0/Q5_0/Q5_1),
+// ctx_len=64, type='F32' ('F32'|'F16'|'BF16'|'Q8_0'|'Q4_0'|'Q5_0'|'Q5_1', the K-quants with dims multiples
+// of 256; makeTinyHF: 'F32'|'F16'|'BF16'), tied=true, seed=1, norm_eps=1e-5, rope_theta=10000.
+// For Q8_0/Q4_0/Q5_0/Q5_1 every matrix row (ggml dims[0] = input features: dim for token_embd, attn_*, ffn_gate,
 // ffn_up, output; hidden_dim for ffn_down) must be a multiple of 32: dim and hidden_dim must be
 // multiples of 32 (an Error is thrown otherwise), hence hidden_dim defaults to 64 there. Norms stay F32.
 //
@@ -117,7 +117,7 @@ export function unpermuteQK(w, nHead, rows, cols) {
 function resolveConfig(opts, allowedTypes) {
   const type = (opts.type || 'F32').toUpperCase();
   if (!allowedTypes.includes(type)) throw new Error(`tiny model: type ${type} not one of ${allowedTypes.join(', ')}`);
-  const quant = type === 'Q8_0' || type === 'Q4_0';
+  const quant = ['Q8_0', 'Q4_0', 'Q5_0', 'Q5_1'].includes(type);
   const c = {
     dim: 32, n_layers: 2, n_heads: 4, n_kv_heads: 2, hidden_dim: quant ? 64 : 48, ctx_len: 64,
     tied: true, seed: 1, norm_eps: 1e-5, rope_theta: 10000, ...opts, type,
@@ -175,14 +175,14 @@ function shapeOf(c, name) {
   throw new Error(`unknown tensor ${name}`);
 }
 
-const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q5_K: 16, Q6_K: 18, BF16: 32 }; // llama_ftype (Q4_K: MOSTLY_Q4_K_S)
+const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q4_K: 14, Q5_K: 16, Q6_K: 18, BF16: 32 }; // llama_ftype (Q4_K: MOSTLY_Q4_K_S)
 
 /**
  * A tiny Llama GGUF (v3) with an embedded SPM tokenizer.
  * @returns {{gguf: Uint8Array, weights: Object<string, Float32Array>, config: Object}}
  */
 export function makeTinyLlama(opts = {}) {
-  const c = resolveConfig(opts, ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K']);
+  const c = resolveConfig(opts, ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K']);
   const raw = generateWeights(c);
   const weights = {};
   const tensors = [];

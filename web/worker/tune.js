@@ -11,21 +11,23 @@ const EVAL_PART_MS = 200; // the length of one part of an evaluation: progress a
 async function tune(ctx, id, args) {
   const m = ctx.getModel(args.model);
   const init = ctx.getAdapter(args.initAdapter, args.model);
-  const { data, format } = await prepareData(ctx, m, args.data, args.format);
-  const opts = { format };
-  for (const [k, c] of Object.entries(TUNE_C_NAMES)) if (args[k] !== undefined) opts[c] = args[k];
-  // the activation budget (C default 1 GiB) never above what wasm memory can still hold, so a
-  // run that cannot fit is refused by sp_tuner_create with the sizes, before it allocates
-  const roomMb = Math.max(1, Math.floor(ctx.getEngine().heapRoom() / (1 << 20)));
-  if ((opts.memory_mb ?? 1024) > roomMb) opts.memory_mb = roomMb;
-  if (init) delete opts.init;
-  if (opts.init !== undefined && !['random', 'vocab', 'text'].includes(opts.init)) {
-    fail(ErrorCodes.SP_ERR_INVALID_ARG, `init must be random, vocab, text or an adapter (got ${opts.init})`);
-  }
+  // the job exists while the data is read, so a pause, resume or cancel sent meanwhile is kept
+  // (and acknowledged) and a free of the model waits for it
   const job = ctx.beginJob(id, m, [init]);
   job.onState = (state) => ctx.progress(id, { type: 'state', state });
   let tuner = null;
   try {
+    const { data, format } = await prepareData(ctx, m, args.data, args.format);
+    const opts = { format };
+    for (const [k, c] of Object.entries(TUNE_C_NAMES)) if (args[k] !== undefined) opts[c] = args[k];
+    // the activation budget (C default 1 GiB) never above what wasm memory can still hold, so a
+    // run that cannot fit is refused by sp_tuner_create with the sizes, before it allocates
+    const roomMb = Math.max(1, Math.floor(ctx.getEngine().heapRoom() / (1 << 20)));
+    if ((opts.memory_mb ?? 1024) > roomMb) opts.memory_mb = roomMb;
+    if (init) delete opts.init;
+    if (opts.init !== undefined && !['random', 'vocab', 'text'].includes(opts.init)) {
+      fail(ErrorCodes.SP_ERR_INVALID_ARG, `init must be random, vocab, text or an adapter (got ${opts.init})`);
+    }
     tuner = m.model.createTuner(opts, data, init ? init.adapter : null);
     const first = tuner.report(); // {"step":0,"total_steps","train_examples","eval_examples"}
     const canEval = typeof first.eval_examples === 'number' ? first.eval_examples > 0 : (args.evalSplit ?? 0.1) > 0;
