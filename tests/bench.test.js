@@ -94,10 +94,16 @@ test('bench presets: the real shapes exist; one runs with a measured training he
   assert.equal(g.code, 0, g.stderr);
   const [o] = g.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(o.model, 'gpt2-124m Q4_K (random)');
+  assert.equal(o.weight_types, 'Q4_K'); // 768 and 3072: every row a multiple of 256
   for (const k of [...KEYS, 'train_heap_bytes', 'train_run_heap_bytes']) assert.ok(o[k] > 0, `${k}: ${o[k]}`);
   // the training heap holds the weights and the run's own memory, which holds its activations
   assert.ok(o.train_heap_bytes >= o.weight_bytes + o.train_run_heap_bytes - 16 * 2 ** 20, JSON.stringify(o));
   assert.ok(o.train_run_heap_bytes >= o.train_memory_bytes, JSON.stringify(o));
+  // SmolLM2's 576-wide rows fall back to Q5_0 as in its llama.cpp Q4_K_M file (ffn_down, 1536 wide, stays
+  // Q4_K): the row says which types it holds
+  const s = run('bench', '--model', 'smollm2-135m', '--type', 'Q4_K', '--threads', '1', ...TINY);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /^smollm2-135m Q4_K \[Q5_0 [89]\d%, Q4_K 1\d%\] +1 /m);
 });
 
 // A stand-in for ../shared/peers/run.sh with the harness's interface: `--help` installs and writes

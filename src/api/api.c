@@ -133,11 +133,11 @@ const char *sp_model_info_json(sp_model *m) {
     sp_buf_printf(&b, ",\"source_repo\":");
     if (m->source_repo[0]) sp_buf_json_string(&b, m->source_repo, strlen(m->source_repo));
     else sp_buf_printf(&b, "null");
-    sp_buf_printf(&b, ",\"file_type\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
+    sp_buf_printf(&b, ",\"file_type\":\"%s\",\"weight_types\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
                       "\"hidden_dim\":%d,\"vocab_size\":%d,\"context_length\":%d,\"rope_theta\":%.9g,\"norm_eps\":%.9g,"
                       "\"rope_style\":\"%s\",\"tied\":%s,\"n_params\":%llu,\"weight_bytes\":%llu,\"bos_id\":%d,\"eos_id\":%d,"
                       "\"tokenizer\":\"%s\",\"tokenizer_vocab_size\":%d,\"threads\":%d,\"isa\":\"%s\"}",
-                  m->file_type, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden_dim, c->vocab_size,
+                  m->file_type, m->weight_types, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden_dim, c->vocab_size,
                   c->ctx_len, (double)c->rope_theta, (double)c->norm_eps, c->rope_style == SP_ROPE_HALF ? "half" : "adjacent",
                   c->tied ? "true" : "false", (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes,
                   m->tok.bos_id, m->tok.eos_id, m->tok.kind == SP_TOK_BPE ? "bpe" : "spm", m->tok.vocab_size,

@@ -120,12 +120,13 @@ static sp_model *preset_model(sp_engine *eng, const char *preset, const char *ty
         sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (%s)", preset, names);
         return NULL;
     }
-    static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1,
+                                     SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
     uint32_t t = SP_DTYPE_UNKNOWN;
     for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
         if (strcmp(type, sp_dtype_name(TYPES[i])) == 0) t = TYPES[i];
     if (t == SP_DTYPE_UNKNOWN) {
-        sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", type);
+        sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", type);
         return NULL;
     }
     char name[64];
@@ -180,9 +181,9 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     sp_buf b = {0};
     sp_buf_printf(&b, "{\"model\":");
     sp_buf_json_string(&b, m->name, strlen(m->name));
-    sp_buf_printf(&b, ",\"type\":\"%s\",\"n_params\":%llu,\"weight_bytes\":%llu,\"threads\":%d,\"isa\":\"%s\",\"exact\":%s", m->file_type,
-                  (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes, sp_pool_threads(eng->pool), eng->k->isa,
-                  sp_engine_exact(eng) ? "true" : "false");
+    sp_buf_printf(&b, ",\"type\":\"%s\",\"weight_types\":\"%s\",\"n_params\":%llu,\"weight_bytes\":%llu,\"threads\":%d,\"isa\":\"%s\",\"exact\":%s",
+                  m->file_type, m->weight_types, (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes,
+                  sp_pool_threads(eng->pool), eng->k->isa, sp_engine_exact(eng) ? "true" : "false");
 
     /* prefill and decode through the real generation path */
     {

@@ -185,15 +185,36 @@ static inline void transpose_bytes_4x8(v128_t *t, v128_t u0, v128_t u1, v128_t u
 #define I8_GROUP(t, i) ((i) < 2 ? ((i) ? wasm_i32x4_extend_high_i16x8(wasm_i16x8_extend_low_i8x16(t)) : wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(t))) \
                                 : ((i) == 3 ? wasm_i32x4_extend_high_i16x8(wasm_i16x8_extend_high_i8x16(t)) : wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_high_i8x16(t))))
 
-/* Q4_K / Q5_K: d, dmin (f32) and the sub-block scales and mins of the superblocks blk[0..4) */
-static inline void k4_scales_4x(float *d, float *dmin, int32_t sc[8][4], int32_t mn[8][4], const uint8_t *const *blk) {
+/* Q4_K / Q5_K: d (f32) of the superblocks blk[0..4), their sub-block scales sc[j] (i32, one lane per
+ * superblock) and min terms mv[j] = dmin * m_j (f32). The 6-bit scales of the four superblocks are
+ * unpacked side by side, 32 bits of each in a lane (scales bytes 0..3, 4..7, 8..11 as sp_k4_scale_min
+ * reads them): out of line, so that the masks do not take registers in the dot-product loop. */
+NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], const uint8_t *const *blk) {
+    float dmin[4] __attribute__((aligned(16)));
     for (int32_t c = 0; c < 4; c++) {
         uint16_t h;
         memcpy(&h, blk[c], 2);
         d[c] = sp_half_to_f32(h);
         memcpy(&h, blk[c] + 2, 2);
         dmin[c] = sp_half_to_f32(h);
-        for (int32_t j = 0; j < 8; j++) sp_k4_scale_min(j, blk[c] + 4, &sc[j][c], &mn[j][c]);
+    }
+    const v128_t v0 = wasm_v128_load(blk[0] + 4), v1 = wasm_v128_load(blk[1] + 4), v2 = wasm_v128_load(blk[2] + 4),
+                 v3 = wasm_v128_load(blk[3] + 4);
+    const v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+    const v128_t t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+    const v128_t u0 = wasm_i64x2_shuffle(t0, t1, 0, 2), u1 = wasm_i64x2_shuffle(t0, t1, 1, 3), u2 = wasm_i64x2_shuffle(t2, t3, 0, 2);
+    const v128_t m63 = wasm_i32x4_splat(0x3f3f3f3f), m15 = wasm_i32x4_splat(0x0f0f0f0f), m48 = wasm_i32x4_splat(0x30303030),
+                 m255 = wasm_i32x4_splat(255);
+    /* bytes j of: the scales of sub-blocks 0..3, 4..7, the mins of 0..3, 4..7 */
+    const v128_t q[4] = {wasm_v128_and(u0, m63), wasm_v128_or(wasm_v128_and(u2, m15), wasm_v128_and(wasm_u32x4_shr(u0, 2), m48)),
+                         wasm_v128_and(u1, m63),
+                         wasm_v128_or(wasm_v128_and(wasm_u32x4_shr(u2, 4), m15), wasm_v128_and(wasm_u32x4_shr(u1, 2), m48))};
+    const v128_t dminv = wasm_v128_load(dmin);
+#pragma clang loop unroll(full) /* constant shift amounts */
+    for (int32_t j = 0; j < 8; j++) {
+        const int32_t sh = 8 * (j % 4);
+        wasm_v128_store(sc[j], wasm_v128_and(wasm_u32x4_shr(q[j / 4], sh), m255));
+        wasm_v128_store(mv[j], wasm_f32x4_mul(dminv, wasm_f32x4_convert_i32x4(wasm_v128_and(wasm_u32x4_shr(q[2 + j / 4], sh), m255))));
     }
 }
 
@@ -224,10 +245,10 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
         const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
-        float d[4] __attribute__((aligned(16))), dmin[4] __attribute__((aligned(16)));
-        int32_t sc[8][4] __attribute__((aligned(16))), mn[8][4] __attribute__((aligned(16)));
-        k4_scales_4x(d, dmin, sc, mn, blk);
-        const v128_t dv = wasm_v128_load(d), dminv = wasm_v128_load(dmin);
+        float d[4] __attribute__((aligned(16))), mv[8][4] __attribute__((aligned(16)));
+        int32_t sc[8][4] __attribute__((aligned(16)));
+        k4_scales_4x(d, sc, mv, blk);
+        const v128_t dv = wasm_v128_load(d);
 #pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
         for (int32_t j = 0; j < 8; j++) {
             const int32_t b = 8 * s + j;
@@ -238,8 +259,7 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
             const v128_t is = wasm_i32x4_mul(isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3)), wasm_v128_load(sc[j]));
 #undef K4_ROW
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
-            const v128_t mv = wasm_f32x4_mul(dminv, wasm_f32x4_convert_i32x4(wasm_v128_load(mn[j])));
-            f = wasm_f32x4_sub(f, wasm_f32x4_mul(mv, wasm_v128_load32_splat(sum + b)));
+            f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(sum + b)));
         }
     }
     store_rows(y, first, nr, f);

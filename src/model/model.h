@@ -100,6 +100,7 @@ typedef struct {
 } sp_layer;
 
 #define SP_MODEL_MAX_FILES 64 /* a GGUF file, or the safetensors shards of an HF folder */
+#define SP_MODEL_TYPE_IDS 32  /* the sp_dtype values of weight matrices are below this (BF16 = 30) */
 
 typedef struct sp_engine {
     sp_pool *pool;          /* may be a 1-thread pool */
@@ -121,6 +122,9 @@ typedef struct sp_model {
     char name[96];          /* general.name or config _name_or_path, may be empty */
     char source_repo[128];  /* GGUF: the Hugging Face repo id ("owner/name") it was converted from, or empty */
     char file_type[16];     /* dominant weight type, e.g. "F32", "Q8_0" */
+    uint64_t type_bytes[SP_MODEL_TYPE_IDS]; /* bytes of matrix data per sp_dtype (GGUF type id) */
+    char weight_types[64];  /* the types its matrices are stored in, by share of their bytes, largest
+                             * first: "Q5_0 71%, Q4_K 29%" (one type: "Q4_K"); both by sp_model_count */
     uint64_t n_params;
     uint64_t weight_bytes;  /* bytes of weight data in use */
     uint8_t *owned[SP_MODEL_MAX_FILES]; /* file buffers the model frees */

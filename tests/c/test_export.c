@@ -112,7 +112,7 @@ int main(void) {
     gpt2.arch = SP_ARCH_GPT2, gpt2.n_kv_heads = 4, gpt2.rope_style = SP_ROPE_HALF;
     const struct { const sp_config *c; const char *name; } archs[] = {
         {&llama, "llama"}, {&untied, "llama untied"}, {&qwen2, "qwen2"}, {&qwen3, "qwen3"}, {&gemma3, "gemma3"}, {&gpt2, "gpt2"}};
-    const uint32_t types[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q4_K, SP_DTYPE_Q6_K};
+    const uint32_t types[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1, SP_DTYPE_Q4_K, SP_DTYPE_Q6_K};
     for (size_t a = 0; a < sizeof(archs) / sizeof(archs[0]); a++)
         for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
             char what[64];
