@@ -89,13 +89,14 @@ const COMMANDS = {
   },
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
-    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
+    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
       + '[--no-probes] [--browser] [--peer] [--json]\n'
       + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, smollm2-135m, smollm2-360m, qwen2.5-0.5b,\n'
       + 'qwen3-0.6b, gemma3-270m, llama3.2-1b, gpt2-124m, ...; an unknown name lists them); a preset whose weights + K/V cache cannot\n'
       + 'fit the 4 GB wasm heap is a refused row naming the sizes;\n'
-      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios).\n'
+      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios); K-quant rows\n'
+      + 'not a multiple of 256 fall back as llama.cpp\'s do (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), the row naming the mix.\n'
       + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
       + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
