@@ -588,16 +588,28 @@ async function cmdBench(flags) {
     } catch (e) {
       throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `peer benchmark: ${e?.message ?? e}`);
     }
-    targets = targets.map((t) => {
+    const mapped = [];
+    for (const t of targets) {
       if (t.preset) {
         const label = `${t.preset} ${t.type}`, name = peer.PEER_MODELS[label];
-        return name ? { path: peer.peerModelPath(name), label, peer: name, builtin: true } : t;
+        if (name) { mapped.push({ path: peer.peerModelPath(name), label, peer: name, builtin: true }); continue; }
+        // any other preset: this engine writes its random-weight model as a GGUF file both read
+        let file = null;
+        try {
+          file = await peer.presetModelFile(t.preset, t.type, diag);
+        } catch (e) {
+          if (e?.code !== ErrorCodes.SP_ERR_TOO_LARGE) throw e;
+        }
+        mapped.push(file ? { path: file, label, peer: path.basename(file, '.gguf'), builtin: false, preset: t.preset, type: t.type } : t);
+        continue;
       }
       if (/\.gguf$/i.test(t.path) && fs.statSync(t.path).isFile()) {
-        return { ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') };
+        mapped.push({ ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') });
+        continue;
       }
-      return t; // a Hugging Face folder: wllama reads GGUF only
-    });
+      mapped.push(t); // a Hugging Face folder: wllama reads GGUF only
+    }
+    targets = mapped;
   }
   const keyOf = (t, r) => t.label ?? (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
   const cpu = cpuModel();
@@ -605,7 +617,7 @@ async function cmdBench(flags) {
     const key = keyOf(t, r);
     if (flags.json) {
       const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
-      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
+      out(JSON.stringify({ ...r.raw, model: t.path ?? r.model, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
     } else {
       diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
     }
