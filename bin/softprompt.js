@@ -89,13 +89,14 @@ const COMMANDS = {
   },
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
-    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
+    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
       + '[--no-probes] [--browser] [--peer] [--json]\n'
       + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, smollm2-135m, smollm2-360m, qwen2.5-0.5b,\n'
       + 'qwen3-0.6b, gemma3-270m, llama3.2-1b, gpt2-124m, ...; an unknown name lists them); a preset whose weights + K/V cache cannot\n'
       + 'fit the 4 GB wasm heap is a refused row naming the sizes;\n'
-      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios).\n'
+      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios); K-quant rows\n'
+      + 'not a multiple of 256 fall back as llama.cpp\'s do (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), the row naming the mix.\n'
       + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
       + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
@@ -534,7 +535,7 @@ async function cmdNearest(flags) {
 // A --model that is not a file or folder and looks like a name is a preset of the engine's table
 // (src/model/presets.c); the engine refuses an unknown name with the list of the known ones.
 const isPresetName = (s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s) && !/\.(gguf|safetensors|json)$/i.test(s);
-const BENCH_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'];
+const BENCH_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'];
 const SUITE = [['stories15M', 'F32'], ['stories15M', 'Q8_0'], ['stories110M', 'F32'], ['stories110M', 'Q8_0'], ['smollm-135m', 'Q8_0']];
 
 // The CPU as /proc/cpuinfo names it, e.g. "AMD EPYC (family 25, model 1), 2 logical CPUs": every
@@ -587,16 +588,28 @@ async function cmdBench(flags) {
     } catch (e) {
       throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `peer benchmark: ${e?.message ?? e}`);
     }
-    targets = targets.map((t) => {
+    const mapped = [];
+    for (const t of targets) {
       if (t.preset) {
         const label = `${t.preset} ${t.type}`, name = peer.PEER_MODELS[label];
-        return name ? { path: peer.peerModelPath(name), label, peer: name, builtin: true } : t;
+        if (name) { mapped.push({ path: peer.peerModelPath(name), label, peer: name, builtin: true }); continue; }
+        // any other preset: this engine writes its random-weight model as a GGUF file both read
+        let file = null;
+        try {
+          file = await peer.presetModelFile(t.preset, t.type, diag);
+        } catch (e) {
+          if (e?.code !== ErrorCodes.SP_ERR_TOO_LARGE) throw e;
+        }
+        mapped.push(file ? { path: file, label, peer: path.basename(file, '.gguf'), builtin: false, preset: t.preset, type: t.type } : t);
+        continue;
       }
       if (/\.gguf$/i.test(t.path) && fs.statSync(t.path).isFile()) {
-        return { ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') };
+        mapped.push({ ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') });
+        continue;
       }
-      return t; // a Hugging Face folder: wllama reads GGUF only
-    });
+      mapped.push(t); // a Hugging Face folder: wllama reads GGUF only
+    }
+    targets = mapped;
   }
   const keyOf = (t, r) => t.label ?? (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
   const cpu = cpuModel();
@@ -604,7 +617,7 @@ async function cmdBench(flags) {
     const key = keyOf(t, r);
     if (flags.json) {
       const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
-      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
+      out(JSON.stringify({ ...r.raw, model: t.path ?? r.model, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
     } else {
       diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
     }
@@ -756,6 +769,10 @@ function printTable(table) {
 // a peer cell: its rate, 'FAILED' when the harness could not run that row, '-' when not measured
 const peerCell = (p, k) => (!p ? '-' : p.error ? 'FAILED' : f1(p[k]));
 
+// a row's model column: its key, then the types the model really holds where they are not the one
+// its key names (a K-quant preset whose rows are not multiples of 256 holds llama.cpp's fallbacks)
+const rowLabel = (key, r) => (r.weightTypes && r.weightTypes !== r.type ? `${key} [${r.weightTypes}]` : key);
+
 function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
   out(`cpu: ${cpu}\n`);
   const head = ['model', 'thr', 'peak GF/s', 'GEMM GF/s', '%peak', 'prefill tok/s', 'peer', 'x peer', 'decode tok/s', 'peer', 'x peer', 'decode GB/s',
@@ -765,7 +782,7 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
     const peak = r.peakGflopsAll ?? r.peakGflops, copy = r.copyGbsAll ?? r.copyGbs; // this row's threads at once
     const ok = p && !p.error;
     table.push([
-      key, String(threads), f1(peak), f1(r.gemmGflops), pct(r.gemmGflops, peak),
+      rowLabel(key, r), String(threads), f1(peak), f1(r.gemmGflops), pct(r.gemmGflops, peak),
       f1(r.prefillTokS), peerCell(p, 'prefill'), ok ? times(r.prefillTokS, p.prefill) : '-',
       f1(r.decodeTokS), peerCell(p, 'decode'), ok ? times(r.decodeTokS, p.decode) : '-',
       f1(r.decodeGbs), pct(r.decodeGbs, copy), f1(r.readGbs), f1(r.trainTokS), f1(r.trainGflops), pct(r.trainGflops, peak),
@@ -781,6 +798,8 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
     out('peer: not measured in this run (--peer measures llama.cpp\'s wasm build, wllama, on the same files in the same run)\n');
   }
   out('128-token prompt and 64 decoded tokens unless --prompt-tokens / --decode-tokens;\n'
+    + '[Q5_0 71%, Q4_K 29%]: the weight types a model holds by share of the bytes, where not one type (K-quant\n'
+    + 'rows not a multiple of 256 fall back as llama.cpp\'s do: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0);\n'
     + 'peak GF/s: the f32x4 mul+add probe run on the row\'s threads at once; %peak: of it; decode GB/s: the weights and\n'
     + 'the K/V cache rows a decoded token reads, per second; %copy: of the copy-bandwidth probe (same threads);\n'
     + 'read GB/s: a plain streaming read of 512 MiB on one thread (what decoding on one thread can reach); the memory\n'
@@ -810,7 +829,7 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
       worst = Math.max(worst, Math.abs(y / x - 1));
       return (y / x).toFixed(2);
     };
-    bt.push([b.key, String(b.threads), f1(n.prefillTokS), f1(b.r.prefillTokS), ratio(n.prefillTokS, b.r.prefillTokS),
+    bt.push([rowLabel(b.key, b.r), String(b.threads), f1(n.prefillTokS), f1(b.r.prefillTokS), ratio(n.prefillTokS, b.r.prefillTokS),
       f1(n.decodeTokS), f1(b.r.decodeTokS), ratio(n.decodeTokS, b.r.decodeTokS), f1(n.trainTokS), f1(b.r.trainTokS), ratio(n.trainTokS, b.r.trainTokS),
       f1(n.gemmGflops), f1(b.r.gemmGflops), ratio(n.gemmGflops, b.r.gemmGflops), mib(n.inferenceMemoryBytes), mib(b.r.inferenceMemoryBytes)]);
   }

@@ -290,6 +290,8 @@ for (const [arch, opts] of [['qwen2', {}], ['qwen3', { tied: false }], ['gemma3'
       const m = load(tiny, 'gguf');
       const ref = REF[arch], w = tiny.weightsGguf, c = tiny.configGguf;
       try {
+        const named = m.info.weight_types.split(', ').map((x) => x.split(' ')[0]).filter((x) => x !== 'F32');
+        assert.deepEqual(named.sort(), want, `${label}: info.weight_types ${m.info.weight_types}`);
         const exact = withExact(() => compare(m, ref, w, c, 1e-5, `${label} GGUF ${mix} exact`));
         const fast = compare(m, ref, w, c, 1e-3, `${label} GGUF ${mix} default`);
         t.diagnostic(`GGUF ${mix} (${[...stored].sort().join(', ')}): logits worst ${exact.toExponential(2)} exact, ${fast.toExponential(2)} default`);

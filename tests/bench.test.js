@@ -94,10 +94,16 @@ test('bench presets: the real shapes exist; one runs with a measured training he
   assert.equal(g.code, 0, g.stderr);
   const [o] = g.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(o.model, 'gpt2-124m Q4_K (random)');
+  assert.equal(o.weight_types, 'Q4_K'); // 768 and 3072: every row a multiple of 256
   for (const k of [...KEYS, 'train_heap_bytes', 'train_run_heap_bytes']) assert.ok(o[k] > 0, `${k}: ${o[k]}`);
   // the training heap holds the weights and the run's own memory, which holds its activations
   assert.ok(o.train_heap_bytes >= o.weight_bytes + o.train_run_heap_bytes - 16 * 2 ** 20, JSON.stringify(o));
   assert.ok(o.train_run_heap_bytes >= o.train_memory_bytes, JSON.stringify(o));
+  // SmolLM2's 576-wide rows fall back to Q5_0 as in its llama.cpp Q4_K_M file (ffn_down, 1536 wide, stays
+  // Q4_K): the row says which types it holds
+  const s = run('bench', '--model', 'smollm2-135m', '--type', 'Q4_K', '--threads', '1', ...TINY);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /^smollm2-135m Q4_K \[Q5_0 [89]\d%, Q4_K 1\d%\] +1 /m);
 });
 
 // A stand-in for ../shared/peers/run.sh with the harness's interface: `--help` installs and writes
@@ -154,6 +160,31 @@ test('bench --peer: the peer on the same file in the same run, its figures, the 
     assert.equal(objs[1].preset, 'stories15M F32');
     assert.equal(objs[0].model, objs[1].model); // the same file
     assert.match(objs[0].cpu, /logical CPUs/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench --peer: a preset the harness has no file of runs on this engine\'s model of it written as GGUF, for both engines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sp-peer-'));
+  try {
+    fakeHarness(dir);
+    const env = { SP_PEERS_DIR: dir, PEERS_WORK: join(dir, 'work') };
+    const r = runEnv(env, 'bench', '--model', 'gpt2-124m', '--type', 'Q4_0', '--threads', '1', '--peer', '--json', ...TINY);
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(dir, 'work', 'models', 'sp-gpt2-124m-Q4_0.gguf');
+    assert.match(r.stderr, /wrote .*sp-gpt2-124m-Q4_0\.gguf \([\d.]+ MB\): gpt2-124m Q4_0, random weights, for both engines/);
+    // the harness got that very file, and softprompt's row measured it (not the in-memory preset)
+    assert.ok(readArgs(dir).includes(`--gguf sp-gpt2-124m-Q4_0=${file}`), readArgs(dir));
+    const node = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((o) => o.runtime === 'node');
+    assert.equal(node.model, file);
+    assert.equal(node.preset, 'gpt2-124m Q4_0');
+    assert.equal(node.type, 'Q4_0');
+    assert.ok(node.n_params > 124e6 && node.n_params < 125e6, String(node.n_params));
+    // written once: a second run reads the same file
+    const again = runEnv(env, 'bench', '--model', 'gpt2-124m', '--type', 'Q4_0', '--threads', '1', '--peer', '--json', ...TINY);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /wrote .*sp-gpt2-124m/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

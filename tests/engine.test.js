@@ -44,7 +44,7 @@ function greedy(model, ids, n, adapter = null, stopAtEos = true) {
 
 test('engine: info, ABI version, kernels', () => {
   const info = engine.info();
-  assert.equal(info.abiVersion, 5);
+  assert.equal(info.abiVersion, 6);
   assert.equal(info.threads, 1);
   assert.equal(info.threaded, false);
   assert.ok(['wasmsimd', 'scalar'].includes(info.isa), info.isa);
@@ -220,6 +220,7 @@ test('engine: tiny generated models (GQA, tied and untied, Q8_0, Q4_0) load and 
       assert.equal(m.info.dim, config.dim);
       assert.equal(m.info.n_kv_heads, config.n_kv_heads);
       assert.equal(m.info.file_type, opts.type);
+      assert.equal(m.info.weight_types, opts.type); // every matrix in one type
       const r = greedy(m, m.tokenize('Once upon a time', true), 6, null, false); // random weights: ignore EOS
       assert.equal(r.ids.length, 6, JSON.stringify(opts));
     } finally {

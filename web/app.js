@@ -378,7 +378,7 @@ function showModelFacts() {
   $('chance-vocab').textContent = `${S.modelMeta.name}'s ${i.vocab_size.toLocaleString('en')}`;
   const facts = [
     ['name', S.modelMeta.name],
-    ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.file_type}`],
+    ['type', `${i.arch} · ${i.format.toUpperCase()} · ${i.weight_types ?? i.file_type}`], // a mix (Q4_K_M) names its shares
     ['parameters', fmtCount(i.n_params)],
     ['layers', i.n_layers],
     ['width (dim)', i.dim],

@@ -66,7 +66,7 @@ export interface CreateOptions {
    *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
    *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
-  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K
+  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K
    *  weights the activations are rounded to 16 bits per block of 32 for integer dot products
    *  (faster prefill and training; about 1e-5 of an output's scale). */
   exact?: boolean;
@@ -296,6 +296,9 @@ export interface ModelInfo {
   /** GGUF: the Hugging Face repo id its metadata names as its source, or null. */
   source_repo: string | null;
   file_type: string;
+  /** The types the matrices are stored in, by share of their bytes, largest first: "Q5_0 71%, Q4_K 29%"
+   *  (a Q4_K_M file of a model whose rows are not multiples of 256), or one type: "Q8_0". */
+  weight_types: string;
   dim: number;
   n_layers: number;
   n_heads: number;
@@ -724,14 +727,17 @@ export interface PresetBenchOptions extends BenchOptions {
    * SP_ERR_TOO_LARGE naming the sizes. */
   model?: string;
   /** Weight type (default 'F32'). K-quant matrices whose rows are not a multiple of 256 fall back
-   *  to Q4_0 (Q4_K, Q5_K) or Q8_0 (Q6_K), as llama.cpp's quantizer does. */
-  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+   *  as llama.cpp's quantizer does: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0 (the result's weightTypes
+   *  names the mix). */
+  type?: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 }
 
 /** The engine's benchmark (sp_bench_json), keys in camelCase; raw holds the C JSON as is. */
 export interface BenchResult {
   model: string;
   type: string;
+  /** The types the model's matrices are stored in, by share of their bytes ("Q5_0 71%, Q4_K 29%"; one type: "Q4_K"). */
+  weightTypes: string;
   threads: number;
   isa: string;
   nParams: number;

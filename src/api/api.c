@@ -94,6 +94,34 @@ sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json, size_
 
 void sp_model_free(sp_model *m) { sp_model_free_(m); }
 
+char *sp_model_gguf_json(sp_model *m, sp_error *err) {
+    sp_error_clear(err);
+    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
+    const sp_arch *a = sp_arch_get((sp_arch_id)m->cfg.arch);
+    int32_t cap = a ? 3 * a->n_tensors * (m->cfg.n_layers + 1) : 0;
+    sp_gguf_piece *pieces = (sp_gguf_piece *)malloc(sizeof(sp_gguf_piece) * (size_t)(cap > 0 ? cap : 1));
+    if (!pieces) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
+    uint8_t *header = NULL;
+    size_t header_size = 0;
+    char *out = NULL;
+    if (sp_model_gguf(m, &header, &header_size, pieces, &cap, err) == SP_OK) {
+        sp_buf b = {0};
+        sp_buf_printf(&b, "{\"header\":[%.0f,%.0f],\"pieces\":[", (double)(uintptr_t)header, (double)header_size);
+        for (int32_t i = 0; i < cap; i++)
+            sp_buf_printf(&b, "%s[%.0f,%.0f,%.0f]", i ? "," : "", (double)(uintptr_t)pieces[i].data, (double)pieces[i].bytes, (double)pieces[i].pad);
+        sp_buf_printf(&b, "]}");
+        if (b.failed) {
+            sp_buf_free(&b);
+            free(header);
+            sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+        } else {
+            out = b.data;
+        }
+    }
+    free(pieces);
+    return out;
+}
+
 const char *sp_model_info_json(sp_model *m) {
     if (!m) return "null";
     if (m->info_json) return m->info_json;
@@ -105,11 +133,11 @@ const char *sp_model_info_json(sp_model *m) {
     sp_buf_printf(&b, ",\"source_repo\":");
     if (m->source_repo[0]) sp_buf_json_string(&b, m->source_repo, strlen(m->source_repo));
     else sp_buf_printf(&b, "null");
-    sp_buf_printf(&b, ",\"file_type\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
+    sp_buf_printf(&b, ",\"file_type\":\"%s\",\"weight_types\":\"%s\",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,"
                       "\"hidden_dim\":%d,\"vocab_size\":%d,\"context_length\":%d,\"rope_theta\":%.9g,\"norm_eps\":%.9g,"
                       "\"rope_style\":\"%s\",\"tied\":%s,\"n_params\":%llu,\"weight_bytes\":%llu,\"bos_id\":%d,\"eos_id\":%d,"
                       "\"tokenizer\":\"%s\",\"tokenizer_vocab_size\":%d,\"threads\":%d,\"isa\":\"%s\"}",
-                  m->file_type, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden_dim, c->vocab_size,
+                  m->file_type, m->weight_types, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden_dim, c->vocab_size,
                   c->ctx_len, (double)c->rope_theta, (double)c->norm_eps, c->rope_style == SP_ROPE_HALF ? "half" : "adjacent",
                   c->tied ? "true" : "false", (unsigned long long)m->n_params, (unsigned long long)m->weight_bytes,
                   m->tok.bos_id, m->tok.eos_id, m->tok.kind == SP_TOK_BPE ? "bpe" : "spm", m->tok.vocab_size,

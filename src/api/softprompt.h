@@ -36,8 +36,8 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 5 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field;
-                          * 5: sp_heap_room, sp_model_plan_gguf / _hf */
+#define SP_ABI_VERSION 6 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field;
+                          * 5: sp_heap_room, sp_model_plan_gguf / _hf; 6: sp_model_preset, sp_model_gguf_json */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -102,7 +102,8 @@ SP_API char *sp_model_plan_gguf(const uint8_t *head, size_t avail, double file_s
  * bytes); other_bytes: the other files the loader keeps (tokenizer.json, ...). */
 SP_API char *sp_model_plan_hf(const char *config_json, size_t config_len, const uint8_t *const *heads, const size_t *avail,
                               const double *file_sizes, int32_t n, double other_bytes, const char *name, sp_error *err);
-/* {"arch":"llama","format":"gguf"|"hf","name":..,"source_repo":"owner/name"|null (GGUF general.source.*),"file_type":"F32"|"Q8_0"|..,"dim":..,"n_layers":..,
+/* {"arch":"llama","format":"gguf"|"hf","name":..,"source_repo":"owner/name"|null (GGUF general.source.*),"file_type":"F32"|"Q8_0"|..,
+ *  "weight_types":"Q5_0 71%, Q4_K 29%" (the types of the matrices by share of their bytes; one type: "Q8_0"),"dim":..,"n_layers":..,
  *  "n_heads":..,"n_kv_heads":..,"head_dim":..,"hidden_dim":..,"vocab_size":..,"context_length":..,
  *  "rope_theta":..,"norm_eps":..,"rope_style":"adjacent"|"half","tied":bool,"n_params":..,
  *  "weight_bytes":..,"bos_id":..,"eos_id":..,"tokenizer":"spm"|"bpe"} */
@@ -237,9 +238,19 @@ SP_API void sp_tuner_free(sp_tuner *t);
 /* ---- benchmark ---- */
 /* Measures one engine (its thread count): probes, GEMM on the model's shapes, prefill, decode,
  * a training step, peak memory. model may be NULL: then opts "model" names a random-weight preset
- * ("stories15M" | "stories110M" | "smollm-135m") and "type" ("F32" | "Q8_0" | "Q4_0" | "F16").
+ * (src/model/presets.c) and "type" ("F32" | "F16" | "Q8_0" | "Q4_0" | "Q5_0" | "Q5_1" | "Q4_K" | "Q5_K" |
+ * "Q6_K"; K-quant rows not a multiple of 256 fall back as llama.cpp's do, and the result's
+ * "weight_types" names the mix), the model sp_model_preset makes.
  * opts: {"prompt_tokens":128,"decode_tokens":64,"train_batch":4,"train_tokens":128,"seconds":0.5,
  *        "probes":true}. Returns malloc'd JSON (see api/bench.c). */
 SP_API char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_error *err);
+/* The random-weight model of a bench preset and weight type (seed 42, no tokenizer), refused from
+ * its plan with SP_ERR_TOO_LARGE when it cannot fit. Free with sp_model_free. */
+SP_API sp_model *sp_model_preset(sp_engine *eng, const char *preset, const char *type, sp_error *err);
+/* A model without a tokenizer (a preset) as a GGUF file that llama.cpp and sp_model_load_gguf read
+ * (model/export.c), without copying its weights: {"header":[ptr,bytes],"pieces":[[ptr,bytes,pad],..]}.
+ * The file is the header's bytes, then each piece's bytes followed by pad zero bytes. The header is
+ * malloc'd (sp_free it); the pieces point into the model. Returns malloc'd JSON. */
+SP_API char *sp_model_gguf_json(sp_model *m, sp_error *err);
 
 #endif

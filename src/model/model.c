@@ -182,14 +182,38 @@ static sp_status count_mat(sp_model *m, sp_mat *w, const char *name, sp_error *e
     (void)name; (void)err;
     m->n_params += (uint64_t)w->rows * (uint64_t)w->cols;
     m->weight_bytes += (uint64_t)w->row_bytes * (uint64_t)w->rows;
+    if (w->type < SP_MODEL_TYPE_IDS) m->type_bytes[w->type] += (uint64_t)w->row_bytes * (uint64_t)w->rows;
     return SP_OK;
+}
+
+/* m->weight_types from m->type_bytes: the types by share, largest first, a type under 0.5% kept
+ * ("<1%") so that no stored type goes unnamed. */
+static void name_weight_types(sp_model *m) {
+    const uint64_t *bytes = m->type_bytes, total = m->weight_bytes;
+    m->weight_types[0] = 0;
+    int used[SP_MODEL_TYPE_IDS] = {0}, n = 0;
+    for (;;) {
+        int best = -1;
+        for (int t = 0; t < SP_MODEL_TYPE_IDS; t++)
+            if (!used[t] && bytes[t] && (best < 0 || bytes[t] > bytes[best])) best = t;
+        if (best < 0) break;
+        used[best] = 1;
+        const size_t len = strlen(m->weight_types);
+        const double pc = 100.0 * (double)bytes[best] / (double)total;
+        if (bytes[best] == total) snprintf(m->weight_types, sizeof(m->weight_types), "%s", sp_dtype_name((uint32_t)best));
+        else if (pc < 0.5) snprintf(m->weight_types + len, sizeof(m->weight_types) - len, "%s%s <1%%", n ? ", " : "", sp_dtype_name((uint32_t)best));
+        else snprintf(m->weight_types + len, sizeof(m->weight_types) - len, "%s%s %.0f%%", n ? ", " : "", sp_dtype_name((uint32_t)best), pc);
+        n++;
+    }
 }
 
 /* Parameters (matrices and vectors) and bytes of weight data in use. */
 void sp_model_count(sp_model *m) {
     const sp_arch *a = sp_arch_get((sp_arch_id)m->cfg.arch);
     m->n_params = m->weight_bytes = 0;
+    memset(m->type_bytes, 0, sizeof(m->type_bytes));
     for_each_mat(m, count_mat, NULL);
+    name_weight_types(m);
     for (int32_t i = 0; i < a->n_tensors; i++) {
         const sp_tensor_desc *d = &a->tensors[i];
         if (!(d->flags & SP_T_VEC)) continue;

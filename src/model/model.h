@@ -100,6 +100,7 @@ typedef struct {
 } sp_layer;
 
 #define SP_MODEL_MAX_FILES 64 /* a GGUF file, or the safetensors shards of an HF folder */
+#define SP_MODEL_TYPE_IDS 32  /* the sp_dtype values of weight matrices are below this (BF16 = 30) */
 
 typedef struct sp_engine {
     sp_pool *pool;          /* may be a 1-thread pool */
@@ -121,6 +122,9 @@ typedef struct sp_model {
     char name[96];          /* general.name or config _name_or_path, may be empty */
     char source_repo[128];  /* GGUF: the Hugging Face repo id ("owner/name") it was converted from, or empty */
     char file_type[16];     /* dominant weight type, e.g. "F32", "Q8_0" */
+    uint64_t type_bytes[SP_MODEL_TYPE_IDS]; /* bytes of matrix data per sp_dtype (GGUF type id) */
+    char weight_types[64];  /* the types its matrices are stored in, by share of their bytes, largest
+                             * first: "Q5_0 71%, Q4_K 29%" (one type: "Q4_K"); both by sp_model_count */
     uint64_t n_params;
     uint64_t weight_bytes;  /* bytes of weight data in use */
     uint8_t *owned[SP_MODEL_MAX_FILES]; /* file buffers the model frees */
@@ -197,6 +201,13 @@ void sp_model_count(sp_model *m);
  * hidden_dim, vocab_size, ctx_len, norm_eps, rope_theta, rope_style, tied; arch (0: llama),
  * head_dim (0: dim / n_heads) and the architecture's traits (sliding_window, embd_scale, ...). */
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
+
+/* A model without a tokenizer (random weights) as a GGUF file (model/export.c): the header
+ * (malloc'd, into *header) and the data section in pieces pointing into the model, each followed
+ * by `pad` zero bytes. *n_pieces: in, the room in pieces (a tensor takes up to 3); out, the count. */
+typedef struct { const uint8_t *data; uint64_t bytes, pad; } sp_gguf_piece;
+sp_status sp_model_gguf(const sp_model *m, uint8_t **header, size_t *header_size, sp_gguf_piece *pieces, int32_t *n_pieces,
+                        sp_error *err);
 
 /* The input embedding of token r as the model feeds it (dim values): sp_embed's row, the table row
  * dequantized, times cfg.embd_scale where set (Gemma 3), as PEFT's word_embeddings(ids) gives it

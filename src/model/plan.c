@@ -13,8 +13,9 @@ void sp_plan_kv(sp_plan *p, const sp_config *c) {
 
 uint32_t sp_plan_random_type(uint32_t type, int64_t cols) {
     if (sp_dtype_row_bytes(type, cols)) return type;
-    const uint32_t fb = type == SP_DTYPE_Q6_K ? SP_DTYPE_Q8_0 : type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K ? SP_DTYPE_Q4_0 : SP_DTYPE_UNKNOWN;
-    return fb != SP_DTYPE_UNKNOWN && sp_dtype_row_bytes(fb, cols) ? fb : SP_DTYPE_UNKNOWN;
+    const uint32_t fb = type == SP_DTYPE_Q4_K ? SP_DTYPE_Q5_0 : type == SP_DTYPE_Q5_K ? SP_DTYPE_Q5_1 : type == SP_DTYPE_Q6_K ? SP_DTYPE_Q8_0 : SP_DTYPE_UNKNOWN;
+    if (fb == SP_DTYPE_UNKNOWN) return SP_DTYPE_UNKNOWN;
+    return sp_dtype_row_bytes(fb, cols) ? fb : sp_dtype_row_bytes(SP_DTYPE_F16, cols) ? SP_DTYPE_F16 : SP_DTYPE_UNKNOWN;
 }
 
 sp_status sp_plan_random(sp_plan *p, const sp_config *cfg, uint32_t type, sp_error *err) {

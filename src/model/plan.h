@@ -27,8 +27,9 @@ void sp_plan_kv(sp_plan *p, const sp_config *c);
 /* A random-weight model of cfg in `type` (sp_model_random's weights, fallbacks included). */
 sp_status sp_plan_random(sp_plan *p, const sp_config *cfg, uint32_t type, sp_error *err);
 /* The type sp_model_random stores a matrix of `cols` columns in, asked for `type`: K-quants need
- * rows of 256 values; other rows fall back as llama.cpp's quantizer does (Q4_K, Q5_K -> Q4_0 here,
- * Q6_K -> Q8_0). SP_DTYPE_UNKNOWN when nothing fits. */
+ * rows of 256 values; other rows fall back as llama.cpp's quantizer does (llama_tensor_get_type:
+ * Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, F16 for rows not a multiple of 32 either).
+ * SP_DTYPE_UNKNOWN when nothing fits. */
 uint32_t sp_plan_random_type(uint32_t type, int64_t cols);
 /* From the first `avail` bytes of a GGUF file of file_size bytes. header_need > 0: read more. */
 sp_status sp_plan_gguf(sp_plan *p, const uint8_t *head, size_t avail, uint64_t file_size, sp_error *err);

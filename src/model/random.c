@@ -2,8 +2,9 @@
  * size no file in the repository has (stories15M, stories110M, SmolLM-135M, Qwen2.5-0.5B, ...).
  * Any architecture of arch.c: its table lists the tensors. No tokenizer: callers feed token ids.
  * Weights are N(0, 0.02^2) (norms 1, biases 0), quantized with the engine's row quantizer when
- * the type is Q8_0 / Q4_0; random codes of that scale for Q4_K / Q5_K / Q6_K (matrices whose rows
- * are not a multiple of 256 fall back, plan.h's sp_plan_random_type). */
+ * the type is Q8_0 / Q4_0 (and the fallback types Q5_0 / Q5_1); random codes of that scale for
+ * Q4_K / Q5_K / Q6_K (matrices whose rows are not a multiple of 256 fall back as llama.cpp's do,
+ * plan.h's sp_plan_random_type; the model's weight_types names the mix it holds). */
 #include "model.h"
 #include "plan.h"
 
@@ -34,8 +35,8 @@ static sp_status random_mat(sp_model *m, sp_mat *w, int32_t rows, int32_t cols, 
 }
 
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err) {
-    if (type != SP_DTYPE_F32 && type != SP_DTYPE_Q8_0 && type != SP_DTYPE_Q4_0 && type != SP_DTYPE_F16 && type != SP_DTYPE_Q4_K &&
-        type != SP_DTYPE_Q5_K && type != SP_DTYPE_Q6_K) {
+    if (type != SP_DTYPE_F32 && type != SP_DTYPE_Q8_0 && type != SP_DTYPE_Q4_0 && type != SP_DTYPE_Q5_0 && type != SP_DTYPE_Q5_1 &&
+        type != SP_DTYPE_F16 && type != SP_DTYPE_Q4_K && type != SP_DTYPE_Q5_K && type != SP_DTYPE_Q6_K) {
         sp_error_set(err, SP_ERR_UNSUPPORTED, "random model: type %s is not supported", sp_dtype_name(type));
         return NULL;
     }

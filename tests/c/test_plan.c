@@ -183,6 +183,10 @@ static void test_presets(void) {
             if (big) CHECK_MSG(err.code == SP_ERR_TOO_LARGE && strstr(err.msg, "llama3.2-1b needs "), "%s", err.msg);
         }
     }
+    /* K-quant rows not a multiple of 256 fall back as llama.cpp's do; F16 where 32 does not divide them */
+    CHECK(sp_plan_random_type(SP_DTYPE_Q4_K, 896) == SP_DTYPE_Q5_0 && sp_plan_random_type(SP_DTYPE_Q5_K, 576) == SP_DTYPE_Q5_1 &&
+          sp_plan_random_type(SP_DTYPE_Q6_K, 640) == SP_DTYPE_Q8_0 && sp_plan_random_type(SP_DTYPE_Q4_K, 80) == SP_DTYPE_F16 &&
+          sp_plan_random_type(SP_DTYPE_Q4_K, 512) == SP_DTYPE_Q4_K && sp_plan_random_type(SP_DTYPE_Q8_0, 80) == SP_DTYPE_UNKNOWN);
     /* the sizes match a model made from the preset */
     sp_engine *eng = sp_engine_create(1, NULL);
     const sp_preset *pr = sp_preset_find("qwen2.5-0.5b");
@@ -195,6 +199,15 @@ static void test_presets(void) {
         sp_model *m = sp_model_random(eng, &c, SP_DTYPE_Q4_K, 1, "q", &err);
         CHECK_MSG(m != NULL, "%s", err.msg);
         if (m) CHECK_MSG(m->weight_bytes == p.weight_bytes, "model %llu, plan %llu", (unsigned long long)m->weight_bytes, (unsigned long long)p.weight_bytes);
+        /* llama.cpp's fallback for its 896-wide rows: only ffn_down (4864 = 19 x 256 columns) stays
+         * Q4_K, every other matrix is Q5_0, and weight_types says so, the larger share first */
+        if (m) {
+            const uint64_t down = (uint64_t)c.n_layers * (uint64_t)c.dim * sp_dtype_row_bytes(SP_DTYPE_Q4_K, c.hidden_dim);
+            CHECK(m->layers[0].w_down.type == SP_DTYPE_Q4_K && m->layers[0].wq.type == SP_DTYPE_Q5_0 && m->tok_embd.type == SP_DTYPE_Q5_0);
+            CHECK(m->type_bytes[SP_DTYPE_Q4_K] == down && m->type_bytes[SP_DTYPE_Q5_0] == m->weight_bytes - down);
+            CHECK_MSG(strncmp(m->weight_types, "Q5_0 ", 5) == 0 && strstr(m->weight_types, "%, Q4_K ") != NULL, "%s", m->weight_types);
+            printf("qwen2.5-0.5b Q4_K (2 layers): %s\n", m->weight_types);
+        }
         sp_model_free(m);
     }
     sp_engine_free(eng);
