@@ -89,13 +89,14 @@ const COMMANDS = {
   },
   bench: {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
-    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
+    usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
       + '[--no-probes] [--browser] [--peer] [--json]\n'
       + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, smollm2-135m, smollm2-360m, qwen2.5-0.5b,\n'
       + 'qwen3-0.6b, gemma3-270m, llama3.2-1b, gpt2-124m, ...; an unknown name lists them); a preset whose weights + K/V cache cannot\n'
       + 'fit the 4 GB wasm heap is a refused row naming the sizes;\n'
-      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios).\n'
+      + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios); K-quant rows\n'
+      + 'not a multiple of 256 fall back as llama.cpp\'s do (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), the row naming the mix.\n'
       + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
       + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
       + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
@@ -587,16 +588,28 @@ async function cmdBench(flags) {
     } catch (e) {
       throw new SoftpromptError(ErrorCodes.SP_ERR_UNSUPPORTED, `peer benchmark: ${e?.message ?? e}`);
     }
-    targets = targets.map((t) => {
+    const mapped = [];
+    for (const t of targets) {
       if (t.preset) {
         const label = `${t.preset} ${t.type}`, name = peer.PEER_MODELS[label];
-        return name ? { path: peer.peerModelPath(name), label, peer: name, builtin: true } : t;
+        if (name) { mapped.push({ path: peer.peerModelPath(name), label, peer: name, builtin: true }); continue; }
+        // any other preset: this engine writes its random-weight model as a GGUF file both read
+        let file = null;
+        try {
+          file = await peer.presetModelFile(t.preset, t.type, diag);
+        } catch (e) {
+          if (e?.code !== ErrorCodes.SP_ERR_TOO_LARGE) throw e;
+        }
+        mapped.push(file ? { path: file, label, peer: path.basename(file, '.gguf'), builtin: false, preset: t.preset, type: t.type } : t);
+        continue;
       }
       if (/\.gguf$/i.test(t.path) && fs.statSync(t.path).isFile()) {
-        return { ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') };
+        mapped.push({ ...t, peer: path.basename(t.path).replace(/\.gguf$/i, '').replace(/[^\w.-]/g, '_') });
+        continue;
       }
-      return t; // a Hugging Face folder: wllama reads GGUF only
-    });
+      mapped.push(t); // a Hugging Face folder: wllama reads GGUF only
+    }
+    targets = mapped;
   }
   const keyOf = (t, r) => t.label ?? (t.preset ? `${t.preset} ${t.type}` : `${path.basename(t.path)} ${r.type}`);
   const cpu = cpuModel();
@@ -604,7 +617,7 @@ async function cmdBench(flags) {
     const key = keyOf(t, r);
     if (flags.json) {
       const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
-      out(JSON.stringify({ ...r.raw, model: t.preset ? r.model : t.path, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
+      out(JSON.stringify({ ...r.raw, model: t.path ?? r.model, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
     } else {
       diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
     }

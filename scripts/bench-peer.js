@@ -38,6 +38,38 @@ export const PEER_MODELS = {
   'smollm-135m Q8_0': 'smollm135m-q8_0',
 };
 
+/**
+ * The GGUF file of a bench preset ('qwen2.5-0.5b', 'Q8_0') for both engines to read: this engine's
+ * random-weight model of the preset (sp_model_preset, what `bench --model PRESET` measures) written
+ * by sp_model_gguf_json into the harness's models folder, again whenever the wasm build is newer.
+ * Throws SP_ERR_TOO_LARGE (from the preset's plan) when the model cannot fit the heap.
+ */
+export async function presetModelFile(preset, type, log) {
+  const file = path.join(peersWork(), 'models', `sp-${preset}-${type}.gguf`.replace(/[^\w.-]/g, '_'));
+  const wasm = path.join(ROOT, 'wasm', 'softprompt.wasm');
+  if (fs.existsSync(file) && fs.statSync(file).mtimeMs > fs.statSync(wasm).mtimeMs) return file;
+  const { loadEngine } = await import('../web/engine.js');
+  const engine = await loadEngine({ threads: 1 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const model = engine.presetModel(preset, type);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      model.writeGguf((bytes) => fs.writeSync(fd, bytes));
+    } finally {
+      fs.closeSync(fd);
+      model.free();
+    }
+    fs.renameSync(tmp, file);
+    log(`wrote ${file} (${(fs.statSync(file).size / 1e6).toFixed(1)} MB): ${preset} ${type}, random weights, for both engines`);
+    return file;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+    engine.dispose();
+  }
+}
+
 /** The file of a built-in harness model (after ensurePeerModels). */
 export function peerModelPath(name) {
   return path.join(peersWork(), 'models', `${name}.gguf`);

@@ -165,6 +165,31 @@ test('bench --peer: the peer on the same file in the same run, its figures, the 
   }
 });
 
+test('bench --peer: a preset the harness has no file of runs on this engine\'s model of it written as GGUF, for both engines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sp-peer-'));
+  try {
+    fakeHarness(dir);
+    const env = { SP_PEERS_DIR: dir, PEERS_WORK: join(dir, 'work') };
+    const r = runEnv(env, 'bench', '--model', 'gpt2-124m', '--type', 'Q4_0', '--threads', '1', '--peer', '--json', ...TINY);
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(dir, 'work', 'models', 'sp-gpt2-124m-Q4_0.gguf');
+    assert.match(r.stderr, /wrote .*sp-gpt2-124m-Q4_0\.gguf \([\d.]+ MB\): gpt2-124m Q4_0, random weights, for both engines/);
+    // the harness got that very file, and softprompt's row measured it (not the in-memory preset)
+    assert.ok(readArgs(dir).includes(`--gguf sp-gpt2-124m-Q4_0=${file}`), readArgs(dir));
+    const node = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((o) => o.runtime === 'node');
+    assert.equal(node.model, file);
+    assert.equal(node.preset, 'gpt2-124m Q4_0');
+    assert.equal(node.type, 'Q4_0');
+    assert.ok(node.n_params > 124e6 && node.n_params < 125e6, String(node.n_params));
+    // written once: a second run reads the same file
+    const again = runEnv(env, 'bench', '--model', 'gpt2-124m', '--type', 'Q4_0', '--threads', '1', '--peer', '--json', ...TINY);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /wrote .*sp-gpt2-124m/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bench --peer: a harness that fails or is missing is a clear error, softprompt\'s rows are still printed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sp-peer-'));
   try {

@@ -44,7 +44,7 @@ function greedy(model, ids, n, adapter = null, stopAtEos = true) {
 
 test('engine: info, ABI version, kernels', () => {
   const info = engine.info();
-  assert.equal(info.abiVersion, 5);
+  assert.equal(info.abiVersion, 6);
   assert.equal(info.threads, 1);
   assert.equal(info.threaded, false);
   assert.ok(['wasmsimd', 'scalar'].includes(info.isa), info.isa);

@@ -32,7 +32,7 @@ import createSoftpromptMT from '../wasm/softprompt-mt.mjs';
 
 export { whyNoThreads, threadsAvailable };
 
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 /** wasm32 linear memory ends at 4 GiB (emscripten.cmake: MAXIMUM_MEMORY=4GB). */
 const MAX_THREADS = 16;
 
@@ -555,6 +555,14 @@ export class Engine {
     return this.loadGgufAt(p, bytes.byteLength);
   }
 
+  /** sp_model_preset: the random-weight model of a bench preset ('smollm2-135m') in a weight type
+   *  ('Q8_0'), the one the benchmark measures. */
+  presetModel(preset, type) {
+    const m = this.withString(preset, (pp) => this.withString(type, (tp) => this.M._sp_model_preset(this.ptr, pp, tp, this.err) >>> 0));
+    if (!m) this.throwError();
+    return new Model(this, m);
+  }
+
   /** Load an HF folder whose safetensors files are already in the heap: parts [{p, size}] (the
    *  one model.safetensors, or the shards model.safetensors.index.json names, in any order). The
    *  model owns every part from the call on, even on failure. */
@@ -756,6 +764,24 @@ export class Model {
       });
     } finally {
       e.free(sp);
+    }
+  }
+
+  /** sp_model_gguf_json: a model without a tokenizer (a preset) as a GGUF file, handed to
+   *  write(bytes) chunk by chunk in file order (views into the heap, valid during the call). */
+  writeGguf(write) {
+    this._live();
+    const e = this.e;
+    const { header, pieces } = e.takeJson(e.M._sp_model_gguf_json(this.ptr, e.err));
+    try {
+      write(e.heap().subarray(header[0], header[0] + header[1]));
+      const zeros = new Uint8Array(32);
+      for (const [p, n, pad] of pieces) {
+        write(e.heap().subarray(p, p + n));
+        if (pad) write(zeros.subarray(0, pad));
+      }
+    } finally {
+      e.free(header[0]);
     }
   }
 

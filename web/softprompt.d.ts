@@ -66,7 +66,7 @@ export interface CreateOptions {
    *  live. Default: new URL('../wasm/', import.meta.url), which Vite and webpack rewrite to the
    *  files they emit; set it when the bundler does not follow new URL() (esbuild, Rollup). */
   wasmBase?: string | URL;
-  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K
+  /** true: every matrix product is exact f32. Default false: on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K
    *  weights the activations are rounded to 16 bits per block of 32 for integer dot products
    *  (faster prefill and training; about 1e-5 of an output's scale). */
   exact?: boolean;

@@ -94,6 +94,34 @@ sp_model *sp_model_load_hf_shards(sp_engine *eng, const char *config_json, size_
 
 void sp_model_free(sp_model *m) { sp_model_free_(m); }
 
+char *sp_model_gguf_json(sp_model *m, sp_error *err) {
+    sp_error_clear(err);
+    if (!m) { sp_error_set(err, SP_ERR_INVALID_ARG, "no model"); return NULL; }
+    const sp_arch *a = sp_arch_get((sp_arch_id)m->cfg.arch);
+    int32_t cap = a ? 3 * a->n_tensors * (m->cfg.n_layers + 1) : 0;
+    sp_gguf_piece *pieces = (sp_gguf_piece *)malloc(sizeof(sp_gguf_piece) * (size_t)(cap > 0 ? cap : 1));
+    if (!pieces) { sp_error_set(err, SP_ERR_NOMEM, "out of memory"); return NULL; }
+    uint8_t *header = NULL;
+    size_t header_size = 0;
+    char *out = NULL;
+    if (sp_model_gguf(m, &header, &header_size, pieces, &cap, err) == SP_OK) {
+        sp_buf b = {0};
+        sp_buf_printf(&b, "{\"header\":[%.0f,%.0f],\"pieces\":[", (double)(uintptr_t)header, (double)header_size);
+        for (int32_t i = 0; i < cap; i++)
+            sp_buf_printf(&b, "%s[%.0f,%.0f,%.0f]", i ? "," : "", (double)(uintptr_t)pieces[i].data, (double)pieces[i].bytes, (double)pieces[i].pad);
+        sp_buf_printf(&b, "]}");
+        if (b.failed) {
+            sp_buf_free(&b);
+            free(header);
+            sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+        } else {
+            out = b.data;
+        }
+    }
+    free(pieces);
+    return out;
+}
+
 const char *sp_model_info_json(sp_model *m) {
     if (!m) return "null";
     if (m->info_json) return m->info_json;

@@ -109,6 +109,42 @@ static double forward_flops(const sp_config *c, double n, double p0) {
     return c->n_layers * n * (mm + att);
 }
 
+/* The random-weight model of a preset ("smollm2-135m") in a weight type ("Q8_0"), seed 42: the one
+ * the benchmark measures, refused from its plan when it cannot fit the heap. */
+static sp_model *preset_model(sp_engine *eng, const char *preset, const char *type, sp_error *err) {
+    const sp_preset *p = sp_preset_find(preset);
+    if (!p) {
+        char names[256] = "";
+        for (int32_t i = 0; sp_preset_at(i); i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", sp_preset_at(i)->name);
+        sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (%s)", preset, names);
+        return NULL;
+    }
+    static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1,
+                                     SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+    uint32_t t = SP_DTYPE_UNKNOWN;
+    for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
+        if (strcmp(type, sp_dtype_name(TYPES[i])) == 0) t = TYPES[i];
+    if (t == SP_DTYPE_UNKNOWN) {
+        sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", type);
+        return NULL;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "%s %s (random)", p->name, type);
+    sp_plan plan;
+    if (sp_plan_random(&plan, &p->cfg, t, err) || sp_plan_check(&plan, (uint64_t)sp_heap_room(), name, err)) return NULL;
+    return sp_model_random(eng, &p->cfg, t, 42, name, err);
+}
+
+sp_model *sp_model_preset(sp_engine *eng, const char *preset, const char *type, sp_error *err) {
+    sp_error_clear(err);
+    if (!eng || !preset || !type) {
+        sp_error_set(err, SP_ERR_INVALID_ARG, "sp_model_preset: no engine, preset or type");
+        return NULL;
+    }
+    return preset_model(eng, preset, type, err);
+}
+
 char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_error *err) {
     sp_error_clear(err);
     if (!eng) { sp_error_set(err, SP_ERR_INVALID_ARG, "no engine"); return NULL; }
@@ -135,29 +171,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
     }
     sp_model *m = model;
     if (!m) {
-        const char *preset = sp_json_string(j, "model", "stories15M"), *type = sp_json_string(j, "type", "F32");
-        const sp_preset *p = sp_preset_find(preset);
-        if (!p) {
-            char names[256] = "";
-            for (int32_t i = 0; sp_preset_at(i); i++)
-                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", sp_preset_at(i)->name);
-            sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench model '%s' (%s)", preset, names);
-            goto done;
-        }
-        static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1,
-                                         SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
-        uint32_t t = SP_DTYPE_UNKNOWN;
-        for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
-            if (strcmp(type, sp_dtype_name(TYPES[i])) == 0) t = TYPES[i];
-        if (t == SP_DTYPE_UNKNOWN) {
-            sp_error_set(err, SP_ERR_INVALID_ARG, "unknown bench type '%s' (F32, F16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", type);
-            goto done;
-        }
-        char name[64];
-        snprintf(name, sizeof(name), "%s %s (random)", p->name, type);
-        sp_plan plan;
-        if (sp_plan_random(&plan, &p->cfg, t, err) || sp_plan_check(&plan, (uint64_t)sp_heap_room(), name, err)) goto done;
-        own = sp_model_random(eng, &p->cfg, t, 42, name, err);
+        own = preset_model(eng, sp_json_string(j, "model", "stories15M"), sp_json_string(j, "type", "F32"), err);
         if (!own) goto done;
         m = own;
     }

@@ -36,8 +36,8 @@ typedef struct sp_adapter sp_adapter;
 typedef struct sp_gen sp_gen;
 typedef struct sp_tuner sp_tuner;
 
-#define SP_ABI_VERSION 5 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field;
-                          * 5: sp_heap_room, sp_model_plan_gguf / _hf */
+#define SP_ABI_VERSION 6 /* 2: sp_gen_next returns 1/0/-1, sp_gen_token; 3: sp_engine_set_exact; 4: sp_data_preview_json takes options, sp_error_line/field;
+                          * 5: sp_heap_room, sp_model_plan_gguf / _hf; 6: sp_model_preset, sp_model_gguf_json */
 
 SP_API int32_t sp_abi_version(void);
 SP_API void *sp_malloc(size_t size);
@@ -240,9 +240,17 @@ SP_API void sp_tuner_free(sp_tuner *t);
  * a training step, peak memory. model may be NULL: then opts "model" names a random-weight preset
  * (src/model/presets.c) and "type" ("F32" | "F16" | "Q8_0" | "Q4_0" | "Q5_0" | "Q5_1" | "Q4_K" | "Q5_K" |
  * "Q6_K"; K-quant rows not a multiple of 256 fall back as llama.cpp's do, and the result's
- * "weight_types" names the mix).
+ * "weight_types" names the mix), the model sp_model_preset makes.
  * opts: {"prompt_tokens":128,"decode_tokens":64,"train_batch":4,"train_tokens":128,"seconds":0.5,
  *        "probes":true}. Returns malloc'd JSON (see api/bench.c). */
 SP_API char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_error *err);
+/* The random-weight model of a bench preset and weight type (seed 42, no tokenizer), refused from
+ * its plan with SP_ERR_TOO_LARGE when it cannot fit. Free with sp_model_free. */
+SP_API sp_model *sp_model_preset(sp_engine *eng, const char *preset, const char *type, sp_error *err);
+/* A model without a tokenizer (a preset) as a GGUF file that llama.cpp and sp_model_load_gguf read
+ * (model/export.c), without copying its weights: {"header":[ptr,bytes],"pieces":[[ptr,bytes,pad],..]}.
+ * The file is the header's bytes, then each piece's bytes followed by pad zero bytes. The header is
+ * malloc'd (sp_free it); the pieces point into the model. Returns malloc'd JSON. */
+SP_API char *sp_model_gguf_json(sp_model *m, sp_error *err);
 
 #endif

@@ -161,7 +161,6 @@ static inline int pack_block4(int16_t *wb, float *scale, float *min, const uint8
     case SP_DTYPE_Q4_K:
     case SP_DTYPE_Q5_K: {
         const int q5 = type == SP_DTYPE_Q5_K;
-        const v128_t bit = wasm_i8x16_splat((int8_t)(1u << j));
         for (int32_t c = 0; c < 4; c++) {
             const uint8_t *blk = rows[c] + (size_t)(s / 8) * (q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k));
             const uint8_t *qs = blk + (q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs)) + 32 * (j / 2);
@@ -172,20 +171,7 @@ static inline int pack_block4(int16_t *wb, float *scale, float *min, const uint8
             memcpy(&dmin, blk + 2, 2);
             scale[c] = sp_half_to_f32(h);
             min[c] = sp_half_to_f32(dmin) * (float)m;
-            v128_t l = wasm_v128_load(qs), u = wasm_v128_load(qs + 16);
-            if (j & 1) {
-                l = wasm_u16x8_shr(l, 4);
-                u = wasm_u16x8_shr(u, 4);
-            }
-            l = wasm_v128_and(l, m4);
-            u = wasm_v128_and(u, m4);
-            if (q5) { /* bit j of each qh byte -> 16 */
-                const uint8_t *qh = blk + offsetof(sp_block_q5_k, qh);
-                l = wasm_v128_or(l, wasm_v128_and(wasm_i8x16_ne(wasm_v128_and(wasm_v128_load(qh), bit), zero), b16));
-                u = wasm_v128_or(u, wasm_v128_and(wasm_i8x16_ne(wasm_v128_and(wasm_v128_load(qh + 16), bit), zero), b16));
-            }
-            lo[c] = l;
-            hi[c] = u;
+            k4_codes(lo + c, hi + c, qs, q5 ? blk + offsetof(sp_block_q5_k, qh) : NULL, j, m4, b16, zero);
             flo[c] = fhi[c] = wasm_i16x8_splat((int16_t)sc);
         }
         store_block_i8_scaled(wb, lo, hi, flo, fhi);

@@ -152,7 +152,6 @@ FW_16S_X16(gemv_q4_0_16s_wasmsimd_x16, sizeof(sp_block_q4_0), Q4_SETUP, ROWDOT_Q
 #undef ROWDOT_Q8
 #undef ROWDOT_Q4
 #undef Q4_SETUP
-#undef FW_16S_X16
 typedef void (*fwx16_fn)(float *, int, int32_t, const int16_t *, const float *, const uint8_t *, const uint8_t *,
                          const uint8_t *, const uint8_t *, int32_t);
 KERNEL_PTR(fwx16_fn, gemv_q8_0_1x4_wasmsimd_x16);
@@ -218,28 +217,19 @@ NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], co
     }
 }
 
-/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (qs: its 32 bytes of nibbles, qh: Q5_K's
- * high bits or NULL) dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). */
+/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (k4_codes) dotted with x0..x3: four i32
+ * lanes whose sum is sum(q * xq). */
 static inline v128_t k4_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
-                            v128_t m4, v128_t b16) {
-    v128_t lo = wasm_v128_load(qs), hi = wasm_v128_load(qs + 16);
-    if (j & 1) {
-        lo = wasm_u16x8_shr(lo, 4);
-        hi = wasm_u16x8_shr(hi, 4);
-    }
-    lo = wasm_v128_and(lo, m4);
-    hi = wasm_v128_and(hi, m4);
-    if (qh) { /* bit j of each qh byte -> 16 (16-bit lane shifts: the mask drops what crosses bytes) */
-        lo = wasm_v128_or(lo, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh), j), 4), b16));
-        hi = wasm_v128_or(hi, wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(qh + 16), j), 4), b16));
-    }
+                            v128_t m4, v128_t b16, v128_t zero) {
+    v128_t lo, hi;
+    k4_codes(&lo, &hi, qs, qh, j, m4, b16, zero);
     return DOT32_I8(lo, hi, x0, x1, x2, x3);
 }
 
 static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
                                const uint8_t *const *p, int32_t nb, int q5) {
-    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16);
-    OPAQUE(m4); OPAQUE(b16);
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
     const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
     const size_t qs_off = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
     v128_t f = wasm_f32x4_splat(0.0f);
@@ -255,7 +245,7 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
             const int16_t *xb = xq + (size_t)b * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
             const size_t o = qs_off + 32 * (size_t)(j / 2);
-#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16)
+#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16, zero)
             const v128_t is = wasm_i32x4_mul(isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3)), wasm_v128_load(sc[j]));
 #undef K4_ROW
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
@@ -337,24 +327,24 @@ KERNEL_PTR(fwx16k_fn, gemv_q6_k_1x4_wasmsimd_x16);
  * term is the panel's: minus (-m) times the block's sum of x. */
 
 /* The 32 codes of the Q5_0 / Q5_1 block whose qh is at qh (qs follows), minus 16 if centre,
- * dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). */
-static inline v128_t q5_dot(const uint8_t *qh, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m4, v128_t b16, v128_t bits,
-                            int centre) {
-    v128_t hb0, hb1;
-    q5_high_bits(&hb0, &hb1, qh, bits, b16);
-    const v128_t v = wasm_v128_load(qh + 4);
-    v128_t lo = wasm_v128_or(wasm_v128_and(v, m4), hb0), hi = wasm_v128_or(wasm_u8x16_shr(v, 4), hb1);
-    if (centre) {
-        lo = wasm_i8x16_sub(lo, b16);
-        hi = wasm_i8x16_sub(hi, b16);
-    }
+ * dotted with x0..x3: four i32 lanes whose sum is sum(q * xq). Each byte's fifth bit becomes a
+ * mask (the qh byte spread over 8 lanes, tested against bits = 1, 2, .., 128); Q5_1's q is the
+ * nibble | (mask & 16), Q5_0's q - 16 the nibble | (0xF0 & ~mask), nibble - 16 as i8 where the bit
+ * is clear (f0 = splat(0xF0), b16 = splat(16)). */
+static inline v128_t q5_dot(const uint8_t *qh, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m4, v128_t b16, v128_t f0,
+                            v128_t bits, int centre) {
+    const v128_t h = wasm_v128_load32_zero(qh), v = wasm_v128_load(qh + 4);
+    const v128_t ml = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(h, h, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), bits), bits);
+    const v128_t mh = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(h, h, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), bits), bits);
+    const v128_t lo = wasm_v128_or(wasm_v128_and(v, m4), centre ? wasm_v128_andnot(f0, ml) : wasm_v128_and(ml, b16));
+    const v128_t hi = wasm_v128_or(wasm_u8x16_shr(v, 4), centre ? wasm_v128_andnot(f0, mh) : wasm_v128_and(mh, b16));
     return DOT32_I8(lo, hi, x0, x1, x2, x3);
 }
 
 static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
                                const uint8_t *const *p, int32_t nb, int q51) {
-    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), bits = Q5_BITS_MAKE();
-    OPAQUE(m4); OPAQUE(b16); OPAQUE(bits);
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), f0 = wasm_i8x16_splat((int8_t)0xF0), bits = Q5_BITS_MAKE();
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(f0); OPAQUE(bits);
     const x16_consts xc = x16_consts_make();
     const size_t bs = q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0);
     const size_t oh = q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh);
@@ -363,7 +353,7 @@ static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const int16_t *x
         const size_t o = (size_t)b * bs;
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-#define Q5_ROW(c) q5_dot(p[c] + o + oh, x0, x1, x2, x3, m4, b16, bits, !q51)
+#define Q5_ROW(c) q5_dot(p[c] + o + oh, x0, x1, x2, x3, m4, b16, f0, bits, !q51)
         const v128_t is = isum4x4(Q5_ROW(0), Q5_ROW(1), Q5_ROW(2), Q5_ROW(3));
 #undef Q5_ROW
         const v128_t d4 = block_scales_x16(p[0] + o, p[1] + o, p[2] + o, p[3] + o, &xc);
@@ -375,6 +365,19 @@ static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const int16_t *x
     }
     store_rows(y, first, nr, f);
 }
+
+/* Q5_0 from sixteen streams: FW_16S_X16 with q5_dot (d at byte 0, then qh and qs), row by row the
+ * formula of gemv_q5_0_1x4_wasmsimd_x16 (the same integer sums, the same scale products): the same bits. */
+#define Q5_SETUP                                                                                      \
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), f0 = wasm_i8x16_splat((int8_t)0xF0), \
+           bits = Q5_BITS_MAKE();                                                                     \
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(f0); OPAQUE(bits)
+#define ROWDOT_Q5_0(q) q5_dot((q), x0, x1, x2, x3, m4, b16, f0, bits, 1)
+FW_16S_X16(gemv_q5_0_16s_wasmsimd_x16, sizeof(sp_block_q5_0), Q5_SETUP, ROWDOT_Q5_0)
+#undef ROWDOT_Q5_0
+#undef Q5_SETUP
+#undef FW_16S_X16
+KERNEL_PTR(fwx16s_fn, gemv_q5_0_16s_wasmsimd_x16);
 
 NOINLINE static void gemv_q5_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
                                                 const uint8_t *const *p, int32_t nb) {
@@ -388,16 +391,16 @@ KERNEL_PTR(fwx16k_fn, gemv_q5_0_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q5_1_1x4_wasmsimd_x16);
 
 /* Decoding with x rounded to 16 bits: rows [row0, row1) of y = W · x, KC = whole rows up to
- * SP_DECODE_KC. Q8_0 / Q4_0 with streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q
+ * SP_DECODE_KC. Q8_0 / Q4_0 / Q5_0 with streams = 1: the first SP_STREAMS_Q * C rows as SP_STREAMS_Q
  * chunks of C rows, row r of every chunk in one step (see "Streams"); the rows left over, or all
- * of them with streams = 0, in order, 8 (Q8_0) or 4 at a time. The K-quants, Q5_0 and Q5_1: 4 rows
- * at a time in order (the K-quant kernels are compute bound; streams change nothing). Returns 0 for
+ * of them with streams = 0, in order, 8 (Q8_0) or 4 at a time. The K-quants and Q5_1: 4 rows at a
+ * time in order (the K-quant kernels are compute bound; streams change nothing). Returns 0 for
  * another type, if x holds inf/nan, or (all but the K-quants) w's scales are not known to be finite (y may then be partly
  * written; the caller computes it again on the exact path). */
 #define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     const int q8 = w->type == SP_DTYPE_Q8_0, kq = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q6_K;
-    const int q5 = w->type == SP_DTYPE_Q5_0 || w->type == SP_DTYPE_Q5_1; /* in order, 4 rows at a time, as kq */
+    const int q5 = w->type == SP_DTYPE_Q5_0 || w->type == SP_DTYPE_Q5_1; /* 4 rows at a time, as kq (Q5_0: after the streams) */
     if (!(q8 || w->type == SP_DTYPE_Q4_0 || kq || q5) || (!kq && !w->f16_finite)) return 0;
     const int32_t K = w->cols;
     int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
@@ -405,29 +408,29 @@ int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0
     const size_t bs = sp_dtype_row_bytes(w->type, kq ? SP_QK_K : SP_QK);
     const int32_t block = kq ? SP_QK_K : SP_QK;
     const fwx16_fn kern = q8 ? gemv_q8_0_1x4_wasmsimd_x16_p : gemv_q4_0_1x4_wasmsimd_x16_p;
-    const fwx16s_fn skern = q8 ? gemv_q8_0_16s_wasmsimd_x16_p : gemv_q4_0_16s_wasmsimd_x16_p;
+    const fwx16s_fn skern = q8 ? gemv_q8_0_16s_wasmsimd_x16_p : w->type == SP_DTYPE_Q5_0 ? gemv_q5_0_16s_wasmsimd_x16_p : gemv_q4_0_16s_wasmsimd_x16_p;
     const fwx16k_fn kkern = w->type == SP_DTYPE_Q4_K ? gemv_q4_k_1x4_wasmsimd_x16_p
                             : w->type == SP_DTYPE_Q5_K ? gemv_q5_k_1x4_wasmsimd_x16_p
                             : w->type == SP_DTYPE_Q5_0 ? gemv_q5_0_1x4_wasmsimd_x16_p
                             : w->type == SP_DTYPE_Q5_1 ? gemv_q5_1_1x4_wasmsimd_x16_p : gemv_q6_k_1x4_wasmsimd_x16_p;
-    const int32_t C = streams && !kq && !q5 ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
+    const int32_t C = streams && !kq && w->type != SP_DTYPE_Q5_1 ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
         if (!quantize_x16(xq, sx, sum, x + k0, len, w->type)) return 0;
         const size_t ko = (size_t)(k0 / block) * bs;
+        for (int32_t r = 0; r < C; r++) {
+            const uint8_t *qp[SP_STREAMS_Q];
+            for (int32_t i = 0; i < SP_STREAMS_Q; i++) qp[i] = sp_mat_row_ptr(w, row0 + i * C + r) + ko;
+            skern(y + row0 + r, C, k0 == 0, xq, sx, qp, nb);
+        }
         if (kq || q5) {
-            for (int32_t r = row0; r < row1; r += 4) {
+            for (int32_t r = row0 + SP_STREAMS_Q * C; r < row1; r += 4) {
                 const int32_t nr = imin(4, row1 - r);
                 const uint8_t *qp[4];
                 for (int32_t c = 0; c < 4; c++) qp[c] = sp_mat_row_ptr(w, r + imin(c, nr - 1)) + ko;
                 kkern(y + r, k0 == 0, nr, xq, sx, sum, qp, nb);
             }
             continue;
-        }
-        for (int32_t r = 0; r < C; r++) {
-            const uint8_t *qp[SP_STREAMS_Q];
-            for (int32_t i = 0; i < SP_STREAMS_Q; i++) qp[i] = sp_mat_row_ptr(w, row0 + i * C + r) + ko;
-            skern(y + row0 + r, C, k0 == 0, xq, sx, qp, nb);
         }
         for (int32_t r = row0 + SP_STREAMS_Q * C; r < row1;) {
             const int32_t nr = imin(q8 && row1 - r >= 8 ? 8 : 4, row1 - r);

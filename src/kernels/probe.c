@@ -196,6 +196,10 @@ size_t sp_bench_weight_bytes(uint32_t type, int32_t rows, int32_t cols) {
     return total;
 }
 
+/* Flops per thread of one timed chunk of a large forward product (bench): about 0.5 ms at 40 GFLOP/s,
+ * the length of one burst of the mul+add probe */
+#define BENCH_CHUNK_FLOPS 2e7
+
 static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type, int32_t n, int32_t rows, int32_t cols, double seconds) {
     size_t wbytes = sp_bench_weight_bytes(type, rows, cols), xs, ys;
     if (!k || n <= 0 || wbytes == 0 || !sp_dtype_supported(type)) return -1.0;
@@ -217,22 +221,53 @@ static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type
     sp_mat w = {.type = type, .rows = rows, .cols = cols, .row_bytes = rb, .data = wd};
     sp_mat_check_f16(&w);
     const double flops = 2.0 * n * (double)rows * cols;
-    /* calls per timed batch: aim for about 2 ms */
-    int32_t per = 1;
     double best = 1e300, end = sp_now_ms() + seconds * 1e3;
     int runs = 0;
-    do {
-        double t0 = sp_now_ms();
-        for (int32_t c = 0; c < per; c++) {
-            if (backward) sp_matmul_dx(p, k, x, y, &w, n);
-            else if (n == 1) sp_matvec_decode(p, k, y, x, &w, 1); /* with streams, as generation picks them */
-            else sp_matmul(p, k, y, x, &w, n);
-        }
-        double dt = (sp_now_ms() - t0) / per;
-        if (dt < best) best = dt;
-        if (dt * per < 1.0 && per < (1 << 20)) per *= 2;
-        runs++;
-    } while (sp_now_ms() < end || runs < 4);
+    const int32_t threads = sp_pool_threads(p);
+    const int64_t chunk = (int64_t)(BENCH_CHUNK_FLOPS * threads / (2.0 * n * cols)) & ~(int64_t)3;
+    /* the integer forward rounds all of x once per call: chunks would repeat that work */
+    const int x_once = type == SP_DTYPE_F32 || type == SP_DTYPE_F16 || type == SP_DTYPE_BF16 || !k->matmul_x16;
+    if (!backward && n > 1 && x_once && chunk >= 4 && chunk * 2 <= rows) {
+        /* A product of 5-30 ms is cut by the scheduler on a shared machine in nearly every call,
+         * a 0.5 ms one seldom, and the probe it is compared with runs in bursts of that length. So
+         * a large forward product is timed as chunks of rows of W of about 0.5 ms each (the same
+         * work: every output element once, by the same kernel), each chunk's best time over the
+         * repeats summed. On a quiet machine that equals the time of the whole call. */
+        const int32_t nc = (int32_t)((rows + chunk - 1) / chunk);
+        double *cbest = malloc(sizeof(double) * (size_t)nc);
+        if (!cbest) goto done;
+        for (int32_t c = 0; c < nc; c++) cbest[c] = 1e300;
+        do {
+            for (int32_t c = 0; c < nc; c++) {
+                const int32_t r0 = (int32_t)(c * chunk), nr = rows - r0 < chunk ? rows - r0 : (int32_t)chunk;
+                const sp_mat v = {.type = w.type, .rows = nr, .cols = cols, .row_bytes = rb, .data = wd + (size_t)r0 * rb,
+                                  .f16_finite = w.f16_finite};
+                double t0 = sp_now_ms();
+                sp_matmul(p, k, y, x, &v, n); /* y as (n, nr) */
+                double dt = sp_now_ms() - t0;
+                if (dt < cbest[c]) cbest[c] = dt;
+            }
+            runs++;
+        } while (sp_now_ms() < end || runs < 4);
+        best = 0.0;
+        for (int32_t c = 0; c < nc; c++) best += cbest[c];
+        free(cbest);
+    } else {
+        /* calls per timed batch: aim for about 2 ms */
+        int32_t per = 1;
+        do {
+            double t0 = sp_now_ms();
+            for (int32_t c = 0; c < per; c++) {
+                if (backward) sp_matmul_dx(p, k, x, y, &w, n);
+                else if (n == 1) sp_matvec_decode(p, k, y, x, &w, 1); /* with streams, as generation picks them */
+                else sp_matmul(p, k, y, x, &w, n);
+            }
+            double dt = (sp_now_ms() - t0) / per;
+            if (dt < best) best = dt;
+            if (dt * per < 1.0 && per < (1 << 20)) per *= 2;
+            runs++;
+        } while (sp_now_ms() < end || runs < 4);
+    }
     if (best > 0.0) result = flops / (best * 1e6);
 done:
     free(wd);

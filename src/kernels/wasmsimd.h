@@ -242,6 +242,27 @@ static inline int x16_quant_block(v128_t *q, float *sx, float *sum, const float 
     return 1;
 }
 
+/* The 32 codes of sub-block j (0..7) of a Q4_K / Q5_K superblock as bytes, *lo columns 0..15 and *hi
+ * 16..31: qs points at the sub-block's 32 bytes of nibbles (low nibbles for even j), qh at Q5_K's
+ * high bits (bit j of each byte: 16) or is NULL. m4 = splat(15), b16 = splat(16), zero = 0. */
+static inline void k4_codes(v128_t *lo, v128_t *hi, const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t m4, v128_t b16,
+                            v128_t zero) {
+    v128_t l = wasm_v128_load(qs), u = wasm_v128_load(qs + 16);
+    if (j & 1) {
+        l = wasm_u16x8_shr(l, 4);
+        u = wasm_u16x8_shr(u, 4);
+    }
+    l = wasm_v128_and(l, m4);
+    u = wasm_v128_and(u, m4);
+    if (qh) {
+        const v128_t bit = wasm_i8x16_splat((int8_t)(1u << j));
+        l = wasm_v128_or(l, wasm_v128_and(wasm_i8x16_ne(wasm_v128_and(wasm_v128_load(qh), bit), zero), b16));
+        u = wasm_v128_or(u, wasm_v128_and(wasm_i8x16_ne(wasm_v128_and(wasm_v128_load(qh + 16), bit), zero), b16));
+    }
+    *lo = l;
+    *hi = u;
+}
+
 /* gemv_x16_wasmsimd.c: decoding on Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K with x rounded to 16 bits (see there). Returns 0
  * when it does not apply (then y is computed again on the exact path). */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams);

@@ -202,6 +202,13 @@ void sp_model_count(sp_model *m);
  * head_dim (0: dim / n_heads) and the architecture's traits (sliding_window, embd_scale, ...). */
 sp_model *sp_model_random(const sp_engine *eng, const sp_config *cfg, uint32_t type, uint64_t seed, const char *name, sp_error *err);
 
+/* A model without a tokenizer (random weights) as a GGUF file (model/export.c): the header
+ * (malloc'd, into *header) and the data section in pieces pointing into the model, each followed
+ * by `pad` zero bytes. *n_pieces: in, the room in pieces (a tensor takes up to 3); out, the count. */
+typedef struct { const uint8_t *data; uint64_t bytes, pad; } sp_gguf_piece;
+sp_status sp_model_gguf(const sp_model *m, uint8_t **header, size_t *header_size, sp_gguf_piece *pieces, int32_t *n_pieces,
+                        sp_error *err);
+
 /* The input embedding of token r as the model feeds it (dim values): sp_embed's row, the table row
  * dequantized, times cfg.embd_scale where set (Gemma 3), as PEFT's word_embeddings(ids) gives it
  * (model/embedding.c); SP_ERR_INVALID_ARG for r outside [0, vocab). */

@@ -450,3 +450,83 @@ int sp_gguf_get_str(const sp_gguf *g, const char *key, sp_str *out) {
     if (out) *out = kv->str;
     return 1;
 }
+
+/* ---- writer ---- */
+static void w_u32(sp_buf *b, uint32_t v) {
+    const uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    sp_buf_append(b, x, 4);
+}
+static void w_u64(sp_buf *b, uint64_t v) {
+    w_u32(b, (uint32_t)v);
+    w_u32(b, (uint32_t)(v >> 32));
+}
+static void w_string(sp_buf *b, const char *s, size_t len) {
+    w_u64(b, len);
+    sp_buf_append(b, s, len);
+}
+static void w_key(sp_gguf_writer *w, const char *key, uint32_t type) {
+    w_string(&w->kv, key, strlen(key));
+    w_u32(&w->kv, type);
+    w->n_kv++;
+}
+
+void sp_gguf_w_u32(sp_gguf_writer *w, const char *key, uint32_t v) {
+    w_key(w, key, SP_GGUF_UINT32);
+    w_u32(&w->kv, v);
+}
+void sp_gguf_w_f32(sp_gguf_writer *w, const char *key, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    w_key(w, key, SP_GGUF_FLOAT32);
+    w_u32(&w->kv, u);
+}
+void sp_gguf_w_bool(sp_gguf_writer *w, const char *key, int v) {
+    const uint8_t x = v ? 1 : 0;
+    w_key(w, key, SP_GGUF_BOOL);
+    sp_buf_append(&w->kv, &x, 1);
+}
+void sp_gguf_w_str(sp_gguf_writer *w, const char *key, const char *v) {
+    w_key(w, key, SP_GGUF_STRING);
+    w_string(&w->kv, v, strlen(v));
+}
+void sp_gguf_w_array(sp_gguf_writer *w, const char *key, uint32_t elem_type, uint64_t n) {
+    w_key(w, key, SP_GGUF_ARRAY);
+    w_u32(&w->kv, elem_type);
+    w_u64(&w->kv, n);
+}
+void sp_gguf_w_item_str(sp_gguf_writer *w, const char *s, size_t len) { w_string(&w->kv, s, len); }
+void sp_gguf_w_items(sp_gguf_writer *w, const void *data, size_t bytes) { sp_buf_append(&w->kv, data, bytes); }
+
+uint64_t sp_gguf_pad(uint64_t nbytes) { return (SP_GGUF_ALIGNMENT - nbytes % SP_GGUF_ALIGNMENT) % SP_GGUF_ALIGNMENT; }
+
+void sp_gguf_w_tensor(sp_gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *dims, uint32_t type, uint64_t nbytes) {
+    w_string(&w->ti, name, strlen(name));
+    w_u32(&w->ti, n_dims);
+    for (uint32_t i = 0; i < n_dims; i++) w_u64(&w->ti, dims[i]);
+    w_u32(&w->ti, type);
+    w_u64(&w->ti, w->offset);
+    w->offset += nbytes + sp_gguf_pad(nbytes);
+    w->n_tensors++;
+}
+
+uint8_t *sp_gguf_w_finish(sp_gguf_writer *w, size_t *size, sp_error *err) {
+    sp_buf h = {0};
+    sp_buf_append(&h, "GGUF", 4);
+    w_u32(&h, 3);
+    w_u64(&h, w->n_tensors);
+    w_u64(&h, w->n_kv);
+    if (w->kv.len) sp_buf_append(&h, w->kv.data, w->kv.len);
+    if (w->ti.len) sp_buf_append(&h, w->ti.data, w->ti.len);
+    static const uint8_t zeros[SP_GGUF_ALIGNMENT];
+    sp_buf_append(&h, zeros, (size_t)sp_gguf_pad(h.len));
+    const int failed = h.failed || w->kv.failed || w->ti.failed;
+    sp_buf_free(&w->kv);
+    sp_buf_free(&w->ti);
+    if (failed) {
+        sp_buf_free(&h);
+        sp_error_set(err, SP_ERR_NOMEM, "gguf: out of memory writing the header");
+        return NULL;
+    }
+    *size = h.len;
+    return (uint8_t *)h.data;
+}

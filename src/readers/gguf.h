@@ -1,9 +1,11 @@
-/* gguf.h - GGUF v2/v3 reader (ggml docs/gguf.md). Parses in place: tensor data and
- * array payloads point into the caller's buffer, which must outlive the sp_gguf. */
+/* gguf.h - GGUF v2/v3 reader (ggml docs/gguf.md), and the writer of a v3 header. The reader
+ * parses in place: tensor data and array payloads point into the caller's buffer, which must
+ * outlive the sp_gguf. */
 #ifndef SP_GGUF_H
 #define SP_GGUF_H
 
 #include "../common.h"
+#include "../json_write.h"
 
 typedef enum {
     SP_GGUF_UINT8 = 0, SP_GGUF_INT8 = 1, SP_GGUF_UINT16 = 2, SP_GGUF_INT16 = 3,
@@ -65,5 +67,32 @@ int64_t sp_gguf_get_int(const sp_gguf *g, const char *key, int64_t def);
 double sp_gguf_get_float(const sp_gguf *g, const char *key, double def);
 /* Returns 1 and fills *out if key is a STRING. */
 int sp_gguf_get_str(const sp_gguf *g, const char *key, sp_str *out);
+
+/* ---- writer: the header of a GGUF v3 file (key/values, then tensor infos), built in memory.
+ * The file is that header followed by each tensor's bytes in the order added, each padded with
+ * zeros to SP_GGUF_ALIGNMENT (sp_gguf_pad); the writer assigns the offsets. An allocation that
+ * fails is reported once, by sp_gguf_w_finish. */
+#define SP_GGUF_ALIGNMENT 32
+typedef struct {
+    sp_buf kv, ti;          /* key/value pairs; tensor infos */
+    uint64_t n_kv, n_tensors;
+    uint64_t offset;        /* where the next tensor starts in the data section */
+} sp_gguf_writer;
+void sp_gguf_w_u32(sp_gguf_writer *w, const char *key, uint32_t v);
+void sp_gguf_w_f32(sp_gguf_writer *w, const char *key, float v);
+void sp_gguf_w_bool(sp_gguf_writer *w, const char *key, int v);
+void sp_gguf_w_str(sp_gguf_writer *w, const char *key, const char *v);
+/* An array of n elements of elem_type: then exactly n sp_gguf_w_item_str (STRING) or the
+ * elements' raw little-endian bytes with sp_gguf_w_items. */
+void sp_gguf_w_array(sp_gguf_writer *w, const char *key, uint32_t elem_type, uint64_t n);
+void sp_gguf_w_item_str(sp_gguf_writer *w, const char *s, size_t len);
+void sp_gguf_w_items(sp_gguf_writer *w, const void *data, size_t bytes);
+/* A tensor of nbytes bytes, dims in ggml order (dims[0] the row length). */
+void sp_gguf_w_tensor(sp_gguf_writer *w, const char *name, uint32_t n_dims, const uint64_t *dims, uint32_t type, uint64_t nbytes);
+/* The header, padded to the alignment (malloc'd; the caller frees it), or NULL (SP_ERR_NOMEM).
+ * Frees the writer's buffers either way. */
+uint8_t *sp_gguf_w_finish(sp_gguf_writer *w, size_t *size, sp_error *err);
+/* The zeros written after a tensor of nbytes bytes. */
+uint64_t sp_gguf_pad(uint64_t nbytes);
 
 #endif
