@@ -536,7 +536,12 @@ async function cmdNearest(flags) {
 // (src/model/presets.c); the engine refuses an unknown name with the list of the known ones.
 const isPresetName = (s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s) && !/\.(gguf|safetensors|json)$/i.test(s);
 const BENCH_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'];
-const SUITE = [['stories15M', 'F32'], ['stories15M', 'Q8_0'], ['stories110M', 'F32'], ['stories110M', 'Q8_0'], ['smollm-135m', 'Q8_0']];
+// The default suite (`bench` without --model): the real shapes users pick (src/model/presets.c),
+// each at Q8_0, which both engines run; smollm2-135m also at F32 for the Q8_0 / F32 prefill ratio
+// and the f32 targets, and qwen3-0.6b at Q4_K, whose rows are multiples of 256 (a pure K-quant).
+// llama3.2-1b is left out for time: the peer alone needs ~15 min for it per thread count here.
+const SUITE = [['smollm2-135m', 'F32'], ['smollm2-135m', 'Q8_0'], ['smollm2-360m', 'Q8_0'], ['gpt2-124m', 'Q8_0'], ['gemma3-270m', 'Q8_0'],
+  ['qwen2.5-0.5b', 'Q8_0'], ['qwen3-0.6b', 'Q4_K']];
 
 // The CPU as /proc/cpuinfo names it, e.g. "AMD EPYC (family 25, model 1), 2 logical CPUs": every
 // figure of the bench belongs to one CPU, and the CPUs of these machines change between sessions.
@@ -853,8 +858,19 @@ function printTargets(rows, by, peer) {
   };
   const one = rows.filter((x) => x.threads === 1).map((x) => x.r);
   const peak = (r) => r.peakGflopsAll ?? r.peakGflops;
-  check('GEMM on the model shapes (its weight type) >= 80% of the probe, 1 thread', one.filter((r) => r.gemmGflops > 0 && peak(r) > 0).map((r) => r.gemmGflops / peak(r)), (m) => m >= 0.8);
-  check('training step >= 60% of the probe, 1 thread', one.filter((r) => r.trainGflops > 0 && peak(r) > 0).map((r) => r.trainGflops / peak(r)), (m) => m >= 0.6);
+  // The roof is the f32x4 probe, so the GEMM and training targets are judged on F32 weights; on
+  // quantized weights the forward products are integer dot products, whose rate is printed beside
+  // them against the same probe but is not a verdict on the f32 kernels.
+  const f32 = one.filter((x) => x.type === 'F32');
+  check('GEMM on the model shapes, F32 weights, >= 80% of the f32 probe, 1 thread', f32.filter((r) => r.gemmGflops > 0 && peak(r) > 0).map((r) => r.gemmGflops / peak(r)), (m) => m >= 0.8);
+  check('training step, F32 weights, >= 60% of the f32 probe, 1 thread', f32.filter((r) => r.trainGflops > 0 && peak(r) > 0).map((r) => r.trainGflops / peak(r)), (m) => m >= 0.6);
+  const quant = one.filter((x) => x.type !== 'F32');
+  const info = (name, xs) => {
+    const r = range(xs);
+    if (r) lines.push(`  ${name}: ${r} (no verdict: integer products on quantized weights, against the f32 probe)`);
+  };
+  info('GEMM on the model shapes, quantized weights, 1 thread', quant.filter((r) => r.gemmGflops > 0 && peak(r) > 0).map((r) => r.gemmGflops / peak(r)));
+  info('training step, quantized weights, 1 thread', quant.filter((r) => r.trainGflops > 0 && peak(r) > 0).map((r) => r.trainGflops / peak(r)));
   const ratios = (field) => [...new Set(rows.map((x) => x.key))].map((k) => [by.get(`${k}|1`), by.get(`${k}|2`)])
     .filter(([a, b]) => a && b && a[field] > 0 && b[field] > 0).map(([a, b]) => b[field] / a[field]);
   xrange('2 threads >= 1.7 x 1 thread, prefill', ratios('prefillTokS'), 1.7);
@@ -863,9 +879,11 @@ function printTargets(rows, by, peer) {
   const q8f32 = rows.filter((x) => / Q8_0$/.test(x.key)).map((x) => [x.r, by.get(`${x.key.replace(/ Q8_0$/, ' F32')}|${x.threads}`)])
     .filter(([q, f]) => f && q.prefillTokS > 0 && f.prefillTokS > 0).map(([q, f]) => q.prefillTokS / f.prefillTokS);
   xrange('Q8_0 prefill >= 1.5 x the same model\'s F32 prefill', q8f32, 1.5);
-  for (const t of [1, 2]) {
-    const q = rows.filter((x) => x.threads === t && /Q8_0/.test(x.key)).map((x) => x.r);
-    check(`Q8_0 decoding >= 60% of the copy probe, ${t} thread${t > 1 ? 's' : ''}`, q.filter((r) => r.decodeGbs > 0 && (r.copyGbsAll ?? r.copyGbs) > 0).map((r) => r.decodeGbs / (r.copyGbsAll ?? r.copyGbs)), (m) => m >= 0.6);
+  for (const type of ['Q8_0', 'Q4_K', 'Q6_K']) {
+    for (const t of [1, 2]) {
+      const q = rows.filter((x) => x.threads === t && x.key.endsWith(` ${type}`)).map((x) => x.r);
+      check(`${type} decoding >= 60% of the copy probe, ${t} thread${t > 1 ? 's' : ''}`, q.filter((r) => r.decodeGbs > 0 && (r.copyGbsAll ?? r.copyGbs) > 0).map((r) => r.decodeGbs / (r.copyGbsAll ?? r.copyGbs)), (m) => m >= 0.6);
+    }
   }
   const mem = rows.map((x) => x.r.inferenceMemoryRatio).filter((v) => v > 0);
   if (mem.length) lines.push(`  inference heap <= 1.2 x (weights + KV): ${Math.min(...mem).toFixed(2)}-${Math.max(...mem).toFixed(2)} (${Math.max(...mem) <= 1.2 ? 'met' : 'NOT met'})`);

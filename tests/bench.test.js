@@ -45,8 +45,8 @@ test('bench: the table for threads 1 and 2 with peer columns, probe ratios, memo
   assert.match(r.stdout, /^peer: not measured in this run/m);
   // the project's targets, each with its measured range and a verdict computed from the rows above
   assert.match(r.stdout, /^targets, on this run:$/m);
-  for (const t of [/GEMM on the model shapes .* >= 80% of the probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
-    /training step >= 60% of the probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
+  for (const t of [/GEMM on the model shapes, F32 weights, >= 80% of the f32 probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
+    /training step, F32 weights, >= 60% of the f32 probe, 1 thread: \d+-\d+% \((met|NOT met)\)$/m,
     /2 threads >= 1\.7 x 1 thread, prefill: x[\d.]+-x[\d.]+ \((met|NOT met)\)$/m,
     /inference heap <= 1\.2 x \(weights \+ KV\): [\d.]+-[\d.]+ \((met|NOT met)\)$/m]) assert.match(r.stdout, t);
 });

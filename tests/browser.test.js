@@ -114,9 +114,17 @@ test('studio: load, train, compare, save, reload, in headless chromium', { timeo
   // pause: once the worker acknowledges it (a step already running reports before that), no step
   // comes until resume (counted across the trace and the screenshot taken while paused); resume:
   // they go on
+  // the page says 'paused' only once the worker acknowledged it ('pausing' until then): each state
+  // the page shows is recorded with whether the worker had acknowledged at that moment
+  await page.evaluate(() => {
+    window.__pauseSeen = [];
+    new MutationObserver(() => window.__pauseSeen.push(`${document.body.dataset.train}:${window.__softprompt.workerPaused}`))
+      .observe(document.body, { attributes: true, attributeFilter: ['data-train'] });
+  });
   await page.click('#train-pause');
   await waitState('train', 'paused');
-  await page.waitForFunction(() => window.__softprompt.workerPaused === true, null, { timeout: 60_000 });
+  const seen = await page.evaluate(() => window.__pauseSeen);
+  assert.ok(seen.includes('paused:true') && !seen.includes('paused:false'), `'paused' shown before the worker acknowledged: ${seen.join(', ')}`);
   const atPause = (await page.evaluate(() => window.__softprompt.losses)).length;
   assert.ok(atPause < 20, `paused before the end (at step ${atPause})`);
   // a screenshot makes the renderer busy for a moment: leave that interval out of the long-task check

@@ -32,7 +32,7 @@ const S = {
   loadAbort: null, // AbortController of a model load
   data: { text: '', format: 'auto', preview: null, ok: false, seq: 0, file: null }, // file: {name, text} when too big for the box
   job: null, // TuneJob while training
-  jobState: 'idle', // idle | running | paused | stopping | done | failed
+  jobState: 'idle', // idle | running | pausing | paused | resuming | stopping | done | failed
   history: { train: [], eval: [], total: 0 }, // chart data of the current/last run
   active: null, // the soft prompt in use: {adapter, name, savedId, origin, method, losses, evals, finalLoss, evalLoss, settings}
   gens: [], // running Generation objects
@@ -224,7 +224,7 @@ function clearModelErrors() {
 
 async function loadModelFrom(kind, what) {
   if (!S.sp) return;
-  if (S.jobState === 'running' || S.jobState === 'paused') {
+  if (jobActive()) {
     modelError(kind, 'Stop the training run before changing the model.');
     return;
   }
@@ -911,11 +911,15 @@ function setJobState(st) {
   S.jobState = st;
   setPageState('train', st);
   const pill = $('train-state');
-  const labels = { idle: 'ready', running: 'training…', paused: 'paused', stopping: 'stopping…', done: 'done', failed: 'failed' };
+  const labels = { idle: 'ready', running: 'training…', pausing: 'pausing…', paused: 'paused', resuming: 'resuming…', stopping: 'stopping…', done: 'done', failed: 'failed' };
   pill.textContent = labels[st] ?? st;
-  pill.className = `pill ${st === 'running' || st === 'stopping' ? 'running' : st === 'done' ? 'done' : st === 'failed' ? 'error' : ''}`;
+  pill.className = `pill ${st === 'running' || st === 'pausing' || st === 'resuming' || st === 'stopping' ? 'running' : st === 'done' ? 'done' : st === 'failed' ? 'error' : ''}`;
   updateButtons();
 }
+
+// A run is under way from its start until it ends. 'pausing' and 'resuming' last until the worker
+// acknowledges: 'paused' is shown only once no step runs any more (a step under way finishes first).
+const jobActive = () => ['running', 'pausing', 'paused', 'resuming', 'stopping'].includes(S.jobState);
 
 // Where focus goes when the focused button disables itself (never to <body>).
 const FOCUS_NEXT = {
@@ -935,12 +939,12 @@ function updateButtons() {
 
 function updateButtonStates() {
   const hasModel = !!S.model;
-  const training = S.jobState === 'running' || S.jobState === 'paused' || S.jobState === 'stopping';
+  const training = jobActive();
   const settingsOk = settingsProblems(readSettings()).length === 0;
   $('train-start').disabled = !hasModel || !S.data.ok || training || !settingsOk || S.gens.length > 0;
   $('train-pause').disabled = S.jobState !== 'running';
   $('train-resume').disabled = S.jobState !== 'paused';
-  $('train-stop').disabled = !(S.jobState === 'running' || S.jobState === 'paused');
+  $('train-stop').disabled = !jobActive() || S.jobState === 'stopping';
   $('try-run').disabled = !hasModel || training;
   $('try-stop').disabled = S.gens.length === 0;
   $('save-btn').disabled = !S.active || S.active.savedId !== undefined || training;
@@ -1105,10 +1109,18 @@ async function startTraining(rec = null) {
     $('st-eval').replaceChildren(fmtLoss(ev.evalLoss),
       showAccuracy && Number.isFinite(ev.accuracy) ? el('small', { class: 'acc', title: `accuracy on the ${nEval} held-out examples, scoring each label` }, ` ${(ev.accuracy * 100).toFixed(0)}% right (of ${nEval})`) : '');
   });
+  // 'state' is the job's own view, at once; the page follows it except while it waits for the
+  // worker's acknowledgement of a pause or resume ('paused' / 'resumed' events)
   job.on('state', (st) => {
-    if (st === 'running' || st === 'paused') setJobState(st);
+    if ((st === 'running' || st === 'paused') && S.jobState !== 'pausing' && S.jobState !== 'resuming' && S.jobState !== 'stopping') setJobState(st);
   });
-  job.on('paused', () => { debug.workerPaused = true; }).on('resumed', () => { debug.workerPaused = false; });
+  job.on('paused', () => {
+    debug.workerPaused = true;
+    if (S.jobState === 'pausing') setJobState('paused');
+  }).on('resumed', () => {
+    debug.workerPaused = false;
+    if (S.jobState === 'resuming') setJobState('running');
+  });
   try {
     let result = await job.done;
     if (rec) {
@@ -1270,8 +1282,8 @@ function suggestName(s) {
 }
 
 $('train-start').addEventListener('click', () => startTraining());
-$('train-pause').addEventListener('click', () => { if (S.job) { S.job.pause(); setJobState('paused'); } });
-$('train-resume').addEventListener('click', () => { if (S.job) { S.job.resume(); setJobState('running'); } });
+$('train-pause').addEventListener('click', () => { if (S.job) { setJobState('pausing'); S.job.pause(); } });
+$('train-resume').addEventListener('click', () => { if (S.job) { setJobState('resuming'); S.job.resume(); } });
 $('train-stop').addEventListener('click', () => { if (S.job) { S.job.stop(); setJobState('stopping'); } });
 
 // ---- the active prompt, 6. look inside -----------------------------------------------------

@@ -4,7 +4,10 @@
  * chunks, one task each; matmul_dx splits the rows of dy instead when that divides the work
  * more evenly (dim 288 is 9 blocks of 32 columns: 5 + 4 on two threads). Each output element
  * is computed by exactly one task with a formula that does not depend on where the chunk
- * starts, so results are bitwise identical for any thread count. */
+ * starts, so results are bitwise identical for any thread count. A group of products with one
+ * input (sp_matmul_group) splits the matrices' concatenated rows the same way; on quantized
+ * weights with integer products it first rounds x into the caller's panel (split over the pool
+ * by groups of 4 rows), once per rounding, and every task's tiles read that panel. */
 #include "kernels_impl.h"
 
 /* One table per ISA: every entry names its kernel (op_dtype_isa; the tiles are inside). */
@@ -13,6 +16,7 @@
         .isa = #name,                                               \
         .matmul = MATMUL,                                           \
         .matmul_x16 = MATMUL_X16,                                   \
+        .x16 = MATMUL_X16 ? &sp_x16_ops_##name : NULL,              \
         .matmul_dx = sp_matmul_dx_##name,                           \
         .mat_row = sp_mat_row_##name,                               \
         .dot = sp_dot_f32_##name,                                   \
@@ -77,8 +81,8 @@ const sp_kernels *sp_kernels_exact(const sp_kernels *k) {
 
 /* What a task of an mm_job computes over its range [a, b) */
 typedef enum {
-    MM_ROWS,        /* matmul: rows [a, b) of W (columns of y), every row of x */
-    MM_DECODE,      /* matvec_decode: rows [a, b) of W */
+    MM_ROWS,        /* matmul: rows [a, b) of the matrices' concatenated rows (columns of y), every row of x */
+    MM_DECODE,      /* matvec_decode: the same with one row of x */
     MM_DX_COLS,     /* matmul_dx: columns [a, b) of W (of dx), every row of dy */
     MM_DX_ROWS,     /* matmul_dx: rows [a, b) of dy and dx, every column */
 } mm_op;
@@ -86,14 +90,23 @@ typedef enum {
 typedef struct {
     const sp_kernels *k;
     mm_op op;
-    float *out;        /* y (n, rows) or dx (n, cols) */
-    const float *in;   /* x (n, cols) or dy (n, rows) */
-    const sp_mat *w;
+    int32_t count;                   /* matrices (MM_ROWS, MM_DECODE; 1 for matmul_dx) */
+    float *out[SP_GROUP_MAX];        /* y (n, rows) or dx (n, cols) */
+    const sp_mat *w[SP_GROUP_MAX];
+    const void *panel[SP_GROUP_MAX]; /* MM_ROWS: x packed for this matrix's integer product, or NULL: k->matmul */
+    const float *in;                 /* x (n, cols) or dy (n, rows) */
     int32_t n;
     int32_t chunk;     /* rows or columns per task */
     int32_t total;     /* rows or columns in all */
     int32_t streams;   /* matvec_decode's streams */
 } mm_job;
+
+/* Rows [a, b) of matrix i of a job */
+static void mm_rows(const mm_job *j, int32_t i, int32_t a, int32_t b) {
+    if (j->op == MM_DECODE) j->k->matvec_decode(j->out[i], j->in, j->w[i], a, b, j->streams);
+    else if (j->panel[i]) sp_x16_panel_matmul(j->out[i], j->panel[i], j->w[i], j->n, a, b, j->k->x16);
+    else j->k->matmul(j->out[i], j->in, j->w[i], j->n, a, b);
+}
 
 /* Task t of a job: its range [a, b) of the job's rows or columns, then the op's kernel on it. */
 static void mm_task(void *ctx, int32_t t, int32_t n_tasks) {
@@ -103,11 +116,16 @@ static void mm_task(void *ctx, int32_t t, int32_t n_tasks) {
     if (lo >= hi) return;
     const int32_t a = (int32_t)lo, b = (int32_t)hi;
     switch (j->op) {
-    case MM_ROWS: j->k->matmul(j->out, j->in, j->w, j->n, a, b); break;
-    case MM_DECODE: j->k->matvec_decode(j->out, j->in, j->w, a, b, j->streams); break;
-    case MM_DX_COLS: j->k->matmul_dx(j->out, j->in, j->w, j->n, a, b); break;
+    case MM_ROWS:
+    case MM_DECODE:
+        for (int32_t i = 0, base = 0; i < j->count && base < b; base += j->w[i]->rows, i++) {
+            const int32_t r0 = a > base ? a - base : 0, r1 = b - base < j->w[i]->rows ? b - base : j->w[i]->rows;
+            if (r0 < r1) mm_rows(j, i, r0, r1);
+        }
+        break;
+    case MM_DX_COLS: j->k->matmul_dx(j->out[0], j->in, j->w[0], j->n, a, b); break;
     case MM_DX_ROWS:
-        j->k->matmul_dx(j->out + (size_t)a * j->w->cols, j->in + (size_t)a * j->w->rows, j->w, b - a, 0, j->w->cols);
+        j->k->matmul_dx(j->out[0] + (size_t)a * j->w[0]->cols, j->in + (size_t)a * j->w[0]->rows, j->w[0], b - a, 0, j->w[0]->cols);
         break;
     }
 }
@@ -124,17 +142,101 @@ static int32_t split_chunk(int32_t total, int32_t threads, int32_t align) {
     return c < align ? align : (int32_t)(c < total ? c : total);
 }
 
-void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n) {
-    if (n <= 0 || w->rows <= 0) return;
-    int32_t threads = sp_pool_threads(p);
-    double macs = (double)n * w->rows * w->cols;
-    if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
-        k->matmul(y, x, w, n, 0, w->rows);
-        return;
+/* Runs the matrices of a row job (count, out, w, panel set), over the pool when worth it. */
+static void mm_run_rows(sp_pool *p, mm_job *j) {
+    const int32_t threads = sp_pool_threads(p);
+    double macs = 0.0;
+    j->total = 0;
+    for (int32_t i = 0; i < j->count; i++) {
+        j->total += j->w[i]->rows;
+        macs += (double)j->n * j->w[i]->rows * j->w[i]->cols;
     }
-    mm_job j = {.k = k, .op = MM_ROWS, .out = y, .in = x, .w = w, .n = n, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN),
-                .total = w->rows};
-    mm_run(p, &j);
+    if (j->total <= 0) return;
+    const int inline_ = threads <= 1 || macs < SP_PAR_MIN_MACS;
+    j->chunk = inline_ ? j->total : split_chunk(j->total, threads, SP_ROW_ALIGN);
+    mm_run(inline_ ? NULL : p, j);
+}
+
+/* The X panel of a group: rows of x in groups of 4, packed by tasks of pack_chunk groups */
+typedef struct {
+    const struct sp_x16_ops *ops;
+    void *panel;
+    const float *x;
+    int32_t n, cols, qmax, groups, chunk;
+    int32_t failed; /* set (atomically) by a task whose rows hold inf or nan */
+} pack_job;
+
+static void pack_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks;
+    pack_job *j = ctx;
+    const int32_t g0 = t * j->chunk, g1 = g0 + j->chunk < j->groups ? g0 + j->chunk : j->groups;
+    if (g0 < g1 && !sp_x16_pack(j->panel, j->x, j->n, j->cols, g0, g1, j->qmax, j->ops)) __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+}
+
+/* Rounding a value of x costs about as much as this many multiply-adds of a product (the pool's
+ * threshold SP_PAR_MIN_MACS then applies to both) */
+#define PACK_MACS_PER_VALUE 8
+
+/* Packs the whole X panel for qmax; 0 if x holds inf or nan. */
+static int pack_panel(sp_pool *p, const sp_kernels *k, void *panel, const float *x, int32_t n, int32_t cols, int32_t qmax) {
+    const int32_t threads = sp_pool_threads(p), groups = (n + 3) / 4;
+    pack_job j = {.ops = k->x16, .panel = panel, .x = x, .n = n, .cols = cols, .qmax = qmax, .groups = groups, .chunk = groups};
+    if (threads > 1 && groups > 1 && (double)n * cols * PACK_MACS_PER_VALUE >= SP_PAR_MIN_MACS) {
+        j.chunk = (groups + threads - 1) / threads;
+        sp_pool_run(p, pack_task, &j, (groups + j.chunk - 1) / j.chunk);
+    } else {
+        pack_task(&j, 0, 1);
+    }
+    return !j.failed;
+}
+
+void sp_matmul_group(sp_pool *p, const sp_kernels *k, float *const *ys, const float *x, const sp_mat *const *ws, int32_t count,
+                     int32_t n, int32_t decode, void *panel) {
+    if (n <= 0 || count <= 0 || count > SP_GROUP_MAX) return;
+    mm_job j = {.k = k, .op = decode && n == 1 ? MM_DECODE : MM_ROWS, .in = x, .n = n, .streams = decode == 2};
+    int32_t pending[SP_GROUP_MAX], np = 0; /* the integer products still to run */
+    for (int32_t i = 0; i < count; i++) {
+        if (j.op == MM_ROWS && panel && k->x16 && sp_matmul_x16_applies(ws[i]->type)) {
+            pending[np++] = i;
+            continue;
+        }
+        j.out[j.count] = ys[i];
+        j.w[j.count++] = ws[i];
+    }
+    /* one rounding of x at a time: pack it, then run its products (and the others with the first) */
+    while (np > 0) {
+        const int32_t qmax = sp_x16_qmax(ws[pending[0]]->type);
+        if (!pack_panel(p, k, panel, x, n, ws[pending[0]]->cols, qmax)) {
+            /* inf or nan: every product exact, as k->matmul would fall back (on the other types
+             * k's matmul already is the exact table's) */
+            j.k = sp_kernels_exact(k);
+            for (int32_t i = 0; i < np; i++) {
+                j.out[j.count] = ys[pending[i]];
+                j.w[j.count++] = ws[pending[i]];
+            }
+            break;
+        }
+        int32_t rest = 0;
+        for (int32_t i = 0; i < np; i++) {
+            const int32_t m = pending[i];
+            if (sp_x16_qmax(ws[m]->type) != qmax) {
+                pending[rest++] = m;
+                continue;
+            }
+            j.out[j.count] = ys[m];
+            j.w[j.count] = ws[m];
+            j.panel[j.count++] = panel;
+        }
+        np = rest;
+        mm_run_rows(p, &j);
+        j.count = 0;
+        memset(j.panel, 0, sizeof(j.panel));
+    }
+    if (j.count > 0) mm_run_rows(p, &j);
+}
+
+void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n) {
+    sp_matmul_group(p, k, &y, x, &w, 1, n, 0, NULL);
 }
 
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
@@ -148,23 +250,14 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
     /* the largest task's share of the work, split by columns and by rows of dy */
     const int32_t cchunk = split_chunk(w->cols, threads, SP_COL_ALIGN), rchunk = split_chunk(n, threads, 4);
     if ((double)rchunk / n < (double)cchunk / w->cols) {
-        mm_job j = {.k = k, .op = MM_DX_ROWS, .out = dx, .in = dy, .w = w, .n = n, .chunk = rchunk, .total = n};
+        mm_job j = {.k = k, .op = MM_DX_ROWS, .count = 1, .out = {dx}, .in = dy, .w = {w}, .n = n, .chunk = rchunk, .total = n};
         mm_run(p, &j);
         return;
     }
-    mm_job j = {.k = k, .op = MM_DX_COLS, .out = dx, .in = dy, .w = w, .n = n, .chunk = cchunk, .total = w->cols};
+    mm_job j = {.k = k, .op = MM_DX_COLS, .count = 1, .out = {dx}, .in = dy, .w = {w}, .n = n, .chunk = cchunk, .total = w->cols};
     mm_run(p, &j);
 }
 
 void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams) {
-    if (w->rows <= 0) return;
-    int32_t threads = sp_pool_threads(p);
-    double macs = (double)w->rows * w->cols;
-    if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
-        k->matvec_decode(y, x, w, 0, w->rows, streams);
-        return;
-    }
-    mm_job j = {.k = k, .op = MM_DECODE, .out = y, .in = x, .w = w, .n = 1, .chunk = split_chunk(w->rows, threads, SP_ROW_ALIGN),
-                .total = w->rows, .streams = streams};
-    mm_run(p, &j);
+    sp_matmul_group(p, k, &y, x, &w, 1, 1, 1 + (streams != 0), NULL);
 }

@@ -16,12 +16,15 @@
  * there is a min; per KC block y (first ? = : +=) f. One formula whatever the tile or n: a row
  * alone is bitwise equal to the same row in a batch, and results do not depend on threads.
  *
- * Layouts (per KC chunk of len values, nb = len/32 blocks; "kp" is a pair of columns):
- *   X panel, per group of 4 rows of X: xq int32 [nb][16 kp][4 rows] (two i16, low = even column),
- *            xs f32 [nb][8] = sx of rows 0..3, then sum(x) of rows 0..3 (rows past n: 0; the sum in
+ * Layouts ("kp" is a pair of columns):
+ *   X panel, all of x (n, K) packed once (sp_x16_pack; sp_matmul_group shares it between the
+ *            products of one input), per group of 4 rows of X, nbk = K/32 blocks:
+ *            xq int32 [nbk][16 kp][4 rows] (two i16, low = even column), then
+ *            xs f32 [nbk][8] = sx of rows 0..3, then sum(x) of rows 0..3 (rows past n: 0; the sum in
  *            the order of block_sum)
- *   W panel, per tile of 8 rows of W:   wq int16 [nb][16 kp][2 halves][4 rows][2],
- *            ws f32 [nb][16] = scale of rows 0..7, then min of rows 0..7
+ *   W panel, per KC chunk (nb = len/32 blocks) and tile of 8 rows of W:
+ *            wq int16 [nb][16 kp][2 halves][4 rows][2], ws f32 [nb][16] = scale of rows 0..7, then
+ *            min of rows 0..7
  * so that one i32x4.dot_i16x8_s of a W vector (4 rows x 2 columns) with the broadcast column pair
  * of one row of X gives that row's partial sums for the four rows of W, lane by lane. */
 #include <math.h>
@@ -29,6 +32,8 @@
 #include "kernels_impl.h"
 
 #define X16_KC SP_FW_KC
+/* bytes of one block of one 4-row group of an X panel: 64 int32 of xq, 8 floats of xs */
+#define X16_GROUP_BLOCK_BYTES (64 * 4 + 8 * 4)
 
 int sp_matmul_x16_applies(uint32_t type) {
     return type == SP_DTYPE_Q8_0 || type == SP_DTYPE_Q4_0 || type == SP_DTYPE_Q5_0 || type == SP_DTYPE_Q5_1 ||
@@ -169,28 +174,30 @@ int sp_pack_x_x16_scalar(int32_t *xq, float *xs, const float *x, int32_t ldx, in
     return 1;
 }
 
-int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops) {
-    if (!sp_matmul_x16_applies(w->type) || n <= 0) return 0;
-    const int32_t K = w->cols, ldy = w->rows, groups = (n + 3) / 4;
+size_t sp_matmul_panel_bytes(int32_t n, int32_t cols) {
+    return n > 0 && cols >= SP_QK ? (size_t)((n + 3) / 4) * (size_t)(cols / SP_QK) * X16_GROUP_BLOCK_BYTES : 0;
+}
+
+/* Where group g of the X panel of x (n, cols) starts: its xq, then its xs */
+static size_t group_offset(int32_t cols, int32_t g) { return (size_t)g * (size_t)(cols / SP_QK) * X16_GROUP_BLOCK_BYTES; }
+
+int sp_x16_pack(void *panel, const float *x, int32_t n, int32_t cols, int32_t g0, int32_t g1, int32_t qmax, const sp_x16_ops *ops) {
+    const int32_t nbk = cols / SP_QK;
+    for (int32_t g = g0; g < g1; g++) {
+        int32_t *xq = (int32_t *)((char *)panel + group_offset(cols, g));
+        const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;
+        if (!ops->pack_x(xq, (float *)(xq + (size_t)nbk * 64), x + (size_t)4 * g * cols, cols, mr, nbk, (float)qmax)) return 0;
+    }
+    return 1;
+}
+
+void sp_x16_panel_matmul(float *y, const void *panel, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops) {
+    const int32_t K = w->cols, nbk = K / SP_QK, ldy = w->rows, groups = (n + 3) / 4;
     const int mins = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q5_1;
-    const float qmax = (float)sp_x16_qmax(w->type);
-    const int32_t kc = K < X16_KC ? K : X16_KC, nbc = kc / SP_QK;
-    /* X panels of one KC chunk: groups x (xq nbc*64 int32 + xs nbc*8 floats) */
-    const size_t xq_words = (size_t)nbc * 64, xs_floats = (size_t)nbc * 8;
-    int32_t *xq = malloc((size_t)groups * (xq_words * 4 + xs_floats * 4));
-    if (!xq) return 0;
-    float *xs = (float *)(xq + (size_t)groups * xq_words);
     int16_t wq[X16_KC / SP_QK * 256] __attribute__((aligned(16)));
     float ws[X16_KC / SP_QK * 16] __attribute__((aligned(16)));
     for (int32_t k0 = 0; k0 < K; k0 += X16_KC) {
-        const int32_t len = K - k0 < X16_KC ? K - k0 : X16_KC, nb = len / SP_QK;
-        for (int32_t g = 0; g < groups; g++) {
-            const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;
-            if (!ops->pack_x(xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, x + (size_t)4 * g * K + k0, K, mr, nb, qmax)) {
-                free(xq);
-                return 0;
-            }
-        }
+        const int32_t len = K - k0 < X16_KC ? K - k0 : X16_KC, nb = len / SP_QK, b0 = k0 / SP_QK;
         for (int32_t r = row0; r < row1; r += 8) {
             const int32_t nr = row1 - r < 8 ? row1 - r : 8;
             const uint8_t *rows[8];
@@ -198,11 +205,20 @@ int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t 
             ops->pack_w(wq, ws, rows, w->type, k0, nb);
             for (int32_t g = 0; g < groups; g++) {
                 const int32_t mr = n - 4 * g < 4 ? n - 4 * g : 4;
-                ops->tile(y + (size_t)4 * g * ldy + r, ldy, k0 == 0, mr, nr, xq + (size_t)g * xq_words, xs + (size_t)g * xs_floats, wq, ws,
-                     nb, mins);
+                const int32_t *xq = (const int32_t *)((const char *)panel + group_offset(K, g));
+                ops->tile(y + (size_t)4 * g * ldy + r, ldy, k0 == 0, mr, nr, xq + (size_t)b0 * 64, (const float *)(xq + (size_t)nbk * 64) + (size_t)b0 * 8,
+                          wq, ws, nb, mins);
             }
         }
     }
-    free(xq);
-    return 1;
+}
+
+int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops) {
+    if (!sp_matmul_x16_applies(w->type) || n <= 0) return 0;
+    void *panel = malloc(sp_matmul_panel_bytes(n, w->cols));
+    if (!panel) return 0;
+    const int ok = sp_x16_pack(panel, x, n, w->cols, 0, (n + 3) / 4, sp_x16_qmax(w->type), ops);
+    if (ok) sp_x16_panel_matmul(y, panel, w, n, row0, row1, ops);
+    free(panel);
+    return ok;
 }

@@ -9,8 +9,8 @@
  * sp_<op>_<dtype>[_<tile>]_<isa>[_<variant>], e.g. sp_gemm_f32_3x3_wasmsimd,
  * sp_gemv_q8_0_1x4_wasmsimd_x16, sp_rmsnorm_f32_scalar; the table's matrix entries take any
  * weight dtype (sp_matmul_wasmsimd). The tables are listed in dispatch.c.
- * Multi-threading: the drivers sp_matmul / sp_matmul_dx (dispatch.c) split rows or
- * columns over a thread pool (pool.c). Probes and benchmarks: probe.h.
+ * Multi-threading: the drivers sp_matmul / sp_matmul_group / sp_matmul_dx (dispatch.c) split
+ * rows or columns over a thread pool (pool.c). Probes and benchmarks: probe.h.
  *
  * Numerics of the matrix products (the exact tables: scalar, and sp_kernels_exact of wasmsimd):
  * weights are dequantized exactly to f32 (d*q, no rounding), then multiplied by the f32
@@ -43,6 +43,7 @@ int32_t sp_pool_threads(const sp_pool *p); /* 1 for NULL */
 void sp_pool_run(sp_pool *p, sp_task_fn fn, void *ctx, int32_t n_tasks);
 
 /* ---- kernel table ---- */
+struct sp_x16_ops; /* the integer product's tile and packing routines (kernels_impl.h) */
 typedef struct {
     const char *isa; /* "scalar" or "wasmsimd" */
     /* Y[n, w.rows] = X[n, w.cols] · Wᵀ  (the forward layout). Overwrites y.
@@ -54,6 +55,8 @@ typedef struct {
      * formula per element: any row split, any n, bitwise. */
     void (*matmul)(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);
     int32_t matmul_x16; /* 1: matmul rounds x as above on quantized weights; 0: exact */
+    const struct sp_x16_ops *x16; /* where matmul_x16 is 1: its routines, which sp_matmul_group uses to
+                                   * round x once for several products; else NULL */
     /* dX[n, w.cols] += dY[n, w.rows] · W  (the backward layout). Accumulates; handles cols [col0, col1)
      * (col0/col1 multiples of 32 except at the end) so threads can split over columns. */
     void (*matmul_dx)(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1);
@@ -152,6 +155,18 @@ const sp_kernels *sp_kernels_exact(const sp_kernels *k);
  * Bitwise identical results for any thread count (each output element is computed by
  * exactly one task, with a fixed summation order). */
 void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n);
+/* Products that share their input x (n, cols), such as q, k, v: ys[i] = x · ws[i]ᵀ for i < count
+ * (<= SP_GROUP_MAX), the rows of all of them split over the pool in one run (a decoded token
+ * wakes the pool once per group, not per matrix). decode 1 (2: with streams) and n == 1:
+ * through matvec_decode as sp_matvec_decode. Bitwise sp_matmul (sp_matvec_decode) on each matrix.
+ * Where k->x16 rounds x (quantized weights), x is rounded once per rounding (sp_x16_qmax: Q6_K
+ * has its own) into panel, which every matrix of that rounding then reads: panel holds
+ * sp_matmul_panel_bytes(n, cols) bytes, 16-aligned. With panel NULL each task rounds x itself,
+ * into memory of its own, as sp_matmul does. */
+#define SP_GROUP_MAX 3
+void sp_matmul_group(sp_pool *p, const sp_kernels *k, float *const *ys, const float *x, const sp_mat *const *ws, int32_t count,
+                     int32_t n, int32_t decode, void *panel);
+size_t sp_matmul_panel_bytes(int32_t n, int32_t cols);
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n);
 /* y[w.rows] = W · x for one row through k->matvec_decode (streams: see there), rows split over the pool. */
 void sp_matvec_decode(sp_pool *p, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t streams);

@@ -56,19 +56,26 @@ void sp_pack_w_x16_scalar(int16_t *wq, float *ws, const uint8_t *const *rows, ui
  * whose sp_x16_qmax is qmax. Returns 0 if x holds inf or nan. */
 typedef int (*sp_pack_x_x16_fn)(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);
 int sp_pack_x_x16_scalar(int32_t *xq, float *xs, const float *x, int32_t ldx, int32_t mr, int32_t nb, float qmax);
-/* One ISA's tile and packing routines, the same bits in every ISA */
-typedef struct {
+/* One ISA's tile and packing routines, the same bits in every ISA (sp_kernels.x16) */
+struct sp_x16_ops {
     sp_gemm_x16_fn tile;
     sp_pack_w_x16_fn pack_w;
     sp_pack_x_x16_fn pack_x;
-} sp_x16_ops;
+};
+typedef struct sp_x16_ops sp_x16_ops;
 extern const sp_x16_ops sp_x16_ops_scalar;
 /* 1 for the types the integer product covers: Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K */
 int sp_matmul_x16_applies(uint32_t type);
 /* the largest |xq| for weights of this type (a block's integer sum stays below 2^31) */
 int32_t sp_x16_qmax(uint32_t type);
-/* Y = X·Wᵀ, rows [row0, row1) of W, through one ISA's ops. Returns 0 (y untouched) where it
- * does not apply: another weight type, x holding inf or nan, or no memory for the X panels. */
+/* Groups [g0, g1) of 4 rows of the X panel of x (n, cols) (sp_matmul_panel_bytes; gemm_x16.c has
+ * the layout), x rounded for weights whose sp_x16_qmax is qmax. Returns 0 if those rows hold inf
+ * or nan (the product then takes the exact path). */
+int sp_x16_pack(void *panel, const float *x, int32_t n, int32_t cols, int32_t g0, int32_t g1, int32_t qmax, const sp_x16_ops *ops);
+/* Y = X·Wᵀ, rows [row0, row1) of W, from the whole X panel of x (packed for sp_x16_qmax(w->type)). */
+void sp_x16_panel_matmul(float *y, const void *panel, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops);
+/* The same from x itself, packed into a panel of its own. Returns 0 (y untouched) where it does
+ * not apply: another weight type, x holding inf or nan, or no memory for the X panel. */
 int sp_matmul_x16(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1, const sp_x16_ops *ops);
 /* matmul of the tables with matmul_x16 = 1: sp_matmul_x16 with that ISA's tile, else the exact matmul */
 void sp_matmul_x16_scalar(float *y, const float *x, const sp_mat *w, int32_t n, int32_t row0, int32_t row1);

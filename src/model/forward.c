@@ -38,7 +38,7 @@ typedef struct {
     int optional;
 } buf_spec;
 
-#define SP_ACTS_BUFS 28 /* entries of acts_table (a new buffer: one entry there, one more here) */
+#define SP_ACTS_BUFS 29 /* entries of acts_table (a new buffer: one entry there, one more here) */
 #define SP_GRADS_BUFS 11 /* of grads_table */
 
 static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B, int32_t T, int32_t n_past, int32_t n_slots,
@@ -79,6 +79,10 @@ static int32_t acts_table(buf_spec *t, sp_acts *a, const sp_config *c, int32_t B
     t[n++] = (buf_spec){.p = &a->mean1, .a = ln, .b = rows, .c = 1, .optional = 1};
     t[n++] = (buf_spec){.p = &a->mean2, .a = ln, .b = rows, .c = 1, .optional = 1};
     t[n++] = (buf_spec){.p = &a->meanf, .a = lnf, .b = 1, .c = 1, .optional = 1};
+    /* the widest input of a product: dim (q, k, v, gate, up), q_dim (o) or hidden (down) */
+    int32_t in_max = c->dim > c->q_dim ? c->dim : c->q_dim;
+    if (c->hidden_dim > in_max) in_max = c->hidden_dim;
+    t[n++] = (buf_spec){.p = &a->xpanel, .a = (sp_matmul_panel_bytes((int32_t)rows, in_max) + 3) / 4, .b = 1, .c = 1, .optional = 1};
     return n;
 }
 
@@ -379,63 +383,22 @@ static void attn_forward(const sp_model *m, sp_acts *a, const float *q, const fl
     sp_pool_run(n_tasks > 1 ? m->eng->pool : NULL, attn_forward_task, &ac, n_tasks);
 }
 
-/* ---- products that share their input: one pool run for several matrices ---- */
+/* ---- the products: x rounded once per input for the integer products (kernels.h) ---- */
 
-/* y_i = x · W_iᵀ for the matrices of a group (q, k, v or gate, up): the output rows of all of
- * them are split into one range per thread, so decoding wakes the pool once per group rather
- * than once per matrix. A row's value does not depend on the range it falls in (kernels.h), so
- * this equals sp_matmul on each matrix, bit for bit. */
-typedef struct {
-    const sp_kernels *k;
-    const float *x;
-    int32_t n, count, total, chunk, decode; /* decode: 0 no, 1 matvec_decode, 2 with streams */
-    float *y[3];
-    const sp_mat *w[3];
-} mm_group;
-
-static void mm_group_task(void *vc, int32_t t, int32_t n_tasks) {
-    const mm_group *g = (const mm_group *)vc;
-    int32_t r0 = t * g->chunk, r1 = r0 + g->chunk < g->total ? r0 + g->chunk : g->total, base = 0;
-    for (int32_t i = 0; i < g->count && r0 < r1; i++) {
-        const int32_t rows = g->w[i]->rows;
-        if (r0 < base + rows) {
-            const int32_t a = r0 - base, b = (r1 < base + rows ? r1 : base + rows) - base;
-            if (g->decode) g->k->matvec_decode(g->y[i], g->x, g->w[i], a, b, g->decode == 2);
-            else g->k->matmul(g->y[i], g->x, g->w[i], g->n, a, b);
-            r0 = base + b;
-        }
-        base += rows;
-    }
-    (void)n_tasks;
-}
-
-/* y = x · Wᵀ over n rows; decode (1, or 2 with streams): one row of token-by-token
- * generation, through the kernels' matvec_decode (on Q8_0/Q4_0 it rounds x to 16 bits per block
- * for integer dot products: memory bound; kernels.h). Never used where gradients are taken. */
-static void mm(sp_pool *pool, const sp_kernels *k, float *y, const float *x, const sp_mat *w, int32_t n, int decode) {
-    if (decode && n == 1) sp_matvec_decode(pool, k, y, x, w, decode == 2);
-    else sp_matmul(pool, k, y, x, w, n);
-}
-
-static void matmul_group(sp_pool *pool, const sp_kernels *k, const float *x, int32_t n, int32_t count, float *const *ys,
+/* y_i = x · W_iᵀ over n rows for the matrices of a group (q, k, v or gate, up): one pool run for
+ * all of them, x rounded once into the acts' panel for the integer products (sp_matmul_group);
+ * bitwise the same as one matrix at a time. decode (1, or 2 with streams): one row of
+ * token-by-token generation, through the kernels' matvec_decode (on quantized weights it rounds
+ * x to 16 bits per block for integer dot products: memory bound; kernels.h). Never used where
+ * gradients are taken. */
+static void matmul_group(const sp_model *m, sp_acts *a, const float *x, int32_t n, int32_t count, float *const *ys,
                          const sp_mat *const *ws, int decode) {
-    const int32_t threads = sp_pool_threads(pool);
-    mm_group g = {.k = k, .x = x, .n = n, .count = count, .decode = n == 1 ? decode : 0};
-    double macs = 0.0;
-    for (int32_t i = 0; i < count; i++) {
-        g.y[i] = ys[i];
-        g.w[i] = ws[i];
-        g.total += ws[i]->rows;
-        macs += (double)n * ws[i]->rows * ws[i]->cols;
-    }
-    if (n <= 0) return;
-    if (threads <= 1 || macs < SP_PAR_MIN_MACS) { /* sp_matmul's own rule: not worth waking the pool */
-        for (int32_t i = 0; i < count; i++) mm(NULL, k, ys[i], x, ws[i], n, g.decode);
-        return;
-    }
-    g.chunk = (g.total + threads - 1) / threads;
-    g.chunk = (g.chunk + SP_ROW_ALIGN - 1) / SP_ROW_ALIGN * SP_ROW_ALIGN;
-    sp_pool_run(pool, mm_group_task, &g, (g.total + g.chunk - 1) / g.chunk);
+    sp_matmul_group(m->eng->pool, m->eng->k, ys, x, ws, count, n, decode, a->xpanel);
+}
+
+/* The same for one matrix */
+static void mm(const sp_model *m, sp_acts *a, float *y, const float *x, const sp_mat *w, int32_t n, int decode) {
+    matmul_group(m, a, x, n, 1, &y, &w, decode);
 }
 
 /* ---- row-wise steps ---- */
@@ -523,7 +486,6 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     const sp_config *c = &m->cfg;
     const sp_layer *L = &m->layers[l];
     sp_pool *pool = m->eng->pool;
-    const sp_kernels *k = m->eng->k;
     const size_t rows = (size_t)B * T, s = (size_t)SLOT(a, l);
     const int32_t np = past ? past->n_past : 0, S = np + T;
     const int32_t dim = c->dim, hid = c->hidden_dim, R = (int32_t)rows;
@@ -545,7 +507,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
     {
         float *ys[3] = {q, kk, v};
         const sp_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
-        matmul_group(pool, k, a->xn, R, 3, ys, ws, decode);
+        matmul_group(m, a, a->xn, R, 3, ys, ws, decode);
     }
     add_bias(q, L->bq, rows, c->q_dim);
     add_bias(kk, L->bk, rows, c->kv_dim);
@@ -558,7 +520,7 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
         memcpy(past->cache_v + (size_t)l * past->layer_stride + (size_t)np * c->kv_dim, v, sizeof(float) * (size_t)T * c->kv_dim);
     }
     attn_forward(m, a, q, kk, v, past, l, att, ao, B, T);
-    mm(pool, k, a->xn, ao, &L->wo, R, decode); /* xn reused as the block output */
+    mm(m, a, a->xn, ao, &L->wo, R, decode); /* xn reused as the block output */
     add_bias(a->xn, L->bo, rows, dim);
     if (L->post_attn_norm) { /* Gemma 3: the block output is normed before the residual */
         float *ao2 = a->ao2 + s * rows * dim;
@@ -572,17 +534,17 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
                    .cols = dim};
     sp_par_rows(pool, R, 5.0 * dim, residual_rows, &r2);
     if (c->act == SP_ACT_GELU) { /* no gate: up = xn·Wuᵀ + b */
-        mm(pool, k, up, a->xn, &L->w_up, R, decode);
+        mm(m, a, up, a->xn, &L->w_up, R, decode);
     } else {
         float *ys[2] = {gate, up};
         const sp_mat *ws[2] = {&L->w_gate, &L->w_up};
-        matmul_group(pool, k, a->xn, R, 2, ys, ws, decode);
+        matmul_group(m, a, a->xn, R, 2, ys, ws, decode);
     }
     add_bias(up, L->b_up, rows, hid);
     float *hb = a->hb ? a->hb : gate; /* inference keeps no gate for a backward: in place */
     rows_ctx r3 = {.m = m, .out = hb, .g = gate, .u = up, .cols = hid};
     sp_par_rows(pool, R, 8.0 * hid, act_rows, &r3);
-    mm(pool, k, a->xn, hb, &L->w_down, R, decode);
+    mm(m, a, a->xn, hb, &L->w_down, R, decode);
     add_bias(a->xn, L->b_down, rows, dim);
     if (L->post_ffn_norm) {
         float *fo2 = a->fo2 + s * rows * dim;

@@ -246,7 +246,8 @@ static int64_t layer_of(const char *name, size_t len, const char *prefix) {
     return i > pl && i < len && name[i] == '.' ? l : -1;
 }
 
-/* BF16 matrices are widened to F32 once (the kernels keep to F32/F16/Q8_0/Q4_0). */
+/* BF16 matrices are widened to F32 once: the kernels have no BF16 product (they multiply F32, F16,
+ * Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K in place). */
 static sp_status widen_bf16(sp_model *m, sp_mat *w, const char *name, sp_error *err) {
     if (w->type != SP_DTYPE_BF16) return SP_OK;
     size_t n;

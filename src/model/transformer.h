@@ -80,6 +80,8 @@ typedef struct {
     /* LayerNorm models (GPT-2): the means that go with rstd1, rstd2, rstdf */
     float *mean1, *mean2; /* (n_slots, B, T) or NULL */
     float *meanf;  /* (B, T) */
+    float *xpanel; /* scratch of sp_matmul_panel_bytes(B*T, max(dim, q_dim, hidden)) bytes: the input of
+                    * the current products rounded to 16 bits for integer dot products (sp_matmul_group) */
     int32_t n_threads;
 } sp_acts;
 

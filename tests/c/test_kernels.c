@@ -1005,6 +1005,85 @@ static void test_x16_extremes(void) {
     }
 }
 
+/* Products sharing their input (sp_matmul_group), through a table with integer products: x rounded
+ * once per rounding into one panel of exactly sp_matmul_panel_bytes must give, bit for bit, each
+ * matrix's own k->matmul (which rounds x for itself) and sp_matvec_decode, on 1 and 2 threads,
+ * with n not a multiple of 4, two KC chunks, Q6_K's own rounding before, between and after the
+ * others', a type without integer products in the group, and inf / nan in x (all exact). */
+static void test_matmul_group(const sp_kernels *k) {
+    sp_rng rng;
+    sp_rng_seed(&rng, 29);
+    static const uint32_t G[][SP_GROUP_MAX] = {
+        {SP_DTYPE_Q4_K, SP_DTYPE_Q4_K, SP_DTYPE_Q6_K}, /* Q4_K_M's q, k, v */
+        {SP_DTYPE_Q6_K, SP_DTYPE_Q8_0, SP_DTYPE_F32},
+        {SP_DTYPE_Q5_1, SP_DTYPE_Q6_K, SP_DTYPE_Q5_K},
+        {SP_DTYPE_F16, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0},
+    };
+    static const int32_t ROWS[SP_GROUP_MAX] = {40, 13, 24};
+    const int32_t cols = 1280; /* two KC chunks, five Q4_K super-blocks */
+    sp_pool *pools[2] = {sp_pool_create(1), sp_pool_create(2)};
+    CHECK(pools[0] && pools[1]);
+    if (!pools[0] || !pools[1]) return;
+    for (size_t gi = 0; gi < sizeof(G) / sizeof(G[0]); gi++) {
+        test_mat m[SP_GROUP_MAX];
+        const sp_mat *ws[SP_GROUP_MAX];
+        for (int i = 0; i < SP_GROUP_MAX; i++) {
+            if (!make_mat(&m[i], &rng, G[gi][i], ROWS[i], cols)) { CHECK(!"oom"); return; }
+            ws[i] = &m[i].w;
+        }
+        for (int32_t n = 1; n <= 29; n += 7) { /* 1, 8, 15, 22, 29 */
+            float *want[SP_GROUP_MAX], *got[SP_GROUP_MAX];
+            for (int i = 0; i < SP_GROUP_MAX; i++) {
+                want[i] = malloc(sizeof(float) * (size_t)n * ROWS[i]);
+                got[i] = malloc(sizeof(float) * (size_t)n * ROWS[i]);
+            }
+            float *x = random_vec(&rng, (size_t)n * cols);
+            x[5] = 30.0f; /* a block rounded coarsely */
+            void *panel = malloc(sp_matmul_panel_bytes(n, cols));
+            for (int nan = 0; nan < 2; nan++) {
+                if (nan) x[(size_t)(n - 1) * cols + 100] = n % 2 ? NAN : INFINITY;
+                for (int i = 0; i < SP_GROUP_MAX; i++) k->matmul(want[i], x, ws[i], n, 0, ROWS[i]);
+                for (int count = 1; count <= SP_GROUP_MAX; count++)
+                    for (int p = 0; p < 2; p++) {
+                        for (int i = 0; i < count; i++) memset(got[i], 0xff, sizeof(float) * (size_t)n * ROWS[i]);
+                        sp_matmul_group(pools[p], k, got, x, ws, count, n, 0, panel);
+                        for (int i = 0; i < count; i++)
+                            CHECK_MSG(bits_equal(got[i], want[i], (size_t)n * ROWS[i]),
+                                      "%s group %zu (%d of %d: %s) n=%d threads=%d nan=%d: differs from the matrix alone", k->isa, gi, i,
+                                      count, sp_dtype_name(G[gi][i]), n, p + 1, nan);
+                    }
+            }
+            if (n == 1) /* decoding a group wakes the pool once: each matrix's matvec_decode */
+                for (int p = 0; p < 2; p++)
+                    for (int streams = 0; streams < 2; streams++) {
+                        for (int i = 0; i < SP_GROUP_MAX; i++) sp_matvec_decode(NULL, k, want[i], x, ws[i], streams);
+                        sp_matmul_group(pools[p], k, got, x, ws, SP_GROUP_MAX, 1, 1 + streams, panel);
+                        for (int i = 0; i < SP_GROUP_MAX; i++)
+                            CHECK_MSG(bits_equal(got[i], want[i], (size_t)ROWS[i]), "%s group %zu decode (%d) threads=%d", k->isa, gi, i, p + 1);
+                    }
+            free(panel);
+            free(x);
+            for (int i = 0; i < SP_GROUP_MAX; i++) {
+                free(want[i]);
+                free(got[i]);
+            }
+        }
+        for (int i = 0; i < SP_GROUP_MAX; i++) free_mat(&m[i]);
+    }
+    sp_pool_free(pools[0]);
+    sp_pool_free(pools[1]);
+}
+
+/* The scalar table with the integer products switched on (the reference routines of gemm_x16.c):
+ * sp_matmul_group's shared panel under the native build's sanitizers and threads. */
+static sp_kernels scalar_x16_table(const sp_kernels *scalar) {
+    sp_kernels t = *scalar;
+    t.matmul = sp_matmul_x16_scalar;
+    t.matmul_x16 = 1;
+    t.x16 = &sp_x16_ops_scalar;
+    return t;
+}
+
 /* The exact twin of each table: products without rounding x (the engine's "exact" option). */
 static void test_exact_tables(void) {
     const sp_kernels *best = sp_kernels_get(SP_ISA_BEST), *ex = sp_kernels_exact(best), *scalar = sp_kernels_get(SP_ISA_SCALAR);
@@ -1046,6 +1125,9 @@ int main(void) {
     test_x16_tile();
     test_x16_product();
     test_x16_extremes();
+    const sp_kernels sx16 = scalar_x16_table(scalar);
+    test_matmul_group(&sx16);
+    if (best->x16) test_matmul_group(best);
     test_exact_tables();
     test_quantize();
     test_quantize_k();
