@@ -24,6 +24,7 @@
  *   gap     W and X in one buffer with a runtime stride (argv[6]: floats between W and X of a step)
  *   pk64    pk with X padded to W's stride (both pointers += 64 bytes)
  *   pkq     pk with the loop bound on the X pointer
+ *   engl    eng's k-loop alone in a leaf function called per pair of rows
  *   engB, pkB, oneB   eng, pk, one with the X loads first and the mul+adds in W-major order
  * Probes: peak = sp_probe_peak_gflops (12 chains a = a*m + c); +int = the same with 12 or 24 integer adds
  * (4 independent chains) per 24 FP ops; ghz = a chain of dependent integer adds (1 cycle each) -> the
@@ -239,6 +240,30 @@ NOINLINE static void pkq24(float *y, int ldy, int n, const float *xp, int xs, co
     }
 }
 
+/* the engine's k-loop alone in a leaf function (fewer live integer values: no stack-limit reload),
+ * called per pair of rows: s[0..8) = the two rows' hsum'd sums */
+NOINLINE static void leaf24(float *s, const float *a0p, const float *a1p, const float *wp, const float *end) {
+    ACC_DECL;
+    for (const float *pw = wp; pw < end; pw += 16, a0p += 4, a1p += 4) {
+        const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+        const v128_t a0 = wasm_v128_load(a0p), a1 = wasm_v128_load(a1p);
+        STEP(a0, a1, b0, b1, b2, b3);
+    }
+    STORE2(s, 4);
+}
+static void (*const volatile leaf_p)(float *, const float *, const float *, const float *, const float *) = leaf24;
+NOINLINE static void engl24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    float s[8] __attribute__((aligned(16)));
+    for (int i = 0; i < n; i += 2) {
+        const float *a0p = x + (size_t)i * ldx;
+        leaf_p(s, a0p, a0p + ldx, wp, end);
+        float *yi = y + (size_t)i * ldy;
+        wasm_v128_store(yi, wasm_v128_load(s));
+        wasm_v128_store(yi + ldy, wasm_v128_load(s + 4));
+    }
+}
+
 /* ---- probes ---- */
 #define CH12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 /* the probe's 12 chains plus 4 chains of R dependent integer adds each per iteration (4R adds) */
@@ -271,7 +296,7 @@ NOINLINE static int chain_add(long iters, int d) {
 }
 
 typedef void (*tile_fn)(float *, int, int, const float *, int, const float *, int);
-static tile_fn const volatile pkb_p = pkb24, engb_p = engb24, oneb_p = oneb24, one2_p = one2_24, gap_p = gap24, pk64_p = pk64_24, pkq_p = pkq24, pk_p = pk24, one_p = one24, cd_p = cd24, u2_p = u2_24, heldx_p = heldx24, heldw_p = heldw24;
+static tile_fn const volatile pkb_p = pkb24, engb_p = engb24, oneb_p = oneb24, one2_p = one2_24, gap_p = gap24, pk64_p = pk64_24, pkq_p = pkq24, engl_p = engl24, pk_p = pk24, one_p = one24, cd_p = cd24, u2_p = u2_24, heldx_p = heldx24, heldw_p = heldw24;
 static float (*const volatile probe_int3_p)(long, v128_t, v128_t, int) = probe_int3, (*const volatile probe_int6_p)(long, v128_t, v128_t, int) = probe_int6;
 static int (*const volatile chain_add_p)(long, int) = chain_add;
 static void (*const volatile eng_p)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t, const float *, const float *const *, int32_t) =
@@ -294,8 +319,8 @@ static size_t differ(const float *a, const float *b, size_t n) {
         }                                                              \
     } while (0)
 
-enum { V_ENG, V_PK, V_ONE, V_CD, V_U2, V_HX, V_HW, V_ENGB, V_PKB, V_ONEB, V_ONE2, V_GAP, V_PK64, V_PKQ, NV };
-static const char *NAMES[NV] = {"eng", "pk", "one", "cd", "u2", "heldx", "heldw", "engB", "pkB", "oneB", "one2", "gap", "pk64", "pkq"};
+enum { V_ENG, V_PK, V_ONE, V_CD, V_U2, V_HX, V_HW, V_ENGB, V_PKB, V_ONEB, V_ONE2, V_GAP, V_PK64, V_PKQ, V_ENGL, NV };
+static const char *NAMES[NV] = {"eng", "pk", "one", "cd", "u2", "heldx", "heldw", "engB", "pkB", "oneB", "one2", "gap", "pk64", "pkq", "engl"};
 
 int main(int argc, char **argv) {
     const int R = argc > 1 ? atoi(argv[1]) : 0, K = argc > 2 ? atoi(argv[2]) : 1024, rounds = argc > 4 ? atoi(argv[4]) : 3;
@@ -364,6 +389,7 @@ int main(int argc, char **argv) {
             case V_ONE2: RUN(one2_p(out + rr, rows, n, cb, 0, NULL, K)); break;
             case V_PK64: RUN(pk64_p(out + rr, rows, n, xp64, K * 4, wp + (size_t)rr * K, K)); break;
             case V_PKQ: RUN(pkq_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ENGL: RUN(engl_p(out + rr, rows, n, x, ldx, wp + (size_t)rr * K, K)); break;
             case V_GAP: RUN(gap_p(out + rr, rows, n, gb, gst, gb + 16 + gap, K)); break;
             }
 #undef RUN
