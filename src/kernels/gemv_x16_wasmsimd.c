@@ -12,17 +12,38 @@
  * (i16x8.load8x8_s widens the weights as they load, four rows' sums share one convert). Every
  * output element follows gemm_x16.c's formula, so a decoded row equals the prefilled one. */
 
-/* xq[0..len), sx[0..len/32) and sum[0..len/32) (the blocks' sums of x) from x (len a multiple
- * of 32), rounded for weights of type `type` (sp_x16_qmax) by x16_quant_block: gemm_x16.c's X
- * panel values. Returns 0 where the panel does: x holds inf/nan or a block's sum overflows (the
- * caller then takes the exact path, which propagates them). */
-static int quantize_x16(int16_t *xq, float *sx, float *sum, const float *x, int32_t len, uint32_t type) {
+/* x rounded to 16 bits for one KC chunk (gemm_x16.c's X panel values, x16_quant_block): */
+#define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
+typedef struct {
+    int16_t q[SP_DECODE_KC] __attribute__((aligned(16))); /* the values; for Q4_K and Q6_K each 16 stored split,
+                                                             the 8 at even positions then the 8 at odd ones,
+                                                             the order in which their kernels take the weights'
+                                                             bytes apart (below) */
+    float sx[SP_DECODE_KC / SP_QK], sum[SP_DECODE_KC / SP_QK]; /* per block of 32: the scale, the sum of x */
+    int32_t sum16[SP_DECODE_KC / 16];                          /* Q6_K: 32 * the sum of q per 16 values */
+} x16_row;
+
+/* xr from x (len a multiple of 32), rounded for weights of type `type` (sp_x16_qmax). Returns 0
+ * where the panel does: x holds inf/nan or a block's sum overflows (the caller then takes the exact
+ * path, which propagates them). */
+static int quantize_x16(x16_row *xr, const float *x, int32_t len, uint32_t type) {
     const float qmax = (float)sp_x16_qmax(type);
+    const int split = type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q6_K;
     for (int32_t b = 0; b < len / SP_QK; b++) {
         v128_t q[4];
-        if (!x16_quant_block(q, sx + b, sum + b, x + (size_t)b * SP_QK, qmax)) return 0;
-        for (int32_t i = 0; i < 4; i++) wasm_v128_store(xq + (size_t)b * SP_QK + 8 * i, q[i]);
+        if (!x16_quant_block(q, xr->sx + b, xr->sum + b, x + (size_t)b * SP_QK, qmax)) return 0;
+        int16_t *xb = xr->q + (size_t)b * SP_QK;
+        for (int32_t i = 0; i < 4; i += 2) {
+            wasm_v128_store(xb + 8 * i, split ? wasm_i16x8_shuffle(q[i], q[i + 1], 0, 2, 4, 6, 8, 10, 12, 14) : q[i]);
+            wasm_v128_store(xb + 8 * i + 8, split ? wasm_i16x8_shuffle(q[i], q[i + 1], 1, 3, 5, 7, 9, 11, 13, 15) : q[i + 1]);
+        }
     }
+    if (type == SP_DTYPE_Q6_K)
+        for (int32_t g = 0; g < len / 16; g++) {
+            int32_t t = 0;
+            for (int32_t i = 0; i < 16; i++) t += xr->q[16 * g + i];
+            xr->sum16[g] = 32 * t;
+        }
     return 1;
 }
 
@@ -166,9 +187,9 @@ KERNEL_PTR(fwx16s_fn, gemv_q4_0_16s_wasmsimd_x16);
  * The weights enter the integer dot products as their raw codes (Q4_K / Q5_K q, Q6_K q - 32); the
  * sub-block scales are applied to the rows' integer sums (i32 products, exact: gemm_x16.c bounds
  * sc * sum(q * xq) below 2^31), so isum is the same integer as the panel's sum(sc*q * xq). The
- * scales of four rows are unpacked once per superblock to one i32 lane per row: Q6_K's int8 in
- * registers (transpose_bytes_4x8), Q4_K / Q5_K's 6-bit ones into tables (sp_k4_scale_min; a SIMD
- * unpack into registers measured slower there: V8 spilled the extra constants in the hot loop). */
+ * scales of four rows are unpacked once per superblock into tables of one i32 lane per row: Q6_K's
+ * int8 (transpose_bytes_4x8), Q4_K / Q5_K's 6-bit ones (k4_scales_4x; unpacked into registers,
+ * V8 spilled the extra constants in the hot loop). */
 
 /* Bytes i of the four vectors u0..u3 as one vector of four i32 per i: t[0] holds i = 0..3 (byte
  * 4i + row), t[1] i = 4..7, from bytes 0..7 (hi = 0) or 8..15 (hi = 1) of each. */
@@ -189,13 +210,26 @@ static inline void transpose_bytes_4x8(v128_t *t, v128_t u0, v128_t u1, v128_t u
  * unpacked side by side, 32 bits of each in a lane (scales bytes 0..3, 4..7, 8..11 as sp_k4_scale_min
  * reads them): out of line, so that the masks do not take registers in the dot-product loop. */
 NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], const uint8_t *const *blk) {
-    float dmin[4] __attribute__((aligned(16)));
-    for (int32_t c = 0; c < 4; c++) {
-        uint16_t h;
-        memcpy(&h, blk[c], 2);
-        d[c] = sp_half_to_f32(h);
-        memcpy(&h, blk[c] + 2, 2);
-        dmin[c] = sp_half_to_f32(h);
+    /* d and dmin: the halves of lane c, by F16_HI unless one is inf or nan (then exactly, one by one) */
+    v128_t h = wasm_v128_load32_zero(blk[0]), dminv;
+    h = wasm_v128_load32_lane(blk[1], h, 1);
+    h = wasm_v128_load32_lane(blk[2], h, 2);
+    h = wasm_v128_load32_lane(blk[3], h, 3);
+    const v128_t e = wasm_i16x8_splat(0x7C00);
+    if (wasm_v128_any_true(wasm_i16x8_eq(wasm_v128_and(h, e), e))) {
+        float dmin[4] __attribute__((aligned(16)));
+        for (int32_t c = 0; c < 4; c++) {
+            uint16_t u;
+            memcpy(&u, blk[c], 2);
+            d[c] = sp_half_to_f32(u);
+            memcpy(&u, blk[c] + 2, 2);
+            dmin[c] = sp_half_to_f32(u);
+        }
+        dminv = wasm_v128_load(dmin);
+    } else {
+        const x16_consts xc = x16_consts_make();
+        wasm_v128_store(d, F16_HI(wasm_i32x4_shl(h, 16), &xc));
+        dminv = F16_HI(wasm_v128_and(h, wasm_i32x4_splat((int32_t)0xFFFF0000)), &xc);
     }
     const v128_t v0 = wasm_v128_load(blk[0] + 4), v1 = wasm_v128_load(blk[1] + 4), v2 = wasm_v128_load(blk[2] + 4),
                  v3 = wasm_v128_load(blk[3] + 4);
@@ -208,7 +242,6 @@ NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], co
     const v128_t q[4] = {wasm_v128_and(u0, m63), wasm_v128_or(wasm_v128_and(u2, m15), wasm_v128_and(wasm_u32x4_shr(u0, 2), m48)),
                          wasm_v128_and(u1, m63),
                          wasm_v128_or(wasm_v128_and(wasm_u32x4_shr(u2, 4), m15), wasm_v128_and(wasm_u32x4_shr(u1, 2), m48))};
-    const v128_t dminv = wasm_v128_load(dmin);
 #pragma clang loop unroll(full) /* constant shift amounts */
     for (int32_t j = 0; j < 8; j++) {
         const int32_t sh = 8 * (j % 4);
@@ -217,21 +250,70 @@ NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], co
     }
 }
 
-/* The 32 codes of sub-block j of a Q4_K / Q5_K superblock (k4_codes) dotted with x0..x3: four i32
- * lanes whose sum is sum(q * xq). */
-static inline v128_t k4_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
+/* The 32 codes of sub-block j of a Q5_K superblock (k4_codes) dotted with x0..x3: four i32 lanes
+ * whose sum is sum(q * xq). */
+static inline v128_t k5_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
                             v128_t m4, v128_t b16, v128_t zero) {
     v128_t lo, hi;
     k4_codes(&lo, &hi, qs, qh, j, m4, b16, zero);
     return DOT32_I8(lo, hi, x0, x1, x2, x3);
 }
 
-static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                               const uint8_t *const *p, int32_t nb, int q5) {
+/* The 32 codes of sub-block j of a Q4_K superblock, from its 32 bytes at qs, dotted with the
+ * block's x split as quantize_x16 stores it (x0, x1: the even and odd values of 0..15; x2, x3: of
+ * 16..31). A 16-bit lane of the bytes holds two values' nibbles: m = i16 splat(15) takes the low
+ * nibbles of even j as they are, m = splat(240) the high nibbles of odd j as 16 q (the caller
+ * divides the sum by 16, exactly), each from the lane's low byte and, after a shift by 8, its high
+ * byte: no extends, no shifts by a variable. Four i32 lanes whose sum is sum(q * xq) (16 times
+ * that for odd j; below 2^31: 16 * 32 * 15 * 32767). */
+static inline v128_t k4_dot(const uint8_t *qs, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m) {
+    const v128_t a = wasm_v128_load(qs), b = wasm_v128_load(qs + 16);
+    return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(a, m), x0), wasm_i32x4_dot_i16x8(wasm_v128_and(wasm_u16x8_shr(a, 8), m), x1)),
+                          wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(b, m), x2), wasm_i32x4_dot_i16x8(wasm_v128_and(wasm_u16x8_shr(b, 8), m), x3)));
+}
+static const int16_t k4_masks[2][8] __attribute__((aligned(16))) = {{15, 15, 15, 15, 15, 15, 15, 15},
+                                                                    {240, 240, 240, 240, 240, 240, 240, 240}};
+
+/* Q4_K: per sub-block, y[0..nr) gets f + (f32)(sc * isum) * (d * sx), then minus (dmin * m) *
+ * sum(x): the panel's formula, one lane per row. The sub-blocks are a loop, not unrolled: TurboFan
+ * issues all the loads of a basic block first, and those of a whole superblock (8 sub-blocks)
+ * spilled (tests/experiments/kdec_tiles.c). */
+NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
+                                                int32_t nb) {
+    const size_t bs = sizeof(sp_block_q4_k);
+    v128_t f = wasm_f32x4_splat(0.0f);
+    for (int32_t s = 0; s < nb / 8; s++) {
+        const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
+        float d[4] __attribute__((aligned(16))), mv[8][4] __attribute__((aligned(16)));
+        int32_t sc[8][4] __attribute__((aligned(16)));
+        k4_scales_4x(d, sc, mv, blk);
+        const v128_t dv = wasm_v128_load(d);
+#pragma clang loop unroll(disable)
+        for (int32_t j = 0; j < 8; j++) {
+            const int32_t b = 8 * s + j;
+            const v128_t m = wasm_v128_load(k4_masks[j & 1]);
+            const int16_t *xb = x->q + (size_t)b * SP_QK;
+            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+            const size_t o = offsetof(sp_block_q4_k, qs) + 32 * (size_t)(j / 2);
+#define K4_ROW(c) k4_dot(blk[c] + o, x0, x1, x2, x3, m)
+            const v128_t t = isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3));
+#undef K4_ROW
+            const v128_t is = wasm_i32x4_mul(wasm_i32x4_shr(t, 4 * (j & 1)), wasm_v128_load(sc[j]));
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(x->sx + b))));
+            f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(x->sum + b)));
+        }
+    }
+    store_rows(y, first, nr, f);
+}
+
+/* Q5_K: the same formula, the sub-blocks unrolled (k4_codes takes constant shifts and bits) */
+NOINLINE static void gemv_q5_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
+                                                int32_t nb) {
+    const int16_t *xq = x->q;
+    const float *sx = x->sx, *sum = x->sum;
     v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
     OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
-    const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
-    const size_t qs_off = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
+    const size_t bs = sizeof(sp_block_q5_k);
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
         const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
@@ -244,10 +326,10 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
             const int32_t b = 8 * s + j;
             const int16_t *xb = xq + (size_t)b * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-            const size_t o = qs_off + 32 * (size_t)(j / 2);
-#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16, zero)
-            const v128_t is = wasm_i32x4_mul(isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3)), wasm_v128_load(sc[j]));
-#undef K4_ROW
+            const size_t o = offsetof(sp_block_q5_k, qs) + 32 * (size_t)(j / 2);
+#define K5_ROW(c) k5_dot(blk[c] + o, blk[c] + offsetof(sp_block_q5_k, qh), j, x0, x1, x2, x3, m4, b16, zero)
+            const v128_t is = wasm_i32x4_mul(isum4x4(K5_ROW(0), K5_ROW(1), K5_ROW(2), K5_ROW(3)), wasm_v128_load(sc[j]));
+#undef K5_ROW
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
             f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(sum + b)));
         }
@@ -255,23 +337,35 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const int16_t *x
     store_rows(y, first, nr, f);
 }
 
-/* 16 codes minus 32 of quarter k (0..3) of a Q6_K half: low 4 bits from l (low nibble for k < 2),
- * high 2 bits from bits 2k, 2k+1 of h (16-bit lane shifts: the masks drop what crosses bytes) */
-static inline v128_t q6_k_codes(v128_t l, v128_t h, int32_t k, v128_t m4, v128_t m48, v128_t b32) {
-    const v128_t lo = wasm_v128_and(wasm_u16x8_shr(l, 4 * (k >> 1)), m4);
-    const v128_t hi = wasm_v128_and(wasm_i16x8_shl(wasm_u16x8_shr(h, 2 * k), 4), m48);
-    return wasm_i8x16_sub(wasm_v128_or(lo, hi), b32);
+/* The 16 codes of quarter k of a Q6_K half (0..63, unsigned), from the 16 bytes at ql (4 low bits:
+ * the low nibbles for k < 2) and at qh (2 high bits: bits 2k, 2k+1), dotted with those values of x
+ * split as quantize_x16 stores them (xe: the even ones, xo: the odd ones). The bits are moved into
+ * place by multiplies with powers of two (pl = 16 for k < 2, else 1; ph = 2^(6 - 2k): q6_k_mul)
+ * and constant shifts, in 16-bit lanes (what crosses a byte overflows the lane or is masked off by
+ * m4 = splat(15), m48 = splat(48)); a lane's two codes are then its low byte (mff = i16 splat(255))
+ * and its high byte: four i32 lanes whose sum is sum(q * xq). */
+static inline v128_t q6_k_dot16(const uint8_t *ql, const uint8_t *qh, v128_t pl, v128_t ph, v128_t xe, v128_t xo, v128_t m4,
+                                v128_t m48, v128_t mff) {
+    const v128_t lo = wasm_v128_and(wasm_u16x8_shr(wasm_i16x8_mul(wasm_v128_load(ql), pl), 4), m4);
+    const v128_t hi = wasm_v128_and(wasm_u16x8_shr(wasm_i16x8_mul(wasm_v128_load(qh), ph), 2), m48);
+    const v128_t c = wasm_v128_or(lo, hi);
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(c, mff), xe), wasm_i32x4_dot_i16x8(wasm_u16x8_shr(c, 8), xo));
 }
+static const int16_t q6_k_mul[4][2][8] __attribute__((aligned(16))) = { /* per quarter k: pl, ph */
+    {{16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}},
+    {{16, 16, 16, 16, 16, 16, 16, 16}, {16, 16, 16, 16, 16, 16, 16, 16}},
+    {{1, 1, 1, 1, 1, 1, 1, 1}, {4, 4, 4, 4, 4, 4, 4, 4}},
+    {{1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1}}};
 
-static inline v128_t dot16_i8(v128_t q, v128_t xa, v128_t xb) {
-    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(q), xa), wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(q), xb));
-}
-
-NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                                                const uint8_t *const *p, int32_t nb) {
-    (void)sum; /* Q6_K has no min */
-    v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48), b32 = wasm_i8x16_splat(32);
-    OPAQUE(m4); OPAQUE(m48); OPAQUE(b32);
+/* Q6_K: per block of 32 (quarter k of half h), y[0..nr) gets f + (f32)isum * (d * sx), one lane per
+ * row, isum = sc_a * (S_a - 32 X_a) + sc_b * (S_b - 32 X_b) over values 0..15 (a) and 16..31 (b)
+ * (S: the unsigned codes' sums, X: x's, x16_row.sum16): the panel's sum of sc * (q - 32) * xq. The
+ * blocks are a loop (see gemv_q4_k_1x4_wasmsimd_x16), the int8 scales unpacked per superblock into
+ * a table of one i32 lane per row. */
+NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
+                                                int32_t nb) {
+    v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48), mff = wasm_i16x8_splat(255);
+    OPAQUE(m4); OPAQUE(m48); OPAQUE(mff);
     const size_t bs = sizeof(sp_block_q6_k);
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
@@ -279,44 +373,39 @@ NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
         uint16_t h[4];
         for (int32_t c = 0; c < 4; c++) memcpy(h + c, blk[c] + offsetof(sp_block_q6_k, d), 2);
         const v128_t dv = wasm_f32x4_make(sp_half_to_f32(h[0]), sp_half_to_f32(h[1]), sp_half_to_f32(h[2]), sp_half_to_f32(h[3]));
-        /* sc[i]: the int8 scales of 16-value groups 4i..4i+3, byte 4g + row */
-        v128_t sc[4];
+        int32_t sc[16][4] __attribute__((aligned(16))); /* the scales of the 16-value groups, one lane per row */
         {
             const size_t o = offsetof(sp_block_q6_k, scales);
             const v128_t u0 = wasm_v128_load(blk[0] + o), u1 = wasm_v128_load(blk[1] + o), u2 = wasm_v128_load(blk[2] + o), u3 = wasm_v128_load(blk[3] + o);
-            transpose_bytes_4x8(sc, u0, u1, u2, u3, 0);
-            transpose_bytes_4x8(sc + 2, u0, u1, u2, u3, 1);
+            v128_t t[4];
+            transpose_bytes_4x8(t, u0, u1, u2, u3, 0);
+            transpose_bytes_4x8(t + 2, u0, u1, u2, u3, 1);
+#pragma clang loop unroll(full)
+            for (int32_t g = 0; g < 16; g++) wasm_v128_store(sc[g], I8_GROUP(t[g / 4], g % 4));
         }
-#pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
+#pragma clang loop unroll(disable)
         for (int32_t j = 0; j < 8; j++) {
             const int32_t b = 8 * s + j, half = j >> 2, k = j & 3;
-            const int16_t *xb = xq + (size_t)b * SP_QK;
+            const v128_t pl = wasm_v128_load(q6_k_mul[k][0]), ph = wasm_v128_load(q6_k_mul[k][1]);
+            const int16_t *xb = x->q + (size_t)b * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
             const size_t ol = offsetof(sp_block_q6_k, ql) + 64 * (size_t)half + 32 * (size_t)(k & 1);
             const size_t oh = offsetof(sp_block_q6_k, qh) + 32 * (size_t)half;
-            v128_t a[4], c16[4]; /* each row's sums over values 0..15 and 16..31 of the block */
-            for (int32_t c = 0; c < 4; c++) {
-                a[c] = dot16_i8(q6_k_codes(wasm_v128_load(blk[c] + ol), wasm_v128_load(blk[c] + oh), k, m4, m48, b32), x0, x1);
-                c16[c] = dot16_i8(q6_k_codes(wasm_v128_load(blk[c] + ol + 16), wasm_v128_load(blk[c] + oh + 16), k, m4, m48, b32), x2, x3);
-            }
-            const int32_t g = 8 * half + 2 * k; /* the scales of values 0..15 and 16..31 */
-            const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(isum4x4(a[0], a[1], a[2], a[3]), I8_GROUP(sc[g / 4], g % 4)),
-                                             wasm_i32x4_mul(isum4x4(c16[0], c16[1], c16[2], c16[3]), I8_GROUP(sc[(g + 1) / 4], (g + 1) % 4)));
-            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
+#define Q6_A(c) q6_k_dot16(blk[c] + ol, blk[c] + oh, pl, ph, x0, x1, m4, m48, mff)
+#define Q6_B(c) q6_k_dot16(blk[c] + ol + 16, blk[c] + oh + 16, pl, ph, x2, x3, m4, m48, mff)
+            const v128_t sa = wasm_i32x4_sub(isum4x4(Q6_A(0), Q6_A(1), Q6_A(2), Q6_A(3)), wasm_v128_load32_splat(x->sum16 + 2 * b));
+            const v128_t sb = wasm_i32x4_sub(isum4x4(Q6_B(0), Q6_B(1), Q6_B(2), Q6_B(3)), wasm_v128_load32_splat(x->sum16 + 2 * b + 1));
+#undef Q6_A
+#undef Q6_B
+            const int32_t g = 8 * half + 2 * k; /* the groups of values 0..15 and 16..31 */
+            const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(sa, wasm_v128_load(sc[g])), wasm_i32x4_mul(sb, wasm_v128_load(sc[g + 1])));
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(x->sx + b))));
         }
     }
     store_rows(y, first, nr, f);
 }
 
-NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                                                const uint8_t *const *p, int32_t nb) {
-    gemv_k4_1x4(y, first, nr, xq, sx, sum, p, nb, 0);
-}
-NOINLINE static void gemv_q5_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                                                const uint8_t *const *p, int32_t nb) {
-    gemv_k4_1x4(y, first, nr, xq, sx, sum, p, nb, 1);
-}
-typedef void (*fwx16k_fn)(float *, int, int32_t, const int16_t *, const float *, const float *, const uint8_t *const *, int32_t);
+typedef void (*fwx16k_fn)(float *, int, int32_t, const x16_row *, const uint8_t *const *, int32_t);
 KERNEL_PTR(fwx16k_fn, gemv_q4_k_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q5_k_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q6_k_1x4_wasmsimd_x16);
@@ -341,8 +430,9 @@ static inline v128_t q5_dot(const uint8_t *qh, v128_t x0, v128_t x1, v128_t x2, 
     return DOT32_I8(lo, hi, x0, x1, x2, x3);
 }
 
-static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                               const uint8_t *const *p, int32_t nb, int q51) {
+static inline void gemv_q5_1x4(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p, int32_t nb, int q51) {
+    const int16_t *xq = x->q;
+    const float *sx = x->sx, *sum = x->sum;
     v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), f0 = wasm_i8x16_splat((int8_t)0xF0), bits = Q5_BITS_MAKE();
     OPAQUE(m4); OPAQUE(b16); OPAQUE(f0); OPAQUE(bits);
     const x16_consts xc = x16_consts_make();
@@ -379,13 +469,13 @@ FW_16S_X16(gemv_q5_0_16s_wasmsimd_x16, sizeof(sp_block_q5_0), Q5_SETUP, ROWDOT_Q
 #undef FW_16S_X16
 KERNEL_PTR(fwx16s_fn, gemv_q5_0_16s_wasmsimd_x16);
 
-NOINLINE static void gemv_q5_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                                                const uint8_t *const *p, int32_t nb) {
-    gemv_q5_1x4(y, first, nr, xq, sx, sum, p, nb, 0);
+NOINLINE static void gemv_q5_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
+                                                int32_t nb) {
+    gemv_q5_1x4(y, first, nr, x, p, nb, 0);
 }
-NOINLINE static void gemv_q5_1_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const int16_t *xq, const float *sx, const float *sum,
-                                                const uint8_t *const *p, int32_t nb) {
-    gemv_q5_1x4(y, first, nr, xq, sx, sum, p, nb, 1);
+NOINLINE static void gemv_q5_1_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
+                                                int32_t nb) {
+    gemv_q5_1x4(y, first, nr, x, p, nb, 1);
 }
 KERNEL_PTR(fwx16k_fn, gemv_q5_0_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q5_1_1x4_wasmsimd_x16);
@@ -397,14 +487,12 @@ KERNEL_PTR(fwx16k_fn, gemv_q5_1_1x4_wasmsimd_x16);
  * time in order (the K-quant kernels are compute bound; streams change nothing). Returns 0 for
  * another type, if x holds inf/nan, or (all but the K-quants) w's scales are not known to be finite (y may then be partly
  * written; the caller computes it again on the exact path). */
-#define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1, int32_t streams) {
     const int q8 = w->type == SP_DTYPE_Q8_0, kq = w->type == SP_DTYPE_Q4_K || w->type == SP_DTYPE_Q5_K || w->type == SP_DTYPE_Q6_K;
     const int q5 = w->type == SP_DTYPE_Q5_0 || w->type == SP_DTYPE_Q5_1; /* 4 rows at a time, as kq (Q5_0: after the streams) */
     if (!(q8 || w->type == SP_DTYPE_Q4_0 || kq || q5) || (!kq && !w->f16_finite)) return 0;
     const int32_t K = w->cols;
-    int16_t xq[SP_DECODE_KC] __attribute__((aligned(16))); /* (KC) x rounded to 16 bits */
-    float sx[SP_DECODE_KC / SP_QK], sum[SP_DECODE_KC / SP_QK]; /* (KC/32) their scales, the blocks' sums of x */
+    x16_row xr;
     const size_t bs = sp_dtype_row_bytes(w->type, kq ? SP_QK_K : SP_QK);
     const int32_t block = kq ? SP_QK_K : SP_QK;
     const fwx16_fn kern = q8 ? gemv_q8_0_1x4_wasmsimd_x16_p : gemv_q4_0_1x4_wasmsimd_x16_p;
@@ -416,30 +504,30 @@ int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0
     const int32_t C = streams && !kq && w->type != SP_DTYPE_Q5_1 ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
-        if (!quantize_x16(xq, sx, sum, x + k0, len, w->type)) return 0;
+        if (!quantize_x16(&xr, x + k0, len, w->type)) return 0;
         const size_t ko = (size_t)(k0 / block) * bs;
         for (int32_t r = 0; r < C; r++) {
             const uint8_t *qp[SP_STREAMS_Q];
             for (int32_t i = 0; i < SP_STREAMS_Q; i++) qp[i] = sp_mat_row_ptr(w, row0 + i * C + r) + ko;
-            skern(y + row0 + r, C, k0 == 0, xq, sx, qp, nb);
+            skern(y + row0 + r, C, k0 == 0, xr.q, xr.sx, qp, nb);
         }
         if (kq || q5) {
             for (int32_t r = row0 + SP_STREAMS_Q * C; r < row1; r += 4) {
                 const int32_t nr = imin(4, row1 - r);
                 const uint8_t *qp[4];
                 for (int32_t c = 0; c < 4; c++) qp[c] = sp_mat_row_ptr(w, r + imin(c, nr - 1)) + ko;
-                kkern(y + r, k0 == 0, nr, xq, sx, sum, qp, nb);
+                kkern(y + r, k0 == 0, nr, &xr, qp, nb);
             }
             continue;
         }
         for (int32_t r = row0 + SP_STREAMS_Q * C; r < row1;) {
             const int32_t nr = imin(q8 && row1 - r >= 8 ? 8 : 4, row1 - r);
             if (nr == 8) {
-                gemv_q8_0_2x4_wasmsimd_x16_p(y + r, k0 == 0, xq, sx, sp_mat_row_ptr(w, r) + ko, w->row_bytes, nb);
+                gemv_q8_0_2x4_wasmsimd_x16_p(y + r, k0 == 0, xr.q, xr.sx, sp_mat_row_ptr(w, r) + ko, w->row_bytes, nb);
             } else {
                 const uint8_t *qp[4];
                 for (int32_t b = 0; b < 4; b++) qp[b] = sp_mat_row_ptr(w, r + imin(b, nr - 1)) + ko;
-                kern(y + r, k0 == 0, nr, xq, sx, qp[0], qp[1], qp[2], qp[3], nb);
+                kern(y + r, k0 == 0, nr, xr.q, xr.sx, qp[0], qp[1], qp[2], qp[3], nb);
             }
             r += nr;
         }

@@ -253,7 +253,7 @@ static double bench(int backward, sp_pool *p, const sp_kernels *k, uint32_t type
         for (int32_t c = 0; c < nc; c++) best += cbest[c];
         free(cbest);
     } else {
-        /* calls per timed batch: aim for about 2 ms */
+        /* calls per timed batch: doubled until a batch lasts at least 1 ms */
         int32_t per = 1;
         do {
             double t0 = sp_now_ms();

@@ -211,9 +211,10 @@ void sp_gemv_f16_1x4_wasmsimd_finite(float *y, int first, int32_t nr, const floa
 void sp_gemv_bf16_1x4_wasmsimd(float *y, int first, int32_t nr, const float *x, const uint8_t *p0, const uint8_t *p1,
                                const uint8_t *p2, const uint8_t *p3, int32_t len);
 
-/* matmul_dx_wasmsimd.c: dx_a[0..8) += sum_r dy_a[r] * wt[r*ldw + 0..8) for a < 4, r < nrows, in row order */
-void sp_gemm_dx_f32_4x8_wasmsimd(float *dx0, float *dx1, float *dx2, float *dx3, const float *dy0, const float *dy1,
-                                 const float *dy2, const float *dy3, const float *wt, int32_t ldw, int32_t nrows);
+/* matmul_dx_wasmsimd.c: dx_a[16t + 0..16) += sum_r dy_a[r] * wt[r*ldw + 16t + 0..16) for a < 2, t < nt,
+ * r < nrows, in row order */
+void sp_gemm_dx_f32_2x16_wasmsimd(float *dx0, float *dx1, const float *dy0, const float *dy1, const float *wt, int32_t ldw,
+                                  int32_t nrows, int32_t nt);
 
 /* One block of 32 values of x rounded to 16 bits, gemm_x16.c's formula (the same values as
  * sp_pack_x_x16_scalar): q[0..4) the values as i16 in order (8 a vector), *sx = amax / qmax and

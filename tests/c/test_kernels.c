@@ -831,22 +831,23 @@ static void test_microkernels(void) {
         }
         free_mat(&m);
     }
-    /* gemm_dx 4x8: dx_a[0..8) += sum_r dy_a[r] * wt[r*ldw + 0..8), rows in order */
-    for (int32_t nrows = 0; nrows <= 9; nrows += 3) {
-        float dx[4][8], dx0[4][8], dy[4][9], wt[9 * 11];
-        for (int a = 0; a < 4; a++) for (int j = 0; j < 8; j++) dx0[a][j] = dx[a][j] = sp_rng_normal(&rng);
-        for (int a = 0; a < 4; a++) for (int r = 0; r < 9; r++) dy[a][r] = sp_rng_normal(&rng);
-        for (int i = 0; i < 9 * 11; i++) wt[i] = sp_rng_normal(&rng);
-        sp_gemm_dx_f32_4x8_wasmsimd(dx[0], dx[1], dx[2], dx[3], dy[0], dy[1], dy[2], dy[3], wt, 11, nrows);
-        int ok = 1;
-        for (int a = 0; a < 4; a++)
-            for (int j = 0; j < 8; j++) {
-                float want = dx0[a][j]; /* the documented formula, in f32: bit for bit */
-                for (int r = 0; r < nrows; r++) want += dy[a][r] * wt[r * 11 + j];
-                ok &= memcmp(&want, &dx[a][j], 4) == 0;
-            }
-        CHECK_MSG(ok, "gemm_dx_f32_4x8 nrows=%d", nrows);
-    }
+    /* gemm_dx 2x16 over nt tiles: dx_a[16t + 0..16) += sum_r dy_a[r] * wt[r*ldw + 16t + 0..16), rows in order */
+    for (int32_t nrows = 0; nrows <= 9; nrows += 3)
+        for (int32_t nt = 1; nt <= 2; nt++) {
+            float dx[2][32], dx0[2][32], dy[2][9], wt[9 * 35];
+            for (int a = 0; a < 2; a++) for (int j = 0; j < 32; j++) dx0[a][j] = dx[a][j] = sp_rng_normal(&rng);
+            for (int a = 0; a < 2; a++) for (int r = 0; r < 9; r++) dy[a][r] = sp_rng_normal(&rng);
+            for (int i = 0; i < 9 * 35; i++) wt[i] = sp_rng_normal(&rng);
+            sp_gemm_dx_f32_2x16_wasmsimd(dx[0], dx[1], dy[0], dy[1], wt, 35, nrows, nt);
+            int ok = 1;
+            for (int a = 0; a < 2; a++)
+                for (int j = 0; j < 32; j++) {
+                    float want = dx0[a][j]; /* the documented formula, in f32: bit for bit; columns past nt tiles untouched */
+                    for (int r = 0; r < nrows && j < 16 * nt; r++) want += dy[a][r] * wt[r * 35 + j];
+                    ok &= memcmp(&want, &dx[a][j], 4) == 0;
+                }
+            CHECK_MSG(ok, "gemm_dx_f32_2x16 nrows=%d nt=%d", nrows, nt);
+        }
 }
 #endif
 

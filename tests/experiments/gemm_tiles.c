@@ -1,26 +1,34 @@
-/* gemm_tiles.c - what bounds the f32 GEMM tile under V8, and what an int16 x int8 tile does: the tiles
- * side by side on one matrix (Y[120, R] = X[120, K] . W[R, K]^T, one thread), each against the f32x4
- * mul+add probe, timed by process CPU time (best of several rounds: the machine is shared).
+/* gemm_tiles.c - what bounds the f32 GEMM tile under V8: 2 x 4 tiles that differ only in their loop
+ * overhead (pointers, counters, steps per iteration) or in their loads per step, against the f32x4
+ * mul+add probe and against probes with extra integer instructions or extra loads, one thread,
+ * process CPU time, best of the rounds (the machine is shared).
  *
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 --profiling-funcs -sALLOW_MEMORY_GROWTH=1 -Isrc \
  *       tests/experiments/gemm_tiles.c src/kernels/probe.c src/kernels/gemm_wasmsimd.c src/kernels/pool.c \
  *       src/common.c -o /tmp/gemm_tiles.js
- *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 768 288 5     # R K rounds
- *   node --no-experimental-fetch --no-liftoff --print-wasm-code /tmp/gemm_tiles.js 96 32 1   # x64 code
+ *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 0 1024 2 5     # loop mode: 0 K - rounds [xoff gap]
+ *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 1536 576 128 5 # R K n rounds
+ *   node --no-experimental-fetch --no-liftoff --print-wasm-code /tmp/gemm_tiles.js 0 64 2 0   # x64 code
  *
- * (--no-liftoff: every function optimised from its first call, so a tile is never timed in V8's
- * baseline tier. Node 20's V8 prints the TurboFan code of each function by name.)
+ * Loop mode (R = 0): one 4-row W panel and one pair of X rows (L1-resident), every tile called on
+ * them over and over: the loop's own bound, no cache misses. Shape mode: Y[n, R] = X[n, K] . W[R, K]^T.
  *
- *   dot3x3   the former tile (sp_gemm_f32_3x3_wasmsimd until issue 17): 3 rows of X x 3 rows of W
- *   dotw2x4  the engine's tile, sp_gemm_f32_2x4_wasmsimd: 2 rows of X x 4 rows of W packed
- *            [k/4][4][4] (sp_gemm_pack_f32_4_wasmsimd): the same formula per element
- *   dotp2x4  as dotw2x4 with X packed [i/2][k/4][2][4] too (one pointer per operand)
- *   pack3x3  3 x 3 over packed X and W: 9 accumulators, 6 loads per 18 mul+add
- *   held2x4  dotw2x4's loop with the two X vectors loaded once per row pair, not per step: 4 loads per
- *            16 mul+add instead of 6 (not a product: it measures what the X loads cost)
- *   int16    Q8_0 weights x activations rounded to 16 bits per block of 32, i32x4.dot_i16x8_s, 1 x 4
- * "model" is mul+add / (mul+add + vector loads) per step: the fraction of the probe if every vector
- * load took the issue slot of an FP operation (the probe has no loads). */
+ *   eng     the engine's tile, sp_gemm_f32_2x4_wasmsimd (W packed [k/4][4][4]; 3 pointers: W, 2 rows of X)
+ *   pk      X packed too, [pair][k/4][2][4]: 2 pointers
+ *   one     W and X interleaved per step, [k/4][6][4]: 1 pointer (loop mode only; not a product)
+ *   cd      pk with a count-down step counter and base + offset addressing
+ *   u2      pk with two k-steps per wasm iteration (the loads of both steps come first)
+ *   heldx   pk's loop with the 2 X vectors held: 4 loads per 16 mul+add (not a product)
+ *   heldw   the 4 W vectors held: 2 loads per 16 mul+add (not a product)
+ *   one2    one's buffer through two pointers (W and X), as pk
+ *   gap     W and X in one buffer with a runtime stride (argv[6]: floats between W and X of a step)
+ *   pk64    pk with X padded to W's stride (both pointers += 64 bytes)
+ *   pkq     pk with the loop bound on the X pointer
+ *   engl    eng's k-loop alone in a leaf function called per pair of rows
+ *   engB, pkB, oneB   eng, pk, one with the X loads first and the mul+adds in W-major order
+ * Probes: peak = sp_probe_peak_gflops (12 chains a = a*m + c); +int = the same with 12 or 24 integer adds
+ * (4 independent chains) per 24 FP ops; ghz = a chain of dependent integer adds (1 cycle each) -> the
+ * clock, hence FP ops per cycle. */
 #include <wasm_simd128.h>
 #include "kernels/probe.h"
 #include "kernels/wasmsimd.h"
@@ -29,108 +37,270 @@
 #include <string.h>
 #include <emscripten.h>
 EM_JS(double, cpu_ms, (void), { const u = process.cpuUsage(); return (u.user + u.system) / 1000; });
-NOINLINE static void dot33(float *y, int ldy, int n, const float *x, int ldx, const float *w0, const float *w1, const float *w2, int len) {
-    for (int i = 0; i < n; i += 3) {
-        const float *x0 = x + (size_t)i * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx;
-        v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
-        for (int k = 0; k < len; k += 4) {
-            v128_t b0 = wasm_v128_load(w0 + k), b1 = wasm_v128_load(w1 + k), b2 = wasm_v128_load(w2 + k), a;
-            a = wasm_v128_load(x0 + k); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2);
-            a = wasm_v128_load(x1 + k); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2);
-            a = wasm_v128_load(x2 + k); MA(c20, a, b0); MA(c21, a, b1); MA(c22, a, b2);
-        }
-        float *yi = y + (size_t)i * ldy; /* 3 lanes each, as store3 */
-        v128_t s0 = hsum4x4(c00, c01, c02, c02), s1 = hsum4x4(c10, c11, c12, c12), s2 = hsum4x4(c20, c21, c22, c22);
-        wasm_v128_store64_lane(yi, s0, 0); wasm_v128_store32_lane(yi + 2, s0, 2);
-        wasm_v128_store64_lane(yi + ldy, s1, 0); wasm_v128_store32_lane(yi + ldy + 2, s1, 2);
-        wasm_v128_store64_lane(yi + 2 * ldy, s2, 0); wasm_v128_store32_lane(yi + 2 * ldy + 2, s2, 2);
-    }
-}
-/* packed 2x4: xp = [n/2][len/4][2][4], wp = [len/4][4][4] */
-NOINLINE static void dotp24(float *y, int ldy, int n, const float *xp, const float *wp, int len) {
-    for (int i = 0; i < n; i += 2) {
-        const float *px = xp + (size_t)i * len, *pw = wp, *end = wp + (size_t)len * 4;
-        v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        for (; pw < end; pw += 16, px += 8) {
-            v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12), a;
-            a = wasm_v128_load(px); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2); MA(c03, a, b3);
-            a = wasm_v128_load(px + 4); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2); MA(c13, a, b3);
-        }
-        float *yi = y + (size_t)i * ldy;
-        wasm_v128_store(yi, hsum4x4(c00, c01, c02, c03));
-        wasm_v128_store(yi + ldy, hsum4x4(c10, c11, c12, c13));
-    }
-}
-/* packed 3x3: xp = [n/3][len/4][3][4], wp = [len/4][3][4] */
-NOINLINE static void pack33(float *y, int ldy, int n, const float *xp, const float *wp, int len) {
-    for (int i = 0; i < n; i += 3) {
-        const float *px = xp + (size_t)i * len, *pw = wp, *end = wp + (size_t)len * 3;
-        v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
-        for (; pw < end; pw += 12, px += 12) {
-            v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), a;
-            a = wasm_v128_load(px); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2);
-            a = wasm_v128_load(px + 4); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2);
-            a = wasm_v128_load(px + 8); MA(c20, a, b0); MA(c21, a, b1); MA(c22, a, b2);
-        }
-        float *yi = y + (size_t)i * ldy; /* 3 lanes each */
-        v128_t s0 = hsum4x4(c00, c01, c02, c02), s1 = hsum4x4(c10, c11, c12, c12), s2 = hsum4x4(c20, c21, c22, c22);
-        wasm_v128_store64_lane(yi, s0, 0); wasm_v128_store32_lane(yi + 2, s0, 2);
-        wasm_v128_store64_lane(yi + ldy, s1, 0); wasm_v128_store32_lane(yi + ldy + 2, s1, 2);
-        wasm_v128_store64_lane(yi + 2 * ldy, s2, 0); wasm_v128_store32_lane(yi + 2 * ldy + 2, s2, 2);
-    }
-}
-/* dotw2x4's loop with x held: the same mul+add work, 4 loads per step */
-NOINLINE static void held24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+
+#define ACC_DECL v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00
+#define STEP(a0, a1, b0, b1, b2, b3)                                                   \
+    do {                                                                               \
+        MA(c00, a0, b0); MA(c01, a0, b1); MA(c02, a0, b2); MA(c03, a0, b3);           \
+        MA(c10, a1, b0); MA(c11, a1, b1); MA(c12, a1, b2); MA(c13, a1, b3);           \
+    } while (0)
+#define STORE2(yi, ldy)                                          \
+    do {                                                         \
+        wasm_v128_store(yi, hsum4x4(c00, c01, c02, c03));        \
+        wasm_v128_store((yi) + (ldy), hsum4x4(c10, c11, c12, c13)); \
+    } while (0)
+
+/* xp: pairs of X rows packed [k/4][2][4], pair i at xp + (i/2) * xs; wp: [k/4][4][4] */
+NOINLINE static void pk24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
     const float *end = wp + (size_t)len * 4;
     for (int i = 0; i < n; i += 2) {
-        const v128_t a0 = wasm_v128_load(x + (size_t)i * ldx), a1 = wasm_v128_load(x + (size_t)(i + 1) * ldx);
-        v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        for (const float *pw = wp; pw < end; pw += 16) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, px += 8) {
             const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
-            MA(c00, a0, b0); MA(c01, a0, b1); MA(c02, a0, b2); MA(c03, a0, b3);
-            MA(c10, a1, b0); MA(c11, a1, b1); MA(c12, a1, b2); MA(c13, a1, b3);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
         }
-        float *yi = y + (size_t)i * ldy;
-        wasm_v128_store(yi, hsum4x4(c00, c01, c02, c03));
-        wasm_v128_store(yi + ldy, hsum4x4(c10, c11, c12, c13));
+        STORE2(y + (size_t)i * ldy, ldy);
     }
 }
-static inline v128_t isum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
-    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
-    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
-}
-/* int: W packed per block of 32 as [nb][4 rows][32 int8] + scales [nb][4] f32; x as int16 [n][K] + sx [n][nb].
- * 1 x 4 tile: y[i, r..r+4] = sum_b (d_b * sx_ib) * sum(q * xq) */
-#define DOT32(p, x0, x1, x2, x3)                                                                        \
-    wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p)), x0),                   \
-                                  wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 8), x1)),              \
-                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 16), x2),              \
-                                  wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8((p) + 24), x3)))
-NOINLINE static void i16_1x4(float *y, int ldy, int n, const int16_t *xq, const float *sx, int nb, const int8_t *wq, const float *wd) {
-    for (int i = 0; i < n; i++) {
-        const int16_t *xb = xq + (size_t)i * nb * 32;
-        const float *sxi = sx + (size_t)i * nb;
-        v128_t acc = wasm_f32x4_splat(0.0f);
-        const int8_t *p = wq;
-        const float *d = wd;
-        for (int b = 0; b < nb; b++, xb += 32, p += 128, d += 4) {
-            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-            const v128_t s = isum4x4(DOT32(p, x0, x1, x2, x3), DOT32(p + 32, x0, x1, x2, x3), DOT32(p + 64, x0, x1, x2, x3), DOT32(p + 96, x0, x1, x2, x3));
-            MA(acc, wasm_f32x4_convert_i32x4(s), wasm_f32x4_mul(wasm_v128_load(d), wasm_v128_load32_splat(sxi + b)));
+/* cb: [k/4][b0 b1 b2 b3 a0 a1], pair i at cb + (i/2) * cs */
+NOINLINE static void one24(float *y, int ldy, int n, const float *cb, int cs, const float *unused, int len) {
+    (void)unused;
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb + (size_t)(i / 2) * cs, *end = p + (size_t)len * 6;
+        ACC_DECL;
+        for (; p < end; p += 24) {
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            const v128_t a0 = wasm_v128_load(p + 16), a1 = wasm_v128_load(p + 20);
+            STEP(a0, a1, b0, b1, b2, b3);
         }
-        wasm_v128_store(y + (size_t)i * ldy, acc);
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+NOINLINE static void cd24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs, *pw = wp;
+        ACC_DECL;
+        for (int s = len / 4; s != 0; s--) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+            pw += 16;
+            px += 8;
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+NOINLINE static void u2_24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 32, px += 16) { /* len % 8 == 0 */
+            v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+            b0 = wasm_v128_load(pw + 16), b1 = wasm_v128_load(pw + 20), b2 = wasm_v128_load(pw + 24), b3 = wasm_v128_load(pw + 28);
+            a0 = wasm_v128_load(px + 8), a1 = wasm_v128_load(px + 12);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+NOINLINE static void heldx24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+NOINLINE static void heldw24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const v128_t b0 = wasm_v128_load(wp), b1 = wasm_v128_load(wp + 4), b2 = wasm_v128_load(wp + 8), b3 = wasm_v128_load(wp + 12);
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs, *end = px + (size_t)len * 2;
+        ACC_DECL;
+        for (; px < end; px += 8) {
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
     }
 }
 
-typedef void (*dot_fn)(float *, int, int, const float *, int, const float *, const float *, const float *, int);
-typedef void (*dotp_fn)(float *, int, int, const float *, const float *, int);
-typedef void (*ifn)(float *, int, int, const int16_t *, const float *, int, const int8_t *, const float *);
-typedef void (*held_fn)(float *, int, int, const float *, int, const float *, int);
-static dot_fn const volatile dot33_p = dot33;
-static dotp_fn const volatile dotp24_p = dotp24, pack33_p = pack33;
-static held_fn const volatile held24_p = held24;
-static ifn const volatile i16_p = i16_1x4;
+/* pk with the mul+adds in W-major order (c0j, c1j for each W vector j) */
+#define STEPB(a0, a1, b0, b1, b2, b3)                                                  \
+    do {                                                                               \
+        MA(c00, a0, b0); MA(c10, a1, b0); MA(c01, a0, b1); MA(c11, a1, b1);           \
+        MA(c02, a0, b2); MA(c12, a1, b2); MA(c03, a0, b3); MA(c13, a1, b3);           \
+    } while (0)
+NOINLINE static void pkb24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, px += 8) {
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* the engine's tile (rows of X in place) in W-major order */
+NOINLINE static void engb24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *a0p = x + (size_t)i * ldx, *a1p = a0p + ldx;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, a0p += 4, a1p += 4) {
+            const v128_t a0 = wasm_v128_load(a0p), a1 = wasm_v128_load(a1p);
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* one24 in W-major order */
+NOINLINE static void oneb24(float *y, int ldy, int n, const float *cb, int cs, const float *unused, int len) {
+    (void)unused;
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb + (size_t)(i / 2) * cs, *end = p + (size_t)len * 6;
+        ACC_DECL;
+        for (; p < end; p += 24) {
+            const v128_t a0 = wasm_v128_load(p + 16), a1 = wasm_v128_load(p + 20);
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* one24's interleaved buffer read through two pointers (W at p, X at q = p + 16 floats) */
+NOINLINE static void one2_24(float *y, int ldy, int n, const float *cb, int cs, const float *unused, int len) {
+    (void)unused;
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb + (size_t)(i / 2) * cs, *end = p + (size_t)len * 6, *q = p + 16;
+        OPAQUE(q);
+        ACC_DECL;
+        for (; p < end; p += 24, q += 24) {
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            const v128_t a0 = wasm_v128_load(q), a1 = wasm_v128_load(q + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* W and X in one buffer with per-step stride st floats, X at q = W + d floats (two pointers) */
+NOINLINE static void gap24(float *y, int ldy, int n, const float *cb, int st, const float *dq, int len) {
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb, *end = p + (size_t)(len / 4) * st, *q = dq;
+        ACC_DECL;
+        for (; p < end; p += st, q += st) {
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            const v128_t a0 = wasm_v128_load(q), a1 = wasm_v128_load(q + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* pk with the X pairs padded to W's stride: xp64 = [pair][k/4][2][4] + 32 bytes, both pointers += 64 bytes */
+NOINLINE static void pk64_24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, px += 16) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* pk with the loop bound on the X pointer */
+NOINLINE static void pkq24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs, *end = px + (size_t)len * 2, *pw = wp;
+        ACC_DECL;
+        for (; px < end; pw += 16, px += 8) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* the engine's k-loop alone in a leaf function (fewer live integer values: no stack-limit reload),
+ * called per pair of rows: s[0..8) = the two rows' hsum'd sums */
+NOINLINE static void leaf24(float *s, const float *a0p, const float *a1p, const float *wp, const float *end) {
+    ACC_DECL;
+    for (const float *pw = wp; pw < end; pw += 16, a0p += 4, a1p += 4) {
+        const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+        const v128_t a0 = wasm_v128_load(a0p), a1 = wasm_v128_load(a1p);
+        STEP(a0, a1, b0, b1, b2, b3);
+    }
+    STORE2(s, 4);
+}
+static void (*const volatile leaf_p)(float *, const float *, const float *, const float *, const float *) = leaf24;
+NOINLINE static void engl24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    float s[8] __attribute__((aligned(16)));
+    for (int i = 0; i < n; i += 2) {
+        const float *a0p = x + (size_t)i * ldx;
+        leaf_p(s, a0p, a0p + ldx, wp, end);
+        float *yi = y + (size_t)i * ldy;
+        wasm_v128_store(yi, wasm_v128_load(s));
+        wasm_v128_store(yi + ldy, wasm_v128_load(s + 4));
+    }
+}
+
+/* ---- probes ---- */
+#define CH12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+/* the probe's 12 chains plus 4 chains of R dependent integer adds each per iteration (4R adds) */
+#define PROBE_INT(name, R)                                                                                            \
+    NOINLINE static float name(long iters, v128_t m, v128_t c, int d) {                                               \
+        CH12(PD)                                                                                                     \
+        int r0 = d, r1 = d + 1, r2 = d + 2, r3 = d + 3;                                                              \
+        for (long it = 0; it < iters; it++) {                                                                        \
+            CH12(PS)                                                                                                 \
+            for (int q = 0; q < R; q++) { r0 += d; OPAQUE(r0); r1 += d; OPAQUE(r1); r2 += d; OPAQUE(r2); r3 += d; OPAQUE(r3); } \
+        }                                                                                                            \
+        v128_t s = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)),                    \
+                                  wasm_f32x4_add(wasm_f32x4_add(a4, a5), wasm_f32x4_add(a6, a7)));                   \
+        s = wasm_f32x4_add(s, wasm_f32x4_add(wasm_f32x4_add(a8, a9), wasm_f32x4_add(a10, a11)));                     \
+        return wasm_f32x4_extract_lane(s, 0) + (float)(r0 + r1 + r2 + r3);                                           \
+    }
+#define PD(i) v128_t a##i = wasm_f32x4_splat(0.01f * i);
+#define PS(i) a##i = wasm_f32x4_add(wasm_f32x4_mul(a##i, m), c);
+PROBE_INT(probe_int3, 3)
+PROBE_INT(probe_int6, 6)
+/* 32 dependent integer adds per iteration */
+NOINLINE static int chain_add(long iters, int d) {
+    int r = d;
+    for (long it = 0; it < iters; it++) {
+#define A r += d; OPAQUE(r);
+        A A A A A A A A A A A A A A A A A A A A A A A A A A A A A A A A
+#undef A
+    }
+    return r;
+}
+
+typedef void (*tile_fn)(float *, int, int, const float *, int, const float *, int);
+static tile_fn const volatile pkb_p = pkb24, engb_p = engb24, oneb_p = oneb24, one2_p = one2_24, gap_p = gap24, pk64_p = pk64_24, pkq_p = pkq24, engl_p = engl24, pk_p = pk24, one_p = one24, cd_p = cd24, u2_p = u2_24, heldx_p = heldx24, heldw_p = heldw24;
+static float (*const volatile probe_int3_p)(long, v128_t, v128_t, int) = probe_int3, (*const volatile probe_int6_p)(long, v128_t, v128_t, int) = probe_int6;
+static int (*const volatile chain_add_p)(long, int) = chain_add;
+static void (*const volatile eng_p)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t, const float *, const float *const *, int32_t) =
+    sp_gemm_f32_2x4_wasmsimd;
 
 static size_t differ(const float *a, const float *b, size_t n) {
     size_t bad = 0;
@@ -138,83 +308,103 @@ static size_t differ(const float *a, const float *b, size_t n) {
     return bad;
 }
 
+/* best rate (units per microsecond = G units/s) of `call` doing `work` units, 10 tries by process CPU time */
+#define TIME(call, work, out)                                          \
+    do {                                                               \
+        for (int r_ = 0; r_ < 10; r_++) {                              \
+            double t0_ = cpu_ms();                                     \
+            call;                                                      \
+            double dt_ = cpu_ms() - t0_;                               \
+            if (dt_ > 0 && (work) / dt_ * 1e-6 > (out)) (out) = (work) / dt_ * 1e-6; \
+        }                                                              \
+    } while (0)
+
+enum { V_ENG, V_PK, V_ONE, V_CD, V_U2, V_HX, V_HW, V_ENGB, V_PKB, V_ONEB, V_ONE2, V_GAP, V_PK64, V_PKQ, V_ENGL, NV };
+static const char *NAMES[NV] = {"eng", "pk", "one", "cd", "u2", "heldx", "heldw", "engB", "pkB", "oneB", "one2", "gap", "pk64", "pkq", "engl"};
+
 int main(int argc, char **argv) {
-    const int n = 120; /* divisible by 2 and 3 */
-    const int R = argc > 1 ? atoi(argv[1]) : 768, K = argc > 2 ? atoi(argv[2]) : 288, reps = argc > 3 ? atoi(argv[3]) : 3;
-    if (R % 12 || K % 32) { fprintf(stderr, "R must be a multiple of 12, K of 32\n"); return 1; }
-    const int nb = K / 32;
-    float *x = aligned_alloc(16, (size_t)n * K * 4), *w = aligned_alloc(16, (size_t)R * K * 4);
-    float *y = aligned_alloc(16, (size_t)n * R * 4), *y2 = aligned_alloc(16, (size_t)n * R * 4);
-    float *wp = aligned_alloc(16, (size_t)R * K * 4), *xp = aligned_alloc(16, (size_t)n * K * 4);
-    float *sx = aligned_alloc(16, (size_t)n * nb * 4), *wd = aligned_alloc(16, (size_t)R * nb * 4);
-    int16_t *xq = aligned_alloc(16, (size_t)n * K * 2);
-    int8_t *wq = aligned_alloc(16, (size_t)R * K);
+    const int R = argc > 1 ? atoi(argv[1]) : 0, K = argc > 2 ? atoi(argv[2]) : 1024, rounds = argc > 4 ? atoi(argv[4]) : 3;
+    const int dry = rounds == 0, reps = dry ? 1 : rounds; /* rounds 0: each function once (for --print-wasm-code) */
+    const int loop = R == 0;
+    const int n = loop ? 2 : (argc > 3 ? atoi(argv[3]) : 128);
+    const int rows = loop ? 4 : R;
+    if (rows % 4 || K % 8 || n % 2) { fprintf(stderr, "R must be a multiple of 4, K of 8, n even\n"); return 1; }
+    /* loop mode: the one panel and pair are reused `calls` times per timed call, ~2e7 flops */
+    const int calls = loop && !dry ? (int)(2e7 / (2.0 * 2 * 4 * K)) + 1 : 1;
+    float *x = aligned_alloc(16, (size_t)n * K * 4), *w = aligned_alloc(16, (size_t)rows * K * 4);
+    float *y = aligned_alloc(16, (size_t)n * rows * 4), *y2 = aligned_alloc(16, (size_t)n * rows * 4);
+    const int xoff = argc > 5 ? atoi(argv[5]) : 0; /* floats: moves the packed X against the packed W */
+    float *wp = aligned_alloc(64, (size_t)rows * K * 4), *xp = (float *)aligned_alloc(64, ((size_t)n * K + (size_t)xoff + 15) / 16 * 64) + xoff;
+    float *cb = aligned_alloc(16, (size_t)K * 6 * 4);
     srand(1);
     for (size_t i = 0; i < (size_t)n * K; i++) x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    /* W holds Q8_0 values d * q, so the f32 and the int16 tiles multiply the same weights */
-    for (int r = 0; r < R; r++)
-        for (int b = 0; b < nb; b++) {
-            float d = 0.001f * (1 + rand() % 7);
-            for (int j = 0; j < 32; j++) {
-                int q = rand() % 255 - 127;
-                w[(size_t)r * K + b * 32 + j] = d * q;
-                wq[((size_t)(r / 4) * nb + b) * 128 + (r % 4) * 32 + j] = (int8_t)q;
-            }
-            wd[((size_t)(r / 4) * nb + b) * 4 + r % 4] = d;
-        }
-    for (int r = 0; r < R; r += 4) {
-        const float *rows4[4] = {w + (size_t)r * K, w + (size_t)(r + 1) * K, w + (size_t)(r + 2) * K, w + (size_t)(r + 3) * K};
-        sp_gemm_pack_f32_4_wasmsimd(wp + (size_t)r * K, rows4, K);
-    }
+    for (size_t i = 0; i < (size_t)rows * K; i++) w[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    const float **wrows = malloc(sizeof(float *) * (size_t)rows);
+    for (int r = 0; r < rows; r++) wrows[r] = w + (size_t)r * K;
+    for (int r = 0; r < rows; r += 4) sp_gemm_pack_f32_4_wasmsimd(wp + (size_t)r * K, wrows + r, K);
     for (int i = 0; i < n; i += 2)
         for (int k = 0; k < K; k += 4)
             for (int a = 0; a < 2; a++) memcpy(xp + (size_t)i * K + (size_t)k * 2 + a * 4, x + (size_t)(i + a) * K + k, 16);
-    for (int i = 0; i < n; i++)
-        for (int b = 0; b < nb; b++) {
-            float m = 0;
-            for (int j = 0; j < 32; j++) { float v = x[(size_t)i * K + b * 32 + j]; m = v < 0 ? (-v > m ? -v : m) : (v > m ? v : m); }
-            float d = m / 32767.0f;
-            sx[(size_t)i * nb + b] = d;
-            for (int j = 0; j < 32; j++) { float v = x[(size_t)i * K + b * 32 + j] / d; xq[(size_t)i * K + b * 32 + j] = (int16_t)(v < 0 ? v - 0.5f : v + 0.5f); }
-        }
-    float *wp3 = aligned_alloc(16, (size_t)R * K * 4), *xp3 = aligned_alloc(16, (size_t)n * K * 4);
-    for (int r = 0; r < R; r += 3)
-        for (int k = 0; k < K; k += 4)
-            for (int b = 0; b < 3; b++) memcpy(wp3 + (size_t)r * K + (size_t)k * 3 + b * 4, w + (size_t)(r + b) * K + k, 16);
-    for (int i = 0; i < n; i += 3)
-        for (int k = 0; k < K; k += 4)
-            for (int a = 0; a < 3; a++) memcpy(xp3 + (size_t)i * K + (size_t)k * 3 + a * 4, x + (size_t)(i + a) * K + k, 16);
-    const float **wrows = malloc(sizeof(float *) * (size_t)R);
-    for (int r = 0; r < R; r++) wrows[r] = w + (size_t)r * K;
-    const double flops = 2.0 * n * R * K;
-    /* best GFLOP/s over the rounds, each the best of 10 calls by process CPU time */
-#define TIME(call, out) do { double bt_ = 1e30; for (int r_ = 0; r_ < 10; r_++) { double t0_ = cpu_ms(); call; double dt_ = cpu_ms() - t0_; \
-        if (dt_ > 0 && dt_ < bt_) bt_ = dt_; } const double g_ = flops / bt_ * 1e-6; if (g_ > out) out = g_; } while (0)
-    double peak = 0, g33 = 0, gw = 0, gp = 0, g3 = 0, gh = 0, gi = 0, err = 0, mag = 0;
-    size_t dw = 0, dp = 0, d3 = 0;
+    float *xp64 = aligned_alloc(64, (size_t)n * K * 8);
+    for (int i = 0; i < n; i += 2)
+        for (int k = 0; k < K; k += 4) memcpy(xp64 + (size_t)i * K * 2 + (size_t)k * 4, xp + (size_t)i * K + (size_t)k * 2, 32);
+    const int gap = argc > 6 ? atoi(argv[6]) : 0, gst = 24 + gap; /* gap24: floats between W and X, stride */
+    float *gb = aligned_alloc(64, ((size_t)(K / 4) * gst + 15) / 16 * 64);
+    for (int k = 0; k < K; k += 4) {
+        memcpy(gb + (size_t)(k / 4) * gst, wp + (size_t)k * 4, 64);
+        memcpy(gb + (size_t)(k / 4) * gst + 16 + gap, xp + (size_t)k * 2, 32);
+    }
+    for (int k = 0; k < K; k += 4) {
+        memcpy(cb + (size_t)k * 6, wp + (size_t)k * 4, 64);
+        memcpy(cb + (size_t)k * 6 + 16, xp + (size_t)k * 2, 32);
+    }
+    const double flops = 2.0 * n * rows * K * calls;
+    double g[NV] = {0}, peak = 0, pint = 0, pint6 = 0, ghz = 0;
+    size_t bad[NV] = {0};
+    volatile float sink = 0;
+    const v128_t m = wasm_f32x4_splat(0.9999f), c = wasm_f32x4_splat(1e-4f);
+    const long piters = dry ? 256 : 200000;
     for (int rep = 0; rep < reps; rep++) {
-        const double pk = sp_probe_peak_gflops(0.3);
+        const double pk = sp_probe_peak_gflops(dry ? 0.01 : 0.3);
         if (pk > peak) peak = pk;
-        TIME(for (int rr = 0; rr < R; rr += 3) dot33_p(y + rr, R, n, x, K, w + (size_t)rr * K, w + (size_t)(rr + 1) * K, w + (size_t)(rr + 2) * K, K), g33);
-        TIME(for (int rr = 0; rr < R; rr += 4) sp_gemm_f32_2x4_wasmsimd(y2 + rr, R, 1, n, 4, x, K, wp + (size_t)rr * K, wrows + rr, K), gw);
-        dw += differ(y, y2, (size_t)n * R);
-        TIME(for (int rr = 0; rr < R; rr += 4) dotp24_p(y2 + rr, R, n, xp, wp + (size_t)rr * K, K), gp);
-        dp += differ(y, y2, (size_t)n * R);
-        TIME(for (int rr = 0; rr < R; rr += 3) pack33_p(y2 + rr, R, n, xp3, wp3 + (size_t)rr * K, K), g3);
-        d3 += differ(y, y2, (size_t)n * R);
-        TIME(for (int rr = 0; rr < R; rr += 4) held24_p(y2 + rr, R, n, x, K, wp + (size_t)rr * K, K), gh);
-        TIME(for (int rr = 0; rr < R; rr += 4) i16_p(y2 + rr, R, n, xq, sx, nb, wq + (size_t)rr * K, wd + (size_t)rr * nb), gi);
-        for (size_t q = 0; q < (size_t)n * R; q++) {
-            double e = y[q] - y2[q], m = y[q];
-            if (e < 0) e = -e;
-            if (m < 0) m = -m;
-            if (e > err) err = e;
-            if (m > mag) mag = m;
+        TIME(sink += probe_int3_p(piters, m, c, rep + 1), 24.0 * 4 * piters, pint);
+        TIME(sink += probe_int6_p(piters, m, c, rep + 1), 24.0 * 4 * piters, pint6);
+        TIME(sink += (float)chain_add_p(piters, rep + 1), 32.0 * piters, ghz); /* G adds/s = GHz */
+        for (int v = 0; v < NV; v++) {
+            if ((v == V_ONE || v == V_ONEB || v == V_ONE2 || v == V_GAP) && !loop) continue;
+            const int xs = K * 2, ldx = K;
+            float *out = v == V_ENG ? y : y2;
+#define RUN(body) TIME(for (int q = 0; q < calls; q++) for (int rr = 0; rr < rows; rr += 4) { body; }, flops, g[v])
+            switch (v) {
+            case V_ENG: RUN(eng_p(out + rr, rows, 1, n, 4, x, ldx, wp + (size_t)rr * K, wrows + rr, K)); break;
+            case V_PK: RUN(pk_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ONE: RUN(one_p(out + rr, rows, n, cb, 0, NULL, K)); break;
+            case V_CD: RUN(cd_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_U2: RUN(u2_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_HX: RUN(heldx_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_HW: RUN(heldw_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ENGB: RUN(engb_p(out + rr, rows, n, x, ldx, wp + (size_t)rr * K, K)); break;
+            case V_PKB: RUN(pkb_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ONEB: RUN(oneb_p(out + rr, rows, n, cb, 0, NULL, K)); break;
+            case V_ONE2: RUN(one2_p(out + rr, rows, n, cb, 0, NULL, K)); break;
+            case V_PK64: RUN(pk64_p(out + rr, rows, n, xp64, K * 4, wp + (size_t)rr * K, K)); break;
+            case V_PKQ: RUN(pkq_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ENGL: RUN(engl_p(out + rr, rows, n, x, ldx, wp + (size_t)rr * K, K)); break;
+            case V_GAP: RUN(gap_p(out + rr, rows, n, gb, gst, gb + 16 + gap, K)); break;
+            }
+#undef RUN
+            if (v != V_ENG && v != V_HX && v != V_HW) bad[v] += differ(y, y2, (size_t)n * rows);
         }
     }
-    printf("probe %.1f GF/s (best of %d rounds); of the probe (model): dot3x3 %.2f (0.75), dotw2x4 %.2f (0.73), dotp2x4 %.2f (0.73), "
-           "pack3x3 %.2f (0.75), held2x4 %.2f (0.80); values differing from dot3x3: dotw2x4 %zu, dotp2x4 %zu, pack3x3 %zu; "
-           "int16 1x4 x%.2f of dotw2x4 (max |error| %.2g, max |y| %.2g)\n",
-           peak, reps, g33 / peak, gw / peak, gp / peak, g3 / peak, gh / peak, dw, dp, d3, gi / gw, err, mag);
+    printf("%s K=%d n=%d R=%d: probe %.1f GF/s, clock %.2f GHz -> %.2f FP ops/cycle; probe with 12 / 24 integer adds per 24 FP ops %.2f / %.2f of the probe\n",
+           loop ? "loop" : "shape", K, n, rows, peak, ghz, peak / 4 / ghz, pint / peak, pint6 / peak);
+    printf("of the probe:");
+    for (int v = 0; v < NV; v++)
+        if (g[v] > 0) printf(" %s %.3f", NAMES[v], g[v] / peak);
+    printf("\nvalues differing from eng:");
+    for (int v = 1; v < NV; v++)
+        if (g[v] > 0 && v != V_HX && v != V_HW) printf(" %s %zu", NAMES[v], bad[v]);
+    printf("\n");
+    (void)sink;
     return 0;
 }
