@@ -7,9 +7,11 @@
  * Why 2 x 4 over a packed panel (Node 20's V8 on x64; README, "What bounds the f32 GEMM"): TurboFan
  * keeps 15 xmm registers and places a block's loads ahead of its arithmetic, so a tile needs its
  * loaded vectors + accumulators + one product register. 2 x 4 takes exactly 15 (8 accumulators,
- * 6 loads per 16 mul+add, W at constant offsets from one pointer); 3 x 3 and larger tiles spill
- * an accumulator every iteration. The loads, not the FP units, then bound the tile (about 0.73
- * of the mul+add probe). */
+ * 6 loads per 16 mul+add, W at constant offsets from one pointer); 3 x 3, larger tiles and hand
+ * unrolled steps spill every iteration. What then bounds the tile is the x64 instructions per FP
+ * operation (loads, pointer increments, the stack check, compare-and-branch) at the 5-5.5
+ * instructions per cycle V8's code sustains: about 0.75 of the mul+add probe with the data in L1.
+ * Packing X as well (fewer increments) measured slower. */
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
 

@@ -1,6 +1,6 @@
 /* matmul_dx_wasmsimd.c - the backward product dX += dY·W: "outer product" tiles, 2 rows of dY x
- * 16 columns (8 accumulators), over W dequantized (or copied, F32) 128 rows x 32 columns at a
- * time. Each dx element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
+ * 16 columns (8 accumulators), over W dequantized (or copied, F32) in tiles of 128 rows x 32
+ * columns. Each dx element is dx + dy[0]*w[0] + dy[1]*w[1] + ... in row order: the scalar formula.
  *
  * Why 2 x 16 with the row loop inside a loop over column tiles (README, "What bounds the f32
  * GEMM"): TurboFan keeps 15 xmm registers and loads a step's vectors ahead of its arithmetic, so
@@ -33,27 +33,38 @@ NOINLINE void sp_gemm_dx_f32_2x16_wasmsimd(float *dx0, float *dx1, const float *
 typedef void (*bw216_fn)(float *, float *, const float *, const float *, const float *, int32_t, int32_t, int32_t);
 KERNEL_PTR(bw216_fn, sp_gemm_dx_f32_2x16_wasmsimd);
 
+/* W is dequantized (copied, F32) SP_BW_RB rows x SP_BW_SW columns at a time, each row's span in
+ * memory order, into SP_BW_SW / 32 tiles of (RB, 32): a W far larger than the cache (an LM head
+ * under a few rows of dY) then streams in long runs instead of 32-column pieces of 128 rows. */
+#define SP_BW_SW 128
+
 void sp_matmul_dx_wasmsimd(float *dx, const float *dy, const sp_mat *w, int32_t n, int32_t col0, int32_t col1) {
     const int32_t K = w->cols, R = w->rows;
-    float wbuf[SP_BW_RB * SP_QK] __attribute__((aligned(16))); /* (RB, 32) dequantized W tile */
+    float wbuf[SP_BW_SW / SP_QK][SP_BW_RB * SP_QK] __attribute__((aligned(16))); /* [SW/32] x (RB, 32), 64 KB */
     /* rows of W outside, columns inside: the dy block (n, RB) stays in cache for all columns */
     for (int32_t r0 = 0; r0 < R; r0 += SP_BW_RB) {
         const int32_t rl = imin(SP_BW_RB, R - r0);
-        for (int32_t c0 = col0; c0 < col1; c0 += SP_QK) {
-            const int32_t cw = imin(SP_QK, col1 - c0), c16 = cw & ~15;
-            for (int32_t r = 0; r < rl; r++) sp_dequant_span_wasmsimd(wbuf + r * SP_QK, sp_mat_row_ptr(w, r0 + r), w->type, c0, cw);
-            for (int32_t i = 0; i < n; i += 2) {
-                const int32_t ni = imin(2, n - i);
-                float *dx0 = dx + (size_t)i * K + c0, *dx1 = dx + (size_t)(i + ni - 1) * K + c0;
-                const float *dy0 = dy + (size_t)i * R + r0, *dy1 = dy + (size_t)(i + ni - 1) * R + r0;
-                if (c16) sp_gemm_dx_f32_2x16_wasmsimd_p(dx0, dx1, dy0, dy1, wbuf, SP_QK, rl, c16 / 16);
-                for (int32_t a = 0; a < ni; a++) { /* columns past the last multiple of 16 */
-                    float *dxa = a ? dx1 : dx0;
-                    const float *dya = a ? dy1 : dy0;
-                    for (int32_t j = c16; j < cw; j++) {
-                        float acc = dxa[j];
-                        for (int32_t r = 0; r < rl; r++) acc += dya[r] * wbuf[(size_t)r * SP_QK + j];
-                        dxa[j] = acc;
+        for (int32_t s0 = col0; s0 < col1; s0 += SP_BW_SW) {
+            const int32_t sw = imin(SP_BW_SW, col1 - s0);
+            for (int32_t r = 0; r < rl; r++)
+                for (int32_t c = 0; c < sw; c += SP_QK)
+                    sp_dequant_span_wasmsimd(wbuf[c / SP_QK] + r * SP_QK, sp_mat_row_ptr(w, r0 + r), w->type, s0 + c, imin(SP_QK, sw - c));
+            for (int32_t c = 0; c < sw; c += SP_QK) {
+                const float *wt = wbuf[c / SP_QK];
+                const int32_t c0 = s0 + c, cw = imin(SP_QK, sw - c), c16 = cw & ~15;
+                for (int32_t i = 0; i < n; i += 2) {
+                    const int32_t ni = imin(2, n - i);
+                    float *dx0 = dx + (size_t)i * K + c0, *dx1 = dx + (size_t)(i + ni - 1) * K + c0;
+                    const float *dy0 = dy + (size_t)i * R + r0, *dy1 = dy + (size_t)(i + ni - 1) * R + r0;
+                    if (c16) sp_gemm_dx_f32_2x16_wasmsimd_p(dx0, dx1, dy0, dy1, wt, SP_QK, rl, c16 / 16);
+                    for (int32_t a = 0; a < ni; a++) { /* columns past the last multiple of 16 */
+                        float *dxa = a ? dx1 : dx0;
+                        const float *dya = a ? dy1 : dy0;
+                        for (int32_t j = c16; j < cw; j++) {
+                            float acc = dxa[j];
+                            for (int32_t r = 0; r < rl; r++) acc += dya[r] * wt[(size_t)r * SP_QK + j];
+                            dxa[j] = acc;
+                        }
                     }
                 }
             }

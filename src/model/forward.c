@@ -580,7 +580,7 @@ void sp_forward(const sp_model *m, sp_acts *a, const float *x0, int32_t B, int32
 
 int32_t sp_lm_head_chunk(const sp_config *c) {
     const int32_t V = c->vocab_size > 0 ? c->vocab_size : 1;
-    const int32_t rows = (int32_t)(((int64_t)8 << 20) / V);
+    const int32_t rows = (int32_t)(((int64_t)8 << 20) / V) & ~3; /* whole 4-row tiles of the products */
     return rows > 128 ? 128 : rows < 8 ? 8 : rows;
 }
 
@@ -648,7 +648,9 @@ double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, 
     float *xg = scratch + (size_t)chunk * V;          /* (chunk, dim) gathered rows; then (chunk) losses */
     float *dxg = xg + (size_t)chunk * dim;            /* (chunk, dim) */
     double loss = 0.0;
-    const int32_t parts = (n + chunk - 1) / chunk, step = parts > 0 ? (n + parts - 1) / parts : chunk; /* equal parts, <= chunk */
+    /* equal parts of whole 4-row tiles (the products' row tiles), <= chunk */
+    const int32_t parts = (n + chunk - 1) / chunk, even = parts > 0 ? ((n + parts - 1) / parts + 3) & ~3 : chunk;
+    const int32_t step = even < chunk ? even : chunk;
     for (int32_t i0 = 0; i0 < n; i0 += step) {
         const int32_t nc = n - i0 < step ? n - i0 : step;
         for (int32_t i = 0; i < nc; i++) memcpy(xg + (size_t)i * dim, xf + (size_t)rows[i0 + i] * dim, sizeof(float) * dim);

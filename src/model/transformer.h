@@ -127,8 +127,8 @@ void sp_layer_forward(const sp_model *m, sp_acts *a, int32_t l, int32_t B, int32
 double sp_lm_head_loss(const sp_model *m, const float *xf, const int32_t *rows, const int32_t *targets, int32_t n,
                        float *dxf, float scale, float *logits, int32_t chunk);
 /* Rows of the LM head per product in the training step (the chunk of sp_lm_head_loss): 128, or
- * fewer so that a chunk's logits stay within 8M floats (32 MB): 55 rows for Qwen's 151936-entry
- * vocabulary, 32 for Gemma's 262144. Never [B*T, V]. Any chunk gives the same results; the
+ * fewer so that a chunk's logits stay within 8M floats (32 MB), a multiple of 4 (the products'
+ * row tiles): 52 rows for Qwen's 151936-entry vocabulary, 32 for Gemma's 262144. Never [B*T, V]. Any chunk gives the same results; the
  * weights are read twice per chunk, so larger chunks run the head faster (Gemma 3's head, batch
  * 4 x 128: 16 rows 21.0 s, 64 rows 15.3 s; tests/c/bench_model.c). */
 int32_t sp_lm_head_chunk(const sp_config *c);

@@ -3,7 +3,7 @@
  * L2-resident problem, each against the f32x4 mul+add probe, timed by process CPU time.
  *
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 --profiling-funcs -sALLOW_MEMORY_GROWTH=1 -Isrc \
- *       tests/experiments/dx_tiles.c $(find src -name '*.c') -o /tmp/dx_tiles.js
+ *       tests/experiments/dx_tiles.c $(find src -name '*.c' -not -path 'src/api*') -o /tmp/dx_tiles.js
  *   node --no-experimental-fetch --no-liftoff /tmp/dx_tiles.js 768 288 3     # R K repeats
  *   node --no-experimental-fetch --no-liftoff --print-wasm-code /tmp/dx_tiles.js 128 32 1   # x64 code
  *
@@ -23,7 +23,14 @@
  * one (a store-to-load chain every row), the unrolled pk4x8u loads both rows' W and splats first.
  * ptr4x8 issues ~30 instructions per 16 mul/add (6 loads, 16 FP, the index moves, the stack
  * check and the loop), as many per FP operation as the forward's 2 x 4 dot tile: both sit at
- * 0.55-0.65 of the probe. Packing dY (pk4x8) removes the lea per splat but not the rest. */
+ * 0.55-0.65 of the probe. Packing dY (pk4x8) removes the lea per splat but not the rest.
+ *
+ * Later variants: ptr2x16 (2 rows x 16 columns: half the broadcasts), sp4x8 / sp2x16 (dY
+ * pre-splatted into vectors: no broadcast), and the n* / nn* variants with the row loop nested in
+ * a loop over column tiles (and rows of dY), which V8 unrolls twice (its unroll budget grows with
+ * the nesting depth). nptr2x16 is the engine's sp_gemm_dx_f32_2x16_wasmsimd. Best of the rounds
+ * (loaded machine, same runs as the README): ptr4x8 0.61-0.62, sp4x8 0.56, sp2x16 0.57, nptr4x8
+ * 0.63-0.64, nptr2x16 0.67-0.69, nn2x16 0.63-0.69: the nesting, not the broadcasts, is the gain. */
 #include <wasm_simd128.h>
 #include "kernels/probe.h"
 #include "kernels/wasmsimd.h"
@@ -224,21 +231,6 @@ NOINLINE static void npk4x8(float *dx, int32_t ldx, const float *dyp, const floa
     }
 }
 
-/* 2 x 16 nested over nt tiles of 16 columns */
-NOINLINE static void nptr2x16(float *dx0, float *dx1, const float *dy0, const float *dy1, const float *wt, int32_t ldw, int32_t nrows, int32_t nt) {
-    for (int32_t t = 0; t < nt; t++, dx0 += 16, dx1 += 16) {
-        const float *w = wt + 16 * t;
-        v128_t c00 = wasm_v128_load(dx0), c01 = wasm_v128_load(dx0 + 4), c02 = wasm_v128_load(dx0 + 8), c03 = wasm_v128_load(dx0 + 12);
-        v128_t c10 = wasm_v128_load(dx1), c11 = wasm_v128_load(dx1 + 4), c12 = wasm_v128_load(dx1 + 8), c13 = wasm_v128_load(dx1 + 12);
-        for (int32_t r = 0; r < nrows; r++, w += ldw) {
-            v128_t b0 = wasm_v128_load(w), b1 = wasm_v128_load(w + 4), b2 = wasm_v128_load(w + 8), b3 = wasm_v128_load(w + 12), a;
-            a = wasm_v128_load32_splat(dy0 + r); MA(c00, a, b0); MA(c01, a, b1); MA(c02, a, b2); MA(c03, a, b3);
-            a = wasm_v128_load32_splat(dy1 + r); MA(c10, a, b0); MA(c11, a, b1); MA(c12, a, b2); MA(c13, a, b3);
-        }
-        wasm_v128_store(dx0, c00); wasm_v128_store(dx0 + 4, c01); wasm_v128_store(dx0 + 8, c02); wasm_v128_store(dx0 + 12, c03);
-        wasm_v128_store(dx1, c10); wasm_v128_store(dx1 + 4, c11); wasm_v128_store(dx1 + 8, c12); wasm_v128_store(dx1 + 12, c13);
-    }
-}
 
 /* 2 x 16 nested twice: over ni pairs of rows of dY (ldy apart) and nt tiles of 16 columns (depth 2) */
 NOINLINE static void nn2x16(float *dx, int32_t ldx, const float *dy, int32_t ldy, const float *wt, int32_t ldw, int32_t nrows, int32_t nt, int32_t ni) {
@@ -295,7 +287,7 @@ typedef void (*npk_fn)(float *, int32_t, const float *, const float *, int32_t, 
 typedef void (*np2_fn)(float *, float *, const float *, const float *, const float *, int32_t, int32_t, int32_t);
 static np4_fn const volatile nptr4x8_p = nptr4x8;
 static npk_fn const volatile npk4x8_p = npk4x8;
-static np2_fn const volatile nptr2x16_p = nptr2x16;
+static np2_fn const volatile nptr2x16_p = sp_gemm_dx_f32_2x16_wasmsimd; /* the engine's tile */
 typedef void (*nn_fn)(float *, int32_t, const float *, int32_t, const float *, int32_t, int32_t, int32_t, int32_t);
 static nn_fn const volatile nn2x16_p = nn2x16, nn4x8_p = nn4x8;
 static pk_fn const volatile pk4x8_p = pk4x8, pk4x8u_p = pk4x8u, pk6x8_p = pk6x8, pk5x8_p = pk5x8, pk3x12_p = pk3x12;

@@ -6,7 +6,7 @@
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 --profiling-funcs -sALLOW_MEMORY_GROWTH=1 -Isrc \
  *       tests/experiments/gemm_tiles.c src/kernels/probe.c src/kernels/gemm_wasmsimd.c src/kernels/pool.c \
  *       src/common.c -o /tmp/gemm_tiles.js
- *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 0 1024 2 5     # loop mode: K, -, rounds
+ *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 0 1024 2 5     # loop mode: 0 K - rounds [xoff gap]
  *   node --no-experimental-fetch --no-liftoff /tmp/gemm_tiles.js 1536 576 128 5 # R K n rounds
  *   node --no-experimental-fetch --no-liftoff --print-wasm-code /tmp/gemm_tiles.js 0 64 2 0   # x64 code
  *
@@ -20,6 +20,12 @@
  *   u2      pk with two k-steps per wasm iteration (the loads of both steps come first)
  *   heldx   pk's loop with the 2 X vectors held: 4 loads per 16 mul+add (not a product)
  *   heldw   the 4 W vectors held: 2 loads per 16 mul+add (not a product)
+ *   one2    one's buffer through two pointers (W and X), as pk
+ *   gap     W and X in one buffer with a runtime stride (argv[6]: floats between W and X of a step)
+ *   pk64    pk with X padded to W's stride (both pointers += 64 bytes)
+ *   pkq     pk with the loop bound on the X pointer
+ *   engl    eng's k-loop alone in a leaf function called per pair of rows
+ *   engB, pkB, oneB   eng, pk, one with the X loads first and the mul+adds in W-major order
  * Probes: peak = sp_probe_peak_gflops (12 chains a = a*m + c); +int = the same with 12 or 24 integer adds
  * (4 independent chains) per 24 FP ops; ghz = a chain of dependent integer adds (1 cycle each) -> the
  * clock, hence FP ops per cycle. */
@@ -128,6 +134,136 @@ NOINLINE static void heldw24(float *y, int ldy, int n, const float *xp, int xs, 
     }
 }
 
+/* pk with the mul+adds in W-major order (c0j, c1j for each W vector j) */
+#define STEPB(a0, a1, b0, b1, b2, b3)                                                  \
+    do {                                                                               \
+        MA(c00, a0, b0); MA(c10, a1, b0); MA(c01, a0, b1); MA(c11, a1, b1);           \
+        MA(c02, a0, b2); MA(c12, a1, b2); MA(c03, a0, b3); MA(c13, a1, b3);           \
+    } while (0)
+NOINLINE static void pkb24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, px += 8) {
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* the engine's tile (rows of X in place) in W-major order */
+NOINLINE static void engb24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *a0p = x + (size_t)i * ldx, *a1p = a0p + ldx;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, a0p += 4, a1p += 4) {
+            const v128_t a0 = wasm_v128_load(a0p), a1 = wasm_v128_load(a1p);
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* one24 in W-major order */
+NOINLINE static void oneb24(float *y, int ldy, int n, const float *cb, int cs, const float *unused, int len) {
+    (void)unused;
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb + (size_t)(i / 2) * cs, *end = p + (size_t)len * 6;
+        ACC_DECL;
+        for (; p < end; p += 24) {
+            const v128_t a0 = wasm_v128_load(p + 16), a1 = wasm_v128_load(p + 20);
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            STEPB(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* one24's interleaved buffer read through two pointers (W at p, X at q = p + 16 floats) */
+NOINLINE static void one2_24(float *y, int ldy, int n, const float *cb, int cs, const float *unused, int len) {
+    (void)unused;
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb + (size_t)(i / 2) * cs, *end = p + (size_t)len * 6, *q = p + 16;
+        OPAQUE(q);
+        ACC_DECL;
+        for (; p < end; p += 24, q += 24) {
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            const v128_t a0 = wasm_v128_load(q), a1 = wasm_v128_load(q + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* W and X in one buffer with per-step stride st floats, X at q = W + d floats (two pointers) */
+NOINLINE static void gap24(float *y, int ldy, int n, const float *cb, int st, const float *dq, int len) {
+    for (int i = 0; i < n; i += 2) {
+        const float *p = cb, *end = p + (size_t)(len / 4) * st, *q = dq;
+        ACC_DECL;
+        for (; p < end; p += st, q += st) {
+            const v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4), b2 = wasm_v128_load(p + 8), b3 = wasm_v128_load(p + 12);
+            const v128_t a0 = wasm_v128_load(q), a1 = wasm_v128_load(q + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* pk with the X pairs padded to W's stride: xp64 = [pair][k/4][2][4] + 32 bytes, both pointers += 64 bytes */
+NOINLINE static void pk64_24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs;
+        ACC_DECL;
+        for (const float *pw = wp; pw < end; pw += 16, px += 16) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+/* pk with the loop bound on the X pointer */
+NOINLINE static void pkq24(float *y, int ldy, int n, const float *xp, int xs, const float *wp, int len) {
+    for (int i = 0; i < n; i += 2) {
+        const float *px = xp + (size_t)(i / 2) * xs, *end = px + (size_t)len * 2, *pw = wp;
+        ACC_DECL;
+        for (; px < end; pw += 16, px += 8) {
+            const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+            const v128_t a0 = wasm_v128_load(px), a1 = wasm_v128_load(px + 4);
+            STEP(a0, a1, b0, b1, b2, b3);
+        }
+        STORE2(y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* the engine's k-loop alone in a leaf function (fewer live integer values: no stack-limit reload),
+ * called per pair of rows: s[0..8) = the two rows' hsum'd sums */
+NOINLINE static void leaf24(float *s, const float *a0p, const float *a1p, const float *wp, const float *end) {
+    ACC_DECL;
+    for (const float *pw = wp; pw < end; pw += 16, a0p += 4, a1p += 4) {
+        const v128_t b0 = wasm_v128_load(pw), b1 = wasm_v128_load(pw + 4), b2 = wasm_v128_load(pw + 8), b3 = wasm_v128_load(pw + 12);
+        const v128_t a0 = wasm_v128_load(a0p), a1 = wasm_v128_load(a1p);
+        STEP(a0, a1, b0, b1, b2, b3);
+    }
+    STORE2(s, 4);
+}
+static void (*const volatile leaf_p)(float *, const float *, const float *, const float *, const float *) = leaf24;
+NOINLINE static void engl24(float *y, int ldy, int n, const float *x, int ldx, const float *wp, int len) {
+    const float *end = wp + (size_t)len * 4;
+    float s[8] __attribute__((aligned(16)));
+    for (int i = 0; i < n; i += 2) {
+        const float *a0p = x + (size_t)i * ldx;
+        leaf_p(s, a0p, a0p + ldx, wp, end);
+        float *yi = y + (size_t)i * ldy;
+        wasm_v128_store(yi, wasm_v128_load(s));
+        wasm_v128_store(yi + ldy, wasm_v128_load(s + 4));
+    }
+}
+
 /* ---- probes ---- */
 #define CH12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 /* the probe's 12 chains plus 4 chains of R dependent integer adds each per iteration (4R adds) */
@@ -160,7 +296,7 @@ NOINLINE static int chain_add(long iters, int d) {
 }
 
 typedef void (*tile_fn)(float *, int, int, const float *, int, const float *, int);
-static tile_fn const volatile pk_p = pk24, one_p = one24, cd_p = cd24, u2_p = u2_24, heldx_p = heldx24, heldw_p = heldw24;
+static tile_fn const volatile pkb_p = pkb24, engb_p = engb24, oneb_p = oneb24, one2_p = one2_24, gap_p = gap24, pk64_p = pk64_24, pkq_p = pkq24, engl_p = engl24, pk_p = pk24, one_p = one24, cd_p = cd24, u2_p = u2_24, heldx_p = heldx24, heldw_p = heldw24;
 static float (*const volatile probe_int3_p)(long, v128_t, v128_t, int) = probe_int3, (*const volatile probe_int6_p)(long, v128_t, v128_t, int) = probe_int6;
 static int (*const volatile chain_add_p)(long, int) = chain_add;
 static void (*const volatile eng_p)(float *, int32_t, int, int32_t, int32_t, const float *, int32_t, const float *, const float *const *, int32_t) =
@@ -183,8 +319,8 @@ static size_t differ(const float *a, const float *b, size_t n) {
         }                                                              \
     } while (0)
 
-enum { V_ENG, V_PK, V_ONE, V_CD, V_U2, V_HX, V_HW, NV };
-static const char *NAMES[NV] = {"eng", "pk", "one", "cd", "u2", "heldx", "heldw"};
+enum { V_ENG, V_PK, V_ONE, V_CD, V_U2, V_HX, V_HW, V_ENGB, V_PKB, V_ONEB, V_ONE2, V_GAP, V_PK64, V_PKQ, V_ENGL, NV };
+static const char *NAMES[NV] = {"eng", "pk", "one", "cd", "u2", "heldx", "heldw", "engB", "pkB", "oneB", "one2", "gap", "pk64", "pkq", "engl"};
 
 int main(int argc, char **argv) {
     const int R = argc > 1 ? atoi(argv[1]) : 0, K = argc > 2 ? atoi(argv[2]) : 1024, rounds = argc > 4 ? atoi(argv[4]) : 3;
@@ -197,7 +333,8 @@ int main(int argc, char **argv) {
     const int calls = loop && !dry ? (int)(2e7 / (2.0 * 2 * 4 * K)) + 1 : 1;
     float *x = aligned_alloc(16, (size_t)n * K * 4), *w = aligned_alloc(16, (size_t)rows * K * 4);
     float *y = aligned_alloc(16, (size_t)n * rows * 4), *y2 = aligned_alloc(16, (size_t)n * rows * 4);
-    float *wp = aligned_alloc(16, (size_t)rows * K * 4), *xp = aligned_alloc(16, (size_t)n * K * 4);
+    const int xoff = argc > 5 ? atoi(argv[5]) : 0; /* floats: moves the packed X against the packed W */
+    float *wp = aligned_alloc(64, (size_t)rows * K * 4), *xp = (float *)aligned_alloc(64, ((size_t)n * K + (size_t)xoff + 15) / 16 * 64) + xoff;
     float *cb = aligned_alloc(16, (size_t)K * 6 * 4);
     srand(1);
     for (size_t i = 0; i < (size_t)n * K; i++) x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
@@ -208,6 +345,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i += 2)
         for (int k = 0; k < K; k += 4)
             for (int a = 0; a < 2; a++) memcpy(xp + (size_t)i * K + (size_t)k * 2 + a * 4, x + (size_t)(i + a) * K + k, 16);
+    float *xp64 = aligned_alloc(64, (size_t)n * K * 8);
+    for (int i = 0; i < n; i += 2)
+        for (int k = 0; k < K; k += 4) memcpy(xp64 + (size_t)i * K * 2 + (size_t)k * 4, xp + (size_t)i * K + (size_t)k * 2, 32);
+    const int gap = argc > 6 ? atoi(argv[6]) : 0, gst = 24 + gap; /* gap24: floats between W and X, stride */
+    float *gb = aligned_alloc(64, ((size_t)(K / 4) * gst + 15) / 16 * 64);
+    for (int k = 0; k < K; k += 4) {
+        memcpy(gb + (size_t)(k / 4) * gst, wp + (size_t)k * 4, 64);
+        memcpy(gb + (size_t)(k / 4) * gst + 16 + gap, xp + (size_t)k * 2, 32);
+    }
     for (int k = 0; k < K; k += 4) {
         memcpy(cb + (size_t)k * 6, wp + (size_t)k * 4, 64);
         memcpy(cb + (size_t)k * 6 + 16, xp + (size_t)k * 2, 32);
@@ -225,7 +371,7 @@ int main(int argc, char **argv) {
         TIME(sink += probe_int6_p(piters, m, c, rep + 1), 24.0 * 4 * piters, pint6);
         TIME(sink += (float)chain_add_p(piters, rep + 1), 32.0 * piters, ghz); /* G adds/s = GHz */
         for (int v = 0; v < NV; v++) {
-            if (v == V_ONE && !loop) continue;
+            if ((v == V_ONE || v == V_ONEB || v == V_ONE2 || v == V_GAP) && !loop) continue;
             const int xs = K * 2, ldx = K;
             float *out = v == V_ENG ? y : y2;
 #define RUN(body) TIME(for (int q = 0; q < calls; q++) for (int rr = 0; rr < rows; rr += 4) { body; }, flops, g[v])
@@ -237,6 +383,14 @@ int main(int argc, char **argv) {
             case V_U2: RUN(u2_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
             case V_HX: RUN(heldx_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
             case V_HW: RUN(heldw_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ENGB: RUN(engb_p(out + rr, rows, n, x, ldx, wp + (size_t)rr * K, K)); break;
+            case V_PKB: RUN(pkb_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ONEB: RUN(oneb_p(out + rr, rows, n, cb, 0, NULL, K)); break;
+            case V_ONE2: RUN(one2_p(out + rr, rows, n, cb, 0, NULL, K)); break;
+            case V_PK64: RUN(pk64_p(out + rr, rows, n, xp64, K * 4, wp + (size_t)rr * K, K)); break;
+            case V_PKQ: RUN(pkq_p(out + rr, rows, n, xp, xs, wp + (size_t)rr * K, K)); break;
+            case V_ENGL: RUN(engl_p(out + rr, rows, n, x, ldx, wp + (size_t)rr * K, K)); break;
+            case V_GAP: RUN(gap_p(out + rr, rows, n, gb, gst, gb + 16 + gap, K)); break;
             }
 #undef RUN
             if (v != V_ENG && v != V_HX && v != V_HW) bad[v] += differ(y, y2, (size_t)n * rows);
