@@ -274,13 +274,15 @@ static inline v128_t k4_dot(const uint8_t *qs, v128_t x0, v128_t x1, v128_t x2, 
 static const int16_t k4_masks[2][8] __attribute__((aligned(16))) = {{15, 15, 15, 15, 15, 15, 15, 15},
                                                                     {240, 240, 240, 240, 240, 240, 240, 240}};
 
-/* Q4_K: per sub-block, y[0..nr) gets f + (f32)(sc * isum) * (d * sx), then minus (dmin * m) *
- * sum(x): the panel's formula, one lane per row. The sub-blocks are a loop, not unrolled: TurboFan
- * issues all the loads of a basic block first, and those of a whole superblock (8 sub-blocks)
- * spilled (tests/experiments/kdec_tiles.c). */
-NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
-                                                int32_t nb) {
-    const size_t bs = sizeof(sp_block_q4_k);
+/* Q4_K / Q5_K: per sub-block, y[0..nr) gets f + (f32)(sc * isum) * (d * sx), then minus (dmin * m)
+ * * sum(x): the panel's formula, one lane per row. The sub-blocks are a loop, not unrolled:
+ * TurboFan issues all the loads of a basic block first, and those of a whole superblock (8
+ * sub-blocks) spilled (tests/experiments/kdec_tiles.c). */
+static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p, int32_t nb, int q5) {
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
+    const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
+    const size_t qs = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
         const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
@@ -294,11 +296,12 @@ NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
             const v128_t m = wasm_v128_load(k4_masks[j & 1]);
             const int16_t *xb = x->q + (size_t)b * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-            const size_t o = offsetof(sp_block_q4_k, qs) + 32 * (size_t)(j / 2);
-#define K4_ROW(c) k4_dot(blk[c] + o, x0, x1, x2, x3, m)
+            const size_t o = qs + 32 * (size_t)(j / 2);
+#define K4_ROW(c) (q5 ? k5_dot(blk[c] + o, blk[c] + offsetof(sp_block_q5_k, qh), j, x0, x1, x2, x3, m4, b16, zero) \
+                      : k4_dot(blk[c] + o, x0, x1, x2, x3, m))
             const v128_t t = isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3));
 #undef K4_ROW
-            const v128_t is = wasm_i32x4_mul(wasm_i32x4_shr(t, 4 * (j & 1)), wasm_v128_load(sc[j]));
+            const v128_t is = wasm_i32x4_mul(q5 ? t : wasm_i32x4_shr(t, 4 * (j & 1)), wasm_v128_load(sc[j]));
             f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(x->sx + b))));
             f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(x->sum + b)));
         }
@@ -306,36 +309,13 @@ NOINLINE static void gemv_q4_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
     store_rows(y, first, nr, f);
 }
 
-/* Q5_K: the same formula, the sub-blocks unrolled (k4_codes takes constant shifts and bits) */
-NOINLINE static void gemv_q5_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
-                                                int32_t nb) {
-    const int16_t *xq = x->q;
-    const float *sx = x->sx, *sum = x->sum;
-    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
-    OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
-    const size_t bs = sizeof(sp_block_q5_k);
-    v128_t f = wasm_f32x4_splat(0.0f);
-    for (int32_t s = 0; s < nb / 8; s++) {
-        const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
-        float d[4] __attribute__((aligned(16))), mv[8][4] __attribute__((aligned(16)));
-        int32_t sc[8][4] __attribute__((aligned(16)));
-        k4_scales_4x(d, sc, mv, blk);
-        const v128_t dv = wasm_v128_load(d);
-#pragma clang loop unroll(full) /* constant shift amounts: clang 14 scalarizes vector shifts by a variable */
-        for (int32_t j = 0; j < 8; j++) {
-            const int32_t b = 8 * s + j;
-            const int16_t *xb = xq + (size_t)b * SP_QK;
-            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
-            const size_t o = offsetof(sp_block_q5_k, qs) + 32 * (size_t)(j / 2);
-#define K5_ROW(c) k5_dot(blk[c] + o, blk[c] + offsetof(sp_block_q5_k, qh), j, x0, x1, x2, x3, m4, b16, zero)
-            const v128_t is = wasm_i32x4_mul(isum4x4(K5_ROW(0), K5_ROW(1), K5_ROW(2), K5_ROW(3)), wasm_v128_load(sc[j]));
-#undef K5_ROW
-            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sx + b))));
-            f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(sum + b)));
-        }
+/* A kernel of the fwx16k_fn signature: impl with its type flag fixed */
+#define FWX16K_KERNEL(name, impl, flag)                                                                 \
+    NOINLINE static void name(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p, int32_t nb) { \
+        impl(y, first, nr, x, p, nb, flag);                                                             \
     }
-    store_rows(y, first, nr, f);
-}
+FWX16K_KERNEL(gemv_q4_k_1x4_wasmsimd_x16, gemv_k4_1x4, 0)
+FWX16K_KERNEL(gemv_q5_k_1x4_wasmsimd_x16, gemv_k4_1x4, 1)
 
 /* The 16 codes of quarter k of a Q6_K half (0..63, unsigned), from the 16 bytes at ql (4 low bits:
  * the low nibbles for k < 2) and at qh (2 high bits: bits 2k, 2k+1), dotted with those values of x
@@ -469,14 +449,9 @@ FW_16S_X16(gemv_q5_0_16s_wasmsimd_x16, sizeof(sp_block_q5_0), Q5_SETUP, ROWDOT_Q
 #undef FW_16S_X16
 KERNEL_PTR(fwx16s_fn, gemv_q5_0_16s_wasmsimd_x16);
 
-NOINLINE static void gemv_q5_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
-                                                int32_t nb) {
-    gemv_q5_1x4(y, first, nr, x, p, nb, 0);
-}
-NOINLINE static void gemv_q5_1_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
-                                                int32_t nb) {
-    gemv_q5_1x4(y, first, nr, x, p, nb, 1);
-}
+FWX16K_KERNEL(gemv_q5_0_1x4_wasmsimd_x16, gemv_q5_1x4, 0)
+FWX16K_KERNEL(gemv_q5_1_1x4_wasmsimd_x16, gemv_q5_1x4, 1)
+#undef FWX16K_KERNEL
 KERNEL_PTR(fwx16k_fn, gemv_q5_0_1x4_wasmsimd_x16);
 KERNEL_PTR(fwx16k_fn, gemv_q5_1_1x4_wasmsimd_x16);
 
