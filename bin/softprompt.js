@@ -32,6 +32,13 @@ class UsageError extends Error {}
 // type: 'string' | 'int' | 'float' | 'bool' | string[] (one of)
 const COMMON = { model: 'string', threads: 'int', help: 'bool' };
 
+// The default suite (`bench` without --model): the real shapes users pick (src/model/presets.c),
+// each at Q8_0, which both engines run; smollm2-135m also at F32 for the Q8_0 / F32 prefill ratio
+// and the f32 targets, and qwen3-0.6b at Q4_K, whose rows are multiples of 256 (a pure K-quant).
+// llama3.2-1b is left out for time: the peer alone needs ~15 min for it per thread count here.
+const SUITE = [['smollm2-135m', 'F32'], ['smollm2-135m', 'Q8_0'], ['smollm2-360m', 'Q8_0'], ['gpt2-124m', 'Q8_0'], ['gemma3-270m', 'Q8_0'],
+  ['qwen2.5-0.5b', 'Q8_0'], ['qwen3-0.6b', 'Q4_K']];
+
 const COMMANDS = {
   info: {
     summary: 'print a model\'s facts',
@@ -98,7 +105,7 @@ const COMMANDS = {
       + '--type may list several weight types (--type F32,Q8_0: the preset in each, in one run, with their ratios); K-quant rows\n'
       + 'not a multiple of 256 fall back as llama.cpp\'s do (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), the row naming the mix.\n'
       + '--exact: every matrix product exact f32 (no 16-bit activations with integer dot products on quantized weights).\n'
-      + 'Without --model: random-weight models of the peer table (stories15M F32/Q8_0, stories110M F32/Q8_0, smollm-135m Q8_0).\n'
+      + `Without --model: the default suite of random-weight presets, ${SUITE.map(([p, t]) => `${p} ${t}`).join(', ')}.\n`
       + '--peer also measures llama.cpp\'s wasm build (wllama, ../shared/peers/run.sh or SP_PEERS_DIR) in headless Chromium in the\n'
       + 'same run, on the same GGUF files (the presets then run on the harness\'s random-weight files of their shape), and prints\n'
       + 'the ratios. The first run installs the harness (npm) and writes its models (python3 with numpy).\n'
@@ -536,13 +543,6 @@ async function cmdNearest(flags) {
 // (src/model/presets.c); the engine refuses an unknown name with the list of the known ones.
 const isPresetName = (s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s) && !/\.(gguf|safetensors|json)$/i.test(s);
 const BENCH_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'];
-// The default suite (`bench` without --model): the real shapes users pick (src/model/presets.c),
-// each at Q8_0, which both engines run; smollm2-135m also at F32 for the Q8_0 / F32 prefill ratio
-// and the f32 targets, and qwen3-0.6b at Q4_K, whose rows are multiples of 256 (a pure K-quant).
-// llama3.2-1b is left out for time: the peer alone needs ~15 min for it per thread count here.
-const SUITE = [['smollm2-135m', 'F32'], ['smollm2-135m', 'Q8_0'], ['smollm2-360m', 'Q8_0'], ['gpt2-124m', 'Q8_0'], ['gemma3-270m', 'Q8_0'],
-  ['qwen2.5-0.5b', 'Q8_0'], ['qwen3-0.6b', 'Q4_K']];
-
 // The CPU as /proc/cpuinfo names it, e.g. "AMD EPYC (family 25, model 1), 2 logical CPUs": every
 // figure of the bench belongs to one CPU, and the CPUs of these machines change between sessions.
 function cpuModel() {

@@ -79,29 +79,6 @@ static void peak_task(void *ctx, int32_t t, int32_t n) {
     (void)n;
 }
 
-/* B examples of T random token ids, every token after the first a target: the training data of
- * the benchmark, as sp_dataset_tokenize would leave it. */
-static sp_status random_dataset(sp_dataset *ds, int32_t B, int32_t T, int32_t vocab, uint64_t seed, sp_error *err) {
-    memset(ds, 0, sizeof(*ds));
-    sp_arena_init(&ds->arena, 0);
-    ds->offsets = (int64_t *)sp_arena_alloc(&ds->arena, sizeof(int64_t) * ((size_t)B + 1));
-    ds->ids = (int32_t *)sp_arena_alloc(&ds->arena, sizeof(int32_t) * (size_t)B * T);
-    ds->targets = (uint8_t *)sp_arena_alloc(&ds->arena, (size_t)B * T);
-    if (!ds->offsets || !ds->ids || !ds->targets) return sp_error_set(err, SP_ERR_NOMEM, "out of memory for the training benchmark");
-    sp_rng rng;
-    sp_rng_seed(&rng, seed);
-    for (int64_t i = 0; i < (int64_t)B * T; i++) {
-        ds->ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)vocab);
-        ds->targets[i] = i % T != 0;
-    }
-    for (int32_t b = 0; b <= B; b++) ds->offsets[b] = (int64_t)b * T;
-    ds->n = B;
-    ds->max_length = ds->max_len = T;
-    ds->n_tokens = (int64_t)B * T;
-    ds->n_targets = (int64_t)B * (T - 1);
-    return SP_OK;
-}
-
 /* FLOPs of the forward over n rows of one sequence whose rows sit at positions p0..p0+n-1. */
 static double forward_flops(const sp_config *c, double n, double p0) {
     double mm = 2.0 * (double)c->dim * (2.0 * c->q_dim + 2.0 * c->kv_dim + 3.0 * c->hidden_dim);
@@ -282,7 +259,7 @@ char *sp_bench_json(sp_engine *eng, sp_model *model, const char *opts_json, sp_e
         tc.seed = 9;
         sp_tuner *t = NULL;
         const size_t heap0 = sp_heap_used();
-        if (random_dataset(&ds, B, Tt, c->vocab_size, 9, err)) sp_dataset_free(&ds);
+        if (sp_dataset_random(&ds, B, Tt, c->vocab_size, 9, err)) sp_dataset_free(&ds);
         else t = sp_tune_create(m, &tc, &ds, NULL, err);
         if (!t) { sp_buf_free(&b); goto done; }
         size_t heap = sp_heap_used();

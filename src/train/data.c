@@ -651,6 +651,28 @@ void sp_dataset_free(sp_dataset *ds) {
     memset(ds, 0, sizeof(*ds));
 }
 
+sp_status sp_dataset_random(sp_dataset *ds, int32_t B, int32_t T, int32_t vocab, uint64_t seed, sp_error *err) {
+    memset(ds, 0, sizeof(*ds));
+    sp_arena_init(&ds->arena, 0);
+    ds->offsets = (int64_t *)sp_arena_alloc(&ds->arena, sizeof(int64_t) * ((size_t)B + 1));
+    ds->ids = (int32_t *)sp_arena_alloc(&ds->arena, sizeof(int32_t) * (size_t)B * T);
+    ds->targets = (uint8_t *)sp_arena_alloc(&ds->arena, (size_t)B * T);
+    if (!ds->offsets || !ds->ids || !ds->targets)
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory for a random dataset of %d x %d tokens", (int)B, (int)T);
+    sp_rng rng;
+    sp_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < (int64_t)B * T; i++) {
+        ds->ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)vocab);
+        ds->targets[i] = i % T != 0;
+    }
+    for (int32_t b = 0; b <= B; b++) ds->offsets[b] = (int64_t)b * T;
+    ds->n = B;
+    ds->max_length = ds->max_len = T;
+    ds->n_tokens = (int64_t)B * T;
+    ds->n_targets = (int64_t)B * (T - 1);
+    return SP_OK;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* tokenization                                                                             */
 

@@ -146,6 +146,10 @@ sp_status sp_dataset_tokenize(sp_dataset *ds, const sp_tokenizer *tok, int32_t m
 sp_status sp_dataset_load(sp_dataset *ds, const sp_tokenizer *tok, const char *data, size_t len,
                           int32_t format, int32_t max_length, sp_error *err);
 void sp_dataset_free(sp_dataset *ds);
+/* B examples of T token ids drawn from 0..vocab-1 with a generator seeded by seed, every token after
+ * the first of a row a target: a dataset as sp_dataset_tokenize would leave it, for measuring the
+ * training step without a tokenizer (the benchmark, tests/experiments). Free with sp_dataset_free. */
+sp_status sp_dataset_random(sp_dataset *ds, int32_t B, int32_t T, int32_t vocab, uint64_t seed, sp_error *err);
 /* Length in tokens of example i (after tokenize). */
 int32_t sp_dataset_len(const sp_dataset *ds, int32_t i);
 

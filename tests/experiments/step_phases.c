@@ -98,27 +98,6 @@ static void w_rope(float *x, const float *tab, int32_t n, int32_t nh, int32_t hd
 }
 static void w_mat_row(float *out, const sp_mat *w, int32_t r) { TIMED(P_OTHER_K, 0, base.mat_row(out, w, r)); }
 
-static sp_status random_dataset(sp_dataset *ds, int32_t B, int32_t T, int32_t V) {
-    memset(ds, 0, sizeof(*ds));
-    sp_arena_init(&ds->arena, 0);
-    ds->offsets = (int64_t *)sp_arena_alloc(&ds->arena, sizeof(int64_t) * ((size_t)B + 1));
-    ds->ids = (int32_t *)sp_arena_alloc(&ds->arena, sizeof(int32_t) * (size_t)B * T);
-    ds->targets = (uint8_t *)sp_arena_alloc(&ds->arena, (size_t)B * T);
-    if (!ds->offsets || !ds->ids || !ds->targets) return SP_ERR_NOMEM;
-    sp_rng rng;
-    sp_rng_seed(&rng, 9);
-    for (int64_t i = 0; i < (int64_t)B * T; i++) {
-        ds->ids[i] = (int32_t)sp_rng_below(&rng, (uint32_t)V);
-        ds->targets[i] = i % T != 0;
-    }
-    for (int32_t b = 0; b <= B; b++) ds->offsets[b] = (int64_t)b * T;
-    ds->n = B;
-    ds->max_length = ds->max_len = T;
-    ds->n_tokens = (int64_t)B * T;
-    ds->n_targets = (int64_t)B * (T - 1);
-    return SP_OK;
-}
-
 int main(int argc, char **argv) {
     const char *preset = argc > 1 ? argv[1] : "smollm2-135m", *type = argc > 2 ? argv[2] : "F32";
     const int steps = argc > 3 ? atoi(argv[3]) : 2;
@@ -145,7 +124,7 @@ int main(int argc, char **argv) {
     const double peak = sp_probe_peak_gflops(0.5);
     const int32_t B = 4, T = 128, N = 20, Tt = T - N;
     sp_dataset ds;
-    if (random_dataset(&ds, B, Tt, vocab)) return 1;
+    if (sp_dataset_random(&ds, B, Tt, vocab, 9, &err)) return 1;
     sp_tune_config tc = SP_TUNE_CONFIG_DEFAULT;
     tc.virtual_tokens = N;
     tc.steps = steps + 1;
