@@ -15,7 +15,7 @@
 /* x rounded to 16 bits for one KC chunk (gemm_x16.c's X panel values, x16_quant_block): */
 #define SP_DECODE_KC SP_FW_KC /* gemm_x16.c's: the same sums per row */
 typedef struct {
-    int16_t q[SP_DECODE_KC] __attribute__((aligned(16))); /* the values; for Q4_K and Q6_K each 16 stored split,
+    int16_t q[SP_DECODE_KC] __attribute__((aligned(16))); /* the values; for the K-quants each 16 stored split,
                                                              the 8 at even positions then the 8 at odd ones,
                                                              the order in which their kernels take the weights'
                                                              bytes apart (below) */
@@ -28,7 +28,7 @@ typedef struct {
  * path, which propagates them). */
 static int quantize_x16(x16_row *xr, const float *x, int32_t len, uint32_t type) {
     const float qmax = (float)sp_x16_qmax(type);
-    const int split = type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q6_K;
+    const int split = type == SP_DTYPE_Q4_K || type == SP_DTYPE_Q5_K || type == SP_DTYPE_Q6_K;
     for (int32_t b = 0; b < len / SP_QK; b++) {
         v128_t q[4];
         if (!x16_quant_block(q, xr->sx + b, xr->sum + b, x + (size_t)b * SP_QK, qmax)) return 0;
@@ -62,12 +62,21 @@ static int quantize_x16(x16_row *xr, const float *x, int32_t len, uint32_t type)
                    wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), x2),            \
                                   wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), x3)))
 
-/* (sum of a's lanes, of b's, of c's, of d's), exact in i32 */
-static inline v128_t isum4x4(v128_t a, v128_t b, v128_t c, v128_t d) {
-    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+/* (sum of a's lanes, of b's, of c's, of d's), exact in i32, in two steps: isum2x4 pairs a and b
+ * (lanes a0+a2, b0+b2, a1+a3, b1+b3), isum_pairs joins two such pairs. */
+static inline v128_t isum2x4(v128_t a, v128_t b) {
+    return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+}
+static inline v128_t isum_pairs(v128_t ab, v128_t cd) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
 }
+static inline v128_t isum4x4(v128_t a, v128_t b, v128_t c, v128_t d) { return isum_pairs(isum2x4(a, b), isum2x4(c, d)); }
+
+/* TurboFan places the loads of a basic block ahead of its arithmetic, so a long unrolled body keeps
+ * all its loaded vectors live at once and spills them. A load cannot move above a store, so a
+ * store of a value the work so far produced (to a volatile on the C stack: kept, one instruction)
+ * closes a group: the loads after it wait until then. */
+#define SCHED_BARRIER(sink, v) (*(sink) = (v))
 
 /* The f16 scales of four rows' blocks -> f32 for the decode kernels, by the fast conversion
  * (F16_HI above; the driver runs these kernels only on matrices with f16_finite). Testing each
@@ -102,18 +111,23 @@ NOINLINE static void gemv_q8_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
 NOINLINE static void gemv_q8_0_2x4_wasmsimd_x16(float *y, int first, const int16_t *xq, const float *sx, const uint8_t *p, size_t rb, int32_t nb) {
     const x16_consts xc = x16_consts_make();
     const uint8_t *p0 = p, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb, *p4 = p3 + rb, *p5 = p4 + rb, *p6 = p5 + rb, *p7 = p6 + rb;
+    volatile v128_t sink;
     v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
     for (int32_t b = 0; b < nb; b++) {
         const size_t o = (size_t)b * sizeof(sp_block_q8_0);
         const int16_t *xb = xq + (size_t)b * SP_QK;
         const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
         const v128_t sxb = wasm_v128_load32_splat(sx + b);
-        const v128_t s0 = isum4x4(DOT32(p0 + o + 2, x0, x1, x2, x3), DOT32(p1 + o + 2, x0, x1, x2, x3),
-                                  DOT32(p2 + o + 2, x0, x1, x2, x3), DOT32(p3 + o + 2, x0, x1, x2, x3));
+        const v128_t a01 = isum2x4(DOT32(p0 + o + 2, x0, x1, x2, x3), DOT32(p1 + o + 2, x0, x1, x2, x3));
+        SCHED_BARRIER(&sink, a01);
+        const v128_t s0 = isum_pairs(a01, isum2x4(DOT32(p2 + o + 2, x0, x1, x2, x3), DOT32(p3 + o + 2, x0, x1, x2, x3)));
         MA(acc0, wasm_f32x4_convert_i32x4(s0), wasm_f32x4_mul(block_scales_x16(p0 + o, p1 + o, p2 + o, p3 + o, &xc), sxb));
-        const v128_t s1 = isum4x4(DOT32(p4 + o + 2, x0, x1, x2, x3), DOT32(p5 + o + 2, x0, x1, x2, x3),
-                                  DOT32(p6 + o + 2, x0, x1, x2, x3), DOT32(p7 + o + 2, x0, x1, x2, x3));
+        SCHED_BARRIER(&sink, acc0);
+        const v128_t a45 = isum2x4(DOT32(p4 + o + 2, x0, x1, x2, x3), DOT32(p5 + o + 2, x0, x1, x2, x3));
+        SCHED_BARRIER(&sink, a45);
+        const v128_t s1 = isum_pairs(a45, isum2x4(DOT32(p6 + o + 2, x0, x1, x2, x3), DOT32(p7 + o + 2, x0, x1, x2, x3)));
         MA(acc1, wasm_f32x4_convert_i32x4(s1), wasm_f32x4_mul(block_scales_x16(p4 + o, p5 + o, p6 + o, p7 + o, &xc), sxb));
+        SCHED_BARRIER(&sink, acc1);
     }
     store_rows(y, first, 4, acc0);
     store_rows(y + 4, first, 4, acc1);
@@ -149,6 +163,7 @@ NOINLINE static void gemv_q4_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
                               const uint8_t *const *p, int32_t nb) {                                    \
         const x16_consts xc = x16_consts_make();                                                        \
         SETUP;                                                                                          \
+        volatile v128_t sink;                                                                           \
         v128_t acc[4] = {xc.zero, xc.zero, xc.zero, xc.zero};                                           \
         for (int32_t b = 0; b < nb; b++) {                                                              \
             const size_t o = (size_t)b * (BS);                                                          \
@@ -158,8 +173,11 @@ NOINLINE static void gemv_q4_0_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
             const v128_t sxb = wasm_v128_load32_splat(sx + b);                                          \
             _Pragma("unroll") for (int g = 0; g < 4; g++) {                                             \
                 const uint8_t *q0 = p[4 * g] + o, *q1 = p[4 * g + 1] + o, *q2 = p[4 * g + 2] + o, *q3 = p[4 * g + 3] + o; \
-                const v128_t s = isum4x4(ROWDOT(q0 + 2), ROWDOT(q1 + 2), ROWDOT(q2 + 2), ROWDOT(q3 + 2)); \
+                const v128_t ab = isum2x4(ROWDOT(q0 + 2), ROWDOT(q1 + 2));                              \
+                SCHED_BARRIER(&sink, ab);                                                               \
+                const v128_t s = isum_pairs(ab, isum2x4(ROWDOT(q2 + 2), ROWDOT(q3 + 2)));               \
                 MA(acc[g], wasm_f32x4_convert_i32x4(s), wasm_f32x4_mul(block_scales_x16(q0, q1, q2, q3, &xc), sxb)); \
+                SCHED_BARRIER(&sink, acc[g]);                                                           \
             }                                                                                           \
         }                                                                                               \
         float t[16];                                                                                    \
@@ -250,37 +268,45 @@ NOINLINE static void k4_scales_4x(float *d, int32_t sc[8][4], float mv[8][4], co
     }
 }
 
-/* The 32 codes of sub-block j of a Q5_K superblock (k4_codes) dotted with x0..x3: four i32 lanes
- * whose sum is sum(q * xq). */
-static inline v128_t k5_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3,
-                            v128_t m4, v128_t b16, v128_t zero) {
-    v128_t lo, hi;
-    k4_codes(&lo, &hi, qs, qh, j, m4, b16, zero);
-    return DOT32_I8(lo, hi, x0, x1, x2, x3);
+/* The 32 codes of sub-block j (a constant) of a Q4_K / Q5_K superblock, from its 32 bytes at qs
+ * (and Q5_K's 32 bytes of fifth bits at qh; Q4_K: qh = NULL), dotted with the block's x split as
+ * quantize_x16 stores it (x0, x1: the even and odd values of 0..15; x2, x3: of 16..31): four i32
+ * lanes whose sum is sum(q * xq). A 16-bit lane of the bytes holds two values' nibbles, the low
+ * ones for even j, the high ones for odd j. Q4_K takes each code out of the lane by itself (lane &
+ * 15, (lane >> 8) & 15; odd j: (lane >> 4) & 15, lane >> 12; ml = i16 splat(15)); Q5_K first ors the
+ * two nibbles (m4 = i8 splat(15)) with their fifth bits moved to bit 4 of each byte (b16 = i8
+ * splat(16)), then splits the lane into its low byte (ml = i16 splat(255)) and its high byte.
+ * Constant shifts only (V8 spends 4 instructions on a shift by a variable). */
+static inline v128_t k4_dot(const uint8_t *qs, const uint8_t *qh, int32_t j, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m4,
+                            v128_t b16, v128_t ml) {
+    v128_t c[4];
+    for (int32_t h = 0; h < 2; h++) {
+        const v128_t v = wasm_v128_load(qs + 16 * h);
+        if (!qh) {
+            c[2 * h] = wasm_v128_and(j & 1 ? wasm_u16x8_shr(v, 4) : v, ml);
+            c[2 * h + 1] = j & 1 ? wasm_u16x8_shr(v, 12) : wasm_v128_and(wasm_u16x8_shr(v, 8), ml);
+            continue;
+        }
+        const v128_t hb = wasm_v128_load(qh + 16 * h), nib = wasm_v128_and(j & 1 ? wasm_u16x8_shr(v, 4) : v, m4);
+        const v128_t bit = wasm_v128_and(j < 4 ? wasm_i16x8_shl(hb, 4 - j) : j > 4 ? wasm_u16x8_shr(hb, j - 4) : hb, b16);
+        const v128_t cv = wasm_v128_or(nib, bit);
+        c[2 * h] = wasm_v128_and(cv, ml);
+        c[2 * h + 1] = wasm_u16x8_shr(cv, 8);
+    }
+    return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[0], x0), wasm_i32x4_dot_i16x8(c[1], x1)),
+                          wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[2], x2), wasm_i32x4_dot_i16x8(c[3], x3)));
 }
-
-/* The 32 codes of sub-block j of a Q4_K superblock, from its 32 bytes at qs, dotted with the
- * block's x split as quantize_x16 stores it (x0, x1: the even and odd values of 0..15; x2, x3: of
- * 16..31). A 16-bit lane of the bytes holds two values' nibbles: m = i16 splat(15) takes the low
- * nibbles of even j as they are, m = splat(240) the high nibbles of odd j as 16 q (the caller
- * divides the sum by 16, exactly), each from the lane's low byte and, after a shift by 8, its high
- * byte: no extends, no shifts by a variable. Four i32 lanes whose sum is sum(q * xq) (16 times
- * that for odd j; below 2^31: 16 * 32 * 15 * 32767). */
-static inline v128_t k4_dot(const uint8_t *qs, v128_t x0, v128_t x1, v128_t x2, v128_t x3, v128_t m) {
-    const v128_t a = wasm_v128_load(qs), b = wasm_v128_load(qs + 16);
-    return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(a, m), x0), wasm_i32x4_dot_i16x8(wasm_v128_and(wasm_u16x8_shr(a, 8), m), x1)),
-                          wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(b, m), x2), wasm_i32x4_dot_i16x8(wasm_v128_and(wasm_u16x8_shr(b, 8), m), x3)));
-}
-static const int16_t k4_masks[2][8] __attribute__((aligned(16))) = {{15, 15, 15, 15, 15, 15, 15, 15},
-                                                                    {240, 240, 240, 240, 240, 240, 240, 240}};
 
 /* Q4_K / Q5_K: per sub-block, y[0..nr) gets f + (f32)(sc * isum) * (d * sx), then minus (dmin * m)
- * * sum(x): the panel's formula, one lane per row. The sub-blocks are a loop, not unrolled:
- * TurboFan issues all the loads of a basic block first, and those of a whole superblock (8
- * sub-blocks) spilled (tests/experiments/kdec_tiles.c). */
+ * * sum(x): the panel's formula, one lane per row. The 8 sub-blocks of a superblock are unrolled
+ * (constant shifts and offsets), each in three groups of loads closed by SCHED_BARRIER: rows 0 and
+ * 1, rows 2 and 3, the f32 step (without the barriers TurboFan loaded a whole superblock first and
+ * spilled; as a loop over sub-blocks it ran at half this rate: tests/experiments/kdec_tiles.c). */
+__attribute__((always_inline)) /* into each kernel, q5 a constant there */
 static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p, int32_t nb, int q5) {
-    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), zero = wasm_i32x4_splat(0);
-    OPAQUE(m4); OPAQUE(b16); OPAQUE(zero);
+    v128_t m4 = wasm_i8x16_splat(15), b16 = wasm_i8x16_splat(16), ml = wasm_i16x8_splat(q5 ? 255 : 15);
+    OPAQUE(m4); OPAQUE(b16); OPAQUE(ml);
+    volatile v128_t sink;
     const size_t bs = q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k);
     const size_t qs = q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs);
     v128_t f = wasm_f32x4_splat(0.0f);
@@ -290,20 +316,23 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const x16_row *x
         int32_t sc[8][4] __attribute__((aligned(16)));
         k4_scales_4x(d, sc, mv, blk);
         const v128_t dv = wasm_v128_load(d);
-#pragma clang loop unroll(disable)
+        const int16_t *xs = x->q + (size_t)s * 8 * SP_QK;
+        const float *sxs = x->sx + 8 * s, *sums = x->sum + 8 * s;
+#pragma clang loop unroll(full)
         for (int32_t j = 0; j < 8; j++) {
-            const int32_t b = 8 * s + j;
-            const v128_t m = wasm_v128_load(k4_masks[j & 1]);
-            const int16_t *xb = x->q + (size_t)b * SP_QK;
+            const int16_t *xb = xs + j * SP_QK;
             const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
             const size_t o = qs + 32 * (size_t)(j / 2);
-#define K4_ROW(c) (q5 ? k5_dot(blk[c] + o, blk[c] + offsetof(sp_block_q5_k, qh), j, x0, x1, x2, x3, m4, b16, zero) \
-                      : k4_dot(blk[c] + o, x0, x1, x2, x3, m))
-            const v128_t t = isum4x4(K4_ROW(0), K4_ROW(1), K4_ROW(2), K4_ROW(3));
+#define K4_ROW(c) k4_dot(blk[c] + o, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, x0, x1, x2, x3, m4, b16, ml)
+            const v128_t ab = isum2x4(K4_ROW(0), K4_ROW(1));
+            SCHED_BARRIER(&sink, ab);
+            const v128_t cd = isum2x4(K4_ROW(2), K4_ROW(3));
+            SCHED_BARRIER(&sink, cd);
 #undef K4_ROW
-            const v128_t is = wasm_i32x4_mul(q5 ? t : wasm_i32x4_shr(t, 4 * (j & 1)), wasm_v128_load(sc[j]));
-            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(x->sx + b))));
-            f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(x->sum + b)));
+            const v128_t is = wasm_i32x4_mul(isum_pairs(ab, cd), wasm_v128_load(sc[j]));
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sxs + j))));
+            f = wasm_f32x4_sub(f, wasm_f32x4_mul(wasm_v128_load(mv[j]), wasm_v128_load32_splat(sums + j)));
+            SCHED_BARRIER(&sink, f);
         }
     }
     store_rows(y, first, nr, f);
@@ -317,42 +346,44 @@ static inline void gemv_k4_1x4(float *y, int first, int32_t nr, const x16_row *x
 FWX16K_KERNEL(gemv_q4_k_1x4_wasmsimd_x16, gemv_k4_1x4, 0)
 FWX16K_KERNEL(gemv_q5_k_1x4_wasmsimd_x16, gemv_k4_1x4, 1)
 
-/* The 16 codes of quarter k of a Q6_K half (0..63, unsigned), from the 16 bytes at ql (4 low bits:
- * the low nibbles for k < 2) and at qh (2 high bits: bits 2k, 2k+1), dotted with those values of x
- * split as quantize_x16 stores them (xe: the even ones, xo: the odd ones). The bits are moved into
- * place by multiplies with powers of two (pl = 16 for k < 2, else 1; ph = 2^(6 - 2k): q6_k_mul)
- * and constant shifts, in 16-bit lanes (what crosses a byte overflows the lane or is masked off by
- * m4 = splat(15), m48 = splat(48)); a lane's two codes are then its low byte (mff = i16 splat(255))
+/* The 16 codes of quarter k (a constant) of a Q6_K half (0..63, unsigned), from the 16 bytes at ql
+ * (4 low bits: the low nibbles for k < 2) and at qh (2 high bits: bits 2k, 2k+1), dotted with those
+ * values of x split as quantize_x16 stores them (xe: the even ones, xo: the odd ones). The bits are
+ * moved into place by constant shifts of 16-bit lanes (what crosses a byte is masked off by m4 = i8
+ * splat(15), m48 = i8 splat(48)); a lane's two codes are then its low byte (mff = i16 splat(255))
  * and its high byte: four i32 lanes whose sum is sum(q * xq). */
-static inline v128_t q6_k_dot16(const uint8_t *ql, const uint8_t *qh, v128_t pl, v128_t ph, v128_t xe, v128_t xo, v128_t m4,
-                                v128_t m48, v128_t mff) {
-    const v128_t lo = wasm_v128_and(wasm_u16x8_shr(wasm_i16x8_mul(wasm_v128_load(ql), pl), 4), m4);
-    const v128_t hi = wasm_v128_and(wasm_u16x8_shr(wasm_i16x8_mul(wasm_v128_load(qh), ph), 2), m48);
+static inline v128_t q6_k_dot16(const uint8_t *ql, const uint8_t *qh, int32_t k, v128_t xe, v128_t xo, v128_t m4, v128_t m48,
+                                v128_t mff) {
+    const v128_t l = wasm_v128_load(ql), h = wasm_v128_load(qh);
+    const v128_t lo = wasm_v128_and(k < 2 ? l : wasm_u16x8_shr(l, 4), m4);
+    const v128_t hi = wasm_v128_and(k < 2 ? wasm_i16x8_shl(h, 4 - 2 * k) : k == 2 ? h : wasm_u16x8_shr(h, 2), m48);
     const v128_t c = wasm_v128_or(lo, hi);
     return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(c, mff), xe), wasm_i32x4_dot_i16x8(wasm_u16x8_shr(c, 8), xo));
 }
-static const int16_t q6_k_mul[4][2][8] __attribute__((aligned(16))) = { /* per quarter k: pl, ph */
-    {{16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}},
-    {{16, 16, 16, 16, 16, 16, 16, 16}, {16, 16, 16, 16, 16, 16, 16, 16}},
-    {{1, 1, 1, 1, 1, 1, 1, 1}, {4, 4, 4, 4, 4, 4, 4, 4}},
-    {{1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1}}};
 
 /* Q6_K: per block of 32 (quarter k of half h), y[0..nr) gets f + (f32)isum * (d * sx), one lane per
  * row, isum = sc_a * (S_a - 32 X_a) + sc_b * (S_b - 32 X_b) over values 0..15 (a) and 16..31 (b)
  * (S: the unsigned codes' sums, X: x's, x16_row.sum16): the panel's sum of sc * (q - 32) * xq. The
- * blocks are a loop (see gemv_q4_k_1x4_wasmsimd_x16), the int8 scales unpacked per superblock into
- * a table of one i32 lane per row. */
+ * int8 scales are unpacked per superblock into a table of one i32 lane per row; the 8 blocks are
+ * unrolled as in gemv_k4_1x4, each in five groups of loads (SCHED_BARRIER): values 0..15 of rows 0
+ * and 1, of rows 2 and 3, values 16..31 likewise, the scales and the f32 step. */
 NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr, const x16_row *x, const uint8_t *const *p,
                                                 int32_t nb) {
-    v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48), mff = wasm_i16x8_splat(255);
-    OPAQUE(m4); OPAQUE(m48); OPAQUE(mff);
+    v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48), mff = wasm_i16x8_splat(255), big = wasm_f32x4_splat(65536.0f);
+    OPAQUE(m4); OPAQUE(m48); OPAQUE(mff); OPAQUE(big);
+    const x16_consts xc = x16_consts_make();
+    volatile v128_t sink;
     const size_t bs = sizeof(sp_block_q6_k);
     v128_t f = wasm_f32x4_splat(0.0f);
     for (int32_t s = 0; s < nb / 8; s++) {
         const uint8_t *blk[4] = {p[0] + s * bs, p[1] + s * bs, p[2] + s * bs, p[3] + s * bs};
-        uint16_t h[4];
-        for (int32_t c = 0; c < 4; c++) memcpy(h + c, blk[c] + offsetof(sp_block_q6_k, d), 2);
-        const v128_t dv = wasm_f32x4_make(sp_half_to_f32(h[0]), sp_half_to_f32(h[1]), sp_half_to_f32(h[2]), sp_half_to_f32(h[3]));
+        const size_t od = offsetof(sp_block_q6_k, d);
+        v128_t dv = block_scales_x16(blk[0] + od, blk[1] + od, blk[2] + od, blk[3] + od, &xc);
+        if (wasm_v128_any_true(wasm_f32x4_ge(wasm_f32x4_abs(dv), big))) { /* an inf or nan d (F16_HI: >= 2^16): exactly */
+            uint16_t h[4];
+            for (int32_t c = 0; c < 4; c++) memcpy(h + c, blk[c] + od, 2);
+            dv = wasm_f32x4_make(sp_half_to_f32(h[0]), sp_half_to_f32(h[1]), sp_half_to_f32(h[2]), sp_half_to_f32(h[3]));
+        }
         int32_t sc[16][4] __attribute__((aligned(16))); /* the scales of the 16-value groups, one lane per row */
         {
             const size_t o = offsetof(sp_block_q6_k, scales);
@@ -363,23 +394,35 @@ NOINLINE static void gemv_q6_k_1x4_wasmsimd_x16(float *y, int first, int32_t nr,
 #pragma clang loop unroll(full)
             for (int32_t g = 0; g < 16; g++) wasm_v128_store(sc[g], I8_GROUP(t[g / 4], g % 4));
         }
-#pragma clang loop unroll(disable)
+        const int16_t *xs = x->q + (size_t)s * 8 * SP_QK;
+        const int32_t *sum16 = x->sum16 + 16 * s;
+        const float *sxs = x->sx + 8 * s;
+#pragma clang loop unroll(full)
         for (int32_t j = 0; j < 8; j++) {
-            const int32_t b = 8 * s + j, half = j >> 2, k = j & 3;
-            const v128_t pl = wasm_v128_load(q6_k_mul[k][0]), ph = wasm_v128_load(q6_k_mul[k][1]);
-            const int16_t *xb = x->q + (size_t)b * SP_QK;
-            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8), x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+            const int32_t half = j >> 2, k = j & 3;
+            const int16_t *xb = xs + j * SP_QK;
             const size_t ol = offsetof(sp_block_q6_k, ql) + 64 * (size_t)half + 32 * (size_t)(k & 1);
             const size_t oh = offsetof(sp_block_q6_k, qh) + 32 * (size_t)half;
-#define Q6_A(c) q6_k_dot16(blk[c] + ol, blk[c] + oh, pl, ph, x0, x1, m4, m48, mff)
-#define Q6_B(c) q6_k_dot16(blk[c] + ol + 16, blk[c] + oh + 16, pl, ph, x2, x3, m4, m48, mff)
-            const v128_t sa = wasm_i32x4_sub(isum4x4(Q6_A(0), Q6_A(1), Q6_A(2), Q6_A(3)), wasm_v128_load32_splat(x->sum16 + 2 * b));
-            const v128_t sb = wasm_i32x4_sub(isum4x4(Q6_B(0), Q6_B(1), Q6_B(2), Q6_B(3)), wasm_v128_load32_splat(x->sum16 + 2 * b + 1));
+            const v128_t x0 = wasm_v128_load(xb), x1 = wasm_v128_load(xb + 8);
+#define Q6_A(c) q6_k_dot16(blk[c] + ol, blk[c] + oh, k, x0, x1, m4, m48, mff)
+#define Q6_B(c) q6_k_dot16(blk[c] + ol + 16, blk[c] + oh + 16, k, x2, x3, m4, m48, mff)
+            const v128_t a01 = isum2x4(Q6_A(0), Q6_A(1));
+            SCHED_BARRIER(&sink, a01);
+            const v128_t a23 = isum2x4(Q6_A(2), Q6_A(3));
+            SCHED_BARRIER(&sink, a23);
+            const v128_t x2 = wasm_v128_load(xb + 16), x3 = wasm_v128_load(xb + 24);
+            const v128_t b01 = isum2x4(Q6_B(0), Q6_B(1));
+            SCHED_BARRIER(&sink, b01);
+            const v128_t b23 = isum2x4(Q6_B(2), Q6_B(3));
+            SCHED_BARRIER(&sink, b23);
 #undef Q6_A
 #undef Q6_B
             const int32_t g = 8 * half + 2 * k; /* the groups of values 0..15 and 16..31 */
+            const v128_t sa = wasm_i32x4_sub(isum_pairs(a01, a23), wasm_v128_load32_splat(sum16 + 2 * j));
+            const v128_t sb = wasm_i32x4_sub(isum_pairs(b01, b23), wasm_v128_load32_splat(sum16 + 2 * j + 1));
             const v128_t is = wasm_i32x4_add(wasm_i32x4_mul(sa, wasm_v128_load(sc[g])), wasm_i32x4_mul(sb, wasm_v128_load(sc[g + 1])));
-            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(x->sx + b))));
+            f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv, wasm_v128_load32_splat(sxs + j))));
+            SCHED_BARRIER(&sink, f);
         }
     }
     store_rows(y, first, nr, f);

@@ -94,8 +94,8 @@ int main(int argc, char **argv) {
                sp_probe_read_gbs(mib << 20, sec));
     static const int32_t SHAPES[][2] = {{288, 288}, {768, 768}, {2048, 768}, {768, 2048}, {32000, 288}};
     static const uint32_t TYPES[] = {SP_DTYPE_F32, SP_DTYPE_F16, SP_DTYPE_BF16, SP_DTYPE_Q8_0, SP_DTYPE_Q4_0, SP_DTYPE_Q5_0, SP_DTYPE_Q5_1,
-                                     SP_DTYPE_Q4_K, SP_DTYPE_Q6_K};
-#define N_BT 9
+                                     SP_DTYPE_Q4_K, SP_DTYPE_Q5_K, SP_DTYPE_Q6_K};
+#define N_BT 10
     if (PART("gemm")) {
         printf("\nGEMM n=128 GFLOP/s: forward (X·Wt) / backward (dY·W)\n%-12s", "rows x cols");
         for (int t = 0; t < N_BT; t++) printf(" %15s", sp_dtype_name(TYPES[t]));
