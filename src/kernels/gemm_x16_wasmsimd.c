@@ -15,8 +15,8 @@
 #ifdef __wasm_simd128__
 #include "wasmsimd.h"
 
-static inline void gemm_x16_4x8(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq, const float *xs,
-                                const int16_t *wq, const float *ws, int32_t nb, int mins) {
+static ALWAYS_INLINE void gemm_x16_4x8(float *y, int32_t ldy, int first, int32_t mr, int32_t nr, const int32_t *xq,
+                                        const float *xs, const int16_t *wq, const float *ws, int32_t nb, int mins) {
     v128_t f[8]; /* row r of X: f[2r] rows 0..3 of W, f[2r+1] rows 4..7 */
     for (int32_t i = 0; i < 8; i++) f[i] = wasm_f32x4_splat(0.0f);
     for (int32_t b = 0; b < nb; b++) {
@@ -95,23 +95,37 @@ static inline void store_pairs_4x4(int16_t *wp, int32_t ld, v128_t r0, v128_t r1
 
 #define SP_EXT(v, half) ((half) ? wasm_i16x8_extend_high_i8x16(v) : wasm_i16x8_extend_low_i8x16(v))
 
-/* One block of four rows of W, each as 32 signed bytes lo[c] (columns 0..15) and hi[c] (16..31),
- * widened to i16 -> the W vectors of those rows at wb (a half of the 8-row panel: 16 i16 from one
- * column pair to the next). */
-static inline void store_block_i8(int16_t *wb, const v128_t *lo, const v128_t *hi) {
-    store_pairs_4x4(wb, 16, SP_EXT(lo[0], 0), SP_EXT(lo[1], 0), SP_EXT(lo[2], 0), SP_EXT(lo[3], 0));
-    store_pairs_4x4(wb + 64, 16, SP_EXT(lo[0], 1), SP_EXT(lo[1], 1), SP_EXT(lo[2], 1), SP_EXT(lo[3], 1));
-    store_pairs_4x4(wb + 128, 16, SP_EXT(hi[0], 0), SP_EXT(hi[1], 0), SP_EXT(hi[2], 0), SP_EXT(hi[3], 0));
-    store_pairs_4x4(wb + 192, 16, SP_EXT(hi[0], 1), SP_EXT(hi[1], 1), SP_EXT(hi[2], 1), SP_EXT(hi[3], 1));
+/* Sixteen columns (eight pairs) of four rows of W as signed bytes r0..r3 -> the eight W vectors
+ * at wp, wp + 16, .., wp + 112 (a half of the 8-row panel), each times f (the four rows' 16-bit
+ * factors, two lanes a row) where scaled. The column pairs are interleaved while still bytes (two
+ * rounds of unpacks: 8 shuffles), so that widening each half of a result gives one W vector. */
+static inline void store_pairs_i8(int16_t *wp, v128_t r0, v128_t r1, v128_t r2, v128_t r3, int scaled, v128_t f) {
+    const v128_t t0 = wasm_i16x8_shuffle(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11), t1 = wasm_i16x8_shuffle(r0, r1, 4, 12, 5, 13, 6, 14, 7, 15);
+    const v128_t t2 = wasm_i16x8_shuffle(r2, r3, 0, 8, 1, 9, 2, 10, 3, 11), t3 = wasm_i16x8_shuffle(r2, r3, 4, 12, 5, 13, 6, 14, 7, 15);
+    const v128_t u[4] = {wasm_i32x4_shuffle(t0, t2, 0, 4, 1, 5), wasm_i32x4_shuffle(t0, t2, 2, 6, 3, 7),
+                         wasm_i32x4_shuffle(t1, t3, 0, 4, 1, 5), wasm_i32x4_shuffle(t1, t3, 2, 6, 3, 7)};
+    for (int32_t i = 0; i < 4; i++) { /* u[i]: pairs 2i, 2i+1 of rows 0..3 */
+        v128_t lo = SP_EXT(u[i], 0), hi = SP_EXT(u[i], 1);
+        if (scaled) {
+            lo = wasm_i16x8_mul(lo, f);
+            hi = wasm_i16x8_mul(hi, f);
+        }
+        wasm_v128_store(wp + 32 * i, lo);
+        wasm_v128_store(wp + 32 * i + 16, hi);
+    }
 }
-/* the same with each row's values times its 16-bit factors flo[c] (columns 0..15), fhi[c] (16..31) */
-static inline void store_block_i8_scaled(int16_t *wb, const v128_t *lo, const v128_t *hi, const v128_t *flo, const v128_t *fhi) {
-#define SP_MULX(v, half, f) wasm_i16x8_mul(SP_EXT(v, half), f)
-    store_pairs_4x4(wb, 16, SP_MULX(lo[0], 0, flo[0]), SP_MULX(lo[1], 0, flo[1]), SP_MULX(lo[2], 0, flo[2]), SP_MULX(lo[3], 0, flo[3]));
-    store_pairs_4x4(wb + 64, 16, SP_MULX(lo[0], 1, flo[0]), SP_MULX(lo[1], 1, flo[1]), SP_MULX(lo[2], 1, flo[2]), SP_MULX(lo[3], 1, flo[3]));
-    store_pairs_4x4(wb + 128, 16, SP_MULX(hi[0], 0, fhi[0]), SP_MULX(hi[1], 0, fhi[1]), SP_MULX(hi[2], 0, fhi[2]), SP_MULX(hi[3], 0, fhi[3]));
-    store_pairs_4x4(wb + 192, 16, SP_MULX(hi[0], 1, fhi[0]), SP_MULX(hi[1], 1, fhi[1]), SP_MULX(hi[2], 1, fhi[2]), SP_MULX(hi[3], 1, fhi[3]));
-#undef SP_MULX
+
+/* Each of four rows' 16-bit factor in two lanes */
+static inline v128_t row_factors(int32_t f0, int32_t f1, int32_t f2, int32_t f3) {
+    return wasm_i32x4_make((int32_t)((uint32_t)(uint16_t)f0 * 0x10001u), (int32_t)((uint32_t)(uint16_t)f1 * 0x10001u),
+                           (int32_t)((uint32_t)(uint16_t)f2 * 0x10001u), (int32_t)((uint32_t)(uint16_t)f3 * 0x10001u));
+}
+
+/* The f16 at byte offset `at` of four blocks, as f32 (sp_half_to_f32's values) */
+static inline v128_t halves4(const uint8_t *const *blk, size_t at, const f16_consts *c) {
+    uint16_t h[4];
+    for (int32_t i = 0; i < 4; i++) memcpy(h + i, blk[i] + at, 2);
+    return f16x4_to_f32x4(wasm_i32x4_make(h[0], h[1], h[2], h[3]), c);
 }
 
 /* The 16 Q6_K codes minus 32 at ql (low 4 bits, the high nibble for quarters k >= 2) and qh (bits
@@ -129,118 +143,127 @@ static inline v128_t q6_k_codes16(const uint8_t *ql, const uint8_t *qh, int32_t 
     return wasm_i8x16_sub(wasm_v128_or(lo, wasm_i16x8_shl(wasm_v128_and(hb, m3), 4)), b32);
 }
 
-/* Block s of the four rows rows[0..4) -> a half of the 8-row panel: W vectors at wb (16 i16 from
- * one column pair to the next), scales at scale[0..4), mins at min[0..4). Returns 0 for a type
- * without a SIMD unpack here. */
-static inline int pack_block4(int16_t *wb, float *scale, float *min, const uint8_t *const *rows, uint32_t type, int32_t s,
-                              v128_t m4, v128_t b8, v128_t m3, v128_t b32, v128_t zero, v128_t b16) {
+typedef struct { v128_t m4, b8, m3, b32, zero, b16, bits; f16_consts h; } pack_consts;
+
+/* Block s of the four rows rows[0..4) (type: a constant where this is inlined) -> a half of the
+ * 8-row panel: W vectors at wb (16 i16 from one column pair to the next), scales at scale[0..4),
+ * mins at min[0..4). */
+static ALWAYS_INLINE void pack_block4(int16_t *wb, float *scale, float *min, const uint8_t *const *rows, uint32_t type,
+                                       int32_t s, const pack_consts *k) {
     const int32_t j = s % 8;
-    v128_t lo[4], hi[4], flo[4], fhi[4]; /* columns 0..15 and 16..31 of each row (i8), their factors */
-    uint16_t h;
+    const uint8_t *blk[4];
+    v128_t lo[4], hi[4]; /* columns 0..15 and 16..31 of each row (i8) */
     switch (type) {
     case SP_DTYPE_Q8_0:
     case SP_DTYPE_Q4_0: {
         const int q8 = type == SP_DTYPE_Q8_0;
         for (int32_t c = 0; c < 4; c++) {
-            const uint8_t *blk = rows[c] + (size_t)s * (q8 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0));
-            memcpy(&h, blk, 2);
-            scale[c] = sp_half_to_f32(h);
-            min[c] = 0.0f;
+            blk[c] = rows[c] + (size_t)s * (q8 ? sizeof(sp_block_q8_0) : sizeof(sp_block_q4_0));
             if (q8) {
-                lo[c] = wasm_v128_load(blk + 2);
-                hi[c] = wasm_v128_load(blk + 18);
+                lo[c] = wasm_v128_load(blk[c] + 2);
+                hi[c] = wasm_v128_load(blk[c] + 18);
             } else {
-                const v128_t v = wasm_v128_load(blk + 2);
-                lo[c] = wasm_i8x16_sub(wasm_v128_and(v, m4), b8);
-                hi[c] = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), b8);
+                const v128_t v = wasm_v128_load(blk[c] + 2);
+                lo[c] = wasm_i8x16_sub(wasm_v128_and(v, k->m4), k->b8);
+                hi[c] = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), k->b8);
             }
         }
-        store_block_i8(wb, lo, hi);
-        return 1;
+        wasm_v128_store(scale, halves4(blk, 0, &k->h));
+        wasm_v128_store(min, k->zero);
+        store_pairs_i8(wb, lo[0], lo[1], lo[2], lo[3], 0, k->zero);
+        store_pairs_i8(wb + 128, hi[0], hi[1], hi[2], hi[3], 0, k->zero);
+        return;
     }
     case SP_DTYPE_Q4_K:
     case SP_DTYPE_Q5_K: {
         const int q5 = type == SP_DTYPE_Q5_K;
+        int32_t sc[4], m[4];
         for (int32_t c = 0; c < 4; c++) {
-            const uint8_t *blk = rows[c] + (size_t)(s / 8) * (q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k));
-            const uint8_t *qs = blk + (q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs)) + 32 * (j / 2);
-            int32_t sc, m;
-            uint16_t dmin;
-            sp_k4_scale_min(j, blk + 4, &sc, &m);
-            memcpy(&h, blk, 2);
-            memcpy(&dmin, blk + 2, 2);
-            scale[c] = sp_half_to_f32(h);
-            min[c] = sp_half_to_f32(dmin) * (float)m;
-            k4_codes(lo + c, hi + c, qs, q5 ? blk + offsetof(sp_block_q5_k, qh) : NULL, j, m4, b16, zero);
-            flo[c] = fhi[c] = wasm_i16x8_splat((int16_t)sc);
+            blk[c] = rows[c] + (size_t)(s / 8) * (q5 ? sizeof(sp_block_q5_k) : sizeof(sp_block_q4_k));
+            const uint8_t *qs = blk[c] + (q5 ? offsetof(sp_block_q5_k, qs) : offsetof(sp_block_q4_k, qs)) + 32 * (j / 2);
+            sp_k4_scale_min(j, blk[c] + 4, sc + c, m + c);
+            k4_codes(lo + c, hi + c, qs, q5 ? blk[c] + offsetof(sp_block_q5_k, qh) : NULL, j, k->m4, k->b16, k->zero);
         }
-        store_block_i8_scaled(wb, lo, hi, flo, fhi);
-        return 1;
+        wasm_v128_store(scale, halves4(blk, 0, &k->h));
+        wasm_v128_store(min, wasm_f32x4_mul(halves4(blk, 2, &k->h), wasm_f32x4_convert_i32x4(wasm_i32x4_make(m[0], m[1], m[2], m[3]))));
+        const v128_t f = row_factors(sc[0], sc[1], sc[2], sc[3]);
+        store_pairs_i8(wb, lo[0], lo[1], lo[2], lo[3], 1, f);
+        store_pairs_i8(wb + 128, hi[0], hi[1], hi[2], hi[3], 1, f);
+        return;
     }
     case SP_DTYPE_Q5_0:
     case SP_DTYPE_Q5_1: {
         const int q51 = type == SP_DTYPE_Q5_1;
-        const v128_t bits = Q5_BITS_MAKE();
         for (int32_t c = 0; c < 4; c++) {
-            const uint8_t *blk = rows[c] + (size_t)s * (q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0));
-            const uint8_t *qh = blk + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
-            memcpy(&h, blk, 2);
-            scale[c] = sp_half_to_f32(h);
-            min[c] = 0.0f;
-            if (q51) { /* x = d*q + m: the min term subtracts -m */
-                memcpy(&h, blk + 2, 2);
-                min[c] = -sp_half_to_f32(h);
-            }
+            blk[c] = rows[c] + (size_t)s * (q51 ? sizeof(sp_block_q5_1) : sizeof(sp_block_q5_0));
+            const uint8_t *qh = blk[c] + (q51 ? offsetof(sp_block_q5_1, qh) : offsetof(sp_block_q5_0, qh));
             v128_t hb0, hb1;
-            q5_high_bits(&hb0, &hb1, qh, bits, b16);
+            q5_high_bits(&hb0, &hb1, qh, k->bits, k->b16);
             const v128_t v = wasm_v128_load(qh + 4);
-            lo[c] = wasm_v128_or(wasm_v128_and(v, m4), hb0);
+            lo[c] = wasm_v128_or(wasm_v128_and(v, k->m4), hb0);
             hi[c] = wasm_v128_or(wasm_u8x16_shr(v, 4), hb1);
             if (!q51) {
-                lo[c] = wasm_i8x16_sub(lo[c], b16);
-                hi[c] = wasm_i8x16_sub(hi[c], b16);
+                lo[c] = wasm_i8x16_sub(lo[c], k->b16);
+                hi[c] = wasm_i8x16_sub(hi[c], k->b16);
             }
         }
-        store_block_i8(wb, lo, hi);
-        return 1;
+        wasm_v128_store(scale, halves4(blk, 0, &k->h));
+        /* x = d*q + m: the min term subtracts -m */
+        wasm_v128_store(min, q51 ? wasm_f32x4_neg(halves4(blk, 2, &k->h)) : k->zero);
+        store_pairs_i8(wb, lo[0], lo[1], lo[2], lo[3], 0, k->zero);
+        store_pairs_i8(wb + 128, hi[0], hi[1], hi[2], hi[3], 0, k->zero);
+        return;
     }
     case SP_DTYPE_Q6_K: {
-        const int32_t half = j >> 2, k = j & 3;
+        const int32_t half = j >> 2, q = j & 3;
+        int32_t f0[4], f1[4];
         for (int32_t c = 0; c < 4; c++) {
-            const uint8_t *blk = rows[c] + (size_t)(s / 8) * sizeof(sp_block_q6_k);
-            const int8_t *scs = (const int8_t *)(blk + offsetof(sp_block_q6_k, scales)) + 8 * half + 2 * k;
-            memcpy(&h, blk + offsetof(sp_block_q6_k, d), 2);
-            scale[c] = sp_half_to_f32(h);
-            min[c] = 0.0f;
-            const uint8_t *ql = blk + offsetof(sp_block_q6_k, ql) + 64 * half + 32 * (k & 1);
-            const uint8_t *qh = blk + offsetof(sp_block_q6_k, qh) + 32 * half;
-            lo[c] = q6_k_codes16(ql, qh, k, m4, m3, b32);
-            hi[c] = q6_k_codes16(ql + 16, qh + 16, k, m4, m3, b32);
-            flo[c] = wasm_i16x8_splat(scs[0]);
-            fhi[c] = wasm_i16x8_splat(scs[1]);
+            blk[c] = rows[c] + (size_t)(s / 8) * sizeof(sp_block_q6_k);
+            const int8_t *scs = (const int8_t *)(blk[c] + offsetof(sp_block_q6_k, scales)) + 8 * half + 2 * q;
+            const uint8_t *ql = blk[c] + offsetof(sp_block_q6_k, ql) + 64 * half + 32 * (q & 1);
+            const uint8_t *qh = blk[c] + offsetof(sp_block_q6_k, qh) + 32 * half;
+            lo[c] = q6_k_codes16(ql, qh, q, k->m4, k->m3, k->b32);
+            hi[c] = q6_k_codes16(ql + 16, qh + 16, q, k->m4, k->m3, k->b32);
+            f0[c] = scs[0];
+            f1[c] = scs[1];
         }
-        store_block_i8_scaled(wb, lo, hi, flo, fhi);
-        return 1;
+        wasm_v128_store(scale, halves4(blk, offsetof(sp_block_q6_k, d), &k->h));
+        wasm_v128_store(min, k->zero);
+        store_pairs_i8(wb, lo[0], lo[1], lo[2], lo[3], 1, row_factors(f0[0], f0[1], f0[2], f0[3]));
+        store_pairs_i8(wb + 128, hi[0], hi[1], hi[2], hi[3], 1, row_factors(f1[0], f1[1], f1[2], f1[3]));
+        return;
     }
     default:
-        return 0;
+        return;
     }
 }
 
-/* sp_pack_w_x16_scalar's panel, the same bits */
-void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb) {
-    v128_t m4 = wasm_i8x16_splat(15), b8 = wasm_i8x16_splat(8), m3 = wasm_i8x16_splat(3), b32 = wasm_i8x16_splat(32),
-           zero = wasm_i32x4_splat(0), b16 = wasm_i8x16_splat(16);
-    OPAQUE(m4); OPAQUE(b8); OPAQUE(m3); OPAQUE(b32); OPAQUE(zero); OPAQUE(b16);
+/* The panel of one weight type (a constant where this is inlined): both halves of every block */
+static ALWAYS_INLINE void pack_w_type(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t s0,
+                                       int32_t nb) {
+    pack_consts k = {wasm_i8x16_splat(15), wasm_i8x16_splat(8), wasm_i8x16_splat(3), wasm_i8x16_splat(32), wasm_i32x4_splat(0),
+                     wasm_i8x16_splat(16), Q5_BITS_MAKE(), f16_consts_make()};
+    OPAQUE(k.m4); OPAQUE(k.b8); OPAQUE(k.m3); OPAQUE(k.b32); OPAQUE(k.zero); OPAQUE(k.b16); OPAQUE(k.bits);
     for (int32_t b = 0; b < nb; b++) {
-        const int32_t s = k0 / SP_QK + b;
         int16_t *wb = wq + (size_t)b * 256;
         float *sb = ws + (size_t)b * 16;
-        if (!pack_block4(wb, sb, sb + 8, rows, type, s, m4, b8, m3, b32, zero, b16)) {
-            sp_pack_w_x16_scalar(wb, sb, rows, type, s * SP_QK, 1); /* a type without a SIMD unpack */
-            continue;
-        }
-        pack_block4(wb + 8, sb + 4, sb + 12, rows + 4, type, s, m4, b8, m3, b32, zero, b16);
+        pack_block4(wb, sb, sb + 8, rows, type, s0 + b, &k);
+        pack_block4(wb + 8, sb + 4, sb + 12, rows + 4, type, s0 + b, &k);
+    }
+}
+
+/* sp_pack_w_x16_scalar's panel, the same bits: one loop per type */
+void sp_pack_w_x16_wasmsimd(int16_t *wq, float *ws, const uint8_t *const *rows, uint32_t type, int32_t k0, int32_t nb) {
+    const int32_t s0 = k0 / SP_QK;
+    switch (type) {
+    case SP_DTYPE_Q8_0: pack_w_type(wq, ws, rows, SP_DTYPE_Q8_0, s0, nb); return;
+    case SP_DTYPE_Q4_0: pack_w_type(wq, ws, rows, SP_DTYPE_Q4_0, s0, nb); return;
+    case SP_DTYPE_Q5_0: pack_w_type(wq, ws, rows, SP_DTYPE_Q5_0, s0, nb); return;
+    case SP_DTYPE_Q5_1: pack_w_type(wq, ws, rows, SP_DTYPE_Q5_1, s0, nb); return;
+    case SP_DTYPE_Q4_K: pack_w_type(wq, ws, rows, SP_DTYPE_Q4_K, s0, nb); return;
+    case SP_DTYPE_Q5_K: pack_w_type(wq, ws, rows, SP_DTYPE_Q5_K, s0, nb); return;
+    case SP_DTYPE_Q6_K: pack_w_type(wq, ws, rows, SP_DTYPE_Q6_K, s0, nb); return;
+    default: sp_pack_w_x16_scalar(wq, ws, rows, type, k0, nb); return; /* a type without a SIMD unpack here */
     }
 }
 

@@ -15,6 +15,9 @@
  * uses optimised code on a later call, so a hot loop must sit in a function that is called
  * many times, not inlined into a driver that one long call keeps in the baseline tier. */
 #define NOINLINE __attribute__((noinline))
+/* For a body specialised on a constant argument (a weight type, a flag) where clang would keep
+ * one shared copy */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define KERNEL_PTR(type, name) static type const volatile name##_p = name
 
 static inline int32_t imin(int32_t a, int32_t b) { return a < b ? a : b; }
