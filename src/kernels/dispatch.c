@@ -2,7 +2,10 @@
  *
  * The drivers split output rows (matmul) or output columns (matmul_dx) into contiguous
  * chunks, one task each; matmul_dx splits the rows of dy instead when that divides the work
- * more evenly (dim 288 is 9 blocks of 32 columns: 5 + 4 on two threads). Each output element
+ * more evenly (dim 288 is 9 blocks of 32 columns: 5 + 4 on two threads). A batched product
+ * has several tasks per thread, handed out as threads come free: the two threads of a job do
+ * not run at the same speed (a vCPU's host core is shared, a worker wakes late), and with one
+ * task each the job waits for the slower one. Each output element
  * is computed by exactly one task with a formula that does not depend on where the chunk
  * starts, so results are bitwise identical for any thread count. A group of products with one
  * input (sp_matmul_group) splits the matrices' concatenated rows the same way; on quantized
@@ -135,11 +138,47 @@ static void mm_run(sp_pool *p, mm_job *j) {
     sp_pool_run(p, mm_task, j, (int32_t)(((int64_t)j->total + j->chunk - 1) / j->chunk));
 }
 
-/* Chunk size: total split over the threads, rounded up to a multiple of align. */
-static int32_t split_chunk(int32_t total, int32_t threads, int32_t align) {
-    int64_t c = ((int64_t)total + threads - 1) / threads;
-    c = (c + align - 1) / align * align;
-    return c < align ? align : (int32_t)(c < total ? c : total);
+/* Tasks per thread of a batched product. Measured on 2 vCPUs (smollm2-135m Q8_0 prefill), one
+ * task per thread: the caller waited for the worker's task 6-27% of the prefill; the threads of
+ * that machine run 1.0-1.5x apart in speed at times (README, bench notes). */
+#define TASKS_PER_THREAD 4
+/* A batched product's row tasks are whole 8-row tiles of W (the integer product's; the f32
+ * GEMM's 4-row tiles) and whole SP_ROW_ALIGN chunks. */
+#define GEMM_ROW_ALIGN 24
+
+/* The most tasks a product of `macs` multiply-adds is split into: TASKS_PER_THREAD per thread,
+ * fewer where a task would fall below SP_PAR_MIN_MACS, never fewer than the threads. */
+static int32_t product_tasks(double macs, int32_t threads) {
+    const double most = (double)TASKS_PER_THREAD * threads, by_size = macs / SP_PAR_MIN_MACS;
+    const double t = by_size < most ? by_size : most;
+    return t > threads ? (int32_t)t : threads;
+}
+
+/* The share of `total` that the thread taking tasks 0, threads, 2*threads, ... gets when total
+ * is cut into chunks of `chunk` (the last one shorter): the job's length on equal threads. */
+static double split_share(int32_t total, int32_t chunk, int32_t threads) {
+    const int32_t m = (total + chunk - 1) / chunk, mine = (m + threads - 1) / threads;
+    const int32_t short_by = (m - 1) % threads == 0 ? m * chunk - total : 0; /* thread 0 has the last task */
+    return (double)((int64_t)mine * chunk - short_by) / total;
+}
+
+/* Chunk size: a multiple of align that cuts total into max_tasks / 2 .. max_tasks tasks (at
+ * least `threads`; the finest chunks where total is too small for that) with the smallest share
+ * for the busiest thread (ties: more tasks); *share gets that share. */
+static int32_t split_chunk(int32_t total, int32_t threads, int32_t max_tasks, int32_t align, double *share) {
+    const int32_t least = max_tasks / 2 > threads ? max_tasks / 2 : threads;
+    int32_t best = 0;
+    double best_share = 1.0;
+    for (int32_t c = ((total + max_tasks - 1) / max_tasks + align - 1) / align * align; c < total; c += align) {
+        const int32_t m = (total + c - 1) / c;
+        if (m < least && best) break;
+        const double sh = split_share(total, c, threads);
+        if (!best || sh < best_share) { best = c; best_share = sh; }
+        if (m <= threads) break; /* larger chunks only leave a thread with more */
+    }
+    if (!best) { best = total; best_share = 1.0; }
+    if (share) *share = best_share;
+    return best;
 }
 
 /* Runs the matrices of a row job (count, out, w, panel set), over the pool when worth it. */
@@ -153,7 +192,9 @@ static void mm_run_rows(sp_pool *p, mm_job *j) {
     }
     if (j->total <= 0) return;
     const int inline_ = threads <= 1 || macs < SP_PAR_MIN_MACS;
-    j->chunk = inline_ ? j->total : split_chunk(j->total, threads, SP_ROW_ALIGN);
+    if (inline_) j->chunk = j->total;
+    else if (j->op == MM_DECODE) j->chunk = split_chunk(j->total, threads, threads, SP_ROW_ALIGN, NULL); /* memory bound: a task per thread */
+    else j->chunk = split_chunk(j->total, threads, product_tasks(macs, threads), GEMM_ROW_ALIGN, NULL);
     mm_run(inline_ ? NULL : p, j);
 }
 
@@ -248,9 +289,12 @@ void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, c
         k->matmul_dx(dx, dy, w, n, 0, w->cols);
         return;
     }
-    /* the largest task's share of the work, split by columns and by rows of dy */
-    const int32_t cchunk = split_chunk(w->cols, threads, SP_COL_ALIGN), rchunk = split_chunk(n, threads, 4);
-    if ((double)rchunk / n < (double)cchunk / w->cols) {
+    /* by columns of W (each task reads and converts only its columns of W) unless rows of dy
+     * (every task reads all of W) divide the work more evenly */
+    const int32_t tasks = product_tasks(macs, threads);
+    double cshare, rshare;
+    const int32_t cchunk = split_chunk(w->cols, threads, tasks, SP_COL_ALIGN, &cshare), rchunk = split_chunk(n, threads, tasks, 4, &rshare);
+    if (rshare < cshare) {
         mm_job j = {.k = k, .op = MM_DX_ROWS, .count = 1, .out = {dx}, .in = dy, .w = {w}, .n = n, .chunk = rchunk, .total = n};
         mm_run(p, &j);
         return;

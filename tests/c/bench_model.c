@@ -3,7 +3,7 @@
  *        tests/c/bench_model.c -o /tmp/bm.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node [--cpu-prof] /tmp/bm.js PRESET TYPE PHASE [threads] [reps] [chunk] [wall]
  * PRESET: a name of src/model/presets.c (stories15M, ...); TYPE: F32 | Q8_0 | Q4_0 | F16;
- * PHASE: prefill | decode | train | all; [chunk] LM head rows per product (the engine's, sp_lm_head_chunk); "wall" times 1 thread by wall clock too. Prints the best time of `reps` runs of the phase
+ * PHASE: prefill | decode | train | all; [chunk] LM head rows per product (0 or absent: the engine's, sp_lm_head_chunk); "wall" times 1 thread by wall clock too. Prints the best time of `reps` runs of the phase
  * (128-token prompt, 64 decoded tokens, training batch 4 x 128) - the same work as sp_bench_json. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     if (!m) { fprintf(stderr, "%s\n", err.msg); return 1; }
     const sp_config c = m->cfg;
     const int32_t n_prompt = 128, n_decode = 64, B = 4, T = 128;
-    const int32_t chunk = argc > 6 ? atoi(argv[6]) : sp_lm_head_chunk(&c);
+    const int32_t chunk = argc > 6 && atoi(argv[6]) > 0 ? atoi(argv[6]) : sp_lm_head_chunk(&c);
     int32_t ids[128];
     sp_rng rng;
     sp_rng_seed(&rng, 7);
