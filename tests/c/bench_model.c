@@ -2,7 +2,7 @@
  *   emcc -O3 -msimd128 --profiling-funcs [-pthread -sPTHREAD_POOL_SIZE=2] -Isrc $(find src -name '*.c') \
  *        tests/c/bench_model.c -o /tmp/bm.js -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sENVIRONMENT=node,worker
  *   node [--cpu-prof] /tmp/bm.js PRESET TYPE PHASE [threads] [reps] [chunk] [wall]
- * PRESET: a name of src/model/presets.c (stories15M, ...); TYPE: F32 | Q8_0 | Q4_0 | F16;
+ * PRESET: a name of src/model/presets.c (stories15M, ...); TYPE: F32 | Q8_0 | Q4_0 | F16 | Q4_K | Q6_K;
  * PHASE: prefill | decode | train | all; [chunk] LM head rows per product (0 or absent: the engine's, sp_lm_head_chunk); "wall" times 1 thread by wall clock too. Prints the best time of `reps` runs of the phase
  * (128-token prompt, 64 decoded tokens, training batch 4 x 128) - the same work as sp_bench_json. */
 #include <stdio.h>
@@ -34,7 +34,8 @@ int main(int argc, char **argv) {
     const sp_preset *p = sp_preset_find(pname);
     if (!p) { fprintf(stderr, "unknown preset %s\n", pname); return 2; }
     uint32_t type = strcmp(tname, "Q8_0") == 0 ? SP_DTYPE_Q8_0 : strcmp(tname, "Q4_0") == 0 ? SP_DTYPE_Q4_0 :
-                    strcmp(tname, "F16") == 0 ? SP_DTYPE_F16 : SP_DTYPE_F32;
+                    strcmp(tname, "F16") == 0 ? SP_DTYPE_F16 : strcmp(tname, "Q4_K") == 0 ? SP_DTYPE_Q4_K :
+                    strcmp(tname, "Q6_K") == 0 ? SP_DTYPE_Q6_K : SP_DTYPE_F32;
     sp_error err = {0};
     sp_engine *eng = sp_engine_create(threads, &err);
     if (!eng) { fprintf(stderr, "%s\n", err.msg); return 1; }

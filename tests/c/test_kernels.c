@@ -390,6 +390,11 @@ static void count_task(void *ctx, int32_t t, int32_t n_tasks) {
     if (n_tasks == 37 && t >= 0 && t < 37) hits[t]++; /* distinct t per task: no race */
 }
 
+static void count_any_task(void *ctx, int32_t t, int32_t n_tasks) {
+    int32_t *hits = ctx;
+    if (n_tasks <= 40 && t >= 0 && t < n_tasks) hits[t]++; /* distinct t per task: no race */
+}
+
 /* sp_matmul / sp_matmul_dx over pools of 1, 2, 3 threads: bitwise identical. The shapes
  * cover one thread (small products), matmul_dx split by columns, and (22 x 288 on two
  * threads: 9 column blocks do not halve) split by rows of dy. */
@@ -454,6 +459,27 @@ static void test_threads(const sp_kernels *k) {
     }
     for (int p = 0; p < 3; p++) sp_pool_free(pools[p]);
     sp_pool_free(NULL);
+}
+
+/* Pools created and freed over and over, each running jobs of 1..40 tasks back to back, so that
+ * workers join a job while spinning, between two tasks or (on a loaded machine) after sleeping:
+ * every task of every job runs exactly once, and every sp_pool_run and sp_pool_free returns. */
+static void test_pool_churn(void) {
+    int32_t hits[40];
+    int ok = 1;
+    for (int r = 0; r < 12 && ok; r++) {
+        sp_pool *p = sp_pool_create(2 + r % 3);
+        CHECK(p != NULL);
+        if (!p) return;
+        for (int k = 0; k < 500 && ok; k++) {
+            const int32_t n = 1 + (k * 7 + r) % 40;
+            memset(hits, 0, sizeof(hits));
+            sp_pool_run(p, count_any_task, hits, n);
+            for (int32_t i = 0; i < n; i++) ok &= hits[i] == 1;
+        }
+        sp_pool_free(p);
+    }
+    CHECK_MSG(ok, "pool churn: a task did not run exactly once");
 }
 
 /* Special weight values decode exactly: f16 inf/nan/subnormals/-0/max, bf16 inf/nan. */
@@ -1112,6 +1138,7 @@ int main(void) {
     test_decode_special_x(scalar);
     test_decode_special_scales(scalar);
     test_threads(scalar);
+    test_pool_churn();
     if (best != scalar) {
         test_matrix_kernels(best, scalar);
         test_vectors(best);
