@@ -98,7 +98,7 @@ const COMMANDS = {
     summary: 'speed: probes, GEMM, prefill, decode and training (threads 1 and 2 unless --threads)',
     usage: 'bench [--model PATH|PRESET] [--type F32|F16|Q8_0|Q4_0|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K[,...]] [--threads N] [--exact] '
       + '[--prompt-tokens N] [--decode-tokens N] [--train-batch B] [--train-tokens T] [--seconds S] [--repeats N] '
-      + '[--no-probes] [--browser] [--peer] [--json]\n'
+      + '[--no-probes] [--rounds N] [--browser] [--peer] [--json]\n'
       + 'PRESET: a random-weight model of a real shape (src/model/presets.c: stories15M, smollm2-135m, smollm2-360m, qwen2.5-0.5b,\n'
       + 'qwen3-0.6b, gemma3-270m, llama3.2-1b, gpt2-124m, ...; an unknown name lists them); a preset whose weights + K/V cache cannot\n'
       + 'fit the 4 GB wasm heap is a refused row naming the sizes;\n'
@@ -111,11 +111,17 @@ const COMMANDS = {
       + 'the ratios. The first run installs the harness (npm) and writes its models (python3 with numpy).\n'
       + 'Each model and thread count runs on a fresh engine (so the inference memory is that of a fresh page); timings are\n'
       + 'the best of --repeats runs (default 3; prefill/decode of small models repeat until 4 x --seconds of generation).\n'
-      + '--browser also runs the same benchmark in headless Chromium through the\n'
-      + 'page\'s Web Worker (scripts/bench-browser.js) and prints the browser figures beside Node\'s.',
+      + '--rounds N: each row on N fresh engines (per runtime), each rate the best of them (default: 2 with --browser;\n'
+      + 'without it 2 for a row under 10 s, else 1).\n'
+      + '--browser also runs the same benchmark in headless Chromium through the page\'s Web Worker (scripts/bench-browser.js)\n'
+      + 'and prints the browser figures beside Node\'s. Both runtimes get the same treatment: the rounds alternate node,\n'
+      + 'browser, browser, node, ... (both sample the same minutes: the cores\' speed drifts here), each rate is the best of\n'
+      + 'its runtime\'s rounds, Chromium\'s threads get the priority (nice and autogroup nice) of the bench process, as\n'
+      + 'Node\'s worker threads have it, and neither is pinned to a CPU; the table prints how far one runtime\'s own\n'
+      + 'rounds spread (the noise of the run beside the browser/node difference).',
     flags: {
       ...COMMON, json: 'bool', type: 'string', exact: 'bool', 'prompt-tokens': 'int', 'decode-tokens': 'int',
-      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', browser: 'bool', peer: 'bool',
+      'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', rounds: 'int', browser: 'bool', peer: 'bool',
     },
     required: [],
   },
@@ -567,6 +573,7 @@ async function cmdBench(flags) {
   };
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   if (flags.repeats !== undefined && (flags.repeats < 1 || flags.repeats > 100)) throw new UsageError('--repeats must be in 1..100');
+  if (flags.rounds !== undefined && (flags.rounds < 1 || flags.rounds > 20)) throw new UsageError('--rounds must be in 1..20');
   // what to measure: a model file/folder, a preset, or the peer suite
   let targets;
   if (flags.model === undefined) {
@@ -621,7 +628,8 @@ async function cmdBench(flags) {
   const report = (runtime, t, r) => {
     const key = keyOf(t, r);
     if (flags.json) {
-      const extra = runtime === 'browser' ? { user_agent: r.userAgent } : {};
+      const extra = { rounds: r.rounds, nice: runtime === 'browser' ? r.priority?.nice ?? null : os.getPriority(),
+        ...(runtime === 'browser' ? { user_agent: r.userAgent, nice_refused: r.priority?.refused ?? null } : {}) };
       out(JSON.stringify({ ...r.raw, model: t.path ?? r.model, runtime, cpu, ...extra, ...(t.label ? { preset: t.label } : {}) }) + '\n');
     } else {
       diag(`${PROG}: measured ${key} with ${r.threads} thread${r.threads > 1 ? 's' : ''} (${runtime})`);
@@ -680,28 +688,31 @@ async function cmdBench(flags) {
   };
   try {
     // one fresh engine per (threads, model): wasm memory only grows, so the inference memory of a
-    // model is only meaningful on an engine that has not run anything before. With --browser the
-    // browser run follows the Node run of the same model, so both see the same machine load.
-    // A row that takes under SHORT_ROW_MS is measured on a second pair of fresh engines as well
-    // (node, browser, node, browser) and each rate is the better of the two: a small model's
-    // decode rate moves by up to 20% from one fresh engine to the next (where its weights land in
-    // the shared cache), more than between Node and the browser.
+    // model is only meaningful on an engine that has not run anything before. A row runs on
+    // `rounds` fresh engines per runtime and each rate is the best of them: the cores' speed drifts
+    // by up to 1.5x from minute to minute here, and a small model's decode rate moves by up to 20%
+    // from one fresh engine to the next (where its weights land in the shared cache). With
+    // --browser the rounds alternate node, browser, browser, node, ... so that both runtimes sample
+    // the same minutes, by default 2 each; without it a row under SHORT_ROW_MS gets a second engine.
     for (const threads of threadList) {
       for (const t of targets) {
         const t0 = Date.now();
-        let r = await orRefused(t, 'node', threads, () => nodeRun(t, threads));
-        let rb = session ? await orRefused(t, 'browser', threads, () => browserRun(t, threads)) : null;
+        const r = await orRefused(t, 'node', threads, () => nodeRun(t, threads));
+        const rb = session ? await orRefused(t, 'browser', threads, () => browserRun(t, threads)) : null;
         if (!r || (session && !rb)) {
-          if (r) rows.push(report('node', t, r));
-          if (rb) browserRows.push(report('browser', t, rb));
+          if (r) rows.push(report('node', t, { ...r, rounds: 1 }));
+          if (rb) browserRows.push(report('browser', t, { ...rb, rounds: 1 }));
           continue;
         }
-        if (Date.now() - t0 < (session ? 2 : 1) * SHORT_ROW_MS) {
-          r = bestRates(r, await nodeRun(t, threads));
-          if (session) rb = bestRates(rb, await browserRun(t, threads));
+        const runs = { node: [r], browser: session ? [rb] : [] };
+        const rounds = flags.rounds ?? (session ? 2 : Date.now() - t0 < SHORT_ROW_MS ? 2 : 1);
+        for (let i = 1; i < rounds; i++) {
+          for (const side of session ? (i % 2 ? ['browser', 'node'] : ['node', 'browser']) : ['node']) {
+            runs[side].push(side === 'node' ? await nodeRun(t, threads) : await browserRun(t, threads));
+          }
         }
-        rows.push(report('node', t, r));
-        if (session) browserRows.push(report('browser', t, rb));
+        rows.push(report('node', t, bestOfRounds(runs.node)));
+        if (session) browserRows.push(report('browser', t, bestOfRounds(runs.browser)));
       }
     }
   } finally {
@@ -745,8 +756,23 @@ async function cmdBench(flags) {
   for (const x of refused) out(`refused: ${x.key}, ${x.threads} thread${x.threads > 1 ? 's' : ''} (${x.runtime}): ${x.message}\n`);
 }
 
-// rows measured faster than this get a second pair of fresh engines (see cmdBench)
+// without --browser, rows measured faster than this get a second fresh engine (see cmdBench)
 const SHORT_ROW_MS = 10000;
+
+// the rates the browser table compares, and how far one runtime's rounds spread in each
+const ROUND_RATES = { prefill: 'prefillTokS', decode: 'decodeTokS', train: 'trainTokS', GEMM: 'gemmGflops' };
+
+// a row's rounds (fresh engines of one runtime) as one result: each rate the best of the rounds,
+// with the count and, per compared rate, max / min over the rounds (1 for a single round)
+function bestOfRounds(runs) {
+  const r = runs.reduce(bestRates);
+  const spread = {};
+  for (const [phase, k] of Object.entries(ROUND_RATES)) {
+    const xs = runs.map((x) => x[k]).filter((x) => x > 0);
+    spread[phase] = xs.length ? Math.max(...xs) / Math.min(...xs) : null;
+  }
+  return { ...r, rounds: runs.length, spread };
+}
 
 // a's figures, each rate (tokens/s, GFLOP/s, GB/s) the better of a's and b's; both the API
 // object and its raw JSON
@@ -826,9 +852,16 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
   const bt = [['model', 'thr', 'prefill node', 'browser', 'b/n', 'decode node', 'browser', 'b/n', 'train node', 'browser', 'b/n',
     'GEMM node', 'browser', 'b/n', 'inf MiB node', 'browser']];
   let worst = 0;
+  // the noise of this run: how far one runtime's own rounds of a row spread, per phase
+  const noise = { node: {}, browser: {} };
+  const addNoise = (side, r) => {
+    for (const [phase, x] of Object.entries(r.spread ?? {})) if (x > (noise[side][phase] ?? 0)) noise[side][phase] = x;
+  };
   for (const b of browserRows) {
     const n = by.get(`${b.key}|${b.threads}`);
     if (!n) continue;
+    addNoise('node', n);
+    addNoise('browser', b.r);
     const ratio = (x, y) => {
       if (!(x > 0 && y > 0)) return '-';
       worst = Math.max(worst, Math.abs(y / x - 1));
@@ -841,8 +874,18 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
   out('\n');
   printTable(bt);
   const ua = browserRows[0]?.r?.userAgent;
+  const rounds = Math.min(...browserRows.map((b) => b.r.rounds ?? 1));
+  const pri = browserRows.map((b) => b.r.priority).filter(Boolean);
+  const refused = pri.reduce((a, p) => a + p.refused, 0);
   out(`browser: ${ua ? ua.replace(/^.*?(HeadlessChrome\/[\d.]+|Chrome\/[\d.]+).*$/, '$1') : 'chromium'}, headless, the page's Web Worker; `
-    + `largest browser/node difference ${(100 * worst).toFixed(0)}% (target: within 15%)\n`);
+    + `each side the best of ${rounds} fresh engine${rounds > 1 ? 's' : ''} per row${rounds > 1 ? ', run alternately (node, browser, browser, node, ...)' : ''};\n`
+    + (pri.length ? `Chromium's threads at the bench's priority (nice ${pri[0].nice}${pri[0].groupNice !== null ? `, autogroup nice ${pri[0].groupNice}` : ''})`
+      + `${refused ? `, except ${refused} that refused it` : ''}` : 'Chromium\'s priority not set (not Linux)') + '; neither side pinned to a CPU\n');
+  if (rounds > 1) {
+    const cell = (side) => Object.keys(ROUND_RATES).map((ph) => `${ph} x${(noise[side][ph] ?? 1).toFixed(2)}`).join(', ');
+    out(`spread of one side's own rounds (max / min, largest over the rows): node ${cell('node')}; browser ${cell('browser')}\n`);
+  }
+  out(`largest browser/node difference ${(100 * worst).toFixed(0)}% (target: within 15%: ${worst <= 0.15 ? 'met' : 'NOT met'})\n`);
 }
 
 // The speed targets of the project, checked on this run's figures (ratios measured in the same run).

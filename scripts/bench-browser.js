@@ -6,17 +6,84 @@
 // Starts scripts/serve.js on a free local port (cross-origin isolated, so the threaded build
 // runs), launches Chromium (/usr/bin/chromium or SP_CHROMIUM) with playwright-core, and for each
 // thread count and target creates a FRESH engine in the page (new worker, new wasm memory: the
-// inference memory figure then means the same thing as under Node), runs the benchmark, and
-// terminates the engine. Nothing leaves the machine: random-weight presets are generated in the
-// engine, model files are served by the local server.
+// inference memory figure then means the same thing as under Node), gives Chromium's threads the
+// scheduling priority of the bench process (as Node's worker threads have it), runs the benchmark,
+// and terminates the engine. Nothing leaves the machine: random-weight presets are generated in
+// the engine, model files are served by the local server.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { startServer } from './serve.js';
 import { SoftpromptError } from '../web/errors.js';
 
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+// The processes descended from this one (Chromium's browser, zygote, renderers, ...), from
+// /proc/PID/stat's parent field. Linux only.
+function descendants(root) {
+  const parent = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const out = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === root) { out.push(pid); break; }
+  }
+  return out;
+}
+
+/**
+ * Give every thread of every Chromium process the scheduling priority of the process running the
+ * bench, so that Node and the browser compete for the shared cores alike. Chromium does not
+ * inherit it: playwright starts it in a session of its own (so its own scheduler autogroup, at
+ * nice 0) and Chromium sets its threads' nice itself (0), while Node's worker threads inherit the
+ * bench's (e.g. -20 under a wrapper that raises the bench's priority). Applied once the page's
+ * engine (its worker and thread pool) exists, right before a run. Returns what it set and how
+ * many threads refused (no permission to raise a priority); null where not Linux.
+ */
+function matchPriority() {
+  if (process.platform !== 'linux') return null;
+  const nice = os.getPriority();
+  let groupNice = null;
+  try {
+    groupNice = Number(/nice\s+(-?\d+)/.exec(fs.readFileSync('/proc/self/autogroup', 'utf8'))[1]);
+  } catch {
+    // a kernel without autogroups
+  }
+  let threads = 0, refused = 0;
+  for (const pid of descendants(process.pid)) {
+    if (groupNice !== null) {
+      try {
+        fs.writeFileSync(`/proc/${pid}/autogroup`, String(groupNice));
+      } catch {
+        refused++;
+      }
+    }
+    let tids = [];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        os.setPriority(Number(tid), nice);
+        threads++;
+      } catch (e) {
+        if (e?.code !== 'ESRCH') refused++;
+      }
+    }
+  }
+  return { nice, groupNice, threads, refused };
+}
 
 /**
  * Open a headless Chromium page on a local server, ready to run benchmarks. modelsDir: the folder
@@ -46,9 +113,23 @@ export async function openBrowserBench({ modelsDir } = {}) {
       const url = target.path
         ? `/models/${encodeURIComponent(path.basename(target.path))}${fs.statSync(target.path).isDirectory() ? '/' : ''}`
         : null;
-      const result = await page.evaluate(async ({ threads: n, preset, type, url: u, opts: o }) => {
+      // two steps: the engine first (its worker and thread pool are then Chromium's threads), then
+      // their priority is matched to Node's, then the benchmark itself
+      const created = await page.evaluate(async ({ threads: n }) => {
         const { Softprompt } = await import('/softprompt.js');
-        const sp = await Softprompt.create({ threads: n }); // a fresh worker and wasm memory
+        try {
+          globalThis.spBench = await Softprompt.create({ threads: n }); // a fresh worker and wasm memory
+          return null;
+        } catch (e) {
+          if (typeof e?.code === 'string') return { error: { code: e.code, message: e.message } };
+          throw e;
+        }
+      }, { threads });
+      if (created?.error) throw new SoftpromptError(created.error.code, created.error.message);
+      const priority = matchPriority();
+      const result = await page.evaluate(async ({ preset, type, url: u, opts: o }) => {
+        const sp = globalThis.spBench;
+        delete globalThis.spBench;
         try {
           if (u) {
             const model = await sp.loadModel(u);
@@ -65,34 +146,14 @@ export async function openBrowserBench({ modelsDir } = {}) {
         } finally {
           sp.terminate();
         }
-      }, { threads, preset: target.preset, type: target.type, url, opts });
+      }, { preset: target.preset, type: target.type, url, opts });
       if (pageErrors.length) throw new Error(`the benchmark page failed: ${pageErrors[0]}`);
       if (result.error) throw new SoftpromptError(result.error.code, result.error.message);
-      return result;
+      return { ...result, priority };
     };
     return { run, close };
   } catch (e) {
     await close();
     throw e;
   }
-}
-
-/** All targets for all thread counts in one browser session (see openBrowserBench). */
-export async function browserBench(targets, threadList, opts, onResult = () => {}) {
-  const parents = [...new Set(targets.filter((t) => t.path).map((t) => path.dirname(t.path)))];
-  if (parents.length > 1) throw new Error('--browser measures model files of one folder at a time');
-  const session = await openBrowserBench({ modelsDir: parents[0] });
-  const results = [];
-  try {
-    for (const threads of threadList) {
-      for (const target of targets) {
-        const row = { target, threads, result: await session.run(target, threads, opts) };
-        results.push(row);
-        onResult(row);
-      }
-    }
-  } finally {
-    await session.close();
-  }
-  return results;
 }

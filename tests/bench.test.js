@@ -71,8 +71,25 @@ test('bench --browser --json: one object per runtime and thread count; inference
     assert.ok(o.peak_memory_bytes >= o.inference_memory_bytes);
   }
   assert.match(rows[1].user_agent, /Chrome/);
+  // the same treatment for both runtimes: two fresh engines each (alternated), the browser's
+  // threads at the bench process's priority
+  assert.deepEqual(rows.map((o) => o.rounds), [2, 2]);
+  assert.equal(rows[1].nice, rows[0].nice);
+  assert.equal(rows[1].nice_refused, 0);
   // the same C benchmark: the same heap after inference in both runtimes
   assert.equal(rows[0].inference_memory_bytes, rows[1].inference_memory_bytes);
+});
+
+test('bench --browser: the browser table with its ratios, how both sides were run, the rounds\' spread and the verdict', { timeout: 1_500_000 }, () => {
+  assert.ok(existsSync(CHROMIUM), `chromium is not installed at ${CHROMIUM}: apt-get install chromium (scripts/setup.sh does) or set SP_CHROMIUM`);
+  const r = run('bench', '--model', 'stories15M', '--threads', '1', '--browser', ...TINY);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^model +thr +prefill node +browser +b\/n +decode node +browser +b\/n +train node +browser +b\/n +GEMM node +browser +b\/n +inf MiB node +browser$/m);
+  assert.match(r.stdout, /^stories15M F32 +1 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ /m);
+  assert.match(r.stdout, /^browser: .*Chrome\/[\d.]+, headless, the page's Web Worker; each side the best of 2 fresh engines per row, run alternately \(node, browser, browser, node, \.\.\.\);$/m);
+  assert.match(r.stdout, /^Chromium's threads at the bench's priority \(nice -?\d+(, autogroup nice -?\d+)?\); neither side pinned to a CPU$/m);
+  assert.match(r.stdout, /^spread of one side's own rounds \(max \/ min, largest over the rows\): node prefill x[\d.]+, decode x[\d.]+, train x[\d.]+, GEMM x[\d.]+; browser prefill x[\d.]+, /m);
+  assert.match(r.stdout, /^largest browser\/node difference \d+% \(target: within 15%: (met|NOT met)\)$/m);
 });
 
 test('bench presets: the real shapes exist; one runs with a measured training heap; one too large for the heap is a refused row', () => {
