@@ -3,10 +3,10 @@
  * hence the prefix). No weight gradient is computed and no memory is kept for one.
  * Each step quotes the forward line it inverts. Backward functions ACCUMULATE into d*.
  *
- * Threads: as in forward.c (matrix products, rows); attention over (sequence, key/value head)
- * units, each the only writer of its rows of dq, dk, dv and of its sequence's slice of the
- * past gradient (summed over sequences in a fixed order afterwards). Bitwise identical for
- * any thread count. */
+ * Threads: as in forward.c (matrix products, rows); attention in three passes over units that
+ * are each the only writer of their rows of dq, dk, dv or of their sequence's slice of the past
+ * gradient (summed over sequences in a fixed order afterwards). Bitwise identical for any
+ * thread count. */
 #include "transformer.h"
 #include "par.h"
 
@@ -15,76 +15,104 @@
 
 #define SLOT(a, l) ((a)->n_slots == 1 ? 0 : (l))
 
-/* Key rows per atv call in the causal part: rows before the block's first key are skipped. */
+/* Key rows per atv call in the causal part, and per unit of the dv / dk passes. */
 #define KEY_BLOCK 16
 
-/* Attention backward, one unit per (sequence b, key/value head): its group of query heads. */
+/* Attention backward in three passes over the pool, each split into units that are the only
+ * writers of their output rows (a model with one or two key/value heads still has work for
+ * every thread at batch 1):
+ *   DV  units (sequence, kv head, key block; the past's rows first): dv_s += sum_t p[t,s] dout_t
+ *       over the group's query heads, head after head
+ *   DQ  units (sequence, head, 4-row query tile): dp = dout·v, P <- scale * d(score), then
+ *       dq_t += sum_s dscore[t,s] k_s
+ *   DK  units as DV: dk_s += sum_t dscore[t,s] q_t
+ * Each element gets the same kernel calls in the same order whatever the split. */
+typedef enum { ATT_DV, ATT_DQ, ATT_DK } att_pass;
+
 typedef struct {
     const sp_config *c;
     const sp_kernels *ak;
     const float *q, *k, *v;   /* this layer's (B, T, q_dim / kv_dim) */
     const float *pk, *pv;     /* past rows (n_past, kv_dim), or NULL */
-    float *att;               /* (B, H, T, S): probabilities in, d(score) out */
+    float *att;               /* (B, H, T, S): probabilities in, d(score) out (after the DQ pass) */
     const float *dao;         /* (B, T, q_dim) */
     float *dq, *dk, *dv;      /* (B, T, q_dim / kv_dim), overwritten */
     float *dpk, *dpv;         /* (B, n_past, kv_dim) per-sequence past gradients, or NULL */
-    float *datt;              /* (B * n_kv_heads, 4, S) scratch */
+    float *datt;              /* (SP_ATTN_SLOTS, 4, S) scratch of the DQ pass */
     int32_t B, T, n_past;
+    int32_t kv_units;         /* units of a DV / DK pass per (sequence, kv head): the key blocks (+1 with a past) */
+    int32_t n_units;          /* of the current pass */
+    att_pass pass;
     float scale;              /* of the scores */
 } attn_bwd_ctx;
 
-static void attn_backward_task(void *vctx, int32_t unit, int32_t n_tasks) {
-    const attn_bwd_ctx *c = (const attn_bwd_ctx *)vctx;
+/* DV / DK unit: key block j (or the past rows, j == -1) of sequence b, kv head kvh */
+static void attn_bwd_keys(const attn_bwd_ctx *c, int32_t unit) {
     const sp_config *cfg = c->c;
     const sp_kernels *ak = c->ak;
     const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
     const int32_t T = c->T, np = c->n_past, S = np + T, group = H / cfg->n_kv_heads;
-    const int32_t b = unit / cfg->n_kv_heads, kvh = unit % cfg->n_kv_heads;
-    const float scale = c->scale;
-    float *dp = c->datt + (size_t)unit * 4 * S; /* (4, S) d loss / d p of 4 rows */
+    const int32_t bk = unit / c->kv_units, b = bk / cfg->n_kv_heads, kvh = bk % cfg->n_kv_heads;
+    const int32_t j = unit % c->kv_units - (np ? 1 : 0);
+    const int dv = c->pass == ATT_DV;
     const size_t kvo = (size_t)b * T * kvd + (size_t)kvh * hd;
-    const float *k = c->k + kvo, *v = c->v + kvo;
-    float *dk = c->dk + kvo, *dv = c->dv + kvo;
-    const float *pk = np ? c->pk + (size_t)kvh * hd : NULL, *pv = np ? c->pv + (size_t)kvh * hd : NULL;
-    float *dpk = c->dpk ? c->dpk + (size_t)b * np * kvd + (size_t)kvh * hd : NULL;
-    float *dpv = c->dpv ? c->dpv + (size_t)b * np * kvd + (size_t)kvh * hd : NULL;
-    for (int32_t t = 0; t < T; t++) { /* this unit's rows of dq, dk, dv start at zero */
-        float *dqt = c->dq + ((size_t)b * T + t) * qd + (size_t)kvh * group * hd, *dkt = dk + (size_t)t * kvd, *dvt = dv + (size_t)t * kvd;
-        for (int32_t e = 0; e < group * hd; e++) dqt[e] = 0.0f;
-        for (int32_t e = 0; e < hd; e++) dkt[e] = dvt[e] = 0.0f;
-    }
+    float *past = dv ? c->dpv : c->dpk;
+    float *z = j < 0 ? (past ? past + (size_t)b * np * kvd + (size_t)kvh * hd : NULL) : (dv ? c->dv : c->dk) + kvo + (size_t)j * KEY_BLOCK * kvd;
+    if (!z) return;
+    const int32_t j0 = j * KEY_BLOCK, nz = j < 0 ? np : (T - j0 < KEY_BLOCK ? T - j0 : KEY_BLOCK);
+    if (j >= 0)
+        for (int32_t t = 0; t < nz; t++) memset(z + (size_t)t * kvd, 0, sizeof(float) * (size_t)hd);
     for (int32_t h = kvh * group; h < (kvh + 1) * group; h++) {
-        float *P = c->att + ((size_t)b * H + h) * T * S; /* (T, S), zero past each row's causal limit */
+        const float *P = c->att + ((size_t)b * H + h) * T * S; /* (T, S), zero past each row's causal limit */
         const size_t qo = (size_t)b * T * qd + (size_t)h * hd;
-        const float *q = c->q + qo, *dout = c->dao + qo;
-        float *dq = c->dq + qo;
-        /* forward: out_t = sum_s p[t,s] v_s  ->  dv_s += sum_t p[t,s] dout_t (row t sees own key j iff j <= t) */
-        if (dpv) ak->atv(dpv, kvd, P, S, np, dout, qd, T, hd);
-        for (int32_t j0 = 0; j0 < T; j0 += KEY_BLOCK) {
-            const int32_t nz = T - j0 < KEY_BLOCK ? T - j0 : KEY_BLOCK;
-            ak->atv(dv + (size_t)j0 * kvd, kvd, P + (size_t)j0 * S + np + j0, S, nz, dout + (size_t)j0 * qd, qd, T - j0, hd);
-        }
-        /* forward: p = softmax(score)  ->  dscore[s] = p[s] * (dp[s] - sum_j p[j] dp[j]), dp[s] = dout . v_s
-         * (scale folded in: P now holds scale * dscore) */
-        for (int32_t t0 = 0; t0 < T; t0 += 4) {
-            const int32_t nt = T - t0 < 4 ? T - t0 : 4;
-            if (np) ak->qk(dp, S, dout + (size_t)t0 * qd, qd, nt, pv, kvd, np, hd, 1.0f);
-            ak->qk(dp + np, S, dout + (size_t)t0 * qd, qd, nt, v, kvd, t0 + nt, hd, 1.0f);
-            for (int32_t i = 0; i < nt; i++) ak->softmax_backward(P + (size_t)(t0 + i) * S, dp + (size_t)i * S, np + t0 + i + 1, scale);
-        }
-        /* forward: score[t,s] = scale * q_t . k_s  ->  dq_t += sum_s dscore k_s ; dk_s += sum_t dscore q_t */
-        for (int32_t t0 = 0; t0 < T; t0 += 4) {
-            const int32_t nt = T - t0 < 4 ? T - t0 : 4;
-            if (np) ak->av(dq + (size_t)t0 * qd, qd, P + (size_t)t0 * S, S, nt, pk, kvd, np, hd);
-            ak->av(dq + (size_t)t0 * qd, qd, P + (size_t)t0 * S + np, S, nt, k, kvd, t0 + nt, hd);
-        }
-        if (dpk) ak->atv(dpk, kvd, P, S, np, q, qd, T, hd);
-        for (int32_t j0 = 0; j0 < T; j0 += KEY_BLOCK) {
-            const int32_t nz = T - j0 < KEY_BLOCK ? T - j0 : KEY_BLOCK;
-            ak->atv(dk + (size_t)j0 * kvd, kvd, P + (size_t)j0 * S + np + j0, S, nz, q + (size_t)j0 * qd, qd, T - j0, hd);
-        }
+        const float *y = dv ? c->dao + qo : c->q + qo; /* dout (dv) or q (dk) rows */
+        /* forward: out_t = sum_s p[t,s] v_s  ->  dv_s += sum_t p[t,s] dout_t (row t sees own key j iff j <= t);
+         * forward: score[t,s] = scale * q_t . k_s  ->  dk_s += sum_t dscore q_t */
+        if (j < 0) ak->atv(z, kvd, P, S, np, y, qd, T, hd);
+        else ak->atv(z, kvd, P + (size_t)j0 * S + np + j0, S, nz, y + (size_t)j0 * qd, qd, T - j0, hd);
     }
-    (void)n_tasks;
+}
+
+/* DQ unit: rows t0 .. t0+3 of sequence b, head h; dp is (4, S) scratch */
+static void attn_bwd_queries(const attn_bwd_ctx *c, int32_t unit, float *dp) {
+    const sp_config *cfg = c->c;
+    const sp_kernels *ak = c->ak;
+    const int32_t H = cfg->n_heads, hd = cfg->head_dim, kvd = cfg->kv_dim, qd = cfg->q_dim;
+    const int32_t T = c->T, np = c->n_past, S = np + T, group = H / cfg->n_kv_heads, n_tiles = (T + 3) / 4;
+    const int32_t bh = unit / n_tiles, b = bh / H, h = bh % H, kvh = h / group, t0 = unit % n_tiles * 4, nt = T - t0 < 4 ? T - t0 : 4;
+    const size_t kvo = (size_t)b * T * kvd + (size_t)kvh * hd, qo = ((size_t)b * T + t0) * qd + (size_t)h * hd;
+    float *P = c->att + (((size_t)b * H + h) * T + t0) * S;
+    const float *dout = c->dao + qo;
+    float *dq = c->dq + qo;
+    /* forward: p = softmax(score)  ->  dscore[s] = p[s] * (dp[s] - sum_j p[j] dp[j]), dp[s] = dout . v_s
+     * (scale folded in: P now holds scale * dscore) */
+    if (np) ak->qk(dp, S, dout, qd, nt, c->pv + (size_t)kvh * hd, kvd, np, hd, 1.0f);
+    ak->qk(dp + np, S, dout, qd, nt, c->v + kvo, kvd, t0 + nt, hd, 1.0f);
+    for (int32_t i = 0; i < nt; i++) ak->softmax_backward(P + (size_t)i * S, dp + (size_t)i * S, np + t0 + i + 1, c->scale);
+    /* forward: score[t,s] = scale * q_t . k_s  ->  dq_t = sum_s dscore k_s */
+    for (int32_t i = 0; i < nt; i++) memset(dq + (size_t)i * qd, 0, sizeof(float) * (size_t)hd);
+    if (np) ak->av(dq, qd, P, S, nt, c->pk + (size_t)kvh * hd, kvd, np, hd);
+    ak->av(dq, qd, P + np, S, nt, c->k + kvo, kvd, t0 + nt, hd);
+}
+
+/* Task i of n runs units i, i+n, i+2n, ... of the current pass (the DQ pass: with scratch slot i). */
+static void attn_backward_task(void *vctx, int32_t task, int32_t n_tasks) {
+    const attn_bwd_ctx *c = (const attn_bwd_ctx *)vctx;
+    for (int32_t u = task; u < c->n_units; u += n_tasks) {
+        if (c->pass == ATT_DQ) attn_bwd_queries(c, u, c->datt + (size_t)task * 4 * (c->n_past + c->T));
+        else attn_bwd_keys(c, u);
+    }
+}
+
+/* One pass over the pool: a task per unit (DV, DK: units differ in size; the pool hands them
+ * out as threads come free) or one per scratch slot (DQ) */
+static void attn_backward_pass(sp_pool *pool, attn_bwd_ctx *ac, att_pass pass, double work) {
+    const sp_config *c = ac->c;
+    ac->pass = pass;
+    ac->n_units = pass == ATT_DQ ? ac->B * c->n_heads * ((ac->T + 3) / 4) : ac->B * c->n_kv_heads * ac->kv_units;
+    int32_t n_tasks = pass == ATT_DQ && ac->n_units > SP_ATTN_SLOTS ? SP_ATTN_SLOTS : ac->n_units;
+    if (sp_pool_threads(pool) <= 1 || work < SP_PAR_MIN_MACS) n_tasks = 1;
+    sp_pool_run(n_tasks > 1 ? pool : NULL, attn_backward_task, ac, n_tasks);
 }
 
 /* ---- row-wise steps ---- */
@@ -221,10 +249,13 @@ void sp_layer_backward(const sp_model *m, sp_acts *a, sp_grads *g, int32_t l, in
     attn_bwd_ctx ac = {c, k, q, kk, v,
                        np ? past->k + (size_t)l * past->layer_stride : NULL,
                        np ? past->v + (size_t)l * past->layer_stride : NULL,
-                       att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np, sp_attn_scale(c)};
-    const int32_t units = B * c->n_kv_heads;
-    const double work = 4.0 * B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
-    sp_pool_run(units > 1 && work >= SP_PAR_MIN_MACS ? pool : NULL, attn_backward_task, &ac, units);
+                       att, g->dao, g->dq, g->dk, g->dv, dpk, dpv, g->datt, B, T, np, (T + KEY_BLOCK - 1) / KEY_BLOCK + (np ? 1 : 0), 0,
+                       ATT_DV, sp_attn_scale(c)};
+    /* multiply-adds of a pass: a quarter of the scores' and weighted sums' backward */
+    const double work = B * c->n_heads * (double)T * (np + (T + 1) / 2.0) * c->head_dim;
+    attn_backward_pass(pool, &ac, ATT_DV, work);
+    attn_backward_pass(pool, &ac, ATT_DQ, 2.0 * work);
+    attn_backward_pass(pool, &ac, ATT_DK, work);
     for (int32_t which = 0; which < 2; which++) { /* d past += sum over sequences, in b order */
         float *src = which ? dpv : dpk, *dst = which ? dpast_v : dpast_k;
         if (!src) continue;

@@ -96,7 +96,7 @@ static int32_t grads_table(buf_spec *t, sp_grads *g, const sp_config *c, int32_t
     t[n++] = (buf_spec){.p = &g->dk, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->dv, .a = rows, .b = (size_t)c->kv_dim, .c = 1};
     t[n++] = (buf_spec){.p = &g->dgate, .a = rows, .b = (size_t)c->hidden_dim, .c = 1};
-    t[n++] = (buf_spec){.p = &g->datt, .a = (size_t)B * (size_t)c->n_kv_heads * 4, .b = S, .c = 1};
+    t[n++] = (buf_spec){.p = &g->datt, .a = (size_t)SP_ATTN_SLOTS * 4, .b = S, .c = 1};
     t[n++] = (buf_spec){.p = &g->dpast, .a = (size_t)2 * (size_t)B, .b = (size_t)n_past, .c = (size_t)c->kv_dim};
     const size_t qk = sp_cfg_qk_norm(c) ? rows : 0;
     t[n++] = (buf_spec){.p = &g->dqr, .a = qk, .b = (size_t)c->q_dim, .c = 1, .optional = 1};

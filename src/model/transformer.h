@@ -97,7 +97,7 @@ typedef struct {
     float *dv;     /* (B, T, kv_dim) */
     float *dao;    /* (B, T, q_dim) */
     float *dgate;  /* (B, T, hidden); d(hb) and d(up) use the acts' hb (backward.c) */
-    float *datt;   /* (B, n_kv_heads, 4, S) scratch per attention task: d(probabilities) of 4 rows */
+    float *datt;   /* (SP_ATTN_SLOTS, 4, S) scratch per attention task: d(probabilities) of 4 rows */
     float *dpast;  /* (2, B, n_past, kv_dim) per-sequence d(past K), d(past V) of one layer, summed in b order */
     float *dqr;    /* (B, T, q_dim) d(q before its norm), q/k norm models only, else NULL */
     float *dkr;    /* (B, T, kv_dim) */

@@ -347,18 +347,18 @@ typedef struct {
     double loss;
 } pass_out;
 
-static void run_pass(int32_t threads, uint32_t type, pass_out *o) {
+static void run_pass(int32_t threads, uint32_t type, int32_t kv_heads, int32_t B, pass_out *o) {
     sp_error err = {0};
     sp_engine *eng = sp_engine_create(threads, &err);
     CHECK(eng != NULL);
     sp_config c = {0};
     const int kq = sp_dtype_get(type)->block == SP_QK_K; /* K-quants: rows of 256 values */
-    c.dim = kq ? 256 : 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = kq ? 512 : 96; c.vocab_size = 1000;
+    c.dim = kq ? 256 : 64; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = kv_heads; c.hidden_dim = kq ? 512 : 96; c.vocab_size = 1000;
     c.ctx_len = 128; c.norm_eps = 1e-5f; c.rope_theta = 10000.0f; c.rope_style = SP_ROPE_HALF; c.tied = 1;
     sp_model *m = sp_model_random(eng, &c, type, 3, "t", &err);
     CHECK(m != NULL);
     const sp_config *mc = &m->cfg;
-    const int32_t B = 3, T = 45, NP = 5, rows = B * T;
+    const int32_t T = 45, NP = 5, rows = B * T; /* B <= 3 */
     sp_arena ar;
     sp_arena_init(&ar, 1 << 16);
     sp_acts a;
@@ -393,19 +393,22 @@ static void run_pass(int32_t threads, uint32_t type, pass_out *o) {
     sp_engine_free(eng);
 }
 
-static void test_threads(uint32_t type) {
+/* kv_heads 1 and B 1 (Gemma 3 at batch 1): the attention backward's passes split key blocks and
+ * query tiles, not only sequences and key/value heads */
+static void test_threads(uint32_t type, int32_t kv_heads, int32_t B) {
     pass_out a, b;
-    run_pass(1, type, &a);
-    run_pass(3, type, &b);
+    run_pass(1, type, kv_heads, B, &a);
+    run_pass(3, type, kv_heads, B, &b);
     const int32_t dim = sp_dtype_get(type)->block == SP_QK_K ? 256 : 64; /* run_pass's */
-    const size_t nx = 3 * 45 * (size_t)dim, np = 2 * 2 * 5 * (size_t)dim / 2;
+    const size_t nx = (size_t)B * 45 * (size_t)dim, np = 2 * 2 * 5 * (size_t)dim / 4 * (size_t)kv_heads;
     CHECK(memcmp(a.xf, b.xf, sizeof(float) * nx) == 0);
     CHECK(a.loss == b.loss);
     CHECK(memcmp(a.dx, b.dx, sizeof(float) * nx) == 0);
     CHECK(memcmp(a.dpast, b.dpast, sizeof(float) * np) == 0);
-    double nrm = 0.0;
+    double nrm = 0.0, nrp = 0.0;
     for (size_t i = 0; i < nx; i++) nrm += fabs(a.dx[i]);
-    CHECK(nrm > 0.0 && isfinite(nrm) && isfinite(a.loss));
+    for (size_t i = 0; i < np; i++) nrp += fabs(a.dpast[i]);
+    CHECK(nrm > 0.0 && isfinite(nrm) && isfinite(a.loss) && nrp > 0.0);
     free(a.xf); free(a.dx); free(a.dpast); free(b.xf); free(b.dx); free(b.dpast);
 }
 
@@ -491,10 +494,11 @@ int main(void) {
         test_rows(best, scalar);
         test_norm_rope(best, scalar);
     }
-    test_threads(SP_DTYPE_F32);
-    test_threads(SP_DTYPE_Q8_0);
-    test_threads(SP_DTYPE_Q4_K);
-    test_threads(SP_DTYPE_Q6_K);
+    test_threads(SP_DTYPE_F32, 2, 3);
+    test_threads(SP_DTYPE_Q8_0, 2, 3);
+    test_threads(SP_DTYPE_Q4_K, 2, 3);
+    test_threads(SP_DTYPE_Q6_K, 2, 3);
+    test_threads(SP_DTYPE_F32, 1, 1);
     test_chunked_prefill(1);
     test_chunked_prefill(2);
     CHECK_DONE();
