@@ -116,9 +116,9 @@ const COMMANDS = {
       + '--browser also runs the same benchmark in headless Chromium through the page\'s Web Worker (scripts/bench-browser.js)\n'
       + 'and prints the browser figures beside Node\'s. Both runtimes get the same treatment: the rounds alternate node,\n'
       + 'browser, browser, node, ... (both sample the same minutes: the cores\' speed drifts here), each rate is the best of\n'
-      + 'its runtime\'s rounds, Chromium\'s threads get the priority (nice and autogroup nice) of the bench process, as\n'
-      + 'Node\'s worker threads have it, and neither is pinned to a CPU; the table prints how far one runtime\'s own\n'
-      + 'rounds spread (the noise of the run beside the browser/node difference).',
+      + 'its runtime\'s rounds, Chromium\'s threads (the peer\'s too) get the priority (nice and autogroup nice) of the bench\n'
+      + 'process, as Node\'s worker threads have it, and neither is pinned to a CPU; the table prints how far one runtime\'s\n'
+      + 'own rounds spread (the noise of the run beside the browser/node difference).',
     flags: {
       ...COMMON, json: 'bool', type: 'string', exact: 'bool', 'prompt-tokens': 'int', 'decode-tokens': 'int',
       'train-batch': 'int', 'train-tokens': 'int', seconds: 'float', probes: 'bool', repeats: 'int', rounds: 'int', browser: 'bool', peer: 'bool',
@@ -726,12 +726,18 @@ async function cmdBench(flags) {
     if (builtin.length || files.length) {
       await waitForQuiet();
       diag(`${PROG}: measuring the peer (wllama in headless Chromium) on ${[...builtin, ...files.map((f) => f.name)].join(', ')}`);
+      // the peer's Chromium gets the bench's priority as the browser rows' does (its pages and
+      // workers start inside the harness, so their threads are matched once a second meanwhile)
+      const { matchPriority } = await import('../scripts/bench-browser.js');
+      const matching = setInterval(matchPriority, 1000);
       try {
         peerRun = await peer.runPeer({
           builtin, files, threads: threadList, reps: flags.repeats ?? 3, nPrompt: opts.promptTokens ?? 128, nGen: opts.decodeTokens ?? 64, log: diag,
         });
       } catch (e) {
         peerRun = { rows: new Map(), meta: {}, failure: e };
+      } finally {
+        clearInterval(matching);
       }
       if (peerRun.failure) {
         diag(`${PROG}: the peer benchmark failed: ${peerRun.failure.message}`);
@@ -824,7 +830,8 @@ function printBenchTable(rows, browserRows, { cpu, peer, repeats }) {
   if (peer) {
     const m = peer.meta;
     out(`peer: llama.cpp's wasm build (wllama ${m.wllamaVersion ?? '?'}, llama.cpp ${m.libllamaVersion ?? '?'}) in headless Chromium ${m.browserVersion ?? '?'}, `
-      + `measured in this run on the same GGUF files, after softprompt's rows; both sides the best of ${repeats} repeats; x peer: softprompt / peer\n`);
+      + `measured in this run on the same GGUF files, after softprompt's rows; both sides the best of ${repeats} repeats; x peer: softprompt / peer;\n`
+      + 'its Chromium\'s threads at the bench\'s priority, as the browser rows\' are\n');
   } else {
     out('peer: not measured in this run (--peer measures llama.cpp\'s wasm build, wllama, on the same files in the same run)\n');
   }

@@ -49,7 +49,7 @@ function descendants(root) {
  * engine (its worker and thread pool) exists, right before a run. Returns what it set and how
  * many threads refused (no permission to raise a priority); null where not Linux.
  */
-function matchPriority() {
+export function matchPriority() {
   if (process.platform !== 'linux') return null;
   const nice = os.getPriority();
   let groupNice = null;

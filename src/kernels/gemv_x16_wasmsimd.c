@@ -519,7 +519,7 @@ int sp_gemv_x16_wasmsimd(float *y, const float *x, const sp_mat *w, int32_t row0
                             : w->type == SP_DTYPE_Q5_K ? gemv_q5_k_1x4_wasmsimd_x16_p
                             : w->type == SP_DTYPE_Q5_0 ? gemv_q5_0_1x4_wasmsimd_x16_p
                             : w->type == SP_DTYPE_Q5_1 ? gemv_q5_1_1x4_wasmsimd_x16_p : gemv_q6_k_1x4_wasmsimd_x16_p;
-    const int32_t C = streams && !kq && w->type != SP_DTYPE_Q5_1 ? (row1 - row0) / SP_STREAMS_Q : 0; /* rows per chunk */
+    const int32_t C = streams && !kq && w->type != SP_DTYPE_Q5_1 ? stream_rows(row1 - row0, w->row_bytes, SP_STREAMS_Q) : 0; /* rows per chunk */
     for (int32_t k0 = 0; k0 < K; k0 += SP_DECODE_KC) {
         const int32_t len = imin(SP_DECODE_KC, K - k0), nb = len / SP_QK;
         if (!quantize_x16(&xr, x + k0, len, w->type)) return 0;

@@ -32,7 +32,7 @@ KERNEL_PTR(fwh_fn, sp_gemv_bf16_1x4_wasmsimd);
  * formula (F16 / BF16: its 1 x 4 kernels on four chunks at a time, each result then stored as
  * they store it); returns the first row left for forward(). */
 static int32_t decode_streams(float *y, const float *x, const sp_mat *w, int32_t row0, int32_t row1) {
-    const int32_t K = w->cols, C = (row1 - row0) / SP_STREAMS_F32;
+    const int32_t K = w->cols, C = stream_rows(row1 - row0, w->row_bytes, SP_STREAMS_F32);
     const fwh_fn half = w->type == SP_DTYPE_BF16 ? sp_gemv_bf16_1x4_wasmsimd_p : w->f16_finite ? sp_gemv_f16_1x4_wasmsimd_finite_p : sp_gemv_f16_1x4_wasmsimd_p;
     for (int32_t r = 0; r < C; r++)
         for (int32_t k0 = 0; k0 < K; k0 += SP_FW_KC) {

@@ -150,6 +150,34 @@ static inline void store_1x4(float *y, int first, int32_t nr, v128_t c0, v128_t 
 #define SP_STREAMS_Q 16  /* chunks (rows per step) of the quantized decode kernels */
 #define SP_STREAMS_F32 8 /* of the f32 one */
 
+/* Rows per chunk when `rows` rows of rb bytes are read as n streams (the rows past n * C are left
+ * to the in-order kernels): the largest C from rows / n down to rows / n - n + 1 whose streams
+ * crowd no 64-byte slot of the 4 KiB that pick an L1 cache set with more than 2 of their lines
+ * (each stream's current line and the next), else the least crowded one. Streams whose spacing
+ * C * rb is a multiple of 4 KiB all fall into one set, more lines than it has ways, and evict each
+ * other's lines before their next block is read: smollm2-135m's Q8_0 LM head (49152 x 576,
+ * C = 3072, spacing 3072 * 612 = 459 * 4 KiB) decoded at 10.9 GB/s, at 14.6 with C = 3071 (one
+ * thread, lines read from memory; tests/c/bench_kernels.c "decode"). */
+static inline int32_t stream_rows(int32_t rows, size_t rb, int32_t n) {
+    const int32_t c0 = rows / n;
+    int32_t best = c0, best_crowd = 1 << 30;
+    for (int32_t c = c0; c > 0 && c > c0 - n; c--) {
+        const uint32_t s = (uint32_t)(((size_t)c * rb) & 4095);
+        uint8_t slot[64] = {0};
+        int32_t crowd = 0;
+        for (int32_t i = 0; i < n; i++) {
+            const uint32_t a = ((uint32_t)i * s >> 6) & 63, b = (a + 1) & 63;
+            crowd = slot[a] + 1 > crowd ? slot[a] + 1 : crowd;
+            crowd = slot[b] + 1 > crowd ? slot[b] + 1 : crowd;
+            slot[a]++;
+            slot[b]++;
+        }
+        if (crowd < best_crowd) { best = c; best_crowd = crowd; }
+        if (crowd <= 2) break;
+    }
+    return best;
+}
+
 /* ---- exp: the polynomial of sp_expf, lane by lane ---- */
 
 typedef struct { v128_t hi, lo, log2e, c1, c2, p0, p1, p2, p3, p4, p5, one, magic, bias, inf, zero; } exp_consts;

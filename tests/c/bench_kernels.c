@@ -146,8 +146,8 @@ int main(int argc, char **argv) {
         printf("\nmatvec n=1: GB/s of weights streamed (GFLOP/s); %% of the copy probe\n%-12s", "rows x cols");
         for (int t = 0; t < N_BT; t++) printf(" %22s", sp_dtype_name(TYPES[t]));
         printf("\n");
-        static const int32_t MV[][2] = {{288, 288}, {768, 768}, {2048, 768}, {768, 2048}, {32000, 288}, {8192, 2048}};
-        for (int s = 0; s < 6; s++) {
+        static const int32_t MV[][2] = {{288, 288}, {768, 768}, {2048, 768}, {768, 2048}, {32000, 288}, {8192, 2048}, {49152, 576}};
+        for (int s = 0; s < 7; s++) {
             printf("%5d x %-5d", MV[s][0], MV[s][1]);
             for (int t = 0; t < N_BT; t++) {
                 double f = cpu ? cpu_gflops(k, TYPES[t], 1, MV[s][0], MV[s][1], 0, 60)
