@@ -694,8 +694,10 @@ async function cmdBench(flags) {
     // from one fresh engine to the next (where its weights land in the shared cache). With
     // --browser the rounds alternate node, browser, browser, node, ... so that both runtimes sample
     // the same minutes, by default 2 each; without it a row under SHORT_ROW_MS gets a second engine.
-    for (const threads of threadList) {
-      for (const t of targets) {
+    // A model's thread counts run back to back (the 2-thread / 1-thread ratios compare the same
+    // minutes); the tables list the rows by thread count.
+    for (const t of targets) {
+      for (const threads of threadList) {
         const t0 = Date.now();
         const r = await orRefused(t, 'node', threads, () => nodeRun(t, threads));
         const rb = session ? await orRefused(t, 'browser', threads, () => browserRun(t, threads)) : null;
@@ -718,6 +720,7 @@ async function cmdBench(flags) {
   } finally {
     if (session) await session.close();
   }
+  for (const list of [rows, browserRows]) list.sort((a, b) => a.threads - b.threads); // stable: targets' order within a count
   // the peer, after softprompt's rows (never at the same time: the cores are shared), same files
   let peerRun = null;
   if (peer) {
