@@ -11,6 +11,7 @@
  * input (sp_matmul_group) splits the matrices' concatenated rows the same way; on quantized
  * weights with integer products it first rounds x into the caller's panel (split over the pool
  * by groups of 4 rows), once per rounding, and every task's tiles read that panel. */
+#include <stdlib.h>
 #include "kernels_impl.h"
 
 /* One table per ISA: every entry names its kernel (op_dtype_isa; the tiles are inside). */
@@ -281,10 +282,65 @@ void sp_matmul(sp_pool *p, const sp_kernels *k, float *y, const float *x, const 
     sp_matmul_group(p, k, &y, x, &w, 1, n, 0, NULL);
 }
 
+/* A backward product over a W of many more rows than columns (an LM head: the rows are the
+ * vocabulary) is summed in DX_SLABS fixed slabs of W's rows, each into its own partial dX, then
+ * the partials in slab order: each task reads its slab of W and of dY once, where a split by
+ * columns (4-8 tasks of 576-1024 columns) reads all of dY (tens of MB) once per task and leaves
+ * too few tasks for threads of unequal speed. The slabs depend on W's shape only. */
+#define DX_SLABS 16
+#define DX_SLAB_MIN_RATIO 16 /* rows >= 16 x cols */
+
+typedef struct {
+    const sp_kernels *k;
+    const float *dy;   /* (n, w.rows) */
+    const sp_mat *w;
+    float *part;       /* (DX_SLABS, n, w.cols) */
+    int32_t n, slab;   /* rows of W per slab */
+    int32_t failed;    /* set (atomically) when a task could not get its dY slab */
+} dx_slab_job;
+
+/* Slab t: part_t = dY[:, slab rows] · W[slab rows] */
+static void dx_slab_task(void *ctx, int32_t t, int32_t n_tasks) {
+    (void)n_tasks;
+    dx_slab_job *j = ctx;
+    const sp_mat *w = j->w;
+    const int32_t r0 = t * j->slab, r1 = r0 + j->slab < w->rows ? r0 + j->slab : w->rows;
+    float *part = j->part + (size_t)t * j->n * w->cols;
+    memset(part, 0, sizeof(float) * (size_t)j->n * w->cols);
+    if (r0 >= r1) return;
+    float *dys = malloc(sizeof(float) * (size_t)j->n * (r1 - r0)); /* (n, r1 - r0): the kernels read dY rows of W's length */
+    if (!dys) { __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED); return; }
+    for (int32_t i = 0; i < j->n; i++) memcpy(dys + (size_t)i * (r1 - r0), j->dy + (size_t)i * w->rows + r0, sizeof(float) * (size_t)(r1 - r0));
+    sp_mat v = *w;
+    v.rows = r1 - r0;
+    v.data = (const char *)w->data + (size_t)r0 * w->row_bytes;
+    j->k->matmul_dx(part, dys, &v, j->n, 0, w->cols);
+    free(dys);
+}
+
+/* dX += the slabs' partials, in slab order; 0 if memory ran out (dX untouched) */
+static int matmul_dx_slabs(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
+    const size_t per = (size_t)n * w->cols;
+    dx_slab_job j = {.k = k, .dy = dy, .w = w, .n = n, .slab = ((w->rows + DX_SLABS - 1) / DX_SLABS + SP_BW_RB - 1) / SP_BW_RB * SP_BW_RB};
+    j.part = malloc(sizeof(float) * per * DX_SLABS);
+    if (!j.part) return 0;
+    sp_pool_run(sp_pool_threads(p) > 1 ? p : NULL, dx_slab_task, &j, DX_SLABS);
+    if (j.failed) { free(j.part); return 0; }
+    for (size_t e = 0; e < per; e++) {
+        float acc = dx[e];
+        for (int32_t s = 0; s < DX_SLABS; s++) acc += j.part[(size_t)s * per + e];
+        dx[e] = acc;
+    }
+    free(j.part);
+    return 1;
+}
+
 void sp_matmul_dx(sp_pool *p, const sp_kernels *k, float *dx, const float *dy, const sp_mat *w, int32_t n) {
     if (n <= 0 || w->cols <= 0) return;
     int32_t threads = sp_pool_threads(p);
     double macs = (double)n * w->rows * w->cols;
+    /* out of memory for the slabs: the split below (the same result up to rounding) */
+    if (w->rows >= DX_SLAB_MIN_RATIO * w->cols && w->rows >= DX_SLABS * SP_BW_RB && matmul_dx_slabs(p, k, dx, dy, w, n)) return;
     if (threads <= 1 || macs < SP_PAR_MIN_MACS) {
         k->matmul_dx(dx, dy, w, n, 0, w->cols);
         return;

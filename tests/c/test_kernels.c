@@ -396,14 +396,16 @@ static void count_any_task(void *ctx, int32_t t, int32_t n_tasks) {
 }
 
 /* sp_matmul / sp_matmul_dx over pools of 1, 2, 3 threads: bitwise identical. The shapes
- * cover one thread (small products), matmul_dx split by columns, and (22 x 288 on two
- * threads: 9 column blocks do not halve) split by rows of dy. */
+ * cover one thread (small products), matmul_dx split by columns, (22 x 288 on two
+ * threads: 9 column blocks do not halve) split by rows of dy, and (rows >= 16 x cols, an LM
+ * head's shape) summed in slabs of rows: there within rounding of one direct kernel call. */
 static void test_threads(const sp_kernels *k) {
     sp_rng rng;
     sp_rng_seed(&rng, 7);
     /* K-quants (cols % 256): 768 splits into 384-column halves, mid super-block */
     static const int32_t SH[][3] = {{5, 100, 96}, {1, 301, 64}, {16, 64, 320}, {3, 250, 544}, {22, 200, 288},
-                                    {5, 100, 512}, {16, 64, 768}, {1, 301, 256}, {3, 90, 1280}};
+                                    {5, 100, 512}, {16, 64, 768}, {1, 301, 256}, {3, 90, 1280},
+                                    {7, 4100, 64}, {3, 4352, 256}};
     sp_pool *pools[3] = {sp_pool_create(1), sp_pool_create(2), sp_pool_create(3)};
     CHECK(pools[0] && pools[1] && pools[2]);
     if (!pools[0] || !pools[1] || !pools[2]) return;
@@ -443,6 +445,17 @@ static void test_threads(const sp_kernels *k) {
             k->matmul(yd, x, &m.w, n, 0, rows);
             CHECK(bits_equal(yd, y[2], (size_t)n * rows));
             free(yd);
+            float *dxd = malloc(sizeof(float) * (size_t)n * cols);
+            memcpy(dxd, dxi, sizeof(float) * (size_t)n * cols);
+            k->matmul_dx(dxd, dy, &m.w, n, 0, cols);
+            double big = 0.0, worst = 0.0;
+            for (size_t e = 0; e < (size_t)n * cols; e++) {
+                big = fabs(dxd[e]) > big ? fabs(dxd[e]) : big;
+                worst = fabs(dxd[e] - dx[2][e]) > worst ? fabs(dxd[e] - dx[2][e]) : worst;
+            }
+            CHECK_MSG(worst <= 1e-5 * big, "%s sp_matmul_dx %s %d x %d: %g off one kernel call (max %g)", k->isa, sp_dtype_name(TYPES[ti]), rows, cols, worst, big);
+            if (rows < 16 * cols) CHECK(bits_equal(dxd, dx[2], (size_t)n * cols)); /* not in slabs: the same sums */
+            free(dxd);
             for (int p = 0; p < 3; p++) { free(y[p]); free(dx[p]); }
             free(x); free(dy); free(dxi);
             free_mat(&m);
